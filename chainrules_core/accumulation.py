@@ -1,0 +1,117 @@
+"""Accumulating tangents (``add``) and building structural zeros (``zero_tangent``)."""
+
+from __future__ import annotations
+
+import dataclasses
+import numbers
+from typing import Any
+
+import numpy as np
+
+from chainrules_core.arithmetic import tangent_add
+from chainrules_core.tangents import (
+    AbstractZero,
+    InplaceableThunk,
+    NoTangent,
+    Tangent,
+    Thunk,
+    ZeroTangent,
+)
+
+
+def add(a: Any, b: Any, *, inplace: bool = False) -> Any:
+    """Accumulate tangent ``b`` into tangent ``a`` (Julia's ``add!!``).
+
+    Zeros are identities, thunks are unthunked, ``Tangent`` s add fieldwise, plain lists add
+    elementwise, numbers and arrays add as usual.
+
+    Args:
+        a: the accumulator.
+        b: the tangent to add.
+        inplace: the caller owns ``a`` (nothing else refers to it), so when ``a`` is a writeable
+            array whose dtype and shape can hold the sum, the sum is written into ``a`` and ``a``
+            is returned; an :class:`~chainrules_core.InplaceableThunk` then adds without allocating.
+
+    Example:
+        >>> import numpy as np
+        >>> from chainrules_core import add, ZeroTangent, thunk
+        >>> add(ZeroTangent(), 2.0)
+        2.0
+        >>> add(1.0, thunk(lambda: 2.0))
+        3.0
+        >>> acc = np.zeros(2)
+        >>> add(acc, np.ones(2), inplace=True) is acc
+        True
+        >>> add([1.0, 2.0], [10.0, 20.0])
+        [11.0, 22.0]
+    """
+    if inplace and isinstance(a, np.ndarray) and _can_hold_sum(a, b):
+        if isinstance(b, InplaceableThunk):
+            return b.add_into(a)
+        if isinstance(b, Thunk):
+            b = b.unthunk()
+        if isinstance(b, AbstractZero):
+            return a
+        np.add(a, b, out=a)
+        return a
+    if type(a) is list and type(b) is list:
+        if len(a) != len(b):
+            raise ValueError(f"cannot add list tangents of lengths {len(a)} and {len(b)}")
+        return [add(x, y) for x, y in zip(a, b)]
+    return tangent_add(a, b)
+
+
+def _can_hold_sum(a: np.ndarray, b: Any) -> bool:
+    if not a.flags.writeable:
+        return False
+    if isinstance(b, (InplaceableThunk, AbstractZero)):
+        return True
+    b = b.unthunk() if isinstance(b, Thunk) else b
+    if isinstance(b, (Tangent, AbstractZero)):
+        return isinstance(b, AbstractZero)
+    return np.result_type(a, b) == a.dtype and np.broadcast_shapes(a.shape, np.shape(b)) == a.shape
+
+
+def zero_tangent(x: Any) -> Any:
+    """A structural zero tangent for the primal ``x``.
+
+    Real numbers give ``0.0``, complex numbers ``0j``, float and complex arrays zero arrays of the
+    same shape and dtype; tuples, lists, dicts, NamedTuples and dataclasses give a ``Tangent`` of
+    zeros; booleans, integer arrays, strings, ``None`` and functions give ``NoTangent()``.
+
+    Example:
+        >>> import numpy as np
+        >>> from chainrules_core import zero_tangent
+        >>> zero_tangent((1.0, np.ones(2, np.float32)))
+        Tangent[tuple](0.0, array([0., 0.], dtype=float32))
+        >>> zero_tangent({"n": 3, "s": "x"})
+        Tangent[dict]({'n': 0.0, 's': NoTangent()})
+    """
+    if isinstance(x, (bool, np.bool_, str, bytes, type(None))) or (callable(x) and not _has_state(x)):
+        return NoTangent()
+    if isinstance(x, np.ndarray):
+        return np.zeros_like(x) if x.dtype.kind in "fc" else NoTangent()
+    if isinstance(x, numbers.Complex) and not isinstance(x, numbers.Real):
+        return 0j
+    if isinstance(x, numbers.Real):
+        return type(x)(0) if isinstance(x, np.floating) else 0.0
+    if isinstance(x, dict):
+        return Tangent.from_backing(type(x), {k: zero_tangent(v) for k, v in x.items()})
+    if isinstance(x, tuple) and hasattr(type(x), "_fields"):
+        return Tangent.from_backing(type(x), {k: zero_tangent(v) for k, v in zip(x._fields, x)})
+    if isinstance(x, (tuple, list)):
+        return Tangent.from_backing(type(x), tuple(map(zero_tangent, x)))
+    if dataclasses.is_dataclass(x):
+        fields = {f.name: zero_tangent(getattr(x, f.name)) for f in dataclasses.fields(x)}
+        return Tangent.from_backing(type(x), fields)
+    if hasattr(x, "__dict__"):
+        return Tangent.from_backing(type(x), {k: zero_tangent(v) for k, v in vars(x).items()})
+    return ZeroTangent()
+
+
+def _has_state(f: Any) -> bool:
+    """Whether a callable carries differentiable state (a dataclass or object with fields)."""
+    return dataclasses.is_dataclass(f) or (
+        hasattr(f, "__dict__") and not isinstance(f, type) and not hasattr(f, "__code__")
+        and bool(vars(f))
+    )

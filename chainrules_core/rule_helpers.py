@@ -1,0 +1,187 @@
+"""Helpers that define whole families of rules: ``scalar_rule``, ``non_differentiable``, ``opt_out``,
+``ignore_derivatives``, and the broadcasting helper ``unbroadcast`` that rules use."""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from chainrules_core.projection import ProjectTo
+from chainrules_core.rules import _opted_out, frule, rrule
+from chainrules_core.tangents import AbstractZero, NoTangent, Thunk, ZeroTangent
+
+
+def unbroadcast(x: Any, dx: Any) -> Any:
+    """Sum the cotangent ``dx`` down to the shape of ``x``, undoing numpy broadcasting.
+
+    Leading dimensions that ``x`` lacks are summed away, and dimensions where ``x`` has size 1 are
+    summed with the dimension kept. Zeros pass through; a ``dx`` already of ``x``'s shape is
+    returned as it is.
+
+    Example:
+        >>> import numpy as np
+        >>> from chainrules_core import unbroadcast
+        >>> unbroadcast(np.ones((3, 1)), np.ones((2, 3, 4)))
+        array([[8.],
+               [8.],
+               [8.]])
+        >>> float(unbroadcast(2.0, np.ones(5)))
+        5.0
+    """
+    if isinstance(dx, Thunk):
+        dx = dx.unthunk()
+    if isinstance(dx, AbstractZero):
+        return dx
+    shape = np.shape(x)
+    dx_shape = np.shape(dx)
+    if dx_shape == shape:
+        return dx
+    extra = len(dx_shape) - len(shape)
+    if extra < 0:
+        return dx  # fewer dimensions than x: ProjectTo broadcasts it back
+    kept = tuple(
+        extra + i for i, n in enumerate(shape) if n == 1 and dx_shape[extra + i] != 1
+    )
+    summed = np.sum(dx, axis=tuple(range(extra)) + kept, keepdims=True)
+    return summed.reshape(shape) if shape else summed.reshape(())[()]
+
+
+def _conj(p: Any) -> Any:
+    if isinstance(p, complex) or getattr(getattr(p, "dtype", None), "kind", None) == "c":
+        return p.conjugate()
+    return p
+
+
+def _as_tuple(partials: Any) -> tuple:
+    return partials if isinstance(partials, tuple) else (partials,)
+
+
+def scalar_rule(f: Callable, partials: Callable, *types: type) -> Callable:
+    """Define ``rrule`` and ``frule`` of the elementwise function ``f`` from its partial derivatives.
+
+    ``partials(*args, out)`` returns one partial derivative per argument (a tuple; a single value for
+    one argument), where ``out = f(*args)``. On numpy inputs the rule works elementwise with
+    broadcasting: each cotangent is summed back to its input's shape and projected onto its dtype.
+    For complex inputs the cotangent is ``conj(∂f/∂x) * dy`` (holomorphic ``f``).
+
+    Returns ``f``, so it can follow a definition directly.
+
+    Example:
+        >>> import numpy as np
+        >>> from chainrules_core import scalar_rule, rrule, frule, NoTangent
+        >>> def cube(x):
+        ...     return x ** 3
+        >>> _ = scalar_rule(cube, lambda x, out: 3 * x ** 2)
+        >>> y, back = rrule(cube, 2.0)
+        >>> back(1.0)
+        (NoTangent(), 12.0)
+        >>> frule((NoTangent(), 0.5), cube, 2.0)
+        (8.0, 6.0)
+    """
+
+    def scalar_rrule(*args):
+        y = f(*args)
+
+        def scalar_pullback(dy):
+            ps = _as_tuple(partials(*args, y))
+            return (NoTangent(),) + tuple(
+                ProjectTo(x)(unbroadcast(x, dy * _conj(p))) for x, p in zip(args, ps)
+            )
+
+        return y, scalar_pullback
+
+    def scalar_frule(tangents, *args):
+        y = f(*args)
+        dy = ZeroTangent()
+        for dx, p in zip(tangents[1:], _as_tuple(partials(*args, y))):
+            dy = dy + p * dx
+        if not isinstance(dy, AbstractZero) and np.shape(dy) != np.shape(y):
+            dy = np.broadcast_to(dy, np.shape(y)).copy()
+        return y, dy
+
+    rrule.add(f, types, scalar_rrule)
+    frule.add(f, types, scalar_frule)
+    return f
+
+
+def non_differentiable(f: Callable, *types: type) -> Callable:
+    """Declare that ``f`` has no derivative: every tangent of its output and inputs is ``NoTangent()``.
+
+    Usable as a call, ``non_differentiable(np.argmax)``, optionally restricted to argument
+    ``types``, and as a decorator on a function definition. Returns ``f``.
+
+    Example:
+        >>> from chainrules_core import non_differentiable, rrule, frule, NoTangent
+        >>> @non_differentiable
+        ... def count_positive(xs):
+        ...     return sum(1 for x in xs if x > 0)
+        >>> y, back = rrule(count_positive, [1.0, -2.0, 3.0])
+        >>> y, back(1.0)
+        (2, (NoTangent(), NoTangent()))
+        >>> frule((NoTangent(), [1.0, 1.0, 1.0]), count_positive, [1.0, -2.0, 3.0])
+        (2, NoTangent())
+    """
+
+    def non_differentiable_rrule(*args, **kwargs):
+        y = f(*args, **kwargs)
+        tangents = (NoTangent(),) * (len(args) + 1)
+
+        def non_differentiable_pullback(dy):
+            return tangents
+
+        return y, non_differentiable_pullback
+
+    def non_differentiable_frule(tangents, *args, **kwargs):
+        return f(*args, **kwargs), NoTangent()
+
+    rrule.add(f, types, non_differentiable_rrule)
+    frule.add(f, types, non_differentiable_frule)
+    return f
+
+
+def opt_out(f: Callable, *types: type) -> None:
+    """Make the rules of ``f`` not apply for arguments of ``types``, so the engine differentiates the code.
+
+    Use it when a generic rule (say, one for any array) would be wrong or slow for your type, and
+    your type's code is differentiable by the engine.
+
+    Example:
+        >>> from chainrules_core import scalar_rule, opt_out, rrule
+        >>> def double(x):
+        ...     return 2 * x
+        >>> _ = scalar_rule(double, lambda x, out: 2)
+        >>> class Special(float):
+        ...     pass
+        >>> opt_out(double, Special)
+        >>> rrule(double, Special(1.0)) is None, rrule(double, 1.0) is None
+        (True, False)
+    """
+    if not types:
+        raise TypeError("opt_out needs the argument types to opt out for, e.g. opt_out(f, MyArray)")
+    rrule.add(f, types, _opted_out)
+    frule.add(f, types, _opted_out)
+
+
+def ignore_derivatives(fn_or_value: Any) -> Any:
+    """Stop gradients: run a zero-argument function (or take a value) with no derivative through it.
+
+    Called on a plain function or lambda, it calls it and returns the result; called on any other
+    object it returns that object. Either way an AD engine propagates no tangent through it.
+
+    Example:
+        >>> from chainrules_core import ignore_derivatives, rrule, NoTangent
+        >>> ignore_derivatives(lambda: 2.0 + 3.0)
+        5.0
+        >>> y, back = rrule(ignore_derivatives, 4.0)
+        >>> y, back(1.0)
+        (4.0, (NoTangent(), NoTangent()))
+    """
+    if isinstance(fn_or_value, types.FunctionType):
+        return fn_or_value()
+    return fn_or_value
+
+
+non_differentiable(ignore_derivatives)

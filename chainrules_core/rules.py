@@ -1,0 +1,276 @@
+"""The ``rrule`` and ``frule`` registries: keyed by function object, then multiple dispatch on argument types.
+
+Lookup order for a call ``rrule([config,] f, *args)``:
+
+1. A bound method ``obj.m`` is looked up as ``type(obj).m`` with ``obj`` as first argument; the
+   tangent of a bound method is the tangent of its receiver.
+2. Rules registered with ``config=Capability`` for ``f``, when a config that is an instance of
+   ``Capability`` is passed; then rules registered without a config.
+3. Within each of those, ordinary multiple dispatch (multipledispatch) on the positional argument
+   types: the most specific signature wins; a rule registered with no types matches anything, so
+   any typed rule beats it.
+4. A callable instance ``c`` with no rule of its own is looked up as ``type(c).__call__`` with
+   ``c`` first (its tangent is the tangent of ``c``).
+
+Resolutions are cached by ``(f, type(config), argument types)``; every registration empties the
+cache, so a rule registered after a first call takes effect at once.
+"""
+
+from __future__ import annotations
+
+import types
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from multipledispatch import Dispatcher
+from multipledispatch.variadic import Variadic
+
+from chainrules_core.config import RuleConfig
+from chainrules_core.tangents import NoTangent
+
+_ANY_ARGUMENTS = (Variadic[object],)
+_MISSING = object()
+
+# Callables that are never "callable instances": looking up ``type(f).__call__`` for them is pointless.
+_PLAIN_CALLABLE_TYPES = (
+    types.FunctionType,
+    types.BuiltinFunctionType,
+    types.MethodDescriptorType,
+    types.WrapperDescriptorType,
+    type,
+    np.ufunc,
+)
+
+
+class AmbiguousRuleWarning(UserWarning):
+    """Two registered signatures of one rule both match some argument types and neither is more specific."""
+
+
+def _opted_out(*args: Any, **kwargs: Any) -> None:
+    """Marker implementation registered by :func:`~chainrules_core.opt_out`: resolves to no rule."""
+
+
+def _name(f: Any) -> str:
+    module = getattr(f, "__module__", None)
+    qualname = getattr(f, "__qualname__", None) or getattr(f, "__name__", None) or repr(f)
+    return f"{module}.{qualname}" if module and module != "builtins" else qualname
+
+
+def _unbind(f: Any) -> tuple[Any, Any]:
+    """``(unbound function, receiver)`` for a bound method; ``(f, _MISSING)`` for anything else."""
+    tf = type(f)
+    if tf is types.MethodType:
+        return f.__func__, f.__self__
+    if tf is types.BuiltinMethodType or tf is types.MethodWrapperType:
+        receiver = f.__self__
+        if receiver is None or isinstance(receiver, (types.ModuleType, type)):
+            return f, _MISSING
+        unbound = getattr(type(receiver), f.__name__, None)
+        if unbound is not None:
+            return unbound, receiver
+    return f, _MISSING
+
+
+class RuleTable:
+    """A registry of rules of one kind (reverse or forward); see the module docstring for lookup."""
+
+    def __init__(self, name: str):
+        self.__name__ = name
+        self._plain: dict[Any, Dispatcher] = {}
+        self._configured: dict[Any, Dispatcher] = {}
+        self._cache: dict[tuple, tuple | None] = {}
+
+    def register(self, f: Any, *types: Any, config: type | None = None) -> Callable:
+        """Decorator registering a rule for calls of ``f`` whose positional arguments match ``types``.
+
+        With no ``types`` the rule applies to any arguments. With ``config=Capability`` the rule takes
+        the engine's config as its first argument and is found only through a config that is an
+        instance of ``Capability``.
+        """
+
+        def decorator(impl: Callable) -> Callable:
+            self.add(f, types, impl, config=config)
+            return impl
+
+        return decorator
+
+    def add(self, f: Any, types: tuple, impl: Callable, *, config: type | None = None) -> None:
+        """Register ``impl`` for ``f`` and ``types`` (the non-decorator form of :meth:`register`)."""
+        try:
+            hash(f)
+        except TypeError:
+            raise TypeError(
+                f"rules are registered by function object, and {f!r} is not hashable"
+            ) from None
+        signature = tuple(types) or _ANY_ARGUMENTS
+        table = self._plain
+        if config is not None:
+            if not isinstance(config, type):
+                raise TypeError(f"config must be a capability class such as HasReverseMode, got {config!r}")
+            signature = (config, *signature)
+            table = self._configured
+        dispatcher = table.get(f)
+        if dispatcher is None:
+            dispatcher = table[f] = Dispatcher(f"{self.__name__}({_name(f)})")
+        dispatcher.add(signature, impl)
+        dispatcher.reorder(on_ambiguity=self._warn_ambiguity)
+        self._cache.clear()
+
+    def _warn_ambiguity(self, dispatcher: Dispatcher, ambiguities: set) -> None:
+        pairs = "; ".join(
+            " and ".join("(" + ", ".join(map(_type_name, sig)) + ")" for sig in pair)
+            for pair in ambiguities
+        )
+        warnings.warn(
+            f"{dispatcher.name} has ambiguous signatures {pairs}: some argument types match both "
+            "and neither is more specific; register a rule for their intersection",
+            AmbiguousRuleWarning,
+            stacklevel=4,
+        )
+
+    def resolve(self, config: RuleConfig | None, f: Any, args: tuple) -> tuple | None:
+        """``(impl, takes_config, receiver_first)`` for a call of ``f`` on ``args``, or ``None``.
+
+        ``f`` must already be unbound (see :func:`_unbind`). ``receiver_first`` says that ``impl``
+        is the rule of ``type(f).__call__`` and must be called with ``f`` prepended.
+        """
+        try:
+            key = (f, type(config), tuple(map(type, args)))
+            found = self._cache.get(key, _MISSING)
+        except TypeError:
+            key, found = None, _MISSING
+        if found is _MISSING:
+            found = self._lookup(config, f, args)
+            if key is not None:
+                self._cache[key] = found
+        return found
+
+    def _lookup(self, config: RuleConfig | None, f: Any, args: tuple) -> tuple | None:
+        found = self._dispatch(config, f, args)
+        if found is not None or isinstance(f, _PLAIN_CALLABLE_TYPES):
+            return found
+        call = getattr(type(f), "__call__", None)
+        if call is None:
+            return None
+        found = self._dispatch(config, call, (f, *args))
+        return None if found is None else (found[0], found[1], True)
+
+    def _dispatch(self, config: RuleConfig | None, f: Any, args: tuple) -> tuple | None:
+        arg_types = tuple(map(type, args))
+        try:
+            configured = self._configured.get(f) if config is not None else None
+            plain = self._plain.get(f)
+        except TypeError:
+            return None
+        if configured is not None:
+            impl = configured.dispatch(type(config), *arg_types)
+            if impl is not None:
+                return None if impl is _opted_out else (impl, True, False)
+        if plain is not None:
+            impl = plain.dispatch(*arg_types)
+            if impl is not None:
+                return None if impl is _opted_out else (impl, False, False)
+        return None
+
+    def registered_functions(self) -> list:
+        """Every function object with at least one rule in this table."""
+        return list({**self._plain, **self._configured})
+
+    def __repr__(self) -> str:
+        return f"<rule table {self.__name__}: {len(self.registered_functions())} functions>"
+
+
+def _type_name(t: Any) -> str:
+    return getattr(t, "__name__", repr(t))
+
+
+def _split_config(args: tuple) -> tuple[RuleConfig | None, tuple]:
+    if args and isinstance(args[0], RuleConfig):
+        return args[0], args[1:]
+    return None, args
+
+
+class ReverseRules(RuleTable):
+    """``rrule([config,] f, *args, **kwargs)`` → ``(y, pullback)`` or ``None`` when no rule applies.
+
+    ``pullback(dy)`` returns one tangent per positional input, the tangent of ``f`` itself first.
+
+    Example:
+        >>> import math
+        >>> from chainrules_core import rrule, NoTangent
+        >>> y, back = rrule(math.sin, 0.0)
+        >>> back(1.0)
+        (NoTangent(), 1.0)
+        >>> def no_rule_for_this(x):
+        ...     return x
+        >>> rrule(no_rule_for_this, 1.0) is None
+        True
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any):
+        config, args = _split_config(args)
+        if not args:
+            raise TypeError("rrule needs the function to differentiate: rrule([config,] f, *args)")
+        f, receiver = _unbind(args[0])
+        call_args = args[1:] if receiver is _MISSING else (receiver, *args[1:])
+        found = self.resolve(config, f, call_args)
+        if found is None:
+            return None
+        impl, takes_config, receiver_first = found
+        if receiver_first:
+            call_args = (f, *call_args)
+        result = impl(config, *call_args, **kwargs) if takes_config else impl(*call_args, **kwargs)
+        if (receiver is _MISSING and not receiver_first) or result is None:
+            return result
+        y, pullback = result
+
+        def method_pullback(dy):
+            # The unbound rule returns (d_function, d_receiver, *d_args); a bound method's tangent
+            # is its receiver's, so the function's own tangent is dropped.
+            return pullback(dy)[1:]
+
+        return y, method_pullback
+
+
+class ForwardRules(RuleTable):
+    """``frule([config,] (df, *dargs), f, *args, **kwargs)`` → ``(y, dy)`` or ``None``.
+
+    Registered implementations are called as ``impl([config,] tangents, *args, **kwargs)``.
+
+    Example:
+        >>> import math
+        >>> from chainrules_core import frule, NoTangent
+        >>> frule((NoTangent(), 2.0), math.sin, 0.0)
+        (0.0, 2.0)
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any):
+        config, args = _split_config(args)
+        if len(args) < 2:
+            raise TypeError("frule needs tangents and a function: frule([config,] (df, *dargs), f, *args)")
+        tangents, f = args[0], args[1]
+        if len(tangents) != len(args) - 1:
+            raise ValueError(
+                f"frule got {len(tangents)} tangents for {len(args) - 2} arguments; pass one tangent "
+                "for the function itself first, then one per argument"
+            )
+        f, receiver = _unbind(f)
+        call_args = args[2:] if receiver is _MISSING else (receiver, *args[2:])
+        found = self.resolve(config, f, call_args)
+        if found is None:
+            return None
+        impl, takes_config, receiver_first = found
+        if receiver is not _MISSING or receiver_first:
+            if receiver_first:
+                call_args = (f, *call_args)
+            # The receiver's tangent is the bound method's (or callable's) tangent.
+            tangents = (NoTangent(), *tangents)
+        if takes_config:
+            return impl(config, tangents, *call_args, **kwargs)
+        return impl(tangents, *call_args, **kwargs)
+
+
+rrule = ReverseRules("rrule")
+frule = ForwardRules("frule")
