@@ -1,0 +1,1 @@
+"""Rules for arithmetic builtins: sum, abs, min, max, pow, round, float, int."""

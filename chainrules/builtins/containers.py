@@ -1,0 +1,1 @@
+"""Rules for building and indexing tuples, lists and dicts."""

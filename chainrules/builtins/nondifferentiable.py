@@ -1,0 +1,1 @@
+"""Builtins with no derivative: len, isinstance, type, print, range, comparisons, logging."""

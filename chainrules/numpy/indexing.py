@@ -1,0 +1,1 @@
+"""Rules for indexing, selection, sorting and array construction."""

@@ -1,0 +1,1 @@
+"""numpy functions with no derivative."""

@@ -1,0 +1,1 @@
+"""Rules for numpy functions that move, copy or reshape array elements."""
