@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import numbers
+import types
 from typing import Any
 
 import numpy as np
@@ -87,7 +88,7 @@ def zero_tangent(x: Any) -> Any:
         >>> zero_tangent({"n": 3, "s": "x"})
         Tangent[dict]({'n': 0.0, 's': NoTangent()})
     """
-    if isinstance(x, (bool, np.bool_, str, bytes, type(None))) or (callable(x) and not _has_state(x)):
+    if isinstance(x, (bool, np.bool_, str, bytes, type(None))) or (callable(x) and not callable_has_state(x)):
         return NoTangent()
     if isinstance(x, np.ndarray):
         return np.zeros_like(x) if x.dtype.kind in "fc" else NoTangent()
@@ -109,9 +110,19 @@ def zero_tangent(x: Any) -> Any:
     return ZeroTangent()
 
 
-def _has_state(f: Any) -> bool:
-    """Whether a callable carries differentiable state (a dataclass or object with fields)."""
-    return dataclasses.is_dataclass(f) or (
-        hasattr(f, "__dict__") and not isinstance(f, type) and not hasattr(f, "__code__")
-        and bool(vars(f))
-    )
+_STATELESS_CALLABLES = (
+    types.FunctionType,
+    types.BuiltinFunctionType,
+    types.MethodType,
+    types.MethodDescriptorType,
+    types.WrapperDescriptorType,
+    type,
+    np.ufunc,
+)
+
+
+def callable_has_state(f: Any) -> bool:
+    """Whether a callable carries differentiable state: a dataclass or an object with attributes."""
+    if isinstance(f, _STATELESS_CALLABLES):
+        return False
+    return dataclasses.is_dataclass(f) or bool(getattr(f, "__dict__", None))

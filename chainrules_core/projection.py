@@ -65,7 +65,7 @@ class _ToReal(Projector):
         self.scalar_type = scalar_type
 
     def project(self, dx: Any) -> Any:
-        if isinstance(dx, float) and self.scalar_type is float:
+        if type(dx) is self.scalar_type:
             return dx
         if np.size(dx) != 1:
             raise ProjectionError(

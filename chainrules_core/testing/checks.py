@@ -126,14 +126,19 @@ def _assert_close(expected, got, rtol: float, atol: float, what: str, shape=None
     bad = error > atol * scale + rtol * np.abs(expected)
     if np.any(bad) or not np.all(np.isfinite(got)):
         worst = int(np.argmax(np.where(np.isfinite(error), error, np.inf)))
-        show = (lambda a: a.reshape(shape)) if shape is not None and expected.size == np.prod(shape) \
-            else (lambda a: a)
+        if shape is not None and expected.size == np.prod(shape):
+            expected, got = expected.reshape(shape), got.reshape(shape)
         with np.printoptions(precision=6, threshold=40, edgeitems=4):
             raise AssertionError(
-                f"{what} is wrong:\n  expected: {show(expected)}\n  got:      {show(got)}\n"
+                f"{what} is wrong:\n  expected: {expected}\n  got:      {got}\n"
                 f"  largest error {error.flat[worst]:.3g} at flat index {worst} "
                 f"(rtol={rtol:g}, atol={atol:g})"
             )
+
+
+def _display_shape(x: Any) -> tuple[int, ...] | None:
+    """The shape to print a flattened tangent of ``x`` in, when it has one."""
+    return x.shape if isinstance(x, np.ndarray) and x.ndim > 0 else None
 
 
 def _check_primal(y: Any, expected: Any, name: str) -> None:
@@ -279,10 +284,10 @@ def _check_cotangent(problem, i, dy_vector, got, rtol, atol, where, rng) -> None
     def output(v):
         return problem.evaluate([i], v)
 
-    shape = np.shape(problem.arguments[i].value)
+    value = problem.arguments[i].value
     if x.size <= FULL_CHECK_LIMIT:
         expected = jacobian_transpose_vector(output, x, dy_vector)
-        _assert_close(expected, got, rtol, atol, where, shape if np.ndim(shape) else None)
+        _assert_close(expected, got, rtol, atol, where, _display_shape(value))
         return
     for _ in range(RANDOM_DIRECTIONS):
         direction = rng.standard_normal(x.size)
@@ -356,7 +361,7 @@ def test_frule(
         got = tangent_vector(problem.output_layout, dy, where)
     except TypeError as err:
         raise AssertionError(str(err)) from None
-    _assert_close(expected, got, rtol, atol, where, np.shape(expected_y) or None)
+    _assert_close(expected, got, rtol, atol, where, _display_shape(expected_y))
 
     zeros = tuple(ZeroTangent() if a.layout.size else NoTangent() for a in arguments)
     _, dy_zero = frule(zeros, f, *values[1:], **fkwargs)

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrules_core.accumulation import callable_has_state
 from chainrules_core.tangents import AbstractZero, NoTangent, Tangent, Thunk, ZeroTangent
 
 # Finite differences are evaluated in double precision even for single-precision inputs, so the
@@ -262,16 +263,7 @@ def layout_of(x: Any) -> Layout:
     if dataclasses.is_dataclass(x) and not isinstance(x, type):
         names = tuple(f.name for f in dataclasses.fields(x))
         return _Composite(x, names, tuple(getattr(x, n) for n in names), positional=False)
-    if (hasattr(x, "__dict__") and not callable(x)) or _is_stateful_callable(x):
+    if (hasattr(x, "__dict__") and not callable(x)) or (callable(x) and callable_has_state(x)):
         state = vars(x)
         return _Composite(x, tuple(state), tuple(state.values()), positional=False)
     return _Constant()
-
-
-def _is_stateful_callable(x: Any) -> bool:
-    return (
-        callable(x)
-        and not isinstance(x, type)
-        and not hasattr(x, "__code__")
-        and bool(getattr(x, "__dict__", None))
-    )
