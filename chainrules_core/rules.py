@@ -31,6 +31,9 @@ from chainrules_core.config import RuleConfig
 from chainrules_core.tangents import NoTangent
 
 _ANY_ARGUMENTS = (Variadic[object],)
+_BOUND_METHOD_TYPES = frozenset(
+    {types.MethodType, types.BuiltinMethodType, types.MethodWrapperType}
+)
 _MISSING = object()
 
 # Callables that are never "callable instances": looking up ``type(f).__call__`` for them is pointless.
@@ -71,6 +74,15 @@ def _unbind(f: Any) -> tuple[Any, Any]:
         if unbound is not None:
             return unbound, receiver
     return f, _MISSING
+
+
+def _resolve_receiver(f: Any, args: tuple) -> tuple[Any, tuple, bool]:
+    """``(f, args, bound)``: a bound method becomes its unbound function with the receiver first."""
+    if type(f) in _BOUND_METHOD_TYPES:
+        unbound, receiver = _unbind(f)
+        if receiver is not _MISSING:
+            return unbound, (receiver, *args), True
+    return f, args, False
 
 
 class RuleTable:
@@ -136,16 +148,14 @@ class RuleTable:
         ``f`` must already be unbound (see :func:`_unbind`). ``receiver_first`` says that ``impl``
         is the rule of ``type(f).__call__`` and must be called with ``f`` prepended.
         """
+        key = (f, type(config), *map(type, args))
         try:
-            key = (f, type(config), tuple(map(type, args)))
-            found = self._cache.get(key, _MISSING)
-        except TypeError:
-            key, found = None, _MISSING
-        if found is _MISSING:
-            found = self._lookup(config, f, args)
-            if key is not None:
-                self._cache[key] = found
-        return found
+            return self._cache[key]
+        except KeyError:
+            found = self._cache[key] = self._lookup(config, f, args)
+            return found
+        except TypeError:  # an unhashable callable: resolved afresh every time
+            return self._lookup(config, f, args)
 
     def _lookup(self, config: RuleConfig | None, f: Any, args: tuple) -> tuple | None:
         found = self._dispatch(config, f, args)
@@ -200,12 +210,17 @@ class ReverseRules(RuleTable):
     Example:
         >>> import math
         >>> from chainrules_core import rrule, NoTangent
-        >>> y, back = rrule(math.sin, 0.0)
+        >>> def sin(x):
+        ...     return math.sin(x)
+        >>> @rrule.register(sin, float)
+        ... def _(x):
+        ...     def sin_pullback(dy):
+        ...         return NoTangent(), dy * math.cos(x)
+        ...     return sin(x), sin_pullback
+        >>> y, back = rrule(sin, 0.0)
         >>> back(1.0)
         (NoTangent(), 1.0)
-        >>> def no_rule_for_this(x):
-        ...     return x
-        >>> rrule(no_rule_for_this, 1.0) is None
+        >>> rrule(sin, "no rule for strings") is None
         True
     """
 
@@ -213,8 +228,7 @@ class ReverseRules(RuleTable):
         config, args = _split_config(args)
         if not args:
             raise TypeError("rrule needs the function to differentiate: rrule([config,] f, *args)")
-        f, receiver = _unbind(args[0])
-        call_args = args[1:] if receiver is _MISSING else (receiver, *args[1:])
+        f, call_args, bound = _resolve_receiver(args[0], args[1:])
         found = self.resolve(config, f, call_args)
         if found is None:
             return None
@@ -222,16 +236,23 @@ class ReverseRules(RuleTable):
         if receiver_first:
             call_args = (f, *call_args)
         result = impl(config, *call_args, **kwargs) if takes_config else impl(*call_args, **kwargs)
-        if (receiver is _MISSING and not receiver_first) or result is None:
-            return result
-        y, pullback = result
+        return _drop_function_tangent(result) if bound or receiver_first else result
 
-        def method_pullback(dy):
-            # The unbound rule returns (d_function, d_receiver, *d_args); a bound method's tangent
-            # is its receiver's, so the function's own tangent is dropped.
-            return pullback(dy)[1:]
 
-        return y, method_pullback
+def _drop_function_tangent(result):
+    """Adapt the rule of an unbound method (or ``__call__``) to a call of the bound method (or object).
+
+    The unbound rule's pullback returns ``(d_function, d_receiver, *d_args)``; a bound method's
+    tangent is its receiver's, so the unbound function's own tangent is dropped.
+    """
+    if result is None:
+        return None
+    y, pullback = result
+
+    def method_pullback(dy):
+        return pullback(dy)[1:]
+
+    return y, method_pullback
 
 
 class ForwardRules(RuleTable):
@@ -242,8 +263,14 @@ class ForwardRules(RuleTable):
     Example:
         >>> import math
         >>> from chainrules_core import frule, NoTangent
-        >>> frule((NoTangent(), 2.0), math.sin, 0.0)
-        (0.0, 2.0)
+        >>> def cos(x):
+        ...     return math.cos(x)
+        >>> @frule.register(cos)
+        ... def _(tangents, x):
+        ...     _, dx = tangents
+        ...     return cos(x), -math.sin(x) * dx
+        >>> frule((NoTangent(), 2.0), cos, 0.0)
+        (1.0, -0.0)
     """
 
     def __call__(self, *args: Any, **kwargs: Any):
@@ -256,16 +283,15 @@ class ForwardRules(RuleTable):
                 f"frule got {len(tangents)} tangents for {len(args) - 2} arguments; pass one tangent "
                 "for the function itself first, then one per argument"
             )
-        f, receiver = _unbind(f)
-        call_args = args[2:] if receiver is _MISSING else (receiver, *args[2:])
+        f, call_args, bound = _resolve_receiver(f, args[2:])
         found = self.resolve(config, f, call_args)
         if found is None:
             return None
         impl, takes_config, receiver_first = found
-        if receiver is not _MISSING or receiver_first:
-            if receiver_first:
-                call_args = (f, *call_args)
-            # The receiver's tangent is the bound method's (or callable's) tangent.
+        if receiver_first:
+            call_args = (f, *call_args)
+        if bound or receiver_first:
+            # The receiver's tangent is the bound method's (or callable object's) tangent.
             tangents = (NoTangent(), *tangents)
         if takes_config:
             return impl(config, tangents, *call_args, **kwargs)
