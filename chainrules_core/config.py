@@ -61,13 +61,16 @@ def rrule_via_ad(config: RuleConfig, f: Any, *args: Any, **kwargs: Any):
 
     Example:
         >>> from chainrules_core import RuleConfig, HasReverseMode, NoForwardsMode, rrule, rrule_via_ad
+        >>> from chainrules_core import scalar_rule
         >>> class RulesOnly(RuleConfig, HasReverseMode, NoForwardsMode):
         ...     def rrule_via_ad(self, f, *args, **kwargs):
         ...         return rrule(self, f, *args, **kwargs)
-        >>> import math
-        >>> y, back = rrule_via_ad(RulesOnly(), math.sin, 0.0)
-        >>> back(1.0)[1]
-        1.0
+        >>> def triple(x):
+        ...     return 3 * x
+        >>> _ = scalar_rule(triple, lambda x, out: 3.0)
+        >>> y, back = rrule_via_ad(RulesOnly(), triple, 2.0)
+        >>> y, back(1.0)[1]
+        (6.0, 3.0)
     """
     return config.rrule_via_ad(f, *args, **kwargs)
 
@@ -78,11 +81,14 @@ def frule_via_ad(config: RuleConfig, tangents: tuple, f: Any, *args: Any, **kwar
     Example:
         >>> from chainrules_core import RuleConfig, HasForwardsMode, NoReverseMode, NoTangent
         >>> from chainrules_core import frule, frule_via_ad
+        >>> from chainrules_core import scalar_rule
         >>> class RulesOnly(RuleConfig, HasForwardsMode, NoReverseMode):
         ...     def frule_via_ad(self, tangents, f, *args, **kwargs):
         ...         return frule(self, tangents, f, *args, **kwargs)
-        >>> import math
-        >>> frule_via_ad(RulesOnly(), (NoTangent(), 2.0), math.sin, 0.0)
-        (0.0, 2.0)
+        >>> def halve(x):
+        ...     return x / 2
+        >>> _ = scalar_rule(halve, lambda x, out: 0.5)
+        >>> frule_via_ad(RulesOnly(), (NoTangent(), 2.0), halve, 3.0)
+        (1.5, 1.0)
     """
     return config.frule_via_ad(tangents, f, *args, **kwargs)
