@@ -188,6 +188,15 @@ class RuleTable:
         """Every function object with at least one rule in this table."""
         return list({**self._plain, **self._configured})
 
+    def implementations(self, f: Any) -> list[Callable]:
+        """Every rule implementation registered for ``f`` (all signatures, with and without config)."""
+        return [
+            impl
+            for table in (self._plain, self._configured)
+            for impl in (table[f].funcs.values() if f in table else ())
+            if impl is not _opted_out
+        ]
+
     def __repr__(self) -> str:
         return f"<rule table {self.__name__}: {len(self.registered_functions())} functions>"
 

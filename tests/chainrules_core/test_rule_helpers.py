@@ -141,3 +141,12 @@ def test_ignore_derivatives_stops_all_tangents():
     assert y == 2.0
     assert back(1.0) == (NoTangent(), NoTangent())
     assert frule((NoTangent(), 1.0), ignore_derivatives, 5.0) == (5.0, NoTangent())
+
+
+def test_non_differentiable_registrations_are_marked():
+    def flag(x):
+        return x > 0
+
+    non_differentiable(flag)
+    assert all(getattr(impl, "non_differentiable", False) for impl in rrule.implementations(flag))
+    assert all(getattr(impl, "non_differentiable", False) for impl in frule.implementations(flag))

@@ -247,3 +247,16 @@ def test_frule_config_rules(ftable):
     ftable.add(f, (), lambda config, tangents, x: (x, "forward-engine"), config=HasForwardsMode)
     assert ftable((NoTangent(), 1.0), f, 1.0) is None
     assert ftable(Forward(), (NoTangent(), 1.0), f, 1.0) == (1.0, "forward-engine")
+
+
+def test_implementations_lists_every_registered_rule_but_opt_outs(table):
+    from chainrules_core.rules import _opted_out
+
+    generic, typed = constant_rule("generic"), constant_rule("typed")
+    table.add(f, (), generic)
+    table.add(f, (float,), typed)
+    table.add(f, (int,), _opted_out)
+    table.add(f, (), constant_rule("configured"), config=HasReverseMode)
+    assert set(table.implementations(f)) >= {generic, typed}
+    assert len(table.implementations(f)) == 3
+    assert table.implementations(len) == []

@@ -1,0 +1,137 @@
+"""The coverage table: every function of the namespaces ``chainrules`` covers, with the rules it has.
+
+Built from the ``rrule`` and ``frule`` registries themselves. ``python -m chainrules.coverage``
+prints it as CSV; the docs include that file (``docs/rules/coverage.csv``), and a test fails when a
+listed function loses a rule or a registered one is missing from the file.
+"""
+
+from __future__ import annotations
+
+import builtins
+import csv
+import functools
+import inspect
+import io
+import math
+import operator
+import sys
+from collections.abc import Iterator
+from typing import Any, NamedTuple
+
+import numpy as np
+import scipy.integrate
+import scipy.linalg
+import scipy.signal
+import scipy.special
+import scipy.stats
+
+import chainrules  # noqa: F401 - registers every rule
+from chainrules_core import frule, rrule
+
+_NAMESPACES = {
+    "builtins": builtins,
+    "operator": operator,
+    "math": math,
+    "functools": functools,
+    "numpy": np,
+    "numpy.linalg": np.linalg,
+    "numpy.fft": np.fft,
+    "numpy.random": np.random,
+    "numpy.ndarray": np.ndarray,
+    "numpy.random.Generator": np.random.Generator,
+    "dict": dict,
+    "list": list,
+    "scipy.special": scipy.special,
+    "scipy.linalg": scipy.linalg,
+    "scipy.signal": scipy.signal,
+    "scipy.integrate": scipy.integrate,
+}
+
+
+class Row(NamedTuple):
+    function: str
+    rrule: str
+    frule: str
+    non_differentiable: str
+
+
+def _public_names() -> dict[int, str]:
+    """``id(object) -> dotted names`` (aliases joined by " / ") for the covered namespaces' callables."""
+    names: dict[int, list[str]] = {}
+    for prefix, namespace in _NAMESPACES.items():
+        for attr in dir(namespace):
+            if attr.startswith("_") and attr != "__call__":
+                continue
+            obj = inspect.getattr_static(namespace, attr, None)
+            if callable(obj) or isinstance(obj, (staticmethod, classmethod)):
+                names.setdefault(id(getattr(namespace, attr, obj)), []).append(f"{prefix}.{attr}")
+    for attr in dir(scipy.stats):
+        distribution = getattr(scipy.stats, attr)
+        if isinstance(distribution, (scipy.stats.rv_continuous, scipy.stats.rv_discrete)) or (
+            type(distribution).__module__.startswith("scipy.stats._multivariate")
+        ):
+            for method in ("logpdf", "pdf", "cdf", "logcdf", "sf", "logsf", "logpmf", "pmf"):
+                unbound = getattr(type(distribution), method, None)
+                if unbound is not None:
+                    names.setdefault(id(unbound), []).append(f"scipy.stats.{attr}.{method}")
+    return {key: " / ".join(aliases) for key, aliases in names.items()}
+
+
+def _is_non_differentiable(impls: list) -> bool:
+    return bool(impls) and all(getattr(impl, "non_differentiable", False) for impl in impls)
+
+
+def rows() -> Iterator[Row]:
+    """One row per covered function with a rule, sorted by name."""
+    names = _public_names()
+    functions = {id(f): f for f in (*rrule.registered_functions(), *frule.registered_functions())}
+    out = []
+    for key, f in functions.items():
+        name = names.get(key)
+        if name is None:
+            continue
+        reverse, forward = rrule.implementations(f), frule.implementations(f)
+        nondiff = _is_non_differentiable(reverse + forward)
+        out.append(Row(
+            name,
+            "yes" if reverse and not nondiff else "",
+            "yes" if forward and not nondiff else "",
+            "yes" if nondiff else "",
+        ))
+    return iter(sorted(out))
+
+
+def to_csv(table: list[Row]) -> str:
+    """The table as CSV text with a header row."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["function", "rrule", "frule", "non-differentiable"])
+    writer.writerows(table)
+    return buffer.getvalue()
+
+
+def counts(table: list[Row]) -> dict[str, int]:
+    """How many functions have an rrule, an frule, or a non-differentiable registration."""
+    return {
+        "rrule": sum(r.rrule == "yes" for r in table),
+        "frule": sum(r.frule == "yes" for r in table),
+        "non-differentiable": sum(r.non_differentiable == "yes" for r in table),
+    }
+
+
+def lookup(name: str) -> Any:
+    """The object a dotted name of the table refers to (the first of its aliases)."""
+    name = name.split(" / ")[0]
+    for prefix, namespace in sorted(_NAMESPACES.items(), key=lambda kv: -len(kv[0])):
+        if name.startswith(prefix + "."):
+            return getattr(namespace, name[len(prefix) + 1:])
+    if name.startswith("scipy.stats."):
+        _, _, distribution, method = name.split(".")
+        return getattr(type(getattr(scipy.stats, distribution)), method)
+    raise KeyError(name)
+
+
+if __name__ == "__main__":
+    table = list(rows())
+    sys.stdout.write(to_csv(table))
+    print(counts(table), file=sys.stderr)
