@@ -102,11 +102,11 @@ def rows() -> Iterator[Row]:
 
 
 def to_csv(table: list[Row]) -> str:
-    """The table as CSV text with a header row."""
+    """The table as CSV text with a header row; names are reST literals, as the docs show them."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["function", "rrule", "frule", "non-differentiable"])
-    writer.writerows(table)
+    writer.writerows(row._replace(function=f"``{row.function}``") for row in table)
     return buffer.getvalue()
 
 
@@ -121,7 +121,7 @@ def counts(table: list[Row]) -> dict[str, int]:
 
 def lookup(name: str) -> Any:
     """The object a dotted name of the table refers to (the first of its aliases)."""
-    name = name.split(" / ")[0]
+    name = name.strip("`").split(" / ")[0]
     for prefix, namespace in sorted(_NAMESPACES.items(), key=lambda kv: -len(kv[0])):
         if name.startswith(prefix + "."):
             return getattr(namespace, name[len(prefix) + 1:])

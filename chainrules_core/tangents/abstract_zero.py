@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 
+_NOT_FIELDS = frozenset({"shape", "dtype", "ndim", "size", "unthunk", "backing", "primal_type"})
+
+
 class AbstractZero:
     """Base of the strong zeros: the additive identity and the multiplicative annihilator of every tangent.
 
-    A zero absorbs any linear operation applied to it (indexing, transposing, reshaping, summing,
-    conjugating), so rules can apply such operations to a cotangent without first testing for zero.
+    A zero absorbs any linear operation applied to it (indexing, field access, transposing,
+    reshaping, summing, conjugating), so rules can apply such operations to a tangent without first
+    testing for zero. Array metadata (``shape``, ``dtype``, ``ndim``, ``size``) is not a field.
     Instances are singletons, so ``is`` comparisons are valid.
     """
 
@@ -49,6 +53,14 @@ class AbstractZero:
         )
 
     def __getitem__(self, index):
+        return self
+
+    def __getattr__(self, name: str):
+        # The fields of a zero structural tangent are zero, so a rule can read ``dp.x`` without
+        # first testing ``dp`` for zero. Private names and array metadata are not fields: numpy
+        # and copy protocols must keep seeing a plain object.
+        if name.startswith("_") or name in _NOT_FIELDS:
+            raise AttributeError(name)
         return self
 
     @property
