@@ -68,7 +68,9 @@ def main() -> None:
     print(f"  rule implementation called directly    {direct:8.0f} ns   1.00x")
     print(f"  RuleTable.resolve (lookup only)        {lookup:8.0f} ns   {lookup / direct:.2f}x")
     print(f"  rrule(f, x) (lookup + rule)            {whole:8.0f} ns   {whole / direct:.2f}x")
-    print(f"  rrule(config, f, x)                    {with_config:8.0f} ns   {with_config / direct:.2f}x")
+    print(
+        f"  rrule(config, f, x)                    {with_config:8.0f} ns   {with_config / direct:.2f}x"
+    )
     print(f"  resolve on a method descriptor (miss)  {method:8.0f} ns   {method / direct:.2f}x")
 
     a = np.random.default_rng(0).standard_normal((100, 100))

@@ -92,12 +92,14 @@ def rows() -> Iterator[Row]:
             continue
         reverse, forward = rrule.implementations(f), frule.implementations(f)
         nondiff = _is_non_differentiable(reverse + forward)
-        out.append(Row(
-            name,
-            "yes" if reverse and not nondiff else "",
-            "yes" if forward and not nondiff else "",
-            "yes" if nondiff else "",
-        ))
+        out.append(
+            Row(
+                name,
+                "yes" if reverse and not nondiff else "",
+                "yes" if forward and not nondiff else "",
+                "yes" if nondiff else "",
+            )
+        )
     return iter(sorted(out))
 
 
@@ -124,7 +126,7 @@ def lookup(name: str) -> Any:
     name = name.strip("`").split(" / ")[0]
     for prefix, namespace in sorted(_NAMESPACES.items(), key=lambda kv: -len(kv[0])):
         if name.startswith(prefix + "."):
-            return getattr(namespace, name[len(prefix) + 1:])
+            return getattr(namespace, name[len(prefix) + 1 :])
     if name.startswith("scipy.stats."):
         _, _, distribution, method = name.split(".")
         return getattr(type(getattr(scipy.stats, distribution)), method)

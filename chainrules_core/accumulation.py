@@ -88,7 +88,9 @@ def zero_tangent(x: Any) -> Any:
         >>> zero_tangent({"n": 3, "s": "x"})
         Tangent[dict]({'n': 0.0, 's': NoTangent()})
     """
-    if isinstance(x, (bool, np.bool_, str, bytes, type(None))) or (callable(x) and not callable_has_state(x)):
+    if isinstance(x, (bool, np.bool_, str, bytes, type(None))) or (
+        callable(x) and not callable_has_state(x)
+    ):
         return NoTangent()
     if isinstance(x, np.ndarray):
         return np.zeros_like(x) if x.dtype.kind in "fc" else NoTangent()

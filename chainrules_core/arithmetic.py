@@ -5,13 +5,14 @@ When two tangents meet in ``+``, ``-``, ``*``, ``/`` or ``@``, the operand of hi
 ====================  ==========================================================================
 kind (high to low)    behaviour
 ====================  ==========================================================================
-``NoTangent``         absorbs ``*``, ``/``, ``@``; is the identity of ``+`` (but ``NoTangent() + ZeroTangent()`` is ``NoTangent()``)
+``NoTangent``         absorbs ``*``, ``/``, ``@``; is the identity of ``+`` except with a zero
 ``ZeroTangent``       absorbs ``*``, ``/``, ``@``; is the identity of ``+``
 ``Thunk``             is unthunked, then the operation is retried on the value
 ``Tangent``           fieldwise ``+`` with a ``Tangent`` of the same primal type; scaled by a number
 plain values          numbers and arrays use their own operators
 ====================  ==========================================================================
 
+Between the two zeros the higher kind wins: ``NoTangent() + ZeroTangent()`` is ``NoTangent()``.
 The operators of the tangent classes are installed here, rather than in each class's module, so the
 whole table reads in one place.
 """
@@ -154,9 +155,7 @@ def _add_structural(a: Any, b: Any) -> Tangent:
             )
         return Tangent.from_backing(a.primal_type, tuple(map(tangent_add, x, y)))
     if isinstance(x, tuple) or isinstance(y, tuple):
-        raise TypeError(
-            f"cannot add a positional and a named Tangent[{a.primal_type.__name__}]"
-        )
+        raise TypeError(f"cannot add a positional and a named Tangent[{a.primal_type.__name__}]")
     merged = dict(x)
     for key, value in y.items():
         merged[key] = tangent_add(merged[key], value) if key in merged else value

@@ -146,7 +146,9 @@ class _ToSequence(Projector):
                 f"cannot project {len(values)} tangents onto a {self.primal_type.__name__} "
                 f"of length {len(self.items)}"
             )
-        return Tangent.from_backing(self.primal_type, tuple(p(v) for p, v in zip(self.items, values)))
+        return Tangent.from_backing(
+            self.primal_type, tuple(p(v) for p, v in zip(self.items, values))
+        )
 
     def __repr__(self) -> str:
         return f"ProjectTo({self.primal_type.__name__} of {len(self.items)})"
@@ -166,7 +168,7 @@ _BY_TYPE = {
 }
 
 
-def ProjectTo(x: Any) -> Projector:  # noqa: N802 - the name is part of the public contract
+def ProjectTo(x: Any) -> Projector:
     """Return a projector ``p`` such that ``p(dx)`` lies in the tangent space of ``x``.
 
     * real numbers: a real scalar (Python ``int`` and ``float`` project to ``float``; numpy scalars

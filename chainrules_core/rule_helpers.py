@@ -42,9 +42,7 @@ def unbroadcast(x: Any, dx: Any) -> Any:
     extra = len(dx_shape) - len(shape)
     if extra < 0:
         return dx  # fewer dimensions than x: ProjectTo broadcasts it back
-    kept = tuple(
-        extra + i for i, n in enumerate(shape) if n == 1 and dx_shape[extra + i] != 1
-    )
+    kept = tuple(extra + i for i, n in enumerate(shape) if n == 1 and dx_shape[extra + i] != 1)
     summed = np.sum(dx, axis=tuple(range(extra)) + kept, keepdims=True)
     return summed.reshape(shape) if shape else summed.reshape(())[()]
 
@@ -87,8 +85,9 @@ def scalar_rule(f: Callable, partials: Callable, *types: type) -> Callable:
 
         def scalar_pullback(dy):
             ps = _as_tuple(partials(*args, y))
-            return (NoTangent(),) + tuple(
-                ProjectTo(x)(unbroadcast(x, dy * _conj(p))) for x, p in zip(args, ps)
+            return (
+                NoTangent(),
+                *(ProjectTo(x)(unbroadcast(x, dy * _conj(p))) for x, p in zip(args, ps)),
             )
 
         return y, scalar_pullback

@@ -120,7 +120,9 @@ class RuleTable:
         table = self._plain
         if config is not None:
             if not isinstance(config, type):
-                raise TypeError(f"config must be a capability class such as HasReverseMode, got {config!r}")
+                raise TypeError(
+                    f"config must be a capability class such as HasReverseMode, got {config!r}"
+                )
             signature = (config, *signature)
             table = self._configured
         dispatcher = table.get(f)
@@ -161,10 +163,9 @@ class RuleTable:
         found = self._dispatch(config, f, args)
         if found is not None or isinstance(f, _PLAIN_CALLABLE_TYPES):
             return found
-        call = getattr(type(f), "__call__", None)
-        if call is None:
+        if not callable(f):
             return None
-        found = self._dispatch(config, call, (f, *args))
+        found = self._dispatch(config, type(f).__call__, (f, *args))
         return None if found is None else (found[0], found[1], True)
 
     def _dispatch(self, config: RuleConfig | None, f: Any, args: tuple) -> tuple | None:
@@ -285,7 +286,9 @@ class ForwardRules(RuleTable):
     def __call__(self, *args: Any, **kwargs: Any):
         config, args = _split_config(args)
         if len(args) < 2:
-            raise TypeError("frule needs tangents and a function: frule([config,] (df, *dargs), f, *args)")
+            raise TypeError(
+                "frule needs tangents and a function: frule([config,] (df, *dargs), f, *args)"
+            )
         tangents, f = args[0], args[1]
         if len(tangents) != len(args) - 1:
             raise ValueError(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 _NOT_FIELDS = frozenset({"shape", "dtype", "ndim", "size", "unthunk", "backing", "primal_type"})
 
 

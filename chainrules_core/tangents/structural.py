@@ -57,9 +57,13 @@ class Tangent:
 
     def __init__(self, primal_type: type, *items: Any, **fields: Any):
         if not isinstance(primal_type, type):
-            raise TypeError(f"Tangent's first argument must be the primal's type, got {primal_type!r}")
+            raise TypeError(
+                f"Tangent's first argument must be the primal's type, got {primal_type!r}"
+            )
         if items and fields:
-            raise TypeError("Tangent takes either items (by position) or fields (by name), not both")
+            raise TypeError(
+                "Tangent takes either items (by position) or fields (by name), not both"
+            )
         self.primal_type = primal_type
         if issubclass(primal_type, dict):
             if len(items) > 1:
@@ -89,7 +93,9 @@ class Tangent:
             raise AttributeError(name)
         backing = object.__getattribute__(self, "backing")
         if not isinstance(backing, dict):
-            raise AttributeError(f"a tangent of a {self.primal_type.__name__} has items, not field {name!r}")
+            raise AttributeError(
+                f"a tangent of a {self.primal_type.__name__} has items, not field {name!r}"
+            )
         return backing.get(name, ZeroTangent())
 
     def __getitem__(self, key: Any) -> Any:

@@ -109,7 +109,7 @@ class _Problem:
         values, start = [a.value for a in self.arguments], 0
         for i in which:
             a = self.arguments[i]
-            values[i] = a.layout.rebuild(a.value, v[start:start + a.layout.size], promote=True)
+            values[i] = a.layout.rebuild(a.value, v[start : start + a.layout.size], promote=True)
             start += a.layout.size
         return self.output_layout.values(values[0](*values[1:], **self.kwargs))
 
@@ -145,11 +145,15 @@ def _check_primal(y: Any, expected: Any, name: str) -> None:
     layout = layout_of(expected)
     try:
         got_v = layout_of(y).values(y)
-    except Exception as err:  # noqa: BLE001 - the message below says what went wrong
-        raise AssertionError(f"{name}: the rule's primal output {y!r} has an unexpected type") from err
+    except Exception as err:
+        raise AssertionError(
+            f"{name}: the rule's primal output {y!r} has an unexpected type"
+        ) from err
     want_v = layout.values(expected)
     if got_v.shape != want_v.shape:
-        raise AssertionError(f"{name}: the rule's primal output {y!r} differs from f's {expected!r}")
+        raise AssertionError(
+            f"{name}: the rule's primal output {y!r} differs from f's {expected!r}"
+        )
     _assert_close(want_v, got_v, 1e-6, 1e-9, f"{name}: the primal output")
     if isinstance(expected, np.ndarray) and (
         not isinstance(y, np.ndarray) or y.shape != expected.shape or y.dtype != expected.dtype
@@ -292,8 +296,13 @@ def _check_cotangent(problem, i, dy_vector, got, rtol, atol, where, rng) -> None
     for _ in range(RANDOM_DIRECTIONS):
         direction = rng.standard_normal(x.size)
         expected = float(dy_vector @ jvp(output, x, direction))
-        _assert_close([expected], [float(got @ direction)], rtol, atol,
-                      f"{where} (its inner product with a random direction)")
+        _assert_close(
+            [expected],
+            [float(got @ direction)],
+            rtol,
+            atol,
+            f"{where} (its inner product with a random direction)",
+        )
 
 
 def test_frule(
@@ -336,7 +345,8 @@ def test_frule(
         atol = default_atol if atol is None else atol
 
     tangents = tuple(
-        a.tangent if a.tangent is not None
+        a.tangent
+        if a.tangent is not None
         else (rand_tangent(a.value, rng) if a.layout.size else NoTangent())
         for a in arguments
     )
@@ -369,11 +379,17 @@ def test_frule(
     if not isinstance(dy_zero, AbstractZero) and np.any(
         tangent_vector(problem.output_layout, dy_zero, where)
     ):
-        raise AssertionError(f"{name}: zero input tangents gave a nonzero output tangent {dy_zero!r}")
+        raise AssertionError(
+            f"{name}: zero input tangents gave a nonzero output tangent {dy_zero!r}"
+        )
 
 
 def test_scalar(
-    f: Callable, x: float, *, rtol: float | None = None, atol: float | None = None,
+    f: Callable,
+    x: float,
+    *,
+    rtol: float | None = None,
+    atol: float | None = None,
     fkwargs: dict | None = None,
 ) -> None:
     """Check both rules of a scalar function of one real (or complex) number at ``x``.
@@ -399,10 +415,14 @@ def test_scalar(
     _, back = rrule(f, x, **fkwargs)
     backward = _unthunked(back(1.0)[1], "test_scalar")
     if not np.iscomplexobj(x):
-        _assert_close([float(np.real(_unthunked(forward, "test_scalar")))], [float(np.real(backward))],
-                      1e-8 if rtol is None else rtol, 1e-10 if atol is None else atol,
-                      f"test_scalar of {_function_name(f)}: the rrule's derivative (got) against "
-                      "the frule's (expected)")
+        _assert_close(
+            [float(np.real(_unthunked(forward, "test_scalar")))],
+            [float(np.real(backward))],
+            1e-8 if rtol is None else rtol,
+            1e-10 if atol is None else atol,
+            f"test_scalar of {_function_name(f)}: the rrule's derivative (got) against "
+            "the frule's (expected)",
+        )
 
 
 # pytest would otherwise collect these as tests wherever they are imported into a test module.

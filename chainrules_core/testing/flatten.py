@@ -22,8 +22,11 @@ from chainrules_core.tangents import AbstractZero, NoTangent, Tangent, Thunk, Ze
 
 # Finite differences are evaluated in double precision even for single-precision inputs, so the
 # reference derivative is accurate and only the rule under test carries float32 rounding.
-_PROMOTED = {np.dtype(np.float16): np.float64, np.dtype(np.float32): np.float64,
-             np.dtype(np.complex64): np.complex128}
+_PROMOTED = {
+    np.dtype(np.float16): np.float64,
+    np.dtype(np.float32): np.float64,
+    np.dtype(np.complex64): np.complex128,
+}
 
 
 class Layout:
@@ -102,7 +105,9 @@ class _Complex(Layout):
 
     def tangent_values(self, dx, where):
         if np.ndim(dx) != 0:
-            raise TypeError(f"{where}: a complex scalar input got a tangent of shape {np.shape(dx)}")
+            raise TypeError(
+                f"{where}: a complex scalar input got a tangent of shape {np.shape(dx)}"
+            )
         dx = complex(dx)
         return np.array([dx.real, dx.imag])
 
@@ -168,7 +173,7 @@ class _Composite(Layout):
     def _split(self, v):
         out, start = [], 0
         for child in self.children:
-            out.append(v[start:start + child.size])
+            out.append(v[start : start + child.size])
             start += child.size
         return out
 
@@ -177,8 +182,10 @@ class _Composite(Layout):
         return np.concatenate(parts) if parts else np.empty(0)
 
     def rebuild(self, x, v, promote):
-        parts = [c.rebuild(p, w, promote)
-                 for c, p, w in zip(self.children, self._parts(x), self._split(v))]
+        parts = [
+            c.rebuild(p, w, promote)
+            for c, p, w in zip(self.children, self._parts(x), self._split(v))
+        ]
         if isinstance(x, dict):
             return type(x)(zip(self.keys, parts))
         if isinstance(x, tuple):
@@ -199,13 +206,16 @@ class _Composite(Layout):
                 )
             if isinstance(dx.backing, tuple):
                 if len(dx.backing) != len(self.children):
-                    raise TypeError(f"{where}: tangent has {len(dx.backing)} items, primal has "
-                                    f"{len(self.children)}")
+                    raise TypeError(
+                        f"{where}: tangent has {len(dx.backing)} items, primal has "
+                        f"{len(self.children)}"
+                    )
                 return list(dx.backing)
             unknown = set(dx.backing) - set(self.keys)
             if unknown:
-                raise TypeError(f"{where}: tangent has fields {sorted(map(str, unknown))} that "
-                                "the primal lacks")
+                raise TypeError(
+                    f"{where}: tangent has fields {sorted(map(str, unknown))} that the primal lacks"
+                )
             return [dx.backing.get(k, ZeroTangent()) for k in self.keys]
         if isinstance(dx, dict) and issubclass(self.primal_type, dict):
             return [dx.get(k, ZeroTangent()) for k in self.keys]

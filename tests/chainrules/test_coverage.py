@@ -33,11 +33,15 @@ def test_every_listed_function_keeps_its_rules(row):
 
 def test_the_committed_table_is_current():
     current = list(coverage.rows())
-    assert coverage.to_csv(current) == TABLE.read_text(), f"the coverage table is out of date; {REGENERATE}"
+    assert coverage.to_csv(current) == TABLE.read_text(), (
+        f"the coverage table is out of date; {REGENERATE}"
+    )
 
 
 def test_counts_add_up():
     table = committed_rows()
     counts = coverage.counts(table)
     assert counts["rrule"] + counts["non-differentiable"] <= len(table)
-    assert all((r.rrule or r.frule) != r.non_differentiable or not r.non_differentiable for r in table)
+    assert all(
+        (r.rrule or r.frule) != r.non_differentiable or not r.non_differentiable for r in table
+    )

@@ -31,9 +31,9 @@ def samples():
 
 def test_kinds_are_ordered_as_documented():
     s = samples()
-    assert [kind(s[k]) for k in ("no", "zero", "thunk", "tangent", "array", "float", "np_float")] == [
-        NO_TANGENT, ZERO, THUNK, STRUCTURAL, VALUE, VALUE, VALUE
-    ]
+    assert [
+        kind(s[k]) for k in ("no", "zero", "thunk", "tangent", "array", "float", "np_float")
+    ] == [NO_TANGENT, ZERO, THUNK, STRUCTURAL, VALUE, VALUE, VALUE]
     assert NO_TANGENT > ZERO > THUNK > STRUCTURAL > VALUE
 
 

@@ -1,7 +1,15 @@
 import numpy as np
 import pytest
 
-from chainrules_core import NoTangent, ProjectionError, ProjectTo, Tangent, Thunk, ZeroTangent, thunk
+from chainrules_core import (
+    NoTangent,
+    ProjectionError,
+    ProjectTo,
+    Tangent,
+    Thunk,
+    ZeroTangent,
+    thunk,
+)
 
 
 def test_real_scalars_project_to_real_scalars():

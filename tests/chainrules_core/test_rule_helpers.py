@@ -83,7 +83,7 @@ def test_scalar_rule_with_types_only_applies_to_those_types():
 
 
 def test_scalar_frule_broadcasts_a_scalar_tangent_to_the_output_shape():
-    y, dy = frule((NoTangent(), ZeroTangent(), 1.0), mul, np.ones(3), 2.0)
+    _, dy = frule((NoTangent(), ZeroTangent(), 1.0), mul, np.ones(3), 2.0)
     np.testing.assert_array_equal(dy, np.ones(3))
 
 

@@ -82,7 +82,7 @@ def test_iteration_over_positional_and_namedtuple_tangents():
 
 def test_dunder_lookups_are_not_fields():
     with pytest.raises(AttributeError):
-        Tangent(Point, x=1.0).__array_interface__
+        _ = Tangent(Point, x=1.0).__array_interface__
 
 
 def test_canonicalize_fills_declared_fields_in_order():

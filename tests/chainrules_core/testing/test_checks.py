@@ -48,7 +48,9 @@ def test_a_correct_rule_passes():
 
 def test_a_sign_error_is_caught_naming_the_argument():
     bad = register_square("bad_sign", lambda x, dy: (NoTangent(), -2 * x * dy))
-    with pytest.raises(AssertionError, match=r"rrule of bad_sign: the cotangent of argument 1 \(x\)"):
+    with pytest.raises(
+        AssertionError, match=r"rrule of bad_sign: the cotangent of argument 1 \(x\)"
+    ):
         test_rrule(bad, X)
 
 
@@ -105,14 +107,19 @@ def test_a_missing_rule_is_reported():
 
 
 def test_a_wrong_frule_is_caught():
-    bad = register_square("bad_frule", lambda x, dy: (NoTangent(), 2 * x * dy), lambda x, dx: x * dx)
+    bad = register_square(
+        "bad_frule", lambda x, dy: (NoTangent(), 2 * x * dy), lambda x, dx: x * dx
+    )
     with pytest.raises(AssertionError, match="frule of bad_frule: the output tangent is wrong"):
         test_frule(bad, X)
 
 
 def test_an_frule_that_fails_on_zero_tangents_is_caught():
-    bad = register_square("zero_frule", lambda x, dy: (NoTangent(), 2 * x * dy),
-                          lambda x, dx: 2 * x * dx + (1.0 if dx is ZeroTangent() else 0.0))
+    bad = register_square(
+        "zero_frule",
+        lambda x, dy: (NoTangent(), 2 * x * dy),
+        lambda x, dx: 2 * x * dx + (1.0 if dx is ZeroTangent() else 0.0),
+    )
     with pytest.raises(AssertionError, match="zero input tangents"):
         test_frule(bad, 1.5)
 

@@ -76,7 +76,9 @@ def test_non_differentiable_values_take_no_entries(x):
 def test_zero_and_thunk_tangents_flatten():
     layout = layout_of(np.ones(3))
     np.testing.assert_array_equal(tangent_vector(layout, ZeroTangent(), "t"), np.zeros(3))
-    np.testing.assert_array_equal(tangent_vector(layout, thunk(lambda: np.ones(3)), "t"), np.ones(3))
+    np.testing.assert_array_equal(
+        tangent_vector(layout, thunk(lambda: np.ones(3)), "t"), np.ones(3)
+    )
 
 
 def test_tangent_errors_name_the_place():
