@@ -1,1 +1,589 @@
-"""Rules for scipy.linalg."""
+"""Rules for scipy.linalg: solves, factorisations and matrix functions of square matrices.
+
+Covered: ``solve_triangular``, ``cholesky``, ``cho_factor``/``cho_solve``, ``lu_factor``/
+``lu_solve``, ``solve``, ``inv``, ``det``, ``expm``, ``sqrtm``, ``solve_sylvester`` (2-d matrices;
+right-hand sides may be vectors or matrices), real and complex. Complex cotangents follow the
+library convention (``dL/dRe + i dL/dIm``), so pullbacks use conjugate transposes (written ``^H``).
+
+Each rule is the exact derivative of what scipy computes, including which entries it reads:
+
+* A solver that reads one triangle (``solve_triangular``, ``cholesky``, ``cho_factor``,
+  ``solve``/``inv`` with ``assume_a`` in 'sym', 'her', 'pos', 'lower triangular', 'upper
+  triangular', 'diagonal', 'tridiagonal') gets cotangents only in the entries it reads; the
+  off-diagonal cotangent of a symmetric/Hermitian read counts for both mirrored entries, and the
+  imaginary part of a Hermitian diagonal, which LAPACK ignores, gets none. For a matrix built
+  symmetric this is the same gradient as the symmetrised one.
+* ``cho_factor`` returns ``(c, lower)``: ``c`` holds the factor in one triangle and, outside it,
+  a copy of the input's entries (scipy calls them "random data"; they are in fact copied), so a
+  cotangent there flows straight back to the input. ``cho_solve((c, lower), b)`` reads only the
+  factor's triangle of ``c``. The two rules compose into the derivative of the solve with ``A``.
+* ``lu_factor`` returns ``(lu, piv)``; the pivots are locally constant (no tangent) and ``lu``
+  packs the unit lower factor below the diagonal and the upper factor on and above it. The rule
+  for ``lu_factor`` is the derivative of the LU factorisation and the rule for ``lu_solve`` the
+  derivative with respect to the packed factors, so ``lu_solve(lu_factor(A), b)`` is
+  differentiated in ``A`` by composition, and one factorisation can serve several solves.
+* ``trans`` (0/'N', 1/'T', 2/'C') solves with ``op(A)``; the adjoint solve for ``T`` is the
+  conjugated solve, ``conj(op(A)^{-1} conj(.))``.
+* ``expm``: the frule is the Fréchet derivative ``L(A, dA)`` (``expm_frechet``), the pullback
+  ``L(A^H, dY)``. ``sqrtm``: ``X dX + dX X = dA`` (``solve_sylvester``), pullback
+  ``X^H G + G X^H = dX``.
+
+The ``overwrite_*`` hints are never passed on: a rule must not destroy its inputs.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+
+import numpy as np
+import scipy.linalg as sla
+
+from chainrules_core import AbstractZero, NoTangent, ProjectTo, ZeroTangent, add, frule, rrule
+
+_TRANS = {0: 0, "N": 0, "n": 0, 1: 1, "T": 1, "t": 1, 2: 2, "C": 2, "c": 2}
+
+
+# ---------------------------------------------------------------------------------------------
+# Small matrix helpers
+
+
+def _ct(a):
+    """The conjugate transpose of a matrix (or a stack of matrices)."""
+    return np.conj(np.swapaxes(a, -1, -2))
+
+
+def _outer(u, v):
+    """``u v^H`` for vectors or for matrices with the same number of columns."""
+    return np.outer(u, np.conj(v)) if np.ndim(u) == 1 else u @ _ct(v)
+
+
+def _op(m, trans: int):
+    """``op(m)`` for LAPACK's ``trans``: ``m``, ``m^T`` or ``m^H``. Being self-adjoint, it also maps
+    the cotangent of ``op(m)`` back to ``m``."""
+    if trans == 0:
+        return m
+    return np.swapaxes(m, -1, -2) if trans == 1 else _ct(m)
+
+
+def _adjoint_solve(solve: Callable, trans: int, rhs):
+    """``op(M)^{-H} rhs``, given ``solve(rhs, trans)`` = ``op_trans(M)^{-1} rhs``."""
+    if trans == 1:
+        return np.conj(solve(np.conj(rhs), 0))
+    return solve(rhs, 2 if trans == 0 else 0)
+
+
+def _is_zero(t) -> bool:
+    return isinstance(t, AbstractZero)
+
+
+def _options(f: Callable, n_args: int, args: tuple, kwargs: dict) -> tuple[dict, dict]:
+    """The options of a call ``f(*args, **kwargs)`` after its first ``n_args`` arguments.
+
+    Returns ``(given, settings)``: the options the caller gave, by name (to call ``f`` with,
+    minus the ``overwrite_*`` hints), and every option's value, defaults included.
+    """
+    bound = inspect.signature(f).bind(*args, **kwargs)
+    names = list(bound.signature.parameters)[n_args:]
+    given = {k: v for k, v in bound.arguments.items()
+             if k in names and not k.startswith("overwrite_")}
+    bound.apply_defaults()
+    return given, {k: bound.arguments[k] for k in names}
+
+
+def _no_tangents(options: tuple) -> tuple:
+    return tuple(NoTangent() for _ in options)
+
+
+# ---------------------------------------------------------------------------------------------
+# Which entries of the matrix a solver reads: a linear map R and its adjoint R* (real inner product)
+
+
+def _hermitian_read(a, lower: bool, conjugate: bool):
+    """The symmetric (``conjugate``: Hermitian, real-diagonal) matrix built from one triangle."""
+    strict = np.tril(a, -1) if lower else np.triu(a, 1)
+    mirrored = _ct(strict) if conjugate else np.swapaxes(strict, -1, -2)
+    diagonal = np.diagonal(a, axis1=-2, axis2=-1)
+    return strict + mirrored + _diag(np.real(diagonal) if conjugate else diagonal)
+
+
+def _hermitian_read_adjoint(g, lower: bool, conjugate: bool):
+    mirrored = _ct(g) if conjugate else np.swapaxes(g, -1, -2)
+    both = g + mirrored
+    strict = np.tril(both, -1) if lower else np.triu(both, 1)
+    diagonal = np.diagonal(g, axis1=-2, axis2=-1)
+    return strict + _diag(np.real(diagonal) if conjugate else diagonal)
+
+
+def _diag(d):
+    return d[..., :, None] * np.eye(d.shape[-1], dtype=bool)
+
+
+def _band(a, lowest: int, highest: int):
+    return np.triu(np.tril(a, highest), lowest)
+
+
+def _structure(assume_a: str | None, lower: bool) -> tuple[Callable, Callable]:
+    """``(R, R*)`` for ``solve``/``inv``'s ``assume_a``: the matrix the solver actually uses."""
+    if assume_a in (None, "gen", "general", "banded"):
+        # 'banded' finds the bandwidth from the nonzeros, so every entry counts, as for None.
+        return (lambda a: a), (lambda g: g)
+    if assume_a in ("sym", "her", "pos"):
+        conjugate = assume_a != "sym"
+        return (lambda a: _hermitian_read(a, lower, conjugate),
+                lambda g: _hermitian_read_adjoint(g, lower, conjugate))
+    masks = {"lower triangular": np.tril, "upper triangular": np.triu,
+             "diagonal": lambda a: _band(a, 0, 0), "tridiagonal": lambda a: _band(a, -1, 1)}
+    if assume_a not in masks:
+        raise NotImplementedError(f"no derivative for scipy.linalg with assume_a={assume_a!r}")
+    return masks[assume_a], masks[assume_a]
+
+
+# ---------------------------------------------------------------------------------------------
+# solve_triangular
+
+
+@rrule.register(sla.solve_triangular)
+def _(a, b, *options, **kwargs):
+    given, settings = _options(sla.solve_triangular, 2, (a, b, *options), kwargs)
+    trans, read = _TRANS[settings["trans"]], _triangle_read(settings)
+    x = sla.solve_triangular(a, b, **given)
+    project_a, project_b = ProjectTo(a), ProjectTo(b)
+
+    def solve(rhs, t):
+        return sla.solve_triangular(a, rhs, **{**given, "trans": t})
+
+    def solve_triangular_pullback(dx):
+        db = _adjoint_solve(solve, trans, dx)
+        da = read(_op(-_outer(db, x), trans))
+        return NoTangent(), project_a(da), project_b(db), *_no_tangents(options)
+
+    return x, solve_triangular_pullback
+
+
+@frule.register(sla.solve_triangular)
+def _(tangents, a, b, *options, **kwargs):
+    _, da, db, *_ = tangents
+    given, settings = _options(sla.solve_triangular, 2, (a, b, *options), kwargs)
+    x = sla.solve_triangular(a, b, **given)
+    if not _is_zero(da):
+        db = add(db, -(_op(_triangle_read(settings)(da), _TRANS[settings["trans"]]) @ x))
+    if _is_zero(db):
+        return x, ZeroTangent()
+    return x, ProjectTo(x)(sla.solve_triangular(a, db, **given))
+
+
+def _triangle_read(settings: dict) -> Callable:
+    """The triangle ``solve_triangular`` reads, without the diagonal when it is taken as unit."""
+    k = 1 if settings["unit_diagonal"] else 0
+    return (lambda a: np.tril(a, -k)) if settings["lower"] else (lambda a: np.triu(a, k))
+
+
+# ---------------------------------------------------------------------------------------------
+# Cholesky: A = L L^H from one triangle of A (cholesky, cho_factor), and solves with it (cho_solve)
+
+
+def _phi(s):
+    """The lower triangle of ``s``, diagonal halved: the lower ``X`` with ``X + X^H = s``."""
+    return np.tril(s, -1) + _diag(np.diagonal(s, axis1=-2, axis2=-1) / 2)
+
+
+def _lower_solve(l, rhs, trans: int = 0):
+    return sla.solve_triangular(l, rhs, lower=True, trans=trans)
+
+
+def _cholesky_pushforward(l, da):
+    """``dL`` of the lower factor of ``A`` for a Hermitian ``dA``: ``L Φ(L^{-1} dA L^{-H})``."""
+    s = _ct(_lower_solve(l, _ct(_lower_solve(l, da))))
+    return l @ _phi(s)
+
+
+def _cholesky_pullback_math(l, dl):
+    """``L^{-H} Φ(L^H dL) L^{-1}``: the cotangent of the Hermitian matrix ``L L^H``."""
+    m = _lower_solve(l, _phi(_ct(l) @ dl), trans=2)
+    return _ct(_lower_solve(l, _ct(m), trans=2))
+
+
+def _as_lower(factor, lower: bool):
+    """The lower factor ``L``, given the factor scipy returns (``L``, or ``U = L^H``)."""
+    return np.tril(factor) if lower else _ct(np.triu(factor))
+
+
+def _factor_cotangent_to_input(factor, dfactor, lower: bool):
+    """The cotangent of ``A`` for one of its Cholesky factor (in the triangle scipy reads)."""
+    l = _as_lower(factor, lower)
+    g = _cholesky_pullback_math(l, _as_lower(dfactor, lower))
+    return _hermitian_read_adjoint(g, lower, conjugate=True)
+
+
+def _factor_tangent(factor, da, lower: bool):
+    l = _as_lower(factor, lower)
+    dl = _cholesky_pushforward(l, _hermitian_read(da, lower, conjugate=True))
+    return dl if lower else _ct(dl)
+
+
+@rrule.register(sla.cholesky)
+def _(a, *options, **kwargs):
+    given, settings = _options(sla.cholesky, 1, (a, *options), kwargs)
+    factor, lower = sla.cholesky(a, **given), settings["lower"]
+    project_a = ProjectTo(a)
+
+    def cholesky_pullback(dfactor):
+        return NoTangent(), project_a(_factor_cotangent_to_input(factor, dfactor, lower)), \
+            *_no_tangents(options)
+
+    return factor, cholesky_pullback
+
+
+@frule.register(sla.cholesky)
+def _(tangents, a, *options, **kwargs):
+    da = tangents[1]
+    given, settings = _options(sla.cholesky, 1, (a, *options), kwargs)
+    factor = sla.cholesky(a, **given)
+    if _is_zero(da):
+        return factor, ZeroTangent()
+    return factor, ProjectTo(factor)(_factor_tangent(factor, da, settings["lower"]))
+
+
+def _outside_factor(c, lower: bool):
+    """The entries of ``cho_factor``'s ``c`` outside the factor's triangle (copied from ``a``)."""
+    return np.triu(c, 1) if lower else np.tril(c, -1)
+
+
+def _inside_factor(c, lower: bool):
+    return np.tril(c) if lower else np.triu(c)
+
+
+@rrule.register(sla.cho_factor)
+def _(a, *options, **kwargs):
+    given, _ = _options(sla.cho_factor, 1, (a, *options), kwargs)
+    c, lower = y = sla.cho_factor(a, **given)
+    factor = _inside_factor(c, lower)
+    project_a = ProjectTo(a)
+
+    def cho_factor_pullback(dy):
+        dc = dy[0]
+        if _is_zero(dc):
+            return NoTangent(), dc, *_no_tangents(options)
+        da = _factor_cotangent_to_input(factor, _inside_factor(dc, lower), lower)
+        return NoTangent(), project_a(da + _outside_factor(dc, lower)), *_no_tangents(options)
+
+    return y, cho_factor_pullback
+
+
+@frule.register(sla.cho_factor)
+def _(tangents, a, *options, **kwargs):
+    da = tangents[1]
+    given, _ = _options(sla.cho_factor, 1, (a, *options), kwargs)
+    c, lower = y = sla.cho_factor(a, **given)
+    if _is_zero(da):
+        return y, ZeroTangent()
+    dc = _factor_tangent(_inside_factor(c, lower), da, lower) + _outside_factor(da, lower)
+    return y, ProjectTo(y)((dc, NoTangent()))
+
+
+def _cholesky_product_tangent(c, dc, lower: bool):
+    """``dA`` of ``A = L L^H`` (or ``U^H U``) for a tangent of the factor's triangle of ``c``."""
+    factor, dfactor = _inside_factor(c, lower), _inside_factor(dc, lower)
+    product = dfactor @ _ct(factor) if lower else _ct(dfactor) @ factor
+    return product + _ct(product)
+
+
+@rrule.register(sla.cho_solve)
+def _(c_and_lower, b, *options, **kwargs):
+    given, _ = _options(sla.cho_solve, 2, (c_and_lower, b, *options), kwargs)
+    x = sla.cho_solve(c_and_lower, b, **given)
+    c, lower = c_and_lower
+    project_c_and_lower, project_b = ProjectTo(c_and_lower), ProjectTo(b)
+
+    def cho_solve_pullback(dx):
+        db = sla.cho_solve(c_and_lower, dx, **given)  # A is Hermitian: A^{-H} = A^{-1}
+        da = -_outer(db, x)
+        da_sym = da + _ct(da)
+        factor = _inside_factor(c, lower)
+        dc = _inside_factor(da_sym @ factor if lower else factor @ da_sym, lower)
+        return NoTangent(), project_c_and_lower((dc, NoTangent())), project_b(db), \
+            *_no_tangents(options)
+
+    return x, cho_solve_pullback
+
+
+@frule.register(sla.cho_solve)
+def _(tangents, c_and_lower, b, *options, **kwargs):
+    _, dc_and_lower, db, *_ = tangents
+    given, _ = _options(sla.cho_solve, 2, (c_and_lower, b, *options), kwargs)
+    x = sla.cho_solve(c_and_lower, b, **given)
+    if not _is_zero(dc_and_lower) and not _is_zero(dc_and_lower[0]):
+        c, lower = c_and_lower
+        db = add(db, -(_cholesky_product_tangent(c, dc_and_lower[0], lower) @ x))
+    if _is_zero(db):
+        return x, ZeroTangent()
+    return x, ProjectTo(x)(sla.cho_solve(c_and_lower, db, **given))
+
+
+# ---------------------------------------------------------------------------------------------
+# LU: A = P L U, packed as lu = strict lower part of L + upper part of U (lu_factor, lu_solve)
+
+
+def _lu_parts(lu):
+    n = lu.shape[-1]
+    return np.tril(lu, -1) + np.eye(n, dtype=lu.dtype), np.triu(lu)
+
+
+def _row_order(piv) -> np.ndarray:
+    """``order`` with ``P^T M = M[order]``, from LAPACK's sequence of row interchanges ``piv``."""
+    order = np.arange(len(piv))
+    for i, p in enumerate(piv):
+        order[[i, p]] = order[[p, i]]
+    return order
+
+
+def _permute(m, order, inverse: bool = False):
+    """``P^T m`` (or ``P m`` with ``inverse``)."""
+    return m[np.argsort(order)] if inverse else m[order]
+
+
+@rrule.register(sla.lu_factor)
+def _(a, *options, **kwargs):
+    given, _ = _options(sla.lu_factor, 1, (a, *options), kwargs)
+    lu, piv = y = sla.lu_factor(a, **given)
+    l, u = _lu_parts(lu)
+    order = _row_order(piv)
+    project_a = ProjectTo(a)
+
+    def lu_factor_pullback(dy):
+        dlu = dy[0]
+        if _is_zero(dlu):
+            return NoTangent(), dlu, *_no_tangents(options)
+        m = np.tril(_ct(l) @ dlu, -1) + np.triu(np.triu(dlu) @ _ct(u))
+        # P L^{-H} M U^{-H}
+        right = _ct(sla.solve_triangular(u, _ct(m)))
+        da = _permute(sla.solve_triangular(l, right, lower=True, unit_diagonal=True, trans=2),
+                      order, inverse=True)
+        return NoTangent(), project_a(da), *_no_tangents(options)
+
+    return y, lu_factor_pullback
+
+
+@frule.register(sla.lu_factor)
+def _(tangents, a, *options, **kwargs):
+    da = tangents[1]
+    given, _ = _options(sla.lu_factor, 1, (a, *options), kwargs)
+    lu, piv = y = sla.lu_factor(a, **given)
+    if _is_zero(da):
+        return y, ZeroTangent()
+    l, u = _lu_parts(lu)
+    # X = L^{-1} P^T dA U^{-1};  dL = L tril(X, -1),  dU = triu(X) U
+    left = sla.solve_triangular(l, _permute(da, _row_order(piv)), lower=True, unit_diagonal=True)
+    x = _ct(sla.solve_triangular(u, _ct(left), trans=2))
+    dlu = np.tril(l @ np.tril(x, -1), -1) + np.triu(x) @ u
+    return y, ProjectTo(y)((dlu, NoTangent()))
+
+
+def _lu_product_tangent(lu_and_piv, dlu):
+    """``dA = P (dL U + L dU)`` of ``A = P L U`` for a tangent ``dlu`` of the packed factors."""
+    lu, piv = lu_and_piv
+    l, u = _lu_parts(lu)
+    return _permute(np.tril(dlu, -1) @ u + l @ np.triu(dlu), _row_order(piv), inverse=True)
+
+
+@rrule.register(sla.lu_solve)
+def _(lu_and_piv, b, *options, **kwargs):
+    given, settings = _options(sla.lu_solve, 2, (lu_and_piv, b, *options), kwargs)
+    trans = _TRANS[settings["trans"]]
+    x = sla.lu_solve(lu_and_piv, b, **given)
+    project_lu_and_piv, project_b = ProjectTo(lu_and_piv), ProjectTo(b)
+
+    def solve(rhs, t):
+        return sla.lu_solve(lu_and_piv, rhs, **{**given, "trans": t})
+
+    def lu_solve_pullback(dx):
+        db = _adjoint_solve(solve, trans, dx)
+        da = _op(-_outer(db, x), trans)
+        # A = P L U:  dL = tril(P^T dA U^H, -1),  dU = triu(L^H P^T dA)
+        l, u = _lu_parts(lu_and_piv[0])
+        pda = _permute(da, _row_order(lu_and_piv[1]))
+        dlu = np.tril(pda @ _ct(u), -1) + np.triu(_ct(l) @ pda)
+        return NoTangent(), project_lu_and_piv((dlu, NoTangent())), project_b(db), \
+            *_no_tangents(options)
+
+    return x, lu_solve_pullback
+
+
+@frule.register(sla.lu_solve)
+def _(tangents, lu_and_piv, b, *options, **kwargs):
+    _, dlu_and_piv, db, *_ = tangents
+    given, settings = _options(sla.lu_solve, 2, (lu_and_piv, b, *options), kwargs)
+    x = sla.lu_solve(lu_and_piv, b, **given)
+    if not _is_zero(dlu_and_piv) and not _is_zero(dlu_and_piv[0]):
+        da = _lu_product_tangent(lu_and_piv, dlu_and_piv[0])
+        db = add(db, -(_op(da, _TRANS[settings["trans"]]) @ x))
+    if _is_zero(db):
+        return x, ZeroTangent()
+    return x, ProjectTo(x)(sla.lu_solve(lu_and_piv, db, **given))
+
+
+# ---------------------------------------------------------------------------------------------
+# solve, inv, det
+
+
+@rrule.register(sla.solve)
+def _(a, b, *options, **kwargs):
+    given, settings = _options(sla.solve, 2, (a, b, *options), kwargs)
+    x = sla.solve(a, b, **given)
+    read, read_adjoint = _structure(settings["assume_a"], settings["lower"])
+    trans = 1 if settings["transposed"] else 0
+    project_a, project_b = ProjectTo(a), ProjectTo(b)
+
+    def solve_pullback(dx):
+        # M = op(R(A)); with assume_a=None, scipy finds the structure of M^H by itself.
+        db = sla.solve(_ct(_op(read(a), trans)), dx)
+        da = read_adjoint(_op(-_outer(db, x), trans))
+        return NoTangent(), project_a(da), project_b(db), *_no_tangents(options)
+
+    return x, solve_pullback
+
+
+@frule.register(sla.solve)
+def _(tangents, a, b, *options, **kwargs):
+    _, da, db, *_ = tangents
+    given, settings = _options(sla.solve, 2, (a, b, *options), kwargs)
+    x = sla.solve(a, b, **given)
+    if not _is_zero(da):
+        read, _ = _structure(settings["assume_a"], settings["lower"])
+        db = add(db, -(_op(read(da), 1 if settings["transposed"] else 0) @ x))
+    if _is_zero(db):
+        return x, ZeroTangent()
+    return x, ProjectTo(x)(sla.solve(a, db, **given))
+
+
+def _inv_structure(settings: dict) -> tuple[Callable, Callable]:
+    if settings["assume_a"] == "diagonal":
+        # scipy 1.17 returns the off-diagonal input entries there, not the inverse's zeros.
+        raise NotImplementedError(
+            "no derivative for scipy.linalg.inv with assume_a='diagonal': scipy returns the "
+            "input's off-diagonal entries unchanged; use 1 / np.diagonal(a) instead"
+        )
+    return _structure(settings["assume_a"], settings["lower"])
+
+
+@rrule.register(sla.inv)
+def _(a, *options, **kwargs):
+    given, settings = _options(sla.inv, 1, (a, *options), kwargs)
+    _, read_adjoint = _inv_structure(settings)
+    y = sla.inv(a, **given)
+    project_a = ProjectTo(a)
+
+    def inv_pullback(dy):
+        return NoTangent(), project_a(read_adjoint(-_ct(y) @ dy @ _ct(y))), *_no_tangents(options)
+
+    return y, inv_pullback
+
+
+@frule.register(sla.inv)
+def _(tangents, a, *options, **kwargs):
+    da = tangents[1]
+    given, settings = _options(sla.inv, 1, (a, *options), kwargs)
+    read, _ = _inv_structure(settings)
+    y = sla.inv(a, **given)
+    if _is_zero(da):
+        return y, ZeroTangent()
+    return y, ProjectTo(y)(-y @ read(da) @ y)
+
+
+@rrule.register(sla.det)
+def _(a, *options, **kwargs):
+    given, _ = _options(sla.det, 1, (a, *options), kwargs)
+    d = sla.det(a, **given)
+    project_a = ProjectTo(a)
+
+    def det_pullback(dd):
+        # d det = det tr(A^{-1} dA), holomorphic in A: the cotangent is conj(det A^{-T}) dd.
+        da = (np.conj(d) * dd)[..., None, None] * _ct(sla.inv(a))
+        return NoTangent(), project_a(da), *_no_tangents(options)
+
+    return d, det_pullback
+
+
+@frule.register(sla.det)
+def _(tangents, a, *options, **kwargs):
+    da = tangents[1]
+    given, _ = _options(sla.det, 1, (a, *options), kwargs)
+    d = sla.det(a, **given)
+    if _is_zero(da):
+        return d, ZeroTangent()
+    dd = d * np.trace(sla.solve(a, da), axis1=-2, axis2=-1)
+    return d, ProjectTo(d)(dd)
+
+
+# ---------------------------------------------------------------------------------------------
+# Matrix functions and the Sylvester equation
+
+
+@rrule.register(sla.expm)
+def _(a):
+    y = sla.expm(a)
+    project_a = ProjectTo(a)
+
+    def expm_pullback(dy):
+        # The adjoint of the Fréchet derivative L(A, .) is L(A^H, .).
+        return NoTangent(), project_a(sla.expm_frechet(_ct(a), dy, compute_expm=False))
+
+    return y, expm_pullback
+
+
+@frule.register(sla.expm)
+def _(tangents, a):
+    da = tangents[1]
+    y = sla.expm(a)
+    if _is_zero(da):
+        return y, ZeroTangent()
+    return y, ProjectTo(y)(sla.expm_frechet(a, da, compute_expm=False))
+
+
+@rrule.register(sla.sqrtm)
+def _(a):
+    x = sla.sqrtm(a)
+    project_a = ProjectTo(a)
+
+    def sqrtm_pullback(dx):
+        # X dX + dX X = dA, so dA's cotangent G solves X^H G + G X^H = dX's cotangent.
+        return NoTangent(), project_a(sla.solve_sylvester(_ct(x), _ct(x), dx))
+
+    return x, sqrtm_pullback
+
+
+@frule.register(sla.sqrtm)
+def _(tangents, a):
+    da = tangents[1]
+    x = sla.sqrtm(a)
+    if _is_zero(da):
+        return x, ZeroTangent()
+    return x, ProjectTo(x)(sla.solve_sylvester(x, x, da))
+
+
+@rrule.register(sla.solve_sylvester)
+def _(a, b, q):
+    x = sla.solve_sylvester(a, b, q)
+    project_a, project_b, project_q = ProjectTo(a), ProjectTo(b), ProjectTo(q)
+
+    def solve_sylvester_pullback(dx):
+        # A dX + dX B = dQ - dA X - X dB; the adjoint of Y -> A Y + Y B is Y -> A^H Y + Y B^H.
+        dq = sla.solve_sylvester(_ct(a), _ct(b), dx)
+        return (NoTangent(), project_a(-dq @ _ct(x)), project_b(-_ct(x) @ dq), project_q(dq))
+
+    return x, solve_sylvester_pullback
+
+
+@frule.register(sla.solve_sylvester)
+def _(tangents, a, b, q):
+    _, da, db, dq = tangents
+    x = sla.solve_sylvester(a, b, q)
+    rhs = dq
+    if not _is_zero(da):
+        rhs = add(rhs, -(da @ x))
+    if not _is_zero(db):
+        rhs = add(rhs, -(x @ db))
+    if _is_zero(rhs):
+        return x, ZeroTangent()
+    return x, ProjectTo(x)(sla.solve_sylvester(a, b, rhs))
