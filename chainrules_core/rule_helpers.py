@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import inspect
 import types
 from collections.abc import Callable
 from typing import Any
@@ -57,13 +58,53 @@ def _as_tuple(partials: Any) -> tuple:
     return partials if isinstance(partials, tuple) else (partials,)
 
 
+def _arity(partials: Callable) -> int | None:
+    """How many arguments ``partials(*args, out)`` describes, or ``None`` if it takes ``*args``."""
+    try:
+        params = inspect.signature(partials).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        return None
+    return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params) - 1
+
+
+def _check_plain_call(f: Callable, args: tuple, kwargs: dict, arity: int | None) -> None:
+    """A scalar rule covers ``f(*args)`` alone: options such as numpy's ``out=`` would be wrong."""
+    if kwargs:
+        raise TypeError(
+            f"the rules of {getattr(f, '__name__', f)} (defined by scalar_rule) cover plain calls "
+            f"only, but it got keyword argument(s) {', '.join(sorted(kwargs))}: assign the result "
+            "instead of passing out=, and use np.where for masking"
+        )
+    inputs = getattr(f, "nin", arity)
+    if inputs is not None and len(args) != inputs:
+        raise TypeError(
+            f"the rules of {getattr(f, '__name__', f)} cover plain calls only, with {inputs} "
+            f"input(s), but it got {len(args)} positional arguments (an out= array or an option "
+            "passed positionally?)"
+        )
+
+
+def _partials_for(f: Callable, partials: Callable, args: tuple, y: Any) -> tuple:
+    ps = _as_tuple(partials(*args, y))
+    if len(ps) != len(args):
+        raise TypeError(
+            f"the partials of {getattr(f, '__name__', f)} gave {len(ps)} derivative(s) for "
+            f"{len(args)} argument(s); scalar_rule needs one partial per argument"
+        )
+    return ps
+
+
 def scalar_rule(f: Callable, partials: Callable, *types: type) -> Callable:
     """Define ``rrule`` and ``frule`` of the elementwise function ``f`` from its partial derivatives.
 
     ``partials(*args, out)`` returns one partial derivative per argument (a tuple; a single value for
     one argument), where ``out = f(*args)``. On numpy inputs the rule works elementwise with
     broadcasting: each cotangent is summed back to its input's shape and projected onto its dtype.
-    For complex inputs the cotangent is ``conj(∂f/∂x) * dy`` (holomorphic ``f``).
+    For complex inputs the cotangent is ``conj(∂f/∂x) * dy`` (holomorphic ``f``). The rules
+    cover plain calls ``f(*args)``: keyword arguments (numpy's ``out=``, ``where=``) and extra
+    positional arguments raise ``TypeError`` rather than give a wrong derivative.
 
     Returns ``f``, so it can follow a definition directly.
 
@@ -80,11 +121,14 @@ def scalar_rule(f: Callable, partials: Callable, *types: type) -> Callable:
         (8.0, 6.0)
     """
 
-    def scalar_rrule(*args):
+    arity = _arity(partials)
+
+    def scalar_rrule(*args, **kwargs):
+        _check_plain_call(f, args, kwargs, arity)
         y = f(*args)
 
         def scalar_pullback(dy):
-            ps = _as_tuple(partials(*args, y))
+            ps = _partials_for(f, partials, args, y)
             return (
                 NoTangent(),
                 *(ProjectTo(x)(unbroadcast(x, dy * _conj(p))) for x, p in zip(args, ps)),
@@ -92,14 +136,17 @@ def scalar_rule(f: Callable, partials: Callable, *types: type) -> Callable:
 
         return y, scalar_pullback
 
-    def scalar_frule(tangents, *args):
+    def scalar_frule(tangents, *args, **kwargs):
+        _check_plain_call(f, args, kwargs, arity)
         y = f(*args)
         dy = ZeroTangent()
-        for dx, p in zip(tangents[1:], _as_tuple(partials(*args, y))):
+        for dx, p in zip(tangents[1:], _partials_for(f, partials, args, y)):
             dy = dy + p * dx
-        if not isinstance(dy, AbstractZero) and np.shape(dy) != np.shape(y):
-            dy = np.broadcast_to(dy, np.shape(y)).copy()
-        return y, dy
+        if isinstance(dy, AbstractZero):
+            return y, dy
+        if np.shape(dy) != np.shape(y):
+            dy = np.broadcast_to(dy, np.shape(y))
+        return y, ProjectTo(y)(dy)
 
     rrule.add(f, types, scalar_rrule)
     frule.add(f, types, scalar_frule)

@@ -1,1 +1,83 @@
-"""numpy functions with no derivative."""
+"""numpy functions with no derivative: gradients stop at them, without an error.
+
+Registered with ``chainrules_core.non_differentiable``, so every tangent (of the output and of each
+input) is ``NoTangent()``. Covered: comparisons and logical functions, piecewise-constant rounding
+(``sign``, ``floor``, ``ceil``, ``trunc``, ``rint``, ``round``/``around``, ``fix``,
+``floor_divide``), floating-point predicates, index-valued functions (``argmax``, ``argsort``,
+``nonzero``, ``searchsorted``, ``digitize``, ...), bitwise and integer functions, shape queries,
+array constructors (``zeros_like``, ``arange``, ``eye``, ...), ``unique``, and random number
+generation: the legacy module functions (``np.random.normal`` is a method of a hidden
+``RandomState``, so its rule is ``RandomState.normal``'s), every ``RandomState`` and ``Generator``
+method as an unbound method (``np.random.Generator.normal`` covers ``rng.normal``), and the
+generator constructors and seeding.
+
+Two registrations lose a derivative that exists, deliberately:
+
+* ``linspace(start, stop, num)`` is linear in ``start`` and ``stop``; its values are treated as
+  constants, as for ``arange``.
+* ``sign`` of a complex ``z`` is ``z / |z|`` in numpy 2, which is differentiable; write
+  ``z / np.abs(z)`` to differentiate it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import numpy as np
+
+from chainrules_core import non_differentiable
+
+COMPARISONS = (
+    np.greater, np.less, np.equal, np.not_equal, np.greater_equal, np.less_equal,
+    np.isclose, np.allclose, np.array_equal, np.array_equiv,
+)
+LOGICAL = (np.logical_and, np.logical_or, np.logical_xor, np.logical_not)
+PIECEWISE_CONSTANT = (
+    np.sign, np.floor, np.ceil, np.trunc, np.rint, np.round, np.around, np.fix, np.floor_divide,
+)
+PREDICATES = (
+    np.isnan, np.isfinite, np.isinf, np.isposinf, np.isneginf, np.signbit, np.isreal,
+    np.iscomplex, np.isrealobj, np.iscomplexobj, np.isscalar,
+)
+INDEX_VALUED = (
+    np.argmax, np.argmin, np.argsort, np.argwhere, np.nonzero, np.flatnonzero, np.searchsorted,
+    np.digitize, np.count_nonzero,
+)
+INTEGER = (
+    np.bitwise_and, np.bitwise_or, np.bitwise_xor, np.invert, np.left_shift, np.right_shift,
+    np.gcd, np.lcm,
+)
+SHAPE_QUERIES = (np.shape, np.size, np.ndim, np.broadcast_shapes)
+CONSTRUCTORS = (
+    np.zeros_like, np.ones_like, np.empty_like, np.full_like, np.zeros, np.ones, np.empty,
+    np.full, np.arange, np.linspace, np.eye, np.identity, np.unique,
+)
+RANDOM_MODULE_FUNCTIONS = (
+    np.random.default_rng, np.random.seed, np.random.get_bit_generator,
+    np.random.set_bit_generator,
+)
+
+
+def random_methods() -> Iterator[Callable]:
+    """Every public method of ``np.random.Generator`` and ``np.random.RandomState``, unbound.
+
+    Example:
+        >>> import numpy as np
+        >>> from chainrules.numpy.nondifferentiable import random_methods
+        >>> np.random.Generator.normal in set(random_methods())
+        True
+    """
+    for cls in (np.random.Generator, np.random.RandomState):
+        for name in dir(cls):
+            method = getattr(cls, name)
+            if not name.startswith("_") and callable(method):
+                yield method
+
+
+NON_DIFFERENTIABLE: tuple[Callable, ...] = (
+    *COMPARISONS, *LOGICAL, *PIECEWISE_CONSTANT, *PREDICATES, *INDEX_VALUED, *INTEGER,
+    *SHAPE_QUERIES, *CONSTRUCTORS, *RANDOM_MODULE_FUNCTIONS, *random_methods(),
+)
+
+for _f in NON_DIFFERENTIABLE:
+    non_differentiable(_f)

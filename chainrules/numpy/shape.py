@@ -1,1 +1,511 @@
-"""Rules for numpy functions that move, copy or reshape array elements."""
+"""Rules for numpy functions that move, copy or reshape array elements.
+
+Every function here is linear in its array argument(s), so its ``frule`` applies the function itself
+to the tangent, and its pullback applies the transposed map:
+
+* reshapes (``reshape``, ``ravel``, ``expand_dims``, ``squeeze``, ``atleast_*d``, ``copy``,
+  ``ascontiguousarray``) reshape the cotangent back;
+* permutations (``transpose``, ``permute_dims``, ``moveaxis``, ``swapaxes``, ``flip*``, ``roll``,
+  ``rot90``) apply the inverse permutation;
+* ``broadcast_to`` sums over the broadcast dimensions; ``tril``/``triu`` mask the cotangent;
+* joins (``concatenate``, ``stack``, ``hstack``, ``vstack``, ``dstack``, ``column_stack``) split the
+  cotangent, and splits (``split``, ``array_split``, ``hsplit``, ``vsplit``, ``dsplit``) join it;
+* gathers, whose every output entry is a copy of one input entry (``tile``, ``repeat``,
+  ``diagonal``, ``diag`` of a matrix, ``pad`` in the modes ``'edge'``, ``'reflect'``,
+  ``'symmetric'`` and ``'wrap'``, and the indexing functions of :mod:`chainrules.numpy.indexing`),
+  share one generic pullback (:func:`gather_adjoint`): ``f`` is applied to an array of the input's
+  flat positions, which says where each output entry was read, and the cotangent is added back
+  there (entries read several times accumulate).
+
+``pad``'s padding values (``constant_values``) are constants, not differentiated. The padding
+modes that are not gathers (``'linear_ramp'``, ``'maximum'``, ``'mean'``, ``'median'``,
+``'minimum'``, a callable, and ``reflect_type='odd'``) raise ``NotImplementedError``.
+
+A sequence argument (the arrays that ``concatenate`` joins, say) has a ``Tangent`` of its sequence
+type; a list output (what ``split`` returns) has a ``Tangent(list, ...)`` whose items may be
+``ZeroTangent()``.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from chainrules_core import (
+    AbstractZero,
+    NoTangent,
+    ProjectTo,
+    Tangent,
+    ZeroTangent,
+    frule,
+    rrule,
+    unbroadcast,
+    unthunk,
+)
+
+# --------------------------------------------------------------------------------------------------
+# Shared mechanism (also used by chainrules.numpy.indexing)
+
+
+@functools.cache
+def _signature(f: Callable) -> inspect.Signature:
+    return inspect.signature(f)
+
+
+def argument(f: Callable, name: str, args: tuple, kwargs: dict) -> Any:
+    """The value of argument ``name`` in the call ``f(*args, **kwargs)``, defaults applied.
+
+    Example:
+        >>> import numpy as np
+        >>> argument(np.sort, "axis", (np.ones(3),), {})
+        -1
+    """
+    bound = _signature(f).bind(*args, **kwargs)
+    bound.apply_defaults()
+    return bound.arguments[name]
+
+
+def no_tangents(args: tuple) -> tuple:
+    """``NoTangent()`` for each of ``args``, a rule's non-differentiable positional arguments."""
+    return (NoTangent(),) * len(args)
+
+
+def _without_out(kwargs: dict) -> dict:
+    """``kwargs`` for applying ``f`` to a tangent: ``out=`` holds the primal and must not be overwritten."""
+    return {k: v for k, v in kwargs.items() if k != "out"}
+
+
+def _replaced(args: tuple, position: int, value: Any) -> tuple:
+    return (*args[:position], value, *args[position + 1:])
+
+
+def array_tangent(x: Any, dx: Any) -> Any:
+    """The tangent of ``np.asarray(x)`` given a tangent ``dx`` of ``x``.
+
+    Zeros become zero arrays; the ``Tangent`` of a (nested) list or tuple becomes an array.
+
+    Example:
+        >>> from chainrules_core import Tangent, ZeroTangent
+        >>> array_tangent([1.0, 2.0], Tangent(list, 0.5, ZeroTangent()))
+        array([0.5, 0. ])
+    """
+    dx = unthunk(dx)
+    if isinstance(dx, AbstractZero):
+        x = np.asarray(x)
+        return np.zeros_like(x, dtype=np.result_type(x, 0.0))
+    if isinstance(x, (list, tuple)):
+        return np.array([array_tangent(item, d) for item, d in zip(x, dx, strict=True)])
+    return dx
+
+
+def _as_sequence_of_arrays(xs: Any, dxs: Any) -> Any:
+    """The tangents of the items of ``xs`` as arrays, for a function of a sequence of arrays."""
+    if isinstance(xs, np.ndarray):
+        return dxs
+    return [array_tangent(x, dx) for x, dx in zip(xs, dxs, strict=True)]
+
+
+def sequence_cotangent(xs: Any, dxs: list) -> Any:
+    """The cotangents ``dxs`` of the items of ``xs`` as one cotangent of ``xs``.
+
+    The items of an array are its rows: their cotangents are stacked.
+
+    Example:
+        >>> sequence_cotangent(np.zeros((2, 2)), [np.ones(2), np.ones(2)])
+        array([[1., 1.],
+               [1., 1.]])
+    """
+    return np.stack(dxs) if isinstance(xs, np.ndarray) else dxs
+
+
+def _zero_or_reshaped(dy: Any, shape: tuple) -> Any:
+    dy = unthunk(dy)
+    return dy if isinstance(dy, AbstractZero) else np.reshape(dy, shape)
+
+
+def flat_positions(x: Any) -> np.ndarray:
+    """An integer array of ``x``'s shape and memory layout holding each entry's C-order position.
+
+    Example:
+        >>> flat_positions(np.ones((2, 3)))
+        array([[0, 1, 2],
+               [3, 4, 5]])
+    """
+    # empty_like keeps x's memory layout, which ravel(order='K') and friends read in.
+    positions = np.empty_like(x, dtype=np.intp)
+    positions[...] = np.arange(positions.size).reshape(positions.shape)
+    return positions
+
+
+def scatter_add(dy: Any, shape: tuple, index: Any) -> Any:
+    """The adjoint of ``x[index]``: zeros of ``shape`` with ``dy`` added in at ``index``.
+
+    An entry that ``index`` names several times accumulates every value aimed at it.
+
+    Example:
+        >>> scatter_add(np.array([1.0, 2.0, 3.0]), (2,), [0, 1, 0])
+        array([4., 2.])
+    """
+    dx = np.zeros_like(dy, shape=shape)
+    if _names_an_entry_twice(index):
+        np.add.at(dx, index, dy)
+    else:
+        dx[index] = dy  # basic indexing and masks: plain assignment is many times faster
+    return dx
+
+
+_NEVER_REPEATING = (int, np.integer, slice, type(None), type(Ellipsis))
+
+
+def _names_an_entry_twice(index: Any) -> bool:
+    """Whether ``index`` may name an entry twice: only integer arrays (and lists) can."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return not all(
+        isinstance(p, _NEVER_REPEATING) or getattr(p, "dtype", None) == np.bool_ for p in parts
+    )
+
+
+def gather_adjoint(dy: Any, gather: Callable, args: tuple, kwargs: dict, position: int = 0) -> Any:
+    """The cotangent of ``x = args[position]`` for the gather ``y = gather(*args, **kwargs)``.
+
+    Every entry of ``y`` is a copy of some entry of ``x``; ``gather`` applied to ``x``'s flat
+    positions says which, and ``dy`` is added back there.
+
+    Example:
+        >>> gather_adjoint(np.ones(4), np.repeat, (np.array([5.0, 7.0]), 2), {})
+        array([2., 2.])
+    """
+    x = args[position]
+    positions = gather(*_replaced(args, position, flat_positions(x)), **_without_out(kwargs))
+    dx = scatter_add(np.ravel(dy), (np.size(x),), np.ravel(positions))
+    return np.reshape(dx, np.shape(x))
+
+
+def linear_rules(f: Callable, adjoint: Callable, position: int = 0) -> Callable:
+    """Register the ``rrule`` and ``frule`` of ``f``, a linear function of its positional argument
+    ``position`` (every other positional argument is non-differentiable).
+
+    The ``frule`` applies ``f`` to the tangent of that argument; the pullback returns
+    ``adjoint(dy, *args, **kwargs)``, the transposed map called with ``f``'s own arguments,
+    projected onto the argument. Returns ``f``.
+    """
+
+    @rrule.register(f)
+    def _(*args, **kwargs):
+        project_x = ProjectTo(args[position])
+
+        def linear_pullback(dy):
+            dx = project_x(adjoint(dy, *args, **kwargs))
+            return NoTangent(), *_replaced(no_tangents(args), position, dx)
+
+        return f(*args, **kwargs), linear_pullback
+
+    @frule.register(f)
+    def _(tangents, *args, **kwargs):
+        y = f(*args, **kwargs)
+        dx = unthunk(tangents[1 + position])
+        if isinstance(dx, AbstractZero):
+            return y, ZeroTangent()
+        dx = array_tangent(args[position], dx)
+        return y, f(*_replaced(args, position, dx), **_without_out(kwargs))
+
+    return f
+
+
+def gather_rules(f: Callable, position: int = 0) -> Callable:
+    """Register the rules of ``f``, a gather from its positional argument ``position``.
+
+    Every entry of the output is a copy of one entry of that argument; the pullback is
+    :func:`gather_adjoint`. Returns ``f``.
+    """
+
+    def gather_pullback_math(dy, *args, **kwargs):
+        return gather_adjoint(dy, f, args, kwargs, position)
+
+    return linear_rules(f, gather_pullback_math, position)
+
+
+def _self_adjoint(f: Callable) -> Callable:
+    """Rules of a linear ``f`` that is its own transpose (a mask or an involutive permutation)."""
+
+    def adjoint(dy, x, *args, **kwargs):
+        return unbroadcast(x, f(dy, *args, **kwargs))
+
+    return linear_rules(f, adjoint)
+
+
+# --------------------------------------------------------------------------------------------------
+# Reshapes
+
+
+def _reshape_back(dy, x, *args, **kwargs):
+    return np.reshape(dy, np.shape(x))
+
+
+def _reorder_back(dy, x, f, order, args, kwargs):
+    """Undo ``f``, which reads ``x`` in ``order``; 'A' and 'K' depend on ``x``'s memory layout."""
+    if order in ("C", "F"):
+        return np.reshape(dy, np.shape(x), order=order)
+    return gather_adjoint(dy, f, (x, *args), kwargs)
+
+
+def _reshape_adjoint(dy, a, *args, **kwargs):
+    order = argument(np.reshape, "order", (a, *args), kwargs)
+    return _reorder_back(dy, a, np.reshape, order, args, kwargs)
+
+
+def _ravel_adjoint(dy, a, *args, **kwargs):
+    order = argument(np.ravel, "order", (a, *args), kwargs)
+    return _reorder_back(dy, a, np.ravel, order, args, kwargs)
+
+
+linear_rules(np.reshape, _reshape_adjoint)
+linear_rules(np.ravel, _ravel_adjoint)
+for _f in (np.expand_dims, np.squeeze, np.copy, np.ascontiguousarray):
+    linear_rules(_f, _reshape_back)
+
+
+def _atleast_rules(f: Callable) -> None:
+    """``atleast_1d/2d/3d(*arys)``: one array for one argument, a tuple of arrays for several."""
+
+    @rrule.register(f)
+    def _(*arys):
+        projects = [ProjectTo(x) for x in arys]
+        shapes = [np.shape(x) for x in arys]
+
+        def atleast_pullback(dy):
+            dys = (dy,) if len(arys) == 1 else tuple(dy)
+            dxs = (p(_zero_or_reshaped(d, shape))
+                   for p, d, shape in zip(projects, dys, shapes, strict=True))
+            return NoTangent(), *dxs
+
+        return f(*arys), atleast_pullback
+
+    @frule.register(f)
+    def _(tangents, *arys):
+        y = f(*arys)
+        dys = [
+            ZeroTangent() if isinstance(unthunk(dx), AbstractZero) else f(array_tangent(x, dx))
+            for x, dx in zip(arys, tangents[1:], strict=True)
+        ]
+        if len(arys) == 1:
+            return y, dys[0]
+        return y, Tangent.from_backing(type(y), tuple(dys))
+
+
+for _f in (np.atleast_1d, np.atleast_2d, np.atleast_3d):
+    _atleast_rules(_f)
+
+
+# --------------------------------------------------------------------------------------------------
+# Permutations, broadcasting, masks
+
+
+def _transpose_adjoint(dy, a, axes=None):
+    if axes is None:
+        return np.transpose(dy)
+    return np.transpose(dy, np.argsort(np.asarray(axes) % np.ndim(a)))
+
+
+def _moveaxis_adjoint(dy, a, source, destination):
+    return np.moveaxis(dy, destination, source)
+
+
+def _roll_adjoint(dy, a, shift, axis=None):
+    return np.roll(dy, np.negative(shift), axis)
+
+
+def _rot90_adjoint(dy, m, k=1, axes=(0, 1)):
+    return np.rot90(dy, -k, axes)
+
+
+def _broadcast_to_adjoint(dy, array, *args, **kwargs):
+    return unbroadcast(array, dy)
+
+
+linear_rules(np.transpose, _transpose_adjoint)
+linear_rules(np.permute_dims, _transpose_adjoint)
+linear_rules(np.moveaxis, _moveaxis_adjoint)
+linear_rules(np.roll, _roll_adjoint)
+linear_rules(np.rot90, _rot90_adjoint)
+linear_rules(np.broadcast_to, _broadcast_to_adjoint)
+for _f in (np.swapaxes, np.flip, np.fliplr, np.flipud, np.tril, np.triu):
+    _self_adjoint(_f)
+
+
+# --------------------------------------------------------------------------------------------------
+# Gathers: tile, repeat, diagonals
+
+
+def _diag_adjoint(dy, v, *args, **kwargs):
+    if np.ndim(v) == 1:  # v was placed on the k-th diagonal of a matrix: read that diagonal back
+        return np.diagonal(dy, argument(np.diag, "k", (v, *args), kwargs))
+    return gather_adjoint(dy, np.diag, (v, *args), kwargs)
+
+
+for _f in (np.tile, np.repeat, np.diagonal):
+    gather_rules(_f)
+linear_rules(np.diag, _diag_adjoint)
+
+
+# --------------------------------------------------------------------------------------------------
+# Joining and splitting
+
+
+def _concatenate_layout(arrays, axis=0, *args, **kwargs):
+    if axis is None:
+        return 0, [np.size(x) for x in arrays]
+    return axis, [np.shape(x)[axis] for x in arrays]
+
+
+def _stack_layout(arrays, axis=0, *args, **kwargs):
+    return axis, [1] * len(arrays)
+
+
+def _hstack_layout(tup, **kwargs):
+    axis = 0 if np.ndim(tup[0]) <= 1 else 1
+    return axis, [np.shape(np.atleast_1d(x))[axis] for x in tup]
+
+
+def _vstack_layout(tup, **kwargs):
+    return 0, [np.shape(np.atleast_2d(x))[0] for x in tup]
+
+
+def _dstack_layout(tup):
+    return 2, [np.shape(np.atleast_3d(x))[2] for x in tup]
+
+
+def _column_stack_layout(tup):
+    return 1, [np.shape(x)[1] if np.ndim(x) >= 2 else 1 for x in tup]
+
+
+def _joining_rules(f: Callable, layout: Callable) -> None:
+    """Rules of ``f(arrays, ...)``, which joins the (reshaped) arrays along one axis of its output.
+
+    ``layout(arrays, ...)`` returns that axis and how many entries along it each array fills.
+    """
+
+    @rrule.register(f)
+    def _(arrays, *args, **kwargs):
+        axis, sizes = layout(arrays, *args, **kwargs)
+        shapes = [np.shape(x) for x in arrays]
+        project_arrays = ProjectTo(arrays)
+
+        def joining_pullback(dy):
+            pieces = np.split(dy, np.cumsum(sizes)[:-1], axis=axis)
+            dxs = [np.reshape(piece, shape) for piece, shape in zip(pieces, shapes, strict=True)]
+            return NoTangent(), project_arrays(sequence_cotangent(arrays, dxs)), *no_tangents(args)
+
+        return f(arrays, *args, **kwargs), joining_pullback
+
+    @frule.register(f)
+    def _(tangents, arrays, *args, **kwargs):
+        y = f(arrays, *args, **kwargs)
+        darrays = unthunk(tangents[1])
+        if isinstance(darrays, AbstractZero):
+            return y, ZeroTangent()
+        return y, f(_as_sequence_of_arrays(arrays, darrays), *args, **_without_out(kwargs))
+
+
+_joining_rules(np.concatenate, _concatenate_layout)
+_joining_rules(np.stack, _stack_layout)
+_joining_rules(np.hstack, _hstack_layout)
+_joining_rules(np.vstack, _vstack_layout)
+_joining_rules(np.dstack, _dstack_layout)
+_joining_rules(np.column_stack, _column_stack_layout)
+
+
+def _split_axis(f: Callable, args: tuple, kwargs: dict) -> int:
+    """The axis along which ``f(*args, **kwargs)`` splits its array."""
+    if f is np.hsplit:
+        return 1 if np.ndim(args[0]) > 1 else 0
+    fixed = {np.vsplit: 0, np.dsplit: 2}
+    return fixed[f] if f in fixed else argument(f, "axis", args, kwargs)
+
+
+def _splitting_rules(f: Callable) -> None:
+    """Rules of ``f(ary, indices_or_sections, ...)``, which returns the pieces of ``ary``."""
+
+    @rrule.register(f)
+    def _(ary, *args, **kwargs):
+        pieces = f(ary, *args, **kwargs)
+        axis = _split_axis(f, (ary, *args), kwargs)
+        layouts = [(piece.shape, piece.dtype) for piece in pieces]
+        project_ary = ProjectTo(ary)
+
+        def splitting_pullback(dpieces):
+            dpieces = [unthunk(d) for d in dpieces]
+            filled = [
+                np.zeros(shape, dtype) if isinstance(d, AbstractZero) else d
+                for d, (shape, dtype) in zip(dpieces, layouts, strict=True)
+            ]
+            return NoTangent(), project_ary(np.concatenate(filled, axis=axis)), *no_tangents(args)
+
+        return pieces, splitting_pullback
+
+    @frule.register(f)
+    def _(tangents, ary, *args, **kwargs):
+        pieces = f(ary, *args, **kwargs)
+        dary = unthunk(tangents[1])
+        if isinstance(dary, AbstractZero):
+            return pieces, ZeroTangent()
+        dpieces = f(array_tangent(ary, dary), *args, **kwargs)
+        return pieces, Tangent.from_backing(type(pieces), tuple(dpieces))
+
+
+for _f in (np.split, np.array_split, np.hsplit, np.vsplit, np.dsplit):
+    _splitting_rules(_f)
+
+
+# --------------------------------------------------------------------------------------------------
+# Padding
+
+_PAD_GATHER_MODES = ("edge", "reflect", "symmetric", "wrap")
+_PAD_CONSTANT_MODES = ("constant", "empty")
+
+
+def _check_pad_mode(mode: Any, kwargs: dict) -> None:
+    gather = mode in _PAD_GATHER_MODES and kwargs.get("reflect_type", "even") == "even"
+    if not (gather or mode in _PAD_CONSTANT_MODES):
+        reflect_type = kwargs.get("reflect_type")
+        detail = f"mode={mode!r}" + (f", reflect_type={reflect_type!r}" if reflect_type else "")
+        raise NotImplementedError(
+            f"chainrules has no derivative of np.pad with {detail}: the differentiable modes are "
+            "'constant', 'empty', 'edge', 'reflect', 'symmetric' and 'wrap' (reflect_type='even')"
+        )
+
+
+@rrule.register(np.pad)
+def _(array, *args, **kwargs):
+    mode = argument(np.pad, "mode", (array, *args), kwargs)
+    _check_pad_mode(mode, kwargs)
+    project_array = ProjectTo(array)
+
+    def pad_pullback(dy):
+        if mode in _PAD_CONSTANT_MODES:
+            pad_width = argument(np.pad, "pad_width", (array, *args), kwargs)
+            interior = np.pad(np.ones(np.shape(array), dtype=bool), pad_width)
+            darray = np.reshape(dy[interior], np.shape(array))
+        else:
+            darray = gather_adjoint(dy, np.pad, (array, *args), kwargs)
+        return NoTangent(), project_array(darray), *no_tangents(args)
+
+    return np.pad(array, *args, **kwargs), pad_pullback
+
+
+@frule.register(np.pad)
+def _(tangents, array, *args, **kwargs):
+    mode = argument(np.pad, "mode", (array, *args), kwargs)
+    _check_pad_mode(mode, kwargs)
+    y = np.pad(array, *args, **kwargs)
+    darray = unthunk(tangents[1])
+    if isinstance(darray, AbstractZero):
+        return y, ZeroTangent()
+    darray = array_tangent(array, darray)
+    if mode in _PAD_CONSTANT_MODES:  # the padding is a constant: its tangent is zero
+        return y, np.pad(darray, argument(np.pad, "pad_width", (array, *args), kwargs))
+    return y, np.pad(darray, *args, **kwargs)

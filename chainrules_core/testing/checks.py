@@ -194,6 +194,17 @@ def _unthunked(t: Any, where: str) -> Any:
     return t
 
 
+def _check_constant_tangent(argument: _Argument, t: Any, where: str) -> None:
+    """An unmarked constant input: a zero, or whatever its layout accepts (a number for an int)."""
+    try:
+        tangent_vector(argument.layout, t, where)
+    except TypeError as err:
+        raise AssertionError(
+            f"{where} is not differentiable, so its tangent must be NoTangent() (or "
+            f"ZeroTangent()), got {t!r}"
+        ) from err
+
+
 def _check_nondifferentiable(t: Any, where: str) -> None:
     if not isinstance(t, AbstractZero):
         raise AssertionError(
@@ -213,13 +224,14 @@ def test_rrule(
 ) -> None:
     """Check ``rrule(f, *args, **fkwargs)`` against finite differences.
 
-    Checks that a rule exists; that its primal output equals ``f(*args)``; that the pullback
+    It checks that a rule exists; that its primal output equals ``f(*args)``; that the pullback
     returns one tangent per input with ``f``'s first; that thunks unthunk; that non-differentiable
-    inputs (integers, booleans, integer arrays, arguments wrapped in :func:`nondiff`) get zero
-    tangents; that each cotangent has its input's shape and dtype; and that each cotangent equals
-    ``J.T @ dy`` computed by central finite differences, for a random ``dy`` (or
-    ``output_tangent``). Inputs with more than ``FULL_CHECK_LIMIT`` real entries are checked along
-    random directions instead of entry by entry.
+    inputs (booleans, integer arrays, strings, arguments wrapped in :func:`nondiff`) get zero
+    tangents (Python integers are not stepped by finite differences either, but may get a real
+    cotangent, as ``ProjectTo`` gives them); that each cotangent has its input's shape and dtype;
+    and that each cotangent equals ``J.T @ dy`` computed by central finite differences, for a random
+    ``dy`` (or ``output_tangent``). Inputs with more than ``FULL_CHECK_LIMIT`` real entries are
+    checked along random directions instead of entry by entry.
 
     Raises:
         AssertionError: naming the argument, with expected and obtained values.
@@ -272,7 +284,10 @@ def test_rrule(
         where = f"{name}: the cotangent of {argument.name}"
         tangent = _unthunked(tangent, where)
         if not argument.differentiable:
-            _check_nondifferentiable(tangent, where)
+            if argument.tangent is None and argument.layout.size == 0:
+                _check_constant_tangent(argument, tangent, where)
+            else:
+                _check_nondifferentiable(tangent, where)
             continue
         _check_tangent_type(argument.value, tangent, where)
         try:

@@ -5,7 +5,9 @@ A :class:`Layout` is built once from a primal value. It maps the primal's differ
 and plain objects) to a flat float64 vector, and maps tangent vectors back to natural tangents
 (arrays of the primal's dtype, ``Tangent`` for composites). Complex numbers take two entries
 (real, imaginary), so the real inner product of two flattened tangents is ``Re <a, b>``.
-Non-differentiable parts (integers, booleans, integer arrays, strings, functions) take none.
+Non-differentiable parts (integers, booleans, integer arrays, strings, functions) take none;
+an integer may still be given a real cotangent (``ProjectTo`` gives ints float cotangents), which
+is accepted unchecked.
 """
 
 from __future__ import annotations
@@ -65,6 +67,18 @@ class _Constant(Layout):
 
     def tangent(self, v):
         return NoTangent()
+
+
+class _Integer(_Constant):
+    """Integers: finite differences cannot step them, but ``ProjectTo`` gives them real cotangents.
+
+    So a zero or a real number is accepted as an integer's tangent, and not checked.
+    """
+
+    def tangent_values(self, dx, where):
+        if np.iscomplexobj(dx) or np.ndim(dx) != 0:
+            raise TypeError(f"{where}: an integer input got the tangent {dx!r}")
+        return np.empty(0)
 
 
 class _Real(Layout):
@@ -248,15 +262,17 @@ def tangent_vector(layout: Layout, dx: Any, where: str) -> np.ndarray:
         dx = dx.unthunk()
     if isinstance(dx, AbstractZero):
         return np.zeros(layout.size)
-    if layout.size == 0:
+    if layout.size == 0 and not isinstance(layout, _Integer):
         raise TypeError(f"{where}: a non-differentiable input must get NoTangent(), got {dx!r}")
     return layout.tangent_values(dx, where)
 
 
 def layout_of(x: Any) -> Layout:
     """The :class:`Layout` of primal ``x``."""
-    if isinstance(x, (bool, np.bool_, int, np.integer, str, bytes, type(None))):
+    if isinstance(x, (bool, np.bool_, str, bytes, type(None))):
         return _Constant()
+    if isinstance(x, (int, np.integer)):
+        return _Integer()
     if isinstance(x, np.ndarray):
         return _Array(x.dtype, x.shape) if x.dtype.kind in "fc" else _Constant()
     if isinstance(x, numbers.Real):

@@ -150,3 +150,37 @@ def test_non_differentiable_registrations_are_marked():
     non_differentiable(flag)
     assert all(getattr(impl, "non_differentiable", False) for impl in rrule.implementations(flag))
     assert all(getattr(impl, "non_differentiable", False) for impl in frule.implementations(flag))
+
+
+def test_scalar_rules_reject_keyword_arguments_and_extra_positional_arguments():
+    ufunc = np.frompyfunc(lambda x, y: x * y, 2, 1)
+    scalar_rule(ufunc, lambda x, y, out: (y, x))
+    with pytest.raises(TypeError, match="keyword argument"):
+        rrule(mul, 1.0, 2.0, out=None)
+    with pytest.raises(TypeError, match="keyword argument"):
+        frule((NoTangent(), 1.0, 1.0), mul, 1.0, 2.0, where=True)
+    with pytest.raises(TypeError, match="with 2 input"):
+        rrule(ufunc, 1.0, 2.0, np.empty(()))
+    with pytest.raises(TypeError, match="with 1 input"):
+        rrule(logistic, 1.0, True)
+
+
+def test_scalar_rule_partials_must_match_the_arguments():
+    def f3(x, y, z):
+        return x + y + z
+
+    scalar_rule(f3, lambda *args: (1.0, 1.0))
+    _, back = rrule(f3, 1.0, 2.0, 3.0)
+    with pytest.raises(TypeError, match="gave 2 derivative"):
+        back(1.0)
+
+
+def test_scalar_frule_projects_onto_the_output():
+    def real_part(z):
+        return np.real(z)
+
+    scalar_rule(real_part, lambda z, out: 1.0)
+    _, dy = frule((NoTangent(), np.array([1 + 2j])), real_part, np.array([3 + 4j]))
+    assert dy.dtype == np.float64
+    _, dy32 = frule((NoTangent(), np.float64(2.0)), logistic, np.ones(2, np.float32))
+    assert dy32.dtype == np.float32

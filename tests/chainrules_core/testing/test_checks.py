@@ -156,15 +156,15 @@ def test_nondiff_marks_a_float_argument_as_non_differentiable():
 
 
 def test_a_nonzero_tangent_for_a_non_differentiable_argument_is_caught():
-    def leak(x, n):
-        return x * n
+    def leak(x, label):
+        return 2 * x
 
     @rrule.register(leak)
-    def _(x, n):
-        return leak(x, n), lambda dy: (NoTangent(), dy * n, 1.0)
+    def _(x, label):
+        return leak(x, label), lambda dy: (NoTangent(), 2 * dy, 1.0)
 
     with pytest.raises(AssertionError, match="must be NoTangent"):
-        test_rrule(leak, 1.0, 2)
+        test_rrule(leak, 1.0, "a label")
 
 
 def test_fixed_output_tangent_and_input_tangents_are_used():
@@ -302,3 +302,30 @@ def test_the_checkers_are_not_collected_by_pytest():
     assert test_rrule.__test__ is False
     assert test_frule.__test__ is False
     assert test_scalar.__test__ is False
+
+
+def int_scaled(x, n):
+    return x * n
+
+
+@rrule.register(int_scaled)
+def _(x, n):
+    return int_scaled(x, n), lambda dy: (NoTangent(), dy * n, ProjectTo(n)(np.sum(dy * x)))
+
+
+def test_integer_arguments_may_get_the_real_cotangent_projection_gives():
+    test_rrule(int_scaled, X, 3)
+    with pytest.raises(AssertionError, match="must be NoTangent"):
+        test_rrule(int_scaled, X, nondiff(3))
+
+
+def test_an_integer_argument_rejects_an_array_cotangent():
+    def broadcast_leak(x, n):
+        return x * n
+
+    @rrule.register(broadcast_leak)
+    def _(x, n):
+        return broadcast_leak(x, n), lambda dy: (NoTangent(), dy * n, dy * x)
+
+    with pytest.raises(AssertionError, match="not differentiable"):
+        test_rrule(broadcast_leak, X, 3)

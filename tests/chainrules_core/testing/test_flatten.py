@@ -89,4 +89,6 @@ def test_tangent_errors_name_the_place():
     with pytest.raises(TypeError, match="fields"):
         tangent_vector(layout_of({"a": 1.0}), Tangent(dict, {"b": 1.0}), "x")
     with pytest.raises(TypeError, match="must get NoTangent"):
-        tangent_vector(layout_of(3), 1.0, "x")
+        tangent_vector(layout_of("s"), 1.0, "x")
+    with pytest.raises(TypeError, match="an integer input got"):
+        tangent_vector(layout_of(3), np.ones(2), "x")
