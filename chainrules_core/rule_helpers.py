@@ -145,7 +145,7 @@ def scalar_rule(f: Callable, partials: Callable, *types: type) -> Callable:
         if isinstance(dy, AbstractZero):
             return y, dy
         if np.shape(dy) != np.shape(y):
-            dy = np.broadcast_to(dy, np.shape(y))
+            dy = np.broadcast_to(dy, np.shape(y)).copy()
         return y, ProjectTo(y)(dy)
 
     rrule.add(f, types, scalar_rrule)

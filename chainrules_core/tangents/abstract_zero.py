@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-_NOT_FIELDS = frozenset({"shape", "dtype", "ndim", "size", "unthunk", "backing", "primal_type"})
+import numpy as np
+
+# Names that duck-typing code probes with ``hasattr`` (the array API, the tangent types' own
+# attributes) must stay absent on a zero rather than read as zero fields.
+_NOT_FIELDS = frozenset(dir(np.ndarray)) | {"unthunk", "add_into", "backing", "primal_type"}
 
 
 class AbstractZero:
@@ -10,7 +14,7 @@ class AbstractZero:
 
     A zero absorbs any linear operation applied to it (indexing, field access, transposing,
     reshaping, summing, conjugating), so rules can apply such operations to a tangent without first
-    testing for zero. Array metadata (``shape``, ``dtype``, ``ndim``, ``size``) is not a field.
+    testing for zero. Names of the array API (``shape``, ``dtype``, ``astype``, ...) are not fields.
     Instances are singletons, so ``is`` comparisons are valid.
     """
 
@@ -56,8 +60,8 @@ class AbstractZero:
 
     def __getattr__(self, name: str):
         # The fields of a zero structural tangent are zero, so a rule can read ``dp.x`` without
-        # first testing ``dp`` for zero. Private names and array metadata are not fields: numpy
-        # and copy protocols must keep seeing a plain object.
+        # first testing ``dp`` for zero. Private names and the array API are not fields: numpy,
+        # copy protocols and duck typing must keep seeing a plain object.
         if name.startswith("_") or name in _NOT_FIELDS:
             raise AttributeError(name)
         return self

@@ -262,7 +262,7 @@ def tangent_vector(layout: Layout, dx: Any, where: str) -> np.ndarray:
         dx = dx.unthunk()
     if isinstance(dx, AbstractZero):
         return np.zeros(layout.size)
-    if layout.size == 0 and not isinstance(layout, _Integer):
+    if type(layout) is _Constant:
         raise TypeError(f"{where}: a non-differentiable input must get NoTangent(), got {dx!r}")
     return layout.tangent_values(dx, where)
 

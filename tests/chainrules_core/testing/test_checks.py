@@ -329,3 +329,43 @@ def test_an_integer_argument_rejects_an_array_cotangent():
 
     with pytest.raises(AssertionError, match="not differentiable"):
         test_rrule(broadcast_leak, X, 3)
+
+
+def test_nan_from_finite_differences_fails_instead_of_passing():
+    square = register_square("square_nan", lambda x, dy: (NoTangent(), 2 * x * dy))
+    with pytest.raises(AssertionError, match="non-finite"):
+        test_rrule(square, np.array([1.0, np.nan]))
+    with pytest.raises(AssertionError, match="non-finite"):
+        test_frule(square, np.array([1.0, np.nan]))
+
+
+def test_a_nan_cotangent_is_reported():
+    nan_rule = register_square("square_gives_nan", lambda x, dy: (NoTangent(), np.nan * x * dy))
+    with pytest.raises(AssertionError, match="is wrong"):
+        test_rrule(nan_rule, X)
+
+
+def to_single(x):
+    return x.astype(np.float32)
+
+
+@rrule.register(to_single)
+def _(x):
+    return to_single(x), lambda dy: (NoTangent(), dy.astype(x.dtype))
+
+
+def test_single_precision_outputs_get_single_precision_tolerances():
+    test_rrule(to_single, np.array([0.1, 1.0 / 3.0, 2.7]))
+
+
+def pass_type(x, dtype):
+    return x.astype(dtype)
+
+
+@rrule.register(pass_type)
+def _(x, dtype):
+    return pass_type(x, dtype), lambda dy: (NoTangent(), dy.astype(x.dtype), NoTangent())
+
+
+def test_numpy_scalar_types_as_arguments_are_constants():
+    test_rrule(pass_type, np.array([0.5, 1.5]), np.float64)

@@ -73,6 +73,12 @@ def test_non_differentiable_values_take_no_entries(x):
     assert layout.tangent(np.empty(0)) is NoTangent()
 
 
+def test_empty_float_arrays_take_no_entries_but_accept_array_tangents():
+    layout = layout_of(np.empty((0, 3)))
+    assert layout.size == 0
+    assert tangent_vector(layout, np.empty((0, 3)), "t").size == 0
+
+
 def test_zero_and_thunk_tangents_flatten():
     layout = layout_of(np.ones(3))
     np.testing.assert_array_equal(tangent_vector(layout, ZeroTangent(), "t"), np.zeros(3))

@@ -1,0 +1,615 @@
+"""Finite-difference tests of the product and numpy.linalg rules (chainrules/numpy/linalg.py).
+
+Matrices are well conditioned by construction: ``Q₁ diag(s) Q₂ᴴ`` with ``s`` in [1, 3] and random
+unitary ``Q``s, Hermitian positive definite ``B Bᴴ + n I``, Hermitian with well separated
+eigenvalues, so finite differences are accurate even in single precision.
+
+How the decompositions are tested
+---------------------------------
+``test_rrule``/``test_frule`` compare a rule against finite differences of the function itself, which
+only works when the outputs are locally smooth functions of every input entry:
+
+* ``qr`` (numpy's ``R`` has a real diagonal of locally constant sign), ``svd(compute_uv=False)``,
+  ``svdvals``, ``eigvals`` and ``eig`` of a real matrix with real eigenvalues (the only freedom left is
+  a sign) are tested directly.
+* Singular vectors and eigenvectors are defined up to a phase per column (per pair ``(u_i, v_i)`` for
+  the SVD). LAPACK fixes it one way and a rule another, so their derivatives differ by a gauge term
+  that no gauge-invariant loss sees; a rule is only required to be right for such losses. We test
+  each decomposition through a function of its outputs that is invariant under the gauge,
+  ``V diag(c) Vᴴ`` for ``eigh``, ``V diag(c) V⁻¹`` for ``eig``, ``U diag(c) Uᴴ``, ``V diag(c) Vᴴ``
+  and ``U diag(c) Vh`` for ``svd`` (distinct weights ``c``, so these see every eigenvector direction).
+  :func:`_gauge_invariant` registers, for this test only, the rules of such a composite built from
+  the library rule under test and the (tiny, hand-written) derivative of the invariant map, so the
+  full ``test_rrule``/``test_frule`` machinery applies to the composite and its finite differences
+  go through numpy's own decomposition.
+* ``eigh``, ``eigvalsh`` and ``cholesky`` read one triangle of a Hermitian input; the composite feeds
+  them the Hermitian part of its argument, so its finite differences are the derivative on Hermitian
+  matrices. The composite's rules do not symmetrise anything themselves: the test passes only if the
+  library rule returns a Hermitian cotangent and uses the Hermitian part of a non-Hermitian tangent.
+"""
+
+from __future__ import annotations
+
+import operator
+
+import numpy as np
+import pytest
+
+import chainrules.numpy.linalg  # noqa: F401 - registers the rules under test
+from chainrules_core import NoTangent, Tangent, ZeroTangent, frule, rrule
+from chainrules_core.testing import nondiff, test_frule, test_rrule
+
+F64, F32, C128, C64 = np.float64, np.float32, np.complex128, np.complex64
+
+
+def _rng(*key) -> np.random.Generator:
+    return np.random.default_rng([sum(map(ord, str(k))) for k in key] or 0)
+
+
+def _rand(rng, *shape, dtype=F64):
+    x = rng.standard_normal(shape)
+    if np.dtype(dtype).kind == "c":
+        x = x + 1j * rng.standard_normal(shape)
+    return np.asarray(x, dtype=dtype)
+
+
+def _H(x):
+    return np.conj(np.swapaxes(x, -1, -2))
+
+
+def _unitary(rng, n, batch=(), dtype=F64):
+    q, _ = np.linalg.qr(_rand(rng, *batch, n, n, dtype=np.result_type(dtype, F64)))
+    return q
+
+
+def _well_conditioned(rng, n, batch=(), dtype=F64, m=None):
+    """A ``(m, n)`` matrix ``Q₁ diag(s) Q₂ᴴ`` with distinct singular values ``s`` in [1, 3]."""
+    m = n if m is None else m
+    k = min(m, n)
+    s = 3 - 2 * (np.arange(k) + rng.uniform(0, 0.5, (*batch, k))) / k
+    u = _unitary(rng, m, batch, dtype)[..., :k]
+    v = _unitary(rng, n, batch, dtype)[..., :k]
+    return ((u * s[..., None, :]) @ _H(v)).astype(dtype)
+
+
+def _hermitian(rng, n, batch=(), dtype=F64, positive=False):
+    """An exactly Hermitian matrix; eigenvalues at least 1/2 apart, in [1, 2n] if ``positive``."""
+    w = np.arange(n) + 0.5 * rng.uniform(0, 1, (*batch, n)) + (1 if positive else -n / 2)
+    q = _unitary(rng, n, batch, dtype)
+    a = (q * w[..., None, :]) @ _H(q)
+    return ((a + _H(a)) / 2).astype(dtype)
+
+
+def _positive_definite(rng, n, batch=(), dtype=F64):
+    b = _rand(rng, *batch, n, n, dtype=np.result_type(dtype, F64))
+    a = b @ _H(b) + n * np.eye(n)
+    return ((a + _H(a)) / 2).astype(dtype)
+
+
+def _real_spectrum(rng, n):
+    """A real non-symmetric matrix with real, well separated eigenvalues."""
+    p = np.eye(n) + 0.3 * rng.standard_normal((n, n))
+    return p @ np.diag(np.arange(1.0, n + 1) + 0.3 * rng.uniform(size=n)) @ np.linalg.inv(p)
+
+
+def _check(f, *args, **kwargs):
+    test_rrule(f, *args, **kwargs)
+    test_frule(f, *args, **kwargs)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Products
+# ----------------------------------------------------------------------------------------------------
+
+# (name, function, argument shapes or non-differentiable values, keyword arguments)
+PRODUCTS = [
+    ("dot-vector-vector", np.dot, [(3,), (3,)], {}),
+    ("dot-matrix-vector", np.dot, [(2, 3), (3,)], {}),
+    ("dot-vector-matrix", np.dot, [(3,), (3, 2)], {}),
+    ("dot-nd", np.dot, [(2, 3, 4), (2, 4, 2)], {}),
+    ("dot-scalar", np.dot, [(), (2, 3)], {}),
+    ("vdot", np.vdot, [(2, 2), (4,)], {}),
+    ("inner-vectors", np.inner, [(3,), (3,)], {}),
+    ("inner-nd", np.inner, [(2, 3), (4, 3)], {}),
+    ("outer", np.outer, [(2, 2), (3,)], {}),
+    ("linalg.outer", np.linalg.outer, [(2,), (3,)], {}),
+    ("matmul", np.matmul, [(2, 3), (3, 2)], {}),
+    ("matmul-vector-right", np.matmul, [(2, 3), (3,)], {}),
+    ("matmul-vector-left", np.matmul, [(3,), (2, 3, 2)], {}),
+    ("matmul-vectors", np.matmul, [(3,), (3,)], {}),
+    ("matmul-broadcast", np.matmul, [(2, 1, 2, 3), (3, 3, 2)], {}),
+    ("operator.matmul", operator.matmul, [(2, 2, 3), (1, 3, 2)], {}),
+    ("linalg.matmul", np.linalg.matmul, [(2, 3), (3,)], {}),
+    ("tensordot-int", np.tensordot, [(2, 3, 4), (3, 4, 2)], {}),
+    ("tensordot-pairs", np.tensordot, [(2, 3, 4), (4, 3), ([1, 2], [1, 0])], {}),
+    ("tensordot-zero", np.tensordot, [(2,), (3,), 0], {}),
+    ("linalg.tensordot", np.linalg.tensordot, [(2, 3), (3, 2)], {"axes": 1}),
+    ("kron", np.kron, [(2, 3), (2, 2)], {}),
+    ("kron-ranks", np.kron, [(2,), (2, 3)], {}),
+    ("cross", np.cross, [(2, 3), (3,)], {}),
+    ("cross-axis", np.cross, [(3, 2), (3, 1)], {"axis": 0}),
+    ("cross-axes", np.cross, [(3, 2), (2, 3)], {"axisa": 0, "axisb": 1, "axisc": 0}),
+    ("linalg.cross", np.linalg.cross, [(2, 3), (2, 3)], {}),
+    ("vecdot", np.vecdot, [(2, 3), (3,)], {}),
+    ("linalg.vecdot", np.linalg.vecdot, [(3, 2), (3, 1)], {"axis": 0}),
+    ("matrix_transpose", np.linalg.matrix_transpose, [(2, 3, 2)], {}),
+]
+
+
+def _arguments(rng, specs, dtype):
+    return [
+        _rand(rng, *s, dtype=dtype)
+        if isinstance(s, tuple) and all(isinstance(n, int) for n in s)
+        else nondiff(s)
+        for s in specs
+    ]
+
+
+@pytest.mark.parametrize("dtype", [F64, F32, C128])
+@pytest.mark.parametrize(("name", "f", "specs", "kwargs"), PRODUCTS, ids=[p[0] for p in PRODUCTS])
+def test_products(name, f, specs, kwargs, dtype):
+    _check(f, *_arguments(_rng(name, dtype.__name__), specs, dtype), fkwargs=kwargs)
+
+
+def test_products_mixed_precision():
+    rng = _rng("mixed")
+    _check(np.matmul, _rand(rng, 2, 3, dtype=F32), _rand(rng, 3, 2))
+    _check(np.dot, _rand(rng, 2, 3), _rand(rng, 3, dtype=C128))
+
+
+def test_operator_matmul_is_typed_for_arrays():
+    assert rrule(operator.matmul, [1.0], [2.0]) is None
+
+
+def test_multi_dot():
+    for dtype in (F64, F32, C128):
+        rng = _rng("multi_dot", dtype.__name__)
+        _check(
+            np.linalg.multi_dot,
+            [
+                _rand(rng, 3, dtype=dtype),
+                _rand(rng, 3, 2, dtype=dtype),
+                _rand(rng, 2, 4, dtype=dtype),
+                _rand(rng, 4, dtype=dtype),
+            ],
+        )
+        _check(np.linalg.multi_dot, (_rand(rng, 2, 3, dtype=dtype), _rand(rng, 3, 2, dtype=dtype)))
+
+
+EINSUMS = [
+    ("ij,jk->ik", [(2, 3), (3, 2)]),
+    ("ij,jk", [(2, 3), (3, 2)]),
+    ("ba", [(2, 3)]),
+    ("bA,Ab", [(2, 3), (3, 2)]),
+    ("ii->", [(3, 3)]),
+    ("ii", [(3, 3)]),
+    ("ii->i", [(3, 3)]),
+    ("iij->ji", [(2, 2, 3)]),
+    ("ij->", [(3, 2)]),
+    ("ij->j", [(3, 2)]),
+    ("i,i->", [(3,), (3,)]),
+    ("i,j->ij", [(2,), (3,)]),
+    (",i->i", [(), (3,)]),
+    ("ij,ij,i->j", [(1, 3), (2, 3), (2,)]),
+    ("ij,jk,kl->il", [(2, 3), (3, 2), (2, 2)]),
+    ("...ij,...jk->...ik", [(2, 2, 3), (1, 3, 2)]),
+    ("...ij,jk", [(2, 2, 3), (3, 2)]),
+    ("i...->...", [(2, 3, 2)]),
+    ("...ii->...i", [(2, 3, 3)]),
+    ("a...,...->a...", [(2, 3), (1,)]),
+]
+
+
+@pytest.mark.parametrize("dtype", [F64, F32, C128])
+@pytest.mark.parametrize(("subscripts", "shapes"), EINSUMS, ids=[e[0] for e in EINSUMS])
+def test_einsum(subscripts, shapes, dtype):
+    rng = _rng(subscripts, dtype.__name__)
+    _check(np.einsum, nondiff(subscripts), *(_rand(rng, *s, dtype=dtype) for s in shapes))
+
+
+def test_einsum_interleaved_sublists():
+    rng = _rng("sublists")
+    a, b = _rand(rng, 2, 3), _rand(rng, 3)
+    _check(np.einsum, a, nondiff([0, 1]), b, nondiff([1]), nondiff([0]))
+    _check(np.einsum, a, nondiff([Ellipsis, 1]), b, nondiff([1]))
+
+
+def test_einsum_passes_optimize_through():
+    rng = _rng("optimize")
+    _check(
+        np.einsum,
+        nondiff("ij,jk,kl->il"),
+        *(_rand(rng, 2, 2) for _ in range(3)),
+        fkwargs={"optimize": "greedy"},
+    )
+
+
+# ----------------------------------------------------------------------------------------------------
+# Inverses, solves, determinants, powers
+# ----------------------------------------------------------------------------------------------------
+
+SQUARE_DTYPES = [F64, F32, C128, C64]
+SIZES = [((), 2), ((), 4), ((2,), 3)]
+
+
+@pytest.mark.parametrize("dtype", SQUARE_DTYPES)
+@pytest.mark.parametrize(("batch", "n"), SIZES)
+@pytest.mark.parametrize(
+    "f", [np.linalg.inv, np.linalg.det, np.linalg.slogdet, np.linalg.pinv], ids=lambda f: f.__name__
+)
+def test_square(f, batch, n, dtype):
+    _check(f, _well_conditioned(_rng(f.__name__, n, dtype.__name__), n, batch, dtype))
+
+
+def test_slogdet_ignores_the_sign_cotangent_of_a_real_matrix():
+    a = _well_conditioned(_rng("slogdet"), 3)
+    _, back = rrule(np.linalg.slogdet, a)
+    _, da = back(Tangent(type(np.linalg.slogdet(a)), sign=1.0, logabsdet=0.0))
+    np.testing.assert_array_equal(da, np.zeros((3, 3)))
+
+
+@pytest.mark.parametrize("dtype", [F64, F32, C128])
+@pytest.mark.parametrize("shape", [(3, 2), (2, 4), (2, 3, 2)])
+def test_pinv_full_rank(shape, dtype):
+    *batch, m, n = shape
+    _check(np.linalg.pinv, _well_conditioned(_rng("pinv", shape), n, tuple(batch), dtype, m=m))
+
+
+@pytest.mark.parametrize("dtype", SQUARE_DTYPES)
+@pytest.mark.parametrize(
+    ("a_batch", "b_shape"),
+    [((), (3,)), ((), (3, 2)), ((2,), (3,)), ((2,), (2, 3, 2)), ((), (2, 3, 1)), ((2,), (3, 2))],
+)
+def test_solve(a_batch, b_shape, dtype):
+    rng = _rng("solve", a_batch, b_shape, dtype.__name__)
+    _check(
+        np.linalg.solve,
+        _well_conditioned(rng, 3, a_batch, dtype),
+        _rand(rng, *b_shape, dtype=dtype),
+    )
+
+
+@pytest.mark.parametrize("dtype", [F64, F32, C128])
+@pytest.mark.parametrize("power", [3, 2, 1, 0, -1, -2])
+def test_matrix_power(power, dtype):
+    a = _well_conditioned(_rng("matrix_power", dtype.__name__), 3, (), dtype) / 2
+    _check(np.linalg.matrix_power, a, nondiff(power))
+    _check(
+        np.linalg.matrix_power,
+        _well_conditioned(_rng("power", power), 2, (2,), dtype) / 2,
+        nondiff(power),
+    )
+
+
+@pytest.mark.parametrize("dtype", [F64, F32, C128])
+@pytest.mark.parametrize(
+    ("m", "n", "b_shape"),
+    [(4, 2, (4,)), (4, 3, (4, 2)), (3, 3, (3,)), (2, 3, (2,)), (2, 4, (2, 2))],
+)
+def test_lstsq(m, n, b_shape, dtype):
+    rng = _rng("lstsq", m, n, b_shape, dtype.__name__)
+    a, b = _well_conditioned(rng, n, (), dtype, m=m), _rand(rng, *b_shape, dtype=dtype)
+    y = np.linalg.lstsq(a, b)
+    # rand_tangent draws an empty array for empty residuals (M <= N), which the checks reject as a
+    # tangent of something with no entries: give those an explicit output tangent.
+    output_tangent = (
+        None
+        if y[1].size
+        else Tangent(
+            tuple,
+            _rand(rng, *y[0].shape, dtype=dtype),
+            NoTangent(),
+            NoTangent(),
+            _rand(rng, *y[3].shape, dtype=y[3].dtype),
+        )
+    )
+    test_rrule(np.linalg.lstsq, a, b, output_tangent=output_tangent)
+    test_frule(np.linalg.lstsq, a, b)
+    test_rrule(np.linalg.lstsq, a, b, output_tangent=output_tangent, fkwargs={"rcond": None})
+
+
+def test_matrix_rank_is_non_differentiable():
+    a = _well_conditioned(_rng("rank"), 3)
+    rank, back = rrule(np.linalg.matrix_rank, a)
+    assert rank == 3
+    assert back(1.0) == (NoTangent(), NoTangent())
+    assert frule((NoTangent(), a), np.linalg.matrix_rank, a) == (3, NoTangent())
+
+
+# ----------------------------------------------------------------------------------------------------
+# Decompositions
+# ----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", SQUARE_DTYPES)
+@pytest.mark.parametrize("shape", [(3, 3), (2, 3, 3), (4, 2), (4, 3), (2, 4), (2, 2, 3)])
+def test_qr(shape, dtype):
+    *batch, m, n = shape
+    a = _well_conditioned(_rng("qr", shape, dtype.__name__), n, tuple(batch), dtype, m=m)
+    _check(np.linalg.qr, a)
+    _check(np.linalg.qr, a, fkwargs={"mode": "r"})
+
+
+def test_qr_complete_mode_of_a_tall_matrix_is_refused():
+    with pytest.raises(NotImplementedError, match="complete"):
+        rrule(np.linalg.qr, np.ones((3, 2)), mode="complete")
+
+
+@pytest.mark.parametrize("dtype", SQUARE_DTYPES)
+@pytest.mark.parametrize("shape", [(3, 3), (2, 3, 3), (4, 2), (2, 4)])
+def test_singular_values(shape, dtype):
+    *batch, m, n = shape
+    a = _well_conditioned(_rng("svdvals", shape, dtype.__name__), n, tuple(batch), dtype, m=m)
+    _check(np.linalg.svd, a, fkwargs={"compute_uv": False})
+    _check(np.linalg.svdvals, a)
+
+
+def test_svd_full_matrices_of_a_rectangular_matrix_is_refused():
+    with pytest.raises(NotImplementedError, match="full_matrices=False"):
+        rrule(np.linalg.svd, np.ones((3, 2)))
+
+
+@pytest.mark.parametrize("n", [2, 3, 4])
+def test_eig_of_a_real_spectrum_directly(n):
+    # Real eigenvectors of unit norm are unique up to sign, so numpy's output is differentiable as
+    # it is, and this checks the rule's normalisation term.
+    a = _real_spectrum(_rng("eig", n), n)
+    _check(np.linalg.eig, a)
+    _check(np.linalg.eigvals, a)
+
+
+@pytest.mark.parametrize("dtype", [F64, C128])
+def test_eigvals(dtype):
+    # Eigenvalues are gauge-invariant; a real matrix with complex eigenvalues has complex output.
+    _check(np.linalg.eigvals, _rand(_rng("eigvals", dtype.__name__), 3, 3, dtype=dtype))
+
+
+# Gauge-invariant composites --------------------------------------------------------------------------
+
+
+def _weights(n):
+    return np.arange(1.0, n + 1)
+
+
+def _scaled(x, c):
+    """``x @ diag(c)``."""
+    return x * c
+
+
+def _zero_or(t, fn):
+    return ZeroTangent() if isinstance(t, ZeroTangent) else fn(t)
+
+
+class _Projector:
+    """``V diag(c) Vᴴ`` of an orthonormal ``V``: invariant under a phase per column of ``V``."""
+
+    @staticmethod
+    def forward(v):
+        return _scaled(v, _weights(v.shape[-1])) @ _H(v)
+
+    @staticmethod
+    def tangent(v, dv):
+        c = _weights(v.shape[-1])
+        return _scaled(dv, c) @ _H(v) + _scaled(v, c) @ _H(dv)
+
+    @staticmethod
+    def cotangent(v, dp):
+        return _scaled((dp + _H(dp)) @ v, _weights(v.shape[-1]))
+
+
+class _Similarity:
+    """``V diag(c) V⁻¹``: invariant under any nonzero scale per column of ``V``."""
+
+    @staticmethod
+    def forward(v):
+        return _scaled(v, _weights(v.shape[-1])) @ np.linalg.inv(v)
+
+    @staticmethod
+    def tangent(v, dv):
+        w, c = np.linalg.inv(v), _weights(v.shape[-1])
+        return _scaled(dv, c) @ w - _Similarity.forward(v) @ dv @ w
+
+    @staticmethod
+    def cotangent(v, dp):
+        w, c = np.linalg.inv(v), _weights(v.shape[-1])
+        return _scaled(dp @ _H(w), c) - _H(_Similarity.forward(v)) @ dp @ _H(w)
+
+
+class _Coupling:
+    """``U diag(c) Vh``: invariant under the joint phase of each singular pair ``(u_i, v_i)``."""
+
+    @staticmethod
+    def forward(u, vh):
+        return _scaled(u, _weights(u.shape[-1])) @ vh
+
+    @staticmethod
+    def tangent(u, vh, du, dvh):
+        c = _weights(u.shape[-1])
+        return _scaled(du, c) @ vh + _scaled(u, c) @ dvh
+
+    @staticmethod
+    def cotangent(u, vh, dq):
+        c = _weights(u.shape[-1])
+        return _scaled(dq @ _H(vh), c), c[:, None] * (_H(u) @ dq)
+
+
+class _EighInvariant:
+    forward = staticmethod(lambda out: (out[0], _Projector.forward(out[1])))
+    cotangent = staticmethod(
+        lambda out, dy: (dy[0], _zero_or(dy[1], lambda dp: _Projector.cotangent(out[1], dp)))
+    )
+    tangent = staticmethod(lambda out, d: Tangent(tuple, d[0], _Projector.tangent(out[1], d[1])))
+
+
+class _EigInvariant:
+    forward = staticmethod(lambda out: (out[0], _Similarity.forward(out[1])))
+    cotangent = staticmethod(lambda out, dy: (dy[0], _Similarity.cotangent(out[1], dy[1])))
+    tangent = staticmethod(lambda out, d: Tangent(tuple, d[0], _Similarity.tangent(out[1], d[1])))
+
+
+class _SvdInvariant:
+    @staticmethod
+    def forward(out):
+        u, s, vh = out
+        return s, _Projector.forward(u), _Projector.forward(_H(vh)), _Coupling.forward(u, vh)
+
+    @staticmethod
+    def cotangent(out, dy):
+        u, _, vh = out
+        ds, dpu, dpv, dq = dy
+        du, dvh = _Coupling.cotangent(u, vh, dq)
+        return du + _Projector.cotangent(u, dpu), ds, dvh + _H(_Projector.cotangent(_H(vh), dpv))
+
+    @staticmethod
+    def tangent(out, d):
+        u, _, vh = out
+        du, ds, dvh = d
+        return Tangent(
+            tuple,
+            ds,
+            _Projector.tangent(u, du),
+            _Projector.tangent(_H(vh), _H(dvh)),
+            _Coupling.tangent(u, vh, du, dvh),
+        )
+
+
+class _Identity:
+    forward = staticmethod(lambda out: out)
+    cotangent = staticmethod(lambda out, dy: dy)
+    tangent = staticmethod(lambda out, d: d)
+
+
+def _gauge_invariant(decomposition, invariant, hermitian_input=False, **kwargs):
+    """``A ↦ invariant(decomposition(A))`` (of the Hermitian part of ``A`` if ``hermitian_input``), with
+    rules registered for this test from the library's rule of ``decomposition``; see the module
+    docstring. The rules do not symmetrise: the library rule must."""
+
+    def composite(a):
+        return invariant.forward(decomposition((a + _H(a)) / 2 if hermitian_input else a, **kwargs))
+
+    composite.__qualname__ = f"{decomposition.__name__}-composite"
+
+    @rrule.register(composite)
+    def _(a):
+        out, back = rrule(decomposition, a, **kwargs)
+
+        def composite_pullback(dy):
+            return NoTangent(), back(invariant.cotangent(out, dy))[1]
+
+        return composite(a), composite_pullback
+
+    @frule.register(composite)
+    def _(tangents, a):
+        out, dout = frule((NoTangent(), tangents[1]), decomposition, a, **kwargs)
+        return composite(a), _zero_or(dout, lambda d: invariant.tangent(out, d))
+
+    return composite
+
+
+EIGH = _gauge_invariant(np.linalg.eigh, _EighInvariant, hermitian_input=True)
+EIGVALSH = _gauge_invariant(np.linalg.eigvalsh, _Identity, hermitian_input=True)
+CHOLESKY = _gauge_invariant(np.linalg.cholesky, _Identity, hermitian_input=True)
+CHOLESKY_UPPER = _gauge_invariant(np.linalg.cholesky, _Identity, hermitian_input=True, upper=True)
+SINGULAR_VALUES_HERMITIAN = _gauge_invariant(
+    np.linalg.svd, _Identity, hermitian_input=True, compute_uv=False, hermitian=True
+)
+EIG = _gauge_invariant(np.linalg.eig, _EigInvariant)
+SVD = _gauge_invariant(np.linalg.svd, _SvdInvariant, full_matrices=False)
+
+
+@pytest.mark.parametrize("dtype", SQUARE_DTYPES)
+@pytest.mark.parametrize(("batch", "n"), SIZES)
+def test_eigh(batch, n, dtype):
+    a = _hermitian(_rng("eigh", n, dtype.__name__), n, batch, dtype)
+    _check(EIGH, a)
+    _check(EIGVALSH, a)
+    test_rrule(
+        EIGH,
+        a,
+        output_tangent=Tangent(tuple, np.ones(np.shape(a)[:-1], np.real(a).dtype), ZeroTangent()),
+    )
+
+
+@pytest.mark.parametrize("dtype", SQUARE_DTYPES)
+@pytest.mark.parametrize(("batch", "n"), SIZES)
+def test_cholesky(batch, n, dtype):
+    a = _positive_definite(_rng("cholesky", n, dtype.__name__), n, batch, dtype)
+    _check(CHOLESKY, a)
+    _check(CHOLESKY_UPPER, a)
+
+
+@pytest.mark.parametrize("dtype", [F64, F32, C128])
+@pytest.mark.parametrize(("batch", "n"), SIZES)
+def test_eig(batch, n, dtype):
+    _check(EIG, _rand(_rng("eig", n, dtype.__name__), *batch, n, n, dtype=dtype) + 2 * np.eye(n))
+
+
+@pytest.mark.parametrize("dtype", SQUARE_DTYPES)
+@pytest.mark.parametrize("shape", [(3, 3), (2, 3, 3), (4, 2), (2, 4), (2, 3, 2)])
+def test_svd(shape, dtype):
+    *batch, m, n = shape
+    _check(SVD, _well_conditioned(_rng("svd", shape, dtype.__name__), n, tuple(batch), dtype, m=m))
+
+
+@pytest.mark.parametrize("dtype", [F64, C128])
+def test_singular_values_of_a_hermitian_matrix(dtype):
+    _check(
+        SINGULAR_VALUES_HERMITIAN, _hermitian(_rng("svd hermitian"), 3, (), dtype, positive=True)
+    )
+
+
+def test_eigh_with_an_exactly_repeated_eigenvalue_stays_finite():
+    a = np.diag([1.0, 1.0, 3.0])
+    _, back = rrule(np.linalg.eigh, a)
+    _, da = back((np.ones(3), np.ones((3, 3))))
+    assert np.all(np.isfinite(da))
+
+
+# ----------------------------------------------------------------------------------------------------
+# Norms
+# ----------------------------------------------------------------------------------------------------
+
+VECTOR_ORDS = [None, 2, 1, np.inf, -np.inf, 0, 3, 0.5, -1]
+MATRIX_ORDS = ["fro", "nuc", 2, -2, 1, -1, np.inf, -np.inf, None]
+
+
+@pytest.mark.parametrize("dtype", [F64, F32, C128])
+@pytest.mark.parametrize("ord", VECTOR_ORDS)
+def test_vector_norms(ord, dtype):
+    rng = _rng("vector norm", ord, dtype.__name__)
+    _check(np.linalg.norm, _rand(rng, 4, dtype=dtype), nondiff(ord))
+    _check(np.linalg.norm, _rand(rng, 3, 4, dtype=dtype), fkwargs={"ord": ord, "axis": 1})
+    _check(
+        np.linalg.norm,
+        _rand(rng, 3, 2, dtype=dtype),
+        fkwargs={"ord": ord, "axis": 0, "keepdims": True},
+    )
+    _check(
+        np.linalg.vector_norm,
+        _rand(rng, 2, 3, 2, dtype=dtype),
+        fkwargs={"ord": 2 if ord is None else ord, "axis": (0, 2)},
+    )
+
+
+@pytest.mark.parametrize("dtype", [F64, F32, C128])
+@pytest.mark.parametrize("ord", MATRIX_ORDS)
+def test_matrix_norms(ord, dtype):
+    rng = _rng("matrix norm", ord, dtype.__name__)
+    _check(np.linalg.norm, _rand(rng, 3, 4, dtype=dtype), nondiff(ord))
+    _check(
+        np.linalg.norm,
+        _rand(rng, 3, 2, 4, dtype=dtype),
+        fkwargs={"ord": ord, "axis": (2, 0), "keepdims": True},
+    )
+    _check(np.linalg.matrix_norm, _rand(rng, 2, 3, 2, dtype=dtype), fkwargs={"ord": ord or "fro"})
+
+
+def test_norm_of_everything_with_no_ord():
+    rng = _rng("flat norm")
+    _check(np.linalg.norm, _rand(rng, 2, 3, 2))
+    _check(np.linalg.vector_norm, _rand(rng, 2, 3, dtype=C128), fkwargs={"keepdims": True})
+
+
+def test_norm_ties_share_the_cotangent():
+    _, back = rrule(np.linalg.norm, np.array([3.0, -3.0, 1.0]), np.inf)
+    np.testing.assert_allclose(back(1.0)[1], [0.5, -0.5, 0.0])
