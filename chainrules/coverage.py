@@ -65,15 +65,6 @@ def _public_names() -> dict[int, str]:
             obj = inspect.getattr_static(namespace, attr, None)
             if callable(obj) or isinstance(obj, (staticmethod, classmethod)):
                 names.setdefault(id(getattr(namespace, attr, obj)), []).append(f"{prefix}.{attr}")
-    for attr in dir(scipy.stats):
-        distribution = getattr(scipy.stats, attr)
-        if isinstance(distribution, (scipy.stats.rv_continuous, scipy.stats.rv_discrete)) or (
-            type(distribution).__module__.startswith("scipy.stats._multivariate")
-        ):
-            for method in ("logpdf", "pdf", "cdf", "logcdf", "sf", "logsf", "logpmf", "pmf"):
-                unbound = getattr(type(distribution), method, None)
-                if unbound is not None:
-                    names.setdefault(id(unbound), []).append(f"scipy.stats.{attr}.{method}")
     return {key: " / ".join(aliases) for key, aliases in names.items()}
 
 
@@ -81,26 +72,57 @@ def _is_non_differentiable(impls: list) -> bool:
     return bool(impls) and all(getattr(impl, "non_differentiable", False) for impl in impls)
 
 
-def rows() -> Iterator[Row]:
-    """One row per covered function with a rule, sorted by name."""
+_STATS_METHODS = ("logpdf", "pdf", "cdf", "logcdf", "sf", "logsf", "logpmf", "pmf")
+
+
+def _distributions() -> Iterator[tuple[str, Any]]:
+    for attr in dir(scipy.stats):
+        distribution = getattr(scipy.stats, attr)
+        if isinstance(distribution, (scipy.stats.rv_continuous, scipy.stats.rv_discrete)) or (
+            type(distribution).__module__.startswith("scipy.stats._multivariate")
+        ):
+            yield attr, distribution
+
+
+def _rules_of(name: str) -> tuple[list, list]:
+    """The rrule and frule implementations that calls of the function ``name`` resolve to."""
+    if name.startswith("scipy.stats."):
+        # Methods are shared by every distribution; the rules dispatch on the distribution's type.
+        _, _, distribution_name, method = name.split(".")
+        distribution = getattr(scipy.stats, distribution_name)
+        unbound, args = getattr(type(distribution), method), (distribution, 0.5)
+        found = rrule.resolve(None, unbound, args), frule.resolve(None, unbound, args)
+        return [f[0] for f in found[:1] if f], [f[0] for f in found[1:] if f]
+    f = lookup(name)
+    return rrule.implementations(f), frule.implementations(f)
+
+
+def status(name: str) -> Row:
+    """The row of the function ``name`` as the registries stand now."""
+    reverse, forward = _rules_of(name)
+    nondiff = _is_non_differentiable(reverse + forward)
+    return Row(
+        name,
+        "yes" if reverse and not nondiff else "",
+        "yes" if forward and not nondiff else "",
+        "yes" if nondiff else "",
+    )
+
+
+def _names() -> Iterator[str]:
     names = _public_names()
     functions = {id(f): f for f in (*rrule.registered_functions(), *frule.registered_functions())}
-    out = []
-    for key, f in functions.items():
-        name = names.get(key)
-        if name is None:
-            continue
-        reverse, forward = rrule.implementations(f), frule.implementations(f)
-        nondiff = _is_non_differentiable(reverse + forward)
-        out.append(
-            Row(
-                name,
-                "yes" if reverse and not nondiff else "",
-                "yes" if forward and not nondiff else "",
-                "yes" if nondiff else "",
-            )
-        )
-    return iter(sorted(out))
+    yield from (names[key] for key in functions if key in names)
+    for attr, distribution in _distributions():
+        for method in _STATS_METHODS:
+            if hasattr(type(distribution), method):
+                yield f"scipy.stats.{attr}.{method}"
+
+
+def rows() -> Iterator[Row]:
+    """One row per covered function with a rule, sorted by name."""
+    table = (status(name) for name in _names())
+    return iter(sorted(row for row in table if row.rrule or row.frule or row.non_differentiable))
 
 
 def to_csv(table: list[Row]) -> str:
@@ -123,13 +145,10 @@ def counts(table: list[Row]) -> dict[str, int]:
 
 def lookup(name: str) -> Any:
     """The object a dotted name of the table refers to (the first of its aliases)."""
-    name = name.strip("`").split(" / ")[0]
+    name = name.split(" / ")[0]
     for prefix, namespace in sorted(_NAMESPACES.items(), key=lambda kv: -len(kv[0])):
         if name.startswith(prefix + "."):
             return getattr(namespace, name[len(prefix) + 1 :])
-    if name.startswith("scipy.stats."):
-        _, _, distribution, method = name.split(".")
-        return getattr(type(getattr(scipy.stats, distribution)), method)
     raise KeyError(name)
 
 
