@@ -3,8 +3,6 @@
 Importing the package registers every rule with ``chainrules_core``'s ``rrule`` and ``frule``.
 """
 
-from chainrules import builtins, numpy, scipy
-from chainrules import math as _math
-from chainrules import operator as _operator
+from chainrules import builtins, math, numpy, operator, scipy
 
-__all__ = ["builtins", "numpy", "scipy"]
+__all__ = ["builtins", "math", "numpy", "operator", "scipy"]

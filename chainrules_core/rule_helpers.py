@@ -32,6 +32,8 @@ def unbroadcast(x: Any, dx: Any) -> Any:
         >>> float(unbroadcast(2.0, np.ones(5)))
         5.0
     """
+    if type(dx) is float and (type(x) is float or type(x) is int):
+        return dx  # the common scalar case, without numpy's shape machinery
     if isinstance(dx, Thunk):
         dx = dx.unthunk()
     if isinstance(dx, AbstractZero):
@@ -49,6 +51,8 @@ def unbroadcast(x: Any, dx: Any) -> Any:
 
 
 def _conj(p: Any) -> Any:
+    if type(p) is float:
+        return p
     if isinstance(p, complex) or getattr(getattr(p, "dtype", None), "kind", None) == "c":
         return p.conjugate()
     return p
@@ -69,7 +73,7 @@ def _arity(partials: Callable) -> int | None:
     return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params) - 1
 
 
-def _check_plain_call(f: Callable, args: tuple, kwargs: dict, arity: int | None) -> None:
+def _check_plain_call(f: Callable, args: tuple, kwargs: dict, inputs: int | None) -> None:
     """A scalar rule covers ``f(*args)`` alone: options such as numpy's ``out=`` would be wrong."""
     if kwargs:
         raise TypeError(
@@ -77,7 +81,6 @@ def _check_plain_call(f: Callable, args: tuple, kwargs: dict, arity: int | None)
             f"only, but it got keyword argument(s) {', '.join(sorted(kwargs))}: assign the result "
             "instead of passing out=, and use np.where for masking"
         )
-    inputs = getattr(f, "nin", arity)
     if inputs is not None and len(args) != inputs:
         raise TypeError(
             f"the rules of {getattr(f, '__name__', f)} cover plain calls only, with {inputs} "
@@ -121,10 +124,10 @@ def scalar_rule(f: Callable, partials: Callable, *types: type) -> Callable:
         (8.0, 6.0)
     """
 
-    arity = _arity(partials)
+    inputs = getattr(f, "nin", None) or _arity(partials)
 
     def scalar_rrule(*args, **kwargs):
-        _check_plain_call(f, args, kwargs, arity)
+        _check_plain_call(f, args, kwargs, inputs)
         y = f(*args)
 
         def scalar_pullback(dy):
@@ -137,7 +140,7 @@ def scalar_rule(f: Callable, partials: Callable, *types: type) -> Callable:
         return y, scalar_pullback
 
     def scalar_frule(tangents, *args, **kwargs):
-        _check_plain_call(f, args, kwargs, arity)
+        _check_plain_call(f, args, kwargs, inputs)
         y = f(*args)
         dy = ZeroTangent()
         for dx, p in zip(tangents[1:], _partials_for(f, partials, args, y)):

@@ -1,1 +1,147 @@
-"""Rules for arithmetic builtins: sum, abs, min, max, pow, round, float, int."""
+"""Rules for arithmetic builtins: sum, abs, min, max, pow, round, float, complex, int.
+
+Conventions:
+
+* ``sum(xs[, start])`` takes a list, tuple or array ``xs`` of numbers or arrays (which broadcast);
+  every item's cotangent is ``dy`` summed to the item's shape. A ``start`` given by keyword gets no
+  tangent (rules differentiate positional arguments only);
+* ``min`` and ``max`` (of two or more arguments, or of one list, tuple or 1-d array, with or
+  without ``key=``): the result is one of the inputs, and that input gets the whole cotangent; on
+  ties it is the first extremal one, the one Python returns. ``key`` is not differentiated. An empty
+  input with ``default=`` gives the default, which gets no tangent;
+* ``abs`` and ``pow(x, p)`` follow ``operator.abs`` and ``operator.pow``
+  (:mod:`chainrules.operator`); ``pow(x, p, m)`` is modular integer arithmetic, with no derivative;
+* ``float(x)`` and ``complex(x[, y])`` of numbers and size-1 arrays: ``complex(x, y) = x + iy``;
+* ``round`` and ``int`` have no derivative.
+"""
+
+from __future__ import annotations
+
+import builtins
+
+import numpy as np
+from multipledispatch.variadic import Variadic
+
+from chainrules.operator import (
+    NUMERIC,
+    fit_to_output,
+    item_tangents,
+    register_abs,
+    register_power,
+    sequence_tangent,
+)
+from chainrules_core import (
+    NoTangent,
+    ProjectTo,
+    ZeroTangent,
+    frule,
+    non_differentiable,
+    rrule,
+    scalar_rule,
+    unbroadcast,
+)
+
+_SEQUENCES = (list, tuple, np.ndarray)
+_TWO_OR_MORE = (object, object, Variadic[object])
+
+
+# --- sum ----------------------------------------------------------------------------------------
+
+
+def _sum_rrule(xs, *positional_start, **keyword_start):
+    y = builtins.sum(xs, *positional_start, **keyword_start)
+    project_xs = ProjectTo(xs)
+    project_start = tuple(map(ProjectTo, positional_start))
+
+    def sum_pullback(dy):
+        dxs = project_xs(sequence_tangent(xs, [unbroadcast(x, dy) for x in xs]))
+        dstart = tuple(
+            project(unbroadcast(s, dy))
+            for project, s in zip(project_start, positional_start, strict=True)
+        )
+        return NoTangent(), dxs, *dstart
+
+    return y, sum_pullback
+
+
+def _sum_frule(tangents, xs, *positional_start, **keyword_start):
+    _, dxs, *dstart = tangents
+    y = builtins.sum(xs, *positional_start, **keyword_start)
+    dy = builtins.sum(item_tangents(dxs, len(xs)), dstart[0] if dstart else ZeroTangent())
+    return fit_to_output(y, dy)
+
+
+for _types in ((_SEQUENCES,), (_SEQUENCES, NUMERIC)):
+    rrule.add(builtins.sum, _types, _sum_rrule)
+    frule.add(builtins.sum, _types, _sum_frule)
+
+
+# --- min and max --------------------------------------------------------------------------------
+
+
+def _extremum_index(f, items, key) -> int:
+    """The position of ``f(items, key=key)`` among ``items``: the first extremal item."""
+    if key is None:
+        return f(range(len(items)), key=items.__getitem__)
+    return f(range(len(items)), key=lambda i: key(items[i]))
+
+
+def _register_extremum(f) -> None:
+    def of_arguments_rrule(*args, key=None):
+        index = _extremum_index(f, args, key)
+        y = args[index]
+        project = ProjectTo(y)
+
+        def extremum_pullback(dy):
+            tangents = [NoTangent()] + [ZeroTangent()] * len(args)
+            tangents[1 + index] = project(dy)
+            return tuple(tangents)
+
+        return y, extremum_pullback
+
+    def of_arguments_frule(tangents, *args, key=None):
+        index = _extremum_index(f, args, key)
+        return args[index], tangents[1 + index]
+
+    def of_sequence_rrule(xs, key=None, **default):
+        if len(xs) == 0:
+            return f(xs, key=key, **default), lambda dy: (NoTangent(), ZeroTangent())
+        index = _extremum_index(f, xs, key)
+        y = xs[index]
+        project = ProjectTo(y)
+
+        def extremum_pullback(dy):
+            items = [ZeroTangent()] * len(xs)
+            items[index] = project(dy)
+            return NoTangent(), sequence_tangent(xs, items)
+
+        return y, extremum_pullback
+
+    def of_sequence_frule(tangents, xs, key=None, **default):
+        if len(xs) == 0:
+            return f(xs, key=key, **default), ZeroTangent()
+        index = _extremum_index(f, xs, key)
+        return xs[index], item_tangents(tangents[1], len(xs))[index]
+
+    rrule.add(f, _TWO_OR_MORE, of_arguments_rrule)
+    frule.add(f, _TWO_OR_MORE, of_arguments_frule)
+    rrule.add(f, (_SEQUENCES,), of_sequence_rrule)
+    frule.add(f, (_SEQUENCES,), of_sequence_frule)
+
+
+_register_extremum(builtins.max)
+_register_extremum(builtins.min)
+
+
+# --- abs, pow, conversions ----------------------------------------------------------------------
+
+register_abs(builtins.abs, NUMERIC)
+register_power(builtins.pow, NUMERIC, NUMERIC)
+non_differentiable(builtins.pow, object, object, object)
+
+scalar_rule(builtins.float, lambda x, out: 1, NUMERIC)
+scalar_rule(builtins.complex, lambda x, out: 1, NUMERIC)
+scalar_rule(builtins.complex, lambda x, y, out: (1, 1j), NUMERIC, NUMERIC)
+
+for _f in (builtins.round, builtins.int):
+    non_differentiable(_f)

@@ -1,1 +1,58 @@
-"""Builtins with no derivative: len, isinstance, type, print, range, comparisons, logging."""
+"""Builtins with no derivative: sizes, types, identity, text, truth, printing and logging.
+
+Every tangent of these calls is ``NoTangent()``: gradients stop there, without an error.
+(``round``, ``int`` and three-argument ``pow`` are in :mod:`chainrules.builtins.arithmetic`.)
+"""
+
+from __future__ import annotations
+
+import builtins
+import logging
+import warnings
+
+from chainrules_core import non_differentiable
+
+_BUILTINS = (
+    builtins.len,
+    builtins.range,
+    builtins.isinstance,
+    builtins.issubclass,
+    builtins.type,
+    builtins.id,
+    builtins.hash,
+    builtins.print,
+    builtins.repr,
+    builtins.str,
+    builtins.ascii,
+    builtins.format,
+    builtins.bool,
+    builtins.callable,
+    builtins.hasattr,
+    builtins.ord,
+    builtins.chr,
+    builtins.bin,
+    builtins.hex,
+    builtins.oct,
+    builtins.all,
+    builtins.any,
+)
+_LOGGING = (
+    logging.debug,
+    logging.info,
+    logging.warning,
+    logging.error,
+    logging.critical,
+    logging.exception,
+    logging.log,
+    logging.Logger.debug,
+    logging.Logger.info,
+    logging.Logger.warning,
+    logging.Logger.error,
+    logging.Logger.critical,
+    logging.Logger.exception,
+    logging.Logger.log,
+    warnings.warn,
+)
+
+for _f in _BUILTINS + _LOGGING:
+    non_differentiable(_f)

@@ -11,4 +11,13 @@ from chainrules.numpy import (
     ufuncs,
 )
 
-__all__ = ["fft", "indexing", "linalg", "methods", "nondifferentiable", "reductions", "shape", "ufuncs"]
+__all__ = [
+    "fft",
+    "indexing",
+    "linalg",
+    "methods",
+    "nondifferentiable",
+    "reductions",
+    "shape",
+    "ufuncs",
+]

@@ -155,8 +155,11 @@ def _register_shift(f: Callable, inverse: Callable) -> None:
         project_x = ProjectTo(x)
 
         def fftshift_pullback(dy):
-            return (NoTangent(), project_x(inverse(dy, *args, **kwargs)),
-                    *(NoTangent() for _ in args))
+            return (
+                NoTangent(),
+                project_x(inverse(dy, *args, **kwargs)),
+                *(NoTangent() for _ in args),
+            )
 
         return f(x, *args, **kwargs), fftshift_pullback
 

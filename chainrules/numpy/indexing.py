@@ -113,8 +113,9 @@ def _(condition, x, y):
 @frule.register(np.where, object, object, object)
 def _(tangents, condition, x, y):
     out = np.where(condition, x, y)
-    return out, _branch_tangent(out, [x, y], list(tangents[2:]),
-                                lambda d: np.where(condition, d[0], d[1]))
+    return out, _branch_tangent(
+        out, [x, y], list(tangents[2:]), lambda d: np.where(condition, d[0], d[1])
+    )
 
 
 def _select_masks(condlist: Any) -> list:
@@ -149,8 +150,12 @@ def _(tangents, condlist, choicelist, *args, **kwargs):
         dchoices = [dchoices] * len(choicelist)
     default = argument(np.select, "default", (condlist, choicelist, *args), kwargs)
     ddefault = tangents[3] if args else ZeroTangent()
-    return y, _branch_tangent(y, [*choicelist, default], [*dchoices, ddefault],
-                              lambda d: np.select(condlist, d[:-1], d[-1]))
+    return y, _branch_tangent(
+        y,
+        [*choicelist, default],
+        [*dchoices, ddefault],
+        lambda d: np.select(condlist, d[:-1], d[-1]),
+    )
 
 
 def _choice_index(a: Any, n: int, mode: str) -> Any:

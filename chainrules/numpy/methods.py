@@ -67,11 +67,34 @@ class Route:
 
 
 ROUTES: dict[str, Route] = {
-    **{name: Route(getattr(np, name)) for name in (
-        "sum", "mean", "prod", "max", "min", "std", "var", "cumsum", "cumprod", "trace", "ravel",
-        "squeeze", "swapaxes", "repeat", "take", "diagonal", "dot", "clip", "round", "argmax",
-        "argmin", "argsort", "nonzero",
-    )},
+    **{
+        name: Route(getattr(np, name))
+        for name in (
+            "sum",
+            "mean",
+            "prod",
+            "max",
+            "min",
+            "std",
+            "var",
+            "cumsum",
+            "cumprod",
+            "trace",
+            "ravel",
+            "squeeze",
+            "swapaxes",
+            "repeat",
+            "take",
+            "diagonal",
+            "dot",
+            "clip",
+            "round",
+            "argmax",
+            "argmin",
+            "argsort",
+            "nonzero",
+        )
+    },
     "conj": Route(np.conjugate),
     "conjugate": Route(np.conjugate),
     "reshape": Route(np.reshape, packs_arguments=True),
@@ -262,8 +285,18 @@ NON_DIFFERENTIABLE_ATTRIBUTES = frozenset(
     {"shape", "dtype", "size", "ndim", "itemsize", "nbytes", "strides", "flags"}
 )
 
-_CONSTANT_TYPES = (bool, int, str, bytes, type(None), type, np.dtype, np.integer, np.bool_,
-                   type(np.empty(0).flags))
+_CONSTANT_TYPES = (
+    bool,
+    int,
+    str,
+    bytes,
+    type(None),
+    type,
+    np.dtype,
+    np.integer,
+    np.bool_,
+    type(np.empty(0).flags),
+)
 
 
 def _is_constant(value: Any) -> bool:
@@ -318,8 +351,12 @@ def _attribute_frule(tangents, x, name, *default):
     route = ATTRIBUTE_ROUTES.get(name)
     if route is not None:
         function, function_args = route
-        return frule((NoTangent(), tangents[1], *(NoTangent() for _ in function_args)),
-                     function, x, *function_args)
+        return frule(
+            (NoTangent(), tangents[1], *(NoTangent() for _ in function_args)),
+            function,
+            x,
+            *function_args,
+        )
     y = getattr(x, name, *default)
     dx = tangents[1]
     if name in NON_DIFFERENTIABLE_ATTRIBUTES or _is_constant(y):

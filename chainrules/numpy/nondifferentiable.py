@@ -28,32 +28,83 @@ import numpy as np
 from chainrules_core import non_differentiable
 
 COMPARISONS = (
-    np.greater, np.less, np.equal, np.not_equal, np.greater_equal, np.less_equal,
-    np.isclose, np.allclose, np.array_equal, np.array_equiv,
+    np.greater,
+    np.less,
+    np.equal,
+    np.not_equal,
+    np.greater_equal,
+    np.less_equal,
+    np.isclose,
+    np.allclose,
+    np.array_equal,
+    np.array_equiv,
 )
 LOGICAL = (np.logical_and, np.logical_or, np.logical_xor, np.logical_not)
 PIECEWISE_CONSTANT = (
-    np.sign, np.floor, np.ceil, np.trunc, np.rint, np.round, np.around, np.fix, np.floor_divide,
+    np.sign,
+    np.floor,
+    np.ceil,
+    np.trunc,
+    np.rint,
+    np.round,
+    np.around,
+    np.fix,
+    np.floor_divide,
 )
 PREDICATES = (
-    np.isnan, np.isfinite, np.isinf, np.isposinf, np.isneginf, np.signbit, np.isreal,
-    np.iscomplex, np.isrealobj, np.iscomplexobj, np.isscalar,
+    np.isnan,
+    np.isfinite,
+    np.isinf,
+    np.isposinf,
+    np.isneginf,
+    np.signbit,
+    np.isreal,
+    np.iscomplex,
+    np.isrealobj,
+    np.iscomplexobj,
+    np.isscalar,
 )
 INDEX_VALUED = (
-    np.argmax, np.argmin, np.argsort, np.argwhere, np.nonzero, np.flatnonzero, np.searchsorted,
-    np.digitize, np.count_nonzero,
+    np.argmax,
+    np.argmin,
+    np.argsort,
+    np.argwhere,
+    np.nonzero,
+    np.flatnonzero,
+    np.searchsorted,
+    np.digitize,
+    np.count_nonzero,
 )
 INTEGER = (
-    np.bitwise_and, np.bitwise_or, np.bitwise_xor, np.invert, np.left_shift, np.right_shift,
-    np.gcd, np.lcm,
+    np.bitwise_and,
+    np.bitwise_or,
+    np.bitwise_xor,
+    np.invert,
+    np.left_shift,
+    np.right_shift,
+    np.gcd,
+    np.lcm,
 )
 SHAPE_QUERIES = (np.shape, np.size, np.ndim, np.broadcast_shapes)
 CONSTRUCTORS = (
-    np.zeros_like, np.ones_like, np.empty_like, np.full_like, np.zeros, np.ones, np.empty,
-    np.full, np.arange, np.linspace, np.eye, np.identity, np.unique,
+    np.zeros_like,
+    np.ones_like,
+    np.empty_like,
+    np.full_like,
+    np.zeros,
+    np.ones,
+    np.empty,
+    np.full,
+    np.arange,
+    np.linspace,
+    np.eye,
+    np.identity,
+    np.unique,
 )
 RANDOM_MODULE_FUNCTIONS = (
-    np.random.default_rng, np.random.seed, np.random.get_bit_generator,
+    np.random.default_rng,
+    np.random.seed,
+    np.random.get_bit_generator,
     np.random.set_bit_generator,
 )
 
@@ -75,8 +126,16 @@ def random_methods() -> Iterator[Callable]:
 
 
 NON_DIFFERENTIABLE: tuple[Callable, ...] = (
-    *COMPARISONS, *LOGICAL, *PIECEWISE_CONSTANT, *PREDICATES, *INDEX_VALUED, *INTEGER,
-    *SHAPE_QUERIES, *CONSTRUCTORS, *RANDOM_MODULE_FUNCTIONS, *random_methods(),
+    *COMPARISONS,
+    *LOGICAL,
+    *PIECEWISE_CONSTANT,
+    *PREDICATES,
+    *INDEX_VALUED,
+    *INTEGER,
+    *SHAPE_QUERIES,
+    *CONSTRUCTORS,
+    *RANDOM_MODULE_FUNCTIONS,
+    *random_methods(),
 )
 
 for _f in NON_DIFFERENTIABLE:

@@ -53,8 +53,9 @@ def _options(f: Callable, x: Any, args: tuple, kwargs: dict) -> dict:
     """
     bound = _signature(f).bind(x, *args, **kwargs)
     bound.apply_defaults()
-    options = {name: None if value is np._NoValue else value
-               for name, value in bound.arguments.items()}
+    options = {
+        name: None if value is np._NoValue else value for name, value in bound.arguments.items()
+    }
     for name in ("out", "initial", "where", "mean", "correction"):
         if options.get(name) is not None and not (name == "where" and options[name] is True):
             raise NotImplementedError(
@@ -164,8 +165,12 @@ def _(tangents, x, *args, **kwargs):
     dx = tangents[1]
     if isinstance(dx, AbstractZero):
         return y, dx
-    dy = np.sum(np.where(np.isnan(x), 0, dx), axis=options["axis"], dtype=options["dtype"],
-                keepdims=options["keepdims"])
+    dy = np.sum(
+        np.where(np.isnan(x), 0, dx),
+        axis=options["axis"],
+        dtype=options["dtype"],
+        keepdims=options["keepdims"],
+    )
     return y, ProjectTo(y)(dy)
 
 
@@ -321,8 +326,9 @@ def _ptp_weights(x: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
     """``∂ ptp / ∂x``: the weights of the maximum minus those of the minimum."""
     top = np.max(x, axis=axes, keepdims=keepdims)
     bottom = np.min(x, axis=axes, keepdims=keepdims)
-    return (_extremum_weights(x, top, axes, keepdims, skip_nan=False)
-            - _extremum_weights(x, bottom, axes, keepdims, skip_nan=False))
+    return _extremum_weights(x, top, axes, keepdims, skip_nan=False) - _extremum_weights(
+        x, bottom, axes, keepdims, skip_nan=False
+    )
 
 
 @rrule.register(np.ptp)
@@ -508,8 +514,11 @@ def _(tangents, x, *args, **kwargs):
     if isinstance(dx, AbstractZero):
         return y, dx
     # The prepended and appended values are constants: their tangent is zero.
-    edges = {name: np.zeros_like(options[name]) for name in ("prepend", "append")
-             if options[name] is not None}
+    edges = {
+        name: np.zeros_like(options[name])
+        for name in ("prepend", "append")
+        if options[name] is not None
+    }
     return y, ProjectTo(y)(np.diff(dx, n=options["n"], axis=options["axis"], **edges))
 
 

@@ -80,7 +80,7 @@ def _without_out(kwargs: dict) -> dict:
 
 
 def _replaced(args: tuple, position: int, value: Any) -> tuple:
-    return (*args[:position], value, *args[position + 1:])
+    return (*args[:position], value, *args[position + 1 :])
 
 
 def array_tangent(x: Any, dx: Any) -> Any:
@@ -279,8 +279,10 @@ def _atleast_rules(f: Callable) -> None:
 
         def atleast_pullback(dy):
             dys = (dy,) if len(arys) == 1 else tuple(dy)
-            dxs = (p(_zero_or_reshaped(d, shape))
-                   for p, d, shape in zip(projects, dys, shapes, strict=True))
+            dxs = (
+                p(_zero_or_reshaped(d, shape))
+                for p, d, shape in zip(projects, dys, shapes, strict=True)
+            )
             return NoTangent(), *dxs
 
         return f(*arys), atleast_pullback

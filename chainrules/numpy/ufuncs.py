@@ -65,8 +65,10 @@ def _plain_call_only(
     extra = sorted(set(kwargs) - set(allowed))
     if not extra and len(args) <= inputs:
         return
-    got = f"keyword argument(s) {', '.join(k + '=' for k in extra)}" if extra else (
-        f"{len(args)} positional arguments (a positional out= or deg=?)"
+    got = (
+        f"keyword argument(s) {', '.join(k + '=' for k in extra)}"
+        if extra
+        else (f"{len(args)} positional arguments (a positional out= or deg=?)")
     )
     raise TypeError(
         f"the rules of {_name(f)} cover plain calls only, without out=, where=, "

@@ -85,8 +85,9 @@ def _options(f: Callable, n_args: int, args: tuple, kwargs: dict) -> tuple[dict,
     """
     bound = inspect.signature(f).bind(*args, **kwargs)
     names = list(bound.signature.parameters)[n_args:]
-    given = {k: v for k, v in bound.arguments.items()
-             if k in names and not k.startswith("overwrite_")}
+    given = {
+        k: v for k, v in bound.arguments.items() if k in names and not k.startswith("overwrite_")
+    }
     bound.apply_defaults()
     return given, {k: bound.arguments[k] for k in names}
 
@@ -130,10 +131,16 @@ def _structure(assume_a: str | None, lower: bool) -> tuple[Callable, Callable]:
         return (lambda a: a), (lambda g: g)
     if assume_a in ("sym", "her", "pos"):
         conjugate = assume_a != "sym"
-        return (lambda a: _hermitian_read(a, lower, conjugate),
-                lambda g: _hermitian_read_adjoint(g, lower, conjugate))
-    masks = {"lower triangular": np.tril, "upper triangular": np.triu,
-             "diagonal": lambda a: _band(a, 0, 0), "tridiagonal": lambda a: _band(a, -1, 1)}
+        return (
+            lambda a: _hermitian_read(a, lower, conjugate),
+            lambda g: _hermitian_read_adjoint(g, lower, conjugate),
+        )
+    masks = {
+        "lower triangular": np.tril,
+        "upper triangular": np.triu,
+        "diagonal": lambda a: _band(a, 0, 0),
+        "tridiagonal": lambda a: _band(a, -1, 1),
+    }
     if assume_a not in masks:
         raise NotImplementedError(f"no derivative for scipy.linalg with assume_a={assume_a!r}")
     return masks[assume_a], masks[assume_a]
@@ -229,8 +236,11 @@ def _(a, *options, **kwargs):
     project_a = ProjectTo(a)
 
     def cholesky_pullback(dfactor):
-        return NoTangent(), project_a(_factor_cotangent_to_input(factor, dfactor, lower)), \
-            *_no_tangents(options)
+        return (
+            NoTangent(),
+            project_a(_factor_cotangent_to_input(factor, dfactor, lower)),
+            *_no_tangents(options),
+        )
 
     return factor, cholesky_pullback
 
@@ -302,8 +312,12 @@ def _(c_and_lower, b, *options, **kwargs):
         da_sym = da + _ct(da)
         factor = _inside_factor(c, lower)
         dc = _inside_factor(da_sym @ factor if lower else factor @ da_sym, lower)
-        return NoTangent(), project_c_and_lower((dc, NoTangent())), project_b(db), \
-            *_no_tangents(options)
+        return (
+            NoTangent(),
+            project_c_and_lower((dc, NoTangent())),
+            project_b(db),
+            *_no_tangents(options),
+        )
 
     return x, cho_solve_pullback
 
@@ -358,8 +372,11 @@ def _(a, *options, **kwargs):
         m = np.tril(_ct(l) @ dlu, -1) + np.triu(np.triu(dlu) @ _ct(u))
         # P L^{-H} M U^{-H}
         right = _ct(sla.solve_triangular(u, _ct(m)))
-        da = _permute(sla.solve_triangular(l, right, lower=True, unit_diagonal=True, trans=2),
-                      order, inverse=True)
+        da = _permute(
+            sla.solve_triangular(l, right, lower=True, unit_diagonal=True, trans=2),
+            order,
+            inverse=True,
+        )
         return NoTangent(), project_a(da), *_no_tangents(options)
 
     return y, lu_factor_pullback
@@ -404,8 +421,12 @@ def _(lu_and_piv, b, *options, **kwargs):
         l, u = _lu_parts(lu_and_piv[0])
         pda = _permute(da, _row_order(lu_and_piv[1]))
         dlu = np.tril(pda @ _ct(u), -1) + np.triu(_ct(l) @ pda)
-        return NoTangent(), project_lu_and_piv((dlu, NoTangent())), project_b(db), \
-            *_no_tangents(options)
+        return (
+            NoTangent(),
+            project_lu_and_piv((dlu, NoTangent())),
+            project_b(db),
+            *_no_tangents(options),
+        )
 
     return x, lu_solve_pullback
 

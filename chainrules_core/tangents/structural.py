@@ -69,7 +69,7 @@ class Tangent:
             if len(items) > 1:
                 raise TypeError("Tangent(dict, ...) takes one mapping of keys to tangents")
             self.backing = dict(items[0]) if items else fields
-        elif items:
+        elif items or (issubclass(primal_type, (tuple, list)) and not fields):
             self.backing = items
         else:
             names = _field_names(primal_type)

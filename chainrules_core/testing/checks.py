@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrules_core.config import RuleConfig
 from chainrules_core.rules import frule, rrule
 from chainrules_core.tangents import AbstractZero, NoTangent, Thunk, ZeroTangent
 from chainrules_core.testing.finite_differences import jacobian_transpose_vector, jvp
@@ -99,6 +100,10 @@ def _parameter_names(f: Callable, n: int) -> list[str]:
     except (TypeError, ValueError):
         names = []
     return [names[i] if i < len(names) else f"arg{i}" for i in range(n)]
+
+
+def _with_config(config: RuleConfig | None, *args: Any) -> tuple:
+    return args if config is None else (config, *args)
 
 
 def _function_name(f: Callable) -> str:
@@ -240,8 +245,9 @@ def test_rrule(
     output_tangent: Any = None,
     fkwargs: dict | None = None,
     rng: np.random.Generator | None = None,
+    config: RuleConfig | None = None,
 ) -> None:
-    """Check ``rrule(f, *args, **fkwargs)`` against finite differences.
+    """Check ``rrule([config,] f, *args, **fkwargs)`` against finite differences.
 
     It checks that a rule exists; that its primal output equals ``f(*args)``; that the pullback
     returns one tangent per input with ``f``'s first; that thunks unthunk; that non-differentiable
@@ -251,6 +257,19 @@ def test_rrule(
     and that each cotangent equals ``J.T @ dy`` computed by central finite differences, for a random
     ``dy`` (or ``output_tangent``). Inputs with more than ``FULL_CHECK_LIMIT`` real entries are
     checked along random directions instead of entry by entry.
+
+    Args:
+        f: the function whose rule is checked.
+        args: its positional arguments; wrap one in :func:`nondiff` or :class:`WithTangent` to
+            mark it non-differentiable.
+        rtol: relative tolerance (default: 1e-6, or 2e-3 when an input or the output is single
+            precision).
+        atol: absolute tolerance, relative to the largest expected entry (default: 1e-7, or 1e-4).
+        output_tangent: the cotangent to pull back (default: random).
+        fkwargs: keyword arguments for ``f`` and its rule (never differentiated).
+        rng: the random generator for tangents (default: seeded, so runs repeat).
+        config: a :class:`~chainrules_core.RuleConfig` to pass to the rule, for rules registered
+            with ``config=``.
 
     Raises:
         AssertionError: naming the argument, with expected and obtained values.
@@ -273,7 +292,7 @@ def test_rrule(
     arguments = _arguments(f, args)
     values = [a.value for a in arguments]
     name = f"rrule of {_function_name(f)}"
-    result = rrule(f, *values[1:], **fkwargs)
+    result = rrule(*_with_config(config, f, *values[1:]), **fkwargs)
     if result is None:
         types = ", ".join(type(v).__name__ for v in values[1:])
         raise AssertionError(f"{name}: no rrule is registered for argument types ({types})")
@@ -342,13 +361,25 @@ def test_frule(
     atol: float | None = None,
     fkwargs: dict | None = None,
     rng: np.random.Generator | None = None,
+    config: RuleConfig | None = None,
 ) -> None:
-    """Check ``frule((df, *dargs), f, *args, **fkwargs)`` against finite differences.
+    """Check ``frule([config,] (df, *dargs), f, *args, **fkwargs)`` against finite differences.
 
     Random tangents are drawn for every differentiable input (or taken from :class:`WithTangent`);
     the rule's output tangent must have the output's shape and dtype and equal ``J @ dx`` computed
     by central finite differences. The rule is also called with ``ZeroTangent()`` for every input
     and must then return a zero tangent.
+
+    Args:
+        f: the function whose rule is checked.
+        args: its positional arguments; :class:`WithTangent` fixes an input tangent, and
+            :func:`nondiff` marks an argument non-differentiable.
+        rtol: relative tolerance (default: 1e-6, or 2e-3 when an input or the output is single
+            precision).
+        atol: absolute tolerance, relative to the largest expected entry (default: 1e-7, or 1e-4).
+        fkwargs: keyword arguments for ``f`` and its rule (never differentiated).
+        rng: the random generator for tangents (default: seeded, so runs repeat).
+        config: a :class:`~chainrules_core.RuleConfig` to pass to the rule.
 
     Raises:
         AssertionError: with expected and obtained values.
@@ -375,7 +406,7 @@ def test_frule(
         else (rand_tangent(a.value, rng) if a.layout.size else NoTangent())
         for a in arguments
     )
-    result = frule(tangents, f, *values[1:], **fkwargs)
+    result = frule(*_with_config(config, tangents, f, *values[1:]), **fkwargs)
     if result is None:
         types = ", ".join(type(v).__name__ for v in values[1:])
         raise AssertionError(f"{name}: no frule is registered for argument types ({types})")
@@ -400,7 +431,7 @@ def test_frule(
     _assert_close(expected, got, rtol, atol, where, _display_shape(expected_y))
 
     zeros = tuple(ZeroTangent() if a.layout.size else NoTangent() for a in arguments)
-    _, dy_zero = frule(zeros, f, *values[1:], **fkwargs)
+    _, dy_zero = frule(*_with_config(config, zeros, f, *values[1:]), **fkwargs)
     dy_zero = _unthunked(dy_zero, f"{name} with zero input tangents")
     if not isinstance(dy_zero, AbstractZero) and np.any(
         tangent_vector(problem.output_layout, dy_zero, where)
@@ -441,13 +472,15 @@ def test_scalar(
     _, back = rrule(f, x, **fkwargs)
     backward = _unthunked(back(1.0)[1], "test_scalar")
     if not np.iscomplexobj(x):
+        rtol, atol = _tolerances(rtol, atol, [x])
         _assert_close(
             [float(np.real(_unthunked(forward, "test_scalar")))],
             [float(np.real(backward))],
-            1e-8 if rtol is None else rtol,
-            1e-10 if atol is None else atol,
+            rtol,
+            atol,
             f"test_scalar of {_function_name(f)}: the rrule's derivative (got) against "
             "the frule's (expected)",
+            reference=False,
         )
 
 

@@ -95,8 +95,12 @@ def test_frule_matches_finite_differences(case):
 
 @pytest.mark.parametrize(
     ("f", "options"),
-    [(fft.fft, (6, 0, "ortho")), (fft.irfft, (5, 0)), (fft.rfftn, ((3, 2), (1, 0))),
-     (fft.fftshift, ((0,),))],
+    [
+        (fft.fft, (6, 0, "ortho")),
+        (fft.irfft, (5, 0)),
+        (fft.rfftn, ((3, 2), (1, 0))),
+        (fft.fftshift, ((0,),)),
+    ],
 )
 def test_positional_options_get_no_tangent(f, options):
     x = random_array((3, 4), np.float64)

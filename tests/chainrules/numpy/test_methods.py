@@ -73,7 +73,9 @@ def test_reduction_method_matches_finite_differences(name, args, kwargs, dtype):
     check(getattr(np.ndarray, name), distinct((2, 3, 2), dtype), *args, **kwargs)
 
 
-@pytest.mark.parametrize("name", ["sum", "mean", "prod", "std", "var", "cumsum", "cumprod", "trace"])
+@pytest.mark.parametrize(
+    "name", ["sum", "mean", "prod", "std", "var", "cumsum", "cumprod", "trace"]
+)
 def test_complex_reduction_method(name):
     check(getattr(np.ndarray, name), random((3, 3), np.complex128), nondiff(0))
 
@@ -175,8 +177,10 @@ def test_non_differentiable_method(name, args):
     y, back = rrule(method, x, *args)
     np.testing.assert_array_equal(y, method(x, *args))
     assert all(t is NoTangent() for t in back(np.ones(np.shape(y))))
-    assert frule((NoTangent(), np.ones((2, 3)), *(NoTangent() for _ in args)), method, x, *args)[1] \
+    assert (
+        frule((NoTangent(), np.ones((2, 3)), *(NoTangent() for _ in args)), method, x, *args)[1]
         is NoTangent()
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -185,8 +189,12 @@ def test_non_differentiable_method(name, args):
 
 @pytest.mark.parametrize(
     ("source", "target"),
-    [(np.float64, np.float32), (np.float32, np.float64), (np.float64, np.complex128),
-     (np.float32, "float64")],
+    [
+        (np.float64, np.float32),
+        (np.float32, np.float64),
+        (np.float64, np.complex128),
+        (np.float32, "float64"),
+    ],
 )
 def test_astype_casts_the_cotangent_back(source, target):
     # The dtype is passed as an np.dtype: chainrules_core.testing cannot take a scalar type
@@ -212,16 +220,24 @@ def test_astype_to_integer_is_not_differentiable():
     x = random(4) * 10
     _, back = rrule(np.ndarray.astype, x, np.int64)
     assert back(np.ones(4)) == (NoTangent(), NoTangent(), NoTangent())
-    assert frule((NoTangent(), np.ones(4), NoTangent()), np.ndarray.astype, x, np.int64)[1] \
+    assert (
+        frule((NoTangent(), np.ones(4), NoTangent()), np.ndarray.astype, x, np.int64)[1]
         is NoTangent()
+    )
     _, back = rrule(np.ndarray.astype, np.arange(3), np.float64)
     assert back(np.ones(3))[1] is NoTangent()
 
 
 @pytest.mark.parametrize(
     ("shape", "args"),
-    [((), ()), ((1, 1), ()), ((2, 3), (4,)), ((2, 3), (-1,)), ((2, 3), ((1, 0),)),
-     ((2, 3), (0, 2))],
+    [
+        ((), ()),
+        ((1, 1), ()),
+        ((2, 3), (4,)),
+        ((2, 3), (-1,)),
+        ((2, 3), ((1, 0),)),
+        ((2, 3), (0, 2)),
+    ],
     ids=str,
 )
 @pytest.mark.parametrize("dtype", [np.float64, np.float32, np.complex128])
@@ -272,9 +288,16 @@ def test_in_place_methods_raise_naming_the_method(name):
 
 @pytest.mark.parametrize(
     ("name", "shape", "dtype"),
-    [("T", (2, 3), np.float64), ("T", (2, 3, 2), np.float32), ("T", (3,), np.float64),
-     ("mT", (2, 3, 2), np.float64), ("real", (2, 3), np.complex128), ("imag", (2, 3), np.complex128),
-     ("real", (3,), np.float32), ("imag", (3,), np.float64)],
+    [
+        ("T", (2, 3), np.float64),
+        ("T", (2, 3, 2), np.float32),
+        ("T", (3,), np.float64),
+        ("mT", (2, 3, 2), np.float64),
+        ("real", (2, 3), np.complex128),
+        ("imag", (2, 3), np.complex128),
+        ("real", (3,), np.float32),
+        ("imag", (3,), np.float64),
+    ],
     ids=str,
 )
 def test_differentiable_attribute(name, shape, dtype):

@@ -43,8 +43,23 @@ AXIS_CASES = [
     ((2, 3, 2), {"axis": (-1, 1), "keepdims": True}),
     ((2, 3, 2), {"axis": None, "keepdims": True}),
 ]
-REDUCTIONS = [np.sum, np.mean, np.prod, np.max, np.min, np.amax, np.amin, np.nanmax, np.nanmin,
-              np.ptp, np.std, np.var, np.nansum, np.nanmean, np.median]
+REDUCTIONS = [
+    np.sum,
+    np.mean,
+    np.prod,
+    np.max,
+    np.min,
+    np.amax,
+    np.amin,
+    np.nanmax,
+    np.nanmin,
+    np.ptp,
+    np.std,
+    np.var,
+    np.nansum,
+    np.nanmean,
+    np.median,
+]
 COMPLEX_REDUCTIONS = [np.sum, np.mean, np.prod, np.std, np.var, np.nansum]
 
 
@@ -58,8 +73,9 @@ REDUCTION_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("f", "shape", "kwargs"), REDUCTION_CASES,
-                         ids=lambda v: getattr(v, "__name__", str(v)))
+@pytest.mark.parametrize(
+    ("f", "shape", "kwargs"), REDUCTION_CASES, ids=lambda v: getattr(v, "__name__", str(v))
+)
 def test_reduction_matches_finite_differences(f, shape, kwargs):
     check(f, distinct(shape), **kwargs)
 
@@ -80,14 +96,29 @@ def test_complex_reduction(f, kwargs):
     check(f, random((3, 2), np.complex128), **kwargs)
 
 
-@pytest.mark.parametrize("f", [np.sum, np.mean, np.prod, np.max, np.std, np.var, np.nansum],
-                         ids=lambda f: f.__name__)
+@pytest.mark.parametrize(
+    "f", [np.sum, np.mean, np.prod, np.max, np.std, np.var, np.nansum], ids=lambda f: f.__name__
+)
 def test_positional_axis_gets_no_tangent(f):
     check(f, distinct((3, 4)), nondiff(1))
 
 
-@pytest.mark.parametrize("f", [np.sum, np.mean, np.prod, np.std, np.var, np.nansum, np.nanmean,
-                               np.cumsum, np.cumprod, np.trace], ids=lambda f: f.__name__)
+@pytest.mark.parametrize(
+    "f",
+    [
+        np.sum,
+        np.mean,
+        np.prod,
+        np.std,
+        np.var,
+        np.nansum,
+        np.nanmean,
+        np.cumsum,
+        np.cumprod,
+        np.trace,
+    ],
+    ids=lambda f: f.__name__,
+)
 def test_dtype_keyword_is_passed_through(f):
     x = distinct((3, 3), np.float32)
     y, _ = rrule(f, x, dtype=np.float64)

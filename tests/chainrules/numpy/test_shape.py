@@ -224,8 +224,12 @@ def test_pad_constant_values_are_not_differentiated():
 
 def test_out_argument_keeps_the_primal():
     out = np.empty(4)
-    y, dy = frule((NoTangent(), Tangent(tuple, np.ones(2), np.ones(2))), np.concatenate,
-                  (np.zeros(2), np.full(2, 3.0)), out=out)
+    y, dy = frule(
+        (NoTangent(), Tangent(tuple, np.ones(2), np.ones(2))),
+        np.concatenate,
+        (np.zeros(2), np.full(2, 3.0)),
+        out=out,
+    )
     assert y is out
     np.testing.assert_array_equal(out, [0, 0, 3, 3])
     np.testing.assert_array_equal(dy, np.ones(4))

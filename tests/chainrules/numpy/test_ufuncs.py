@@ -37,32 +37,88 @@ SEPARATED = (signed(1, 2), between(-0.5, 0.5))  # never within a finite-differen
 DISK = box((0.2, 0.8), (-0.8, 0.8))  # off every branch cut of the holomorphic functions below
 
 REAL_DOMAINS = {
-    np.add: (UNIT, UNIT), np.subtract: (UNIT, UNIT), np.multiply: (UNIT, UNIT),
-    np.divide: (UNIT, AWAY), np.negative: (UNIT,), np.positive: (UNIT,),
-    np.reciprocal: (AWAY,), np.square: (UNIT,), np.sqrt: (POSITIVE,), np.cbrt: (AWAY,),
-    np.power: (POSITIVE, UNIT), np.float_power: (POSITIVE, UNIT),
-    np.exp: (UNIT,), np.exp2: (UNIT,), np.expm1: (UNIT,), np.log: (POSITIVE,),
-    np.log2: (POSITIVE,), np.log10: (POSITIVE,), np.log1p: (between(-0.5, 2),),
-    np.logaddexp: (UNIT, UNIT), np.logaddexp2: (UNIT, UNIT),
-    np.sin: (UNIT,), np.cos: (UNIT,), np.tan: (between(-1.2, 1.2),),
-    np.arcsin: (between(-0.8, 0.8),), np.arccos: (between(-0.8, 0.8),), np.arctan: (UNIT,),
-    np.sinh: (UNIT,), np.cosh: (UNIT,), np.tanh: (UNIT,), np.arcsinh: (UNIT,),
-    np.arccosh: (between(1.2, 3),), np.arctanh: (between(-0.8, 0.8),),
-    np.arctan2: (AWAY, AWAY), np.hypot: (AWAY, AWAY), np.sinc: (UNIT,),
-    np.deg2rad: (UNIT,), np.radians: (UNIT,), np.rad2deg: (UNIT,), np.degrees: (UNIT,),
-    np.absolute: (AWAY,), np.fabs: (AWAY,), np.copysign: (AWAY, AWAY),
-    np.real: (UNIT,), np.imag: (UNIT,), np.angle: (AWAY,),
-    np.maximum: SEPARATED, np.minimum: SEPARATED, np.fmax: SEPARATED, np.fmin: SEPARATED,
+    np.add: (UNIT, UNIT),
+    np.subtract: (UNIT, UNIT),
+    np.multiply: (UNIT, UNIT),
+    np.divide: (UNIT, AWAY),
+    np.negative: (UNIT,),
+    np.positive: (UNIT,),
+    np.reciprocal: (AWAY,),
+    np.square: (UNIT,),
+    np.sqrt: (POSITIVE,),
+    np.cbrt: (AWAY,),
+    np.power: (POSITIVE, UNIT),
+    np.float_power: (POSITIVE, UNIT),
+    np.exp: (UNIT,),
+    np.exp2: (UNIT,),
+    np.expm1: (UNIT,),
+    np.log: (POSITIVE,),
+    np.log2: (POSITIVE,),
+    np.log10: (POSITIVE,),
+    np.log1p: (between(-0.5, 2),),
+    np.logaddexp: (UNIT, UNIT),
+    np.logaddexp2: (UNIT, UNIT),
+    np.sin: (UNIT,),
+    np.cos: (UNIT,),
+    np.tan: (between(-1.2, 1.2),),
+    np.arcsin: (between(-0.8, 0.8),),
+    np.arccos: (between(-0.8, 0.8),),
+    np.arctan: (UNIT,),
+    np.sinh: (UNIT,),
+    np.cosh: (UNIT,),
+    np.tanh: (UNIT,),
+    np.arcsinh: (UNIT,),
+    np.arccosh: (between(1.2, 3),),
+    np.arctanh: (between(-0.8, 0.8),),
+    np.arctan2: (AWAY, AWAY),
+    np.hypot: (AWAY, AWAY),
+    np.sinc: (UNIT,),
+    np.deg2rad: (UNIT,),
+    np.radians: (UNIT,),
+    np.rad2deg: (UNIT,),
+    np.degrees: (UNIT,),
+    np.absolute: (AWAY,),
+    np.fabs: (AWAY,),
+    np.copysign: (AWAY, AWAY),
+    np.real: (UNIT,),
+    np.imag: (UNIT,),
+    np.angle: (AWAY,),
+    np.maximum: SEPARATED,
+    np.minimum: SEPARATED,
+    np.fmax: SEPARATED,
+    np.fmin: SEPARATED,
     # x1 / x2 stays within (2.05, 2.95) in magnitude: floor and trunc are constant and differ.
     np.remainder: (signed(4.3, 5.6), signed(1.9, 2.1)),
     np.fmod: (signed(4.3, 5.6), signed(1.9, 2.1)),
-    np.heaviside: (AWAY, UNIT), np.ldexp: (UNIT, integers(-3, 4)),
+    np.heaviside: (AWAY, UNIT),
+    np.ldexp: (UNIT, integers(-3, 4)),
 }
 
 HOLOMORPHIC_UNARY = (
-    np.negative, np.positive, np.reciprocal, np.square, np.sqrt, np.exp, np.exp2, np.expm1,
-    np.log, np.log2, np.log10, np.log1p, np.sin, np.cos, np.tan, np.arcsin, np.arccos, np.arctan,
-    np.sinh, np.cosh, np.tanh, np.arcsinh, np.arctanh, np.sinc,
+    np.negative,
+    np.positive,
+    np.reciprocal,
+    np.square,
+    np.sqrt,
+    np.exp,
+    np.exp2,
+    np.expm1,
+    np.log,
+    np.log2,
+    np.log10,
+    np.log1p,
+    np.sin,
+    np.cos,
+    np.tan,
+    np.arcsin,
+    np.arccos,
+    np.arctan,
+    np.sinh,
+    np.cosh,
+    np.tanh,
+    np.arcsinh,
+    np.arctanh,
+    np.sinc,
 )
 HOLOMORPHIC_BINARY = (np.add, np.subtract, np.multiply, np.divide, np.power, np.float_power)
 REAL_VALUED_OF_COMPLEX = (np.absolute, np.angle, np.real, np.imag)
@@ -74,8 +130,13 @@ COMPLEX_DOMAINS = {
 
 UNARY_SHAPES = ["py", "0d", (3,), (2, 3)]
 BINARY_SHAPES = [
-    ("py", "py"), ("0d", "0d"), ((3,), (3,)), ((2, 3), (2, 3)), ((2, 3), (3,)),
-    ((2, 3), "py"), ("py", (2, 3)),
+    ("py", "py"),
+    ("0d", "0d"),
+    ((3,), (3,)),
+    ((2, 3), (2, 3)),
+    ((2, 3), (3,)),
+    ((2, 3), "py"),
+    ("py", (2, 3)),
 ]
 
 
@@ -116,16 +177,20 @@ def test_every_table_entry_has_a_test_domain():
     assert set(PARTIALS) == set(REAL_DOMAINS)
 
 
-@pytest.mark.parametrize(("f", "domain", "dtype", "specs"),
-                         cases(REAL_DOMAINS, [np.float64, np.float32]))
+@pytest.mark.parametrize(
+    ("f", "domain", "dtype", "specs"), cases(REAL_DOMAINS, [np.float64, np.float32])
+)
 def test_real_rules_match_finite_differences(f, domain, dtype, specs):
     check_against_finite_differences(f, domain, dtype, specs)
 
 
 @pytest.mark.parametrize(
     ("f", "domain", "dtype", "specs"),
-    cases(COMPLEX_DOMAINS, [np.complex128, np.complex64],
-          restrict=lambda dtype, specs: dtype == np.complex128 or specs[0] == (2, 3)),
+    cases(
+        COMPLEX_DOMAINS,
+        [np.complex128, np.complex64],
+        restrict=lambda dtype, specs: dtype == np.complex128 or specs[0] == (2, 3),
+    ),
 )
 def test_complex_rules_match_finite_differences(f, domain, dtype, specs):
     check_against_finite_differences(f, domain, dtype, specs)
@@ -167,9 +232,15 @@ def test_ties_split_the_cotangent_evenly(f):
     np.testing.assert_array_equal(d_out, [0.5, 1.0 if winner_is_x else 0.0, 0.5])
 
 
-@pytest.mark.parametrize(("f", "nan_gets_it"), [
-    (np.maximum, True), (np.minimum, True), (np.fmax, False), (np.fmin, False),
-])
+@pytest.mark.parametrize(
+    ("f", "nan_gets_it"),
+    [
+        (np.maximum, True),
+        (np.minimum, True),
+        (np.fmax, False),
+        (np.fmin, False),
+    ],
+)
 def test_nan_cotangent_follows_the_returned_argument(f, nan_gets_it):
     _, back = rrule(f, np.nan, 1.0)
     _, d_nan, d_one = back(1.0)
@@ -208,9 +279,15 @@ def test_ldexp_exponent_has_no_tangent():
     assert d_exponent == NoTangent()
 
 
-@pytest.mark.parametrize("x", [
-    np.array([1.0, -2.0]), np.array([1 + 2j, -3j]), 2.5 - 1j, np.array([1 + 2j], np.complex64),
-])
+@pytest.mark.parametrize(
+    "x",
+    [
+        np.array([1.0, -2.0]),
+        np.array([1 + 2j, -3j]),
+        2.5 - 1j,
+        np.array([1 + 2j], np.complex64),
+    ],
+)
 def test_conjugate(x):
     for f in (np.conjugate, np.conj):
         test_rrule(f, x)
@@ -223,13 +300,16 @@ def test_conjugate_cotangent_is_conjugated():
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize(("a_min", "a_max"), [
-    (-1.0, 1.0),
-    (np.array([-1.0, -0.5, -1.5]), 1.0),
-    (np.array([[-1.0], [-0.5]]), np.array([1.0, 0.5, 1.5])),
-    (None, 0.5),
-    (-0.5, None),
-])
+@pytest.mark.parametrize(
+    ("a_min", "a_max"),
+    [
+        (-1.0, 1.0),
+        (np.array([-1.0, -0.5, -1.5]), 1.0),
+        (np.array([[-1.0], [-0.5]]), np.array([1.0, 0.5, 1.5])),
+        (None, 0.5),
+        (-0.5, None),
+    ],
+)
 def test_clip_matches_finite_differences(dtype, a_min, a_max):
     x = np.array([[-2.0, -0.25, 0.3], [1.8, 0.1, -0.9]], dtype)
     test_rrule(np.clip, x, a_min, a_max)
@@ -254,18 +334,21 @@ def test_clip_gives_ties_and_crossed_bounds_to_the_bound():
     assert (d_min, d_max) == (0.0, 2.0)
 
 
-@pytest.mark.parametrize(("call", "args", "kwargs"), [
-    (np.add, (np.ones(2), np.ones(2)), {"out": np.empty(2)}),
-    (np.sin, (np.ones(2),), {"where": np.array([True, False])}),
-    (np.multiply, (np.ones(2), np.ones(2), np.empty(2)), {}),
-    (np.exp, (np.ones(2),), {"dtype": np.float32}),
-    (np.angle, (np.ones(2),), {"deg": True}),
-    (np.angle, (np.ones(2), True), {}),
-    (np.conjugate, (np.ones(2),), {"out": np.empty(2)}),
-    (np.conj, (np.ones(2), np.empty(2)), {}),
-    (np.clip, (np.ones(2), 0.0, 1.0), {"out": np.empty(2)}),
-    (np.clip, (np.ones(2), 0.0, 1.0, np.empty(2)), {}),
-])
+@pytest.mark.parametrize(
+    ("call", "args", "kwargs"),
+    [
+        (np.add, (np.ones(2), np.ones(2)), {"out": np.empty(2)}),
+        (np.sin, (np.ones(2),), {"where": np.array([True, False])}),
+        (np.multiply, (np.ones(2), np.ones(2), np.empty(2)), {}),
+        (np.exp, (np.ones(2),), {"dtype": np.float32}),
+        (np.angle, (np.ones(2),), {"deg": True}),
+        (np.angle, (np.ones(2), True), {}),
+        (np.conjugate, (np.ones(2),), {"out": np.empty(2)}),
+        (np.conj, (np.ones(2), np.empty(2)), {}),
+        (np.clip, (np.ones(2), 0.0, 1.0), {"out": np.empty(2)}),
+        (np.clip, (np.ones(2), 0.0, 1.0, np.empty(2)), {}),
+    ],
+)
 def test_calls_with_out_or_where_raise_a_clear_error(call, args, kwargs):
     with pytest.raises(TypeError, match="plain calls only"):
         rrule(call, *args, **kwargs)

@@ -120,9 +120,11 @@ def pullback_through(factor, solve, a, b, options, dx):
 
 @pytest.mark.parametrize(
     ("factor", "solve", "matrix", "options"),
-    [(sla.cho_factor, sla.cho_solve, positive_definite, {}),
-     (sla.lu_factor, sla.lu_solve, general, {"trans": 1}),
-     (sla.lu_factor, sla.lu_solve, general, {"trans": 2})],
+    [
+        (sla.cho_factor, sla.cho_solve, positive_definite, {}),
+        (sla.lu_factor, sla.lu_solve, general, {"trans": 1}),
+        (sla.lu_factor, sla.lu_solve, general, {"trans": 2}),
+    ],
 )
 @pytest.mark.parametrize("dtype", [np.float64, np.complex128], ids=dtype_id)
 def test_factor_then_solve_composes_to_the_solve_derivative(factor, solve, matrix, options, dtype):
@@ -182,13 +184,23 @@ def test_solve(assume_a, lower, dtype):
 def test_solve_transposed(dtype):
     a, b = general(3, dtype), random((3, 2), dtype, 1)
     check_both(sla.solve, a, b, fkwargs={"transposed": True})
-    check_both(sla.solve, a, b, nondiff(False), nondiff(False), nondiff(False), nondiff(True),
-               nondiff("gen"), nondiff(True))
+    check_both(
+        sla.solve,
+        a,
+        b,
+        nondiff(False),
+        nondiff(False),
+        nondiff(False),
+        nondiff(True),
+        nondiff("gen"),
+        nondiff(True),
+    )
 
 
-@pytest.mark.parametrize(("assume_a", "lower", "dtype"),
-                         [c for c in STRUCTURE_CASES
-                          if c[0] not in ("banded", "tridiagonal", "diagonal")])
+@pytest.mark.parametrize(
+    ("assume_a", "lower", "dtype"),
+    [c for c in STRUCTURE_CASES if c[0] not in ("banded", "tridiagonal", "diagonal")],
+)
 def test_inv(assume_a, lower, dtype):
     check_both(sla.inv, structured(assume_a, dtype), fkwargs={"assume_a": assume_a, "lower": lower})
 
@@ -245,5 +257,7 @@ def test_frules_of_solves_with_a_zero_matrix_tangent():
     db = random((3,), np.float64, 2)
     _, dx = frule((NoTangent(), ZeroTangent(), db), sla.solve, a, b)
     np.testing.assert_allclose(dx, sla.solve(a, db))
-    assert frule((NoTangent(), ZeroTangent(), ZeroTangent()), sla.lu_solve, sla.lu_factor(a),
-                 b)[1] == ZeroTangent()
+    assert (
+        frule((NoTangent(), ZeroTangent(), ZeroTangent()), sla.lu_solve, sla.lu_factor(a), b)[1]
+        == ZeroTangent()
+    )

@@ -41,8 +41,16 @@ def test_zeros_absorb_linear_operations(zero):
 def test_fields_of_a_zero_are_zero_but_metadata_and_private_names_are_not_fields(zero):
     assert zero.x is zero
     assert zero.weights is zero
-    for name in ("shape", "dtype", "ndim", "size", "astype", "_private", "__array_interface__",
-                 "unthunk"):
+    for name in (
+        "shape",
+        "dtype",
+        "ndim",
+        "size",
+        "astype",
+        "_private",
+        "__array_interface__",
+        "unthunk",
+    ):
         assert not hasattr(zero, name)
     assert np.shape(zero) == ()
 

@@ -90,3 +90,9 @@ def test_canonicalize_fills_declared_fields_in_order():
     assert list(t.backing) == ["x", "y"]
     assert t.x is ZeroTangent()
     assert canonicalize(Tangent(tuple, 1.0)) == Tangent(tuple, 1.0)
+
+
+def test_empty_sequence_tangents_are_positional():
+    assert Tangent(list).backing == ()
+    assert list(Tangent(tuple)) == []
+    assert Tangent(list) == Tangent.from_backing(list, ())

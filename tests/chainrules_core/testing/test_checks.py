@@ -369,3 +369,30 @@ def _(x, dtype):
 
 def test_numpy_scalar_types_as_arguments_are_constants():
     test_rrule(pass_type, np.array([0.5, 1.5]), np.float64)
+
+
+def mapped_square(xs):
+    return [x * x for x in xs]
+
+
+def test_config_rules_are_checked_through_the_config_option():
+    from chainrules_core import HasForwardsMode, HasReverseMode, RuleConfig
+
+    class Engine(RuleConfig, HasReverseMode, HasForwardsMode):
+        pass
+
+    def twice(config, x):
+        return 2 * x, lambda dy: (NoTangent(), 2 * dy)
+
+    def twice_forward(config, tangents, x):
+        return 2 * x, 2 * tangents[1]
+
+    def needs_engine(x):
+        return 2 * x
+
+    rrule.add(needs_engine, (), twice, config=HasReverseMode)
+    frule.add(needs_engine, (), twice_forward, config=HasForwardsMode)
+    test_rrule(needs_engine, 1.5, config=Engine())
+    test_frule(needs_engine, 1.5, config=Engine())
+    with pytest.raises(AssertionError, match="no rrule"):
+        test_rrule(needs_engine, 1.5)
