@@ -235,11 +235,21 @@ class ReverseRules(RuleTable):
     """
 
     def __call__(self, *args: Any, **kwargs: Any):
-        config, args = _split_config(args)
+        # The hot path of every AD engine: written out inline, with the cache probed directly.
+        if args and isinstance(args[0], RuleConfig):
+            config, args = args[0], args[1:]
+        else:
+            config = None
         if not args:
             raise TypeError("rrule needs the function to differentiate: rrule([config,] f, *args)")
-        f, call_args, bound = _resolve_receiver(args[0], args[1:])
-        found = self.resolve(config, f, call_args)
+        f, call_args = args[0], args[1:]
+        bound = type(f) in _BOUND_METHOD_TYPES
+        if bound:
+            f, call_args, bound = _resolve_receiver(f, call_args)
+        try:
+            found = self._cache[(f, type(config), *map(type, call_args))]
+        except (KeyError, TypeError):
+            found = self.resolve(config, f, call_args)
         if found is None:
             return None
         impl, takes_config, receiver_first = found
