@@ -92,9 +92,15 @@ def _rules_of(name: str) -> tuple[list, list]:
         distribution = getattr(scipy.stats, distribution_name)
         unbound, args = getattr(type(distribution), method), (distribution, 0.5)
         found = rrule.resolve(None, unbound, args), frule.resolve(None, unbound, args)
-        return [f[0] for f in found[:1] if f], [f[0] for f in found[1:] if f]
+        reverse, forward = [f[0] for f in found[:1] if f], [f[0] for f in found[1:] if f]
+        return _library_rules(reverse), _library_rules(forward)
     f = lookup(name)
-    return rrule.implementations(f), frule.implementations(f)
+    return _library_rules(rrule.implementations(f)), _library_rules(frule.implementations(f))
+
+
+def _library_rules(impls: list) -> list:
+    """The rules defined by ``chainrules`` (or its helpers in ``chainrules_core``), not by an engine."""
+    return [i for i in impls if i.__module__.partition(".")[0] in ("chainrules", "chainrules_core")]
 
 
 def status(name: str) -> Row:

@@ -77,14 +77,12 @@ _PARTIALS = {
     math.acosh: lambda x, out: 1 / math.sqrt(x * x - 1),
     math.atanh: lambda x, out: 1 / (1 - x * x),
     math.exp: lambda x, out: out,
-    math.exp2: lambda x, out: out * _LOG2,
     math.expm1: lambda x, out: out + 1,
     math.log: _log_partials,
     math.log2: lambda x, out: 1 / (x * _LOG2),
     math.log10: lambda x, out: 1 / (x * _LOG10),
     math.log1p: lambda x, out: 1 / (1 + x),
     math.sqrt: lambda x, out: 0.5 / out,
-    math.cbrt: lambda x, out: 1 / (3 * out * out),
     math.erf: lambda x, out: _TWO_OVER_SQRT_PI * math.exp(-x * x),
     math.erfc: lambda x, out: -_TWO_OVER_SQRT_PI * math.exp(-x * x),
     math.gamma: lambda x, out: out * digamma(x),
@@ -97,6 +95,11 @@ _PARTIALS = {
     math.fmod: lambda x, y, out: (1.0, -math.trunc(x / y)),
     math.remainder: lambda x, y, out: (1.0, -round(x / y)),
 }
+
+# exp2 and cbrt joined the math module in Python 3.11.
+if hasattr(math, "exp2"):
+    _PARTIALS[math.exp2] = lambda x, out: out * _LOG2
+    _PARTIALS[math.cbrt] = lambda x, out: 1 / (3 * out * out)
 
 for _f, _partials in _PARTIALS.items():
     scalar_rule(_f, _partials)

@@ -1,0 +1,39 @@
+"""zygote_engine: source-to-source reverse-mode automatic differentiation for Python."""
+
+from __future__ import annotations
+
+import chainrules  # noqa: F401 - registers the rules for builtins, operator, math, numpy, scipy
+from zygote_engine import lib  # noqa: F401 - registers the engine's own rules
+from zygote_engine.api import (
+    WithGradient,
+    derivative,
+    gradient,
+    pullback,
+    refresh,
+    show_adjoint,
+    withgradient,
+)
+from zygote_engine.config import ZygoteRuleConfig
+from zygote_engine.errors import (
+    MissingRuleError,
+    MutationError,
+    NonScalarOutputError,
+    UnsupportedConstructError,
+    ZygoteError,
+)
+
+__all__ = [
+    "MissingRuleError",
+    "MutationError",
+    "NonScalarOutputError",
+    "UnsupportedConstructError",
+    "WithGradient",
+    "ZygoteError",
+    "ZygoteRuleConfig",
+    "derivative",
+    "gradient",
+    "pullback",
+    "refresh",
+    "show_adjoint",
+    "withgradient",
+]

@@ -64,6 +64,7 @@ from chainrules_core import (
     frule,
     non_differentiable,
     rrule,
+    thunk,
     unbroadcast,
     unthunk,
 )
@@ -74,8 +75,9 @@ from chainrules_core import (
 
 
 def _H(x):
-    """Conjugate transpose of the last two axes."""
-    return np.conj(np.swapaxes(x, -1, -2))
+    """Conjugate transpose of the last two axes (a view, with no copy, for real arrays)."""
+    t = np.swapaxes(x, -1, -2)
+    return np.conj(t) if np.iscomplexobj(t) else t
 
 
 def _is_zero(t) -> bool:
@@ -426,8 +428,9 @@ def _matmul_rrule(a, b):
     def matmul_pullback(dy):
         batch = np.broadcast_shapes(np.shape(am)[:-2], np.shape(bm)[:-2])
         dy = np.reshape(dy, (*batch, np.shape(am)[-2], np.shape(bm)[-1]))
-        da = np.reshape(unbroadcast(am, dy @ _H(bm)), np.shape(a))
-        db = np.reshape(unbroadcast(bm, _H(am) @ dy), np.shape(b))
+        # Thunks: a caller that needs only one cotangent (the weights', not the data's) pays for one.
+        da = thunk(lambda: np.reshape(unbroadcast(am, dy @ _H(bm)), np.shape(a)))
+        db = thunk(lambda: np.reshape(unbroadcast(bm, _H(am) @ dy), np.shape(b)))
         return NoTangent(), project_a(da), project_b(db)
 
     return y, matmul_pullback

@@ -26,14 +26,12 @@ UNARY = {
     math.acosh: [(1.2, 3)],
     math.atanh: [(-0.9, 0.9)],
     math.exp: [(-2, 2)],
-    math.exp2: [(-2, 2)],
     math.expm1: [(-2, 2)],
     math.log: [(0.3, 3)],
     math.log2: [(0.3, 3)],
     math.log10: [(0.3, 3)],
     math.log1p: [(-0.5, 2)],
     math.sqrt: [(0.3, 3)],
-    math.cbrt: [(0.3, 3), (-3, -0.3)],
     math.erf: [(-2, 2)],
     math.erfc: [(-2, 2)],
     math.gamma: [(0.5, 3), (-1.8, -1.2)],
@@ -42,6 +40,9 @@ UNARY = {
     math.radians: [(-3, 3)],
     math.fabs: [(0.3, 3), (-3, -0.3)],
 }
+if hasattr(math, "exp2"):  # Python 3.11 and later
+    UNARY[math.exp2] = [(-2, 2)]
+    UNARY[math.cbrt] = [(0.3, 3), (-3, -0.3)]
 UNARY_CASES = [(f, interval) for f, intervals in UNARY.items() for interval in intervals]
 
 

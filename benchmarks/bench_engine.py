@@ -1,0 +1,191 @@
+"""Benchmark zygote_engine's gradient against hand-written gradients; prints a table of ratios.
+
+Run: ``python benchmarks/bench_engine.py`` (add ``--quick`` for fewer repeats). Reports medians
+of repeated timings and the ratio gradient / hand-written. Targets: MLP within 1.3x of hand-written
+numpy; scalar code within 20x of hand-written pure-Python derivative code; the first call (the
+transform) of a 50-line function under 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from zygote_engine import gradient, refresh
+
+
+def median_time(fn: Callable[[], object], repeats: int, number: int) -> float:
+    """Median over ``repeats`` of the mean time of ``number`` calls (timeit style), in seconds."""
+    fn()  # warm up (transforms, caches)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(number):
+            fn()
+        times.append((time.perf_counter() - start) / number)
+    return statistics.median(times)
+
+
+# --- Horner polynomial ----------------------------------------------------------------------------
+
+
+def horner(x, coefficients):
+    y = 0.0
+    for c in coefficients:
+        y = y * x + c
+    return y
+
+
+def horner_derivative(x, coefficients):
+    y = 0.0
+    dy = 0.0
+    for c in coefficients:
+        dy = dy * x + y
+        y = y * x + c
+    return dy
+
+
+# --- recursion ------------------------------------------------------------------------------------
+
+
+def power(x, n):
+    if n == 0:
+        return 1.0
+    return x * power(x, n - 1)
+
+
+def power_derivative(x, n):
+    if n == 0:
+        return 1.0, 0.0
+    y, dy = power_derivative(x, n - 1)
+    return x * y, y + x * dy
+
+
+# --- 2-layer MLP ----------------------------------------------------------------------------------
+
+
+def mlp_loss(W1, b1, W2, b2, x, target):
+    h = np.tanh(x @ W1 + b1)
+    out = h @ W2 + b2
+    return np.mean((out - target) ** 2)
+
+
+def mlp_gradient(W1, b1, W2, b2, x, target, all_arguments=False):
+    a = x @ W1 + b1
+    h = np.tanh(a)
+    out = h @ W2 + b2
+    dout = 2.0 * (out - target) / out.size
+    dW2 = h.T @ dout
+    db2 = dout.sum(axis=0)
+    dh = dout @ W2.T
+    da = dh * (1.0 - h * h)
+    dW1 = x.T @ da
+    db1 = da.sum(axis=0)
+    if all_arguments:  # what gradient(mlp_loss, ...) returns: the data's gradients too
+        return dW1, db1, dW2, db2, da @ W1.T, -dout
+    return dW1, db1, dW2, db2
+
+
+# --- a 50-line function for the transform time ----------------------------------------------------
+
+
+def fifty_lines(x, y, zs):
+    a = x * y + 1.0
+    b = a * a - x
+    c = b / (1.0 + y * y)
+    d = c * 2.0 if c > 0 else -c
+    total = 0.0
+    for z in zs:
+        total = total + z * d
+        if z > 1.0:
+            total = total * 0.5
+    k = 0
+    while k < 3:
+        total = total + k * a
+        k += 1
+    e = [total, a, b, c]
+    f = e[0] * e[1] + e[2] - e[3]
+    g, h = f * 2.0, f * 3.0
+    g += h
+    h *= g
+    m = {"g": g, "h": h}
+    n = m["g"] + m["h"]
+    p = [v * v for v in e]
+    q = p[0] + p[1] + p[2] + p[3]
+    r = n * q if n > q else n + q
+    s = r / 10.0
+    t = s**2
+    u = t - s
+    v = u * x
+    w = v + y
+    aa = w * w
+    bb = aa - w
+    cc = bb * 0.5
+    dd = cc + aa
+    ee = dd * x
+    ff = ee - y
+    gg = ff * ff
+    hh = gg / (1.0 + gg)
+    ii = hh * a
+    jj = ii + b
+    kk = jj * c
+    ll = kk - d
+    mm = ll * ll
+    nn = mm + 1.0
+    return nn * 0.001
+
+
+def first_call_time(repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        refresh()
+        start = time.perf_counter()
+        gradient(fifty_lines, 1.5, 0.5, [0.5, 2.0])
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    repeats = 3 if parser.parse_args().quick else 7
+    rows = []
+    for degree in (10, 100, 1000):
+        coefficients = [float(c) for c in np.linspace(-1.0, 1.0, degree + 1)]
+        number = max(1, 20000 // degree)
+        ad = median_time(lambda c=coefficients: gradient(horner, 0.9, c), repeats, number)
+        hand = median_time(lambda c=coefficients: horner_derivative(0.9, c), repeats, number)
+        rows.append((f"Horner polynomial, degree {degree}", ad, hand, "20x"))
+    ad = median_time(lambda: gradient(power, 1.01, 50), repeats, 200)
+    hand = median_time(lambda: power_derivative(1.01, 50), repeats, 200)
+    rows.append(("recursive power, depth 50", ad, hand, "20x"))
+    rng = np.random.default_rng(0)
+    W1, b1 = rng.normal(size=(784, 256)) * 0.05, np.zeros(256)
+    W2, b2 = rng.normal(size=(256, 10)) * 0.05, np.zeros(10)
+    x, target = rng.normal(size=(128, 784)), rng.normal(size=(128, 10))
+    ad = median_time(lambda: gradient(mlp_loss, W1, b1, W2, b2, x, target), repeats, 20)
+    hand = median_time(lambda: mlp_gradient(W1, b1, W2, b2, x, target, True), repeats, 20)
+    rows.append(("MLP 784-256-10 b128, all 6 args", ad, hand, "1.3x"))
+
+    def loss_of_parameters(W1, b1, W2, b2):
+        return mlp_loss(W1, b1, W2, b2, x, target)
+
+    ad = median_time(lambda: gradient(loss_of_parameters, W1, b1, W2, b2), repeats, 20)
+    hand = median_time(lambda: mlp_gradient(W1, b1, W2, b2, x, target), repeats, 20)
+    rows.append(("MLP, parameters only", ad, hand, "1.3x"))
+
+    print(f"{'benchmark':34} {'gradient':>12} {'hand-written':>14} {'ratio':>8} {'target':>7}")
+    for name, ad, hand, target in rows:
+        print(f"{name:34} {ad * 1e6:10.1f}us {hand * 1e6:12.1f}us {ad / hand:7.2f}x {target:>7}")
+    first = first_call_time(repeats)
+    print(
+        f"{'first call, 50-line function':34} {first * 1e3:10.1f}ms {'':>14} {'':>8} {'50 ms':>7}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1468 @@
+"""Small functions covering every construct the engine differentiates (checked in test_corpus.py)."""
+
+# The functions are written in the style under test (if/else blocks, unused loop variables,
+# list concatenation), not in the style ruff prefers.
+# ruff: noqa: SIM108, B007, RUF005
+
+from __future__ import annotations
+
+import functools
+import math
+import operator
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+CASES: list[tuple] = []
+
+
+def case(*args):
+    """Register the decorated function with the arguments it is checked at."""
+
+    def register(f):
+        CASES.append((f, args))
+        return f
+
+    return register
+
+
+# --- arithmetic and straight-line code ---------------------------------------------------------
+
+
+@case(2.0)
+def affine(x):
+    return 5 * x + 3
+
+
+@case(5.0)
+def quadratic(x):
+    return 3 * x**2 + 2 * x + 1
+
+
+@case(2.0, 3.0)
+def product(a, b):
+    return a * b
+
+
+@case(2.0, 3.0)
+def quotient(a, b):
+    return a / b - b / a
+
+
+@case(1.5)
+def negation_and_pos(x):
+    return -x + (+x) * -2.0
+
+
+@case(1.3, 2.2)
+def power_both(x, y):
+    return x**y
+
+
+@case(2.0)
+def reused_variable(x):
+    y = x * x
+    y = y * x
+    return y + x
+
+
+@case(0.7)
+def dead_code_is_ignored(x):
+    unused = x * 100.0  # noqa: F841
+    return x * 2.0
+
+
+@case(3.0, 4.0)
+def chained_temporaries(a, b):
+    c = a + b
+    d = c * c
+    e = d - a
+    return e / b
+
+
+@case(2.0)
+def constant_output_part(x):
+    return x * 0.0 + 1.0 + x
+
+
+@case(1.1, 2.0)
+def integer_literal_mixing(x, y):
+    return 2 * x + 3 // 2 * y + x % 1.0
+
+
+@case(1.5)
+def modulo(x):
+    return (x * 3.0) % 2.0
+
+
+# --- math and operator functions ----------------------------------------------------------------
+
+
+@case(0.3)
+def math_sin_cos(x):
+    return math.sin(x) * math.cos(x)
+
+
+@case(1.7)
+def math_exp_log(x):
+    return math.exp(x) + math.log(x)
+
+
+@case(2.5)
+def math_sqrt_tanh(x):
+    return math.sqrt(x) + math.tanh(x)
+
+
+@case(0.4, 1.3)
+def math_atan2_hypot(y, x):
+    return math.atan2(y, x) + math.hypot(x, y)
+
+
+@case(2.0, 3.0)
+def operator_functions(a, b):
+    return operator.add(operator.mul(a, b), operator.truediv(a, b))
+
+
+@case(2.0)
+def operator_neg_pow(x):
+    return operator.neg(operator.pow(x, 3))
+
+
+@case(-1.5)
+def builtin_abs(x):
+    return abs(x) * x
+
+
+@case(1.0, 2.0)
+def builtin_max_min(a, b):
+    return max(a, b) + 2 * min(a, b)
+
+
+@case(2.5)
+def builtin_float_conversion(x):
+    return float(x) * 2.0
+
+
+@case(1.2)
+def pow_builtin(x):
+    return pow(x, 3)
+
+
+# --- conditionals -------------------------------------------------------------------------------
+
+
+@case(2.0)
+def if_else(x):
+    if x > 0:
+        y = x * x
+    else:
+        y = -x
+    return y
+
+
+@case(-2.0)
+def if_else_negative(x):
+    if x > 0:
+        y = x * x
+    else:
+        y = -x
+    return y
+
+
+@case(0.5)
+def if_elif_else(x):
+    if x > 1:
+        return x**3
+    elif x > 0:
+        return x**2
+    else:
+        return x
+
+
+@case(2.0)
+def if_without_else(x):
+    y = x
+    if x > 1:
+        y = y * 3.0
+    return y
+
+
+@case(3.0)
+def conditional_expression(x):
+    return x * 2.0 if x > 2 else x * 3.0
+
+
+@case(1.0)
+def conditional_expression_false(x):
+    return x * 2.0 if x > 2 else x * 3.0
+
+
+@case(2.0, 3.0)
+def boolean_and(a, b):
+    return (a > 1 and b) * a
+
+
+@case(1.5, 3.0)
+def boolean_or(a, b):
+    return (a or b) * 2.0
+
+
+@case(1.5, 3.0)
+def boolean_or_second_operand(a, b):
+    return (a > 5.0 or b) * a
+
+
+@case(1.5, 2.5)
+def chained_comparison(a, b):
+    if 0 < a < b:
+        return a * b
+    return a + b
+
+
+@case(2.0)
+def nested_conditionals(x):
+    if x > 0:
+        if x > 1:
+            y = x * 4.0
+        else:
+            y = x * 2.0
+    else:
+        y = x
+    return y
+
+
+@case(2.0)
+def not_operator(x):
+    if not x < 0:
+        return x * x
+    return x
+
+
+@case(2.0)
+def early_return_top(x):
+    if x > 1:
+        return x * 10.0
+    y = x * 2.0
+    return y
+
+
+@case(2.0, 1)
+def branch_on_integer(x, n):
+    if n == 1:
+        return x * 3.0
+    return x
+
+
+@case(3.0)
+def membership_test(x):
+    if 3 in (1, 2, 3):
+        return x * x
+    return x
+
+
+# --- for loops ----------------------------------------------------------------------------------
+
+
+@case(5.0, 3)
+def pow_by_loop(x, n):
+    r = 1.0
+    for _ in range(n):
+        r *= x
+    return r
+
+
+@case(0.5)
+def horner_loop(x):
+    coefficients = [1.0, -2.0, 3.0, 0.5]
+    y = 0.0
+    for c in coefficients:
+        y = y * x + c
+    return y
+
+
+@case([1.0, 2.0, 3.0])
+def loop_over_list_argument(xs):
+    total = 0.0
+    for v in xs:
+        total = total + v * v
+    return total
+
+
+@case((1.0, 2.0, 3.0))
+def loop_over_tuple_argument(xs):
+    total = 0.0
+    for v in xs:
+        total += v * v
+    return total
+
+
+@case(np.array([1.0, 2.0, 3.0]))
+def loop_over_array(a):
+    total = 0.0
+    for v in a:
+        total = total + v**2
+    return total
+
+
+@case(np.array([[1.0, 2.0], [3.0, 4.0]]))
+def loop_over_array_rows(a):
+    total = 0.0
+    for row in a:
+        total = total + np.sum(row * row)
+    return total
+
+
+@case([1.0, 2.0, 3.0], [4.0, 5.0, 6.0])
+def loop_over_zip(xs, ys):
+    total = 0.0
+    for a, b in zip(xs, ys):
+        total = total + a * b
+    return total
+
+
+@case([1.0, 2.0, 3.0])
+def loop_over_enumerate(xs):
+    total = 0.0
+    for i, v in enumerate(xs):
+        total = total + i * v
+    return total
+
+
+@case({"a": 1.0, "b": 2.0})
+def loop_over_dict_items(d):
+    total = 0.0
+    for k, v in d.items():
+        total = total + v * len(k)
+    return total
+
+
+@case({"a": 1.0, "b": 2.0})
+def loop_over_dict_keys(d):
+    total = 0.0
+    for k in d:
+        total = total + d[k] ** 2
+    return total
+
+
+@case({"a": 1.0, "b": 2.0})
+def loop_over_dict_values(d):
+    total = 0.0
+    for v in d.values():
+        total = total + v**3
+    return total
+
+
+@case(2.0, 4)
+def loop_with_index_arithmetic(x, n):
+    total = 0.0
+    for i in range(n):
+        total = total + x**i
+    return total
+
+
+@case([1.0, 2.0, 3.0])
+def loop_by_index(xs):
+    total = 0.0
+    for i in range(len(xs)):
+        total = total + xs[i] * (i + 1)
+    return total
+
+
+@case(1.5)
+def nested_loops(x):
+    total = 0.0
+    for i in range(3):
+        for j in range(2):
+            total = total + x * i + j * x * x
+    return total
+
+
+@case(1.5)
+def loop_with_branch(x):
+    total = 0.0
+    for i in range(4):
+        if i % 2 == 0:
+            total = total + x * i
+        else:
+            total = total - x
+    return total
+
+
+@case([1.0, -2.0, 3.0, -4.0])
+def loop_with_continue(xs):
+    total = 0.0
+    for v in xs:
+        if v < 0:
+            continue
+        total = total + v * v
+    return total
+
+
+@case([1.0, 2.0, 30.0, 4.0])
+def loop_with_break(xs):
+    total = 0.0
+    for v in xs:
+        if v > 10:
+            break
+        total = total + v
+    return total
+
+
+@case([1.0, 2.0, 3.0])
+def loop_with_return(xs):
+    for v in xs:
+        if v > 1.5:
+            return v * 10.0
+    return 0.0
+
+
+@case([1.0, 2.0])
+def for_else_without_break(xs):
+    total = 0.0
+    for v in xs:
+        total = total + v
+    else:
+        total = total * 2.0
+    return total
+
+
+@case([1.0, 20.0])
+def for_else_with_break(xs):
+    total = 0.0
+    for v in xs:
+        if v > 10:
+            break
+        total = total + v
+    else:
+        total = total * 100.0
+    return total
+
+
+@case(2.0)
+def loop_variable_used_after_loop(x):
+    v = 0.0
+    for v in [x, x * 2.0, x * 3.0]:
+        pass
+    return v * v
+
+
+@case(1.2)
+def loop_carries_two_variables(x):
+    a, b = x, 1.0
+    for _ in range(3):
+        a, b = b * x, a + b
+    return a * b
+
+
+@case([[1.0, 2.0], [3.0, 4.0]])
+def loop_over_nested_lists(rows):
+    total = 0.0
+    for row in rows:
+        for v in row:
+            total = total + v * v
+    return total
+
+
+@case([1.0, 2.0, 3.0])
+def loop_over_reversed(xs):
+    total = 0.0
+    k = 1.0
+    for v in reversed(xs):
+        total = total + v * k
+        k = k + 1.0
+    return total
+
+
+@case([3.0, 1.0, 2.0])
+def loop_over_sorted(xs):
+    total = 0.0
+    for i, v in enumerate(sorted(xs)):
+        total = total + v * (i + 1)
+    return total
+
+
+@case([1.0, 2.0, 3.0])
+def loop_over_slice(xs):
+    total = 0.0
+    for v in xs[1:]:
+        total = total + v * v
+    return total
+
+
+# --- while loops --------------------------------------------------------------------------------
+
+
+@case(1.5)
+def while_loop_counter(x):
+    i = 0
+    y = x
+    while i < 3:
+        y = y * x
+        i += 1
+    return y
+
+
+@case(3.0)
+def while_loop_on_value(x):
+    y = x
+    while y < 100.0:
+        y = y * 2.0
+    return y
+
+
+@case(1.5)
+def while_with_break(x):
+    y = x
+    n = 0
+    while True:
+        y = y * x
+        n += 1
+        if n >= 4:
+            break
+    return y
+
+
+@case(1.5)
+def while_with_continue(x):
+    total = 0.0
+    i = 0
+    while i < 5:
+        i += 1
+        if i == 2:
+            continue
+        total = total + x * i
+    return total
+
+
+@case(1.1)
+def while_with_return(x):
+    y = x
+    while True:
+        y = y * 1.5
+        if y > 5.0:
+            return y * x
+    return 0.0
+
+
+@case(1.5)
+def nested_while_loops(x):
+    total = 0.0
+    i = 0
+    while i < 2:
+        j = 0
+        while j < 3:
+            total = total + x * (i + j)
+            j += 1
+        i += 1
+    return total
+
+
+@case(2.0)
+def while_inside_for(x):
+    total = 0.0
+    for k in range(3):
+        y = x
+        while y < 10.0 * (k + 1):
+            y = y * 2.0
+        total = total + y
+    return total
+
+
+# --- recursion ----------------------------------------------------------------------------------
+
+
+@case(5.0, 3)
+def pow_by_recursion(x, n):
+    if n == 0:
+        return 1.0
+    return x * pow_by_recursion(x, n - 1)
+
+
+@case(1.3, 5)
+def fibonacci_like(x, n):
+    if n < 2:
+        return x
+    return fibonacci_like(x, n - 1) + 0.5 * fibonacci_like(x, n - 2)
+
+
+def _is_even_scale(x, n):
+    if n == 0:
+        return x
+    return _is_odd_scale(x * 2.0, n - 1)
+
+
+def _is_odd_scale(x, n):
+    if n == 0:
+        return x * x
+    return _is_even_scale(x + 1.0, n - 1)
+
+
+@case(1.5, 4)
+def mutual_recursion(x, n):
+    return _is_even_scale(x, n)
+
+
+@case([1.0, 2.0, 3.0])
+def recursive_sum(xs):
+    if len(xs) == 0:
+        return 0.0
+    return xs[0] * xs[0] + recursive_sum(xs[1:])
+
+
+# --- function calls, keywords, *args, **kwargs ---------------------------------------------------
+
+
+def _helper_square(x):
+    return x * x
+
+
+def _helper_scale(x, factor=2.0):
+    return x * factor
+
+
+def _helper_kwonly(x, *, power=2):
+    return x**power
+
+
+def _helper_varargs(*xs):
+    total = 0.0
+    for v in xs:
+        total = total + v
+    return total
+
+
+def _helper_kwargs(x, **options):
+    return x * options["scale"] + options["shift"]
+
+
+def _helper_both(a, *rest, scale=1.0, **named):
+    return (a + sum(rest)) * scale + named["extra"]
+
+
+@case(3.0)
+def calls_helper(x):
+    return _helper_square(x) + _helper_square(2.0 * x)
+
+
+@case(3.0)
+def keyword_default_used(x):
+    return _helper_scale(x)
+
+
+@case(3.0, 4.0)
+def keyword_argument_gets_gradient(x, f):
+    return _helper_scale(x, factor=f)
+
+
+@case(3.0, 5.0)
+def positional_for_keyword_parameter(x, f):
+    return _helper_scale(x, f)
+
+
+@case(1.5)
+def keyword_only_parameter(x):
+    return _helper_kwonly(x, power=3)
+
+
+@case(1.0, 2.0, 3.0)
+def varargs_call(a, b, c):
+    return _helper_varargs(a, b * b, c)
+
+
+@case([1.0, 2.0, 3.0])
+def star_args_call(xs):
+    return _helper_varargs(*xs)
+
+
+@case(2.0, 3.0, 4.0)
+def kwargs_call(x, s, t):
+    return _helper_kwargs(x, scale=s, shift=t)
+
+
+@case(2.0, 3.0)
+def double_star_call(x, s):
+    options = {"scale": s, "shift": 1.0}
+    return _helper_kwargs(x, **options)
+
+
+@case(1.0, 2.0, 3.0, 0.5)
+def mixed_signature_call(a, b, c, e):
+    return _helper_both(a, b, c, scale=2.0, extra=e)
+
+
+@case(2.0)
+def default_argument_of_own(x, y=3.0):
+    return x * y
+
+
+def _returns_pair(x):
+    return x * 2.0, x * x
+
+
+@case(1.5)
+def tuple_returning_helper(x):
+    a, b = _returns_pair(x)
+    return a + b
+
+
+@case(1.5)
+def helper_result_indexed(x):
+    return _returns_pair(x)[1]
+
+
+# --- nested functions, lambdas, closures ---------------------------------------------------------
+
+
+@case(2.0)
+def nested_function(x):
+    def inner(y):
+        return y * y + 1.0
+
+    return inner(x) * inner(2.0 * x)
+
+
+@case(2.0, 3.0)
+def closure_captures_argument(x, w):
+    def scaled(y):
+        return y * w
+
+    return scaled(x) + scaled(1.0)
+
+
+@case(1.5)
+def lambda_called(x):
+    f = lambda y: y**3  # noqa: E731
+    return f(x)
+
+
+@case(1.5, 2.0)
+def lambda_capturing(x, a):
+    f = lambda y: a * y + a  # noqa: E731
+    return f(x) * f(1.0)
+
+
+@case(2.0)
+def closure_returned_and_called(x):
+    def make(c):
+        return lambda y: c * y
+
+    return make(x)(3.0) + make(2.0)(x)
+
+
+@case(1.2, 0.7)
+def closure_over_two_levels(x, b):
+    def outer(u):
+        def inner(v):
+            return u * v + b
+
+        return inner(x)
+
+    return outer(b * 2.0)
+
+
+def _make_scaler(k):
+    def scale(x):
+        return k * x
+
+    return scale
+
+
+_scale_by_three = _make_scaler(3.0)
+
+
+@case(2.0)
+def module_level_closure(x):
+    return _scale_by_three(x) * x
+
+
+@case(2.0)
+def function_as_argument(x):
+    return _apply_twice(_helper_square, x)
+
+
+def _apply_twice(f, x):
+    return f(f(x))
+
+
+@case(1.5)
+def immediately_called_lambda(x):
+    return (lambda y: y * y)(x) + x
+
+
+# --- comprehensions and generators ---------------------------------------------------------------
+
+
+@case([1.0, 2.0, 3.0])
+def list_comprehension(xs):
+    squares = [v * v for v in xs]
+    return squares[0] + squares[1] + squares[2]
+
+
+@case([1.0, -2.0, 3.0])
+def filtered_comprehension(xs):
+    positive = [v for v in xs if v > 0]
+    return positive[0] * positive[1]
+
+
+@case([1.0, 2.0, 3.0])
+def generator_expression_sum(xs):
+    return sum(v**2 for v in xs)
+
+
+@case(2.0)
+def comprehension_over_range(x):
+    powers = [x**i for i in range(4)]
+    return sum(powers)
+
+
+@case([1.0, 2.0], [3.0, 4.0])
+def nested_comprehension(xs, ys):
+    products = [a * b for a in xs for b in ys]
+    return sum(products)
+
+
+@case({"a": 1.0, "b": 2.0})
+def dict_comprehension(d):
+    doubled = {k: v * 2.0 for k, v in d.items()}
+    return doubled["a"] * doubled["b"]
+
+
+@case([1.0, 2.0, 3.0])
+def comprehension_variable_does_not_leak(xs):
+    v = 10.0
+    total = sum([v * 2.0 for v in xs])
+    return total * v
+
+
+@case([[1.0, 2.0], [3.0, 4.0]])
+def comprehension_of_rows(rows):
+    return sum([row[0] * row[1] for row in rows])
+
+
+@case(1.5)
+def set_comprehension_constant(x):
+    sizes = {len(s) for s in ["a", "bb", "a"]}
+    return x * len(sizes)
+
+
+# --- tuple unpacking and augmented assignment -----------------------------------------------------
+
+
+@case(2.0, 3.0)
+def tuple_unpacking(a, b):
+    x, y = a * 2.0, b * 3.0
+    return x * y
+
+
+@case(2.0, 3.0)
+def swap_by_unpacking(a, b):
+    a, b = b, a
+    return a * 10.0 + b
+
+
+@case([1.0, 2.0, 3.0, 4.0])
+def starred_unpacking(xs):
+    first, *middle, last = xs
+    return first * last + sum(middle)
+
+
+@case((1.0, (2.0, 3.0)))
+def nested_unpacking(t):
+    a, (b, c) = t
+    return a * b * c
+
+
+@case(2.0)
+def augmented_assignment_all(x):
+    y = x
+    y += 1.0
+    y *= x
+    y -= 0.5
+    y /= 2.0
+    y **= 2
+    return y
+
+
+@case([1.0, 2.0])
+def augmented_assignment_on_item(xs):
+    ys = [xs[0], xs[1]]
+    ys[0] += xs[1]
+    ys[1] *= 3.0
+    return ys[0] * ys[1]
+
+
+@case(2.0, 3.0)
+def chained_assignment(a, b):
+    x = y = a * b
+    return x + y
+
+
+@case(2.0)
+def annotated_assignment(x):
+    y: float = x * 3.0
+    return y
+
+
+# --- containers: arguments, results, local containers and mutation ------------------------------
+
+
+@case([1.0, 2.0, 3.0])
+def list_argument_indexing(xs):
+    return xs[0] * xs[2] + xs[-1]
+
+
+@case((1.0, 2.0))
+def tuple_argument_indexing(t):
+    return t[0] * t[1]
+
+
+@case({"a": 17.0, "b": 23.0}, 2.0)
+def dict_argument(theta, x):
+    return theta["a"] * x + theta["b"]
+
+
+@case({"w": 2.0, "name": "n", "k": 3})
+def dict_with_non_float_values(d):
+    return d["w"] * d["k"]
+
+
+@case(2.0, 3.0)
+def local_list_mutation(a, b):
+    xs = []
+    xs.append(a)
+    xs.append(b * a)
+    return xs[0] + xs[1]
+
+
+@case(2.0, 3.0)
+def local_dict_mutation(a, b):
+    d = {}
+    d["a"] = a
+    d["b"] = b
+    d["a"] = d["a"] * d["b"]
+    return d["a"] + d["b"]
+
+
+@case([1.0, 2.0, 3.0])
+def argument_list_mutated(xs):
+    xs[0] = xs[1] * xs[2]
+    return xs[0] + xs[1]
+
+
+@case(2.0)
+def list_overwrite_drops_old_gradient(x):
+    xs = [x, x]
+    xs[0] = 1.0
+    return xs[0] + xs[1]
+
+
+@case(1.0, 2.0)
+def list_pop(a, b):
+    xs = [a, b]
+    last = xs.pop()
+    return last * xs[0]
+
+
+@case(1.0, 2.0, 3.0)
+def list_pop_front_and_insert(a, b, c):
+    xs = [a, b]
+    first = xs.pop(0)
+    xs.insert(0, c)
+    return first * 10.0 + xs[0] * xs[1]
+
+
+@case([1.0, 2.0], [3.0])
+def list_extend(xs, ys):
+    zs = []
+    zs.extend(xs)
+    zs.extend(ys)
+    return zs[0] * zs[2] + zs[1]
+
+
+@case(2.0)
+def list_aliasing(x):
+    xs = [0.0]
+    alias = xs
+    alias[0] = x
+    return xs[0] * 3.0
+
+
+@case(2.0)
+def dict_get_present_and_missing(x):
+    d = {"a": x}
+    return d.get("a", 0.0) * d.get("b", x)
+
+
+@case(2.0, 3.0)
+def dict_update(a, b):
+    d = {"a": a}
+    d.update({"b": b})
+    return d["a"] * d["b"]
+
+
+@case(2.0, 3.0)
+def list_literal_and_sum(a, b):
+    return sum([a, b, a * b])
+
+
+@case(2.0)
+def list_concatenation(x):
+    xs = [x] + [x * 2.0]
+    return xs[0] * xs[1]
+
+
+@case(2.0, 3.0)
+def tuple_literal_indexing(a, b):
+    t = (a, b, a + b)
+    return t[2] * t[0]
+
+
+@case(2.0)
+def starred_in_literal(x):
+    xs = [x, 2.0]
+    t = (1.0, *xs, x)
+    return t[1] * t[3] + t[2]
+
+
+@case(2.0)
+def dict_literal_unpacking(x):
+    d = {"a": x, **{"b": x * 2.0}}
+    return d["a"] * d["b"]
+
+
+@case([[1.0, 2.0], [3.0, 4.0]])
+def nested_list_reads(m):
+    return m[0][1] * m[1][0]
+
+
+@case(2.0)
+def nested_list_built_locally(x):
+    inner = [x, 1.0]
+    outer = [inner, [2.0]]
+    inner.append(x * 3.0)
+    return outer[0][2] * outer[0][0]
+
+
+@case(2.0)
+def returns_through_list_slot(x):
+    acc = [0.0]
+    for i in range(3):
+        acc[0] = acc[0] + x * i
+    return acc[0]
+
+
+@case([1.0, 2.0])
+def len_of_argument(xs):
+    return xs[0] * len(xs)
+
+
+@case(2.0)
+def slicing_local_list(x):
+    xs = [x, x * 2.0, x * 3.0]
+    ys = xs[1:]
+    return ys[0] * ys[1]
+
+
+_GLOBAL_STORE = {}
+
+
+@case(5.0)
+def global_dict_write_and_read(x):
+    _GLOBAL_STORE["x"] = x
+    return _GLOBAL_STORE["x"] * _GLOBAL_STORE["x"]
+
+
+_GLOBAL_CONSTANT = 3.0
+
+
+@case(2.0)
+def global_constant_read(x):
+    return x * _GLOBAL_CONSTANT
+
+
+# --- user classes, dataclasses, callable objects -------------------------------------------------
+
+
+@dataclass
+class Point:
+    x: float
+    y: float
+
+    def norm2(self):
+        return self.x**2 + self.y**2
+
+    def scaled(self, k):
+        return Point(self.x * k, self.y * k)
+
+
+class Vector:
+    def __init__(self, x, y):
+        self.x = x
+        self.y = y
+
+    def dot(self, other):
+        return self.x * other.x + self.y * other.y
+
+
+class Affine:
+    def __init__(self, w, b):
+        self.w = w
+        self.b = b
+
+    def __call__(self, x):
+        return self.w * x + self.b
+
+
+class Pair(NamedTuple):
+    a: float
+    b: float
+
+
+@case(Point(1.0, 2.0))
+def dataclass_argument_fields(p):
+    return math.sqrt(p.x**2 + p.y**2)
+
+
+@case(Point(1.0, 2.0))
+def dataclass_method(p):
+    return p.norm2()
+
+
+@case(Point(1.0, 2.0), 3.0)
+def dataclass_method_returning_object(p, k):
+    q = p.scaled(k)
+    return q.x + q.y * q.y
+
+
+@case(1.0, 2.0)
+def dataclass_constructed_inside(a, b):
+    p = Point(a, b * 2.0)
+    return p.x * p.y
+
+
+@case(1.0, 2.0)
+def dataclass_constructed_with_keywords(a, b):
+    p = Point(y=b, x=a)
+    return p.x - p.y * 3.0
+
+
+@case(1.0, 2.0, 3.0)
+def plain_class_constructed_inside(a, b, c):
+    v = Vector(a, b)
+    w = Vector(c, a)
+    return v.dot(w)
+
+
+@case(Vector(1.0, 2.0))
+def plain_object_argument(v):
+    return v.x * v.y
+
+
+@case(Vector(1.0, 2.0), 3.0)
+def attribute_assignment_on_argument(v, s):
+    v.x = v.x * s
+    return v.x + v.y
+
+
+@case(Affine(2.0, 1.0), 3.0)
+def callable_object_argument(model, x):
+    return model(x) * model(x)
+
+
+@case(2.0, 0.5)
+def callable_object_constructed_inside(w, x):
+    model = Affine(w, 1.0)
+    return model(x)
+
+
+@case(Pair(1.0, 2.0))
+def namedtuple_argument(p):
+    return p.a * p.b + p[0]
+
+
+@case(1.0, 2.0)
+def namedtuple_constructed_inside(a, b):
+    p = Pair(a, b)
+    return p.a * p.b
+
+
+@case(2.0)
+def object_attribute_accumulation(x):
+    v = Vector(x, 0.0)
+    v.y = v.x * 2.0
+    v.x = v.y + v.x
+    return v.x * v.y
+
+
+# --- numpy ---------------------------------------------------------------------------------------
+
+
+@case(np.array([1.0, 2.0, 3.0]))
+def numpy_sum_of_squares(a):
+    return np.sum(a * a)
+
+
+@case(np.array([0.1, 0.2, 0.3]))
+def numpy_elementwise_chain(a):
+    return np.sum(np.tanh(np.exp(a) * 0.5))
+
+
+@case(np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([0.5, -1.0]))
+def numpy_matrix_vector(m, v):
+    return np.sum((m @ v) ** 2)
+
+
+@case(np.array([1.0, 2.0, 3.0]))
+def numpy_mean(a):
+    return np.mean(a**2)
+
+
+@case(np.array([1.0, 2.0, 3.0]))
+def numpy_indexing(a):
+    return a[0] * a[2] + np.sum(a[1:])
+
+
+@case(np.array([1.0, 2.0]), 3.0)
+def numpy_broadcast_scalar(a, s):
+    return np.sum(a * s + s)
+
+
+@case(np.array([[1.0, 2.0], [3.0, 4.0]]))
+def numpy_transpose_attribute(m):
+    return np.sum(m.T @ m)
+
+
+@case(np.array([1.0, 2.0, 3.0]))
+def numpy_method_call(a):
+    return (a * a).sum()
+
+
+@case(np.array([1.0, 2.0, 3.0]))
+def numpy_array_from_list(a):
+    b = np.array([a[0], a[1] * 2.0])
+    return np.sum(b * b)
+
+
+@case(np.array([1.0, 2.0]))
+def numpy_in_loop(a):
+    total = 0.0
+    for i in range(3):
+        total = total + np.sum(a * i)
+    return total
+
+
+@case(np.array([0.5, 1.5]))
+def numpy_math_functions(a):
+    return np.sum(np.sin(a) + np.log(a) + np.sqrt(a))
+
+
+@case(np.array([1.0, -2.0, 3.0]))
+def numpy_with_branch_on_value(a):
+    if np.sum(a) > 0:
+        return np.sum(a**3)
+    return np.sum(a)
+
+
+# --- higher-order builtins -----------------------------------------------------------------------
+
+
+@case([1.0, 2.0, 3.0])
+def builtin_map(xs):
+    return sum(map(lambda v: v * v, xs))
+
+
+@case([3.0, 1.0, 2.0])
+def builtin_sorted_first(xs):
+    return sorted(xs)[0] * 2.0 + sorted(xs)[2]
+
+
+@case([1.0, 2.0, 3.0])
+def functools_reduce(xs):
+    return functools.reduce(lambda a, b: a * b, xs)
+
+
+@case([1.0, 2.0], [3.0, 4.0])
+def zip_in_comprehension(xs, ys):
+    return sum([a * b for a, b in zip(xs, ys)])
+
+
+@case([1.0, 2.0, 3.0])
+def enumerate_in_comprehension(xs):
+    return sum([i * v for i, v in enumerate(xs)])
+
+
+@case([1.0, 2.0, 3.0])
+def max_of_list(xs):
+    return max(xs) * 2.0
+
+
+# --- miscellany ----------------------------------------------------------------------------------
+
+
+@case(2.0)
+def f_string_is_constant(x):
+    label = f"value {x}"
+    return x * len(label) * 0.0 + x * x
+
+
+@case(2.0)
+def assert_statement(x):
+    assert x > 0, "positive"
+    return x * 3.0
+
+
+@case(2.0)
+def raise_in_untaken_branch(x):
+    if x < 0:
+        raise ValueError("negative")
+    return x * x
+
+
+@case(2.0)
+def docstring_and_pass(x):
+    """A docstring is not an operation."""
+    pass
+    return x + 1.0
+
+
+@case(2.0)
+def isinstance_check(x):
+    if isinstance(x, float):
+        return x * 2.0
+    return x
+
+
+@case(2.0, 3)
+def integer_argument_gets_none(x, n):
+    return x * n
+
+
+@case(2.0, "label")
+def string_argument_gets_none(x, s):
+    return x * len(s)
+
+
+@case(2.0)
+def is_none_check(x, y=None):
+    if y is None:
+        y = x * 2.0
+    return x * y
+
+
+@case(3.0)
+def walrus_free_min_of_pair(x):
+    pair = (x, x * x)
+    return min(pair) + max(pair)
+
+
+class Scaled:
+    def __init__(self, w):
+        self.w = w
+
+    def apply(self, x):
+        return self.w * x
+
+
+class DoubledScaled(Scaled):
+    def apply(self, x):
+        return super().apply(x) * 2.0
+
+
+@case(DoubledScaled(3.0), 2.0)
+def method_calling_super(model, x):
+    return model.apply(x)
+
+
+@case(np.ones((2, 3)))
+def numpy_keyword_argument(a):
+    return np.sum(np.sum(a, axis=0) ** 2)
+
+
+@case(2.0)
+def lambdas_made_in_a_loop(x):
+    fs = [lambda y, k=k: y * k for k in range(3)]
+    return sum(f(x) for f in fs)
+
+
+@case(2.0)
+def while_growing_a_list(x):
+    xs = [x]
+    while len(xs) < 4:
+        xs.append(xs[-1] * x)
+    return xs[-1]
+
+
+@case(np.array([1.0, 5.0, 2.0]))
+def numpy_max_and_item(a):
+    return np.max(a) + a[1]
+
+
+@case(2.0, 3.0)
+def keyword_arguments_into_double_star_parameter(a, b):
+    return _helper_kwargs(a, scale=b, shift=a * b)
+
+
+def _fill(xs, v):
+    xs.append(v)
+
+
+def _make_pair(a, b):
+    return [a, b * a]
+
+
+class History:
+    def __init__(self):
+        self.values = []
+
+    def record(self, v):
+        self.values.append(v)
+        return v
+
+
+_GLOBAL_LOG = []
+
+
+@case(2.0)
+def mutation_inside_a_helper(x):
+    xs = []
+    _fill(xs, x)
+    _fill(xs, x * 3.0)
+    return xs[0] * xs[1]
+
+
+@case(2.0, 3.0)
+def list_returned_by_a_helper(a, b):
+    pair = _make_pair(a, b)
+    pair.append(pair[0] + pair[1])
+    return pair[2] * pair[1]
+
+
+@case(2.0)
+def dict_of_lists(x):
+    d = {"xs": [x], "ys": []}
+    d["ys"].append(d["xs"][0] * 2.0)
+    d["xs"][0] = d["ys"][0] + x
+    return d["xs"][0] * d["ys"][0]
+
+
+@case(1.5)
+def object_attribute_list(x):
+    h = History()
+    h.record(x)
+    h.record(x * x)
+    return h.values[0] + h.values[1] * 2.0
+
+
+@case(2.0)
+def global_list_appended(x):
+    _GLOBAL_LOG.append(x * x)
+    return _GLOBAL_LOG[-1] * 3.0
+
+
+@case([1.0, 2.0, 3.0])
+def argument_list_appended_and_popped(xs):
+    xs.append(xs[0] * 10.0)
+    last = xs.pop()
+    first = xs.pop(0)
+    return last * first + xs[0] * xs[1]

@@ -1,0 +1,74 @@
+"""Transforms are cached per code object; rules registered later take effect; refresh() empties."""
+
+from __future__ import annotations
+
+from chainrules_core import NoTangent, rrule
+from zygote_engine import cache, gradient, refresh
+
+
+def test_second_call_does_not_transform_again():
+    def f(x):
+        return x * x
+
+    gradient(f, 1.0)
+    count = cache.transform_count
+    gradient(f, 2.0)
+    assert cache.transform_count == count
+
+
+def test_redefinition_takes_effect():
+    def f(x):
+        return x * 2.0
+
+    assert gradient(f, 1.0) == (2.0,)
+
+    def f(x):
+        return x * 3.0
+
+    assert gradient(f, 1.0) == (3.0,)
+
+
+def test_refresh_forgets_transforms():
+    def f(x):
+        return x + 1.0
+
+    gradient(f, 1.0)
+    count = cache.transform_count
+    refresh()
+    gradient(f, 1.0)
+    assert cache.transform_count == count + 1
+
+
+class _Opaque:
+    """A callable object whose rule is registered after a first gradient call."""
+
+    def __call__(self, x):
+        return x * 2.0
+
+
+def test_rule_registered_after_first_call_takes_effect():
+    opaque = _Opaque()
+
+    def f(x):
+        return opaque(x)
+
+    assert gradient(f, 1.0) == (2.0,)
+
+    @rrule.register(_Opaque.__call__)
+    def _(self, x):
+        return x * 2.0, lambda dy: (NoTangent(), NoTangent(), 100.0 * dy)
+
+    assert gradient(f, 1.0) == (100.0,)
+
+
+def test_closures_of_one_code_object_share_a_transform_but_not_values():
+    def make(k):
+        def f(x):
+            return k * x
+
+        return f
+
+    gradient(make(2.0), 1.0)
+    count = cache.transform_count
+    assert gradient(make(5.0), 1.0) == (5.0,)
+    assert cache.transform_count == count

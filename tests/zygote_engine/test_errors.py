@@ -1,0 +1,160 @@
+"""Every error path names the user's file and line and says what to do."""
+
+from __future__ import annotations
+
+import traceback
+
+import numpy as np
+import pytest
+
+from zygote_engine import (
+    MissingRuleError,
+    MutationError,
+    NonScalarOutputError,
+    UnsupportedConstructError,
+    gradient,
+)
+
+HERE = __file__
+
+
+def with_generator(x):
+    def gen():
+        yield x
+
+    return sum(gen())
+
+
+def with_try(x):
+    try:
+        return x * 2.0
+    except ValueError:
+        return x
+
+
+def with_walrus(x):
+    if (y := x * 2.0) > 1:
+        return y
+    return x
+
+
+def with_nonlocal(x):
+    total = 0.0
+
+    def add():
+        nonlocal total
+        total += x
+
+    add()
+    return total
+
+
+def with_with(x):
+    with open(HERE):
+        return x
+
+
+def with_yield(x):
+    yield x
+
+
+@pytest.mark.parametrize(
+    ("f", "construct"),
+    [
+        (with_try, "try/except"),
+        (with_walrus, "assignment expression"),
+        (with_with, "with statement"),
+        (with_yield, "generator"),
+        (with_generator, "generator"),
+    ],
+)
+def test_unsupported_construct_names_file_line_and_construct(f, construct):
+    with pytest.raises(UnsupportedConstructError) as info:
+        gradient(f, 1.0)
+    message = str(info.value)
+    assert f"{HERE}:" in message and construct in message
+    assert "not supported by zygote_engine" in message
+
+
+def test_unsupported_construct_in_nested_function_is_reported_when_called():
+    with pytest.raises(UnsupportedConstructError, match="nonlocal"):
+        gradient(with_nonlocal, 1.0)
+
+
+def test_unsupported_construct_line_is_the_offending_line():
+    with pytest.raises(UnsupportedConstructError) as info:
+        gradient(with_try, 1.0)
+    line = with_try.__code__.co_firstlineno + 1
+    assert f"{HERE}:{line}:" in str(info.value)
+
+
+_no_rule_ufunc = np.frompyfunc(lambda v: v * 2.0, 1, 1)
+
+
+def test_missing_rule_for_compiled_function_names_it_and_shows_a_rule():
+    def f(x):
+        return _no_rule_ufunc(x) * 1.0
+
+    with pytest.raises(MissingRuleError) as info:
+        gradient(f, 1.0)
+    message = str(info.value)
+    assert f"{HERE}:{f.__code__.co_firstlineno + 1}:" in message
+    assert "@rrule.register(" in message
+
+
+def test_non_scalar_output_names_jacobian():
+    with pytest.raises(NonScalarOutputError, match="jacobian"):
+        gradient(lambda a: a * 2.0, np.ones(3))
+
+
+def test_tuple_output_is_not_a_scalar():
+    with pytest.raises(NonScalarOutputError):
+        gradient(lambda x: (x, x), 1.0)
+
+
+def test_array_item_assignment_raises_mutation_error_with_line():
+    def f(a, x):
+        a[0] = x
+        return np.sum(a)
+
+    with pytest.raises(MutationError) as info:
+        gradient(f, np.zeros(2), 1.0)
+    assert f"{HERE}:{f.__code__.co_firstlineno + 1}:" in str(info.value)
+    assert "np.where" in str(info.value)
+
+
+def test_array_augmented_assignment_raises_mutation_error():
+    def f(a, b):
+        a += b
+        return np.sum(a)
+
+    with pytest.raises(MutationError, match="a = a \\+ b"):
+        gradient(f, np.zeros(2), np.ones(2))
+
+
+def test_float_augmented_assignment_is_fine():
+    def f(x):
+        y = 1.0
+        y += x
+        return y * x
+
+    assert gradient(f, 2.0) == (5.0,)
+
+
+def test_error_inside_user_code_shows_the_user_line_in_the_traceback():
+    def f(x):
+        y = x * 2.0
+        return y / 0.0
+
+    with pytest.raises(ZeroDivisionError) as info:
+        gradient(f, 1.0)
+    frames = traceback.extract_tb(info.tb)
+    line = f.__code__.co_firstlineno + 2
+    assert any(fr.filename == HERE and fr.lineno == line for fr in frames)
+
+
+def test_function_without_source_is_reported():
+    namespace = {}
+    exec("def g(x):\n    return x * 2.0\n", namespace)
+    with pytest.raises(UnsupportedConstructError, match="no readable source"):
+        gradient(namespace["g"], 1.0)

@@ -1,0 +1,77 @@
+"""Stage 2: reject, with a located message, the syntax the engine does not differentiate."""
+
+from __future__ import annotations
+
+import ast
+
+from zygote_engine.errors import UnsupportedConstructError
+
+__all__ = ["check_supported"]
+
+# construct -> what to do instead
+_REJECTED: dict[type, tuple[str, str]] = {
+    ast.Yield: ("a generator (yield)", "return a list, or register an rrule for the generator"),
+    ast.YieldFrom: ("a generator (yield from)", "return a list instead"),
+    ast.Await: ("await", "differentiate the synchronous computation"),
+    ast.AsyncFunctionDef: ("an async function", "differentiate a synchronous function"),
+    ast.AsyncFor: ("async for", "use a plain for loop"),
+    ast.AsyncWith: ("async with", "move the context manager out of the differentiated function"),
+    ast.With: ("a with statement", "move the context manager out of the differentiated function"),
+    ast.Try: ("try/except", "move error handling out of the differentiated function"),
+    ast.Delete: ("del", "rebind the name or build a new container instead of deleting"),
+    ast.NamedExpr: ("an assignment expression (:=)", "assign in a separate statement"),
+    ast.Nonlocal: ("nonlocal", "return the new value instead of rebinding an outer variable"),
+    ast.ClassDef: ("a class definition", "define the class at module level"),
+    ast.Import: ("an import", "import at module level"),
+    ast.ImportFrom: ("an import", "import at module level"),
+}
+if hasattr(ast, "Match"):
+    _REJECTED[ast.Match] = ("match", "use if/elif/else")
+if hasattr(ast, "TryStar"):
+    _REJECTED[ast.TryStar] = (
+        "try/except*",
+        "move error handling out of the differentiated function",
+    )
+
+
+def check_supported(node: ast.FunctionDef, filename: str) -> None:
+    """Raise :class:`UnsupportedConstructError` at the first unsupported construct in ``node``.
+
+    Nested functions and lambdas are checked when they are themselves differentiated.
+    """
+    if isinstance(node, ast.AsyncFunctionDef):
+        _reject(node, filename, *_REJECTED[ast.AsyncFunctionDef])
+    assigned = {
+        n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+    }
+    for child in _walk_own_body(node):
+        rejected = _REJECTED.get(type(child))
+        if rejected is not None:
+            _reject(child, filename, *rejected)
+        if isinstance(child, ast.Global) and assigned.intersection(child.names):
+            _reject(
+                child,
+                filename,
+                "assigning a global",
+                "return the value, or mutate a global container",
+            )
+        if isinstance(child, ast.comprehension) and child.is_async:
+            _reject(child.iter, filename, "an async comprehension", "use a plain comprehension")
+
+
+def _walk_own_body(node: ast.FunctionDef):
+    """Every node of the function's own body, not descending into nested functions or lambdas."""
+    stack = [*node.body]
+    while stack:
+        child = stack.pop()
+        yield child
+        if isinstance(child, (ast.FunctionDef, ast.Lambda)):
+            continue
+        stack.extend(ast.iter_child_nodes(child))
+
+
+def _reject(node: ast.AST, filename: str, construct: str, advice: str) -> None:
+    line = getattr(node, "lineno", "?")
+    raise UnsupportedConstructError(
+        f"{filename}:{line}: {construct} is not supported by zygote_engine: {advice}"
+    )

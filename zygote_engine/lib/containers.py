@@ -1,0 +1,236 @@
+"""Rules for lists and dicts: reads accumulate into the mutation store, writes take from it.
+
+Array in-place mutation is refused with :class:`~zygote_engine.errors.MutationError`.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Any
+
+import numpy as np
+
+from chainrules_core import Tangent, rrule
+from zygote_engine.config import ZygoteRuleConfig
+from zygote_engine.errors import MutationError, user_location
+from zygote_engine.lib.store import NO, ZERO, items_of, position, tangent_for
+from zygote_engine.runtime import MustRun, Reads
+
+_config = {"config": ZygoteRuleConfig}
+
+
+# -- reads --
+
+
+@rrule.register(operator.getitem, list, object, **_config)
+def _getitem_list(cx, xs: list, i: Any):
+    y = xs[i]
+    where = range(*i.indices(len(xs))) if isinstance(i, slice) else position(xs, i)
+
+    snapshot = tuple(y) if isinstance(where, range) else None
+
+    def getitem_list_pullback(dy):
+        if isinstance(where, range):  # a slice is a fresh list: its cotangent is in the store
+            dy = cx.release(y, dy, snapshot)
+            for j, d in zip(where, items_of(dy, len(where))):
+                cx.accumulate(xs, j, d)
+        else:
+            cx.accumulate(xs, where, dy)
+        return NO, ZERO, NO
+
+    return y, (MustRun if isinstance(where, range) else Reads)(getitem_list_pullback)
+
+
+@rrule.register(operator.getitem, dict, object, **_config)
+def _getitem_dict(cx, d: dict, key: Any):
+    def getitem_dict_pullback(dy):
+        cx.accumulate(d, key, dy)
+        return NO, ZERO, NO
+
+    return d[key], Reads(getitem_dict_pullback)
+
+
+@rrule.register(dict.get, **_config)
+def _dict_get(cx, d: dict, key: Any, *default: Any):
+    present = key in d
+
+    def dict_get_pullback(dy):
+        if present:
+            cx.accumulate(d, key, dy)
+            return (NO, ZERO, NO, *([ZERO] * len(default)))
+        return (NO, ZERO, NO, *([dy] * len(default)))
+
+    return d.get(key, *default), Reads(dict_get_pullback)
+
+
+def _view_rule(method, pair: bool, values: bool):
+    @rrule.register(method, **_config)
+    def _(cx, d: dict):
+        keys = list(d)
+        y = list(zip(keys, d.values())) if pair else list(d.values()) if values else keys
+        snapshot = tuple(y)
+
+        def view_pullback(dy):
+            dy = cx.release(y, dy, snapshot)
+            for k, t in zip(keys, items_of(dy, len(keys))):
+                cx.accumulate(d, k, items_of(t, 2)[1] if pair else t if values else ZERO)
+            return NO, ZERO
+
+        return y, MustRun(view_pullback)
+
+
+_view_rule(dict.items, pair=True, values=False)
+_view_rule(dict.values, pair=False, values=True)
+_view_rule(dict.keys, pair=False, values=False)
+
+
+# -- writes --
+
+
+@rrule.register(operator.setitem, list, object, object, **_config)
+def _setitem_list(cx, xs: list, i: Any, v: Any):
+    where = range(*i.indices(len(xs))) if isinstance(i, slice) else position(xs, i)
+    if isinstance(where, range) and len(where) != len(v):
+        raise MutationError(
+            f"{user_location()}: slice assignment that changes a list's length is "
+            "not supported: build a new list instead"
+        )
+    xs[i] = v
+
+    def setitem_list_pullback(_):
+        if isinstance(where, range):
+            dv = [cx.take(xs, j) for j in where]
+            return NO, ZERO, NO, _sequence_tangent(cx, v, dv)
+        return NO, ZERO, NO, cx.take(xs, where)
+
+    return None, MustRun(setitem_list_pullback)
+
+
+@rrule.register(operator.setitem, dict, object, object, **_config)
+def _setitem_dict(cx, d: dict, key: Any, v: Any):
+    d[key] = v
+
+    def setitem_dict_pullback(_):
+        return NO, ZERO, NO, cx.take(d, key)
+
+    return None, MustRun(setitem_dict_pullback)
+
+
+@rrule.register(operator.setitem, np.ndarray, object, object, **_config)
+def _setitem_array(cx, a, i, v):
+    raise MutationError(
+        f"{user_location()}: in-place assignment to a numpy array (a[i] = v) is not supported by "
+        "zygote_engine yet: build a new array instead, e.g. np.where(mask, v, a), "
+        "np.concatenate([...]) or a list of rows passed to np.stack"
+    )
+
+
+_INPLACE_SYMBOLS = {
+    operator.iadd: "+",
+    operator.isub: "-",
+    operator.imul: "*",
+    operator.itruediv: "/",
+    operator.ipow: "**",
+    operator.imatmul: "@",
+}
+
+
+def _array_inplace_rule(inplace, symbol: str):
+    @rrule.register(inplace, np.ndarray, object, **_config)
+    def _(cx, a, b):
+        raise MutationError(
+            f"{user_location()}: in-place update of a numpy array (a {symbol}= b) is not supported "
+            f"by zygote_engine yet: write a = a {symbol} b instead"
+        )
+
+
+for _inplace, _symbol in _INPLACE_SYMBOLS.items():
+    _array_inplace_rule(_inplace, _symbol)
+
+
+@rrule.register(operator.iadd, list, object, **_config)
+def _iadd_list(cx, xs: list, ys):
+    return xs, _extend(cx, xs, ys)[1]  # xs += ys extends xs in place
+
+
+@rrule.register(list.append, **_config)
+def _append(cx, xs: list, v: Any):
+    n = len(xs)
+    xs.append(v)
+
+    def append_pullback(_):
+        return NO, ZERO, cx.take(xs, n)
+
+    return None, MustRun(append_pullback)
+
+
+@rrule.register(list.extend, **_config)
+def _extend(cx, xs: list, ys: Any):
+    n = len(xs)
+    items = list(ys)
+    xs.extend(items)
+
+    def extend_pullback(_):
+        return NO, ZERO, _sequence_tangent(cx, ys, [cx.take(xs, n + j) for j in range(len(items))])
+
+    return None, MustRun(extend_pullback)
+
+
+@rrule.register(list.insert, **_config)
+def _insert(cx, xs: list, i: int, v: Any):
+    n = len(xs)
+    at = min(max(position(xs, i), 0), n)
+    xs.insert(i, v)
+
+    def insert_pullback(_):
+        dv = cx.take(xs, at)
+        _shift(cx, xs, at + 1, n + 1, -1)
+        return NO, ZERO, NO, dv
+
+    return None, MustRun(insert_pullback)
+
+
+@rrule.register(list.pop, **_config)
+def _pop(cx, xs: list, *i: int):
+    at = position(xs, i[0]) if i else len(xs) - 1
+    n = len(xs)
+    y = xs.pop(*i)
+
+    def pop_pullback(dy):
+        _shift(cx, xs, at, n - 1, +1)
+        cx.accumulate(xs, at, dy)
+        return (NO, ZERO, *([NO] * len(i)))
+
+    return y, MustRun(pop_pullback)
+
+
+def _shift(cx, xs: list, start: int, stop: int, by: int) -> None:
+    """Move store entries ``start..stop-1`` of ``xs`` by ``by`` positions (undoing pop/insert)."""
+    found = cx.store.get(id(xs))
+    if found is None:
+        return
+    entries = found[1]
+    order = range(stop - 1, start - 1, -1) if by > 0 else range(start, stop)
+    for j in order:
+        if j in entries:
+            entries[j + by] = entries.pop(j)
+
+
+@rrule.register(dict.update, **_config)
+def _update(cx, d: dict, other: dict):
+    keys = list(other)
+    d.update(other)
+
+    def update_pullback(_):
+        return NO, ZERO, _sequence_tangent(cx, other, [cx.take(d, k) for k in keys], keys)
+
+    return None, MustRun(update_pullback)
+
+
+def _sequence_tangent(cx, source: Any, items: list, keys: list | None = None) -> Any:
+    """Hand item cotangents back to the container they were copied from."""
+    if keys is not None:
+        for k, t in zip(keys, items):
+            cx.accumulate(source, k, t)
+        return ZERO if isinstance(source, dict) else Tangent(dict, dict(zip(keys, items)))
+    return tangent_for(cx, source, items)

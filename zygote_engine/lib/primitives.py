@@ -1,0 +1,140 @@
+"""Rules for the helpers normalised code calls (``zygote_engine.primitives``, alias ``zy``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chainrules_core import AbstractZero, Tangent, rrule
+from zygote_engine import primitives as zy
+from zygote_engine.config import ZygoteRuleConfig
+from zygote_engine.lib.store import NO, ZERO, items_of, tangent_for
+from zygote_engine.runtime import MustRun, call
+
+_config = {"config": ZygoteRuleConfig}
+
+
+def _fresh(cx, y: Any, dy: Any, snapshot: Any) -> Any:
+    """The cotangent of a container made by the rule: the flow plus the store's entries."""
+    return cx.release(y, dy, snapshot)
+
+
+@rrule.register(zy.make_tuple, **_config)
+def _make_tuple(cx, *items: Any):
+    def make_tuple_pullback(dy):
+        return (NO, *items_of(dy, len(items)))
+
+    return items, make_tuple_pullback
+
+
+@rrule.register(zy.make_list, **_config)
+def _make_list(cx, *items: Any):
+    y = list(items)
+
+    def make_list_pullback(dy):
+        return (NO, *items_of(_fresh(cx, y, dy, items), len(items)))
+
+    return y, MustRun(make_list_pullback)
+
+
+@rrule.register(zy.make_dict, **_config)
+def _make_dict(cx, *keys_and_values: Any):
+    y = zy.make_dict(*keys_and_values)
+    keys = keys_and_values[::2]
+    snapshot = dict(y)
+
+    def make_dict_pullback(dy):
+        dy = _fresh(cx, y, dy, snapshot)
+        out = [NO] * (len(keys_and_values) + 1)
+        for j, k in enumerate(keys):
+            out[2 + 2 * j] = ZERO if isinstance(dy, AbstractZero) else dy[k]
+        return tuple(out)
+
+    return y, MustRun(make_dict_pullback)
+
+
+@rrule.register(zy.merge_dicts, **_config)
+def _merge_dicts(cx, *dicts: dict):
+    y = zy.merge_dicts(*dicts)
+    snapshot = dict(y)
+
+    def merge_dicts_pullback(dy):
+        dy = _fresh(cx, y, dy, snapshot)
+        owner = {k: d for d in dicts for k in d}  # the last dict holding a key provides its value
+        if not isinstance(dy, AbstractZero):
+            for k, d in owner.items():
+                cx.accumulate(d, k, dy[k])
+        return (NO, *([ZERO] * len(dicts)))
+
+    return y, MustRun(merge_dicts_pullback)
+
+
+@rrule.register(zy.as_tuple, **_config)
+def _as_tuple(cx, xs: Any):
+    y = tuple(xs)
+
+    def as_tuple_pullback(dy):
+        return NO, tangent_for(cx, xs, items_of(dy, len(y)))
+
+    return y, MustRun(as_tuple_pullback)
+
+
+@rrule.register(zy.as_list, **_config)
+def _as_list(cx, xs: Any):
+    y = list(xs)
+    snapshot = tuple(y)
+
+    def as_list_pullback(dy):
+        return NO, tangent_for(cx, xs, items_of(_fresh(cx, y, dy, snapshot), len(snapshot)))
+
+    return y, MustRun(as_list_pullback)
+
+
+@rrule.register(zy.collect, **_config)
+def _collect(cx, xs: Any):
+    y = list(xs)
+
+    def collect_pullback(dy):
+        return NO, tangent_for(cx, xs, items_of(dy, len(y)))
+
+    return y, collect_pullback
+
+
+@rrule.register(zy.concat, **_config)
+def _concat(cx, *parts: tuple):
+    sizes = [len(p) for p in parts]
+
+    def concat_pullback(dy):
+        items = items_of(dy, sum(sizes))
+        out, start = [NO], 0
+        for size in sizes:
+            out.append(Tangent(tuple, *items[start : start + size]))
+            start += size
+        return tuple(out)
+
+    return zy.concat(*parts), concat_pullback
+
+
+@rrule.register(zy.append, **_config)
+def _append(cx, xs: list, item: Any):
+    n = len(xs)
+    xs.append(item)
+
+    def append_pullback(_):
+        return NO, ZERO, cx.take(xs, n)
+
+    return None, MustRun(append_pullback)
+
+
+@rrule.register(zy.apply, **_config)
+def _apply(cx, f: Any, args: tuple, kwargs: dict):
+    y, pullback = call(cx, f, *args, **kwargs)
+    names = list(kwargs)
+
+    def apply_pullback(dy):
+        tangents = pullback(dy)
+        dargs = tangents[1 : 1 + len(args)]
+        for k, t in zip(names, tangents[1 + len(args) :]):
+            cx.accumulate(kwargs, k, t)
+        return NO, tangents[0], Tangent(tuple, *dargs), ZERO
+
+    return y, MustRun(apply_pullback)

@@ -1,0 +1,81 @@
+"""The few helper functions that normalised code calls besides ``operator`` and builtins.
+
+Each is plain Python with the obvious meaning; their rules live in ``zygote_engine.lib``.
+Normalised code refers to this module as ``zy``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "append",
+    "apply",
+    "as_list",
+    "as_tuple",
+    "collect",
+    "concat",
+    "make_dict",
+    "make_list",
+    "make_set",
+    "make_tuple",
+    "merge_dicts",
+]
+
+
+def make_tuple(*items: Any) -> tuple:
+    """The tuple display ``(a, b)``."""
+    return items
+
+
+def make_list(*items: Any) -> list:
+    """The list display ``[a, b]``."""
+    return list(items)
+
+
+def make_set(*items: Any) -> set:
+    """The set display ``{a, b}`` (not differentiable)."""
+    return set(items)
+
+
+def make_dict(*keys_and_values: Any) -> dict:
+    """The dict display ``{k1: v1, k2: v2}`` from ``k1, v1, k2, v2``."""
+    return dict(zip(keys_and_values[::2], keys_and_values[1::2]))
+
+
+def merge_dicts(*dicts: dict) -> dict:
+    """The dict display ``{**a, **b}``."""
+    merged: dict = {}
+    for d in dicts:
+        merged.update(d)
+    return merged
+
+
+def as_tuple(xs: Any) -> tuple:
+    """``tuple(xs)`` for the starred parts of a display or a call."""
+    return tuple(xs)
+
+
+def as_list(xs: Any) -> list:
+    """``list(xs)`` for a starred assignment target."""
+    return list(xs)
+
+
+def concat(*tuples: tuple) -> tuple:
+    """Concatenate tuples: ``(a, *xs, b)`` is ``concat((a,), tuple(xs), (b,))``."""
+    return sum(tuples, ())
+
+
+def collect(iterable: Any) -> list:
+    """The items a ``for`` loop visits, materialised so the backward pass can replay them."""
+    return list(iterable)
+
+
+def append(xs: list, item: Any) -> None:
+    """``xs.append(item)``, used by lowered comprehensions."""
+    xs.append(item)
+
+
+def apply(f: Any, args: tuple, kwargs: dict) -> Any:
+    """``f(*args, **kwargs)``: a call with starred arguments, as one operation."""
+    return f(*args, **kwargs)

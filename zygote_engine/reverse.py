@@ -1,0 +1,507 @@
+"""Stage 4: from the normal form, generate one forward function with a nested backward closure.
+
+For ``def f(x, y)`` the result is ``def f__forward(__cx, x, y)``: it runs the primal, sends every
+operation through the run-time call protocol (``y, pb = __call(__cx, fn, *args)``), and returns
+``(result, f__backward)``. ``f__backward(dresult)`` replays the operations in reverse, accumulating
+cotangents ``d<name>`` with ``__add``, and returns ``(df, *dparams)``.
+
+Straight-line code keeps each pullback in a local; inside branches and loops pullbacks, branch
+flags and trip counts go onto a per-call tape that the backward pass reads from the end.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from zygote_engine.normalize import HELPERS_NAME, OPERATOR_NAME, Namer
+
+__all__ = ["RUNTIME_NAMES", "ReverseInput", "generate"]
+
+# Run-time objects the generated code reads through closure cells (see cache.py).
+RUNTIME_NAMES = (
+    "__call",
+    "__add",
+    "__add_lazy",
+    "__zero",
+    "__no",
+    "__ZEROS",
+    "__Must",
+    "__closure_tangent",
+    "__deposit",
+    "__resolve",
+    OPERATOR_NAME,
+    HELPERS_NAME,
+)
+
+
+@dataclass(frozen=True)
+class ReverseInput:
+    """What the reverse stage needs to know about the function besides its normal form."""
+
+    name: str
+    freevars: frozenset[str]
+    is_global: Callable[[str], bool]  # a name bound in the module globals to differentiable state
+    is_module: Callable[[str], bool]
+
+
+def generate(nf: ast.FunctionDef, info: ReverseInput, namer: Namer) -> ast.FunctionDef:
+    """The forward function (with its nested backward) for the normal form ``nf``."""
+    return _Reverse(nf, info, namer).forward()
+
+
+def _text(node: ast.AST) -> str:
+    return ast.unparse(node)
+
+
+def _parse(text: str, line: int) -> list[ast.stmt]:
+    body = ast.parse(text).body
+    for stmt in body:
+        for node in ast.walk(stmt):
+            if "lineno" in node._attributes:
+                node.lineno = node.end_lineno = line
+                node.col_offset = node.end_col_offset = 0
+    return body
+
+
+def _loaded_names(node: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
+class _LoadedNames(dict):
+    """``_loaded_names`` memoised per node (the activity analysis asks many times)."""
+
+    def __missing__(self, node: ast.AST) -> set[str]:
+        names = self[node] = _loaded_names(node)
+        return names
+
+
+class _Reverse:
+    def __init__(self, nf: ast.FunctionDef, info: ReverseInput, namer: Namer):
+        self.nf, self.info, self.namer = nf, info, namer
+        self.params = [a.arg for a in (*nf.args.posonlyargs, *nf.args.args)]
+        if nf.args.vararg:
+            self.params.append(nf.args.vararg.arg)
+        self.params += [a.arg for a in nf.args.kwonlyargs]
+        if nf.args.kwarg:
+            self.params.append(nf.args.kwarg.arg)
+        self.locals = set(self.params)
+        self.assign_counts: dict[str, int] = dict.fromkeys(self.params, 1)
+        self.loop_assigned: set[str] = set()
+        self.receivers: dict[str, str] = {}  # m -> obj for ``m = getattr(obj, "name")``
+        self.loaded = _LoadedNames()
+        self._scan(nf.body, in_loop=False)
+        self.active = self._activity()
+        self.values = self._used_as_values()
+        self.cots: dict[str, str] = {}
+        self.pb_count = 0
+        self.uses_tape = False
+
+    # -- analysis --
+
+    def _scan(self, body: list[ast.stmt], in_loop: bool) -> None:
+        for s in body:
+            targets = []
+            if isinstance(s, ast.Assign):
+                targets = [s.targets[0].id]
+                value = s.value
+                if (
+                    isinstance(value, ast.Call)
+                    and isinstance(value.func, ast.Name)
+                    and value.func.id == "getattr"
+                    and isinstance(value.args[0], ast.Name)
+                ):
+                    self.receivers[targets[0]] = value.args[0].id
+            elif isinstance(s, ast.FunctionDef):
+                targets = [s.name]
+            elif isinstance(s, ast.For):
+                targets = [s.target.id]
+            for t in targets:
+                self.locals.add(t)
+                self.assign_counts[t] = self.assign_counts.get(t, 0) + 1
+                if in_loop:
+                    self.loop_assigned.add(t)
+            if isinstance(s, ast.If):
+                self._scan(s.body, in_loop)
+                self._scan(s.orelse, in_loop)
+            elif isinstance(s, (ast.For, ast.While)):
+                self._scan(s.body, True)
+
+    def _used_as_values(self) -> set[str]:
+        """Names read as values anywhere (not only as the test of an ``if`` or a ``while``)."""
+        names: set[str] = set()
+        for s in _statements(self.nf.body):
+            if isinstance(s, (ast.Assign, ast.Expr, ast.Return, ast.FunctionDef)):
+                names |= self.loaded[s]
+            elif isinstance(s, ast.For):
+                names.add(s.iter.id)
+        return names
+
+    def is_active_atom(self, e: ast.expr) -> bool:
+        return isinstance(e, ast.Name) and e.id in self.active
+
+    def _initially_active(self) -> set[str]:
+        names = set(self.params)
+        for node in ast.walk(self.nf):
+            if not isinstance(node, ast.Name) or node.id in self.locals:
+                continue
+            captured = node.id in self.info.freevars and not self.info.is_module(node.id)
+            if captured or self.info.is_global(node.id):
+                names.add(node.id)
+        return names
+
+    def _activity(self) -> set[str]:
+        """Names whose value may carry a derivative (fixed point over the body)."""
+        active = self._activity_from(self._initially_active())
+        if any(
+            isinstance(s, ast.Expr) and self.loaded[s] & active for s in _statements(self.nf.body)
+        ):
+            # Active values are stored into containers, and any container may be an alias of
+            # another (``alias = xs``, ``row = m[0]``): every container-valued local is active.
+            active |= {
+                s.targets[0].id
+                for s in _statements(self.nf.body)
+                if isinstance(s, ast.Assign) and isinstance(s.value, (ast.Call, ast.Name))
+            }
+            return self._activity_from(active)
+        return active
+
+    def _activity_from(self, active: set[str]) -> set[str]:
+        changed = True
+        while changed:
+            changed = False
+            for s in _statements(self.nf.body):
+                new = self._activated_by(s, active)
+                if not new <= active:
+                    active |= new
+                    changed = True
+        return active
+
+    def _activated_by(self, s: ast.stmt, active: set[str]) -> set[str]:
+        if isinstance(s, ast.Assign):
+            if self.loaded[s.value] & active:
+                return {s.targets[0].id}
+        elif isinstance(s, ast.FunctionDef):
+            if self.loaded[s] & active:
+                return {s.name}
+        elif isinstance(s, ast.For):
+            if s.iter.id in active:
+                return {s.target.id}
+        elif isinstance(s, ast.Expr) and self.loaded[s.value] & active:
+            # a call for its side effect may store an active value into any argument, or into
+            # the object whose method it is (``xs.append(x)`` is ``m = getattr(xs, "append"); m(x)``)
+            names = {a.id for a in [s.value.func, *s.value.args] if isinstance(a, ast.Name)}
+            names |= {self.receivers[n] for n in names if n in self.receivers}
+            return names & self.locals
+        return set()
+
+    def needs_pullback(self, call: ast.Call, target: str | None = None) -> bool:
+        atoms = [call.func, *call.args, *(k.value for k in call.keywords)]
+        if target is not None and target not in self.values and _is_test_operator(call.func):
+            return False  # a comparison that only feeds `if`/`while` tests has no cotangent
+        return any(self.is_active_atom(a) for a in atoms)
+
+    def has_work(self, body: list[ast.stmt]) -> bool:
+        """Whether a block does anything in the backward pass."""
+        return any(self._statement_has_work(s) for s in body)
+
+    def _statement_has_work(self, s: ast.stmt) -> bool:
+        if isinstance(s, ast.Assign):
+            return s.targets[0].id in self.active
+        if isinstance(s, ast.FunctionDef):
+            return s.name in self.active
+        if isinstance(s, ast.Expr):
+            return self.needs_pullback(s.value)
+        if isinstance(s, ast.If):
+            return self.has_work(s.body) or self.has_work(s.orelse)
+        if isinstance(s, ast.For):
+            return s.target.id in self.active or self.has_work(s.body)
+        if isinstance(s, ast.While):
+            return self.has_work(s.body)
+        return False
+
+    def cot(self, name: str) -> str:
+        """The cotangent variable of ``name``: ``d<name>`` unless that name is taken."""
+        if name not in self.cots:
+            candidate = "d" + name
+            self.cots[name] = (
+                candidate if candidate not in self.namer.used else self.namer.fresh(candidate + "_")
+            )
+            self.namer.used.add(self.cots[name])
+        return self.cots[name]
+
+    def accumulate(self, name: str, tangent: str) -> str:
+        """``d<name> += tangent``. Inputs that are never reassigned only hand their cotangent back,
+        so thunks may stay unevaluated (``__add_lazy``); the cotangents of anything else feed
+        pullbacks, which are called with evaluated cotangents (``__add`` evaluates thunks)."""
+        d = self.cot(name)
+        add = "__add_lazy" if self.assign_counts.get(name, 0) <= (name in self.params) else "__add"
+        return f"{d} = {add}({d}, {tangent})"
+
+    def needs_reset(self, name: str) -> bool:
+        return name in self.loop_assigned or self.assign_counts.get(name, 0) > 1
+
+    # -- generation --
+
+    def forward(self) -> ast.FunctionDef:
+        nf, line = self.nf, self.nf.lineno
+        *body, ret = nf.body
+        fwd, bwd = self.block(body, in_cf=False)
+        result = _text(ret.value)
+        # a constant result's cotangent is unused, but the backward still takes it
+        active_result = self.is_active_atom(ret.value)
+        result_cot = self.cot(ret.value.id) if active_result else self.namer.fresh("dresult")
+        name = self.info.name
+        backward_def = self.backward_def(name, result_cot, bwd, line)
+        prologue = _parse("__tape = []", line) if self.uses_tape else []
+        epilogue = [*backward_def, *_parse(f"return ({result}, {name}__backward)", ret.lineno)]
+        args = _strip_defaults(nf.args)
+        args.args.insert(0, ast.arg(arg="__cx"))
+        return ast.FunctionDef(
+            name=f"{name}__forward",
+            args=args,
+            body=[*prologue, *fwd, *epilogue],
+            decorator_list=[],
+            returns=None,
+            type_comment=None,
+            lineno=line,
+            col_offset=0,
+        )
+
+    def backward_def(
+        self, name: str, result_cot: str, bwd: list[ast.stmt], line: int
+    ) -> list[ast.stmt]:
+        cots = [self.cot(n) for n in sorted(self.active) if self.cot(n) != result_cot]
+        head = []
+        if cots:
+            head += _parse(" = ".join(cots) + " = __zero", line)
+        if self.uses_tape:
+            head += _parse("__stack = __tape.copy()", line)
+        tail = []
+        for g in sorted(n for n in self.active if n not in self.locals and self.info.is_global(n)):
+            tail += _parse(f"__deposit(__cx, {g}, {self.cot(g)})", line)
+        captured = sorted(
+            n for n in self.active if n in self.info.freevars and n not in self.locals
+        )
+        if self.info.freevars:
+            fields = ", ".join(f"{n}={self.cot(n)}" for n in captured)
+            df = f"__closure_tangent({fields})"
+        else:
+            df = "__no"
+        dparams = [self.param_cot(p) for p in self.params]
+        tail += _parse(f"return ({', '.join([df, *dparams])},)", line)
+        fn = _parse(f"def {name}__backward({result_cot}):\n    pass", line)[0]
+        fn.body = [*head, *bwd, *tail]
+        return [fn]
+
+    def param_cot(self, p: str) -> str:
+        if p in self.active:
+            kwarg = self.nf.args.kwarg
+            if kwarg is not None and p == kwarg.arg:
+                return f"__resolve(__cx, {p}, {self.cot(p)})"  # the callee-owned **kwargs dict
+            return self.cot(p)
+        return "__no"
+
+    def block(self, body: list[ast.stmt], in_cf: bool) -> tuple[list[ast.stmt], list[ast.stmt]]:
+        """(forward statements, backward statements in execution order) of a block."""
+        fwd: list[ast.stmt] = []
+        backward_parts: list[list[ast.stmt]] = []
+        for s in body:
+            f, b = self.statement(s, in_cf)
+            fwd += f
+            backward_parts.append(b)
+        return fwd, [stmt for part in reversed(backward_parts) for stmt in part]
+
+    def statement(self, s: ast.stmt, in_cf: bool):
+        if isinstance(s, ast.Assign):
+            target = s.targets[0].id
+            if isinstance(s.value, ast.Call):
+                return self.call(s, target, s.value, in_cf)
+            return self.simple_assign(s, target)
+        if isinstance(s, ast.Expr):
+            return self.call(s, None, s.value, in_cf)
+        if isinstance(s, ast.FunctionDef):
+            return [s], self.closure_backward(s.name, s, s.lineno)
+        if isinstance(s, ast.If):
+            return self.branch(s, in_cf)
+        if isinstance(s, ast.For):
+            return self.for_loop(s, in_cf)
+        if isinstance(s, ast.While):
+            return self.while_loop(s, in_cf)
+        return [s], []  # raise / assert: run as written
+
+    def simple_assign(self, s: ast.Assign, target: str):
+        line = s.lineno
+        if target not in self.active:
+            return [s], []
+        if isinstance(s.value, ast.Lambda):
+            return [s], self.closure_backward(target, s.value, line)
+        dt = self.cot(target)
+        bwd = []
+        if self.is_active_atom(s.value) and s.value.id != target:
+            bwd.append(self.accumulate(s.value.id, dt))
+        if self.needs_reset(target):
+            bwd.append(f"{dt} = __zero")
+        return [s], _parse("\n".join(bwd), line) if bwd else []
+
+    def closure_backward(self, target: str, fn: ast.AST, line: int) -> list[ast.stmt]:
+        """A nested function's tangent holds its captured variables: pass them on."""
+        if target not in self.active:
+            return []
+        dg = self.cot(target)
+        inner_params = {a.arg for a in ast.walk(fn.args) if isinstance(a, ast.arg)}
+        outer = self.locals | self.info.freevars
+        captured = sorted((_loaded_names(fn) - inner_params) & self.active & outer)
+        lines = [f"if {dg}.__class__ not in __ZEROS:"]
+        lines += ["    " + self.accumulate(v, f"{dg}.{v}") for v in captured] or ["    pass"]
+        if self.needs_reset(target):
+            lines.append(f"{dg} = __zero")
+        return _parse("\n".join(lines), line)
+
+    def call(self, s: ast.stmt, target: str | None, call: ast.Call, in_cf: bool):
+        line = s.lineno
+        if not self.needs_pullback(call, target):
+            reset = []
+            if target in self.active and self.needs_reset(target):
+                reset = _parse(f"{self.cot(target)} = __zero", line)
+            return [s], reset
+        self.pb_count += 1
+        pb = f"pb{self.pb_count}"
+        args = ", ".join(
+            ["__cx", _text(call.func), *map(_text, call.args)]
+            + [f"{k.arg}={_text(k.value)}" for k in call.keywords]
+        )
+        fwd = [
+            f"{pb} = __call({args})[1]" if target is None else f"{target}, {pb} = __call({args})"
+        ]
+        bwd = []
+        if in_cf:
+            self.uses_tape = True
+            fwd.append(f"__tape.append({pb})")
+            bwd.append(f"{pb} = __stack.pop()")
+        atoms = [call.func, *call.args, *(k.value for k in call.keywords)]
+        slots = [f"__g{i}" if self.is_active_atom(a) else "_" for i, a in enumerate(atoms)]
+        if target is None:
+            dt = "__zero"
+            bwd.append(f"if {pb}.__class__ is __Must:")
+        else:
+            dt = self.cot(target)
+            bwd.append(f"if {dt}.__class__ not in __ZEROS or {pb}.__class__ is __Must:")
+        bwd.append(f"    {', '.join(slots)}, = {pb}({dt})")
+        if target is not None and self.needs_reset(target):
+            bwd.append(f"    {dt} = __zero")
+        for slot, a in zip(slots, atoms):
+            if slot != "_":
+                bwd.append("    " + self.accumulate(a.id, slot))
+        return _parse("\n".join(fwd), line), _parse("\n".join(bwd), line)
+
+    def branch(self, s: ast.If, in_cf: bool):
+        line = s.lineno
+        if not (self.has_work(s.body) or self.has_work(s.orelse)):
+            return [s], []
+        self.uses_tape = True
+        body_f, body_b = self.block(s.body, in_cf=True)
+        else_f, else_b = self.block(s.orelse, in_cf=True)
+        fwd = ast.If(
+            test=s.test,
+            body=[*body_f, *_parse("__tape.append(True)", line)],
+            orelse=[*else_f, *_parse("__tape.append(False)", line)],
+        )
+        bwd = _parse("if __stack.pop():\n    pass\nelse:\n    pass", line)[0]
+        bwd.body = body_b or _parse("pass", line)
+        bwd.orelse = else_b
+        return [_located(fwd, line)], [bwd]
+
+    def for_loop(self, s: ast.For, in_cf: bool):
+        line = s.lineno
+        x, items = s.target.id, s.iter.id
+        x_active = x in self.active
+        if not (x_active or self.has_work(s.body)):
+            return [s], []
+        body_f, body_b = self.block(s.body, in_cf=True)
+        fwd = [_located(ast.For(target=s.target, iter=s.iter, body=body_f, orelse=[]), line)]
+        k = self.namer.fresh("k")
+        if in_cf:
+            self.uses_tape = True
+            fwd += _parse(f"__tape.append(len({items}))", line)
+            count = "__stack.pop()"
+        else:
+            count = f"len({items})"
+        n = self.namer.fresh("n")
+        head = [f"{n} = {count}"]
+        if x_active:
+            head.append(f"{self.cot(items)} = [__zero] * {n}")
+        loop = _parse(f"for {k} in range({n} - 1, -1, -1):\n    pass", line)[0]
+        loop.body = body_b or _parse("pass", line)
+        if x_active:
+            dx = self.cot(x)
+            loop.body += _parse(f"{self.cot(items)}[{k}] = {dx}\n{dx} = __zero", line)
+        return fwd, [*_parse("\n".join(head), line), loop]
+
+    def while_loop(self, s: ast.While, in_cf: bool):
+        line = s.lineno
+        if not self.has_work(s.body):
+            return [s], []
+        body_f, body_b = self.block(s.body, in_cf=True)
+        n = self.namer.fresh("n")
+        fwd = [*_parse(f"{n} = 0", line)]
+        loop = _located(
+            ast.While(test=s.test, body=[*_parse(f"{n} += 1", line), *body_f], orelse=[]), line
+        )
+        fwd.append(loop)
+        if in_cf:
+            self.uses_tape = True
+            fwd += _parse(f"__tape.append({n})", line)
+        count = "__stack.pop()" if in_cf else n
+        back = _parse(f"for _ in range({count}):\n    pass", line)[0]
+        back.body = body_b or _parse("pass", line)
+        return fwd, [back]
+
+
+# Pure functions whose results normalisation uses as branch conditions.
+_TEST_OPERATORS = frozenset(
+    {"lt", "le", "gt", "ge", "eq", "ne", "not_", "truth", "is_", "is_not", "contains"}
+)
+
+
+def _is_test_operator(func: ast.expr) -> bool:
+    return (
+        isinstance(func, ast.Attribute)
+        and isinstance(func.value, ast.Name)
+        and func.value.id == OPERATOR_NAME
+        and func.attr in _TEST_OPERATORS
+    )
+
+
+def _statements(body: list[ast.stmt]):
+    for s in body:
+        yield s
+        if isinstance(s, ast.If):
+            yield from _statements(s.body)
+            yield from _statements(s.orelse)
+        elif isinstance(s, (ast.For, ast.While)):
+            yield from _statements(s.body)
+
+
+def _located(node: ast.stmt, line: int) -> ast.stmt:
+    node.lineno = node.end_lineno = line
+    node.col_offset = node.end_col_offset = 0
+    return node
+
+
+def _strip_defaults(args: ast.arguments) -> ast.arguments:
+    """Parameters without defaults or annotations: defaults are the live ones of the user's function."""
+
+    def bare(a: ast.arg | None) -> ast.arg | None:
+        return None if a is None else ast.arg(arg=a.arg)
+
+    return ast.arguments(
+        posonlyargs=[bare(a) for a in args.posonlyargs],
+        args=[bare(a) for a in args.args],
+        vararg=bare(args.vararg),
+        kwonlyargs=[bare(a) for a in args.kwonlyargs],
+        kw_defaults=[None] * len(args.kwonlyargs),
+        kwarg=bare(args.kwarg),
+        defaults=[],
+    )

@@ -1,0 +1,321 @@
+"""The call protocol of generated code: ``y, pullback = __call(__cx, f, *args, **kwargs)``.
+
+For each call: (1) a rule, ``rrule(__cx, f, *args, **kwargs)``, if one applies; (2) otherwise, if
+``f`` is Python code (a function, a lambda, a bound method, a callable object, a class), its
+transform, found by code object in the cache (so recursion works: the lookup happens at call
+time); (3) otherwise :class:`~zygote_engine.errors.MissingRuleError`.
+
+A pullback returns the tangent of ``f`` first, then one per positional argument, then one per
+keyword argument in the order the call gave them (rules give keywords ``NoTangent()``; transformed
+Python functions differentiate them). Pullbacks wrapped in :class:`MustRun` touch the mutation
+store and run even when their output cotangent is zero.
+"""
+
+from __future__ import annotations
+
+import inspect
+import operator
+import types
+from typing import Any
+
+import chainrules_core as crc
+from chainrules_core import AbstractZero, NoTangent, Tangent, ZeroTangent, rrule, unthunk
+from zygote_engine import cache
+from zygote_engine import primitives as zy
+from zygote_engine.errors import MissingRuleError, user_location
+
+__all__ = ["MustRun", "Reads", "call", "positional_only"]
+
+_NO = NoTangent()
+_ZERO = ZeroTangent()
+_CONTAINERS = frozenset({list, dict})
+_BUILTIN_BOUND = frozenset({types.BuiltinMethodType, types.MethodWrapperType})
+# Builtin functions are "methods" of their module: only other receivers make a bound method.
+_UNBOUND_OWNERS = frozenset({types.ModuleType, type(None)})
+_resolve = rrule.resolve
+_INERT = frozenset({int, bool, str, bytes, type(None), range, slice})
+
+
+class MustRun:
+    """A pullback that must run even when its output cotangent is zero (it updates the store)."""
+
+    __slots__ = ("pullback",)
+
+    def __init__(self, pullback):
+        self.pullback = pullback
+
+    def __call__(self, dy):
+        return self.pullback(dy)
+
+
+class Reads(MustRun):
+    """A store-aware pullback of an engine rule that may be skipped when its cotangent is zero."""
+
+    __slots__ = ()
+
+
+_STORE_AWARE = frozenset({MustRun, Reads})
+
+
+def call(cx, f: Any, *args: Any, **kwargs: Any):
+    """Run ``f(*args, **kwargs)`` and return ``(y, pullback)``."""
+    tf = type(f)
+    if tf is types.MethodType or (tf in _BUILTIN_BOUND and type(f.__self__) not in _UNBOUND_OWNERS):
+        return _call_bound(cx, f, args, kwargs)
+    found = _resolve(cx, f, args)  # cached in chainrules_core; registration empties the cache
+    if found is None:
+        if tf is types.FunctionType:  # inlined _transformed: deep recursion needs few frames
+            y, backward = cache.forward_for(f)(cx, *args, **kwargs)
+            return y, MustRun(_argument_map(f, len(args), tuple(kwargs))(backward))
+        return _differentiate_code(cx, f, args, kwargs)
+    impl, takes_config, receiver_first = found
+    if receiver_first or kwargs:
+        return _call_rule(cx, f, impl, takes_config, receiver_first, args, kwargs)
+    result = impl(cx, *args) if takes_config else impl(*args)
+    if result is None:
+        return _differentiate_code(cx, f, args, kwargs)
+    # the common case, numbers and arrays in and out of a rule: nothing to adapt
+    if type(result[1]) in _STORE_AWARE:
+        return result
+    if type(result[0]) in _CONTAINERS:
+        return _adapted(cx, result[0], result[1], args, kwargs)
+    for a in args:
+        if type(a) in _CONTAINERS:
+            return _adapted(cx, result[0], result[1], args, kwargs)
+    return result
+
+
+def _call_rule(cx, f, impl, takes_config, receiver_first, args: tuple, kwargs: dict):
+    rule_args = (f, *args) if receiver_first else args
+    result = impl(cx, *rule_args, **kwargs) if takes_config else impl(*rule_args, **kwargs)
+    if result is None:
+        return _differentiate_code(cx, f, args, kwargs)
+    y, pullback = result
+    if receiver_first:  # the rule of type(f).__call__: f's tangent is its receiver's
+        pullback = _drop_first(pullback)
+    return _adapted(cx, y, pullback, args, kwargs)
+
+
+def _call_bound(cx, f: Any, args: tuple, kwargs: dict):
+    receiver = f.__self__
+    if type(receiver) in _CONTAINERS:
+        # list/dict methods: look up the unbound rule ourselves so a MustRun pullback stays one
+        result = rrule(cx, getattr(type(receiver), f.__name__), receiver, *args, **kwargs)
+        if result is not None:
+            y, pullback = result
+            pullback = _drop_first(pullback)
+            return y, _with_kwargs(pullback, kwargs) if kwargs else pullback
+    else:
+        result = rrule(cx, f, *args, **kwargs)
+        if result is not None:
+            return _adapted(cx, result[0], result[1], args, kwargs)
+    return _differentiate_code(cx, f, args, kwargs)
+
+
+def _adapted(cx, y: Any, pullback, args: tuple, kwargs: dict):
+    """A rule's result in the call protocol: store handling for foreign rules, keyword tangents."""
+    if type(pullback) not in _STORE_AWARE:
+        pullback = _foreign(cx, y, pullback, args)
+    return y, _with_kwargs(pullback, kwargs) if kwargs else pullback
+
+
+def _differentiate_code(cx, f: Any, args: tuple, kwargs: dict):
+    tf = type(f)
+    if tf is types.FunctionType:
+        return _transformed(cx, f, args, kwargs)
+    if tf is types.MethodType:
+        y, pullback = _transformed(cx, f.__func__, (f.__self__, *args), kwargs)
+        return y, MustRun(_drop_first(pullback))
+    if isinstance(f, type):
+        from zygote_engine.lib.objects import construct, constructible  # lib imports this module
+
+        if constructible(f):
+            return construct(cx, f, args, kwargs)
+    method = inspect.getattr_static(tf, "__call__", None)
+    if type(method) is types.FunctionType:
+        y, pullback = _transformed(cx, method, (f, *args), kwargs)
+        return y, MustRun(_drop_first(pullback))
+    receiver = getattr(f, "__self__", None)  # a builtin method's object is an input too
+    inputs = (
+        *args,
+        *kwargs.values(),
+        *(() if isinstance(receiver, types.ModuleType) else (receiver,)),
+    )
+    if all(type(a) in _INERT for a in inputs):
+        # no input can carry a derivative (indices, flags, names): nothing to differentiate
+        size = 1 + len(args) + len(kwargs)
+        return f(*args, **kwargs), lambda dy: (_NO,) * size
+    raise MissingRuleError(_missing_rule_message(f))
+
+
+def _transformed(cx, f: types.FunctionType, args: tuple, kwargs: dict):
+    y, backward = cache.forward_for(f)(cx, *args, **kwargs)
+    return y, MustRun(_argument_map(f, len(args), tuple(kwargs))(backward))
+
+
+# -- mapping a transformed function's parameter tangents back onto the call's arguments --
+
+_maps: dict[tuple, Any] = {}
+
+
+def _argument_map(f: types.FunctionType, nargs: int, kwnames: tuple):
+    key = (f.__code__, nargs, kwnames)
+    found = _maps.get(key)
+    if found is None:
+        found = _maps[key] = _build_argument_map(f, nargs, kwnames)
+    return found
+
+
+def _build_argument_map(f: types.FunctionType, nargs: int, kwnames: tuple):
+    """A function ``backward -> pullback`` returning call-ordered tangents."""
+    code = f.__code__
+    simple = not (code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS))
+    if simple and not kwnames:
+        if nargs == code.co_argcount + code.co_kwonlyargcount:
+            return lambda backward: backward
+        return lambda backward: lambda dy: backward(dy)[: nargs + 1]
+    bound = inspect.signature(f).bind(*range(nargs), **{k: k for k in kwnames})
+    params = list(inspect.signature(f).parameters)
+    sources = []  # (call slot, parameter index, item key or None)
+    for name, value in bound.arguments.items():
+        i = params.index(name)
+        if isinstance(value, tuple):  # *args: call positions
+            sources += [(1 + pos, i, j) for j, pos in enumerate(value)]
+        elif isinstance(value, dict):  # **kwargs: call keywords
+            sources += [(1 + nargs + kwnames.index(k), i, k) for k in value]
+        elif isinstance(value, int):
+            sources.append((1 + value, i, None))
+        else:
+            sources.append((1 + nargs + kwnames.index(value), i, None))
+    size = 1 + nargs + len(kwnames)
+
+    def mapping(backward):
+        def pullback(dy):
+            dparams = backward(dy)
+            out = [dparams[0], *([_ZERO] * (size - 1))]
+            for slot, i, key in sources:
+                d = dparams[1 + i]
+                out[slot] = d if key is None else _item(d, key)
+            return tuple(out)
+
+        return pullback
+
+    return mapping
+
+
+def _item(d: Any, key: Any) -> Any:
+    if isinstance(d, AbstractZero):
+        return d
+    return d[key]
+
+
+def _drop_first(pullback):
+    """A bound method's tangent is its receiver's: drop the underlying function's own tangent."""
+
+    def method_pullback(dy):
+        return pullback(dy)[1:]
+
+    return type(pullback)(method_pullback) if type(pullback) in _STORE_AWARE else method_pullback
+
+
+def _with_kwargs(pullback, kwargs: dict):
+    """Rules differentiate positional arguments only: keywords get ``NoTangent()``."""
+    extra = (_NO,) * len(kwargs)
+
+    def keyword_pullback(dy):
+        return (*pullback(dy), *extra)
+
+    return type(pullback)(keyword_pullback) if type(pullback) in _STORE_AWARE else keyword_pullback
+
+
+def positional_only(pullback, nargs: int):
+    """Drop keyword tangents: ChainRules pullbacks cover positional inputs only."""
+    return lambda dy: pullback(dy)[: nargs + 1]
+
+
+def _foreign(cx, y: Any, pullback, args: tuple):
+    """Adapt a rule that knows nothing of the store when lists or dicts go in or come out.
+
+    The cotangent of a list or dict lives in the store: a fresh one made by the rule is read from
+    there before the rule's pullback runs, and the rule's tangents for list/dict arguments are put
+    there instead of being returned.
+    """
+    fresh = type(y) in _CONTAINERS
+    if not fresh:
+        for a in args:
+            if type(a) in _CONTAINERS:
+                break
+        else:
+            return pullback
+    snapshot = (dict(y) if type(y) is dict else tuple(y)) if fresh else None
+    takes = [i for i, a in enumerate(args, start=1) if type(a) in _CONTAINERS]
+    size = len(args) + 1
+
+    def store_pullback(dy):
+        if fresh:
+            dy = cx.release(y, dy, snapshot)
+            if isinstance(dy, AbstractZero):
+                return (_ZERO,) * size
+        elif isinstance(dy, AbstractZero):
+            return (_ZERO,) * size
+        out = list(pullback(dy))
+        for i in takes:
+            cx.deposit(args[i - 1], out[i])
+            out[i] = _ZERO
+        return tuple(out)
+
+    return MustRun(store_pullback) if fresh else store_pullback
+
+
+def _missing_rule_message(f: Any) -> str:
+    module = getattr(f, "__module__", None) or type(f).__module__
+    qualname = (
+        getattr(f, "__qualname__", None) or getattr(f, "__name__", None) or type(f).__qualname__
+    )
+    short = getattr(f, "__name__", "f")
+    return (
+        f"{user_location()}: no rrule for {module}.{qualname}, which is compiled code (not Python "
+        "source), so zygote_engine cannot differentiate it. Add a rule:\n\n"
+        "    from chainrules_core import rrule, NoTangent\n\n"
+        f"    @rrule.register({module}.{short})\n"
+        "    def _(x):\n"
+        f"        y = {module}.{short}(x)\n"
+        "        def pullback(dy):\n"
+        "            return NoTangent(), dy * <derivative at x>\n"
+        "        return y, pullback\n"
+    )
+
+
+def accumulate(a: Any, b: Any) -> Any:
+    """``chainrules_core.add`` whose result is never a thunk, with a fast path for two floats."""
+    if type(b) is float:
+        ta = type(a)
+        if ta is float:
+            return a + b
+        if ta is ZeroTangent:
+            return b
+    return unthunk(crc.add(a, b))
+
+
+def _closure_tangent(**captured: Any) -> Tangent:
+    """The tangent of a closure: one field per captured variable."""
+    return Tangent.from_backing(types.FunctionType, captured)
+
+
+# The objects generated code reads through closure cells (names from reverse.RUNTIME_NAMES).
+cache.RUNTIME_OBJECTS.update(
+    {
+        "__call": call,
+        "__add": accumulate,
+        "__add_lazy": crc.add,
+        "__zero": _ZERO,
+        "__no": _NO,
+        "__ZEROS": frozenset({ZeroTangent, NoTangent}),
+        "__Must": MustRun,
+        "__closure_tangent": _closure_tangent,
+        "__deposit": lambda cx, obj, dx: cx.deposit(obj, dx),
+        "__resolve": lambda cx, obj, dx: cx.resolve(obj, dx),
+        "operator": operator,
+        "zy": zy,
+    }
+)

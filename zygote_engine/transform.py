@@ -1,0 +1,65 @@
+"""The transform pipeline: source -> fence -> normal form -> forward/backward -> code object."""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import types
+from dataclasses import dataclass
+
+from zygote_engine.codegen import compile_forward, render
+from zygote_engine.fence import check_supported
+from zygote_engine.normalize import Namer, all_names, normalize
+from zygote_engine.reverse import ReverseInput, generate
+from zygote_engine.source import get_source
+
+__all__ = ["Transformed", "transform"]
+
+
+@dataclass(frozen=True)
+class Transformed:
+    """The result of transforming one code object."""
+
+    code: types.CodeType  # of ``<name>__forward(__cx, *params)``
+    forward: ast.FunctionDef
+    origin: str
+
+    @property
+    def source(self) -> str:
+        """The readable generated source (rendered on demand: most transforms are never shown)."""
+        return render(self.forward, self.origin)
+
+
+def transform(fn: types.FunctionType) -> Transformed:
+    """Run every stage on ``fn`` (see the package docs, "How it works")."""
+    src = get_source(fn)
+    check_supported(src.node, src.filename)
+    namer = Namer(all_names(src.node))
+    closure = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
+
+    def value_of(name: str):
+        if name in closure:
+            try:
+                return closure[name].cell_contents
+            except ValueError:  # cell not yet filled (a function defined later)
+                return None
+        return fn.__globals__.get(name, getattr(builtins, name, None))
+
+    def is_module(name: str) -> bool:
+        return isinstance(value_of(name), types.ModuleType)
+
+    def is_global(name: str) -> bool:
+        # Global state that may carry a derivative: not a module, function, class or builtin.
+        if name not in fn.__globals__ or name in closure:
+            return False
+        return not isinstance(
+            fn.__globals__[name],
+            (types.ModuleType, types.FunctionType, type, types.BuiltinFunctionType),
+        )
+
+    nf = normalize(src.node, is_module, namer)
+    name = "lambda" if src.name == "<lambda>" else src.name
+    info = ReverseInput(name, frozenset(src.freevars), is_global, is_module)
+    forward = generate(nf, info, namer)
+    code = compile_forward(forward, src.filename, src.freevars)
+    return Transformed(code, forward, f"{fn.__qualname__} ({src.filename}:{src.node.lineno})")
