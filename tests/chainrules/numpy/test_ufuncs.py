@@ -178,7 +178,7 @@ def test_every_table_entry_has_a_test_domain():
 
 
 @pytest.mark.parametrize(
-    ("f", "domain", "dtype", "specs"), cases(REAL_DOMAINS, [np.float64, np.float32])
+    ("f", "domain", "dtype", "specs"), list(cases(REAL_DOMAINS, [np.float64, np.float32]))
 )
 def test_real_rules_match_finite_differences(f, domain, dtype, specs):
     check_against_finite_differences(f, domain, dtype, specs)
@@ -186,10 +186,12 @@ def test_real_rules_match_finite_differences(f, domain, dtype, specs):
 
 @pytest.mark.parametrize(
     ("f", "domain", "dtype", "specs"),
-    cases(
-        COMPLEX_DOMAINS,
-        [np.complex128, np.complex64],
-        restrict=lambda dtype, specs: dtype == np.complex128 or specs[0] == (2, 3),
+    list(
+        cases(
+            COMPLEX_DOMAINS,
+            [np.complex128, np.complex64],
+            restrict=lambda dtype, specs: dtype == np.complex128 or specs[0] == (2, 3),
+        )
     ),
 )
 def test_complex_rules_match_finite_differences(f, domain, dtype, specs):
