@@ -39,6 +39,7 @@ from collections.abc import Callable
 import numpy as np
 import scipy.linalg as sla
 
+from chainrules.numpy.linalg import _H, _lower_half
 from chainrules_core import AbstractZero, NoTangent, ProjectTo, ZeroTangent, add, frule, rrule
 
 _TRANS = {0: 0, "N": 0, "n": 0, 1: 1, "T": 1, "t": 1, 2: 2, "C": 2, "c": 2}
@@ -48,14 +49,9 @@ _TRANS = {0: 0, "N": 0, "n": 0, 1: 1, "T": 1, "t": 1, 2: 2, "C": 2, "c": 2}
 # Small matrix helpers
 
 
-def _ct(a):
-    """The conjugate transpose of a matrix (or a stack of matrices)."""
-    return np.conj(np.swapaxes(a, -1, -2))
-
-
 def _outer(u, v):
     """``u v^H`` for vectors or for matrices with the same number of columns."""
-    return np.outer(u, np.conj(v)) if np.ndim(u) == 1 else u @ _ct(v)
+    return np.outer(u, np.conj(v)) if np.ndim(u) == 1 else u @ _H(v)
 
 
 def _op(m, trans: int):
@@ -63,7 +59,7 @@ def _op(m, trans: int):
     the cotangent of ``op(m)`` back to ``m``."""
     if trans == 0:
         return m
-    return np.swapaxes(m, -1, -2) if trans == 1 else _ct(m)
+    return np.swapaxes(m, -1, -2) if trans == 1 else _H(m)
 
 
 def _adjoint_solve(solve: Callable, trans: int, rhs):
@@ -103,13 +99,13 @@ def _no_tangents(options: tuple) -> tuple:
 def _hermitian_read(a, lower: bool, conjugate: bool):
     """The symmetric (``conjugate``: Hermitian, real-diagonal) matrix built from one triangle."""
     strict = np.tril(a, -1) if lower else np.triu(a, 1)
-    mirrored = _ct(strict) if conjugate else np.swapaxes(strict, -1, -2)
+    mirrored = _H(strict) if conjugate else np.swapaxes(strict, -1, -2)
     diagonal = np.diagonal(a, axis1=-2, axis2=-1)
     return strict + mirrored + _diag(np.real(diagonal) if conjugate else diagonal)
 
 
 def _hermitian_read_adjoint(g, lower: bool, conjugate: bool):
-    mirrored = _ct(g) if conjugate else np.swapaxes(g, -1, -2)
+    mirrored = _H(g) if conjugate else np.swapaxes(g, -1, -2)
     both = g + mirrored
     strict = np.tril(both, -1) if lower else np.triu(both, 1)
     diagonal = np.diagonal(g, axis1=-2, axis2=-1)
@@ -190,30 +186,25 @@ def _triangle_read(settings: dict) -> Callable:
 # Cholesky: A = L L^H from one triangle of A (cholesky, cho_factor), and solves with it (cho_solve)
 
 
-def _phi(s):
-    """The lower triangle of ``s``, diagonal halved: the lower ``X`` with ``X + X^H = s``."""
-    return np.tril(s, -1) + _diag(np.diagonal(s, axis1=-2, axis2=-1) / 2)
-
-
 def _lower_solve(l, rhs, trans: int = 0):
     return sla.solve_triangular(l, rhs, lower=True, trans=trans)
 
 
 def _cholesky_pushforward(l, da):
     """``dL`` of the lower factor of ``A`` for a Hermitian ``dA``: ``L Φ(L^{-1} dA L^{-H})``."""
-    s = _ct(_lower_solve(l, _ct(_lower_solve(l, da))))
-    return l @ _phi(s)
+    s = _H(_lower_solve(l, _H(_lower_solve(l, da))))
+    return l @ _lower_half(s)
 
 
 def _cholesky_pullback_math(l, dl):
     """``L^{-H} Φ(L^H dL) L^{-1}``: the cotangent of the Hermitian matrix ``L L^H``."""
-    m = _lower_solve(l, _phi(_ct(l) @ dl), trans=2)
-    return _ct(_lower_solve(l, _ct(m), trans=2))
+    m = _lower_solve(l, _lower_half(_H(l) @ dl), trans=2)
+    return _H(_lower_solve(l, _H(m), trans=2))
 
 
 def _as_lower(factor, lower: bool):
     """The lower factor ``L``, given the factor scipy returns (``L``, or ``U = L^H``)."""
-    return np.tril(factor) if lower else _ct(np.triu(factor))
+    return np.tril(factor) if lower else _H(np.triu(factor))
 
 
 def _factor_cotangent_to_input(factor, dfactor, lower: bool):
@@ -226,7 +217,7 @@ def _factor_cotangent_to_input(factor, dfactor, lower: bool):
 def _factor_tangent(factor, da, lower: bool):
     l = _as_lower(factor, lower)
     dl = _cholesky_pushforward(l, _hermitian_read(da, lower, conjugate=True))
-    return dl if lower else _ct(dl)
+    return dl if lower else _H(dl)
 
 
 @rrule.register(sla.cholesky)
@@ -295,8 +286,8 @@ def _(tangents, a, *options, **kwargs):
 def _cholesky_product_tangent(c, dc, lower: bool):
     """``dA`` of ``A = L L^H`` (or ``U^H U``) for a tangent of the factor's triangle of ``c``."""
     factor, dfactor = _inside_factor(c, lower), _inside_factor(dc, lower)
-    product = dfactor @ _ct(factor) if lower else _ct(dfactor) @ factor
-    return product + _ct(product)
+    product = dfactor @ _H(factor) if lower else _H(dfactor) @ factor
+    return product + _H(product)
 
 
 @rrule.register(sla.cho_solve)
@@ -309,7 +300,7 @@ def _(c_and_lower, b, *options, **kwargs):
     def cho_solve_pullback(dx):
         db = sla.cho_solve(c_and_lower, dx, **given)  # A is Hermitian: A^{-H} = A^{-1}
         da = -_outer(db, x)
-        da_sym = da + _ct(da)
+        da_sym = da + _H(da)
         factor = _inside_factor(c, lower)
         dc = _inside_factor(da_sym @ factor if lower else factor @ da_sym, lower)
         return (
@@ -369,9 +360,9 @@ def _(a, *options, **kwargs):
         dlu = dy[0]
         if _is_zero(dlu):
             return NoTangent(), dlu, *_no_tangents(options)
-        m = np.tril(_ct(l) @ dlu, -1) + np.triu(np.triu(dlu) @ _ct(u))
+        m = np.tril(_H(l) @ dlu, -1) + np.triu(np.triu(dlu) @ _H(u))
         # P L^{-H} M U^{-H}
-        right = _ct(sla.solve_triangular(u, _ct(m)))
+        right = _H(sla.solve_triangular(u, _H(m)))
         da = _permute(
             sla.solve_triangular(l, right, lower=True, unit_diagonal=True, trans=2),
             order,
@@ -392,7 +383,7 @@ def _(tangents, a, *options, **kwargs):
     l, u = _lu_parts(lu)
     # X = L^{-1} P^T dA U^{-1};  dL = L tril(X, -1),  dU = triu(X) U
     left = sla.solve_triangular(l, _permute(da, _row_order(piv)), lower=True, unit_diagonal=True)
-    x = _ct(sla.solve_triangular(u, _ct(left), trans=2))
+    x = _H(sla.solve_triangular(u, _H(left), trans=2))
     dlu = np.tril(l @ np.tril(x, -1), -1) + np.triu(x) @ u
     return y, ProjectTo(y)((dlu, NoTangent()))
 
@@ -420,7 +411,7 @@ def _(lu_and_piv, b, *options, **kwargs):
         # A = P L U:  dL = tril(P^T dA U^H, -1),  dU = triu(L^H P^T dA)
         l, u = _lu_parts(lu_and_piv[0])
         pda = _permute(da, _row_order(lu_and_piv[1]))
-        dlu = np.tril(pda @ _ct(u), -1) + np.triu(_ct(l) @ pda)
+        dlu = np.tril(pda @ _H(u), -1) + np.triu(_H(l) @ pda)
         return (
             NoTangent(),
             project_lu_and_piv((dlu, NoTangent())),
@@ -458,7 +449,7 @@ def _(a, b, *options, **kwargs):
 
     def solve_pullback(dx):
         # M = op(R(A)); with assume_a=None, scipy finds the structure of M^H by itself.
-        db = sla.solve(_ct(_op(read(a), trans)), dx)
+        db = sla.solve(_H(_op(read(a), trans)), dx)
         da = read_adjoint(_op(-_outer(db, x), trans))
         return NoTangent(), project_a(da), project_b(db), *_no_tangents(options)
 
@@ -496,7 +487,7 @@ def _(a, *options, **kwargs):
     project_a = ProjectTo(a)
 
     def inv_pullback(dy):
-        return NoTangent(), project_a(read_adjoint(-_ct(y) @ dy @ _ct(y))), *_no_tangents(options)
+        return NoTangent(), project_a(read_adjoint(-_H(y) @ dy @ _H(y))), *_no_tangents(options)
 
     return y, inv_pullback
 
@@ -520,7 +511,7 @@ def _(a, *options, **kwargs):
 
     def det_pullback(dd):
         # d det = det tr(A^{-1} dA), holomorphic in A: the cotangent is conj(det A^{-T}) dd.
-        da = (np.conj(d) * dd)[..., None, None] * _ct(sla.inv(a))
+        da = (np.conj(d) * dd)[..., None, None] * _H(sla.inv(a))
         return NoTangent(), project_a(da), *_no_tangents(options)
 
     return d, det_pullback
@@ -548,7 +539,7 @@ def _(a):
 
     def expm_pullback(dy):
         # The adjoint of the Fréchet derivative L(A, .) is L(A^H, .).
-        return NoTangent(), project_a(sla.expm_frechet(_ct(a), dy, compute_expm=False))
+        return NoTangent(), project_a(sla.expm_frechet(_H(a), dy, compute_expm=False))
 
     return y, expm_pullback
 
@@ -569,7 +560,7 @@ def _(a):
 
     def sqrtm_pullback(dx):
         # X dX + dX X = dA, so dA's cotangent G solves X^H G + G X^H = dX's cotangent.
-        return NoTangent(), project_a(sla.solve_sylvester(_ct(x), _ct(x), dx))
+        return NoTangent(), project_a(sla.solve_sylvester(_H(x), _H(x), dx))
 
     return x, sqrtm_pullback
 
@@ -590,8 +581,8 @@ def _(a, b, q):
 
     def solve_sylvester_pullback(dx):
         # A dX + dX B = dQ - dA X - X dB; the adjoint of Y -> A Y + Y B is Y -> A^H Y + Y B^H.
-        dq = sla.solve_sylvester(_ct(a), _ct(b), dx)
-        return (NoTangent(), project_a(-dq @ _ct(x)), project_b(-_ct(x) @ dq), project_q(dq))
+        dq = sla.solve_sylvester(_H(a), _H(b), dx)
+        return (NoTangent(), project_a(-dq @ _H(x)), project_b(-_H(x) @ dq), project_q(dq))
 
     return x, solve_sylvester_pullback
 
