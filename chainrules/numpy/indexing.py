@@ -28,12 +28,11 @@ from typing import Any
 
 import numpy as np
 
+from chainrules.calls import argument, no_tangents
 from chainrules.numpy.shape import (
-    argument,
     array_tangent,
     gather_adjoint,
     gather_rules,
-    no_tangents,
     scatter_add,
     sequence_cotangent,
 )

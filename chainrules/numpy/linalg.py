@@ -55,6 +55,7 @@ import string
 
 import numpy as np
 
+from chainrules.calls import no_tangents
 from chainrules_core import (
     AbstractZero,
     NoTangent,
@@ -82,10 +83,6 @@ def _H(x):
 
 def _is_zero(t) -> bool:
     return isinstance(t, AbstractZero)
-
-
-def _no_tangents(args) -> tuple:
-    return (NoTangent(),) * len(args)
 
 
 def _diag(v):
@@ -310,7 +307,7 @@ def _register_contraction(f, contraction_of, conjugate_first: bool = False) -> N
                 NoTangent(),
                 project_a(np.reshape(da, np.shape(a))),
                 project_b(np.reshape(db, np.shape(b))),
-                *_no_tangents(rest),
+                *no_tangents(rest),
             )
 
         return y, contraction_pullback
@@ -631,7 +628,7 @@ def _(a, *rest, **kwargs):
     project_a = ProjectTo(a)
 
     def pinv_pullback(dy):
-        return NoTangent(), project_a(_pinv_cotangent(a, y, dy)), *_no_tangents(rest)
+        return NoTangent(), project_a(_pinv_cotangent(a, y, dy)), *no_tangents(rest)
 
     return y, pinv_pullback
 
@@ -805,7 +802,7 @@ def _(a, b, *rest, **kwargs):
             da = da + (u * dsv) @ vh
         if not _is_zero(db) and np.ndim(b) == 1:
             db = db[:, 0]
-        return (NoTangent(), project_a(da), project_b(db), *_no_tangents(rest))
+        return (NoTangent(), project_a(da), project_b(db), *no_tangents(rest))
 
     return y, lstsq_pullback
 
@@ -910,7 +907,7 @@ def _(a, *rest, **kwargs):
 
     def eigh_pullback(dy):
         dw, dv = _cotangent_parts(dy, 2)
-        return (NoTangent(), project_a(_eigh_cotangent(*y, dw, dv)), *_no_tangents(rest))
+        return (NoTangent(), project_a(_eigh_cotangent(*y, dw, dv)), *no_tangents(rest))
 
     return y, eigh_pullback
 
@@ -935,7 +932,7 @@ def _(a, *rest, **kwargs):
         return (
             NoTangent(),
             project_a(_eigh_cotangent(w, v, dw, ZeroTangent())),
-            *_no_tangents(rest),
+            *no_tangents(rest),
         )
 
     return w, eigvalsh_pullback
@@ -1083,7 +1080,7 @@ def _(a, *rest, **kwargs):
         return (
             NoTangent(),
             project_a(_hermitian_part(da) if hermitian else da),
-            *_no_tangents(rest),
+            *no_tangents(rest),
         )
 
     return y, svd_pullback
@@ -1200,7 +1197,7 @@ def _(a, *rest, **kwargs):
 
     def qr_pullback(dy):
         dq, dr = (ZeroTangent(), dy) if mode == "r" else _cotangent_parts(dy, 2)
-        return NoTangent(), project_a(_qr_parts_cotangent(a, q, r, dq, dr)), *_no_tangents(rest)
+        return NoTangent(), project_a(_qr_parts_cotangent(a, q, r, dq, dr)), *no_tangents(rest)
 
     return y, qr_pullback
 
@@ -1280,9 +1277,9 @@ def _norm_rules(f, signature):
 
         def norm_pullback(dy):
             if gradient is None:
-                return NoTangent(), ZeroTangent(), *_no_tangents(rest)
+                return NoTangent(), ZeroTangent(), *no_tangents(rest)
             dy_kept = dy if keepdims else np.expand_dims(dy, axes)
-            return NoTangent(), project_x(dy_kept * gradient), *_no_tangents(rest)
+            return NoTangent(), project_x(dy_kept * gradient), *no_tangents(rest)
 
         return y, norm_pullback
 

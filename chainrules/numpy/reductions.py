@@ -29,20 +29,14 @@ Conventions:
 
 from __future__ import annotations
 
-import functools
-import inspect
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_tuple
 
+from chainrules.calls import bound_arguments, no_tangents
 from chainrules_core import AbstractZero, NoTangent, ProjectTo, ZeroTangent, frule, rrule
-
-
-@functools.cache
-def _signature(f: Callable) -> inspect.Signature:
-    return inspect.signature(f)
 
 
 def _options(f: Callable, x: Any, args: tuple, kwargs: dict) -> dict:
@@ -51,10 +45,9 @@ def _options(f: Callable, x: Any, args: tuple, kwargs: dict) -> dict:
     numpy's "no value" default reads as ``None`` (``keepdims`` as ``False``). Options that the
     rules do not differentiate through raise ``NotImplementedError``.
     """
-    bound = _signature(f).bind(x, *args, **kwargs)
-    bound.apply_defaults()
     options = {
-        name: None if value is np._NoValue else value for name, value in bound.arguments.items()
+        name: None if value is np._NoValue else value
+        for name, value in bound_arguments(f, (x, *args), kwargs).items()
     }
     for name in ("out", "initial", "where", "mean", "correction"):
         if options.get(name) is not None and not (name == "where" and options[name] is True):
@@ -69,10 +62,6 @@ def _options(f: Callable, x: Any, args: tuple, kwargs: dict) -> dict:
         )
     options["keepdims"] = bool(options.get("keepdims"))
     return options
-
-
-def _no_tangents(args: tuple) -> tuple:
-    return (NoTangent(),) * len(args)
 
 
 def _axes(axis: Any, x: Any) -> tuple[int, ...]:
@@ -121,7 +110,7 @@ def _(x, *args, **kwargs):
 
     def sum_pullback(dy):
         dx = _broadcast_tangent(_unreduce(dy, axes, keepdims), x)
-        return (NoTangent(), project_x(dx), *_no_tangents(args))
+        return (NoTangent(), project_x(dx), *no_tangents(args))
 
     return np.sum(x, *args, **kwargs), sum_pullback
 
@@ -135,7 +124,7 @@ def _(x, *args, **kwargs):
 
     def mean_pullback(dy):
         dx = _broadcast_tangent(_unreduce(dy, axes, keepdims) / n, x)
-        return (NoTangent(), project_x(dx), *_no_tangents(args))
+        return (NoTangent(), project_x(dx), *no_tangents(args))
 
     return np.mean(x, *args, **kwargs), mean_pullback
 
@@ -153,7 +142,7 @@ def _(x, *args, **kwargs):
 
     def nansum_pullback(dy):
         dx = np.where(missing, 0, _unreduce(dy, axes, keepdims))
-        return (NoTangent(), project_x(dx), *_no_tangents(args))
+        return (NoTangent(), project_x(dx), *no_tangents(args))
 
     return np.nansum(x, *args, **kwargs), nansum_pullback
 
@@ -189,7 +178,7 @@ def _(x, *args, **kwargs):
 
     def nanmean_pullback(dy):
         dx = np.where(missing, 0, _unreduce(dy, axes, keepdims) / count)
-        return (NoTangent(), project_x(dx), *_no_tangents(args))
+        return (NoTangent(), project_x(dx), *no_tangents(args))
 
     return np.nanmean(x, *args, **kwargs), nanmean_pullback
 
@@ -257,7 +246,7 @@ def _(x, *args, **kwargs):
 
     def prod_pullback(dy):
         dx = np.conj(_products_of_others(x, axes)) * _unreduce(dy, axes, keepdims)
-        return (NoTangent(), project_x(dx), *_no_tangents(args))
+        return (NoTangent(), project_x(dx), *no_tangents(args))
 
     return np.prod(x, *args, **kwargs), prod_pullback
 
@@ -300,7 +289,7 @@ def _register_extremum(f: Callable, skip_nan: bool = False) -> None:
 
         def extremum_pullback(dy):
             dx = _extremum_weights(x, y, axes, keepdims, skip_nan) * _unreduce(dy, axes, keepdims)
-            return (NoTangent(), project_x(dx), *_no_tangents(args))
+            return (NoTangent(), project_x(dx), *no_tangents(args))
 
         return y, extremum_pullback
 
@@ -339,7 +328,7 @@ def _(x, *args, **kwargs):
 
     def ptp_pullback(dy):
         dx = _ptp_weights(x, axes, keepdims) * _unreduce(dy, axes, keepdims)
-        return (NoTangent(), project_x(dx), *_no_tangents(args))
+        return (NoTangent(), project_x(dx), *no_tangents(args))
 
     return np.ptp(x, *args, **kwargs), ptp_pullback
 
@@ -382,7 +371,7 @@ def _register_spread(f: Callable, chain: Callable) -> None:
         def spread_pullback(dy):
             gradient = _variance_gradient(x, axes, options["ddof"])
             dx = gradient * _unreduce(dy * chain(y), axes, keepdims)
-            return (NoTangent(), project_x(dx), *_no_tangents(args))
+            return (NoTangent(), project_x(dx), *no_tangents(args))
 
         return y, spread_pullback
 
@@ -423,7 +412,7 @@ def _(x, *args, **kwargs):
     def cumsum_pullback(dy):
         # The adjoint of a running sum is the running sum from the other end.
         dx = np.flip(np.cumsum(np.flip(dy, axis), axis=axis), axis)
-        return (NoTangent(), project_x(np.reshape(dx, np.shape(x))), *_no_tangents(args))
+        return (NoTangent(), project_x(np.reshape(dx, np.shape(x))), *no_tangents(args))
 
     return np.cumsum(x, *args, **kwargs), cumsum_pullback
 
@@ -455,7 +444,7 @@ def _(x, *args, **kwargs):
         before = np.conj(_exclusive_cumprod(flat_x, axis))
         reversed_x = _shift_in_one(np.conj(np.flip(flat_x, axis)), axis)
         s = np.flip(_linear_recurrence(reversed_x, np.flip(dy, axis), axis), axis)
-        return (NoTangent(), project_x(np.reshape(before * s, np.shape(x))), *_no_tangents(args))
+        return (NoTangent(), project_x(np.reshape(before * s, np.shape(x))), *no_tangents(args))
 
     return y, cumprod_pullback
 
@@ -501,7 +490,7 @@ def _(x, *args, **kwargs):
         for _ in range(n):
             dx = -np.diff(dx, axis=axis, prepend=0, append=0)
         dx = np.take(dx, range(start, start + length), axis=axis)
-        return (NoTangent(), project_x(dx), *_no_tangents(args))
+        return (NoTangent(), project_x(dx), *no_tangents(args))
 
     return np.diff(x, *args, **kwargs), diff_pullback
 
@@ -537,7 +526,7 @@ def _(x, *args, **kwargs):
 
     def trace_pullback(dy):
         dx = _trace_adjoint(dy, np.shape(x), options["offset"], axis1, axis2)
-        return (NoTangent(), project_x(dx), *_no_tangents(args))
+        return (NoTangent(), project_x(dx), *no_tangents(args))
 
     return np.trace(x, *args, **kwargs), trace_pullback
 
@@ -593,7 +582,7 @@ def _(x, *args, **kwargs):
         w, total, mean = _average_parts(x, weights, axes)
         d_mean = _unreduce(dy[0] if returned else dy, axes, keepdims)
         dx = np.conj(w / total) * d_mean
-        tangents = [NoTangent(), project_x(_broadcast_tangent(dx, x)), *_no_tangents(args)]
+        tangents = [NoTangent(), project_x(_broadcast_tangent(dx, x)), *no_tangents(args)]
         if weights_differentiable:
             # ∂average/∂w = (x - average) / total, and the returned total has ∂total/∂w = 1.
             dw = np.conj((x - mean) / total) * d_mean
@@ -677,7 +666,7 @@ def _register_quantile(f: Callable) -> None:
             weights = _quantile_weights(x, q, axes)
             dy = np.reshape(dy, (*weights.shape[:-1], 1))
             dflat = np.sum(np.conj(weights) * dy, axis=tuple(range(np.ndim(q))))
-            return (NoTangent(), project_x(_unflatten_reduced(dflat, x, axes)), *_no_tangents(args))
+            return (NoTangent(), project_x(_unflatten_reduced(dflat, x, axes)), *no_tangents(args))
 
         return f(x, *args, **kwargs), quantile_pullback
 

@@ -28,13 +28,12 @@ type; a list output (what ``split`` returns) has a ``Tangent(list, ...)`` whose 
 
 from __future__ import annotations
 
-import functools
-import inspect
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from chainrules.calls import argument, no_tangents
 from chainrules_core import (
     AbstractZero,
     NoTangent,
@@ -49,29 +48,6 @@ from chainrules_core import (
 
 # --------------------------------------------------------------------------------------------------
 # Shared mechanism (also used by chainrules.numpy.indexing)
-
-
-@functools.cache
-def _signature(f: Callable) -> inspect.Signature:
-    return inspect.signature(f)
-
-
-def argument(f: Callable, name: str, args: tuple, kwargs: dict) -> Any:
-    """The value of argument ``name`` in the call ``f(*args, **kwargs)``, defaults applied.
-
-    Example:
-        >>> import numpy as np
-        >>> argument(np.sort, "axis", (np.ones(3),), {})
-        -1
-    """
-    bound = _signature(f).bind(*args, **kwargs)
-    bound.apply_defaults()
-    return bound.arguments[name]
-
-
-def no_tangents(args: tuple) -> tuple:
-    """``NoTangent()`` for each of ``args``, a rule's non-differentiable positional arguments."""
-    return (NoTangent(),) * len(args)
 
 
 def _without_out(kwargs: dict) -> dict:

@@ -33,12 +33,12 @@ The ``overwrite_*`` hints are never passed on: a rule must not destroy its input
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 
 import numpy as np
 import scipy.linalg as sla
 
+from chainrules.calls import no_tangents, signature_of
 from chainrules.numpy.linalg import _H, _lower_half
 from chainrules_core import AbstractZero, NoTangent, ProjectTo, ZeroTangent, add, frule, rrule
 
@@ -79,17 +79,13 @@ def _options(f: Callable, n_args: int, args: tuple, kwargs: dict) -> tuple[dict,
     Returns ``(given, settings)``: the options the caller gave, by name (to call ``f`` with,
     minus the ``overwrite_*`` hints), and every option's value, defaults included.
     """
-    bound = inspect.signature(f).bind(*args, **kwargs)
+    bound = signature_of(f).bind(*args, **kwargs)
     names = list(bound.signature.parameters)[n_args:]
     given = {
         k: v for k, v in bound.arguments.items() if k in names and not k.startswith("overwrite_")
     }
     bound.apply_defaults()
     return given, {k: bound.arguments[k] for k in names}
-
-
-def _no_tangents(options: tuple) -> tuple:
-    return tuple(NoTangent() for _ in options)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -159,7 +155,7 @@ def _(a, b, *options, **kwargs):
     def solve_triangular_pullback(dx):
         db = _adjoint_solve(solve, trans, dx)
         da = read(_op(-_outer(db, x), trans))
-        return NoTangent(), project_a(da), project_b(db), *_no_tangents(options)
+        return NoTangent(), project_a(da), project_b(db), *no_tangents(options)
 
     return x, solve_triangular_pullback
 
@@ -230,7 +226,7 @@ def _(a, *options, **kwargs):
         return (
             NoTangent(),
             project_a(_factor_cotangent_to_input(factor, dfactor, lower)),
-            *_no_tangents(options),
+            *no_tangents(options),
         )
 
     return factor, cholesky_pullback
@@ -265,9 +261,9 @@ def _(a, *options, **kwargs):
     def cho_factor_pullback(dy):
         dc = dy[0]
         if _is_zero(dc):
-            return NoTangent(), dc, *_no_tangents(options)
+            return NoTangent(), dc, *no_tangents(options)
         da = _factor_cotangent_to_input(factor, _inside_factor(dc, lower), lower)
-        return NoTangent(), project_a(da + _outside_factor(dc, lower)), *_no_tangents(options)
+        return NoTangent(), project_a(da + _outside_factor(dc, lower)), *no_tangents(options)
 
     return y, cho_factor_pullback
 
@@ -307,7 +303,7 @@ def _(c_and_lower, b, *options, **kwargs):
             NoTangent(),
             project_c_and_lower((dc, NoTangent())),
             project_b(db),
-            *_no_tangents(options),
+            *no_tangents(options),
         )
 
     return x, cho_solve_pullback
@@ -359,7 +355,7 @@ def _(a, *options, **kwargs):
     def lu_factor_pullback(dy):
         dlu = dy[0]
         if _is_zero(dlu):
-            return NoTangent(), dlu, *_no_tangents(options)
+            return NoTangent(), dlu, *no_tangents(options)
         m = np.tril(_H(l) @ dlu, -1) + np.triu(np.triu(dlu) @ _H(u))
         # P L^{-H} M U^{-H}
         right = _H(sla.solve_triangular(u, _H(m)))
@@ -368,7 +364,7 @@ def _(a, *options, **kwargs):
             order,
             inverse=True,
         )
-        return NoTangent(), project_a(da), *_no_tangents(options)
+        return NoTangent(), project_a(da), *no_tangents(options)
 
     return y, lu_factor_pullback
 
@@ -416,7 +412,7 @@ def _(lu_and_piv, b, *options, **kwargs):
             NoTangent(),
             project_lu_and_piv((dlu, NoTangent())),
             project_b(db),
-            *_no_tangents(options),
+            *no_tangents(options),
         )
 
     return x, lu_solve_pullback
@@ -451,7 +447,7 @@ def _(a, b, *options, **kwargs):
         # M = op(R(A)); with assume_a=None, scipy finds the structure of M^H by itself.
         db = sla.solve(_H(_op(read(a), trans)), dx)
         da = read_adjoint(_op(-_outer(db, x), trans))
-        return NoTangent(), project_a(da), project_b(db), *_no_tangents(options)
+        return NoTangent(), project_a(da), project_b(db), *no_tangents(options)
 
     return x, solve_pullback
 
@@ -487,7 +483,7 @@ def _(a, *options, **kwargs):
     project_a = ProjectTo(a)
 
     def inv_pullback(dy):
-        return NoTangent(), project_a(read_adjoint(-_H(y) @ dy @ _H(y))), *_no_tangents(options)
+        return NoTangent(), project_a(read_adjoint(-_H(y) @ dy @ _H(y))), *no_tangents(options)
 
     return y, inv_pullback
 
@@ -512,7 +508,7 @@ def _(a, *options, **kwargs):
     def det_pullback(dd):
         # d det = det tr(A^{-1} dA), holomorphic in A: the cotangent is conj(det A^{-T}) dd.
         da = (np.conj(d) * dd)[..., None, None] * _H(sla.inv(a))
-        return NoTangent(), project_a(da), *_no_tangents(options)
+        return NoTangent(), project_a(da), *no_tangents(options)
 
     return d, det_pullback
 

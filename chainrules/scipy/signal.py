@@ -21,6 +21,7 @@ import numpy as np
 import scipy.integrate
 import scipy.signal
 
+from chainrules.calls import bound_arguments
 from chainrules_core import (
     AbstractZero,
     NoTangent,
@@ -32,12 +33,6 @@ from chainrules_core import (
 )
 
 _NO = NoTangent()
-
-
-def _bind(f: Any, args: tuple, kwargs: dict) -> dict:
-    bound = inspect.signature(f).bind(*args, **kwargs)
-    bound.apply_defaults()
-    return bound.arguments
 
 
 def _flip_conj(b: Any) -> Any:
@@ -87,7 +82,7 @@ def _register_convolution(f, correlate_valid, start_of, flips: bool, validate=No
 
     @rrule.register(f)
     def _(*args, **kwargs):
-        params = _bind(f, args, kwargs)
+        params = bound_arguments(f, args, kwargs)
         if validate is not None:
             validate(params)
         a, b = (params[name] for name in first_two)
@@ -107,7 +102,7 @@ def _register_convolution(f, correlate_valid, start_of, flips: bool, validate=No
 
     @frule.register(f)
     def _(tangents, *args, **kwargs):
-        params = _bind(f, args, kwargs)
+        params = bound_arguments(f, args, kwargs)
         if validate is not None:
             validate(params)
         a, b = (params[name] for name in first_two)
@@ -204,7 +199,7 @@ def _ends(y, axis: int):
 
 @rrule.register(scipy.integrate.trapezoid)
 def _(*args, **kwargs):
-    params = _bind(scipy.integrate.trapezoid, args, kwargs)
+    params = bound_arguments(scipy.integrate.trapezoid, args, kwargs)
     y, x, dx, axis = params["y"], params["x"], params["dx"], params["axis"]
     result = scipy.integrate.trapezoid(y, x, dx, axis)
     projectors = [ProjectTo(a) for a in args]
@@ -235,7 +230,7 @@ def _sum_to_x(d, x, axis: int):
 
 @frule.register(scipy.integrate.trapezoid)
 def _(tangents, *args, **kwargs):
-    params = _bind(scipy.integrate.trapezoid, args, kwargs)
+    params = bound_arguments(scipy.integrate.trapezoid, args, kwargs)
     y, x, dx, axis = params["y"], params["x"], params["dx"], params["axis"]
     result = scipy.integrate.trapezoid(y, x, dx, axis)
     dy, dx_, ddx = (*tangents[1:4], *(ZeroTangent(),) * (4 - len(tangents)))

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import scipy.special as sc
 
+from chainrules.calls import bound_arguments
 from chainrules_core import (
     AbstractZero,
     NoTangent,
@@ -313,13 +314,6 @@ for _f, _partials in PARTLY_CLOSED_FORM_PARTIALS.items():
 # --- softmax, log_softmax, logsumexp: reductions along an axis ---------------------------------
 
 
-def _bind(f: Any, args: tuple, kwargs: dict) -> dict:
-    """All arguments of a call ``f(*args, **kwargs)`` by name, defaults filled in."""
-    bound = inspect.signature(f).bind(*args, **kwargs)
-    bound.apply_defaults()
-    return bound.arguments
-
-
 def _nondiff_rest(args: tuple) -> tuple:
     """``NoTangent()`` for each positional argument after the first (axis, keepdims, ...)."""
     return (_NO,) * (len(args) - 1)
@@ -327,7 +321,7 @@ def _nondiff_rest(args: tuple) -> tuple:
 
 @rrule.register(sc.softmax)
 def _(*args, **kwargs):
-    x, axis = _bind(sc.softmax, args, kwargs).values()
+    x, axis = bound_arguments(sc.softmax, args, kwargs).values()
     y = sc.softmax(x, axis=axis)
     project_x = ProjectTo(x)
 
@@ -340,7 +334,7 @@ def _(*args, **kwargs):
 
 @frule.register(sc.softmax)
 def _(tangents, *args, **kwargs):
-    x, axis = _bind(sc.softmax, args, kwargs).values()
+    x, axis = bound_arguments(sc.softmax, args, kwargs).values()
     y = sc.softmax(x, axis=axis)
     dx = tangents[1]
     if isinstance(dx, AbstractZero):
@@ -350,7 +344,7 @@ def _(tangents, *args, **kwargs):
 
 @rrule.register(sc.log_softmax)
 def _(*args, **kwargs):
-    x, axis = _bind(sc.log_softmax, args, kwargs).values()
+    x, axis = bound_arguments(sc.log_softmax, args, kwargs).values()
     y = sc.log_softmax(x, axis=axis)
     project_x = ProjectTo(x)
 
@@ -363,7 +357,7 @@ def _(*args, **kwargs):
 
 @frule.register(sc.log_softmax)
 def _(tangents, *args, **kwargs):
-    x, axis = _bind(sc.log_softmax, args, kwargs).values()
+    x, axis = bound_arguments(sc.log_softmax, args, kwargs).values()
     y = sc.log_softmax(x, axis=axis)
     dx = tangents[1]
     if isinstance(dx, AbstractZero):
@@ -373,7 +367,7 @@ def _(tangents, *args, **kwargs):
 
 def _logsumexp_parts(args: tuple, kwargs: dict):
     """The arguments of a ``logsumexp`` call, its value, and ``exp(a - y)`` (``y``'s axes kept)."""
-    params = _bind(sc.logsumexp, args, kwargs)
+    params = bound_arguments(sc.logsumexp, args, kwargs)
     if params["return_sign"]:
         raise NotImplementedError(
             "the rules for scipy.special.logsumexp support return_sign=False only; with "

@@ -41,6 +41,7 @@ import scipy.stats as st
 from multipledispatch.variadic import Variadic
 from scipy.stats._distn_infrastructure import rv_continuous, rv_discrete
 
+from chainrules.calls import bound_arguments
 from chainrules.scipy.special import check_no_tangent, no_closed_form_cotangent
 from chainrules_core import (
     AbstractZero,
@@ -53,12 +54,6 @@ from chainrules_core import (
 )
 
 _NO = NoTangent()
-
-
-def _bind(signature: inspect.Signature, args: tuple, kwargs: dict) -> dict:
-    bound = signature.bind(*args, **kwargs)
-    bound.apply_defaults()
-    return bound.arguments
 
 
 def _accumulate(partials: list, tangents: tuple, y: Any) -> Any:
@@ -164,7 +159,7 @@ def _register_location_scale(method: str, dist, family: _Family) -> None:
     @rrule.register(unbound, dist_type, Variadic[object])
     def _(self, *args, **kwargs):
         y = unbound(self, *args, **kwargs)
-        params = _bind(signature, args, kwargs)
+        params = bound_arguments(signature, args, kwargs)
         projectors = [ProjectTo(a) for a in args]
 
         def location_scale_pullback(dy):
@@ -185,7 +180,7 @@ def _register_location_scale(method: str, dist, family: _Family) -> None:
     @frule.register(unbound, dist_type, Variadic[object])
     def _(tangents, self, *args, **kwargs):
         y = unbound(self, *args, **kwargs)
-        params = _bind(signature, args, kwargs)
+        params = bound_arguments(signature, args, kwargs)
         partials = _location_scale_partials(method, self, family, params, y)
         dargs = tangents[2:]
         for name, p, da in zip(names, partials, dargs, strict=False):
@@ -229,7 +224,7 @@ def _register_poisson(method: str) -> None:
     @rrule.register(unbound, type(st.poisson), Variadic[object])
     def _(self, *args, **kwargs):
         y = unbound(self, *args, **kwargs)
-        params = _bind(_POISSON_SIGNATURE, args, kwargs)
+        params = bound_arguments(_POISSON_SIGNATURE, args, kwargs)
         mu = params["mu"]
         project_mu = ProjectTo(mu)
         mu_is_positional = len(args) > 1
@@ -246,7 +241,7 @@ def _register_poisson(method: str) -> None:
     @frule.register(unbound, type(st.poisson), Variadic[object])
     def _(tangents, self, *args, **kwargs):
         y = unbound(self, *args, **kwargs)
-        params = _bind(_POISSON_SIGNATURE, args, kwargs)
+        params = bound_arguments(_POISSON_SIGNATURE, args, kwargs)
         dmu = tangents[3] if len(args) > 1 else ZeroTangent()
         if isinstance(dmu, AbstractZero):
             return y, dmu
@@ -363,7 +358,7 @@ def _register_multivariate_normal(method: str) -> None:
     @rrule.register(unbound)
     def _(self, *args, **kwargs):
         y = unbound(self, *args, **kwargs)
-        params = _bind(signature, (self, *args), kwargs)
+        params = bound_arguments(signature, (self, *args), kwargs)
         x, mean, cov = params["x"], params["mean"], params["cov"]
         projectors = [ProjectTo(a) for a in args]
 
@@ -391,7 +386,7 @@ def _register_multivariate_normal(method: str) -> None:
     @frule.register(unbound)
     def _(tangents, self, *args, **kwargs):
         y = unbound(self, *args, **kwargs)
-        params = _bind(signature, (self, *args), kwargs)
+        params = bound_arguments(signature, (self, *args), kwargs)
         x, mean, cov = params["x"], params["mean"], params["cov"]
         dx, dmean, dcov = (*tangents[2:5], *(ZeroTangent(),) * (5 - len(tangents)))
         if all(isinstance(d, AbstractZero) for d in (dx, dmean, dcov)):

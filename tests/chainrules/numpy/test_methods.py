@@ -5,8 +5,10 @@ route to; the reductions (this file's twin, chainrules/numpy/reductions.py) thor
 (whose rules live in shape.py, indexing.py, linalg.py and ufuncs.py) once each.
 """
 
+import functools
 import warnings
 
+import array_specs
 import numpy as np
 import pytest
 
@@ -18,18 +20,8 @@ from chainrules_core.testing import nondiff, test_frule, test_rrule
 RNG = np.random.default_rng(11)
 
 
-def random(shape, dtype=np.float64):
-    x = RNG.standard_normal(shape)
-    if np.dtype(dtype).kind == "c":
-        x = x + 1j * RNG.standard_normal(shape)
-    return np.asarray(x, dtype=dtype)
-
-
-def distinct(shape, dtype=np.float64):
-    """Entries at least 0.3 apart, so no finite-difference step reorders them."""
-    size = int(np.prod(shape))
-    values = (RNG.permutation(size) - size / 2) * 0.5 + RNG.uniform(-0.1, 0.1, size)
-    return values.reshape(shape).astype(dtype)
+random = functools.partial(array_specs.random_array, RNG)
+distinct = functools.partial(array_specs.distinct, RNG)
 
 
 def check(f, *args, tolerances=None, **fkwargs):

@@ -1,5 +1,8 @@
 """Finite-difference tests of the numpy reduction rules (chainrules/numpy/reductions.py)."""
 
+import functools
+
+import array_specs
 import numpy as np
 import pytest
 
@@ -10,19 +13,8 @@ from chainrules_core.testing import nondiff, test_frule, test_rrule
 RNG = np.random.default_rng(20261122)
 
 
-def random(shape, dtype=np.float64):
-    """Random entries, complex when ``dtype`` is."""
-    x = RNG.standard_normal(shape)
-    if np.dtype(dtype).kind == "c":
-        x = x + 1j * RNG.standard_normal(shape)
-    return np.asarray(x, dtype=dtype)
-
-
-def distinct(shape, dtype=np.float64):
-    """Entries at least 0.3 apart, so no finite-difference step reorders them (max, median)."""
-    size = int(np.prod(shape))
-    values = (RNG.permutation(size) - size / 2) * 0.5 + RNG.uniform(-0.1, 0.1, size)
-    return values.reshape(shape).astype(dtype)
+random = functools.partial(array_specs.random_array, RNG)
+distinct = functools.partial(array_specs.distinct, RNG)
 
 
 def check(f, *args, **fkwargs):

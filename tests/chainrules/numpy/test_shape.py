@@ -2,31 +2,11 @@
 
 import numpy as np
 import pytest
+from array_specs import A, realize
 
 import chainrules.numpy.shape  # noqa: F401 - registers the rules
 from chainrules_core import NoTangent, Tangent, ZeroTangent, frule, rrule
 from chainrules_core.testing import test_frule, test_rrule
-
-
-class A:
-    """Stands for a random array of this shape in the dtype under test (``A()`` is 0-d)."""
-
-    def __init__(self, *shape):
-        self.shape = shape
-
-    def __repr__(self):
-        return f"A{self.shape}"
-
-
-def realize(spec, dtype, rng):
-    if isinstance(spec, A):
-        x = rng.standard_normal(spec.shape)
-        if np.dtype(dtype).kind == "c":
-            x = x + 1j * rng.standard_normal(spec.shape)
-        return np.asarray(x, dtype=dtype)
-    if isinstance(spec, (tuple, list)):
-        return type(spec)(realize(s, dtype, rng) for s in spec)
-    return spec
 
 
 def check(f, args, kwargs, dtype):
