@@ -46,6 +46,13 @@ def add(a: Any, b: Any, *, inplace: bool = False) -> Any:
         >>> add([1.0, 2.0], [10.0, 20.0])
         [11.0, 22.0]
     """
+    ta, tb = type(a), type(b)
+    if ta is float and tb is float:  # the commonest case in scalar code
+        return a + b
+    if ta is ZeroTangent:  # the identity, and the accumulator's usual first value
+        return b
+    if tb is ZeroTangent:
+        return a
     if inplace and isinstance(a, np.ndarray) and _can_hold_sum(a, b):
         if isinstance(b, InplaceableThunk):
             return b.add_into(a)

@@ -10,6 +10,7 @@ forgets everything.
 
 from __future__ import annotations
 
+import inspect
 import threading
 import types
 import weakref
@@ -22,8 +23,15 @@ __all__ = ["RUNTIME_OBJECTS", "forward_for", "refresh", "transformed"]
 RUNTIME_OBJECTS: dict[str, Any] = {}  # filled by zygote_engine.runtime
 _runtime_cells: dict[str, types.CellType] = {}
 
+# The code objects of generated backward passes: a pullback running one is the engine's own.
+BACKWARD_CODES: set[types.CodeType] = set()
+
+# Python functions found to have no rule, by id: ``(weakref to fn, arity, rule generation when
+# found, forward)``; ``runtime.call`` calls their forward at once while the generation is current.
+DIRECT: dict[int, tuple[weakref.ref, int, int, types.FunctionType]] = {}
+
 _transforms: dict[types.CodeType, Transformed] = {}
-_forwards: dict[int, tuple[weakref.ref, types.FunctionType]] = {}
+_forwards: dict[int, tuple[weakref.ref, types.FunctionType, int]] = {}
 _lock = threading.Lock()
 transform_count = 0  # how many transforms ran (tests use it to see cache hits)
 
@@ -34,21 +42,37 @@ def transformed(fn: types.FunctionType) -> Transformed:
     found = _transforms.get(fn.__code__)
     if found is None:
         found = transform(fn)
+        BACKWARD_CODES.add(found.backward_code)
         with _lock:
             transform_count += 1
             _transforms[fn.__code__] = found
     return found
 
 
-def forward_for(fn: types.FunctionType) -> types.FunctionType:
-    """The generated forward of ``fn``, bound to ``fn``'s globals, defaults and closure cells."""
+def forward_for(fn: types.FunctionType) -> tuple[types.FunctionType, int]:
+    """``(forward, arity)``: the generated forward of ``fn``, bound to ``fn``'s globals, defaults
+    and closure cells, and the number of positional arguments for which its tangents are one per
+    argument (-1 where ``fn`` takes ``*args``, ``**kwargs`` or keyword-only parameters)."""
     entry = _forwards.get(id(fn))
     if entry is not None and entry[0]() is fn:
-        return entry[1]
+        return entry[1], entry[2]
     forward = _build(fn, transformed(fn).code)
+    code = fn.__code__
+    plain = not (code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS))
+    arity = code.co_argcount if plain and not code.co_kwonlyargcount else -1
     key = id(fn)
-    _forwards[key] = (weakref.ref(fn, lambda _, key=key: _forwards.pop(key, None)), forward)
-    return forward
+    ref = weakref.ref(fn, lambda _, key=key: _forwards.pop(key, None))
+    _forwards[key] = (ref, forward, arity)
+    return forward, arity
+
+
+def remember_direct(
+    fn: types.FunctionType, arity: int, generation: int, forward: types.FunctionType
+) -> None:
+    """Record that ``fn``, called with ``arity`` positional arguments, has no rule (see DIRECT)."""
+    key = id(fn)
+    ref = weakref.ref(fn, lambda _, key=key: DIRECT.pop(key, None))
+    DIRECT[key] = (ref, arity, generation, forward)
 
 
 def _build(fn: types.FunctionType, code: types.CodeType) -> types.FunctionType:
@@ -62,7 +86,12 @@ def _build(fn: types.FunctionType, code: types.CodeType) -> types.FunctionType:
 
 
 def refresh() -> None:
-    """Forget every cached transform (the next call of each function transforms it again)."""
+    """Forget every cached transform (the next call of each function transforms it again).
+
+    Meant for between differentiations: a backward pass still pending from before would no longer
+    be recognised as the engine's own."""
     with _lock:
         _transforms.clear()
         _forwards.clear()
+        DIRECT.clear()
+        BACKWARD_CODES.clear()

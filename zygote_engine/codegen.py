@@ -29,6 +29,33 @@ def render(forward: ast.FunctionDef, origin: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def place(root: ast.AST, line: int) -> None:
+    """Give every node of ``root`` a position on one line of the user's file.
+
+    Generated statements carry ``user_line`` (see ``reverse``), and their parts take it; the
+    statements of the user's own code that the forward runs as written keep their positions.
+    Every node spans one line: only the start line matters for tracebacks. One pass over the
+    tree, not the generic ``ast.walk``: this is a large part of the first call's cost.
+    """
+    stack: list[tuple[ast.AST, int | None]] = [(root, line)]
+    while stack:
+        node, at = stack.pop()
+        if isinstance(node, ast.stmt):
+            at = getattr(node, "user_line", None)
+        if "lineno" in node._attributes:
+            if at is not None:
+                node.lineno, node.col_offset = at, 0
+            elif getattr(node, "lineno", None) is None:
+                node.lineno, node.col_offset = line, 0
+            node.end_lineno, node.end_col_offset = node.lineno, node.col_offset
+        for field in node._fields:
+            value = getattr(node, field, None)
+            if isinstance(value, list):
+                stack.extend((v, at) for v in value if isinstance(v, ast.AST))
+            elif isinstance(value, ast.AST):
+                stack.append((value, at))
+
+
 def compile_forward(
     forward: ast.FunctionDef, filename: str, freevars: tuple[str, ...]
 ) -> types.CodeType:
@@ -57,12 +84,7 @@ def compile_forward(
         type_comment=None,
     )
     module = ast.Module(body=[factory], type_ignores=[])
-    for node in ast.walk(module):
-        if "lineno" in node._attributes:
-            if getattr(node, "lineno", None) is None:
-                node.lineno, node.col_offset = line, 0
-            # generated nodes span one line: only the start line matters for tracebacks
-            node.end_lineno, node.end_col_offset = node.lineno, node.col_offset
+    place(factory, line)
     code = compile(module, filename, "exec")
     factory_code = next(c for c in code.co_consts if isinstance(c, types.CodeType))
     return next(

@@ -19,6 +19,7 @@ from chainrules_core import (
     AbstractZero,
     HasReverseMode,
     NoForwardsMode,
+    NoTangent,
     RuleConfig,
     Tangent,
     ZeroTangent,
@@ -29,6 +30,10 @@ from chainrules_core import (
 __all__ = ["WHOLE", "ZygoteRuleConfig", "contents_of", "is_tracked"]
 
 WHOLE = object()  # store key of a tangent that is not split into fields (an array's, say)
+
+_ZERO_TYPES = frozenset({ZeroTangent, NoTangent})
+# Values that are never in the store themselves: their cotangent is whatever their container holds.
+_IMMUTABLE = frozenset({float, int, complex, bool, str, bytes, type(None)})
 
 _UNTRACKED = (
     type,
@@ -88,6 +93,15 @@ class ZygoteRuleConfig(RuleConfig, HasReverseMode, NoForwardsMode):
         old = entries.get(key)
         entries[key] = dx if old is None else add(old, dx)
 
+    def accumulate_items(self, obj: Any, items: list) -> None:
+        """Add ``items[i]`` to the cotangent of ``obj[i]`` for every ``i`` (zeros are skipped)."""
+        entries = self.entries(obj)
+        if entries:
+            for i, dx in enumerate(items):
+                self.accumulate(obj, i, dx)
+        else:  # the common case, a first deposit: no additions
+            entries.update((i, dx) for i, dx in enumerate(items) if type(dx) not in _ZERO_TYPES)
+
     def take(self, obj: Any, key: Any) -> Any:
         """Remove and return the cotangent of ``obj[key]``: the write that made it is being undone."""
         found = self.store.get(id(obj))
@@ -97,6 +111,9 @@ class ZygoteRuleConfig(RuleConfig, HasReverseMode, NoForwardsMode):
 
     def deposit(self, obj: Any, dx: Any) -> None:
         """Add a whole tangent of ``obj`` (structural, or an array's) to the store, item by item."""
+        if isinstance(obj, np.ndarray):  # never split: a thunk stays unevaluated until read
+            self.accumulate(obj, WHOLE, dx)
+            return
         dx = unthunk(dx)
         if isinstance(dx, AbstractZero):
             return
@@ -155,7 +172,11 @@ class ZygoteRuleConfig(RuleConfig, HasReverseMode, NoForwardsMode):
                 for i, (k, v) in enumerate(zip(obj._fields, obj))
             }
         elif isinstance(obj, (list, tuple)):
-            items = [self._part(x, entries.get(i), seen) for i, x in enumerate(held)]
+            zero = ZeroTangent()
+            items = [
+                entries.get(i, zero) if type(x) in _IMMUTABLE else self._part(x, entries.get(i), seen)
+                for i, x in enumerate(held)
+            ]
             if all(isinstance(t, AbstractZero) for t in items):
                 return ZeroTangent()
             return Tangent.from_backing(type(obj), tuple(items))

@@ -158,6 +158,7 @@ class _ControlFlow:
         self.returned: str | None = None
 
     def function_body(self, body: list[ast.stmt], line: int) -> list[ast.stmt]:
+        body = _lift_rest_into_else(body)
         returns = [n for n in _own_nodes(body) if isinstance(n, ast.Return)]
         final = body[-1] if body and isinstance(body[-1], ast.Return) else None
         if all(r is final for r in returns):
@@ -165,14 +166,14 @@ class _ControlFlow:
             if final is None:
                 lowered.append(_at(ast.Return(value=None), line))
             return lowered
-        self.result, self.returned = self.namer.fresh("result"), self.namer.fresh("returned")
+        self.result = self.namer.fresh("result")
+        start = [] if _always_returns(body) else [_assign(self.result, ast.Constant(None), line)]
+        if not all(r in _tail_returns(body) for r in returns):
+            # a return inside a loop: a flag stops the loop and guards what follows
+            self.returned = self.namer.fresh("returned")
+            start.append(_assign(self.returned, ast.Constant(False), line))
         lowered = self.block(body, None)
-        return [
-            _assign(self.result, ast.Constant(None), line),
-            _assign(self.returned, ast.Constant(False), line),
-            *lowered,
-            _at(ast.Return(value=_name(self.result)), line),
-        ]
+        return [*start, *lowered, _at(ast.Return(value=_name(self.result)), line)]
 
     def block(self, stmts: list[ast.stmt], loop: tuple[str | None, str | None] | None):
         out: list[ast.stmt] = []
@@ -180,14 +181,12 @@ class _ControlFlow:
             line = stmt.lineno
             flags = self.flags_set_by(stmt, loop)  # before lowering removes the return/break nodes
             if isinstance(stmt, ast.Return):
-                if self.returned is None:  # the single final return
+                if self.result is None:  # the single final return
                     out.append(stmt)
                     return out
-                value = stmt.value or ast.Constant(None)
-                out += [
-                    _assign(self.result, value, line),
-                    _assign(self.returned, ast.Constant(True), line),
-                ]
+                out.append(_assign(self.result, stmt.value or ast.Constant(None), line))
+                if self.returned is not None:
+                    out.append(_assign(self.returned, ast.Constant(True), line))
                 return out
             if isinstance(stmt, (ast.Break, ast.Continue)):
                 flag = loop[0] if isinstance(stmt, ast.Break) else loop[1]
@@ -249,6 +248,50 @@ class _ControlFlow:
                 [_at(ast.If(test=_not([broke]), body=orelse, orelse=[]), line)] if broke else orelse
             )
         return [*before, stmt, *after]
+
+
+def _always_returns(body: list[ast.stmt]) -> bool:
+    """Whether every path through ``body`` ends in a ``return`` or a ``raise``."""
+    if not body:
+        return False
+    last = body[-1]
+    if isinstance(last, (ast.Return, ast.Raise)):
+        return True
+    return isinstance(last, ast.If) and _always_returns(last.body) and _always_returns(last.orelse)
+
+
+def _lift_rest_into_else(body: list[ast.stmt]) -> list[ast.stmt]:
+    """``if c: return a`` then ``rest`` becomes ``if c: return a`` / ``else: rest``.
+
+    Outside loops, so that returns end their branch and need no flag (see ``_tail_returns``).
+    """
+    for i, stmt in enumerate(body):
+        if not isinstance(stmt, ast.If):
+            continue
+        rest = body[i + 1 :]
+        if rest and _always_returns(stmt.body):
+            stmt.orelse = [*stmt.orelse, *rest]
+        elif rest and _always_returns(stmt.orelse):
+            stmt.body = [*stmt.body, *rest]
+        else:
+            rest = []
+        stmt.body = _lift_rest_into_else(stmt.body)
+        stmt.orelse = _lift_rest_into_else(stmt.orelse)
+        if rest:
+            return body[: i + 1]
+    return body
+
+
+def _tail_returns(body: list[ast.stmt]) -> set[ast.Return]:
+    """The returns that end the function wherever they run: last in their block, in branches."""
+    if not body:
+        return set()
+    last = body[-1]
+    if isinstance(last, ast.Return):
+        return {last}
+    if isinstance(last, ast.If):
+        return _tail_returns(last.body) | _tail_returns(last.orelse)
+    return set()
 
 
 def _loop_body_nodes(body: list[ast.stmt]):

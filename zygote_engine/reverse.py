@@ -5,8 +5,10 @@ operation through the run-time call protocol (``y, pb = __call(__cx, fn, *args)`
 ``(result, f__backward)``. ``f__backward(dresult)`` replays the operations in reverse, accumulating
 cotangents ``d<name>`` with ``__add``, and returns ``(df, *dparams)``.
 
-Straight-line code keeps each pullback in a local; inside branches and loops pullbacks, branch
-flags and trip counts go onto a per-call tape that the backward pass reads from the end.
+Code that runs at most once per call (straight-line code and branches outside loops) keeps each
+pullback, and which way each branch went, in a local of the forward that the backward closure
+reads. Inside loops, pullbacks, branch flags and trip counts go onto a per-call tape that the
+backward pass reads from the end.
 """
 
 from __future__ import annotations
@@ -15,19 +17,24 @@ import ast
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from zygote_engine.inline import ScalarAdjoint, as_syntax, operand_text, scalar_adjoint
 from zygote_engine.normalize import HELPERS_NAME, OPERATOR_NAME, Namer
 
-__all__ = ["RUNTIME_NAMES", "ReverseInput", "generate"]
+__all__ = ["POSITIONAL_CALL_LIMIT", "RUNTIME_NAMES", "ReverseInput", "generate"]
 
 # Run-time objects the generated code reads through closure cells (see cache.py).
+# Calls with fewer positional arguments than this, and no keywords, go through ``__call<n>``.
+POSITIONAL_CALL_LIMIT = 5
 RUNTIME_NAMES = (
     "__call",
+    *(f"__call{n}" for n in range(POSITIONAL_CALL_LIMIT)),
     "__add",
     "__add_lazy",
     "__zero",
     "__no",
     "__ZEROS",
-    "__Must",
+    "__SCALARS",
+    "__must_run",
     "__closure_tangent",
     "__deposit",
     "__resolve",
@@ -52,17 +59,28 @@ def generate(nf: ast.FunctionDef, info: ReverseInput, namer: Namer) -> ast.Funct
 
 
 def _text(node: ast.AST) -> str:
+    """Source text of an atom of the normal form (``ast.unparse``, quicker for the common ones)."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+        return f"{node.value.id}.{node.attr}"
     return ast.unparse(node)
 
 
 def _parse(text: str, line: int) -> list[ast.stmt]:
+    """The statements of ``text``, marked to be placed on the user's ``line`` when compiled."""
     body = ast.parse(text).body
-    for stmt in body:
-        for node in ast.walk(stmt):
-            if "lineno" in node._attributes:
-                node.lineno = node.end_lineno = line
-                node.col_offset = node.end_col_offset = 0
+    _mark(body, line)
     return body
+
+
+def _mark(body: list[ast.stmt], line: int) -> None:
+    """Give generated statements their user line (``codegen.place`` gives it to their parts)."""
+    for stmt in body:
+        stmt.user_line = line
+        if isinstance(stmt, (ast.If, ast.For, ast.While, ast.FunctionDef)):
+            _mark(stmt.body, line)
+            _mark(getattr(stmt, "orelse", []), line)
 
 
 def _loaded_names(node: ast.AST) -> set[str]:
@@ -89,6 +107,7 @@ class _Reverse:
         self.locals = set(self.params)
         self.assign_counts: dict[str, int] = dict.fromkeys(self.params, 1)
         self.loop_assigned: set[str] = set()
+        self.loop_variables: set[str] = set()
         self.receivers: dict[str, str] = {}  # m -> obj for ``m = getattr(obj, "name")``
         self.loaded = _LoadedNames()
         self._scan(nf.body, in_loop=False)
@@ -117,6 +136,7 @@ class _Reverse:
                 targets = [s.name]
             elif isinstance(s, ast.For):
                 targets = [s.target.id]
+                self.loop_variables.add(s.target.id)
             for t in targets:
                 self.locals.add(t)
                 self.assign_counts[t] = self.assign_counts.get(t, 0) + 1
@@ -234,20 +254,33 @@ class _Reverse:
     def accumulate(self, name: str, tangent: str) -> str:
         """``d<name> += tangent``. Inputs that are never reassigned only hand their cotangent back,
         so thunks may stay unevaluated (``__add_lazy``); the cotangents of anything else feed
-        pullbacks, which are called with evaluated cotangents (``__add`` evaluates thunks)."""
+        pullbacks, which are called with evaluated cotangents (``__add`` evaluates thunks).
+        The first tangent of a zero accumulator is taken as it is, without a call, where that is
+        known to be right: always for ``__add_lazy``, for floats (never thunks) for ``__add``."""
         d = self.cot(name)
-        add = "__add_lazy" if self.assign_counts.get(name, 0) <= (name in self.params) else "__add"
-        return f"{d} = {add}({d}, {tangent})"
+        if self.assign_counts.get(name, 0) <= (name in self.params):
+            return f"{d} = {tangent} if {d} is __zero else __add_lazy({d}, {tangent})"
+        first = f"{d} is __zero and {tangent}.__class__ is float"
+        return f"{d} = {tangent} if {first} else __add({d}, {tangent})"
 
     def needs_reset(self, name: str) -> bool:
         return name in self.loop_assigned or self.assign_counts.get(name, 0) > 1
+
+    def is_stable(self, e: ast.expr) -> bool:
+        """Whether the backward pass still sees the value ``e`` had in the forward pass: a literal,
+        or a local assigned once outside loops (others may be rebound, captured ones by the
+        enclosing function, after the forward pass)."""
+        if isinstance(e, ast.Constant):
+            return True
+        name = e.id if isinstance(e, ast.Name) else None
+        return name in self.locals and name not in self.loop_variables and not self.needs_reset(name)
 
     # -- generation --
 
     def forward(self) -> ast.FunctionDef:
         nf, line = self.nf, self.nf.lineno
         *body, ret = nf.body
-        fwd, bwd = self.block(body, in_cf=False)
+        fwd, bwd = self.block(body, in_loop=False)
         result = _text(ret.value)
         # a constant result's cotangent is unused, but the backward still takes it
         active_result = self.is_active_atom(ret.value)
@@ -303,32 +336,32 @@ class _Reverse:
             return self.cot(p)
         return "__no"
 
-    def block(self, body: list[ast.stmt], in_cf: bool) -> tuple[list[ast.stmt], list[ast.stmt]]:
+    def block(self, body: list[ast.stmt], in_loop: bool) -> tuple[list[ast.stmt], list[ast.stmt]]:
         """(forward statements, backward statements in execution order) of a block."""
         fwd: list[ast.stmt] = []
         backward_parts: list[list[ast.stmt]] = []
         for s in body:
-            f, b = self.statement(s, in_cf)
+            f, b = self.statement(s, in_loop)
             fwd += f
             backward_parts.append(b)
         return fwd, [stmt for part in reversed(backward_parts) for stmt in part]
 
-    def statement(self, s: ast.stmt, in_cf: bool):
+    def statement(self, s: ast.stmt, in_loop: bool):
         if isinstance(s, ast.Assign):
             target = s.targets[0].id
             if isinstance(s.value, ast.Call):
-                return self.call(s, target, s.value, in_cf)
+                return self.call(s, target, s.value, in_loop)
             return self.simple_assign(s, target)
         if isinstance(s, ast.Expr):
-            return self.call(s, None, s.value, in_cf)
+            return self.call(s, None, s.value, in_loop)
         if isinstance(s, ast.FunctionDef):
             return [s], self.closure_backward(s.name, s, s.lineno)
         if isinstance(s, ast.If):
-            return self.branch(s, in_cf)
+            return self.branch(s, in_loop)
         if isinstance(s, ast.For):
-            return self.for_loop(s, in_cf)
+            return self.for_loop(s, in_loop)
         if isinstance(s, ast.While):
-            return self.while_loop(s, in_cf)
+            return self.while_loop(s, in_loop)
         return [s], []  # raise / assert: run as written
 
     def simple_assign(self, s: ast.Assign, target: str):
@@ -359,70 +392,140 @@ class _Reverse:
             lines.append(f"{dg} = __zero")
         return _parse("\n".join(lines), line)
 
-    def call(self, s: ast.stmt, target: str | None, call: ast.Call, in_cf: bool):
+    def call(self, s: ast.stmt, target: str | None, call: ast.Call, in_loop: bool):
         line = s.lineno
         if not self.needs_pullback(call, target):
             reset = []
             if target in self.active and self.needs_reset(target):
                 reset = _parse(f"{self.cot(target)} = __zero", line)
-            return [s], reset
+            syntax = as_syntax(call) if target is not None else None
+            return ([s] if syntax is None else _parse(f"{target} = {syntax}", line)), reset
         self.pb_count += 1
         pb = f"pb{self.pb_count}"
-        args = ", ".join(
-            ["__cx", _text(call.func), *map(_text, call.args)]
-            + [f"{k.arg}={_text(k.value)}" for k in call.keywords]
-        )
-        fwd = [
-            f"{pb} = __call({args})[1]" if target is None else f"{target}, {pb} = __call({args})"
-        ]
-        bwd = []
-        if in_cf:
-            self.uses_tape = True
-            fwd.append(f"__tape.append({pb})")
-            bwd.append(f"{pb} = __stack.pop()")
         atoms = [call.func, *call.args, *(k.value for k in call.keywords)]
         slots = [f"__g{i}" if self.is_active_atom(a) else "_" for i, a in enumerate(atoms)]
+        dt = "__zero" if target is None else self.cot(target)
+        fwd = [self.protocol_forward(pb, target, call)]
+        pullback = [f"{', '.join(slots)}, = {pb}({dt})"]
+        adjoint = self.scalar_adjoint(target, call)
+        if adjoint is not None:
+            fwd, pullback = self.inline(pb, target, call, adjoint, fwd, pullback)
         if target is None:
-            dt = "__zero"
-            bwd.append(f"if {pb}.__class__ is __Must:")
+            bwd = [f"if __must_run({pb}):"]
         else:
-            dt = self.cot(target)
-            bwd.append(f"if {dt}.__class__ not in __ZEROS or {pb}.__class__ is __Must:")
-        bwd.append(f"    {', '.join(slots)}, = {pb}({dt})")
+            bwd = [f"if {dt}.__class__ not in __ZEROS or __must_run({pb}):"]
+        bwd += ["    " + line for line in pullback]
         if target is not None and self.needs_reset(target):
             bwd.append(f"    {dt} = __zero")
         for slot, a in zip(slots, atoms):
             if slot != "_":
                 bwd.append("    " + self.accumulate(a.id, slot))
+        if in_loop:
+            self.uses_tape = True
+            fwd.append(f"__tape.append({pb})")
+            bwd.insert(0, f"{pb} = __stack.pop()")
         return _parse("\n".join(fwd), line), _parse("\n".join(bwd), line)
 
-    def branch(self, s: ast.If, in_cf: bool):
+    def protocol_forward(self, pb: str, target: str | None, call: ast.Call) -> str:
+        """The forward line of a call through the call protocol: ``y, pb = __call(...)``."""
+        args = ", ".join(
+            ["__cx", _text(call.func), *map(_text, call.args)]
+            + [f"{k.arg}={_text(k.value)}" for k in call.keywords]
+        )
+        n = len(call.args)
+        caller = f"__call{n}" if n < POSITIONAL_CALL_LIMIT and not call.keywords else "__call"
+        return f"{pb} = {caller}({args})[1]" if target is None else f"{target}, {pb} = {caller}({args})"
+
+    def scalar_adjoint(self, target: str | None, call: ast.Call) -> ScalarAdjoint | None:
+        if target is None or not all(isinstance(a, (ast.Name, ast.Constant)) for a in call.args):
+            return None  # a module attribute (``math.pi``) operand: rare, and may be rebound
+        return scalar_adjoint(call)
+
+    def inline(
+        self,
+        pb: str,
+        target: str,
+        call: ast.Call,
+        adjoint: ScalarAdjoint,
+        protocol_fwd: list[str],
+        protocol_pullback: list[str],
+    ) -> tuple[list[str], list[str]]:
+        """Arithmetic on Python numbers written out, with the call protocol as the fallback.
+
+        ``pb`` holds either the fallback's pullback or the operands the adjoint needs (none:
+        ``None``; one: the number; more: a tuple), which tells the backward pass which ran.
+        Returns the forward lines and the backward lines that compute the ``__g<i>``.
+        """
+        operands = [operand_text(a) for a in call.args]
+        checks = dict.fromkeys(
+            f"{o}.__class__ in __SCALARS"
+            for a, o in zip(call.args, operands)
+            if isinstance(a, ast.Name)
+        )
+        active = [i for i, a in enumerate(call.args) if self.is_active_atom(a)]
+        needed = sorted({j for i in active for j in adjoint.operands_used(i)})
+        # operands that may have changed by the time the backward pass runs are kept
+        kept = list(dict.fromkeys(operands[j] for j in needed if not self.is_stable(call.args[j])))
+        if not kept:
+            record, test = "None", f"{pb} is None"
+        elif len(kept) == 1:
+            record, test = kept[0], f"{pb}.__class__ in __SCALARS"
+        else:
+            record, test = f"({', '.join(kept)},)", f"{pb}.__class__ is tuple"
+        restored = {o: self.namer.fresh(o + "_") for o in kept}
+        values = [restored.get(o, o) for o in operands]
+        fwd = [
+            f"if {' and '.join(checks)}:",
+            f"    {pb} = {record}",  # before the assignment: the target may be an operand
+            f"    {target} = {adjoint.primal.format(*operands)}",
+            "else:",
+            *("    " + line for line in protocol_fwd),
+        ]
+        fast = []
+        if kept:
+            fast.append(f"{', '.join(restored.values())}{',' if len(kept) > 1 else ''} = {pb}")
+        dt = self.cot(target)
+        fast += [f"__g{i + 1} = {adjoint.partials[i].format(*values, dy=dt)}" for i in active]
+        pullback = [
+            f"if {test}:",
+            *("    " + line for line in fast),
+            "else:",
+            *("    " + line for line in protocol_pullback),
+        ]
+        return fwd, pullback
+
+    def branch(self, s: ast.If, in_loop: bool):
         line = s.lineno
         if not (self.has_work(s.body) or self.has_work(s.orelse)):
             return [s], []
-        self.uses_tape = True
-        body_f, body_b = self.block(s.body, in_cf=True)
-        else_f, else_b = self.block(s.orelse, in_cf=True)
+        body_f, body_b = self.block(s.body, in_loop)
+        else_f, else_b = self.block(s.orelse, in_loop)
+        if in_loop:
+            self.uses_tape = True
+            taken, not_taken, test = "__tape.append(True)", "__tape.append(False)", "__stack.pop()"
+        else:  # runs at most once: a local remembers the way it went
+            flag = self.namer.fresh("taken")
+            taken, not_taken, test = f"{flag} = True", f"{flag} = False", flag
         fwd = ast.If(
             test=s.test,
-            body=[*body_f, *_parse("__tape.append(True)", line)],
-            orelse=[*else_f, *_parse("__tape.append(False)", line)],
+            body=[*body_f, *_parse(taken, line)],
+            orelse=[*else_f, *_parse(not_taken, line)],
         )
-        bwd = _parse("if __stack.pop():\n    pass\nelse:\n    pass", line)[0]
+        bwd = _parse(f"if {test}:\n    pass\nelse:\n    pass", line)[0]
         bwd.body = body_b or _parse("pass", line)
         bwd.orelse = else_b
         return [_located(fwd, line)], [bwd]
 
-    def for_loop(self, s: ast.For, in_cf: bool):
+    def for_loop(self, s: ast.For, in_loop: bool):
         line = s.lineno
         x, items = s.target.id, s.iter.id
         x_active = x in self.active
         if not (x_active or self.has_work(s.body)):
             return [s], []
-        body_f, body_b = self.block(s.body, in_cf=True)
+        body_f, body_b = self.block(s.body, in_loop=True)
         fwd = [_located(ast.For(target=s.target, iter=s.iter, body=body_f, orelse=[]), line)]
         k = self.namer.fresh("k")
-        if in_cf:
+        if in_loop:
             self.uses_tape = True
             fwd += _parse(f"__tape.append(len({items}))", line)
             count = "__stack.pop()"
@@ -439,21 +542,21 @@ class _Reverse:
             loop.body += _parse(f"{self.cot(items)}[{k}] = {dx}\n{dx} = __zero", line)
         return fwd, [*_parse("\n".join(head), line), loop]
 
-    def while_loop(self, s: ast.While, in_cf: bool):
+    def while_loop(self, s: ast.While, in_loop: bool):
         line = s.lineno
         if not self.has_work(s.body):
             return [s], []
-        body_f, body_b = self.block(s.body, in_cf=True)
+        body_f, body_b = self.block(s.body, in_loop=True)
         n = self.namer.fresh("n")
         fwd = [*_parse(f"{n} = 0", line)]
         loop = _located(
             ast.While(test=s.test, body=[*_parse(f"{n} += 1", line), *body_f], orelse=[]), line
         )
         fwd.append(loop)
-        if in_cf:
+        if in_loop:
             self.uses_tape = True
             fwd += _parse(f"__tape.append({n})", line)
-        count = "__stack.pop()" if in_cf else n
+        count = "__stack.pop()" if in_loop else n
         back = _parse(f"for _ in range({count}):\n    pass", line)[0]
         back.body = body_b or _parse("pass", line)
         return fwd, [back]
@@ -485,8 +588,7 @@ def _statements(body: list[ast.stmt]):
 
 
 def _located(node: ast.stmt, line: int) -> ast.stmt:
-    node.lineno = node.end_lineno = line
-    node.col_offset = node.end_col_offset = 0
+    node.user_line = line
     return node
 
 

@@ -7,8 +7,9 @@ time); (3) otherwise :class:`~zygote_engine.errors.MissingRuleError`.
 
 A pullback returns the tangent of ``f`` first, then one per positional argument, then one per
 keyword argument in the order the call gave them (rules give keywords ``NoTangent()``; transformed
-Python functions differentiate them). Pullbacks wrapped in :class:`MustRun` touch the mutation
-store and run even when their output cotangent is zero.
+Python functions differentiate them). Pullbacks that may touch the mutation store run even when
+their output cotangent is zero (:func:`must_run`): those wrapped in :class:`MustRun`, and the
+generated backward passes, which a plain call of a transformed function returns unwrapped.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from chainrules_core import AbstractZero, NoTangent, Tangent, ZeroTangent, rrule
 from zygote_engine import cache
 from zygote_engine import primitives as zy
 from zygote_engine.errors import MissingRuleError, user_location
+from zygote_engine.reverse import POSITIONAL_CALL_LIMIT
 
-__all__ = ["MustRun", "Reads", "call", "positional_only"]
+__all__ = ["POSITIONAL_CALLS", "MustRun", "Reads", "call", "must_run", "positional_only"]
 
 _NO = NoTangent()
 _ZERO = ZeroTangent()
@@ -57,17 +59,46 @@ class Reads(MustRun):
 _STORE_AWARE = frozenset({MustRun, Reads})
 
 
+def must_run(pullback) -> bool:
+    """Whether ``pullback`` must run even when its output cotangent is zero: it may update the store."""
+    kind = type(pullback)
+    return kind is MustRun or (
+        kind is types.FunctionType and pullback.__code__ in cache.BACKWARD_CODES
+    )
+
+
+def _store_aware(pullback) -> bool:
+    """Whether ``pullback`` is the engine's own, which keeps container cotangents in the store."""
+    return type(pullback) in _STORE_AWARE or must_run(pullback)
+
+
+def _like(pullback, wrapped):
+    """``wrapped``, a function that calls ``pullback``, with the same store behaviour."""
+    if type(pullback) is Reads:
+        return Reads(wrapped)
+    return MustRun(wrapped) if must_run(pullback) else wrapped
+
+
 def call(cx, f: Any, *args: Any, **kwargs: Any):
     """Run ``f(*args, **kwargs)`` and return ``(y, pullback)``."""
     tf = type(f)
-    if tf is types.MethodType or (tf in _BUILTIN_BOUND and type(f.__self__) not in _UNBOUND_OWNERS):
-        return _call_bound(cx, f, args, kwargs)
-    found = _resolve(cx, f, args)  # cached in chainrules_core; registration empties the cache
-    if found is None:
-        if tf is types.FunctionType:  # inlined _transformed: deep recursion needs few frames
-            y, backward = cache.forward_for(f)(cx, *args, **kwargs)
+    if tf is types.FunctionType:
+        found = _resolve(cx, f, args)  # cached in chainrules_core; registration empties the cache
+        if found is None:
+            forward, arity = cache.forward_for(f)
+            if arity == len(args) and not kwargs:
+                cache.remember_direct(f, arity, rrule.generation, forward)
+                return forward(cx, *args)
+            y, backward = forward(cx, *args, **kwargs)
             return y, MustRun(_argument_map(f, len(args), tuple(kwargs))(backward))
-        return _differentiate_code(cx, f, args, kwargs)
+    elif tf is types.MethodType or (
+        tf in _BUILTIN_BOUND and type(f.__self__) not in _UNBOUND_OWNERS
+    ):
+        return _call_bound(cx, f, args, kwargs)
+    else:
+        found = _resolve(cx, f, args)
+        if found is None:
+            return _differentiate_code(cx, f, args, kwargs)
     impl, takes_config, receiver_first = found
     if receiver_first or kwargs:
         return _call_rule(cx, f, impl, takes_config, receiver_first, args, kwargs)
@@ -75,7 +106,7 @@ def call(cx, f: Any, *args: Any, **kwargs: Any):
     if result is None:
         return _differentiate_code(cx, f, args, kwargs)
     # the common case, numbers and arrays in and out of a rule: nothing to adapt
-    if type(result[1]) in _STORE_AWARE:
+    if _store_aware(result[1]):
         return result
     if type(result[0]) in _CONTAINERS:
         return _adapted(cx, result[0], result[1], args, kwargs)
@@ -83,6 +114,32 @@ def call(cx, f: Any, *args: Any, **kwargs: Any):
         if type(a) in _CONTAINERS:
             return _adapted(cx, result[0], result[1], args, kwargs)
     return result
+
+
+# ``call0``, ``call1``, ...: ``call`` for exactly that many positional arguments and no keywords,
+# which is how generated code calls. The commonest call, which deep recursion makes many of, is
+# of a Python function with no rule whose arguments are its parameters one for one: its generated
+# forward returns ``(y, backward)`` as the protocol wants, so it is called at once (see
+# ``cache.DIRECT``). Written out per arity, with no ``*args``, that call is an ordinary Python
+# call, which CPython runs without a C-level frame; through ``*args`` it is not and costs about a
+# third more. Generated from one template, like ``collections.namedtuple``'s methods.
+_CALL_TEMPLATE = """
+def call{n}(cx, f{params}):
+    direct = DIRECT.get(id(f))
+    if direct is not None and direct[0]() is f and direct[1] == {n} and direct[2] == rules.generation:
+        return direct[3](cx{params})
+    return call(cx, f{params})
+"""
+
+
+def _positional_call(n: int):
+    namespace = {"DIRECT": cache.DIRECT, "rules": rrule, "call": call}
+    source = _CALL_TEMPLATE.format(n=n, params="".join(f", a{i}" for i in range(n)))
+    exec(compile(source, f"<zygote_engine call{n}>", "exec"), namespace)
+    return namespace[f"call{n}"]
+
+
+POSITIONAL_CALLS = tuple(_positional_call(n) for n in range(POSITIONAL_CALL_LIMIT))
 
 
 def _call_rule(cx, f, impl, takes_config, receiver_first, args: tuple, kwargs: dict):
@@ -114,7 +171,7 @@ def _call_bound(cx, f: Any, args: tuple, kwargs: dict):
 
 def _adapted(cx, y: Any, pullback, args: tuple, kwargs: dict):
     """A rule's result in the call protocol: store handling for foreign rules, keyword tangents."""
-    if type(pullback) not in _STORE_AWARE:
+    if not _store_aware(pullback):
         pullback = _foreign(cx, y, pullback, args)
     return y, _with_kwargs(pullback, kwargs) if kwargs else pullback
 
@@ -149,7 +206,7 @@ def _differentiate_code(cx, f: Any, args: tuple, kwargs: dict):
 
 
 def _transformed(cx, f: types.FunctionType, args: tuple, kwargs: dict):
-    y, backward = cache.forward_for(f)(cx, *args, **kwargs)
+    y, backward = cache.forward_for(f)[0](cx, *args, **kwargs)
     return y, MustRun(_argument_map(f, len(args), tuple(kwargs))(backward))
 
 
@@ -215,7 +272,7 @@ def _drop_first(pullback):
     def method_pullback(dy):
         return pullback(dy)[1:]
 
-    return type(pullback)(method_pullback) if type(pullback) in _STORE_AWARE else method_pullback
+    return _like(pullback, method_pullback)
 
 
 def _with_kwargs(pullback, kwargs: dict):
@@ -225,7 +282,7 @@ def _with_kwargs(pullback, kwargs: dict):
     def keyword_pullback(dy):
         return (*pullback(dy), *extra)
 
-    return type(pullback)(keyword_pullback) if type(pullback) in _STORE_AWARE else keyword_pullback
+    return _like(pullback, keyword_pullback)
 
 
 def positional_only(pullback, nargs: int):
@@ -287,13 +344,16 @@ def _missing_rule_message(f: Any) -> str:
 
 
 def accumulate(a: Any, b: Any) -> Any:
-    """``chainrules_core.add`` whose result is never a thunk, with a fast path for two floats."""
-    if type(b) is float:
+    """``chainrules_core.add`` whose result is never a thunk, with fast paths for scalar code."""
+    tb = type(b)
+    if tb is float:
         ta = type(a)
         if ta is float:
             return a + b
         if ta is ZeroTangent:
             return b
+    elif tb is ZeroTangent:  # ``a`` is an accumulator: already evaluated
+        return a
     return unthunk(crc.add(a, b))
 
 
@@ -306,12 +366,14 @@ def _closure_tangent(**captured: Any) -> Tangent:
 cache.RUNTIME_OBJECTS.update(
     {
         "__call": call,
+        **{f"__call{n}": fn for n, fn in enumerate(POSITIONAL_CALLS)},
         "__add": accumulate,
         "__add_lazy": crc.add,
         "__zero": _ZERO,
         "__no": _NO,
         "__ZEROS": frozenset({ZeroTangent, NoTangent}),
-        "__Must": MustRun,
+        "__SCALARS": frozenset({float, int}),
+        "__must_run": must_run,
         "__closure_tangent": _closure_tangent,
         "__deposit": lambda cx, obj, dx: cx.deposit(obj, dx),
         "__resolve": lambda cx, obj, dx: cx.resolve(obj, dx),

@@ -25,6 +25,14 @@ class Transformed:
     origin: str
 
     @property
+    def backward_code(self) -> types.CodeType:
+        """The code of the backward pass that the forward defines and returns."""
+        name = self.code.co_name.replace("__forward", "__backward")
+        return next(
+            c for c in self.code.co_consts if isinstance(c, types.CodeType) and c.co_name == name
+        )
+
+    @property
     def source(self) -> str:
         """The readable generated source (rendered on demand: most transforms are never shown)."""
         return render(self.forward, self.origin)

@@ -8,7 +8,7 @@ from chainrules_core import AbstractZero, Tangent, rrule
 from zygote_engine import primitives as zy
 from zygote_engine.config import ZygoteRuleConfig
 from zygote_engine.lib.store import NO, ZERO, items_of, tangent_for
-from zygote_engine.runtime import MustRun, call
+from zygote_engine.runtime import MustRun, Reads, call
 
 _config = {"config": ZygoteRuleConfig}
 
@@ -96,7 +96,9 @@ def _collect(cx, xs: Any):
     def collect_pullback(dy):
         return NO, tangent_for(cx, xs, items_of(dy, len(y)))
 
-    return y, collect_pullback
+    # The loop hands the items' cotangents over as a list; the list ``y`` itself is never seen
+    # by user code, so it has no store entries to collect.
+    return y, Reads(collect_pullback)
 
 
 @rrule.register(zy.concat, **_config)

@@ -34,11 +34,10 @@ def tangent_for(cx, xs: Any, items: list) -> Any:
     Lists and dicts keep theirs in the store (so ``ZeroTangent()`` is returned); tuples give
     ``Tangent(tuple, ...)``; arrays an array; ranges, strings and other iterables ``NoTangent()``.
     """
-    if all(isinstance(unthunk(t), AbstractZero) for t in items):
-        return ZERO
     if isinstance(xs, list):
-        for i, t in enumerate(items):
-            cx.accumulate(xs, i, t)
+        cx.accumulate_items(xs, items)
+        return ZERO
+    if all(isinstance(unthunk(t), AbstractZero) for t in items):
         return ZERO
     if isinstance(xs, tuple):
         if hasattr(type(xs), "_fields"):  # a NamedTuple
