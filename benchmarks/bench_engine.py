@@ -1,9 +1,9 @@
 """Benchmark zygote_engine's gradient against hand-written gradients; prints a table of ratios.
 
 Run: ``python benchmarks/bench_engine.py`` (add ``--quick`` for fewer repeats). Reports medians
-of repeated timings and the median of the per-round ratios gradient / hand-written. Targets: MLP within 1.3x of hand-written
-numpy; scalar code within 20x of hand-written pure-Python derivative code; the first call (the
-transform) of a 50-line function under 50 ms.
+of repeated timings and the median of the per-round ratios gradient / hand-written. Targets: MLP
+within 1.3x of hand-written numpy; scalar code within 20x of hand-written pure-Python derivative
+code; the first call (the transform) of a 50-line function under 50 ms.
 
 Each hand-written baseline computes what ``gradient`` returns: for Horner's rule that is the
 derivative in ``x`` *and* in every coefficient (a reverse sweep, as one would write it by hand).

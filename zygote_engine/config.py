@@ -174,7 +174,9 @@ class ZygoteRuleConfig(RuleConfig, HasReverseMode, NoForwardsMode):
         elif isinstance(obj, (list, tuple)):
             zero = ZeroTangent()
             items = [
-                entries.get(i, zero) if type(x) in _IMMUTABLE else self._part(x, entries.get(i), seen)
+                entries.get(i, zero)
+                if type(x) in _IMMUTABLE
+                else self._part(x, entries.get(i), seen)
                 for i, x in enumerate(held)
             ]
             if all(isinstance(t, AbstractZero) for t in items):

@@ -174,9 +174,7 @@ class _Reverse:
     def _activity(self) -> set[str]:
         """Names whose value may carry a derivative (fixed point over the body)."""
         active = self._activity_from(self._initially_active())
-        if any(
-            isinstance(s, ast.Expr) and self.loaded[s] & active for s in _statements(self.nf.body)
-        ):
+        if any(self._may_mutate(s) and self.loaded[s] & active for s in _statements(self.nf.body)):
             # Active values are stored into containers, and any container may be an alias of
             # another (``alias = xs``, ``row = m[0]``): every container-valued local is active.
             active |= {
@@ -198,23 +196,29 @@ class _Reverse:
                     changed = True
         return active
 
+    @staticmethod
+    def _may_mutate(s: ast.stmt) -> bool:
+        """Whether ``s`` calls something that may store values into its arguments: any call but
+        the operators and helpers of the normal form (whose writes are statements of their own)."""
+        if isinstance(s, ast.Expr):
+            return True
+        return isinstance(s, ast.Assign) and isinstance(s.value, ast.Call) and not _is_pure(s.value)
+
     def _activated_by(self, s: ast.stmt, active: set[str]) -> set[str]:
-        if isinstance(s, ast.Assign):
-            if self.loaded[s.value] & active:
-                return {s.targets[0].id}
-        elif isinstance(s, ast.FunctionDef):
-            if self.loaded[s] & active:
-                return {s.name}
-        elif isinstance(s, ast.For):
-            if s.iter.id in active:
-                return {s.target.id}
-        elif isinstance(s, ast.Expr) and self.loaded[s.value] & active:
-            # a call for its side effect may store an active value into any argument, or into
-            # the object whose method it is (``xs.append(x)`` is ``m = getattr(xs, "append"); m(x)``)
-            names = {a.id for a in [s.value.func, *s.value.args] if isinstance(a, ast.Name)}
-            names |= {self.receivers[n] for n in names if n in self.receivers}
-            return names & self.locals
-        return set()
+        names: set[str] = set()
+        if isinstance(s, ast.Assign) and self.loaded[s.value] & active:
+            names.add(s.targets[0].id)
+        elif isinstance(s, ast.FunctionDef) and self.loaded[s] & active:
+            names.add(s.name)
+        elif isinstance(s, ast.For) and s.iter.id in active:
+            names.add(s.target.id)
+        if self._may_mutate(s) and self.loaded[s.value] & active:
+            # the call may store an active value into any argument, or into the object whose
+            # method it is (``xs.append(x)`` is ``m = getattr(xs, "append"); m(x)``)
+            called = {a.id for a in [s.value.func, *s.value.args] if isinstance(a, ast.Name)}
+            called |= {self.receivers[n] for n in called if n in self.receivers}
+            names |= called & self.locals
+        return names
 
     def needs_pullback(self, call: ast.Call, target: str | None = None) -> bool:
         atoms = [call.func, *call.args, *(k.value for k in call.keywords)]
@@ -273,7 +277,9 @@ class _Reverse:
         if isinstance(e, ast.Constant):
             return True
         name = e.id if isinstance(e, ast.Name) else None
-        return name in self.locals and name not in self.loop_variables and not self.needs_reset(name)
+        return (
+            name in self.locals and name not in self.loop_variables and not self.needs_reset(name)
+        )
 
     # -- generation --
 
@@ -434,7 +440,11 @@ class _Reverse:
         )
         n = len(call.args)
         caller = f"__call{n}" if n < POSITIONAL_CALL_LIMIT and not call.keywords else "__call"
-        return f"{pb} = {caller}({args})[1]" if target is None else f"{target}, {pb} = {caller}({args})"
+        return (
+            f"{pb} = {caller}({args})[1]"
+            if target is None
+            else f"{target}, {pb} = {caller}({args})"
+        )
 
     def scalar_adjoint(self, target: str | None, call: ast.Call) -> ScalarAdjoint | None:
         if target is None or not all(isinstance(a, (ast.Name, ast.Constant)) for a in call.args):
@@ -566,6 +576,21 @@ class _Reverse:
 _TEST_OPERATORS = frozenset(
     {"lt", "le", "gt", "ge", "eq", "ne", "not_", "truth", "is_", "is_not", "contains"}
 )
+
+
+def _is_pure(call: ast.Call) -> bool:
+    """Whether ``call`` is of an operator, a normal-form helper or ``getattr``, which store nothing
+    into their arguments (a write such as ``operator.setitem`` is a statement of its own);
+    ``zy.apply`` calls whatever it is given."""
+    f = call.func
+    if isinstance(f, ast.Name):
+        return f.id == "getattr"
+    return (
+        isinstance(f, ast.Attribute)
+        and isinstance(f.value, ast.Name)
+        and f.value.id in (OPERATOR_NAME, HELPERS_NAME)
+        and f.attr != "apply"
+    )
 
 
 def _is_test_operator(func: ast.expr) -> bool:

@@ -12,7 +12,11 @@ Conventions:
 * ``abs`` and ``pow(x, p)`` follow ``operator.abs`` and ``operator.pow``
   (:mod:`chainrules.operator`); ``pow(x, p, m)`` is modular integer arithmetic, with no derivative;
 * ``float(x)`` and ``complex(x[, y])`` of numbers and size-1 arrays: ``complex(x, y) = x + iy``;
-* ``round`` and ``int`` have no derivative.
+* ``round`` and ``int`` have no derivative;
+* the attributes of Python numbers: ``x.real`` and ``x.imag`` (``x = a + ib`` has cotangent
+  ``dL/da + i dL/db``, so ``x.imag`` hands back ``1j * dy``, which is zero for a real ``x``), a
+  bound method such as ``x.conjugate`` has its receiver's tangent, ``numerator`` and
+  ``denominator`` have none, and a missing attribute's default gets the whole cotangent.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from chainrules.operator import (
     sequence_tangent,
 )
 from chainrules_core import (
+    AbstractZero,
     NoTangent,
     ProjectTo,
     ZeroTangent,
@@ -145,3 +150,65 @@ scalar_rule(builtins.complex, lambda x, y, out: (1, 1j), NUMERIC, NUMERIC)
 
 for _f in (builtins.round, builtins.int):
     non_differentiable(_f)
+
+
+# --- attributes of Python numbers -----------------------------------------------------------------
+
+_NUMBERS = (int, float, complex)
+_CONSTANT_ATTRIBUTES = frozenset({"numerator", "denominator"})
+
+
+def _number_attribute_rrule(x, name, *default):
+    y = getattr(x, name, *default)
+    project = ProjectTo(x)
+    rest = (NoTangent(),) * (1 + len(default))  # the name and the default
+
+    if default and not hasattr(x, name):
+
+        def default_pullback(dy):  # the result is the default
+            return (NoTangent(), ZeroTangent(), NoTangent(), dy)
+
+        return y, default_pullback
+    if name == "real":
+
+        def real_pullback(dy):
+            return (NoTangent(), project(dy), *rest)
+
+        return y, real_pullback
+    if name == "imag":
+
+        def imag_pullback(dy):
+            return (NoTangent(), project(1j * dy), *rest)
+
+        return y, imag_pullback
+    if callable(y) and getattr(y, "__self__", None) is x:
+
+        def method_pullback(dm):  # a bound method's tangent is its receiver's
+            return (NoTangent(), dm, *rest)
+
+        return y, method_pullback
+    if name in _CONSTANT_ATTRIBUTES:
+        return y, lambda dy: (NoTangent(), NoTangent(), *rest)
+    raise NotImplementedError(f"no derivative rule for the attribute {name!r} of a number")
+
+
+def _number_attribute_frule(tangents, x, name, *default):
+    y = getattr(x, name, *default)
+    dx = tangents[1]
+    if default and not hasattr(x, name):
+        return y, tangents[3]
+    if name == "real":
+        return y, ZeroTangent() if isinstance(dx, AbstractZero) else ProjectTo(y)(np.real(dx))
+    if name == "imag":
+        return y, ZeroTangent() if isinstance(dx, AbstractZero) else ProjectTo(y)(np.imag(dx))
+    if callable(y) and getattr(y, "__self__", None) is x:
+        return y, dx
+    if name in _CONSTANT_ATTRIBUTES:
+        return y, NoTangent()
+    raise NotImplementedError(f"no derivative rule for the attribute {name!r} of a number")
+
+
+for _number in _NUMBERS:
+    for _types in ((_number, str), (_number, str, object)):
+        rrule.add(getattr, _types, _number_attribute_rrule)
+        frule.add(getattr, _types, _number_attribute_frule)

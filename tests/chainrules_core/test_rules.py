@@ -112,6 +112,25 @@ def test_registering_after_first_use_takes_effect_at_once(table):
     assert table(f, 1.0)[0] == "float"
 
 
+def test_every_registration_advances_the_generation(table):
+    start = table.generation
+    table.add(f, (), constant_rule("generic"))
+    table.add(f, (float,), constant_rule("float"))
+    assert table.generation == start + 2
+    table(f, 1.0)  # resolving does not
+    assert table.generation == start + 2
+
+
+def test_a_python_function_without_rules_resolves_to_none_whatever_the_arguments(table):
+    def plain(x):
+        return x
+
+    assert table.resolve(None, plain, (1.0,)) is None
+    assert table.resolve(Reverse(), plain, ([1, 2], "a")) is None
+    table.add(plain, (float,), constant_rule("float"))
+    assert table.resolve(None, plain, (1.0,)) is not None
+
+
 def test_register_decorator_returns_the_rule(table):
     @table.register(f, float)
     def rule(x):

@@ -1238,6 +1238,19 @@ def numpy_method_call(a):
     return (a * a).sum()
 
 
+@case(np.array([0.5, -1.5]), 0.7)
+def complex_array_real_and_imaginary_parts(a, b):
+    z = a * (1.0 + 2.0j) + b * 1j
+    return np.sum(z.imag * z.real)
+
+
+@case(0.8, -0.3)
+def complex_number_real_and_imaginary_parts(a, b):
+    z = complex(a, b)
+    w = z * z
+    return w.real + 3.0 * w.imag
+
+
 @case(np.array([1.0, 2.0, 3.0]))
 def numpy_array_from_list(a):
     b = np.array([a[0], a[1] * 2.0])

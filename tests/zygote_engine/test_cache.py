@@ -72,3 +72,36 @@ def test_closures_of_one_code_object_share_a_transform_but_not_values():
     count = cache.transform_count
     assert gradient(make(5.0), 1.0) == (5.0,)
     assert cache.transform_count == count
+
+
+def test_rule_registered_for_a_function_already_called_directly_takes_effect():
+    def inner(x):
+        return x * 2.0
+
+    def outer(x):
+        return inner(x) + 1.0
+
+    assert gradient(outer, 1.0) == (2.0,)
+    assert id(inner) in cache.DIRECT  # called again, it skips the rule lookup...
+    assert gradient(outer, 1.0) == (2.0,)
+    rrule.add(inner, (float,), lambda x: (inner(x), lambda dy: (NoTangent(), 100.0 * dy)))
+    assert gradient(outer, 1.0) == (100.0,)  # ...until a registration changes the generation
+
+
+def test_refresh_forgets_direct_calls_and_a_dead_function_leaves_no_entry():
+    def make():
+        def f(x):
+            return x * x
+
+        return f
+
+    f = make()
+    gradient(f, 1.0)
+    key = id(f)
+    assert key in cache.DIRECT
+    del f
+    assert key not in cache.DIRECT  # entries hold their function weakly
+    g = make()
+    gradient(g, 1.0)
+    refresh()
+    assert id(g) not in cache.DIRECT and gradient(g, 3.0) == (6.0,)

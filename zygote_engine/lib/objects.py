@@ -6,8 +6,6 @@ import dataclasses
 import types
 from typing import Any
 
-import numpy as np
-
 from chainrules_core import AbstractZero, Tangent, non_differentiable, rrule
 from zygote_engine import primitives as zy
 from zygote_engine.config import ZygoteRuleConfig, is_tracked
@@ -43,25 +41,14 @@ def _getattr(cx, obj: Any, name: str, *default: Any):
             return (NO, ZERO, *slots)
 
         return y, Reads(getattr_pullback)
-    if isinstance(obj, np.ndarray):
-        return y, _array_attribute_pullback(obj, name, slots)
+    found = rrule(getattr, obj, name, *default)  # the rule library's: arrays' and numbers'
+    if found is not None:
+        return found
 
     def field_pullback(dy):  # an immutable object (a NamedTuple, say): a structural tangent
         return (NO, Tangent.from_backing(type(obj), {name: dy}), *slots)
 
     return y, field_pullback
-
-
-def _array_attribute_pullback(a: np.ndarray, name: str, slots: tuple):
-    if name in ("T", "mT"):
-        return lambda dy: (
-            NO,
-            np.swapaxes(dy, -1, -2) if name == "mT" else np.transpose(dy),
-            *slots,
-        )
-    if name == "real":
-        return lambda dy: (NO, np.real(dy), *slots)
-    return lambda dy: (NO, NO, *slots)  # shape, ndim, dtype, size: no derivative
 
 
 @rrule.register(super, **_config)

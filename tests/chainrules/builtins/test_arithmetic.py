@@ -125,3 +125,41 @@ def test_non_differentiable_arithmetic(call):
     y, back = rrule(f, *args)
     assert y == f(*args) and back(1.0) == (NoTangent(),) * (len(args) + 1)
     assert isinstance(frule((NoTangent(),) * (len(args) + 1), f, *args)[1], AbstractZero)
+
+
+# --- attributes of Python numbers ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["real", "imag"])
+@pytest.mark.parametrize("kind", [complex, float])
+def test_real_and_imaginary_parts_of_numbers(name, kind):
+    a, b = RNG.standard_normal(2)
+    x = complex(a, b) if kind is complex else float(a)
+    check(getattr, x, name)
+    assert rrule(getattr, x, name)[0] == getattr(x, name)
+
+
+def test_imaginary_part_of_a_complex_number_hands_back_i_dy():
+    # x = a + ib, L = 3 b: the cotangent dL/da + i dL/db is 3i
+    _, back = rrule(getattr, 1.0 + 2.0j, "imag")
+    assert back(3.0)[1] == 3.0j
+
+
+def test_a_bound_method_of_a_number_has_its_receivers_tangent():
+    x = 1.0 + 2.0j
+    y, back = rrule(getattr, x, "conjugate")
+    assert y() == x.conjugate()
+    assert back(0.5 - 1.0j)[1] == 0.5 - 1.0j
+    assert frule((NoTangent(), 0.25j, NoTangent()), getattr, x, "conjugate")[1] == 0.25j
+
+
+def test_numerator_of_an_int_has_no_derivative():
+    y, back = rrule(getattr, 6, "numerator")
+    assert y == 6 and back(1.0)[1] is NoTangent()
+    assert frule((NoTangent(), 1.0, NoTangent()), getattr, 6, "numerator")[1] is NoTangent()
+
+
+def test_a_missing_attribute_gives_the_default_and_its_cotangent():
+    check(getattr, 2.0, "no_such_attribute", 1.5)
+    _, back = rrule(getattr, 2.0, "no_such_attribute", 1.5)
+    assert back(4.0)[3] == 4.0
