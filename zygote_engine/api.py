@@ -22,6 +22,7 @@ from zygote_engine import cache
 from zygote_engine.config import ZygoteRuleConfig, contents_of, is_tracked
 from zygote_engine.errors import NonScalarOutputError
 from zygote_engine.runtime import call, must_run
+from zygote_engine.transform import transform
 
 _ZERO = ZeroTangent()
 
@@ -156,7 +157,7 @@ def show_adjoint(f: Callable, *args: Any) -> str:
     fn = f.__func__ if isinstance(f, types.MethodType) else f
     if not isinstance(fn, types.FunctionType):
         fn = type(f).__call__
-    return cache.transformed(fn).source
+    return transform(fn).source
 
 
 def refresh() -> None:

@@ -1,7 +1,9 @@
 """Transforms cached per code object, and forwards built per function object.
 
 A redefined function has a new code object, hence a new transform; registering a rule needs no
-invalidation because generated code asks the rule registry at every call. Besides the code, the
+invalidation because generated code asks the rule registry at every call (``DIRECT``, which skips
+that question for Python functions without rules, is checked against the registry's generation).
+Besides the code, the
 generated code depends only on which free names are modules or global state when the function is
 first transformed (so ``np.sin`` stays an attribute, and a global container's cotangent is
 deposited); rebinding such a global to a different kind of value needs ``refresh()``, which
@@ -10,13 +12,14 @@ forgets everything.
 
 from __future__ import annotations
 
+import gc
 import inspect
 import threading
 import types
 import weakref
 from typing import Any
 
-from zygote_engine.transform import Transformed, transform
+from zygote_engine.transform import transform
 
 __all__ = ["RUNTIME_OBJECTS", "forward_for", "refresh", "transformed"]
 
@@ -30,23 +33,43 @@ BACKWARD_CODES: set[types.CodeType] = set()
 # found, forward)``; ``runtime.call`` calls their forward at once while the generation is current.
 DIRECT: dict[int, tuple[weakref.ref, int, int, types.FunctionType]] = {}
 
-_transforms: dict[types.CodeType, Transformed] = {}
+# The generated forward's code per code object of the user's; not the generated AST, which is
+# large and which ``show_adjoint`` (rarely called) regenerates.
+_transforms: dict[types.CodeType, types.CodeType] = {}
 _forwards: dict[int, tuple[weakref.ref, types.FunctionType, int]] = {}
 _lock = threading.Lock()
 transform_count = 0  # how many transforms ran (tests use it to see cache hits)
 
 
-def transformed(fn: types.FunctionType) -> Transformed:
-    """The (cached) transform of ``fn``'s code object."""
+def transformed(fn: types.FunctionType) -> types.CodeType:
+    """The code of the generated forward of ``fn``'s code object (transformed once, then cached)."""
     global transform_count
     found = _transforms.get(fn.__code__)
     if found is None:
-        found = transform(fn)
-        BACKWARD_CODES.add(found.backward_code)
+        result = _without_collections(transform, fn)
+        found = result.code
+        BACKWARD_CODES.add(result.backward_code)
         with _lock:
             transform_count += 1
             _transforms[fn.__code__] = found
     return found
+
+
+def _without_collections(f, *args):
+    """``f(*args)`` with the cyclic garbage collector paused.
+
+    A transform allocates tens of thousands of AST nodes, enough to set off several collections,
+    and a full one costs tens of milliseconds in a process that has imported scipy. None of them
+    can free anything: the nodes are alive until the transform ends, and then reference counting
+    frees them (which also brings the collector's allocation count back down).
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return f(*args)
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def forward_for(fn: types.FunctionType) -> tuple[types.FunctionType, int]:
@@ -56,7 +79,7 @@ def forward_for(fn: types.FunctionType) -> tuple[types.FunctionType, int]:
     entry = _forwards.get(id(fn))
     if entry is not None and entry[0]() is fn:
         return entry[1], entry[2]
-    forward = _build(fn, transformed(fn).code)
+    forward = _build(fn, transformed(fn))
     code = fn.__code__
     plain = not (code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS))
     arity = code.co_argcount if plain and not code.co_kwonlyargcount else -1

@@ -158,7 +158,7 @@ class ZygoteRuleConfig(RuleConfig, HasReverseMode, NoForwardsMode):
         ``Tangent(list, ...)``, dicts ``Tangent(dict, ...)``, other objects ``Tangent(type(obj), ...)``;
         an object with no cotangent gives ``ZeroTangent()``.
         """
-        if flow is not None:
+        if flow is not None and type(flow) not in _ZERO_TYPES:
             self.deposit(obj, flow)
         found = self.store.pop(id(obj), None)
         entries = found[1] if found is not None else {}
@@ -179,7 +179,7 @@ class ZygoteRuleConfig(RuleConfig, HasReverseMode, NoForwardsMode):
                 else self._part(x, entries.get(i), seen)
                 for i, x in enumerate(held)
             ]
-            if all(isinstance(t, AbstractZero) for t in items):
+            if _ZERO_TYPES.issuperset(map(type, items)):
                 return ZeroTangent()
             return Tangent.from_backing(type(obj), tuple(items))
         else:
