@@ -58,6 +58,17 @@ def _conj(p: Any) -> Any:
     return p
 
 
+def _times_partial(dy: Any, p: Any) -> Any:
+    """``dy * conj(p)``; a constant partial of 1 or -1 (``+``, ``-``) costs no array product."""
+    if type(p) is int or type(p) is float:
+        if p == 1:
+            return dy
+        if p == -1:
+            return -dy
+        return dy * p
+    return dy * _conj(p)
+
+
 def _as_tuple(partials: Any) -> tuple:
     return partials if isinstance(partials, tuple) else (partials,)
 
@@ -134,7 +145,7 @@ def scalar_rule(f: Callable, partials: Callable, *types: type) -> Callable:
             ps = _partials_for(f, partials, args, y)
             return (
                 NoTangent(),
-                *(ProjectTo(x)(unbroadcast(x, dy * _conj(p))) for x, p in zip(args, ps)),
+                *(ProjectTo(x)(unbroadcast(x, _times_partial(dy, p))) for x, p in zip(args, ps)),
             )
 
         return y, scalar_pullback
