@@ -158,6 +158,18 @@ def lookup(name: str) -> Any:
     raise KeyError(name)
 
 
+def available(name: str) -> bool:
+    """Whether the function ``name`` exists here (some are newer than this Python, numpy or scipy)."""
+    if name.startswith("scipy.stats."):
+        _, _, distribution, method = name.split(".")
+        return hasattr(type(getattr(scipy.stats, distribution, None)), method)
+    try:
+        lookup(name)
+    except (KeyError, AttributeError):
+        return False
+    return True
+
+
 if __name__ == "__main__":
     table = list(rows())
     sys.stdout.write(to_csv(table))

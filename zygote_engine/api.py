@@ -151,7 +151,6 @@ def show_adjoint(f: Callable, *args: Any) -> str:
                 pb1 = None
                 t1 = x * x
             else:
-                t1, pb1 = __call2(__cx, operator.mul, x, x)
         ...
     """
     fn = f.__func__ if isinstance(f, types.MethodType) else f

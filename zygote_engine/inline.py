@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from zygote_engine.normalize import OPERATOR_NAME
 
-__all__ = ["ScalarAdjoint", "as_syntax", "scalar_adjoint", "scalar_constant"]
+__all__ = ["ScalarAdjoint", "as_syntax", "operand_text", "scalar_adjoint"]
 
 # Templates: {0}, {1} are the operands, {dy} the cotangent of the result.
 _SYNTAX = {
@@ -66,13 +66,17 @@ class ScalarAdjoint:
         return {j for j in range(len(self.partials)) if f"{{{j}}}" in self.partials[i]}
 
 
+def _adjoint(name: str, *partials: str) -> ScalarAdjoint:
+    return ScalarAdjoint(_SYNTAX[name], partials)
+
+
 _ADJOINTS = {
-    "add": ScalarAdjoint("{0} + {1}", ("{dy}", "{dy}")),
-    "sub": ScalarAdjoint("{0} - {1}", ("{dy}", "-{dy}")),
-    "mul": ScalarAdjoint("{0} * {1}", ("{dy} * {1}", "{dy} * {0}")),
-    "truediv": ScalarAdjoint("{0} / {1}", ("{dy} / {1}", "-{dy} * {0} / ({1} * {1})")),
-    "neg": ScalarAdjoint("-{0}", ("-{dy}",)),
-    "pos": ScalarAdjoint("+{0}", ("{dy}",)),
+    "add": _adjoint("add", "{dy}", "{dy}"),
+    "sub": _adjoint("sub", "{dy}", "-{dy}"),
+    "mul": _adjoint("mul", "{dy} * {1}", "{dy} * {0}"),
+    "truediv": _adjoint("truediv", "{dy} / {1}", "-{dy} * {0} / ({1} * {1})"),
+    "neg": _adjoint("neg", "-{dy}"),
+    "pos": _adjoint("pos", "{dy}"),
 }
 # Python numbers are immutable: ``y += x`` computes what ``y + x`` does.
 _ADJOINTS.update({"i" + name: _ADJOINTS[name] for name in ("add", "sub", "mul", "truediv")})
@@ -86,7 +90,7 @@ def _power(exponent: int) -> ScalarAdjoint:
         partial = "{dy}"
     else:
         partial = f"{{dy}} * {exponent} * {{0}}" + (f" ** {exponent - 1}" if exponent != 2 else "")
-    return ScalarAdjoint("{0} ** {1}", (partial, "0.0"))
+    return _adjoint("pow", partial, "0.0")
 
 
 def _operator_name(call: ast.Call) -> str | None:
@@ -101,7 +105,7 @@ def _operator_name(call: ast.Call) -> str | None:
     return None
 
 
-def scalar_constant(e: ast.expr) -> bool:
+def _scalar_constant(e: ast.expr) -> bool:
     """Whether ``e`` is a literal Python ``int`` or ``float`` (``bool`` is not)."""
     return isinstance(e, ast.Constant) and type(e.value) in (int, float)
 
@@ -121,7 +125,7 @@ def scalar_adjoint(call: ast.Call) -> ScalarAdjoint | None:
     adjoint = _ADJOINTS.get(name)
     if adjoint is None or len(call.args) != len(adjoint.partials):
         return None
-    if any(isinstance(a, ast.Constant) and not scalar_constant(a) for a in call.args):
+    if any(isinstance(a, ast.Constant) and not _scalar_constant(a) for a in call.args):
         return None
     return adjoint
 

@@ -13,10 +13,12 @@ Each rule is the exact derivative of what scipy computes, including which entrie
   off-diagonal cotangent of a symmetric/Hermitian read counts for both mirrored entries, and the
   imaginary part of a Hermitian diagonal, which LAPACK ignores, gets none. For a matrix built
   symmetric this is the same gradient as the symmetrised one.
-* ``cho_factor`` returns ``(c, lower)``: ``c`` holds the factor in one triangle and, outside it,
-  a copy of the input's entries (scipy calls them "random data"; they are in fact copied), so a
-  cotangent there flows straight back to the input. ``cho_solve((c, lower), b)`` reads only the
-  factor's triangle of ``c``. The two rules compose into the derivative of the solve with ``A``.
+* ``cho_factor`` returns ``(c, lower)``: ``c`` holds the factor in one triangle. Outside it,
+  scipy before 1.18 leaves a copy of the input's entries (its documentation calls them "random
+  data"), so a cotangent there flows straight back to the input; scipy 1.18 writes zeros there,
+  which have no derivative. Which of the two the installed scipy does is found out at import.
+  ``cho_solve((c, lower), b)`` reads only the factor's triangle of ``c``. The two rules compose
+  into the derivative of the solve with ``A``.
 * ``lu_factor`` returns ``(lu, piv)``; the pivots are locally constant (no tangent) and ``lu``
   packs the unit lower factor below the diagonal and the upper factor on and above it. The rule
   for ``lu_factor`` is the derivative of the LU factorisation and the rule for ``lu_solve`` the
@@ -243,8 +245,17 @@ def _(tangents, a, *options, **kwargs):
 
 
 def _outside_factor(c, lower: bool):
-    """The entries of ``cho_factor``'s ``c`` outside the factor's triangle (copied from ``a``)."""
+    """The entries of ``cho_factor``'s ``c`` outside the factor's triangle."""
     return np.triu(c, 1) if lower else np.tril(c, -1)
+
+
+# Whether cho_factor copies the input's entries outside the factor (scipy < 1.18) or zeroes them.
+_CHO_FACTOR_COPIES_INPUT = bool(sla.cho_factor(np.array([[2.0, 0.5], [0.5, 2.0]]))[0][1, 0])
+
+
+def _copied_outside_factor(da, lower: bool):
+    """The (co)tangent of ``c`` outside the factor's triangle that ``a``'s entries there carry."""
+    return _outside_factor(da, lower) if _CHO_FACTOR_COPIES_INPUT else 0
 
 
 def _inside_factor(c, lower: bool):
@@ -263,7 +274,11 @@ def _(a, *options, **kwargs):
         if _is_zero(dc):
             return NoTangent(), dc, *no_tangents(options)
         da = _factor_cotangent_to_input(factor, _inside_factor(dc, lower), lower)
-        return NoTangent(), project_a(da + _outside_factor(dc, lower)), *no_tangents(options)
+        return (
+            NoTangent(),
+            project_a(da + _copied_outside_factor(dc, lower)),
+            *no_tangents(options),
+        )
 
     return y, cho_factor_pullback
 
@@ -275,7 +290,7 @@ def _(tangents, a, *options, **kwargs):
     c, lower = y = sla.cho_factor(a, **given)
     if _is_zero(da):
         return y, ZeroTangent()
-    dc = _factor_tangent(_inside_factor(c, lower), da, lower) + _outside_factor(da, lower)
+    dc = _factor_tangent(_inside_factor(c, lower), da, lower) + _copied_outside_factor(da, lower)
     return y, ProjectTo(y)((dc, NoTangent()))
 
 
@@ -466,13 +481,14 @@ def _(tangents, a, b, *options, **kwargs):
 
 
 def _inv_structure(settings: dict) -> tuple[Callable, Callable]:
-    if settings["assume_a"] == "diagonal":
-        # scipy 1.17 returns the off-diagonal input entries there, not the inverse's zeros.
+    # ``assume_a`` and ``lower`` arrived in scipy 1.17
+    if settings.get("assume_a") == "diagonal":
+        # scipy 1.17 and 1.18 return the off-diagonal input entries there, not the inverse's zeros
         raise NotImplementedError(
             "no derivative for scipy.linalg.inv with assume_a='diagonal': scipy returns the "
             "input's off-diagonal entries unchanged; use 1 / np.diagonal(a) instead"
         )
-    return _structure(settings["assume_a"], settings["lower"])
+    return _structure(settings.get("assume_a"), settings.get("lower", False))
 
 
 @rrule.register(sla.inv)

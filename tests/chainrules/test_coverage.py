@@ -17,7 +17,13 @@ def committed_rows():
     return [row._replace(function=row.function.strip("`")) for row in rows]
 
 
-@pytest.mark.parametrize("row", committed_rows(), ids=lambda row: row.function)
+def available_rows():
+    """The committed rows of functions that exist here: the table is made on the newest Python,
+    numpy and scipy, and some functions (``math.cbrt``, say) are newer than others."""
+    return [row for row in committed_rows() if coverage.available(row.function)]
+
+
+@pytest.mark.parametrize("row", available_rows(), ids=lambda row: row.function)
 def test_every_listed_function_keeps_its_rules(row):
     now = coverage.status(row.function)
     for column in ("rrule", "frule", "non_differentiable"):
@@ -27,9 +33,17 @@ def test_every_listed_function_keeps_its_rules(row):
 
 def test_the_committed_table_is_current():
     current = list(coverage.rows())
-    assert coverage.to_csv(current) == TABLE.read_text(), (
+    assert coverage.to_csv(current) == coverage.to_csv(available_rows()), (
         f"the coverage table is out of date; {REGENERATE}"
     )
+
+
+def test_only_functions_missing_here_are_left_out_of_the_comparison():
+    missing = {row.function for row in committed_rows()} - {r.function for r in available_rows()}
+    for name in missing:
+        with pytest.raises((KeyError, AttributeError)):
+            coverage.lookup(name)
+    assert coverage.available("math.sin") and not coverage.available("math.no_such_function")
 
 
 def test_each_row_is_either_differentiable_or_non_differentiable():

@@ -1,5 +1,7 @@
 """Tests of chainrules/numpy/nondifferentiable.py: every registration exists and stops gradients."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -130,9 +132,12 @@ def test_every_registration_has_a_no_tangent_rule(f):
 @pytest.mark.parametrize("f", CALLS, ids=lambda f: getattr(f, "__qualname__", repr(f)))
 def test_calls_return_no_tangent(f):
     args = CALLS[f]
-    _, back = rrule(f, *args)
+    with warnings.catch_warnings():
+        # numpy 2.5 deprecates some of these (np.fix); their rules stay while numpy has them
+        warnings.simplefilter("ignore", DeprecationWarning)
+        _, back = rrule(f, *args)
+        _, dy = frule((NoTangent(), *map(tangent_for, args)), f, *args)
     assert all(t is NoTangent() for t in back(1.0))
-    _, dy = frule((NoTangent(), *map(tangent_for, args)), f, *args)
     assert isinstance(dy, AbstractZero)
 
 
