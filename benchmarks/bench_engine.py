@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import math
 import statistics
 import time
 from collections.abc import Callable
@@ -101,6 +102,23 @@ def power_derivative(x, n):
         return 1.0, 0.0
     y, dy = power_derivative(x, n - 1)
     return x * y, y + x * dy
+
+
+# --- a loop of math calls -------------------------------------------------------------------------
+
+
+def damped_wave(x, n):
+    total = 0.0
+    for i in range(n):
+        total = total + math.sin(x * i) * math.exp(-0.01 * i)
+    return total
+
+
+def damped_wave_derivative(x, n):
+    dx = 0.0
+    for i in range(n):
+        dx += math.cos(x * i) * i * math.exp(-0.01 * i)
+    return dx
 
 
 # --- 2-layer MLP ----------------------------------------------------------------------------------
@@ -219,6 +237,13 @@ def main() -> None:
         lambda: gradient(power, 1.01, 50),
         lambda: power_derivative(1.01, 50),
         100,
+        "20x",
+    )
+    row(
+        "loop of math calls, 100 iterations",
+        lambda: gradient(damped_wave, 0.3, 100),
+        lambda: damped_wave_derivative(0.3, 100),
+        20,
         "20x",
     )
     rng = np.random.default_rng(0)

@@ -20,6 +20,7 @@ from chainrules_core.rule_helpers import (
     ignore_derivatives,
     non_differentiable,
     opt_out,
+    scalar_cotangents,
     scalar_rule,
     unbroadcast,
 )
@@ -60,6 +61,7 @@ __all__ = [
     "opt_out",
     "rrule",
     "rrule_via_ad",
+    "scalar_cotangents",
     "scalar_rule",
     "thunk",
     "unbroadcast",

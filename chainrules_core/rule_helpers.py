@@ -58,6 +58,10 @@ def _conj(p: Any) -> Any:
     return p
 
 
+_PYTHON_REALS = frozenset({float, int})
+_NO = NoTangent()
+
+
 def _times_partial(dy: Any, p: Any) -> Any:
     """``dy * conj(p)``; a constant partial of 1 or -1 (``+``, ``-``) costs no array product."""
     if type(p) is int or type(p) is float:
@@ -110,6 +114,30 @@ def _partials_for(f: Callable, partials: Callable, args: tuple, y: Any) -> tuple
     return ps
 
 
+def scalar_cotangents(
+    partials: Callable, args: tuple, out: Any, dy: float, f: Callable | None = None
+) -> tuple:
+    """The cotangents of the Python-number arguments of a scalar function, from its partials.
+
+    ``partials(*args, out)`` is what :func:`scalar_rule` was given (see
+    :attr:`RuleTable.scalar_partials <chainrules_core.rules.RuleTable>`); each cotangent is
+    ``dy * conj(∂f/∂x)`` projected onto the argument (a real argument keeps the real part of a
+    complex product). For engines that differentiate scalar calls themselves, and for
+    ``scalar_rule``'s own pullback on numbers. ``f`` only names the function in errors.
+
+    Example:
+        >>> from chainrules_core import scalar_cotangents
+        >>> scalar_cotangents(lambda x, y, out: (y, x), (2.0, 3.0), 6.0, 0.5)
+        (1.5, 1.0)
+    """
+    ps = _partials_for(f or partials, partials, args, out)
+    grads = tuple([dy * p for p in ps])
+    for g in grads:
+        if type(g) is not float:  # a complex partial, a numpy scalar: conjugate and project
+            return tuple(ProjectTo(x)(dy * _conj(p)) for x, p in zip(args, ps))
+    return grads
+
+
 def scalar_rule(f: Callable, partials: Callable, *types: type) -> Callable:
     """Define ``rrule`` and ``frule`` of the elementwise function ``f`` from its partial derivatives.
 
@@ -140,11 +168,15 @@ def scalar_rule(f: Callable, partials: Callable, *types: type) -> Callable:
     def scalar_rrule(*args, **kwargs):
         _check_plain_call(f, args, kwargs, inputs)
         y = f(*args)
+        # Python numbers need no broadcasting undone and no projection (dy * p is a float)
+        numbers = all(type(x) in _PYTHON_REALS for x in args)
 
         def scalar_pullback(dy):
+            if numbers and type(dy) is float:
+                return (_NO, *scalar_cotangents(partials, args, y, dy, f))
             ps = _partials_for(f, partials, args, y)
             return (
-                NoTangent(),
+                _NO,
                 *(ProjectTo(x)(unbroadcast(x, _times_partial(dy, p))) for x, p in zip(args, ps)),
             )
 
@@ -162,6 +194,8 @@ def scalar_rule(f: Callable, partials: Callable, *types: type) -> Callable:
             dy = np.broadcast_to(dy, np.shape(y)).copy()
         return y, ProjectTo(y)(dy)
 
+    # engines may differentiate calls on Python numbers from the partials alone (see RuleTable)
+    scalar_rrule.scalar_partials = scalar_frule.scalar_partials = partials
     rrule.add(f, types, scalar_rrule)
     frule.add(f, types, scalar_frule)
     return f

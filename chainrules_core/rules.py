@@ -23,6 +23,7 @@ from __future__ import annotations
 import types
 import warnings
 from collections.abc import Callable
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -87,21 +88,42 @@ def _resolve_receiver(f: Any, args: tuple) -> tuple[Any, tuple, bool]:
     return f, args, False
 
 
+def _takes_numbers(signature: tuple) -> bool:
+    """Whether a rule of this signature applies to calls on Python ints and floats."""
+    if signature == _ANY_ARGUMENTS:
+        return True
+    try:
+        return all(issubclass(int, t) and issubclass(float, t) for t in signature)
+    except TypeError:  # a variadic signature
+        return False
+
+
 class RuleTable:
     """A registry of rules of one kind (reverse or forward); see the module docstring for lookup.
 
     Attributes:
         generation: how many registrations the table has seen. A resolution cached outside the
             table stays valid while this is unchanged.
+        scalar_partials: a read-only, live mapping from each function whose only rule in the
+            table was made by :func:`~chainrules_core.scalar_rule` (for any arguments, Python
+            numbers included) to the ``partials`` it was given. An engine may differentiate a
+            call of such a function on Python numbers itself, with no rule call:
+            ``partials(*args, out)`` gives the partial derivative in each argument (one value for
+            one argument). Registering another rule for the function takes it out.
 
     Example:
-        >>> from chainrules_core import rrule
+        >>> from chainrules_core import NoTangent, rrule, scalar_rule
         >>> def halve(x):
         ...     return x / 2
         >>> before = rrule.generation
-        >>> rrule.add(halve, (float,), lambda x: (halve(x), lambda dy: (None, dy / 2)))
+        >>> rrule.add(halve, (float,), lambda x: (halve(x), lambda dy: (NoTangent(), dy / 2)))
         >>> rrule.generation == before + 1
         True
+        >>> def triple(x):
+        ...     return 3 * x
+        >>> partials = rrule.scalar_partials.get(scalar_rule(triple, lambda x, out: 3))
+        >>> partials(2.0, 6.0)
+        3
     """
 
     def __init__(self, name: str):
@@ -111,6 +133,8 @@ class RuleTable:
         self._cache: dict[tuple, tuple | None] = {}
         self._functions: set = set()  # every f with a rule, for a quick "no rule" answer
         self.generation = 0  # incremented by every registration
+        self._scalar_partials: dict[Any, Callable] = {}
+        self.scalar_partials = MappingProxyType(self._scalar_partials)
 
     def register(self, f: Any, *types: Any, config: type | None = None) -> Callable:
         """Decorator registering a rule for calls of ``f`` whose positional arguments match ``types``.
@@ -148,6 +172,11 @@ class RuleTable:
             dispatcher = table[f] = Dispatcher(f"{self.__name__}({_name(f)})")
         dispatcher.add(signature, impl)
         dispatcher.reorder(on_ambiguity=self._warn_ambiguity)
+        partials = getattr(impl, "scalar_partials", None)
+        if f not in self._functions and config is None and _takes_numbers(signature) and partials:
+            self._scalar_partials[f] = partials
+        else:
+            self._scalar_partials.pop(f, None)
         self._functions.add(f)
         self._cache.clear()
         self.generation += 1

@@ -16,7 +16,9 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+from chainrules_core import rrule
 from zygote_engine.inline import ScalarAdjoint, as_syntax, operand_text, scalar_adjoint
 from zygote_engine.normalize import HELPERS_NAME, OPERATOR_NAME, Namer
 
@@ -34,6 +36,8 @@ RUNTIME_NAMES = (
     "__no",
     "__ZEROS",
     "__SCALARS",
+    "__PARTIALS",
+    "__scalar_cotangents",
     "__must_run",
     "__closure_tangent",
     "__deposit",
@@ -51,6 +55,7 @@ class ReverseInput:
     freevars: frozenset[str]
     is_global: Callable[[str], bool]  # a name bound in the module globals to differentiable state
     is_module: Callable[[str], bool]
+    value_of: Callable[[str], Any]  # a free name's value when the function is first transformed
 
 
 def generate(nf: ast.FunctionDef, info: ReverseInput, namer: Namer) -> ast.FunctionDef:
@@ -416,6 +421,8 @@ class _Reverse:
         adjoint = self.scalar_adjoint(target, call)
         if adjoint is not None:
             fwd, pullback = self.inline(pb, target, call, adjoint, fwd, pullback)
+        elif self.has_scalar_partials(target, call):
+            fwd, pullback = self.inline_partials(pb, target, call, fwd, pullback)
         if target is None:
             bwd = [f"if __must_run({pb}):"]
         else:
@@ -450,6 +457,77 @@ class _Reverse:
         if target is None or not all(isinstance(a, (ast.Name, ast.Constant)) for a in call.args):
             return None  # a module attribute (``math.pi``) operand: rare, and may be rebound
         return scalar_adjoint(call)
+
+    def has_scalar_partials(self, target: str | None, call: ast.Call) -> bool:
+        """Whether the callee is, when first transformed, a function whose only rule comes from
+        ``scalar_rule`` (``math.sin``, say): see :meth:`inline_partials`."""
+        if target is None or call.keywords or not 1 <= len(call.args) <= 2:
+            return False
+        if not all(isinstance(a, (ast.Name, ast.Constant)) for a in call.args):
+            return False
+        f = call.func
+        if isinstance(f, ast.Name) and f.id not in self.locals:
+            fn = self.info.value_of(f.id)
+        elif (
+            isinstance(f, ast.Attribute)
+            and isinstance(f.value, ast.Name)
+            and self.info.is_module(f.value.id)
+        ):
+            fn = getattr(self.info.value_of(f.value.id), f.attr, None)
+        else:
+            return False
+        try:
+            partials = rrule.scalar_partials.get(fn)
+        except TypeError:  # unhashable
+            return False
+        return partials is not None and getattr(fn, "nin", len(call.args)) == len(call.args)
+
+    def inline_partials(
+        self,
+        pb: str,
+        target: str,
+        call: ast.Call,
+        protocol_fwd: list[str],
+        protocol_pullback: list[str],
+    ) -> tuple[list[str], list[str]]:
+        """A call of a function with scalar partials, on Python numbers, differentiated in place.
+
+        The rule table is asked again at run time (``__PARTIALS``, which a registration or a
+        rebinding of the name changes), and ``pb`` keeps the partials function, the arguments and
+        the result, from which the backward pass computes each argument's cotangent. Anything
+        else takes the call protocol.
+        """
+        f = _text(call.func)
+        args = [operand_text(a) for a in call.args]
+        checks = dict.fromkeys(
+            f"{o}.__class__ in __SCALARS"
+            for a, o in zip(call.args, args)
+            if isinstance(a, ast.Name)
+        )
+        guard = " and ".join(checks) or "True"
+        fwd = [
+            f"{pb} = __PARTIALS.get({f}) if {guard} else None",
+            f"if {pb} is not None:",
+            f"    {pb} = ({pb}, {', '.join(args)}, {f}({', '.join(args)}))",
+            f"    {target} = {pb}[-1]",
+            "else:",
+            *("    " + line for line in protocol_fwd),
+        ]
+        saved = [self.namer.fresh("a") for _ in args]
+        out = self.namer.fresh(target + "_")
+        slots = [f"__g{i + 1}" if self.is_active_atom(a) else "_" for i, a in enumerate(call.args)]
+        cotangents = f"__scalar_cotangents(__p, ({', '.join(saved)},), {out}, {self.cot(target)})"
+        fast = [
+            f"__p, {', '.join(saved)}, {out} = {pb}",
+            f"{', '.join(slots)}, = {cotangents}",
+        ]
+        pullback = [
+            f"if {pb}.__class__ is tuple:",
+            *("    " + line for line in fast),
+            "else:",
+            *("    " + line for line in protocol_pullback),
+        ]
+        return fwd, pullback
 
     def inline(
         self,

@@ -373,6 +373,8 @@ cache.RUNTIME_OBJECTS.update(
         "__no": _NO,
         "__ZEROS": frozenset({ZeroTangent, NoTangent}),
         "__SCALARS": frozenset({float, int}),
+        "__PARTIALS": rrule.scalar_partials,
+        "__scalar_cotangents": crc.scalar_cotangents,
         "__must_run": must_run,
         "__closure_tangent": _closure_tangent,
         "__deposit": lambda cx, obj, dx: cx.deposit(obj, dx),

@@ -67,7 +67,7 @@ def transform(fn: types.FunctionType) -> Transformed:
 
     nf = normalize(src.node, is_module, namer)
     name = "lambda" if src.name == "<lambda>" else src.name
-    info = ReverseInput(name, frozenset(src.freevars), is_global, is_module)
+    info = ReverseInput(name, frozenset(src.freevars), is_global, is_module, value_of)
     forward = generate(nf, info, namer)
     code = compile_forward(forward, src.filename, src.freevars)
     return Transformed(code, forward, f"{fn.__qualname__} ({src.filename}:{src.node.lineno})")

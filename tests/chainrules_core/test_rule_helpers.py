@@ -9,6 +9,7 @@ from chainrules_core import (
     non_differentiable,
     opt_out,
     rrule,
+    scalar_cotangents,
     scalar_rule,
     unbroadcast,
 )
@@ -184,3 +185,13 @@ def test_scalar_frule_projects_onto_the_output():
     assert dy.dtype == np.float64
     _, dy32 = frule((NoTangent(), np.float64(2.0)), logistic, np.ones(2, np.float32))
     assert dy32.dtype == np.float32
+
+
+def test_scalar_cotangents_of_numbers():
+    assert scalar_cotangents(lambda x, y, out: (y, x), (2.0, 3), 6.0, 0.5) == (1.5, 1.0)
+    # a complex partial of a real argument: its conjugate times dy, projected onto the reals
+    assert scalar_cotangents(lambda x, out: 2 + 1j, (2.0,), 0.0, 3.0) == (6.0,)
+    # a complex argument keeps the conjugated product
+    assert scalar_cotangents(lambda z, out: 2 + 1j, (1j,), 0.0, 3.0) == (6 - 3j,)
+    with pytest.raises(TypeError, match="one partial per argument"):
+        scalar_cotangents(lambda x, y, out: 1.0, (1.0, 2.0), 0.0, 1.0)

@@ -131,6 +131,49 @@ def test_a_python_function_without_rules_resolves_to_none_whatever_the_arguments
     assert table.resolve(None, plain, (1.0,)) is not None
 
 
+def _scalar_rule_impl(partials):
+    """A rule implementation that says it was made by scalar_rule (as scalar_rule's do)."""
+    impl = constant_rule("scalar")
+    impl.scalar_partials = partials
+    return impl
+
+
+def test_scalar_partials_list_functions_whose_one_rule_came_from_scalar_rule(table):
+    def square(x):
+        return x * x
+
+    def partials(x, out):
+        return 2 * x
+
+    table.add(square, (), _scalar_rule_impl(partials))
+    assert table.scalar_partials[square] is partials
+    table.add(square, (np.ndarray,), constant_rule("arrays"))  # another rule: the engine must ask
+    assert square not in table.scalar_partials
+
+
+@pytest.mark.parametrize(
+    "types, listed",
+    [((), True), ((numbers.Number,), True), ((float,), False), ((np.ndarray,), False)],
+    ids=["any", "Number", "float only", "arrays only"],
+)
+def test_scalar_partials_need_a_rule_for_python_ints_and_floats(table, types, listed):
+    def cube(x):
+        return x**3
+
+    table.add(cube, types, _scalar_rule_impl(lambda x, out: 3 * x * x))
+    assert (cube in table.scalar_partials) is listed
+
+
+def test_scalar_partials_skip_config_rules_and_cannot_be_written(table):
+    def halve(x):
+        return x / 2
+
+    table.add(halve, (), _scalar_rule_impl(lambda x, out: 0.5), config=HasReverseMode)
+    assert halve not in table.scalar_partials
+    with pytest.raises(TypeError):
+        table.scalar_partials[halve] = None
+
+
 def test_register_decorator_returns_the_rule(table):
     @table.register(f, float)
     def rule(x):

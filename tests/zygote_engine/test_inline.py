@@ -1,4 +1,5 @@
-"""Arithmetic written out inline for Python numbers, with the call protocol as the fallback.
+"""Scalar code differentiated in place for Python numbers, with the call protocol as the fallback:
+arithmetic operators, and calls of functions whose only rule comes from ``scalar_rule``.
 
 Every gradient here is checked against finite differences or an analytic derivative, for operand
 kinds that take the inline path (floats, ints) and kinds that must not (numpy scalars, arrays,
@@ -7,12 +8,15 @@ bools, complex numbers), including loops whose operands change kind between iter
 
 from __future__ import annotations
 
+import math
 import traceback
+from math import sin
 
 import numpy as np
 import pytest
 from fd_check import assert_gradient_matches_fd
 
+from chainrules_core import NoTangent, rrule, scalar_rule
 from zygote_engine import gradient, pullback, show_adjoint
 
 
@@ -132,3 +136,89 @@ def test_generated_code_shows_the_inline_path_and_the_fallback():
     assert "if a.__class__ in __SCALARS and b.__class__ in __SCALARS:" in text
     assert "t1 = a / b" in text or "= a / b" in text
     assert "__call2(__cx, operator.truediv, a, b)" in text
+
+
+# --- calls of functions with scalar partials ------------------------------------------------------
+
+
+def math_functions(x, y):
+    a = math.sin(x) * math.exp(-y) + math.log(x + 2.0) * math.tanh(y)
+    b = math.atan2(y, x) + math.hypot(x, y) + sin(a)  # two arguments; an imported name
+    return b + np.sin(x)  # a numpy ufunc on a float
+
+
+@pytest.mark.parametrize("x, y", [(0.7, -0.4), (2, 1), (0.3, np.float64(0.5))])
+def test_math_functions_match_finite_differences(x, y):
+    assert_gradient_matches_fd(math_functions, float(x), float(y))
+    (dx, dy) = gradient(math_functions, x, y)
+    assert type(dx) is float and type(dy) is float
+
+
+def sines(xs):
+    total = 0.0
+    for v in xs:
+        total = total + math.sin(v) * v
+    return total
+
+
+def test_a_loop_of_calls_matches_the_analytic_gradient():
+    xs = [0.1, 0.7, -1.3]
+    (dxs,) = gradient(sines, xs)
+    assert dxs == pytest.approx([math.cos(v) * v + math.sin(v) for v in xs])
+
+
+def test_calls_on_arrays_take_the_rules():
+    def f(a):
+        return np.sum(np.sin(a) * np.exp(a))
+
+    a = np.array([0.1, 0.5, -0.3])
+    (da,) = gradient(f, a)
+    np.testing.assert_allclose(da, np.exp(a) * (np.cos(a) + np.sin(a)))
+
+
+def test_generated_code_asks_the_rule_table_at_run_time():
+    text = show_adjoint(sines)
+    assert "__PARTIALS.get(math.sin)" in text and "__call1(__cx, math.sin, v)" in text
+
+
+def calls_a_replaced_function(x):
+    return _replaceable(x) * 2.0
+
+
+_replaceable = math.sin
+
+
+def _triple(v):
+    return 3.0 * v
+
+
+def test_a_name_rebound_to_another_function_is_followed(monkeypatch):
+    assert gradient(calls_a_replaced_function, 0.5) == (pytest.approx(2 * math.cos(0.5)),)
+    monkeypatch.setitem(globals(), "_replaceable", math.cos)  # another scalar rule
+    assert gradient(calls_a_replaced_function, 0.5) == (pytest.approx(-2 * math.sin(0.5)),)
+    monkeypatch.setitem(globals(), "_replaceable", _triple)  # Python code, differentiated
+    assert gradient(calls_a_replaced_function, 0.5) == (6.0,)
+
+
+def cube_of(x):
+    return _cube(x) + 1.0
+
+
+def _cube(x):
+    return x**3
+
+
+def test_a_rule_registered_later_for_a_scalar_function_takes_effect():
+    scalar_rule(_cube, lambda x, out: 3 * x * x)
+    assert gradient(cube_of, 2.0) == (12.0,)
+    rrule.add(_cube, (float,), lambda x: (_cube(x), lambda dy: (NoTangent(), 100.0 * dy)))
+    assert gradient(cube_of, 2.0) == (100.0,)
+
+
+def imaginary_part_plus(x):
+    return np.imag(x) * 3.0 + x
+
+
+def test_a_complex_partial_of_a_real_argument_is_projected_to_a_real_cotangent():
+    (dx,) = gradient(imaginary_part_plus, 2.0)  # np.imag's partial is 1j: the real part is 0
+    assert dx == 1.0 and type(dx) is float

@@ -4,4 +4,4 @@ Registered with ``config=ZygoteRuleConfig``, so they are found only by this engi
 before the plain rules of ``chainrules``.
 """
 
-from zygote_engine.lib import containers, objects, primitives, scalars  # noqa: F401 - register rules
+from zygote_engine.lib import containers, objects, primitives  # noqa: F401 - register rules
