@@ -35,25 +35,63 @@ def place(root: ast.AST, line: int) -> None:
     Generated statements carry ``user_line`` (see ``reverse``), and their parts take it; the
     statements of the user's own code that the forward runs as written keep their positions.
     Every node spans one line: only the start line matters for tracebacks. One pass over the
-    tree, not the generic ``ast.walk``: this is a large part of the first call's cost.
+    tree, visiting only the fields that can hold nodes (see ``_child_fields``): this is a large
+    part of the first call's cost.
     """
     stack: list[tuple[ast.AST, int | None]] = [(root, line)]
+    pop, push = stack.pop, stack.append
     while stack:
-        node, at = stack.pop()
-        if isinstance(node, ast.stmt):
-            at = getattr(node, "user_line", None)
-        if "lineno" in node._attributes:
+        node, at = pop()
+        kind = type(node)
+        fields = _CHILD_FIELDS.get(kind)
+        if fields is None:
+            fields = _child_fields(kind)
+        if issubclass(kind, ast.stmt):
+            at = node.__dict__.get("user_line")
+        if "lineno" in kind._attributes:
             if at is not None:
-                node.lineno, node.col_offset = at, 0
-            elif getattr(node, "lineno", None) is None:
-                node.lineno, node.col_offset = line, 0
-            node.end_lineno, node.end_col_offset = node.lineno, node.col_offset
-        for field in node._fields:
+                node.lineno = node.end_lineno = at
+                node.col_offset = node.end_col_offset = 0
+            else:
+                if getattr(node, "lineno", None) is None:
+                    node.lineno, node.col_offset = line, 0
+                node.end_lineno, node.end_col_offset = node.lineno, node.col_offset
+        for field in fields:
             value = getattr(node, field, None)
-            if isinstance(value, list):
-                stack.extend((v, at) for v in value if isinstance(v, ast.AST))
+            if type(value) is list:
+                for v in value:
+                    if isinstance(v, ast.AST):
+                        push((v, at))
             elif isinstance(value, ast.AST):
-                stack.append((value, at))
+                push((value, at))
+
+
+_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
+# Fields that never hold a node with a position: names, contexts, operators, flags.
+_LEAF_FIELDS = frozenset(
+    {
+        "ctx",
+        "op",
+        "ops",
+        "id",
+        "attr",
+        "arg",
+        "name",
+        "asname",
+        "module",
+        "level",
+        "kind",
+        "type_comment",
+        "conversion",
+        "is_async",
+        "simple",
+    }
+)
+
+
+def _child_fields(kind: type) -> tuple[str, ...]:
+    fields = _CHILD_FIELDS[kind] = tuple(f for f in kind._fields if f not in _LEAF_FIELDS)
+    return fields
 
 
 def compile_forward(

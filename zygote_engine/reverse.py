@@ -516,11 +516,17 @@ class _Reverse:
         saved = [self.namer.fresh("a") for _ in args]
         out = self.namer.fresh(target + "_")
         slots = [f"__g{i + 1}" if self.is_active_atom(a) else "_" for i, a in enumerate(call.args)]
-        cotangents = f"__scalar_cotangents(__p, ({', '.join(saved)},), {out}, {self.cot(target)})"
-        fast = [
-            f"__p, {', '.join(saved)}, {out} = {pb}",
-            f"{', '.join(slots)}, = {cotangents}",
-        ]
+        dt = self.cot(target)
+        cotangents = f"__scalar_cotangents(__p, ({', '.join(saved)},), {out}, {dt})"
+        fast = [f"__p, {', '.join(saved)}, {out} = {pb}"]
+        if len(args) == 1:  # the usual case, a real partial and cotangent, without the helper
+            real = f"__q.__class__ in __SCALARS and {dt}.__class__ is float"
+            fast += [
+                f"__q = __p({saved[0]}, {out})",
+                f"__g1 = {dt} * __q if {real} else {cotangents}[0]",
+            ]
+        else:
+            fast.append(f"{', '.join(slots)}, = {cotangents}")
         pullback = [
             f"if {pb}.__class__ is tuple:",
             *("    " + line for line in fast),
