@@ -10,7 +10,9 @@ takes the call protocol, so the same code still works, through the rules, on arr
 anything else. The derivatives are those of the ``operator`` rules in ``chainrules``.
 
 Operator calls that need no pullback (comparisons feeding a branch, say) are written as syntax
-too, which saves a function call.
+too, which saves a function call. Calls of functions whose rule comes from ``scalar_rule``
+(``math.sin(x)``) are inlined from the rule table's partials instead of templates
+(``reverse._Reverse.inline_partials``).
 """
 
 from __future__ import annotations
