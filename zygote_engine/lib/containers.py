@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from chainrules_core import Tangent, rrule
+from zygote_engine import primitives as zy
 from zygote_engine.config import ZygoteRuleConfig
 from zygote_engine.errors import MutationError, user_location
 from zygote_engine.lib.store import NO, ZERO, items_of, position, tangent_for
@@ -154,6 +155,7 @@ def _iadd_list(cx, xs: list, ys):
 
 
 @rrule.register(list.append, **_config)
+@rrule.register(zy.append, **_config)  # what lowered comprehensions call
 def _append(cx, xs: list, v: Any):
     n = len(xs)
     xs.append(v)

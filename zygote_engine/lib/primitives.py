@@ -1,4 +1,7 @@
-"""Rules for the helpers normalised code calls (``zygote_engine.primitives``, alias ``zy``)."""
+"""Rules for the helpers normalised code calls (``zygote_engine.primitives``, alias ``zy``).
+
+``zy.append`` shares the rule of ``list.append`` (``containers.py``).
+"""
 
 from __future__ import annotations
 
@@ -114,17 +117,6 @@ def _concat(cx, *parts: tuple):
         return tuple(out)
 
     return zy.concat(*parts), concat_pullback
-
-
-@rrule.register(zy.append, **_config)
-def _append(cx, xs: list, item: Any):
-    n = len(xs)
-    xs.append(item)
-
-    def append_pullback(_):
-        return NO, ZERO, cx.take(xs, n)
-
-    return None, MustRun(append_pullback)
 
 
 @rrule.register(zy.apply, **_config)
