@@ -168,11 +168,10 @@ def scalar_rule(f: Callable, partials: Callable, *types: type) -> Callable:
     def scalar_rrule(*args, **kwargs):
         _check_plain_call(f, args, kwargs, inputs)
         y = f(*args)
-        # Python numbers need no broadcasting undone and no projection (dy * p is a float)
-        numbers = all(type(x) in _PYTHON_REALS for x in args)
 
         def scalar_pullback(dy):
-            if numbers and type(dy) is float:
+            # Python numbers need no broadcasting undone (and scalar_cotangents projects them)
+            if type(dy) is float and all(type(x) in _PYTHON_REALS for x in args):
                 return (_NO, *scalar_cotangents(partials, args, y, dy, f))
             ps = _partials_for(f, partials, args, y)
             return (

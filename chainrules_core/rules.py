@@ -236,6 +236,21 @@ class RuleTable:
                 return None if impl is _opted_out else (impl, False, False)
         return None
 
+    def has_rules(self, f: Any) -> bool:
+        """Whether ``f`` has any rule in this table, for any argument types or config.
+
+        Example:
+            >>> import math
+            >>> import chainrules  # registers the library's rules
+            >>> from chainrules_core import rrule
+            >>> rrule.has_rules(math.sin), rrule.has_rules(lambda x: x)
+            (True, False)
+        """
+        try:
+            return f in self._functions
+        except TypeError:  # unhashable: never registered
+            return False
+
     def registered_functions(self) -> list:
         """Every function object with at least one rule in this table."""
         return list({**self._plain, **self._configured})

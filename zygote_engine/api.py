@@ -11,7 +11,6 @@ import numpy as np
 
 from chainrules_core import (
     AbstractZero,
-    NoTangent,
     ProjectTo,
     Tangent,
     ZeroTangent,
@@ -19,7 +18,7 @@ from chainrules_core import (
     unthunk,
 )
 from zygote_engine import cache
-from zygote_engine.config import ZygoteRuleConfig, contents_of, is_tracked
+from zygote_engine.config import ZERO_TYPES, ZygoteRuleConfig, contents_of, is_tracked
 from zygote_engine.errors import NonScalarOutputError
 from zygote_engine.runtime import call, must_run
 from zygote_engine.transform import transform
@@ -66,7 +65,7 @@ def pullback(f: Callable, *args: Any) -> tuple[Any, Callable[[Any], tuple]]:
         if returns_container:  # a returned list or dict: its cotangent lives in the store
             cx.deposit(y, dy)
             dy = _ZERO
-        if type(dy) in _ZEROS and not must_run(pb):
+        if type(dy) in ZERO_TYPES and not must_run(pb):
             return (None,) * len(args)
         tangents = pb(dy)
         grads = []
@@ -79,7 +78,6 @@ def pullback(f: Callable, *args: Any) -> tuple[Any, Callable[[Any], tuple]]:
     return y, back
 
 
-_ZEROS = frozenset({ZeroTangent, NoTangent})
 # Argument types that are never containers (checked first: most arguments are numbers or arrays).
 _LEAVES = frozenset({float, int, complex, bool, np.ndarray})
 

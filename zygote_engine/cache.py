@@ -1,8 +1,9 @@
 """Transforms cached per code object, and forwards built per function object.
 
 A redefined function has a new code object, hence a new transform; registering a rule needs no
-invalidation because generated code asks the rule registry at every call (``DIRECT``, which skips
-that question for Python functions without rules, is checked against the registry's generation).
+invalidation because generated code asks the rule registry at every call (a ``Forward``'s
+``ruleless_at``, which skips that question for Python functions without rules, is checked against
+the registry's generation).
 Besides the code, the
 generated code depends only on which free names are modules or global state when the function is
 first transformed (so ``np.sin`` stays an attribute, and a global container's cotangent is
@@ -21,7 +22,7 @@ from typing import Any
 
 from zygote_engine.transform import transform
 
-__all__ = ["RUNTIME_OBJECTS", "forward_for", "refresh", "transformed"]
+__all__ = ["FORWARDS", "RUNTIME_OBJECTS", "Forward", "forward_for", "refresh", "transformed"]
 
 RUNTIME_OBJECTS: dict[str, Any] = {}  # filled by zygote_engine.runtime
 _runtime_cells: dict[str, types.CellType] = {}
@@ -29,14 +30,28 @@ _runtime_cells: dict[str, types.CellType] = {}
 # The code objects of generated backward passes: a pullback running one is the engine's own.
 BACKWARD_CODES: set[types.CodeType] = set()
 
-# Python functions found to have no rule, by id: ``(weakref to fn, arity, rule generation when
-# found, forward)``; ``runtime.call`` calls their forward at once while the generation is current.
-DIRECT: dict[int, tuple[weakref.ref, int, int, types.FunctionType]] = {}
+
+class Forward:
+    """The generated forward of one function object, bound to it, and what calls of it may skip.
+
+    ``arity`` is the number of positional arguments for which the forward's tangents are one per
+    argument (-1 where the function takes ``*args``, ``**kwargs`` or keyword-only parameters).
+    ``ruleless_at`` is the rule generation at which the function was found to have no rule at all
+    (-1: not known); while it is current, ``runtime.call<n>`` runs the forward without asking.
+    """
+
+    __slots__ = ("arity", "function", "ruleless_at", "run")
+
+    def __init__(self, function: weakref.ref, run: types.FunctionType, arity: int):
+        self.function, self.run, self.arity, self.ruleless_at = function, run, arity, -1
+
+
+# Forwards by id of their function object, which the entries hold weakly.
+FORWARDS: dict[int, Forward] = {}
 
 # The generated forward's code per code object of the user's; not the generated AST, which is
 # large and which ``show_adjoint`` (rarely called) regenerates.
 _transforms: dict[types.CodeType, types.CodeType] = {}
-_forwards: dict[int, tuple[weakref.ref, types.FunctionType, int]] = {}
 _lock = threading.Lock()
 transform_count = 0  # how many transforms ran (tests use it to see cache hits)
 
@@ -72,30 +87,18 @@ def _without_collections(f, *args):
             gc.enable()
 
 
-def forward_for(fn: types.FunctionType) -> tuple[types.FunctionType, int]:
-    """``(forward, arity)``: the generated forward of ``fn``, bound to ``fn``'s globals, defaults
-    and closure cells, and the number of positional arguments for which its tangents are one per
-    argument (-1 where ``fn`` takes ``*args``, ``**kwargs`` or keyword-only parameters)."""
-    entry = _forwards.get(id(fn))
-    if entry is not None and entry[0]() is fn:
-        return entry[1], entry[2]
-    forward = _build(fn, transformed(fn))
+def forward_for(fn: types.FunctionType) -> Forward:
+    """The generated forward of ``fn``, bound to ``fn``'s globals, defaults and closure cells."""
+    entry = FORWARDS.get(id(fn))
+    if entry is not None and entry.function() is fn:
+        return entry
+    run = _build(fn, transformed(fn))
     code = fn.__code__
     plain = not (code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS))
     arity = code.co_argcount if plain and not code.co_kwonlyargcount else -1
     key = id(fn)
-    ref = weakref.ref(fn, lambda _, key=key: _forwards.pop(key, None))
-    _forwards[key] = (ref, forward, arity)
-    return forward, arity
-
-
-def remember_direct(
-    fn: types.FunctionType, arity: int, generation: int, forward: types.FunctionType
-) -> None:
-    """Record that ``fn``, called with ``arity`` positional arguments, has no rule (see DIRECT)."""
-    key = id(fn)
-    ref = weakref.ref(fn, lambda _, key=key: DIRECT.pop(key, None))
-    DIRECT[key] = (ref, arity, generation, forward)
+    entry = FORWARDS[key] = Forward(weakref.ref(fn, lambda _: FORWARDS.pop(key, None)), run, arity)
+    return entry
 
 
 def _build(fn: types.FunctionType, code: types.CodeType) -> types.FunctionType:
@@ -115,6 +118,5 @@ def refresh() -> None:
     be recognised as the engine's own."""
     with _lock:
         _transforms.clear()
-        _forwards.clear()
-        DIRECT.clear()
+        FORWARDS.clear()
         BACKWARD_CODES.clear()

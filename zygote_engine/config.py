@@ -27,11 +27,11 @@ from chainrules_core import (
     unthunk,
 )
 
-__all__ = ["WHOLE", "ZygoteRuleConfig", "contents_of", "is_tracked"]
+__all__ = ["WHOLE", "ZERO_TYPES", "ZygoteRuleConfig", "contents_of", "is_tracked"]
 
 WHOLE = object()  # store key of a tangent that is not split into fields (an array's, say)
 
-_ZERO_TYPES = frozenset({ZeroTangent, NoTangent})
+ZERO_TYPES = frozenset({ZeroTangent, NoTangent})  # the exact types of the zero tangents
 # Values that are never in the store themselves: their cotangent is whatever their container holds.
 _IMMUTABLE = frozenset({float, int, complex, bool, str, bytes, type(None)})
 
@@ -100,7 +100,7 @@ class ZygoteRuleConfig(RuleConfig, HasReverseMode, NoForwardsMode):
             for i, dx in enumerate(items):
                 self.accumulate(obj, i, dx)
         else:  # the common case, a first deposit: no additions
-            entries.update((i, dx) for i, dx in enumerate(items) if type(dx) not in _ZERO_TYPES)
+            entries.update((i, dx) for i, dx in enumerate(items) if type(dx) not in ZERO_TYPES)
 
     def take(self, obj: Any, key: Any) -> Any:
         """Remove and return the cotangent of ``obj[key]``: the write that made it is being undone."""
@@ -158,7 +158,7 @@ class ZygoteRuleConfig(RuleConfig, HasReverseMode, NoForwardsMode):
         ``Tangent(list, ...)``, dicts ``Tangent(dict, ...)``, other objects ``Tangent(type(obj), ...)``;
         an object with no cotangent gives ``ZeroTangent()``.
         """
-        if flow is not None and type(flow) not in _ZERO_TYPES:
+        if flow is not None and type(flow) not in ZERO_TYPES:
             self.deposit(obj, flow)
         found = self.store.pop(id(obj), None)
         entries = found[1] if found is not None else {}
@@ -179,7 +179,7 @@ class ZygoteRuleConfig(RuleConfig, HasReverseMode, NoForwardsMode):
                 else self._part(x, entries.get(i), seen)
                 for i, x in enumerate(held)
             ]
-            if _ZERO_TYPES.issuperset(map(type, items)):
+            if ZERO_TYPES.issuperset(map(type, items)):
                 return ZeroTangent()
             return Tangent.from_backing(type(obj), tuple(items))
         else:

@@ -418,11 +418,14 @@ class _Reverse:
         dt = "__zero" if target is None else self.cot(target)
         fwd = [self.protocol_forward(pb, target, call)]
         pullback = [f"{', '.join(slots)}, = {pb}({dt})"]
-        adjoint = self.scalar_adjoint(target, call)
-        if adjoint is not None:
-            fwd, pullback = self.inline(pb, target, call, adjoint, fwd, pullback)
-        elif self.has_scalar_partials(target, call):
-            fwd, pullback = self.inline_partials(pb, target, call, fwd, pullback)
+        # Operands that are names or literals (a module attribute such as ``math.pi`` is rare,
+        # and may be rebound) can be checked for Python numbers and written out inline.
+        if target is not None and all(isinstance(a, (ast.Name, ast.Constant)) for a in call.args):
+            adjoint = scalar_adjoint(call)
+            if adjoint is not None:
+                fwd, pullback = self.inline(pb, target, call, adjoint, fwd, pullback)
+            elif self.has_scalar_partials(call):
+                fwd, pullback = self.inline_partials(pb, target, call, fwd, pullback)
         if target is None:
             bwd = [f"if __must_run({pb}):"]
         else:
@@ -453,17 +456,10 @@ class _Reverse:
             else f"{target}, {pb} = {caller}({args})"
         )
 
-    def scalar_adjoint(self, target: str | None, call: ast.Call) -> ScalarAdjoint | None:
-        if target is None or not all(isinstance(a, (ast.Name, ast.Constant)) for a in call.args):
-            return None  # a module attribute (``math.pi``) operand: rare, and may be rebound
-        return scalar_adjoint(call)
-
-    def has_scalar_partials(self, target: str | None, call: ast.Call) -> bool:
+    def has_scalar_partials(self, call: ast.Call) -> bool:
         """Whether the callee is, when first transformed, a function whose only rule comes from
         ``scalar_rule`` (``math.sin``, say): see :meth:`inline_partials`."""
-        if target is None or call.keywords or not 1 <= len(call.args) <= 2:
-            return False
-        if not all(isinstance(a, (ast.Name, ast.Constant)) for a in call.args):
+        if call.keywords or not 1 <= len(call.args) <= 2:
             return False
         f = call.func
         if isinstance(f, ast.Name) and f.id not in self.locals:
@@ -499,14 +495,8 @@ class _Reverse:
         """
         f = _text(call.func)
         args = [operand_text(a) for a in call.args]
-        checks = dict.fromkeys(
-            f"{o}.__class__ in __SCALARS"
-            for a, o in zip(call.args, args)
-            if isinstance(a, ast.Name)
-        )
-        guard = " and ".join(checks) or "True"
         fwd = [
-            f"{pb} = __PARTIALS.get({f}) if {guard} else None",
+            f"{pb} = __PARTIALS.get({f}) if {_numbers_test(call.args, args)} else None",
             f"if {pb} is not None:",
             f"    {pb} = ({pb}, {', '.join(args)}, {f}({', '.join(args)}))",
             f"    {target} = {pb}[-1]",
@@ -551,11 +541,6 @@ class _Reverse:
         Returns the forward lines and the backward lines that compute the ``__g<i>``.
         """
         operands = [operand_text(a) for a in call.args]
-        checks = dict.fromkeys(
-            f"{o}.__class__ in __SCALARS"
-            for a, o in zip(call.args, operands)
-            if isinstance(a, ast.Name)
-        )
         active = [i for i, a in enumerate(call.args) if self.is_active_atom(a)]
         needed = sorted({j for i in active for j in adjoint.operands_used(i)})
         # operands that may have changed by the time the backward pass runs are kept
@@ -569,7 +554,7 @@ class _Reverse:
         restored = {o: self.namer.fresh(o + "_") for o in kept}
         values = [restored.get(o, o) for o in operands]
         fwd = [
-            f"if {' and '.join(checks)}:",
+            f"if {_numbers_test(call.args, operands)}:",
             f"    {pb} = {record}",  # before the assignment: the target may be an operand
             f"    {target} = {adjoint.primal.format(*operands)}",
             "else:",
@@ -660,6 +645,12 @@ class _Reverse:
 _TEST_OPERATORS = frozenset(
     {"lt", "le", "gt", "ge", "eq", "ne", "not_", "truth", "is_", "is_not", "contains"}
 )
+
+
+def _numbers_test(args: list[ast.expr], texts: list[str]) -> str:
+    """The run-time test that every name among ``args`` holds a Python ``float`` or ``int``."""
+    names = dict.fromkeys(t for a, t in zip(args, texts) if isinstance(a, ast.Name))
+    return " and ".join(f"{t}.__class__ in __SCALARS" for t in names) or "True"
 
 
 def _is_pure(call: ast.Call) -> bool:

@@ -23,6 +23,7 @@ import chainrules_core as crc
 from chainrules_core import AbstractZero, NoTangent, Tangent, ZeroTangent, rrule, unthunk
 from zygote_engine import cache
 from zygote_engine import primitives as zy
+from zygote_engine.config import ZERO_TYPES
 from zygote_engine.errors import MissingRuleError, user_location
 from zygote_engine.reverse import POSITIONAL_CALL_LIMIT
 
@@ -85,11 +86,12 @@ def call(cx, f: Any, *args: Any, **kwargs: Any):
     if tf is types.FunctionType:
         found = _resolve(cx, f, args)  # cached in chainrules_core; registration empties the cache
         if found is None:
-            forward, arity = cache.forward_for(f)
-            if arity == len(args) and not kwargs:
-                cache.remember_direct(f, arity, rrule.generation, forward)
-                return forward(cx, *args)
-            y, backward = forward(cx, *args, **kwargs)
+            forward = cache.forward_for(f)
+            if forward.arity == len(args) and not kwargs:
+                if not rrule.has_rules(f):  # for no argument types: calls may skip the lookup
+                    forward.ruleless_at = rrule.generation
+                return forward.run(cx, *args)
+            y, backward = forward.run(cx, *args, **kwargs)
             return y, MustRun(_argument_map(f, len(args), tuple(kwargs))(backward))
     elif tf is types.MethodType or (
         tf in _BUILTIN_BOUND and type(f.__self__) not in _UNBOUND_OWNERS
@@ -120,20 +122,25 @@ def call(cx, f: Any, *args: Any, **kwargs: Any):
 # which is how generated code calls. The commonest call, which deep recursion makes many of, is
 # of a Python function with no rule whose arguments are its parameters one for one: its generated
 # forward returns ``(y, backward)`` as the protocol wants, so it is called at once (see
-# ``cache.DIRECT``). Written out per arity, with no ``*args``, that call is an ordinary Python
+# ``cache.Forward``). Written out per arity, with no ``*args``, that call is an ordinary Python
 # call, which CPython runs without a C-level frame; through ``*args`` it is not and costs about a
 # third more. Generated from one template, like ``collections.namedtuple``'s methods.
 _CALL_TEMPLATE = """
 def call{n}(cx, f{params}):
-    direct = DIRECT.get(id(f))
-    if direct is not None and direct[0]() is f and direct[1] == {n} and direct[2] == rules.generation:
-        return direct[3](cx{params})
+    forward = FORWARDS.get(id(f))
+    if (
+        forward is not None
+        and forward.ruleless_at == rules.generation
+        and forward.arity == {n}
+        and forward.function() is f
+    ):
+        return forward.run(cx{params})
     return call(cx, f{params})
 """
 
 
 def _positional_call(n: int):
-    namespace = {"DIRECT": cache.DIRECT, "rules": rrule, "call": call}
+    namespace = {"FORWARDS": cache.FORWARDS, "rules": rrule, "call": call}
     source = _CALL_TEMPLATE.format(n=n, params="".join(f", a{i}" for i in range(n)))
     exec(compile(source, f"<zygote_engine call{n}>", "exec"), namespace)
     return namespace[f"call{n}"]
@@ -206,7 +213,7 @@ def _differentiate_code(cx, f: Any, args: tuple, kwargs: dict):
 
 
 def _transformed(cx, f: types.FunctionType, args: tuple, kwargs: dict):
-    y, backward = cache.forward_for(f)[0](cx, *args, **kwargs)
+    y, backward = cache.forward_for(f).run(cx, *args, **kwargs)
     return y, MustRun(_argument_map(f, len(args), tuple(kwargs))(backward))
 
 
@@ -371,7 +378,7 @@ cache.RUNTIME_OBJECTS.update(
         "__add_lazy": crc.add,
         "__zero": _ZERO,
         "__no": _NO,
-        "__ZEROS": frozenset({ZeroTangent, NoTangent}),
+        "__ZEROS": ZERO_TYPES,
         "__SCALARS": frozenset({float, int}),
         "__PARTIALS": rrule.scalar_partials,
         "__scalar_cotangents": crc.scalar_cotangents,

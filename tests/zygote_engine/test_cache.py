@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from chainrules_core import NoTangent, rrule
 from zygote_engine import cache, gradient, refresh
 
@@ -82,13 +84,14 @@ def test_rule_registered_for_a_function_already_called_directly_takes_effect():
         return inner(x) + 1.0
 
     assert gradient(outer, 1.0) == (2.0,)
-    assert id(inner) in cache.DIRECT  # called again, it skips the rule lookup...
+    # called again, it skips the rule lookup...
+    assert cache.FORWARDS[id(inner)].ruleless_at == rrule.generation
     assert gradient(outer, 1.0) == (2.0,)
     rrule.add(inner, (float,), lambda x: (inner(x), lambda dy: (NoTangent(), 100.0 * dy)))
     assert gradient(outer, 1.0) == (100.0,)  # ...until a registration changes the generation
 
 
-def test_refresh_forgets_direct_calls_and_a_dead_function_leaves_no_entry():
+def test_refresh_forgets_forwards_and_a_dead_function_leaves_no_entry():
     def make():
         def f(x):
             return x * x
@@ -98,10 +101,27 @@ def test_refresh_forgets_direct_calls_and_a_dead_function_leaves_no_entry():
     f = make()
     gradient(f, 1.0)
     key = id(f)
-    assert key in cache.DIRECT
+    assert key in cache.FORWARDS
     del f
-    assert key not in cache.DIRECT  # entries hold their function weakly
+    assert key not in cache.FORWARDS  # entries hold their function weakly
     g = make()
     gradient(g, 1.0)
     refresh()
-    assert id(g) not in cache.DIRECT and gradient(g, 3.0) == (6.0,)
+    assert id(g) not in cache.FORWARDS and gradient(g, 3.0) == (6.0,)
+
+
+def _scaled(x):
+    return x * 2.0
+
+
+def calls_scaled(x):
+    return _scaled(x)
+
+
+def test_a_rule_for_other_argument_types_is_found_after_a_call_without_one():
+    # a rule for arrays only: a float call differentiates the code, an array call uses the rule
+    rrule.add(_scaled, (np.ndarray,), lambda x: (_scaled(x), lambda dy: (NoTangent(), 100.0 * dy)))
+    assert gradient(calls_scaled, 1.0) == (2.0,)
+    assert gradient(calls_scaled, 1.0) == (2.0,)
+    (da,) = gradient(lambda a: np.sum(calls_scaled(a)), np.ones(2))
+    np.testing.assert_array_equal(da, [100.0, 100.0])

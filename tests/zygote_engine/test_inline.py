@@ -134,7 +134,7 @@ def test_an_error_in_inline_arithmetic_names_the_user_line():
 def test_generated_code_shows_the_inline_path_and_the_fallback():
     text = show_adjoint(divide)
     assert "if a.__class__ in __SCALARS and b.__class__ in __SCALARS:" in text
-    assert "t1 = a / b" in text or "= a / b" in text
+    assert "t1 = a / b" in text
     assert "__call2(__cx, operator.truediv, a, b)" in text
 
 
