@@ -79,8 +79,19 @@ def _unbind(f: Any) -> tuple[Any, Any]:
     return f, _MISSING
 
 
-def _resolve_receiver(f: Any, args: tuple) -> tuple[Any, tuple, bool]:
-    """``(f, args, bound)``: a bound method becomes its unbound function with the receiver first."""
+def resolve_receiver(f: Any, args: tuple) -> tuple[Any, tuple, bool]:
+    """``(f, args, bound)``: a bound method becomes its unbound function with the receiver first.
+
+    This is how both tables look up a bound method's rule (an engine that resolves rules itself,
+    with :meth:`RuleTable.resolve`, does the same); ``bound`` says that it happened, so that the
+    method's tangent becomes the receiver's.
+
+    Example:
+        >>> xs = [1.0]
+        >>> f, args, bound = resolve_receiver(xs.append, (2.0,))
+        >>> f is list.append, args == (xs, 2.0), bound
+        (True, True, True)
+    """
     if type(f) in _BOUND_METHOD_TYPES:
         unbound, receiver = _unbind(f)
         if receiver is not _MISSING:
@@ -311,7 +322,7 @@ class ReverseRules(RuleTable):
         f, call_args = args[0], args[1:]
         bound = type(f) in _BOUND_METHOD_TYPES
         if bound:
-            f, call_args, bound = _resolve_receiver(f, call_args)
+            f, call_args, bound = resolve_receiver(f, call_args)
         try:
             found = self._cache[(f, type(config), *map(type, call_args))]
         except (KeyError, TypeError):
@@ -371,7 +382,7 @@ class ForwardRules(RuleTable):
                 f"frule got {len(tangents)} tangents for {len(args) - 2} arguments; pass one tangent "
                 "for the function itself first, then one per argument"
             )
-        f, call_args, bound = _resolve_receiver(f, args[2:])
+        f, call_args, bound = resolve_receiver(f, args[2:])
         found = self.resolve(config, f, call_args)
         if found is None:
             return None

@@ -1,4 +1,4 @@
-"""zygote_engine: source-to-source reverse-mode automatic differentiation for Python."""
+"""zygote_engine: source-to-source automatic differentiation for Python, reverse and forward."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from zygote_engine.api import (
     show_adjoint,
     withgradient,
 )
-from zygote_engine.config import ZygoteRuleConfig
+from zygote_engine.config import ForwardConfig, ZygoteRuleConfig
 from zygote_engine.errors import (
     MissingRuleError,
     MutationError,
@@ -21,8 +21,10 @@ from zygote_engine.errors import (
     UnsupportedConstructError,
     ZygoteError,
 )
+from zygote_engine.jvp import jvp, pushforward
 
 __all__ = [
+    "ForwardConfig",
     "MissingRuleError",
     "MutationError",
     "NonScalarOutputError",
@@ -32,7 +34,9 @@ __all__ = [
     "ZygoteRuleConfig",
     "derivative",
     "gradient",
+    "jvp",
     "pullback",
+    "pushforward",
     "refresh",
     "show_adjoint",
     "withgradient",

@@ -18,9 +18,10 @@ from chainrules_core import (
     unthunk,
 )
 from zygote_engine import cache
-from zygote_engine.config import ZERO_TYPES, ZygoteRuleConfig, contents_of, is_tracked
+from zygote_engine.config import ZygoteRuleConfig
 from zygote_engine.errors import NonScalarOutputError
 from zygote_engine.runtime import call, must_run
+from zygote_engine.store import ZERO_TYPES, contents_of, is_tracked
 from zygote_engine.transform import transform
 
 _ZERO = ZeroTangent()

@@ -20,9 +20,17 @@ import types
 import weakref
 from typing import Any
 
-from zygote_engine.transform import transform
+from zygote_engine.transform import transform, transform_jvp
 
-__all__ = ["FORWARDS", "RUNTIME_OBJECTS", "Forward", "forward_for", "refresh", "transformed"]
+__all__ = [
+    "FORWARDS",
+    "RUNTIME_OBJECTS",
+    "Forward",
+    "forward_for",
+    "jvp_for",
+    "refresh",
+    "transformed",
+]
 
 RUNTIME_OBJECTS: dict[str, Any] = {}  # filled by zygote_engine.runtime
 _runtime_cells: dict[str, types.CellType] = {}
@@ -52,6 +60,9 @@ FORWARDS: dict[int, Forward] = {}
 # The generated forward's code per code object of the user's; not the generated AST, which is
 # large and which ``show_adjoint`` (rarely called) regenerates.
 _transforms: dict[types.CodeType, types.CodeType] = {}
+# The same for forward mode, and its generated functions by id of the user's function object.
+_jvp_transforms: dict[types.CodeType, types.CodeType] = {}
+_JVPS: dict[int, tuple[weakref.ref, types.FunctionType]] = {}
 _lock = threading.Lock()
 transform_count = 0  # how many transforms ran (tests use it to see cache hits)
 
@@ -68,6 +79,24 @@ def transformed(fn: types.FunctionType) -> types.CodeType:
             transform_count += 1
             _transforms[fn.__code__] = found
     return found
+
+
+def jvp_for(fn: types.FunctionType) -> types.FunctionType:
+    """The forward-mode function of ``fn``, bound to ``fn``'s globals, defaults and closure cells."""
+    global transform_count
+    entry = _JVPS.get(id(fn))
+    if entry is not None and entry[0]() is fn:
+        return entry[1]
+    code = _jvp_transforms.get(fn.__code__)
+    if code is None:
+        code = _without_collections(transform_jvp, fn).code
+        with _lock:
+            transform_count += 1
+            _jvp_transforms[fn.__code__] = code
+    run = _build(fn, code)
+    key = id(fn)
+    _JVPS[key] = (weakref.ref(fn, lambda _: _JVPS.pop(key, None)), run)
+    return run
 
 
 def _without_collections(f, *args):
@@ -118,5 +147,7 @@ def refresh() -> None:
     be recognised as the engine's own."""
     with _lock:
         _transforms.clear()
+        _jvp_transforms.clear()
         FORWARDS.clear()
+        _JVPS.clear()
         BACKWARD_CODES.clear()

@@ -1,210 +1,64 @@
-"""``ZygoteRuleConfig``: the per-call context passed to rules and generated code as ``__cx``.
+"""The per-call contexts passed to rules and generated code: ``__cx`` (reverse), ``__fx`` (forward).
 
-One object per ``gradient``/``pullback`` call (no global tape, so calls may nest, interleave and
-run in threads). It holds the *mutation store*: cotangents of mutable objects (lists, dicts,
-objects with attributes, and arrays reached by identity) keyed by ``id(obj)``. Reads of a
-container (``d["x"]``, ``obj.w``) accumulate into the store in the backward pass, writes
-(``d["x"] = v``, ``xs.append(v)``) take their entry out again, so aliasing and globals work: the
-cotangent of a container lives with the container, not with the variable that names it.
+One object per differentiation (no global tape, so differentiations may nest, interleave and run
+in threads). The reverse context holds the mutation store (:mod:`zygote_engine.store`), the
+forward context the tangents of mutable objects (:mod:`zygote_engine.tangent_table`). Each is also
+the ``RuleConfig`` through which rules call back into the engine.
+
+Layering: this module sits above both call protocols (``runtime``, ``forward_runtime``), which
+never import it; the engine's own rules (``lib``) sit above this module.
 """
 
 from __future__ import annotations
 
-import types
 from typing import Any
 
-import numpy as np
-
 from chainrules_core import (
-    AbstractZero,
+    HasForwardsMode,
     HasReverseMode,
     NoForwardsMode,
-    NoTangent,
+    NoReverseMode,
     RuleConfig,
-    Tangent,
-    ZeroTangent,
-    add,
-    unthunk,
 )
+from zygote_engine import forward_runtime, runtime
+from zygote_engine.store import MutationStore
+from zygote_engine.tangent_table import TangentTable
 
-__all__ = ["WHOLE", "ZERO_TYPES", "ZygoteRuleConfig", "contents_of", "is_tracked"]
-
-WHOLE = object()  # store key of a tangent that is not split into fields (an array's, say)
-
-ZERO_TYPES = frozenset({ZeroTangent, NoTangent})  # the exact types of the zero tangents
-# Values that are never in the store themselves: their cotangent is whatever their container holds.
-_IMMUTABLE = frozenset({float, int, complex, bool, str, bytes, type(None)})
-
-_UNTRACKED = (
-    type,
-    types.ModuleType,
-    types.FunctionType,
-    types.BuiltinFunctionType,
-    types.MethodType,
-    np.ndarray,
-    np.generic,
-)
+__all__ = ["ForwardConfig", "ZygoteRuleConfig"]
 
 
-def is_tracked(x: Any) -> bool:
-    """Whether ``x`` is a mutable object whose cotangent lives in the store."""
-    tx = type(x)
-    return tx is list or tx is dict or (hasattr(x, "__dict__") and not isinstance(x, _UNTRACKED))
-
-
-class ZygoteRuleConfig(RuleConfig, HasReverseMode, NoForwardsMode):
-    """The rule config of zygote_engine: reverse mode, and the mutation store.
+class ZygoteRuleConfig(MutationStore, RuleConfig, HasReverseMode, NoForwardsMode):
+    """The rule config of zygote_engine's reverse mode, holding the mutation store.
 
     Example:
-        >>> from zygote_engine.config import ZygoteRuleConfig
+        >>> from zygote_engine import ZygoteRuleConfig
         >>> cx = ZygoteRuleConfig()
-        >>> d = {"x": 5.0}
-        >>> cx.accumulate(d, "x", 2.0); cx.accumulate(d, "x", 1.0)
-        >>> cx.take(d, "x")
-        3.0
+        >>> y, back = cx.rrule_via_ad(lambda x: x * x, 3.0)
+        >>> y, back(1.0)[1]
+        (9.0, 6.0)
     """
 
-    __slots__ = ("store",)
-
-    def __init__(self) -> None:
-        self.store: dict[int, tuple[Any, dict]] = {}
+    __slots__ = ()
 
     def rrule_via_ad(self, f: Any, *args: Any, **kwargs: Any):
         """``(y, pullback)`` of ``f(*args, **kwargs)``; the pullback covers positional inputs only."""
-        from zygote_engine.runtime import call, positional_only
-
-        y, pullback = call(self, f, *args, **kwargs)
-        return y, positional_only(pullback, len(args)) if kwargs else pullback
-
-    # -- the mutation store --
-
-    def entries(self, obj: Any) -> dict:
-        """The store's cotangent entries of ``obj`` (created empty; ``obj`` is kept alive)."""
-        found = self.store.get(id(obj))
-        if found is None:
-            found = self.store[id(obj)] = (obj, {})
-        return found[1]
-
-    def accumulate(self, obj: Any, key: Any, dx: Any) -> None:
-        """Add ``dx`` to the cotangent of ``obj[key]`` (or of attribute ``key``)."""
-        if isinstance(dx, AbstractZero):
-            return
-        entries = self.entries(obj)
-        old = entries.get(key)
-        entries[key] = dx if old is None else add(old, dx)
-
-    def accumulate_items(self, obj: Any, items: list) -> None:
-        """Add ``items[i]`` to the cotangent of ``obj[i]`` for every ``i`` (zeros are skipped)."""
-        entries = self.entries(obj)
-        if entries:
-            for i, dx in enumerate(items):
-                self.accumulate(obj, i, dx)
-        else:  # the common case, a first deposit: no additions
-            entries.update((i, dx) for i, dx in enumerate(items) if type(dx) not in ZERO_TYPES)
-
-    def take(self, obj: Any, key: Any) -> Any:
-        """Remove and return the cotangent of ``obj[key]``: the write that made it is being undone."""
-        found = self.store.get(id(obj))
-        if found is None:
-            return ZeroTangent()
-        return found[1].pop(key, ZeroTangent())
-
-    def deposit(self, obj: Any, dx: Any) -> None:
-        """Add a whole tangent of ``obj`` (structural, or an array's) to the store, item by item."""
-        if isinstance(obj, np.ndarray):  # never split: a thunk stays unevaluated until read
-            self.accumulate(obj, WHOLE, dx)
-            return
-        dx = unthunk(dx)
-        if isinstance(dx, AbstractZero):
-            return
-        if isinstance(dx, Tangent):
-            backing = dx.backing
-            items = enumerate(backing) if isinstance(backing, tuple) else backing.items()
-        elif type(dx) in (list, tuple):
-            items = enumerate(dx)
-        elif type(dx) is dict:
-            items = dx.items()
-        else:
-            self.accumulate(obj, WHOLE, dx)
-            return
-        for key, value in items:
-            self.accumulate(obj, key, value)
-
-    def release(self, obj: Any, flow: Any, snapshot: list | tuple | dict) -> Any:
-        """Take out the cotangent of a container at the point where it was created.
-
-        ``snapshot`` is the container's contents at creation (lists and dicts may have changed
-        since). Only ``obj``'s own entries are taken: containers held inside it keep theirs, by
-        identity, for the operations that filled them. Gives ``Tangent(list, ...)`` for
-        sequences, ``Tangent(dict, ...)`` for dicts, or ``ZeroTangent()``.
-        """
-        if flow is not None and not isinstance(flow, AbstractZero):
-            self.deposit(obj, flow)
-        found = self.store.pop(id(obj), None)
-        if found is None or not found[1]:
-            return ZeroTangent()
-        entries, zero = found[1], ZeroTangent()
-        if isinstance(snapshot, dict):
-            return Tangent.from_backing(dict, {k: entries[k] for k in snapshot if k in entries})
-        return Tangent.from_backing(list, tuple(entries.get(i, zero) for i in range(len(snapshot))))
-
-    def resolve(
-        self, obj: Any, flow: Any = None, contents: Any = None, _seen: frozenset = frozenset()
-    ) -> Any:
-        """The complete cotangent of ``obj``: ``flow`` plus what the store holds for it and its parts.
-
-        ``contents`` is what ``obj`` held when the differentiated call began (see :func:`contents`);
-        by default, what it holds now. Entries are removed from the store. Lists give
-        ``Tangent(list, ...)``, dicts ``Tangent(dict, ...)``, other objects ``Tangent(type(obj), ...)``;
-        an object with no cotangent gives ``ZeroTangent()``.
-        """
-        if flow is not None and type(flow) not in ZERO_TYPES:
-            self.deposit(obj, flow)
-        found = self.store.pop(id(obj), None)
-        entries = found[1] if found is not None else {}
-        if id(obj) in _seen or not (entries or is_tracked(obj) or type(obj) is tuple):
-            return entries.get(WHOLE, ZeroTangent())
-        seen = _seen | {id(obj)}
-        held = contents_of(obj) if contents is None else contents
-        if isinstance(obj, tuple) and hasattr(type(obj), "_fields"):  # a NamedTuple: by field
-            fields = {
-                k: self._part(v, entries.get(k, entries.get(i)), seen)
-                for i, (k, v) in enumerate(zip(obj._fields, obj))
-            }
-        elif isinstance(obj, (list, tuple)):
-            zero = ZeroTangent()
-            items = [
-                entries.get(i, zero)
-                if type(x) in _IMMUTABLE
-                else self._part(x, entries.get(i), seen)
-                for i, x in enumerate(held)
-            ]
-            if ZERO_TYPES.issuperset(map(type, items)):
-                return ZeroTangent()
-            return Tangent.from_backing(type(obj), tuple(items))
-        else:
-            fields = {k: self._part(v, entries.get(k), seen) for k, v in held.items()}
-        fields = {k: v for k, v in fields.items() if not isinstance(v, AbstractZero)}
-        if not fields:
-            return entries.get(WHOLE, ZeroTangent())
-        return Tangent.from_backing(type(obj), fields)
-
-    def _part(self, x: Any, dx: Any, seen: frozenset) -> Any:
-        if is_tracked(x) or type(x) is tuple or id(x) in self.store:
-            return self.resolve(x, dx, _seen=seen)
-        return ZeroTangent() if dx is None else dx
+        y, pullback = runtime.call(self, f, *args, **kwargs)
+        return y, runtime.positional_only(pullback, len(args)) if kwargs else pullback
 
 
-def contents_of(obj: Any) -> Any:
-    """A shallow copy of what a container or object holds (its items, or its attributes)."""
-    if isinstance(obj, (list, tuple)):
-        return tuple(obj)
-    if isinstance(obj, dict):
-        return dict(obj)
-    if hasattr(obj, "__dict__"):
-        return dict(vars(obj))
-    return {
-        name: getattr(obj, name)
-        for name in getattr(type(obj), "__slots__", ())
-        if hasattr(obj, name)
-    }
+class ForwardConfig(TangentTable, RuleConfig, HasForwardsMode, NoReverseMode):
+    """The rule config of zygote_engine's forward mode, holding the tangents of mutable objects.
+
+    Example:
+        >>> from zygote_engine import ForwardConfig
+        >>> from chainrules_core import NoTangent
+        >>> fx = ForwardConfig()
+        >>> fx.frule_via_ad((NoTangent(), 1.0), lambda x: x * x, 3.0)
+        (9.0, 6.0)
+    """
+
+    __slots__ = ()
+
+    def frule_via_ad(self, tangents: tuple, f: Any, *args: Any, **kwargs: Any):
+        """``(y, dy)`` of ``f(*args, **kwargs)`` along ``tangents`` (``f``'s first, then the args')."""
+        return forward_runtime.jcall(self, (f, *args), tangents, kwargs or None)

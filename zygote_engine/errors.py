@@ -14,7 +14,7 @@ __all__ = [
 ]
 
 # Generated functions carry these suffixes; frames running them point at user source lines.
-GENERATED_SUFFIXES = ("__forward", "__backward")
+GENERATED_SUFFIXES = ("__forward", "__backward", "__jvp")
 
 
 class ZygoteError(Exception):

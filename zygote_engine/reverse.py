@@ -14,15 +14,14 @@ backward pass reads from the end.
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
 
 from chainrules_core import rrule
+from zygote_engine.activity import FunctionAnalysis, FunctionInfo, loaded_names
+from zygote_engine.emit import located, parse, strip_defaults, text
 from zygote_engine.inline import ScalarAdjoint, as_syntax, operand_text, scalar_adjoint
 from zygote_engine.normalize import HELPERS_NAME, OPERATOR_NAME, Namer
 
-__all__ = ["POSITIONAL_CALL_LIMIT", "RUNTIME_NAMES", "ReverseInput", "generate"]
+__all__ = ["POSITIONAL_CALL_LIMIT", "RUNTIME_NAMES", "FunctionInfo", "generate"]
 
 # Run-time objects the generated code reads through closure cells (see cache.py).
 # Calls with fewer positional arguments than this, and no keywords, go through ``__call<n>``.
@@ -47,218 +46,16 @@ RUNTIME_NAMES = (
 )
 
 
-@dataclass(frozen=True)
-class ReverseInput:
-    """What the reverse stage needs to know about the function besides its normal form."""
-
-    name: str
-    freevars: frozenset[str]
-    is_global: Callable[[str], bool]  # a name bound in the module globals to differentiable state
-    is_module: Callable[[str], bool]
-    value_of: Callable[[str], Any]  # a free name's value when the function is first transformed
-
-
-def generate(nf: ast.FunctionDef, info: ReverseInput, namer: Namer) -> ast.FunctionDef:
+def generate(nf: ast.FunctionDef, info: FunctionInfo, namer: Namer) -> ast.FunctionDef:
     """The forward function (with its nested backward) for the normal form ``nf``."""
     return _Reverse(nf, info, namer).forward()
 
 
-def _text(node: ast.AST) -> str:
-    """Source text of an atom of the normal form (``ast.unparse``, quicker for the common ones)."""
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
-        return f"{node.value.id}.{node.attr}"
-    return ast.unparse(node)
-
-
-def _parse(text: str, line: int) -> list[ast.stmt]:
-    """The statements of ``text``, marked to be placed on the user's ``line`` when compiled."""
-    body = ast.parse(text).body
-    _mark(body, line)
-    return body
-
-
-def _mark(body: list[ast.stmt], line: int) -> None:
-    """Give generated statements their user line (``codegen.place`` gives it to their parts)."""
-    for stmt in body:
-        stmt.user_line = line
-        if isinstance(stmt, (ast.If, ast.For, ast.While, ast.FunctionDef)):
-            _mark(stmt.body, line)
-            _mark(getattr(stmt, "orelse", []), line)
-
-
-def _loaded_names(node: ast.AST) -> set[str]:
-    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
-
-
-class _LoadedNames(dict):
-    """``_loaded_names`` memoised per node (the activity analysis asks many times)."""
-
-    def __missing__(self, node: ast.AST) -> set[str]:
-        names = self[node] = _loaded_names(node)
-        return names
-
-
-class _Reverse:
-    def __init__(self, nf: ast.FunctionDef, info: ReverseInput, namer: Namer):
-        self.nf, self.info, self.namer = nf, info, namer
-        self.params = [a.arg for a in (*nf.args.posonlyargs, *nf.args.args)]
-        if nf.args.vararg:
-            self.params.append(nf.args.vararg.arg)
-        self.params += [a.arg for a in nf.args.kwonlyargs]
-        if nf.args.kwarg:
-            self.params.append(nf.args.kwarg.arg)
-        self.locals = set(self.params)
-        self.assign_counts: dict[str, int] = dict.fromkeys(self.params, 1)
-        self.loop_assigned: set[str] = set()
-        self.loop_variables: set[str] = set()
-        self.receivers: dict[str, str] = {}  # m -> obj for ``m = getattr(obj, "name")``
-        self.loaded = _LoadedNames()
-        self._scan(nf.body, in_loop=False)
-        self.active = self._activity()
-        self.values = self._used_as_values()
-        self.cots: dict[str, str] = {}
+class _Reverse(FunctionAnalysis):
+    def __init__(self, nf: ast.FunctionDef, info: FunctionInfo, namer: Namer):
+        super().__init__(nf, info, namer)
         self.pb_count = 0
         self.uses_tape = False
-
-    # -- analysis --
-
-    def _scan(self, body: list[ast.stmt], in_loop: bool) -> None:
-        for s in body:
-            targets = []
-            if isinstance(s, ast.Assign):
-                targets = [s.targets[0].id]
-                value = s.value
-                if (
-                    isinstance(value, ast.Call)
-                    and isinstance(value.func, ast.Name)
-                    and value.func.id == "getattr"
-                    and isinstance(value.args[0], ast.Name)
-                ):
-                    self.receivers[targets[0]] = value.args[0].id
-            elif isinstance(s, ast.FunctionDef):
-                targets = [s.name]
-            elif isinstance(s, ast.For):
-                targets = [s.target.id]
-                self.loop_variables.add(s.target.id)
-            for t in targets:
-                self.locals.add(t)
-                self.assign_counts[t] = self.assign_counts.get(t, 0) + 1
-                if in_loop:
-                    self.loop_assigned.add(t)
-            if isinstance(s, ast.If):
-                self._scan(s.body, in_loop)
-                self._scan(s.orelse, in_loop)
-            elif isinstance(s, (ast.For, ast.While)):
-                self._scan(s.body, True)
-
-    def _used_as_values(self) -> set[str]:
-        """Names read as values anywhere (not only as the test of an ``if`` or a ``while``)."""
-        names: set[str] = set()
-        for s in _statements(self.nf.body):
-            if isinstance(s, (ast.Assign, ast.Expr, ast.Return, ast.FunctionDef)):
-                names |= self.loaded[s]
-            elif isinstance(s, ast.For):
-                names.add(s.iter.id)
-        return names
-
-    def is_active_atom(self, e: ast.expr) -> bool:
-        return isinstance(e, ast.Name) and e.id in self.active
-
-    def _initially_active(self) -> set[str]:
-        names = set(self.params)
-        for node in ast.walk(self.nf):
-            if not isinstance(node, ast.Name) or node.id in self.locals:
-                continue
-            captured = node.id in self.info.freevars and not self.info.is_module(node.id)
-            if captured or self.info.is_global(node.id):
-                names.add(node.id)
-        return names
-
-    def _activity(self) -> set[str]:
-        """Names whose value may carry a derivative (fixed point over the body)."""
-        active = self._activity_from(self._initially_active())
-        if any(self._may_mutate(s) and self.loaded[s] & active for s in _statements(self.nf.body)):
-            # Active values are stored into containers, and any container may be an alias of
-            # another (``alias = xs``, ``row = m[0]``): every container-valued local is active.
-            active |= {
-                s.targets[0].id
-                for s in _statements(self.nf.body)
-                if isinstance(s, ast.Assign) and isinstance(s.value, (ast.Call, ast.Name))
-            }
-            return self._activity_from(active)
-        return active
-
-    def _activity_from(self, active: set[str]) -> set[str]:
-        changed = True
-        while changed:
-            changed = False
-            for s in _statements(self.nf.body):
-                new = self._activated_by(s, active)
-                if not new <= active:
-                    active |= new
-                    changed = True
-        return active
-
-    @staticmethod
-    def _may_mutate(s: ast.stmt) -> bool:
-        """Whether ``s`` calls something that may store values into its arguments: any call but
-        the operators and helpers of the normal form (whose writes are statements of their own)."""
-        if isinstance(s, ast.Expr):
-            return True
-        return isinstance(s, ast.Assign) and isinstance(s.value, ast.Call) and not _is_pure(s.value)
-
-    def _activated_by(self, s: ast.stmt, active: set[str]) -> set[str]:
-        names: set[str] = set()
-        if isinstance(s, ast.Assign) and self.loaded[s.value] & active:
-            names.add(s.targets[0].id)
-        elif isinstance(s, ast.FunctionDef) and self.loaded[s] & active:
-            names.add(s.name)
-        elif isinstance(s, ast.For) and s.iter.id in active:
-            names.add(s.target.id)
-        if self._may_mutate(s) and self.loaded[s.value] & active:
-            # the call may store an active value into any argument, or into the object whose
-            # method it is (``xs.append(x)`` is ``m = getattr(xs, "append"); m(x)``)
-            called = {a.id for a in [s.value.func, *s.value.args] if isinstance(a, ast.Name)}
-            called |= {self.receivers[n] for n in called if n in self.receivers}
-            names |= called & self.locals
-        return names
-
-    def needs_pullback(self, call: ast.Call, target: str | None = None) -> bool:
-        atoms = [call.func, *call.args, *(k.value for k in call.keywords)]
-        if target is not None and target not in self.values and _is_test_operator(call.func):
-            return False  # a comparison that only feeds `if`/`while` tests has no cotangent
-        return any(self.is_active_atom(a) for a in atoms)
-
-    def has_work(self, body: list[ast.stmt]) -> bool:
-        """Whether a block does anything in the backward pass."""
-        return any(self._statement_has_work(s) for s in body)
-
-    def _statement_has_work(self, s: ast.stmt) -> bool:
-        if isinstance(s, ast.Assign):
-            return s.targets[0].id in self.active
-        if isinstance(s, ast.FunctionDef):
-            return s.name in self.active
-        if isinstance(s, ast.Expr):
-            return self.needs_pullback(s.value)
-        if isinstance(s, ast.If):
-            return self.has_work(s.body) or self.has_work(s.orelse)
-        if isinstance(s, ast.For):
-            return s.target.id in self.active or self.has_work(s.body)
-        if isinstance(s, ast.While):
-            return self.has_work(s.body)
-        return False
-
-    def cot(self, name: str) -> str:
-        """The cotangent variable of ``name``: ``d<name>`` unless that name is taken."""
-        if name not in self.cots:
-            candidate = "d" + name
-            self.cots[name] = (
-                candidate if candidate not in self.namer.used else self.namer.fresh(candidate + "_")
-            )
-            self.namer.used.add(self.cots[name])
-        return self.cots[name]
 
     def accumulate(self, name: str, tangent: str) -> str:
         """``d<name> += tangent``. Inputs that are never reassigned only hand their cotangent back,
@@ -266,41 +63,25 @@ class _Reverse:
         pullbacks, which are called with evaluated cotangents (``__add`` evaluates thunks).
         The first tangent of a zero accumulator is taken as it is, without a call, where that is
         known to be right: always for ``__add_lazy``, for floats (never thunks) for ``__add``."""
-        d = self.cot(name)
+        d = self.dname(name)
         if self.assign_counts.get(name, 0) <= (name in self.params):
             return f"{d} = {tangent} if {d} is __zero else __add_lazy({d}, {tangent})"
         first = f"{d} is __zero and {tangent}.__class__ is float"
         return f"{d} = {tangent} if {first} else __add({d}, {tangent})"
 
-    def needs_reset(self, name: str) -> bool:
-        return name in self.loop_assigned or self.assign_counts.get(name, 0) > 1
-
-    def is_stable(self, e: ast.expr) -> bool:
-        """Whether the backward pass still sees the value ``e`` had in the forward pass: a literal,
-        or a local assigned once outside loops (others may be rebound, captured ones by the
-        enclosing function, after the forward pass)."""
-        if isinstance(e, ast.Constant):
-            return True
-        name = e.id if isinstance(e, ast.Name) else None
-        return (
-            name in self.locals and name not in self.loop_variables and not self.needs_reset(name)
-        )
-
-    # -- generation --
-
     def forward(self) -> ast.FunctionDef:
         nf, line = self.nf, self.nf.lineno
         *body, ret = nf.body
         fwd, bwd = self.block(body, in_loop=False)
-        result = _text(ret.value)
+        result = text(ret.value)
         # a constant result's cotangent is unused, but the backward still takes it
         active_result = self.is_active_atom(ret.value)
-        result_cot = self.cot(ret.value.id) if active_result else self.namer.fresh("dresult")
+        result_cot = self.dname(ret.value.id) if active_result else self.namer.fresh("dresult")
         name = self.info.name
         backward_def = self.backward_def(name, result_cot, bwd, line)
-        prologue = _parse("__tape = []", line) if self.uses_tape else []
-        epilogue = [*backward_def, *_parse(f"return ({result}, {name}__backward)", ret.lineno)]
-        args = _strip_defaults(nf.args)
+        prologue = parse("__tape = []", line) if self.uses_tape else []
+        epilogue = [*backward_def, *parse(f"return ({result}, {name}__backward)", ret.lineno)]
+        args = strip_defaults(nf.args)
         args.args.insert(0, ast.arg(arg="__cx"))
         return ast.FunctionDef(
             name=f"{name}__forward",
@@ -316,26 +97,26 @@ class _Reverse:
     def backward_def(
         self, name: str, result_cot: str, bwd: list[ast.stmt], line: int
     ) -> list[ast.stmt]:
-        cots = [self.cot(n) for n in sorted(self.active) if self.cot(n) != result_cot]
+        cots = [self.dname(n) for n in sorted(self.active) if self.dname(n) != result_cot]
         head = []
         if cots:
-            head += _parse(" = ".join(cots) + " = __zero", line)
+            head += parse(" = ".join(cots) + " = __zero", line)
         if self.uses_tape:
-            head += _parse("__stack = __tape.copy()", line)
+            head += parse("__stack = __tape.copy()", line)
         tail = []
         for g in sorted(n for n in self.active if n not in self.locals and self.info.is_global(n)):
-            tail += _parse(f"__deposit(__cx, {g}, {self.cot(g)})", line)
+            tail += parse(f"__deposit(__cx, {g}, {self.dname(g)})", line)
         captured = sorted(
             n for n in self.active if n in self.info.freevars and n not in self.locals
         )
         if self.info.freevars:
-            fields = ", ".join(f"{n}={self.cot(n)}" for n in captured)
+            fields = ", ".join(f"{n}={self.dname(n)}" for n in captured)
             df = f"__closure_tangent({fields})"
         else:
             df = "__no"
         dparams = [self.param_cot(p) for p in self.params]
-        tail += _parse(f"return ({', '.join([df, *dparams])},)", line)
-        fn = _parse(f"def {name}__backward({result_cot}):\n    pass", line)[0]
+        tail += parse(f"return ({', '.join([df, *dparams])},)", line)
+        fn = parse(f"def {name}__backward({result_cot}):\n    pass", line)[0]
         fn.body = [*head, *bwd, *tail]
         return [fn]
 
@@ -343,8 +124,8 @@ class _Reverse:
         if p in self.active:
             kwarg = self.nf.args.kwarg
             if kwarg is not None and p == kwarg.arg:
-                return f"__resolve(__cx, {p}, {self.cot(p)})"  # the callee-owned **kwargs dict
-            return self.cot(p)
+                return f"__resolve(__cx, {p}, {self.dname(p)})"  # the callee-owned **kwargs dict
+            return self.dname(p)
         return "__no"
 
     def block(self, body: list[ast.stmt], in_loop: bool) -> tuple[list[ast.stmt], list[ast.stmt]]:
@@ -381,41 +162,41 @@ class _Reverse:
             return [s], []
         if isinstance(s.value, ast.Lambda):
             return [s], self.closure_backward(target, s.value, line)
-        dt = self.cot(target)
+        dt = self.dname(target)
         bwd = []
         if self.is_active_atom(s.value) and s.value.id != target:
             bwd.append(self.accumulate(s.value.id, dt))
         if self.needs_reset(target):
             bwd.append(f"{dt} = __zero")
-        return [s], _parse("\n".join(bwd), line) if bwd else []
+        return [s], parse("\n".join(bwd), line) if bwd else []
 
     def closure_backward(self, target: str, fn: ast.AST, line: int) -> list[ast.stmt]:
         """A nested function's tangent holds its captured variables: pass them on."""
         if target not in self.active:
             return []
-        dg = self.cot(target)
+        dg = self.dname(target)
         inner_params = {a.arg for a in ast.walk(fn.args) if isinstance(a, ast.arg)}
         outer = self.locals | self.info.freevars
-        captured = sorted((_loaded_names(fn) - inner_params) & self.active & outer)
+        captured = sorted((loaded_names(fn) - inner_params) & self.active & outer)
         lines = [f"if {dg}.__class__ not in __ZEROS:"]
         lines += ["    " + self.accumulate(v, f"{dg}.{v}") for v in captured] or ["    pass"]
         if self.needs_reset(target):
             lines.append(f"{dg} = __zero")
-        return _parse("\n".join(lines), line)
+        return parse("\n".join(lines), line)
 
     def call(self, s: ast.stmt, target: str | None, call: ast.Call, in_loop: bool):
         line = s.lineno
         if not self.needs_pullback(call, target):
             reset = []
             if target in self.active and self.needs_reset(target):
-                reset = _parse(f"{self.cot(target)} = __zero", line)
+                reset = parse(f"{self.dname(target)} = __zero", line)
             syntax = as_syntax(call) if target is not None else None
-            return ([s] if syntax is None else _parse(f"{target} = {syntax}", line)), reset
+            return ([s] if syntax is None else parse(f"{target} = {syntax}", line)), reset
         self.pb_count += 1
         pb = f"pb{self.pb_count}"
         atoms = [call.func, *call.args, *(k.value for k in call.keywords)]
         slots = [f"__g{i}" if self.is_active_atom(a) else "_" for i, a in enumerate(atoms)]
-        dt = "__zero" if target is None else self.cot(target)
+        dt = "__zero" if target is None else self.dname(target)
         fwd = [self.protocol_forward(pb, target, call)]
         pullback = [f"{', '.join(slots)}, = {pb}({dt})"]
         # Operands that are names or literals (a module attribute such as ``math.pi`` is rare,
@@ -440,13 +221,13 @@ class _Reverse:
             self.uses_tape = True
             fwd.append(f"__tape.append({pb})")
             bwd.insert(0, f"{pb} = __stack.pop()")
-        return _parse("\n".join(fwd), line), _parse("\n".join(bwd), line)
+        return parse("\n".join(fwd), line), parse("\n".join(bwd), line)
 
     def protocol_forward(self, pb: str, target: str | None, call: ast.Call) -> str:
         """The forward line of a call through the call protocol: ``y, pb = __call(...)``."""
         args = ", ".join(
-            ["__cx", _text(call.func), *map(_text, call.args)]
-            + [f"{k.arg}={_text(k.value)}" for k in call.keywords]
+            ["__cx", text(call.func), *map(text, call.args)]
+            + [f"{k.arg}={text(k.value)}" for k in call.keywords]
         )
         n = len(call.args)
         caller = f"__call{n}" if n < POSITIONAL_CALL_LIMIT and not call.keywords else "__call"
@@ -493,7 +274,7 @@ class _Reverse:
         the result, from which the backward pass computes each argument's cotangent. Anything
         else takes the call protocol.
         """
-        f = _text(call.func)
+        f = text(call.func)
         args = [operand_text(a) for a in call.args]
         fwd = [
             f"{pb} = __PARTIALS.get({f}) if {_numbers_test(call.args, args)} else None",
@@ -506,7 +287,7 @@ class _Reverse:
         saved = [self.namer.fresh("a") for _ in args]
         out = self.namer.fresh(target + "_")
         slots = [f"__g{i + 1}" if self.is_active_atom(a) else "_" for i, a in enumerate(call.args)]
-        dt = self.cot(target)
+        dt = self.dname(target)
         cotangents = f"__scalar_cotangents(__p, ({', '.join(saved)},), {out}, {dt})"
         fast = [f"__p, {', '.join(saved)}, {out} = {pb}"]
         if len(args) == 1:  # the usual case, a real partial and cotangent, without the helper
@@ -563,7 +344,7 @@ class _Reverse:
         fast = []
         if kept:
             fast.append(f"{', '.join(restored.values())}{',' if len(kept) > 1 else ''} = {pb}")
-        dt = self.cot(target)
+        dt = self.dname(target)
         fast += [f"__g{i + 1} = {adjoint.partials[i].format(*values, dy=dt)}" for i in active]
         pullback = [
             f"if {test}:",
@@ -587,13 +368,13 @@ class _Reverse:
             taken, not_taken, test = f"{flag} = True", f"{flag} = False", flag
         fwd = ast.If(
             test=s.test,
-            body=[*body_f, *_parse(taken, line)],
-            orelse=[*else_f, *_parse(not_taken, line)],
+            body=[*body_f, *parse(taken, line)],
+            orelse=[*else_f, *parse(not_taken, line)],
         )
-        bwd = _parse(f"if {test}:\n    pass\nelse:\n    pass", line)[0]
-        bwd.body = body_b or _parse("pass", line)
+        bwd = parse(f"if {test}:\n    pass\nelse:\n    pass", line)[0]
+        bwd.body = body_b or parse("pass", line)
         bwd.orelse = else_b
-        return [_located(fwd, line)], [bwd]
+        return [located(fwd, line)], [bwd]
 
     def for_loop(self, s: ast.For, in_loop: bool):
         line = s.lineno
@@ -602,24 +383,24 @@ class _Reverse:
         if not (x_active or self.has_work(s.body)):
             return [s], []
         body_f, body_b = self.block(s.body, in_loop=True)
-        fwd = [_located(ast.For(target=s.target, iter=s.iter, body=body_f, orelse=[]), line)]
+        fwd = [located(ast.For(target=s.target, iter=s.iter, body=body_f, orelse=[]), line)]
         k = self.namer.fresh("k")
         if in_loop:
             self.uses_tape = True
-            fwd += _parse(f"__tape.append(len({items}))", line)
+            fwd += parse(f"__tape.append(len({items}))", line)
             count = "__stack.pop()"
         else:
             count = f"len({items})"
         n = self.namer.fresh("n")
         head = [f"{n} = {count}"]
         if x_active:
-            head.append(f"{self.cot(items)} = [__zero] * {n}")
-        loop = _parse(f"for {k} in range({n} - 1, -1, -1):\n    pass", line)[0]
-        loop.body = body_b or _parse("pass", line)
+            head.append(f"{self.dname(items)} = [__zero] * {n}")
+        loop = parse(f"for {k} in range({n} - 1, -1, -1):\n    pass", line)[0]
+        loop.body = body_b or parse("pass", line)
         if x_active:
-            dx = self.cot(x)
-            loop.body += _parse(f"{self.cot(items)}[{k}] = {dx}\n{dx} = __zero", line)
-        return fwd, [*_parse("\n".join(head), line), loop]
+            dx = self.dname(x)
+            loop.body += parse(f"{self.dname(items)}[{k}] = {dx}\n{dx} = __zero", line)
+        return fwd, [*parse("\n".join(head), line), loop]
 
     def while_loop(self, s: ast.While, in_loop: bool):
         line = s.lineno
@@ -627,83 +408,21 @@ class _Reverse:
             return [s], []
         body_f, body_b = self.block(s.body, in_loop=True)
         n = self.namer.fresh("n")
-        fwd = [*_parse(f"{n} = 0", line)]
-        loop = _located(
-            ast.While(test=s.test, body=[*_parse(f"{n} += 1", line), *body_f], orelse=[]), line
+        fwd = [*parse(f"{n} = 0", line)]
+        loop = located(
+            ast.While(test=s.test, body=[*parse(f"{n} += 1", line), *body_f], orelse=[]), line
         )
         fwd.append(loop)
         if in_loop:
             self.uses_tape = True
-            fwd += _parse(f"__tape.append({n})", line)
+            fwd += parse(f"__tape.append({n})", line)
         count = "__stack.pop()" if in_loop else n
-        back = _parse(f"for _ in range({count}):\n    pass", line)[0]
-        back.body = body_b or _parse("pass", line)
+        back = parse(f"for _ in range({count}):\n    pass", line)[0]
+        back.body = body_b or parse("pass", line)
         return fwd, [back]
-
-
-# Pure functions whose results normalisation uses as branch conditions.
-_TEST_OPERATORS = frozenset(
-    {"lt", "le", "gt", "ge", "eq", "ne", "not_", "truth", "is_", "is_not", "contains"}
-)
 
 
 def _numbers_test(args: list[ast.expr], texts: list[str]) -> str:
     """The run-time test that every name among ``args`` holds a Python ``float`` or ``int``."""
     names = dict.fromkeys(t for a, t in zip(args, texts) if isinstance(a, ast.Name))
     return " and ".join(f"{t}.__class__ in __SCALARS" for t in names) or "True"
-
-
-def _is_pure(call: ast.Call) -> bool:
-    """Whether ``call`` is of an operator, a normal-form helper or ``getattr``, which store nothing
-    into their arguments (a write such as ``operator.setitem`` is a statement of its own);
-    ``zy.apply`` calls whatever it is given."""
-    f = call.func
-    if isinstance(f, ast.Name):
-        return f.id == "getattr"
-    return (
-        isinstance(f, ast.Attribute)
-        and isinstance(f.value, ast.Name)
-        and f.value.id in (OPERATOR_NAME, HELPERS_NAME)
-        and f.attr != "apply"
-    )
-
-
-def _is_test_operator(func: ast.expr) -> bool:
-    return (
-        isinstance(func, ast.Attribute)
-        and isinstance(func.value, ast.Name)
-        and func.value.id == OPERATOR_NAME
-        and func.attr in _TEST_OPERATORS
-    )
-
-
-def _statements(body: list[ast.stmt]):
-    for s in body:
-        yield s
-        if isinstance(s, ast.If):
-            yield from _statements(s.body)
-            yield from _statements(s.orelse)
-        elif isinstance(s, (ast.For, ast.While)):
-            yield from _statements(s.body)
-
-
-def _located(node: ast.stmt, line: int) -> ast.stmt:
-    node.user_line = line
-    return node
-
-
-def _strip_defaults(args: ast.arguments) -> ast.arguments:
-    """Parameters without defaults or annotations: defaults are the live ones of the user's function."""
-
-    def bare(a: ast.arg | None) -> ast.arg | None:
-        return None if a is None else ast.arg(arg=a.arg)
-
-    return ast.arguments(
-        posonlyargs=[bare(a) for a in args.posonlyargs],
-        args=[bare(a) for a in args.args],
-        vararg=bare(args.vararg),
-        kwonlyargs=[bare(a) for a in args.kwonlyargs],
-        kw_defaults=[None] * len(args.kwonlyargs),
-        kwarg=bare(args.kwarg),
-        defaults=[],
-    )

@@ -23,9 +23,10 @@ import chainrules_core as crc
 from chainrules_core import AbstractZero, NoTangent, Tangent, ZeroTangent, rrule, unthunk
 from zygote_engine import cache
 from zygote_engine import primitives as zy
-from zygote_engine.config import ZERO_TYPES
+from zygote_engine.construction import constructible, init_fields, new_instance
 from zygote_engine.errors import MissingRuleError, user_location
 from zygote_engine.reverse import POSITIONAL_CALL_LIMIT
+from zygote_engine.store import ZERO_TYPES
 
 __all__ = ["POSITIONAL_CALLS", "MustRun", "Reads", "call", "must_run", "positional_only"]
 
@@ -190,11 +191,8 @@ def _differentiate_code(cx, f: Any, args: tuple, kwargs: dict):
     if tf is types.MethodType:
         y, pullback = _transformed(cx, f.__func__, (f.__self__, *args), kwargs)
         return y, MustRun(_drop_first(pullback))
-    if isinstance(f, type):
-        from zygote_engine.lib.objects import construct, constructible  # lib imports this module
-
-        if constructible(f):
-            return construct(cx, f, args, kwargs)
+    if isinstance(f, type) and constructible(f):
+        return _construct(cx, f, args, kwargs)
     method = inspect.getattr_static(tf, "__call__", None)
     if type(method) is types.FunctionType:
         y, pullback = _transformed(cx, method, (f, *args), kwargs)
@@ -210,6 +208,45 @@ def _differentiate_code(cx, f: Any, args: tuple, kwargs: dict):
         size = 1 + len(args) + len(kwargs)
         return f(*args, **kwargs), lambda dy: (_NO,) * size
     raise MissingRuleError(_missing_rule_message(f))
+
+
+def _construct(cx, cls: type, args: tuple, kwargs: dict):
+    """``cls(*args, **kwargs)`` for a Python class with no rule, with its pullback.
+
+    Dataclasses and NamedTuples map the new object's field cotangents back onto the arguments;
+    other classes are created with ``__new__`` and their ``__init__`` is differentiated like any
+    Python method (see :mod:`zygote_engine.construction`).
+    """
+    fields = init_fields(cls)
+    if fields is not None:
+        return _construct_from_fields(cx, cls, fields, args, kwargs)
+    if isinstance(cls.__init__, types.FunctionType):
+        obj = new_instance(cls, args, kwargs)
+        _, init_pullback = call(cx, cls.__init__, obj, *args, **kwargs)
+
+        def construct_pullback(dy):
+            cx.deposit(obj, dy)
+            return (_NO, *init_pullback(_ZERO)[2:])
+
+        return obj, MustRun(construct_pullback)
+    size = 1 + len(args) + len(kwargs)
+    return cls(*args, **kwargs), lambda dy: (_NO,) * size  # object.__init__ takes nothing
+
+
+def _construct_from_fields(cx, cls: type, fields: list[str], args: tuple, kwargs: dict):
+    obj = cls(*args, **kwargs)
+    names = [*fields[: len(args)], *kwargs]
+    snapshot = dict.fromkeys(fields)
+
+    def fields_pullback(dy):
+        dobj = cx.release(obj, dy, snapshot)
+        if isinstance(dobj, AbstractZero):
+            return (_NO, *([_ZERO] * len(names)))
+        backing = dobj.backing
+        by_name = dict(zip(fields, backing)) if isinstance(backing, tuple) else backing
+        return (_NO, *(by_name.get(name, _ZERO) for name in names))
+
+    return obj, MustRun(fields_pullback)
 
 
 def _transformed(cx, f: types.FunctionType, args: tuple, kwargs: dict):

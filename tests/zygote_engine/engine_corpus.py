@@ -1479,3 +1479,18 @@ def argument_list_appended_and_popped(xs):
     last = xs.pop()
     first = xs.pop(0)
     return last * first + xs[0] * xs[1]
+
+
+class Circle:
+    def __init__(self, radius):
+        self.radius = radius
+
+    @property
+    def area(self):
+        return math.pi * self.radius**2
+
+
+@case(1.3)
+def property_getter_is_differentiated(r):
+    c = Circle(r)
+    return c.area + c.radius

@@ -1,7 +1,8 @@
-"""Engine rules: those that need the engine's state (the mutation store) or its call protocol.
+"""Engine rules: those that need the engine's state (the mutation store, the tangent table) or
+its call protocol.
 
-Registered with ``config=ZygoteRuleConfig``, so they are found only by this engine and are tried
-before the plain rules of ``chainrules``.
+Registered with ``config=ZygoteRuleConfig`` (reverse) or ``config=ForwardConfig`` (forward), so
+they are found only by this engine and are tried before the plain rules of ``chainrules``.
 """
 
-from zygote_engine.lib import containers, objects, primitives  # noqa: F401 - register rules
+from zygote_engine.lib import containers, forward, objects, primitives  # noqa: F401 - register rules

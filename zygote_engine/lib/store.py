@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from chainrules_core import AbstractZero, NoTangent, Tangent, ZeroTangent, unthunk
-from zygote_engine.config import is_tracked
+from zygote_engine.store import is_tracked
 
 NO = NoTangent()
 ZERO = ZeroTangent()

@@ -1,0 +1,258 @@
+"""Stage 4a: what the generation stages (reverse and forward) need to know about a normal form.
+
+Which names may carry a derivative (activity, a fixed point over the body, with every container a
+possible alias of another once active values are stored into containers), which are assigned in
+loops or more than once, which are read as values rather than as branch tests, and the
+``d<name>`` variable that holds each name's tangent or cotangent.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from zygote_engine.normalize import HELPERS_NAME, OPERATOR_NAME, Namer
+
+__all__ = ["FunctionAnalysis", "FunctionInfo", "loaded_names", "statements"]
+
+
+@dataclass(frozen=True)
+class FunctionInfo:
+    """What the generation stages need to know about the function besides its normal form."""
+
+    name: str
+    freevars: frozenset[str]
+    is_global: Callable[[str], bool]  # a name bound in the module globals to differentiable state
+    is_module: Callable[[str], bool]
+    value_of: Callable[[str], Any]  # a free name's value when the function is first transformed
+
+
+def loaded_names(node: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
+class _LoadedNames(dict):
+    """``loaded_names`` memoised per node (the activity analysis asks many times)."""
+
+    def __missing__(self, node: ast.AST) -> set[str]:
+        names = self[node] = loaded_names(node)
+        return names
+
+
+class FunctionAnalysis:
+    """The analysis of one normal form; the generators of both modes subclass it."""
+
+    def __init__(self, nf: ast.FunctionDef, info: FunctionInfo, namer: Namer):
+        self.nf, self.info, self.namer = nf, info, namer
+        self.params = [a.arg for a in (*nf.args.posonlyargs, *nf.args.args)]
+        if nf.args.vararg:
+            self.params.append(nf.args.vararg.arg)
+        self.params += [a.arg for a in nf.args.kwonlyargs]
+        if nf.args.kwarg:
+            self.params.append(nf.args.kwarg.arg)
+        self.locals = set(self.params)
+        self.assign_counts: dict[str, int] = dict.fromkeys(self.params, 1)
+        self.loop_assigned: set[str] = set()
+        self.loop_variables: set[str] = set()
+        self.receivers: dict[str, str] = {}  # m -> obj for ``m = getattr(obj, "name")``
+        self.loaded = _LoadedNames()
+        self._scan(nf.body, in_loop=False)
+        self.active = self._activity()
+        self.values = self._used_as_values()
+        self.cots: dict[str, str] = {}
+
+    # -- analysis --
+
+    def _scan(self, body: list[ast.stmt], in_loop: bool) -> None:
+        for s in body:
+            targets = []
+            if isinstance(s, ast.Assign):
+                targets = [s.targets[0].id]
+                value = s.value
+                if (
+                    isinstance(value, ast.Call)
+                    and isinstance(value.func, ast.Name)
+                    and value.func.id == "getattr"
+                    and isinstance(value.args[0], ast.Name)
+                ):
+                    self.receivers[targets[0]] = value.args[0].id
+            elif isinstance(s, ast.FunctionDef):
+                targets = [s.name]
+            elif isinstance(s, ast.For):
+                targets = [s.target.id]
+                self.loop_variables.add(s.target.id)
+            for t in targets:
+                self.locals.add(t)
+                self.assign_counts[t] = self.assign_counts.get(t, 0) + 1
+                if in_loop:
+                    self.loop_assigned.add(t)
+            if isinstance(s, ast.If):
+                self._scan(s.body, in_loop)
+                self._scan(s.orelse, in_loop)
+            elif isinstance(s, (ast.For, ast.While)):
+                self._scan(s.body, True)
+
+    def _used_as_values(self) -> set[str]:
+        """Names read as values anywhere (not only as the test of an ``if`` or a ``while``)."""
+        names: set[str] = set()
+        for s in statements(self.nf.body):
+            if isinstance(s, (ast.Assign, ast.Expr, ast.Return, ast.FunctionDef)):
+                names |= self.loaded[s]
+            elif isinstance(s, ast.For):
+                names.add(s.iter.id)
+        return names
+
+    def is_active_atom(self, e: ast.expr) -> bool:
+        return isinstance(e, ast.Name) and e.id in self.active
+
+    def _initially_active(self) -> set[str]:
+        names = set(self.params)
+        for node in ast.walk(self.nf):
+            if not isinstance(node, ast.Name) or node.id in self.locals:
+                continue
+            captured = node.id in self.info.freevars and not self.info.is_module(node.id)
+            if captured or self.info.is_global(node.id):
+                names.add(node.id)
+        return names
+
+    def _activity(self) -> set[str]:
+        """Names whose value may carry a derivative (fixed point over the body)."""
+        active = self._activity_from(self._initially_active())
+        if any(self._may_mutate(s) and self.loaded[s] & active for s in statements(self.nf.body)):
+            # Active values are stored into containers, and any container may be an alias of
+            # another (``alias = xs``, ``row = m[0]``): every container-valued local is active.
+            active |= {
+                s.targets[0].id
+                for s in statements(self.nf.body)
+                if isinstance(s, ast.Assign) and isinstance(s.value, (ast.Call, ast.Name))
+            }
+            return self._activity_from(active)
+        return active
+
+    def _activity_from(self, active: set[str]) -> set[str]:
+        changed = True
+        while changed:
+            changed = False
+            for s in statements(self.nf.body):
+                new = self._activated_by(s, active)
+                if not new <= active:
+                    active |= new
+                    changed = True
+        return active
+
+    @staticmethod
+    def _may_mutate(s: ast.stmt) -> bool:
+        """Whether ``s`` calls something that may store values into its arguments: any call but
+        the operators and helpers of the normal form (whose writes are statements of their own)."""
+        if isinstance(s, ast.Expr):
+            return True
+        return isinstance(s, ast.Assign) and isinstance(s.value, ast.Call) and not _is_pure(s.value)
+
+    def _activated_by(self, s: ast.stmt, active: set[str]) -> set[str]:
+        names: set[str] = set()
+        if isinstance(s, ast.Assign) and self.loaded[s.value] & active:
+            names.add(s.targets[0].id)
+        elif isinstance(s, ast.FunctionDef) and self.loaded[s] & active:
+            names.add(s.name)
+        elif isinstance(s, ast.For) and s.iter.id in active:
+            names.add(s.target.id)
+        if self._may_mutate(s) and self.loaded[s.value] & active:
+            # the call may store an active value into any argument, or into the object whose
+            # method it is (``xs.append(x)`` is ``m = getattr(xs, "append"); m(x)``)
+            called = {a.id for a in [s.value.func, *s.value.args] if isinstance(a, ast.Name)}
+            called |= {self.receivers[n] for n in called if n in self.receivers}
+            names |= called & self.locals
+        return names
+
+    def needs_pullback(self, call: ast.Call, target: str | None = None) -> bool:
+        atoms = [call.func, *call.args, *(k.value for k in call.keywords)]
+        if target is not None and target not in self.values and _is_test_operator(call.func):
+            return False  # a comparison that only feeds `if`/`while` tests has no cotangent
+        return any(self.is_active_atom(a) for a in atoms)
+
+    def has_work(self, body: list[ast.stmt]) -> bool:
+        """Whether a block does anything in the backward pass."""
+        return any(self._statement_has_work(s) for s in body)
+
+    def _statement_has_work(self, s: ast.stmt) -> bool:
+        if isinstance(s, ast.Assign):
+            return s.targets[0].id in self.active
+        if isinstance(s, ast.FunctionDef):
+            return s.name in self.active
+        if isinstance(s, ast.Expr):
+            return self.needs_pullback(s.value)
+        if isinstance(s, ast.If):
+            return self.has_work(s.body) or self.has_work(s.orelse)
+        if isinstance(s, ast.For):
+            return s.target.id in self.active or self.has_work(s.body)
+        if isinstance(s, ast.While):
+            return self.has_work(s.body)
+        return False
+
+    def dname(self, name: str) -> str:
+        """The (co)tangent variable of ``name``: ``d<name>`` unless that name is taken."""
+        if name not in self.cots:
+            candidate = "d" + name
+            self.cots[name] = (
+                candidate if candidate not in self.namer.used else self.namer.fresh(candidate + "_")
+            )
+            self.namer.used.add(self.cots[name])
+        return self.cots[name]
+
+    def needs_reset(self, name: str) -> bool:
+        return name in self.loop_assigned or self.assign_counts.get(name, 0) > 1
+
+    def is_stable(self, e: ast.expr) -> bool:
+        """Whether the backward pass still sees the value ``e`` had in the forward pass: a literal,
+        or a local assigned once outside loops (others may be rebound, captured ones by the
+        enclosing function, after the forward pass)."""
+        if isinstance(e, ast.Constant):
+            return True
+        name = e.id if isinstance(e, ast.Name) else None
+        return (
+            name in self.locals and name not in self.loop_variables and not self.needs_reset(name)
+        )
+
+    # -- generation --
+
+
+# Pure functions whose results normalisation uses as branch conditions.
+_TEST_OPERATORS = frozenset(
+    {"lt", "le", "gt", "ge", "eq", "ne", "not_", "truth", "is_", "is_not", "contains"}
+)
+
+
+def _is_pure(call: ast.Call) -> bool:
+    """Whether ``call`` is of an operator, a normal-form helper or ``getattr``, which store nothing
+    into their arguments (a write such as ``operator.setitem`` is a statement of its own);
+    ``zy.apply`` calls whatever it is given."""
+    f = call.func
+    if isinstance(f, ast.Name):
+        return f.id == "getattr"
+    return (
+        isinstance(f, ast.Attribute)
+        and isinstance(f.value, ast.Name)
+        and f.value.id in (OPERATOR_NAME, HELPERS_NAME)
+        and f.attr != "apply"
+    )
+
+
+def _is_test_operator(func: ast.expr) -> bool:
+    return (
+        isinstance(func, ast.Attribute)
+        and isinstance(func.value, ast.Name)
+        and func.value.id == OPERATOR_NAME
+        and func.attr in _TEST_OPERATORS
+    )
+
+
+def statements(body: list[ast.stmt]):
+    for s in body:
+        yield s
+        if isinstance(s, ast.If):
+            yield from statements(s.body)
+            yield from statements(s.orelse)
+        elif isinstance(s, (ast.For, ast.While)):
+            yield from statements(s.body)

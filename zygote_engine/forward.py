@@ -1,0 +1,159 @@
+"""Stage 4c: from the normal form, generate the forward-mode (tangent) function.
+
+For ``def f(x, y)`` the result is ``def f__jvp(__fx, __df, __dparams, x, y)``: it runs the
+primal and, beside every value that may carry a derivative, its tangent ``d<name>``. Every
+operation on such values goes through the forward call protocol (``y, dy = __jcall(__fx, (fn,
+*args), (dfn, *dargs))``, see :mod:`zygote_engine.forward_runtime`); everything else runs as
+written. ``__df`` is the tangent of ``f`` itself (its captured variables'), ``__dparams`` one
+tangent per parameter. The function returns ``(result, dresult)``.
+
+Control flow needs nothing: the tangent follows the primal through the same branches and loops.
+The normal form and its analysis (:mod:`zygote_engine.activity`) are the reverse stage's.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from zygote_engine.activity import FunctionAnalysis, FunctionInfo, loaded_names
+from zygote_engine.emit import located, parse, strip_defaults, text
+from zygote_engine.inline import as_syntax
+from zygote_engine.normalize import HELPERS_NAME, OPERATOR_NAME, Namer
+
+__all__ = ["RUNTIME_NAMES", "generate_jvp"]
+
+# Run-time objects forward-mode code reads through closure cells (see forward_runtime.py).
+RUNTIME_NAMES = (
+    "__jcall",
+    "__jclosure",
+    "__jcaptured",
+    "__jpairs",
+    "__jrecord_kwargs",
+    "__zero",
+    "__no",
+    OPERATOR_NAME,
+    HELPERS_NAME,
+)
+
+
+def generate_jvp(nf: ast.FunctionDef, info: FunctionInfo, namer: Namer) -> ast.FunctionDef:
+    """The forward-mode function for the normal form ``nf``."""
+    return _Forward(nf, info, namer).function()
+
+
+class _Forward(FunctionAnalysis):
+    def function(self) -> ast.FunctionDef:
+        nf, line = self.nf, self.nf.lineno
+        *body, ret = nf.body
+        prologue = []
+        dparams = [self.dname(p) if p in self.active else "_" for p in self.params]
+        if dparams:
+            prologue.append(f"{', '.join(dparams)}, = __dparams")
+        kwarg = nf.args.kwarg
+        if kwarg is not None and kwarg.arg in self.active:
+            prologue.append(f"__jrecord_kwargs(__fx, {kwarg.arg}, {self.dname(kwarg.arg)})")
+        for name in sorted(self.captured()):
+            prologue.append(f"{self.dname(name)} = __jcaptured(__df, {name!r})")
+        result = f"return ({text(ret.value)}, {self.tangent(ret.value)})"
+        args = strip_defaults(nf.args)
+        args.args[:0] = [ast.arg(arg=a) for a in ("__fx", "__df", "__dparams")]
+        return ast.FunctionDef(
+            name=f"{self.info.name}__jvp",
+            args=args,
+            body=[*parse("\n".join(prologue), line), *self.block(body), *parse(result, ret.lineno)],
+            decorator_list=[],
+            returns=None,
+            type_comment=None,
+            lineno=line,
+            col_offset=0,
+        )
+
+    def captured(self) -> set[str]:
+        """The captured variables (closure cells) whose tangents the function reads."""
+        return {n for n in self.active if n in self.info.freevars and n not in self.locals}
+
+    def tangent(self, atom: ast.expr) -> str:
+        """The expression of the tangent of an atom of the normal form."""
+        if (
+            isinstance(atom, ast.Name)
+            and atom.id in self.active
+            and (atom.id in self.locals or atom.id in self.info.freevars)
+        ):
+            return self.dname(atom.id)
+        return "__zero"  # a literal, a module attribute, a global (a global's tangent is zero)
+
+    def block(self, body: list[ast.stmt]) -> list[ast.stmt]:
+        return [out for s in body for out in self.statement(s)]
+
+    def statement(self, s: ast.stmt) -> list[ast.stmt]:
+        if isinstance(s, ast.Assign):
+            return self.assign(s, s.targets[0].id)
+        if isinstance(s, ast.Expr):
+            if self.needs_pullback(s.value):
+                return parse(self.protocol(None, s.value), s.lineno)
+            return [s]
+        if isinstance(s, ast.FunctionDef):
+            return [s, *self.closure_tangent(s.name, s, s.lineno)]
+        if isinstance(s, ast.If):
+            s.body, s.orelse = self.block(s.body) or parse("pass", s.lineno), self.block(s.orelse)
+            return [located(s, s.lineno)]
+        if isinstance(s, ast.For):
+            return [self.for_loop(s)]
+        if isinstance(s, ast.While):
+            s.body = self.block(s.body)
+            return [located(s, s.lineno)]
+        return [s]  # raise / assert: run as written
+
+    def assign(self, s: ast.Assign, target: str) -> list[ast.stmt]:
+        line, value = s.lineno, s.value
+        if target not in self.active:
+            return [s]
+        if isinstance(value, ast.Lambda):
+            return [s, *self.closure_tangent(target, value, line)]
+        if isinstance(value, ast.Call):
+            if self.needs_pullback(value, target):
+                return parse(self.protocol(target, value), line)
+            syntax = as_syntax(value)
+            primal = [s] if syntax is None else parse(f"{target} = {syntax}", line)
+            return [*primal, *parse(f"{self.dname(target)} = __zero", line)]
+        if isinstance(value, (ast.Name, ast.Constant, ast.Attribute)):
+            return [s, *parse(f"{self.dname(target)} = {self.tangent(value)}", line)]
+        return [s, *parse(f"{self.dname(target)} = __zero", line)]  # an f-string
+
+    def protocol(self, target: str | None, call: ast.Call) -> str:
+        """``y, dy = __jcall(__fx, (f, *args), (df, *dargs)[, kwargs, dkwargs])``."""
+        atoms = [call.func, *call.args]
+        primals = ", ".join(map(text, atoms))
+        tangents = ", ".join(map(self.tangent, atoms))
+        rest = ""
+        if call.keywords:
+            kwargs = ", ".join(f"{k.arg!r}: {text(k.value)}" for k in call.keywords)
+            active = [k for k in call.keywords if self.is_active_atom(k.value)]
+            dkwargs = ", ".join(f"{k.arg!r}: {self.tangent(k.value)}" for k in active)
+            rest = f", {{{kwargs}}}, " + (f"{{{dkwargs}}}" if active else "None")
+        run = f"__jcall(__fx, ({primals},), ({tangents},){rest})"
+        if target is None:
+            return run
+        return f"{target}, {self.dname(target)} = {run}"
+
+    def closure_tangent(self, target: str, fn: ast.AST, line: int) -> list[ast.stmt]:
+        """A nested function's tangent: its captured variables' tangents, read when it runs."""
+        if target not in self.active:
+            return []
+        inner_params = {a.arg for a in ast.walk(fn.args) if isinstance(a, ast.arg)}
+        outer = self.locals | self.info.freevars
+        captured = sorted((loaded_names(fn) - inner_params) & self.active & outer)
+        if not captured:
+            return parse(f"{self.dname(target)} = __zero", line)
+        names = "".join(f"{n!r}, " for n in captured)
+        read = "".join(f"{self.dname(n)}, " for n in captured)
+        return parse(f"{self.dname(target)} = __jclosure(({names}), lambda: ({read}))", line)
+
+    def for_loop(self, s: ast.For) -> ast.stmt:
+        x = s.target.id
+        s.body = self.block(s.body) or parse("pass", s.lineno)
+        if x in self.active:
+            pair = ast.Tuple([s.target, ast.Name(self.dname(x), ast.Store())], ast.Store())
+            s.target = pair
+            s.iter = ast.parse(f"__jpairs(__fx, {s.iter.id})", mode="eval").body
+        return located(s, s.lineno)

@@ -1,0 +1,270 @@
+"""The call protocol of forward-mode code: ``y, dy = __jcall(__fx, (f, *args), (df, *dargs))``.
+
+For each call: (1) nothing to differentiate when no tangent reaches it (every tangent a zero, no
+mutable object among the inputs): ``f`` runs as it is; (2) a rule, ``frule(__fx, tangents, f,
+*args, **kwargs)``, if one applies; (3) otherwise, if ``f`` is Python code (a function, a lambda,
+a bound method, a callable object, a class), its forward-mode transform, found by code object in
+the cache; (4) otherwise :class:`~zygote_engine.errors.MissingRuleError`.
+
+The tangent of a bound method is its receiver's; of a closure, a :class:`ClosureTangent` that
+reads the tangents of its captured variables when the closure runs (so a variable rebound after
+the closure was made is seen as it is then, like the variable itself). Mutable objects keep their
+tangents in the :mod:`~zygote_engine.tangent_table` of ``__fx``; rules of the rule library are
+handed, and hand back, their conventional structural tangents.
+"""
+
+from __future__ import annotations
+
+import inspect
+import operator
+import types
+from typing import Any
+
+from chainrules_core import AbstractZero, NoTangent, Tangent, ZeroTangent, frule
+from chainrules_core.rules import resolve_receiver
+from zygote_engine import cache
+from zygote_engine import primitives as zy
+from zygote_engine.construction import constructible, init_fields, new_instance
+from zygote_engine.errors import MissingRuleError, user_location
+from zygote_engine.store import ZERO_TYPES, is_tracked
+from zygote_engine.tangent_table import reaches_tracked
+
+__all__ = ["ClosureTangent", "jcall", "table_aware"]
+
+_NO = NoTangent()
+_ZERO = ZeroTangent()
+_INERT = frozenset({int, bool, str, bytes, type(None), range, slice})
+
+
+def table_aware(impl):
+    """Mark a forward rule of the engine's own as reading mutable objects' tangents from the table.
+
+    Such a rule is handed the tangents that travelled beside its arguments as they are; any other
+    rule gets the structural tangent of each mutable argument instead, and its results' tangents
+    are entered in the table.
+    """
+    impl.table_aware = True
+    return impl
+
+
+class ClosureTangent:
+    """The tangent of a closure: its captured variables' tangents, read when they are needed.
+
+    ``read()`` returns the current tangents of the variables ``names``, in order.
+    """
+
+    __slots__ = ("names", "read")
+
+    def __init__(self, names: tuple[str, ...], read):
+        self.names, self.read = names, read
+
+    def field(self, name: str) -> Any:
+        """The current tangent of the captured variable ``name`` (zero if it has none)."""
+        try:
+            return self.read()[self.names.index(name)]
+        except ValueError:
+            return _ZERO
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{n}={d!r}" for n, d in zip(self.names, self.read()))
+        return f"ClosureTangent({fields})"
+
+
+def jcall(fx, primals: tuple, tangents: tuple, kwargs: dict | None = None, dkwargs=None):
+    """Run ``f(*args, **kwargs)`` (``primals = (f, *args)``) and return ``(y, dy)``.
+
+    ``tangents`` holds one tangent per primal, ``f``'s first; ``dkwargs`` the keywords' tangents
+    (``None``: all zero). Rules give keyword arguments no tangent; Python code differentiates
+    them.
+    """
+    f, args = primals[0], primals[1:]
+    kwargs = kwargs or {}
+    if dkwargs is None and not _carries_tangent(f, args, tangents):
+        return f(*args, **kwargs), _ZERO
+    unbound, call_args, bound = resolve_receiver(f, args)
+    call_tangents = (_NO, *tangents) if bound else tangents
+    found = frule.resolve(fx, unbound, call_args)
+    if found is not None:
+        impl, takes_config, receiver_first = found
+        if receiver_first:  # the rule of type(f).__call__: f's tangent is its receiver's
+            call_args, call_tangents = (unbound, *call_args), (_NO, *call_tangents)
+        aware = getattr(impl, "table_aware", False)
+        if not aware:
+            call_tangents = tuple(
+                fx.tangent(x, dx) for x, dx in zip((None, *call_args), call_tangents)
+            )
+        if takes_config:
+            result = impl(fx, call_tangents, *call_args, **kwargs)
+        else:
+            result = impl(call_tangents, *call_args, **kwargs)
+        if result is not None:
+            if not aware:
+                fx.record(*result)
+            return result
+    return _differentiate_code(fx, f, args, kwargs, tangents, dkwargs)
+
+
+def _carries_tangent(f: Any, args: tuple, tangents: tuple) -> bool:
+    for t in tangents:
+        if type(t) not in ZERO_TYPES:
+            return True
+    for a in args:
+        if reaches_tracked(a):
+            return True
+    return is_tracked(getattr(f, "__self__", None))
+
+
+def _differentiate_code(fx, f: Any, args: tuple, kwargs: dict, tangents: tuple, dkwargs):
+    tf = type(f)
+    if tf is types.FunctionType:
+        return _transformed(fx, f, args, kwargs, tangents, dkwargs)
+    if tf is types.MethodType:  # a bound method's tangent is its receiver's
+        method_tangents = (_NO, tangents[0], *tangents[1:])
+        return _transformed(fx, f.__func__, (f.__self__, *args), kwargs, method_tangents, dkwargs)
+    if isinstance(f, type) and constructible(f):
+        return _construct(fx, f, args, kwargs, tangents, dkwargs)
+    method = inspect.getattr_static(tf, "__call__", None)
+    if type(method) is types.FunctionType:
+        return _transformed(fx, method, (f, *args), kwargs, (_NO, *tangents), dkwargs)
+    receiver = getattr(f, "__self__", None)
+    inputs = (
+        *args,
+        *kwargs.values(),
+        *(() if isinstance(receiver, types.ModuleType) else (receiver,)),
+    )
+    if all(type(a) in _INERT for a in inputs):
+        return f(*args, **kwargs), _NO  # indices, flags, names: nothing to differentiate
+    raise MissingRuleError(_missing_rule_message(f))
+
+
+def _transformed(fx, fn: types.FunctionType, args: tuple, kwargs: dict, tangents: tuple, dkwargs):
+    run = cache.jvp_for(fn)
+    dparams = _binder(fn, len(args), tuple(kwargs))(tangents[1:], dkwargs or {})
+    return run(fx, tangents[0], dparams, *args, **kwargs)
+
+
+def _construct(fx, cls: type, args: tuple, kwargs: dict, tangents: tuple, dkwargs):
+    """``cls(*args, **kwargs)`` for a Python class with no rule (see ``runtime._construct``)."""
+    fields = init_fields(cls)
+    if fields is not None:
+        obj = cls(*args, **kwargs)
+        given = {**dict(zip(fields, tangents[1:])), **(dkwargs or {})}
+        given = {k: d for k, d in given.items() if type(d) not in ZERO_TYPES}
+        if isinstance(obj, tuple):  # a NamedTuple: immutable, its tangent travels beside it
+            return obj, Tangent.from_backing(cls, given) if given else _ZERO
+        fx.record(obj, given)
+        return obj, _ZERO
+    if isinstance(cls.__init__, types.FunctionType):
+        obj = new_instance(cls, args, kwargs)
+        init_tangents = (_NO, _ZERO, *tangents[1:])
+        _transformed(fx, cls.__init__, (obj, *args), kwargs, init_tangents, dkwargs)
+        return obj, _ZERO
+    return cls(*args, **kwargs), _NO  # object.__init__ takes nothing
+
+
+# -- the tangent of each parameter of a transformed function, from the call's tangents --
+
+_binders: dict[tuple, Any] = {}
+
+
+def _binder(fn: types.FunctionType, nargs: int, kwnames: tuple):
+    """A function ``(dargs, dkwargs) -> one tangent per parameter of fn``, cached per call shape."""
+    key = (fn.__code__, nargs, kwnames)
+    found = _binders.get(key)
+    if found is None:
+        found = _binders[key] = _build_binder(fn, nargs, kwnames)
+    return found
+
+
+def _build_binder(fn: types.FunctionType, nargs: int, kwnames: tuple):
+    code = fn.__code__
+    simple = not (code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS))
+    if simple and not kwnames and nargs == code.co_argcount + code.co_kwonlyargcount:
+        return lambda dargs, dkwargs: dargs
+    signature = inspect.signature(fn)
+    bound = signature.bind(*range(nargs), **{k: k for k in kwnames}).arguments
+    sources = []  # per parameter: a position, a keyword, a tuple of positions, a dict, or None
+    for name, param in signature.parameters.items():
+        if name not in bound:
+            sources.append(None)  # a default: no tangent
+        elif param.kind is param.VAR_POSITIONAL:
+            sources.append(("args", bound[name]))
+        elif param.kind is param.VAR_KEYWORD:
+            sources.append(("kwargs", tuple(bound[name])))
+        elif isinstance(bound[name], int):
+            sources.append(("at", bound[name]))
+        else:
+            sources.append(("key", name))
+
+    def bind(dargs: tuple, dkwargs: dict) -> tuple:
+        out = []
+        for source in sources:
+            if source is None:
+                out.append(_ZERO)
+            elif source[0] == "at":
+                out.append(dargs[source[1]])
+            elif source[0] == "key":
+                out.append(dkwargs.get(source[1], _ZERO))
+            elif source[0] == "args":
+                out.append(Tangent(tuple, *(dargs[i] for i in source[1])))
+            else:
+                out.append({k: dkwargs.get(k, _ZERO) for k in source[1]})
+        return tuple(out)
+
+    return bind
+
+
+def _missing_rule_message(f: Any) -> str:
+    module = getattr(f, "__module__", None) or type(f).__module__
+    qualname = (
+        getattr(f, "__qualname__", None) or getattr(f, "__name__", None) or type(f).__qualname__
+    )
+    short = getattr(f, "__name__", "f")
+    return (
+        f"{user_location()}: no frule for {module}.{qualname}, which is compiled code (not Python "
+        "source), so zygote_engine cannot differentiate it in forward mode. Add a rule:\n\n"
+        "    from chainrules_core import frule\n\n"
+        f"    @frule.register({module}.{short})\n"
+        "    def _(tangents, x):\n"
+        "        _, dx = tangents\n"
+        f"        return {module}.{short}(x), <derivative at x> * dx\n"
+    )
+
+
+# -- helpers of the generated code --
+
+
+def _captured(df: Any, name: str) -> Any:
+    """The tangent of the captured variable ``name`` from the closure's tangent ``df``."""
+    if type(df) is ClosureTangent:
+        return df.field(name)
+    if isinstance(df, Tangent):
+        return getattr(df, name)
+    return _ZERO
+
+
+def _pairs(fx, items: list):
+    """``(item, tangent)`` for the items of a ``for`` loop (a list made by ``zy.collect``)."""
+    return zip(items, fx.entry(items))
+
+
+def _record_kwargs(fx, kwargs: dict, dkwargs: Any) -> None:
+    """Enter the tangents of a function's ``**kwargs`` dict, which the call made afresh."""
+    if isinstance(dkwargs, dict):
+        fx.record(kwargs, {k: d for k, d in dkwargs.items() if not isinstance(d, AbstractZero)})
+
+
+# The objects forward-mode code reads through closure cells (names from forward.RUNTIME_NAMES).
+cache.RUNTIME_OBJECTS.update(
+    {
+        "__jcall": jcall,
+        "__jclosure": ClosureTangent,
+        "__jcaptured": _captured,
+        "__jpairs": _pairs,
+        "__jrecord_kwargs": _record_kwargs,
+        "__zero": _ZERO,
+        "__no": _NO,
+        "operator": operator,
+        "zy": zy,
+    }
+)

@@ -1,0 +1,257 @@
+"""Forward-mode rules of the engine: mutable objects through the tangent table, and the helpers.
+
+Registered with ``config=ForwardConfig`` (found only by this engine's forward mode, before the
+rule library's) and marked :func:`~zygote_engine.forward_runtime.table_aware`: they are handed
+the tangents that travelled beside their arguments, and read and write the tangents of lists,
+dicts and objects in the table (``fx``), mirroring each mutation.
+"""
+
+from __future__ import annotations
+
+import operator
+import types
+from typing import Any
+
+from chainrules_core import AbstractZero, NoTangent, Tangent, ZeroTangent, frule
+from zygote_engine import primitives as zy
+from zygote_engine.config import ForwardConfig
+from zygote_engine.construction import property_getter
+from zygote_engine.forward_runtime import jcall, table_aware
+from zygote_engine.lib.store import items_of, position
+from zygote_engine.store import is_tracked
+
+NO = NoTangent()
+ZERO = ZeroTangent()
+_METHODS = (types.MethodType, types.BuiltinMethodType, types.MethodWrapperType)
+
+
+def _rule(f: Any, *types_: Any):
+    """Register the decorated function as a table-aware forward rule of ``f``."""
+
+    def register(impl):
+        frule.add(f, types_, table_aware(impl), config=ForwardConfig)
+        return impl
+
+    return register
+
+
+def _whole(fx, x: Any, dx: Any) -> Any:
+    """The structural tangent of ``x`` (for a mutable object, from the table)."""
+    return fx.tangent(x, dx)
+
+
+def _sequence(items: list) -> Any:
+    return ZERO if all(isinstance(d, AbstractZero) for d in items) else Tangent(tuple, *items)
+
+
+# -- reads --
+
+
+@_rule(operator.getitem, list, object)
+def _getitem_list(fx, tangents, xs: list, i: Any):
+    y = xs[i]
+    if isinstance(i, slice):
+        fx.record(y, fx.entry(xs)[i])
+        return y, ZERO
+    return y, fx.item(xs, position(xs, i))
+
+
+@_rule(operator.getitem, dict, object)
+def _getitem_dict(fx, tangents, d: dict, key: Any):
+    return d[key], fx.item(d, key)
+
+
+@_rule(dict.get)
+def _dict_get(fx, tangents, d: dict, key: Any, *default: Any):
+    if key in d:
+        return d[key], fx.item(d, key)
+    return d.get(key, *default), tangents[3] if default else NO
+
+
+def _view_rule(method, kind: str):
+    @_rule(method)
+    def _(fx, tangents, d: dict):
+        y = list(method(d))
+        if kind == "items":
+            items = [_sequence([NO, fx.item(d, k)]) for k in d]
+        else:
+            items = [fx.item(d, k) if kind == "values" else NO for k in d]
+        fx.record(y, items)
+        return y, ZERO
+
+
+_view_rule(dict.items, "items")
+_view_rule(dict.values, "values")
+_view_rule(dict.keys, "keys")
+
+
+@_rule(getattr)
+def _getattr(fx, tangents, obj: Any, name: str, *default: Any):
+    y = getattr(obj, name, *default)
+    if isinstance(obj, (types.ModuleType, type)):
+        return y, NO
+    getter = property_getter(obj, name)
+    if getter is not None:  # the getter is Python code: differentiate it
+        return jcall(fx, (getter, obj), (NO, tangents[1]))
+    receiver = obj.__self__ if type(obj) is super else obj
+    if is_tracked(receiver):
+        if isinstance(y, _METHODS) and y.__self__ is receiver:
+            return y, ZERO  # a bound method's tangent is its receiver's, in the table
+        if default and not hasattr(obj, name):
+            return y, tangents[3]
+        return y, fx.item(receiver, name)
+    found = frule(tangents, getattr, obj, name, *default)  # the rule library's: arrays, numbers
+    if found is not None:
+        return found
+    dobj = tangents[1]
+    if isinstance(y, _METHODS) and y.__self__ is obj:
+        return y, dobj
+    if isinstance(dobj, Tangent):  # an immutable object (a NamedTuple, say)
+        return y, getattr(dobj, name)
+    return y, ZERO
+
+
+@_rule(super)
+def _super(fx, tangents, cls: type, obj: Any):
+    return super(cls, obj), tangents[2]
+
+
+# -- writes: mirrored into the table --
+
+
+@_rule(operator.setitem, list, object, object)
+def _setitem_list(fx, tangents, xs: list, i: Any, v: Any):
+    entry = fx.entry(xs)
+    if isinstance(i, slice):
+        entry[i] = items_of(_whole(fx, v, tangents[3]), len(v))
+    else:
+        entry[position(xs, i)] = tangents[3]
+    xs[i] = v
+    return None, NO
+
+
+@_rule(operator.setitem, dict, object, object)
+def _setitem_dict(fx, tangents, d: dict, key: Any, v: Any):
+    d[key] = v
+    fx.entry(d)[key] = tangents[3]
+    return None, NO
+
+
+@_rule(setattr)
+def _setattr(fx, tangents, obj: Any, name: str, v: Any):
+    setattr(obj, name, v)
+    fx.entry(obj)[name] = tangents[3]
+    return None, NO
+
+
+@_rule(list.append)
+@_rule(zy.append)
+def _append(fx, tangents, xs: list, v: Any):
+    fx.entry(xs).append(tangents[2])
+    xs.append(v)
+    return None, NO
+
+
+@_rule(list.extend)
+def _extend(fx, tangents, xs: list, ys: Any):
+    items = list(ys)
+    fx.entry(xs).extend(items_of(_whole(fx, ys, tangents[2]), len(items)))
+    xs.extend(items)
+    return None, NO
+
+
+@_rule(operator.iadd, list, object)
+def _iadd_list(fx, tangents, xs: list, ys: Any):
+    _extend(fx, tangents, xs, ys)
+    return xs, ZERO
+
+
+@_rule(list.insert)
+def _insert(fx, tangents, xs: list, i: int, v: Any):
+    fx.entry(xs).insert(i, tangents[3])
+    xs.insert(i, v)
+    return None, NO
+
+
+@_rule(list.pop)
+def _pop(fx, tangents, xs: list, *i: int):
+    entry = fx.entry(xs)
+    return xs.pop(*i), entry.pop(*i)
+
+
+@_rule(dict.update)
+def _update(fx, tangents, d: dict, other: Any):
+    dother = _whole(fx, other, tangents[2])
+    fields = dother.backing if isinstance(dother, Tangent) else {}
+    d.update(other)
+    entry = fx.entry(d)
+    for k in dict(other):
+        entry[k] = fields.get(k, ZERO)
+    return None, NO
+
+
+# -- the helpers of normalised code (zygote_engine.primitives) --
+
+
+@_rule(zy.make_tuple)
+def _make_tuple(fx, tangents, *items: Any):
+    return items, _sequence(list(tangents[1:]))
+
+
+@_rule(zy.make_list)
+def _make_list(fx, tangents, *items: Any):
+    y = list(items)
+    fx.record(y, list(tangents[1:]))
+    return y, ZERO
+
+
+@_rule(zy.make_dict)
+def _make_dict(fx, tangents, *keys_and_values: Any):
+    y = zy.make_dict(*keys_and_values)
+    fx.record(y, dict(zip(keys_and_values[::2], tangents[2::2])))
+    return y, ZERO
+
+
+@_rule(zy.merge_dicts)
+def _merge_dicts(fx, tangents, *dicts: dict):
+    y = zy.merge_dicts(*dicts)
+    fields = {}
+    for d, dd in zip(dicts, tangents[1:]):
+        whole = _whole(fx, d, dd)
+        fields.update(
+            {k: whole.backing.get(k, ZERO) if isinstance(whole, Tangent) else ZERO for k in d}
+        )
+    fx.record(y, fields)
+    return y, ZERO
+
+
+@_rule(zy.as_tuple)
+def _as_tuple(fx, tangents, xs: Any):
+    y = tuple(xs)
+    return y, _sequence(items_of(_whole(fx, xs, tangents[1]), len(y)))
+
+
+@_rule(zy.as_list)
+@_rule(zy.collect)
+def _as_list(fx, tangents, xs: Any):
+    y = list(xs)
+    dxs = _whole(fx, xs, tangents[1])
+    items = [ZERO] * len(y) if isinstance(dxs, NoTangent) else items_of(dxs, len(y))
+    if type(xs) is dict:  # iterating a dict visits its keys
+        items = [ZERO] * len(y)
+    fx.record(y, items)
+    return y, ZERO
+
+
+@_rule(zy.concat)
+def _concat(fx, tangents, *parts: tuple):
+    items = [d for part, dpart in zip(parts, tangents[1:]) for d in items_of(dpart, len(part))]
+    return zy.concat(*parts), _sequence(items)
+
+
+@_rule(zy.apply)
+def _apply(fx, tangents, f: Any, args: tuple, kwargs: dict):
+    dargs = items_of(tangents[2], len(args))
+    dkwargs = _whole(fx, kwargs, tangents[3])
+    by_key = dkwargs.backing if isinstance(dkwargs, Tangent) else None
+    return jcall(fx, (f, *args), (tangents[1], *dargs), kwargs, by_key)
