@@ -14,6 +14,7 @@ from zygote_engine.api import (
     withgradient,
 )
 from zygote_engine.config import ForwardConfig, ZygoteRuleConfig
+from zygote_engine.custom import adjoint, checkpointed, hook
 from zygote_engine.errors import (
     MissingRuleError,
     MutationError,
@@ -21,23 +22,33 @@ from zygote_engine.errors import (
     UnsupportedConstructError,
     ZygoteError,
 )
+from zygote_engine.jacobians import WithJacobian, jacobian, withjacobian
 from zygote_engine.jvp import jvp, pushforward
+from zygote_engine.params import Grads, Params
 
 __all__ = [
     "ForwardConfig",
+    "Grads",
     "MissingRuleError",
     "MutationError",
     "NonScalarOutputError",
+    "Params",
     "UnsupportedConstructError",
     "WithGradient",
+    "WithJacobian",
     "ZygoteError",
     "ZygoteRuleConfig",
+    "adjoint",
+    "checkpointed",
     "derivative",
     "gradient",
+    "hook",
+    "jacobian",
     "jvp",
     "pullback",
     "pushforward",
     "refresh",
     "show_adjoint",
     "withgradient",
+    "withjacobian",
 ]

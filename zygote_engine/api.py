@@ -10,16 +10,14 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from chainrules_core import (
-    AbstractZero,
-    ProjectTo,
-    Tangent,
     ZeroTangent,
     non_differentiable,
-    unthunk,
 )
 from zygote_engine import cache
 from zygote_engine.config import ZygoteRuleConfig
 from zygote_engine.errors import NonScalarOutputError
+from zygote_engine.params import Grads, Params, params_pullback
+from zygote_engine.public import public_gradient
 from zygote_engine.runtime import call, must_run
 from zygote_engine.store import ZERO_TYPES, contents_of, is_tracked
 from zygote_engine.transform import transform
@@ -41,13 +39,15 @@ class WithGradient(NamedTuple):
     """The result of :func:`withgradient`: the value and the gradients."""
 
     val: Any
-    grad: tuple
+    grad: tuple | Grads
 
 
 def pullback(f: Callable, *args: Any) -> tuple[Any, Callable[[Any], tuple]]:
     """Run ``f(*args)`` and return ``(y, back)``; ``back(dy)`` gives one gradient per argument.
 
-    ``back`` may be called several times, with different ``dy``.
+    ``back`` may be called several times, with different ``dy``. With one :class:`Params`
+    argument, ``f`` takes no arguments and ``back(dy)`` gives :class:`Grads` (see
+    :func:`~zygote_engine.params.params_pullback`).
 
     Example:
         >>> from zygote_engine import pullback
@@ -55,6 +55,8 @@ def pullback(f: Callable, *args: Any) -> tuple[Any, Callable[[Any], tuple]]:
         >>> y, back(1.0), back(2.0)
         (6.0, (3.0, 2.0), (6.0, 4.0))
     """
+    if len(args) == 1 and isinstance(args[0], Params):
+        return params_pullback(f, args[0])
     cx = ZygoteRuleConfig()
     # differentiated code may mutate its arguments: gradients refer to what they held at the call
     held = [None if type(a) in _LEAVES or not _structured(a) else contents_of(a) for a in args]
@@ -72,7 +74,7 @@ def pullback(f: Callable, *args: Any) -> tuple[Any, Callable[[Any], tuple]]:
         grads = []
         for a, t, h in zip(args, tangents[1:], held):
             if type(a) is not float or type(t) is not float:
-                t = _public(a, t if h is None else cx.resolve(a, t, h), h)
+                t = public_gradient(a, t if h is None else cx.resolve(a, t, h), h)
             grads.append(t)
         return tuple(grads)
 
@@ -92,11 +94,17 @@ def gradient(f: Callable, *args: Any) -> tuple:
 
     Numbers give floats, arrays arrays of the same shape, lists lists, tuples tuples, dicts dicts
     and other objects ``Tangent`` s; an argument with no gradient gives ``None``.
+    ``gradient(f, params)`` with a :class:`Params` differentiates the argument-free ``f`` with
+    respect to the parameters it reaches (globals, closures, attributes, items): a :class:`Grads`.
 
     Example:
-        >>> from zygote_engine import gradient
+        >>> import numpy as np
+        >>> from zygote_engine import Params, gradient
         >>> gradient(lambda x: 3 * x**2 + 2 * x + 1, 5.0)
         (32.0,)
+        >>> w = np.array([1.0, 2.0])
+        >>> gradient(lambda: np.sum(w**2), Params([w]))[w]
+        array([2., 4.])
     """
     y, back = pullback(f, *args)
     _check_scalar(f, y)
@@ -104,7 +112,7 @@ def gradient(f: Callable, *args: Any) -> tuple:
 
 
 def withgradient(f: Callable, *args: Any) -> WithGradient:
-    """``(val, grad)``: the value of ``f(*args)`` and its gradient.
+    """``(val, grad)``: the value of ``f(*args)`` and its gradient (:class:`Grads` for ``Params``).
 
     Example:
         >>> import operator
@@ -180,40 +188,6 @@ def _check_scalar(f: Callable, y: Any) -> None:
             f"{type(y).__name__}{shape}: use jacobian(f, *args) for non-scalar outputs, or "
             "reduce the output to a scalar (e.g. with sum)"
         )
-
-
-def _public(x: Any, dx: Any, held: Any = None) -> Any:
-    """The user-facing form of the gradient ``dx`` of the argument ``x`` (see ``gradient``).
-
-    ``held`` is what the container ``x`` held when it was passed in (it may have been mutated).
-    """
-    if type(x) is float and type(dx) is float:
-        return dx
-    dx = unthunk(dx)
-    if isinstance(dx, AbstractZero) or dx is None:
-        return None
-    if isinstance(x, (bool, np.bool_)) or (isinstance(x, np.ndarray) and x.dtype.kind in "biu"):
-        return None
-    if isinstance(x, numbers.Number) and not isinstance(x, np.ndarray):
-        dx = ProjectTo(x)(dx)
-        return (
-            None
-            if isinstance(dx, AbstractZero)
-            else (complex(dx) if isinstance(dx, complex) else float(dx))
-        )
-    if isinstance(x, np.ndarray):
-        dx = ProjectTo(x)(dx)
-        return None if isinstance(dx, AbstractZero) else dx
-    held = contents_of(x) if held is None else held
-    if type(x) in (list, tuple):
-        items = dx.backing if isinstance(dx, Tangent) else dx
-        return type(x)(
-            d if type(a) is float and type(d) is float else _public(a, d)
-            for a, d in zip(held, items)
-        )
-    if type(x) is dict:
-        return {k: _public(v, dx[k]) for k, v in held.items()}
-    return dx
 
 
 for _api in (gradient, pullback, withgradient, derivative, show_adjoint):

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from chainrules_core import AbstractZero, NoTangent, Tangent, unthunk
+from chainrules_core import NoTangent, Tangent
 from zygote_engine.config import ForwardConfig
 from zygote_engine.forward_runtime import jcall
+from zygote_engine.public import public_tangent
 from zygote_engine.tangent_table import reaches_tracked
 
 __all__ = ["jvp", "pushforward"]
@@ -91,37 +91,3 @@ def _seed(x: Any, dx: Any) -> Any:
                 "array's shape"
             )
     return dx
-
-
-def public_tangent(y: Any, dy: Any) -> Any:
-    """The user-facing form of the tangent ``dy`` of ``y`` (see :func:`jvp`)."""
-    dy = unthunk(dy)
-    if isinstance(y, np.ndarray):
-        if y.dtype.kind not in "fc":
-            return None
-        if isinstance(dy, AbstractZero):
-            return np.zeros(y.shape, dtype=y.dtype)
-        return np.asarray(dy, dtype=np.result_type(y.dtype, np.asarray(dy).dtype)).reshape(y.shape)
-    if isinstance(y, (bool, np.bool_)) or not isinstance(y, (numbers.Number, list, tuple, dict)):
-        return None if isinstance(dy, AbstractZero) else dy
-    if isinstance(y, numbers.Number):
-        if isinstance(y, numbers.Integral) and isinstance(dy, AbstractZero):
-            return None
-        if isinstance(dy, AbstractZero):
-            return 0.0
-        return complex(dy) if isinstance(y, complex) or np.iscomplexobj(dy) else float(dy)
-    if isinstance(y, dict):
-        backing = dy.backing if isinstance(dy, Tangent) else {}
-        return {k: public_tangent(v, backing.get(k, _NO)) for k, v in y.items()}
-    if isinstance(dy, Tangent):
-        items = dy.backing
-        if isinstance(items, dict):
-            items = tuple(items.get(k, _NO) for k in getattr(type(y), "_fields", ()))
-    elif isinstance(dy, AbstractZero):
-        items = (_NO,) * len(y)
-    else:
-        items = tuple(dy)
-    parts = [public_tangent(a, d) for a, d in zip(y, items)]
-    if hasattr(type(y), "_fields"):
-        return type(y)(*parts)
-    return type(y)(parts)

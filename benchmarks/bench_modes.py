@@ -1,0 +1,137 @@
+"""Benchmark ``jacobian`` (reverse and forward mode) and ``checkpointed``; prints tables of ratios.
+
+Run: ``python benchmarks/bench_modes.py`` (add ``--quick`` for fewer repeats). Times are medians
+of repeated rounds, ratios the median of the per-round ratios (see ``bench_engine.paired_times``).
+
+- ``jacobian`` of the 100 -> 100 map ``tanh(A @ x)`` in each mode, against the hand-written
+  Jacobian ``(1 - y**2)[:, None] * A``. Reverse mode runs one pullback and 100 backward passes,
+  forward mode 100 ``jvp`` s; neither can come near the closed form, which is one matrix scaling:
+  the ratio says what computing a Jacobian by AD costs here.
+- ``checkpointed``: the gradient of 2,000 steps of ``h = tanh(W @ h)``, once plainly and once in
+  ``checkpointed`` blocks of 100 steps: the time ratio (the blocks run their forward pass twice)
+  and the ratio of peak memory during the gradient (``tracemalloc``; the plain gradient keeps
+  every step's values until the backward pass, the checkpointed one one block's).
+"""
+
+from __future__ import annotations
+
+import argparse
+import tracemalloc
+from collections.abc import Callable
+
+import numpy as np
+from bench_engine import paired_times  # the script's own folder is on sys.path
+
+from zygote_engine import checkpointed, gradient, jacobian
+
+try:
+    import zygote_engine.jvp  # noqa: F401 - forward mode, when it is there
+except ImportError:
+    HAVE_FORWARD = False
+else:
+    HAVE_FORWARD = True
+
+# --- jacobian of a 100 -> 100 map -----------------------------------------------------------------
+
+
+def tanh_layer(A, x):
+    return np.tanh(A @ x)
+
+
+def tanh_layer_jacobian(A, x):
+    y = np.tanh(A @ x)
+    return (1.0 - y * y)[:, None] * A
+
+
+# --- a long loop, plainly and in checkpointed blocks ----------------------------------------------
+
+STEPS, BLOCK = 2000, 100
+
+
+def tanh_chain(W, h):
+    for _ in range(STEPS):
+        h = np.tanh(W @ h)
+    return np.sum(h)
+
+
+def tanh_chain_checkpointed(W, h):
+    def block(h):
+        for _ in range(BLOCK):
+            h = np.tanh(W @ h)
+        return h
+
+    for _ in range(STEPS // BLOCK):
+        h = checkpointed(block, h)
+    return np.sum(h)
+
+
+def peak_memory(fn: Callable[[], object]) -> int:
+    """Bytes allocated at the peak of one call of ``fn``, above what was allocated before."""
+    fn()  # warm up: transforms and caches are not part of the peak
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        before = tracemalloc.get_traced_memory()[0]
+        fn()
+        return tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    repeats = 5 if parser.parse_args().quick else 15
+    rng = np.random.default_rng(0)
+
+    A, x = rng.normal(size=(100, 100)) / 10.0, rng.normal(size=100)
+    expected = tanh_layer_jacobian(A, x)
+    modes = ["reverse", "forward"] if HAVE_FORWARD else ["reverse"]
+    print(f"{'jacobian, tanh(A @ x), 100 -> 100':36} {'AD':>12} {'hand-written':>14} {'ratio':>8}")
+
+    def layer_of_x(x):  # A is a constant: the Jacobian in x alone, 100 x 100
+        return tanh_layer(A, x)
+
+    for mode in modes:
+        (J,) = jacobian(layer_of_x, x, mode=mode)
+        error = np.max(np.abs(J - expected))
+        ad, hand, ratio = paired_times(
+            lambda mode=mode: jacobian(layer_of_x, x, mode=mode),
+            lambda: tanh_layer_jacobian(A, x),
+            repeats,
+            3,
+        )
+        print(
+            f"{mode + f' mode (max error {error:.0e})':36} {ad * 1e3:10.2f}ms {hand * 1e6:12.1f}us"
+            f" {ratio:7.0f}x"
+        )
+    if not HAVE_FORWARD:
+        print("forward mode: zygote_engine.jvp is not there yet")
+
+    W, h0 = rng.normal(size=(100, 100)) / 10.0, rng.normal(size=100)
+    plain_grads = gradient(tanh_chain, W, h0)
+    checkpointed_grads = gradient(tanh_chain_checkpointed, W, h0)
+    error = max(np.max(np.abs(p - c)) for p, c in zip(plain_grads, checkpointed_grads))
+    checkpointed_time, plain_time, time_ratio = paired_times(
+        lambda: gradient(tanh_chain_checkpointed, W, h0),
+        lambda: gradient(tanh_chain, W, h0),
+        max(3, repeats // 3),
+        1,
+    )
+    plain_peak = peak_memory(lambda: gradient(tanh_chain, W, h0))
+    checkpointed_peak = peak_memory(lambda: gradient(tanh_chain_checkpointed, W, h0))
+    print()
+    print(
+        f"{f'gradient, {STEPS} steps of tanh(W @ h)':36} {'time':>12} {'peak memory':>14}"
+        f"  (blocks of {BLOCK}; checkpointed / plain, max difference {error:.0e})"
+    )
+    print(f"{'plain':36} {plain_time * 1e3:10.1f}ms {plain_peak / 2**20:11.2f}MiB")
+    print(
+        f"{'checkpointed':36} {checkpointed_time * 1e3:10.1f}ms"
+        f" {checkpointed_peak / 2**20:11.2f}MiB"
+    )
+    print(f"{'ratio':36} {time_ratio:11.2f}x {checkpointed_peak / plain_peak:13.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,302 @@
+"""jacobian and withjacobian, in reverse and forward mode, against analytic Jacobians and finite
+differences.
+
+The forward-mode cases need ``zygote_engine.jvp``.
+"""
+
+from __future__ import annotations
+
+import copy
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+import zygote_engine.jacobians as jacobians_module
+from zygote_engine import WithJacobian, jacobian, withjacobian
+
+RNG = np.random.default_rng(3)
+MODES = ["reverse", "forward", None]
+
+
+def fd_jacobian(f, args: tuple, position: int, eps: float = 1e-6) -> np.ndarray:
+    """Central differences: the ``(y.size, x.size)`` Jacobian in argument ``position`` (C order)."""
+    x = args[position]
+    flat = np.array(x, dtype=float).ravel()
+    columns = []
+    for i in range(flat.size):
+        values = []
+        for step in (eps, -eps):
+            shifted = flat.copy()
+            shifted[i] += step
+            arg = shifted.reshape(np.shape(x)) if isinstance(x, np.ndarray) else shifted[0]
+            moved = (*copy.deepcopy(args[:position]), arg, *copy.deepcopy(args[position + 1 :]))
+            values.append(np.ravel(f(*moved)))
+        columns.append((values[0] - values[1]) / (2 * eps))
+    return np.stack(columns, axis=1)
+
+
+# --- against analytic Jacobians -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_linear_map(mode):
+    A, x = RNG.normal(size=(3, 4)), RNG.normal(size=4)
+    jA, jx = jacobian(lambda A, x: A @ x, A, x, mode=mode)
+    np.testing.assert_allclose(jx, A, rtol=1e-14)
+    # y[k] = sum_j A[k, j] x[j], and A.ravel()[k' * 4 + j] = A[k', j]
+    np.testing.assert_allclose(jA, np.kron(np.eye(3), x[None, :]), rtol=1e-14)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_elementwise_sin_is_diagonal(mode):
+    x = RNG.normal(size=5)
+    (J,) = jacobian(np.sin, x, mode=mode)
+    np.testing.assert_allclose(J, np.diag(np.cos(x)), rtol=1e-14)
+
+
+def iterate(x, c):
+    y = x
+    for _ in range(3):
+        if c > 0:
+            s = np.sin(y)
+            y = c * y + s
+        else:
+            y = y - c * y**2
+    return y
+
+
+def iterate_jacobian(x, c):
+    """Hand-written forward derivatives of ``iterate``: (diag of dy/dx, dy/dc)."""
+    y, dy_dx, dy_dc = x, np.ones_like(x), np.zeros_like(x)
+    for _ in range(3):
+        if c > 0:
+            dy_dx, dy_dc = (c + np.cos(y)) * dy_dx, y + (c + np.cos(y)) * dy_dc
+            y = c * y + np.sin(y)
+        else:
+            dy_dx, dy_dc = (1 - 2 * c * y) * dy_dx, -(y**2) + (1 - 2 * c * y) * dy_dc
+            y = y - c * y**2
+    return np.diag(dy_dx), dy_dc
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("c", [0.8, -0.3])
+def test_map_with_a_loop_and_a_branch(mode, c):
+    x = RNG.normal(size=4) * 0.5
+    jx, jc = jacobian(iterate, x, c, mode=mode)
+    expected_jx, expected_jc = iterate_jacobian(x, c)
+    np.testing.assert_allclose(jx, expected_jx, rtol=1e-12)
+    np.testing.assert_allclose(jc, expected_jc, rtol=1e-12)
+    np.testing.assert_allclose(jx, fd_jacobian(iterate, (x, c), 0), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(jc, fd_jacobian(iterate, (x, c), 1)[:, 0], rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_matrix_arguments_and_outputs_flatten_in_c_order(mode):
+    X = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    # y = X.T, of shape (3, 2): y.ravel() = [X00, X10, X01, X11, X02, X12], X.ravel() = row by row
+    (J,) = jacobian(lambda X: X.T, X, mode=mode)
+    expected = np.zeros((6, 6))
+    for k, i in enumerate([0, 3, 1, 4, 2, 5]):
+        expected[k, i] = 1.0
+    np.testing.assert_array_equal(J, expected)
+    # column sums: y[j] = X[0, j] + X[1, j]
+    (J,) = jacobian(lambda X: X.sum(axis=0), X, mode=mode)
+    np.testing.assert_array_equal(
+        J,
+        [
+            [1, 0, 0, 1, 0, 0],
+            [0, 1, 0, 0, 1, 0],
+            [0, 0, 1, 0, 0, 1],
+        ],
+    )
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_matrix_to_matrix_matches_finite_differences(mode):
+    X, W = RNG.normal(size=(2, 3)), RNG.normal(size=(3, 2))
+
+    def f(X, W):
+        return np.tanh(X @ W) * X[:, :2]
+
+    jX, jW = jacobian(f, X, W, mode=mode)
+    assert jX.shape == (4, 6) and jW.shape == (4, 6)
+    np.testing.assert_allclose(jX, fd_jacobian(f, (X, W), 0), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(jW, fd_jacobian(f, (X, W), 1), rtol=1e-6, atol=1e-8)
+
+
+def test_forward_and_reverse_mode_give_the_same_matrices():
+    X, c = RNG.normal(size=(2, 3)) * 0.5, 0.8
+
+    def f(X, c):
+        return iterate(X, c)[:, ::-1] @ np.ones((3, 4))
+
+    forward = jacobian(f, X, c, mode="forward")
+    reverse = jacobian(f, X, c, mode="reverse")
+    assert forward[0].shape == reverse[0].shape == (8, 6)
+    for jf, jr in zip(forward, reverse):
+        np.testing.assert_allclose(jf, jr, rtol=1e-12, atol=1e-15)
+
+
+# --- Zygote's docstring examples, in C order ------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_zygote_example_slice_squared(mode):
+    (J,) = jacobian(lambda a: 100 * a[:3] ** 2, np.arange(1.0, 8.0), mode=mode)
+    expected = np.zeros((3, 7))
+    expected[0, 0], expected[1, 1], expected[2, 2] = 200, 400, 600
+    np.testing.assert_array_equal(J, expected)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_zygote_example_scalar_argument_gives_a_vector(mode):
+    ja, jx = jacobian(lambda a, x: a**2 * x, np.array([1.0, 2.0, 3.0]), 1.0, mode=mode)
+    np.testing.assert_array_equal(ja, np.diag([2.0, 4.0, 6.0]))
+    np.testing.assert_array_equal(jx, [1.0, 4.0, 9.0])
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_zygote_example_prod_along_an_axis(mode):
+    a = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    ja, jd = jacobian(lambda a, d: np.prod(a, axis=d), a, 1, mode=mode)
+    # y[r] = a[r, 0] * a[r, 1]; a.ravel()[2 r] = a[r, 0], a.ravel()[2 r + 1] = a[r, 1]
+    np.testing.assert_array_equal(ja, [[2, 1, 0, 0, 0, 0], [0, 0, 4, 3, 0, 0], [0, 0, 0, 0, 6, 5]])
+    np.testing.assert_array_equal(jd, [0.0, 0.0, 0.0])  # the axis is a number with no effect
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_zygote_example_withjacobian(mode):
+    a = np.array([1.0, 2.0, 3.0, 4.0])
+    result = withjacobian(lambda a, x: 100 * a[:3] ** 2 + x**2, a, 5.0, mode=mode)
+    assert isinstance(result, WithJacobian)
+    np.testing.assert_array_equal(result.val, [125.0, 425.0, 925.0])
+    ja, jx = result.grad
+    np.testing.assert_array_equal(ja, [[200, 0, 0, 0], [0, 400, 0, 0], [0, 0, 600, 0]])
+    np.testing.assert_array_equal(jx, [10.0, 10.0, 10.0])
+
+
+# --- shapes and argument kinds ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_scalar_output_gives_one_row(mode):
+    x = np.array([[1.0, -2.0], [3.0, 0.5]])
+    (J,) = jacobian(lambda x: np.sum(x**3), x, mode=mode)
+    np.testing.assert_array_equal(J, (3 * x**2).reshape(1, 4))
+    assert jacobian(lambda t: t**3, 2.0, mode=mode)[0].tolist() == [12.0]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_arguments_that_are_not_numbers_or_float_arrays_give_none(mode):
+    x = np.array([1.0, 2.0])
+    others = (
+        np.array([1, 2]),
+        True,
+        "label",
+        [1.0, 2.0],
+        SimpleNamespace(w=1.0),
+        None,
+        np.array([True, False]),
+    )
+    result = jacobian(lambda x, *rest: 3 * x, x, *others, mode=mode)
+    np.testing.assert_array_equal(result[0], 3 * np.eye(2))
+    assert result[1:] == (None,) * len(others)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_integer_and_numpy_scalars_are_numbers(mode):
+    x = np.array([1.0, 2.0])
+    for k in (3, np.int64(3), np.float32(3.0)):
+        jx, jk = jacobian(lambda x, k: x * k, x, k, mode=mode)
+        np.testing.assert_array_equal(jx, 3 * np.eye(2))
+        np.testing.assert_array_equal(jk, x)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_float32_stays_float32(mode):
+    x = np.array([1.0, 2.0], dtype=np.float32)
+    (J,) = jacobian(lambda x: 2 * x, x, mode=mode)
+    assert J.dtype == np.float32
+    np.testing.assert_array_equal(J, 2 * np.eye(2))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_empty_array_argument(mode):
+    jx, je = jacobian(lambda x, e: 2 * x + np.sum(e), np.array([1.0, 2.0]), np.zeros(0), mode=mode)
+    np.testing.assert_array_equal(jx, 2 * np.eye(2))
+    assert je.shape == (2, 0)
+
+
+def test_no_differentiable_argument_gives_the_value_and_nones():
+    val, grad = withjacobian(lambda i, s: np.arange(4.0)[i], np.array([1, 3]), "text")
+    np.testing.assert_array_equal(val, [1.0, 3.0])
+    assert grad == (None, None)
+    with pytest.raises(TypeError, match="return a real number or a real numpy array"):
+        withjacobian(lambda s: [1.0], "text")
+
+
+# --- choosing the mode and counting passes ------------------------------------------------------
+
+
+def test_reverse_mode_records_once_and_pulls_back_once_per_output(monkeypatch):
+    counts = {"pullback": 0, "back": 0}
+    real_pullback = jacobians_module.pullback
+
+    def counting_pullback(f, *args):
+        counts["pullback"] += 1
+        y, back = real_pullback(f, *args)
+
+        def counting_back(dy):
+            counts["back"] += 1
+            return back(dy)
+
+        return y, counting_back
+
+    monkeypatch.setattr(jacobians_module, "pullback", counting_pullback)
+    jacobian(lambda x: x[:3] * 2, np.ones(5))  # 5 inputs, 3 outputs: reverse
+    assert counts == {"pullback": 1, "back": 3}
+
+
+class _ChoseForward(Exception):
+    pass
+
+
+def _refuse_forward(*args):
+    raise _ChoseForward
+
+
+def test_automatic_mode_picks_forward_when_inputs_are_fewer(monkeypatch):
+    monkeypatch.setattr(jacobians_module, "_forward", _refuse_forward)
+    with pytest.raises(_ChoseForward):
+        jacobian(lambda x: np.outer(x, x), np.ones(3))  # 3 inputs, 9 outputs
+    with pytest.raises(_ChoseForward):
+        jacobian(lambda x, t: x * t, np.ones(3), 2.0, mode="forward")
+    np.testing.assert_array_equal(jacobian(lambda x: x * 2, np.ones(3))[0], 2 * np.eye(3))
+
+
+def test_unknown_mode_is_a_value_error():
+    with pytest.raises(ValueError, match="mode must be 'forward', 'reverse' or None, got 'fwd'"):
+        jacobian(np.sin, np.ones(2), mode="fwd")
+
+
+# --- errors -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("output", [[1.0, 2.0], (1.0, 2.0), "y", {"y": 1.0}, True])
+def test_output_must_be_a_real_number_or_array(mode, output):
+    def returns_output(x):
+        return output
+
+    with pytest.raises(TypeError, match="returns_output to return a real number or a real numpy"):
+        jacobian(returns_output, np.ones(2), mode=mode)
+
+
+def test_complex_values_are_rejected():
+    with pytest.raises(TypeError, match="does not support complex values yet: argument 1"):
+        jacobian(lambda x, z: x, np.ones(2), 1j)
+    with pytest.raises(TypeError, match="does not support complex values yet: argument 0"):
+        jacobian(lambda z: z, np.ones(2, dtype=complex))
+    with pytest.raises(TypeError, match=r"complex values are not supported yet"):
+        jacobian(lambda x: x * 1j, np.ones(2), mode="reverse")

@@ -1,0 +1,217 @@
+"""Jacobians: ``jacobian`` and ``withjacobian``, by reverse mode (one pullback, a ``back`` per
+output element) or forward mode (a ``jvp`` per input element)."""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from zygote_engine.api import pullback
+from zygote_engine.jvp import jvp
+
+__all__ = ["WithJacobian", "jacobian", "withjacobian"]
+
+_MODES = (None, "forward", "reverse")
+
+
+class WithJacobian(NamedTuple):
+    """The result of :func:`withjacobian`: the value and the Jacobians."""
+
+    val: Any
+    grad: tuple
+
+
+class _Input:
+    """An argument the Jacobian is taken in: a real number or a real float array.
+
+    ``jacobian`` stores the matrix it builds for the argument here, in the shape
+    ``(y.size, size)``; :meth:`result` gives the user-facing form.
+    """
+
+    __slots__ = ("dtype", "matrix", "scalar", "shape", "size")
+
+    def __init__(self, x: Any) -> None:
+        self.scalar = not isinstance(x, np.ndarray)
+        self.shape = () if self.scalar else x.shape
+        self.size = 1 if self.scalar else x.size
+        self.dtype = np.dtype(float) if self.scalar else x.dtype
+        self.matrix: np.ndarray | None = None
+
+    def one_hot(self, i: int) -> Any:
+        """The tangent of this argument that is 1 in its ``i``-th element (C order), else 0."""
+        if self.scalar:
+            return 1.0
+        dx = np.zeros(self.shape, self.dtype)
+        dx.flat[i] = 1
+        return dx
+
+    def result(self) -> np.ndarray:
+        """A vector for a number (``∂y[k]/∂x``), else the matrix ``(y.size, x.size)``."""
+        return self.matrix[:, 0] if self.scalar else self.matrix
+
+
+def _input(x: Any, position: int) -> _Input | None:
+    """The argument ``x`` as an input of the Jacobian, or ``None`` if it has none.
+
+    This is the one place that decides what an argument contributes: a ``Params`` collection
+    would be dispatched here, to an input of its own.
+    """
+    if isinstance(x, (complex, np.complexfloating)) or (
+        isinstance(x, np.ndarray) and x.dtype.kind == "c"
+    ):
+        raise TypeError(
+            f"jacobian does not support complex values yet: argument {position} is "
+            f"{_describe(x)}; split it into real and imaginary parts"
+        )
+    if isinstance(x, np.ndarray):
+        return _Input(x) if x.dtype.kind == "f" else None
+    if isinstance(x, numbers.Real) and not isinstance(x, (bool, np.bool_)):
+        return _Input(x)
+    return None
+
+
+def _output_size(f: Callable, y: Any) -> int:
+    """``y.size`` for a real number or real array ``y``; a ``TypeError`` for anything else."""
+    if isinstance(y, np.ndarray) and y.dtype.kind in "fiu":
+        return y.size
+    if isinstance(y, numbers.Real) and not isinstance(y, (bool, np.bool_)):
+        return 1
+    name = getattr(f, "__qualname__", repr(f))
+    complex_note = (
+        " (complex values are not supported yet)"
+        if isinstance(y, (complex, np.complexfloating))
+        or (isinstance(y, np.ndarray) and y.dtype.kind == "c")
+        else ""
+    )
+    raise TypeError(
+        f"jacobian needs {name} to return a real number or a real numpy array, but it returned "
+        f"{_describe(y)}{complex_note}; convert a list or tuple of numbers with np.array"
+    )
+
+
+def _describe(x: Any) -> str:
+    if isinstance(x, np.ndarray):
+        return f"an array of dtype {x.dtype} and shape {x.shape}"
+    return f"a {type(x).__name__}"
+
+
+def _dtype(y: Any, inp: _Input) -> np.dtype:
+    """The Jacobian's dtype: float64 unless both sides are narrower floats."""
+    y_dtype = y.dtype if isinstance(y, np.ndarray) and y.dtype.kind == "f" else np.dtype(float)
+    return np.result_type(y_dtype, inp.dtype)
+
+
+def _one_hot_output(y: Any, k: int) -> Any:
+    """The cotangent of ``y`` that is 1 in its ``k``-th element (C order), else 0."""
+    if not isinstance(y, np.ndarray):
+        return 1.0
+    dy = np.zeros(y.shape, y.dtype if y.dtype.kind == "f" else float)
+    dy.flat[k] = 1
+    return dy
+
+
+def jacobian(f: Callable, *args: Any, mode: str | None = None) -> tuple:
+    """The Jacobian of ``f`` at ``args``: one entry per argument.
+
+    For an array argument ``a``, the matrix ``J`` of shape ``(y.size, a.size)`` with
+    ``J[k, i] = ∂y.ravel()[k] / ∂a.ravel()[i]`` (both flattened in C order); for a number, the
+    vector of the ``y.size`` derivatives; for any other argument (integer or boolean arrays,
+    lists, strings, objects), ``None``. A number ``y`` counts as one element: an array argument
+    gets one row, ``(1, a.size)``. ``f`` must return a real number or a real array. Complex
+    values are not supported yet (a ``TypeError``).
+
+    Args:
+        f: the function.
+        args: where to take the Jacobian.
+        mode: ``"reverse"`` (one ``back`` per output element), ``"forward"`` (one ``jvp`` per
+            input element), or ``None``: forward when the arguments have fewer elements in all
+            than the output, reverse otherwise.
+
+    Example:
+        >>> import numpy as np
+        >>> from zygote_engine import jacobian
+        >>> ja, jx = jacobian(lambda a, x: 100 * a[:3] ** 2 + x**2, np.array([1.0, 2, 3, 4]), 5.0)
+        >>> ja
+        array([[200.,   0.,   0.,   0.],
+               [  0., 400.,   0.,   0.],
+               [  0.,   0., 600.,   0.]])
+        >>> jx
+        array([10., 10., 10.])
+        >>> jacobian(lambda x, label: 2 * x, np.array([1.0, 2.0]), "doubled")
+        (array([[2., 0.],
+               [0., 2.]]), None)
+    """
+    return withjacobian(f, *args, mode=mode).grad
+
+
+def withjacobian(f: Callable, *args: Any, mode: str | None = None) -> WithJacobian:
+    """``(val, grad)``: the value of ``f(*args)`` and its Jacobian (see :func:`jacobian`).
+
+    Example:
+        >>> import numpy as np
+        >>> from zygote_engine import withjacobian
+        >>> val, (J,) = withjacobian(lambda x: np.cumsum(x), np.array([1.0, 2.0]))
+        >>> val, J
+        (array([1., 3.]), array([[1., 0.],
+               [1., 1.]]))
+    """
+    if mode not in _MODES:
+        raise ValueError(f"mode must be 'forward', 'reverse' or None, got {mode!r}")
+    inputs = [_input(x, position) for position, x in enumerate(args)]
+    active = [inp for inp in inputs if inp is not None]
+    if not active:  # nothing to differentiate in: only the value, checked
+        y = f(*args)
+        _output_size(f, y)
+        return WithJacobian(y, (None,) * len(args))
+    if mode == "forward":
+        y = _forward(f, args, inputs)
+    else:
+        y, back = pullback(f, *args)
+        size = _output_size(f, y)
+        if mode is None and sum(inp.size for inp in active) < size:
+            y = _forward(f, args, inputs)
+        else:
+            _reverse(y, size, back, inputs)
+    return WithJacobian(y, tuple(None if inp is None else inp.result() for inp in inputs))
+
+
+def _allocate(y: Any, size: int, inputs: list[_Input | None]) -> None:
+    """Give each input a zero matrix ``(size, input size)`` to fill."""
+    for inp in inputs:
+        if inp is not None:
+            inp.matrix = np.zeros((size, inp.size), _dtype(y, inp))
+
+
+def _reverse(y: Any, size: int, back: Callable, inputs: list[_Input | None]) -> None:
+    """Fill the inputs' matrices row by row: row ``k`` is the gradient of ``y.ravel()[k]``."""
+    _allocate(y, size, inputs)
+    for k in range(size):
+        # a fresh cotangent each time: the engine may accumulate into the one it is given
+        grads = back(_one_hot_output(y, k))
+        for inp, dx in zip(inputs, grads):
+            if inp is not None and dx is not None:
+                inp.matrix[k] = np.ravel(dx)
+
+
+def _forward(f: Callable, args: tuple, inputs: list[_Input | None]) -> Any:
+    """Fill the inputs' matrices column by column with ``jvp`` s; returns ``y``."""
+    rest = (None,) * len(inputs)  # jvp's "no tangent", for every argument but the seeded one
+    y = _NOT_YET = object()
+    for position, inp in enumerate(inputs):
+        if inp is None:
+            continue
+        for i in range(inp.size):
+            tangents = (*rest[:position], inp.one_hot(i), *rest[position + 1 :])
+            y_i, dy = jvp(f, args, tangents)
+            if y is _NOT_YET:
+                _allocate(y_i, _output_size(f, y_i), inputs)
+            y = y_i
+            if dy is not None:  # None: no tangent reached y (an integer y, say)
+                inp.matrix[:, i] = np.ravel(dy)
+    if y is _NOT_YET:  # every input is an empty array: no jvp ran
+        y = f(*args)
+        _allocate(y, _output_size(f, y), inputs)
+    return y
