@@ -7,7 +7,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from chainrules_core import NoTangent
+from chainrules_core import AbstractZero, NoTangent, Tangent, ZeroTangent, frule
 
 
 @functools.cache
@@ -41,6 +41,48 @@ def argument(f: Callable, name: str, args: tuple, kwargs: dict) -> Any:
         True
     """
     return bound_arguments(f, args, kwargs)[name]
+
+
+# Rules run inside differentiated code when derivatives are nested (a Hessian differentiates the
+# rules of the gradient): reading a call's arguments by name passes their tangents along.
+
+
+@frule.register(bound_arguments)
+def _bound_arguments_frule(tangents, f, args, kwargs):
+    _, _, dargs, dkwargs = tangents
+    signature = f if isinstance(f, inspect.Signature) else signature_of(f)
+    y = bound_arguments(signature, args, kwargs)
+    dargs = _items(dargs, len(args))
+    dkwargs = {} if isinstance(dkwargs, AbstractZero) else dict(dkwargs.backing)
+    sources = signature.bind(*range(len(args)), **{k: k for k in kwargs}).arguments
+    fields = {}
+    for name, source in sources.items():
+        kind = signature.parameters[name].kind
+        if kind is inspect.Parameter.VAR_POSITIONAL:
+            fields[name] = Tangent(tuple, *(dargs[i] for i in source))
+        elif kind is inspect.Parameter.VAR_KEYWORD:
+            fields[name] = Tangent.from_backing(
+                dict, {k: dkwargs.get(k, ZeroTangent()) for k in source}
+            )
+        elif isinstance(source, int):
+            fields[name] = dargs[source]
+        else:
+            fields[name] = dkwargs.get(source, ZeroTangent())
+    return y, Tangent.from_backing(dict, fields)
+
+
+@frule.register(argument)
+def _argument_frule(tangents, f, name, args, kwargs):
+    bound, dbound = _bound_arguments_frule(
+        (NoTangent(), NoTangent(), *tangents[3:]), f, args, kwargs
+    )
+    return bound[name], dbound.backing.get(name, ZeroTangent())
+
+
+def _items(dargs, n: int) -> tuple:
+    if isinstance(dargs, AbstractZero):
+        return (ZeroTangent(),) * n
+    return tuple(dargs.backing) if isinstance(dargs, Tangent) else tuple(dargs)
 
 
 def no_tangents(args: tuple) -> tuple:

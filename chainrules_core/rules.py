@@ -312,7 +312,8 @@ class ReverseRules(RuleTable):
     """
 
     def __call__(self, *args: Any, **kwargs: Any):
-        # The hot path of every AD engine: written out inline, with the cache probed directly.
+        # Resolution (``resolve``, cached) is kept apart from running the rule, so that an AD
+        # engine differentiating code that calls ``rrule`` can differentiate the second alone.
         if args and isinstance(args[0], RuleConfig):
             config, args = args[0], args[1:]
         else:
@@ -323,10 +324,7 @@ class ReverseRules(RuleTable):
         bound = type(f) in _BOUND_METHOD_TYPES
         if bound:
             f, call_args, bound = resolve_receiver(f, call_args)
-        try:
-            found = self._cache[(f, type(config), *map(type, call_args))]
-        except (KeyError, TypeError):
-            found = self.resolve(config, f, call_args)
+        found = self.resolve(config, f, call_args)
         if found is None:
             return None
         impl, takes_config, receiver_first = found

@@ -22,7 +22,14 @@ from zygote_engine.errors import (
     UnsupportedConstructError,
     ZygoteError,
 )
-from zygote_engine.jacobians import WithJacobian, jacobian, withjacobian
+from zygote_engine.jacobians import (
+    WithJacobian,
+    diaghessian,
+    hessian,
+    hessian_reverse,
+    jacobian,
+    withjacobian,
+)
 from zygote_engine.jvp import jvp, pushforward
 from zygote_engine.params import Grads, Params
 
@@ -41,7 +48,10 @@ __all__ = [
     "adjoint",
     "checkpointed",
     "derivative",
+    "diaghessian",
     "gradient",
+    "hessian",
+    "hessian_reverse",
     "hook",
     "jacobian",
     "jvp",

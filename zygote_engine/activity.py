@@ -27,6 +27,8 @@ class FunctionInfo:
     is_global: Callable[[str], bool]  # a name bound in the module globals to differentiable state
     is_module: Callable[[str], bool]
     value_of: Callable[[str], Any]  # a free name's value when the function is first transformed
+    # free names bound to the engine's run-time objects (in code the engine generated): constants
+    constants: frozenset[str] = frozenset()
 
 
 def loaded_names(node: ast.AST) -> set[str]:
@@ -83,6 +85,8 @@ class FunctionAnalysis:
             elif isinstance(s, ast.For):
                 targets = [s.target.id]
                 self.loop_variables.add(s.target.id)
+            elif isinstance(s, ast.With) and s.items[0].optional_vars is not None:
+                targets = [s.items[0].optional_vars.id]
             for t in targets:
                 self.locals.add(t)
                 self.assign_counts[t] = self.assign_counts.get(t, 0) + 1
@@ -93,6 +97,8 @@ class FunctionAnalysis:
                 self._scan(s.orelse, in_loop)
             elif isinstance(s, (ast.For, ast.While)):
                 self._scan(s.body, True)
+            elif isinstance(s, ast.With):
+                self._scan(s.body, in_loop)
 
     def _used_as_values(self) -> set[str]:
         """Names read as values anywhere (not only as the test of an ``if`` or a ``while``)."""
@@ -112,7 +118,11 @@ class FunctionAnalysis:
         for node in ast.walk(self.nf):
             if not isinstance(node, ast.Name) or node.id in self.locals:
                 continue
-            captured = node.id in self.info.freevars and not self.info.is_module(node.id)
+            captured = (
+                node.id in self.info.freevars
+                and node.id not in self.info.constants
+                and not self.info.is_module(node.id)
+            )
             if captured or self.info.is_global(node.id):
                 names.add(node.id)
         return names
@@ -187,7 +197,7 @@ class FunctionAnalysis:
             return self.has_work(s.body) or self.has_work(s.orelse)
         if isinstance(s, ast.For):
             return s.target.id in self.active or self.has_work(s.body)
-        if isinstance(s, ast.While):
+        if isinstance(s, (ast.While, ast.With)):
             return self.has_work(s.body)
         return False
 
@@ -254,5 +264,5 @@ def statements(body: list[ast.stmt]):
         if isinstance(s, ast.If):
             yield from statements(s.body)
             yield from statements(s.orelse)
-        elif isinstance(s, (ast.For, ast.While)):
+        elif isinstance(s, (ast.For, ast.While, ast.With)):
             yield from statements(s.body)

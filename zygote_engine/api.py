@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from chainrules_core import (
+    NoTangent,
     ZeroTangent,
     non_differentiable,
 )
@@ -23,8 +24,10 @@ from zygote_engine.store import ZERO_TYPES, contents_of, is_tracked
 from zygote_engine.transform import transform
 
 _ZERO = ZeroTangent()
+_NO = NoTangent()
 
 __all__ = [
+    "Pullback",
     "WithGradient",
     "derivative",
     "gradient",
@@ -42,7 +45,7 @@ class WithGradient(NamedTuple):
     grad: tuple | Grads
 
 
-def pullback(f: Callable, *args: Any) -> tuple[Any, Callable[[Any], tuple]]:
+def pullback(f: Callable, *args: Any) -> tuple[Any, Callable[[Any], Any]]:
     """Run ``f(*args)`` and return ``(y, back)``; ``back(dy)`` gives one gradient per argument.
 
     ``back`` may be called several times, with different ``dy``. With one :class:`Params`
@@ -57,28 +60,59 @@ def pullback(f: Callable, *args: Any) -> tuple[Any, Callable[[Any], tuple]]:
     """
     if len(args) == 1 and isinstance(args[0], Params):
         return params_pullback(f, args[0])
+    y, back_all = tangents_pullback(f, args)
+    return y, Pullback(f, args, back_all)
+
+
+class Pullback:
+    """The ``back`` that :func:`pullback` returns: ``back(dy)`` gives one gradient per argument.
+
+    A class rather than a closure so that ``back`` itself has a rule: code that calls it can be
+    differentiated again (see :mod:`zygote_engine.lib.modes`).
+    """
+
+    __slots__ = ("args", "back_all", "f")
+
+    def __init__(self, f: Callable, args: tuple, back_all: Callable) -> None:
+        self.f, self.args, self.back_all = f, args, back_all
+
+    def __call__(self, dy: Any) -> tuple:
+        return self.back_all(dy)[1]
+
+    def __repr__(self) -> str:
+        name = getattr(self.f, "__qualname__", repr(self.f))
+        return f"<pullback of {name} at {len(self.args)} arguments>"
+
+
+def tangents_pullback(f: Callable, args: tuple) -> tuple[Any, Callable[[Any], tuple]]:
+    """``(y, back_all)``: ``back_all(dy)`` is ``(df, grads)``, ``f``'s own tangent as well.
+
+    ``df`` is the tangent of ``f`` itself (its captured variables', for a closure) as the engine
+    writes it; ``grads`` are in the user-facing form of :func:`gradient`. Nested differentiation
+    needs both.
+    """
     cx = ZygoteRuleConfig()
     # differentiated code may mutate its arguments: gradients refer to what they held at the call
     held = [None if type(a) in _LEAVES or not _structured(a) else contents_of(a) for a in args]
     y, pb = call(cx, f, *args)
     returns_container = is_tracked(y)
 
-    def back(dy: Any) -> tuple:
+    def back_all(dy: Any) -> tuple:
         cx.store = {}  # the store is backward-pass state: each pass starts empty
         if returns_container:  # a returned list or dict: its cotangent lives in the store
             cx.deposit(y, dy)
             dy = _ZERO
         if type(dy) in ZERO_TYPES and not must_run(pb):
-            return (None,) * len(args)
+            return _NO, (None,) * len(args)
         tangents = pb(dy)
         grads = []
         for a, t, h in zip(args, tangents[1:], held):
             if type(a) is not float or type(t) is not float:
                 t = public_gradient(a, t if h is None else cx.resolve(a, t, h), h)
             grads.append(t)
-        return tuple(grads)
+        return tangents[0], tuple(grads)
 
-    return y, back
+    return y, back_all
 
 
 # Argument types that are never containers (checked first: most arguments are numbers or arrays).
@@ -190,5 +224,4 @@ def _check_scalar(f: Callable, y: Any) -> None:
         )
 
 
-for _api in (gradient, pullback, withgradient, derivative, show_adjoint):
-    non_differentiable(_api)  # a nested gradient is a constant to an outer one
+non_differentiable(show_adjoint)

@@ -20,7 +20,7 @@ import types
 import weakref
 from typing import Any
 
-from zygote_engine.transform import transform, transform_jvp
+from zygote_engine.transform import forget_generated, note_origin, transform, transform_jvp
 
 __all__ = [
     "FORWARDS",
@@ -94,6 +94,7 @@ def jvp_for(fn: types.FunctionType) -> types.FunctionType:
             transform_count += 1
             _jvp_transforms[fn.__code__] = code
     run = _build(fn, code)
+    note_origin(fn)
     key = id(fn)
     _JVPS[key] = (weakref.ref(fn, lambda _: _JVPS.pop(key, None)), run)
     return run
@@ -122,6 +123,7 @@ def forward_for(fn: types.FunctionType) -> Forward:
     if entry is not None and entry.function() is fn:
         return entry
     run = _build(fn, transformed(fn))
+    note_origin(fn)
     code = fn.__code__
     plain = not (code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS))
     arity = code.co_argcount if plain and not code.co_kwonlyargcount else -1
@@ -150,4 +152,5 @@ def refresh() -> None:
         _jvp_transforms.clear()
         FORWARDS.clear()
         _JVPS.clear()
+        forget_generated()
         BACKWARD_CODES.clear()

@@ -106,7 +106,8 @@ def compile_generated(
     which then runs with the user's module globals and the user's own closure cells.
     """
     line = forward.lineno
-    params = [ast.arg(arg=name) for name in (*runtime_names, *freevars)]
+    # generated code being transformed again (nested differentiation) has run-time names free
+    params = [ast.arg(arg=name) for name in dict.fromkeys((*runtime_names, *freevars))]
     factory = ast.FunctionDef(
         name=_FACTORY,
         args=ast.arguments(
@@ -132,3 +133,86 @@ def compile_generated(
         for c in factory_code.co_consts
         if isinstance(c, types.CodeType) and c.co_name == forward.name
     )
+
+
+# -- finding the definition of a code object compiled from a generated tree --
+#
+# Code the engine generated has no file to read its source from, and nested differentiation
+# transforms it again. Each code object compiled from a generated tree is identified by its
+# path from the tree's root: at each level, the name of a nested definition ("<lambda>" for a
+# lambda) and its index among the definitions of that name at that level, in source order, the
+# order in which the compiler adds their code objects to the enclosing code's constants.
+
+_COMPREHENSIONS = frozenset({"<listcomp>", "<setcomp>", "<dictcomp>", "<genexpr>"})
+
+
+def definition_paths(code: types.CodeType, tree: ast.FunctionDef) -> dict[types.CodeType, tuple]:
+    """The path (see :func:`follow`) of ``code`` and of every code object nested in it."""
+    paths: dict[types.CodeType, tuple] = {}
+
+    def visit(code: types.CodeType, node: ast.AST, path: tuple) -> None:
+        paths[code] = path
+        nodes: dict[str, list[ast.AST]] = {}
+        for child in _nested_definitions(node):
+            nodes.setdefault(_definition_name(child), []).append(child)
+        codes: dict[str, list[types.CodeType]] = {}
+        for child in _nested_codes(code):
+            codes.setdefault(child.co_name, []).append(child)
+        for name, found in codes.items():
+            candidates = nodes.get(name, [])
+            for i, child in enumerate(found):
+                # equal code objects are stored once: then match by line (either node would do)
+                index = i if len(found) == len(candidates) else _by_line(candidates, child)
+                if index is not None:
+                    visit(child, candidates[index], (*path, (name, index)))
+
+    visit(code, tree, ())
+    return paths
+
+
+def follow(tree: ast.FunctionDef, path: tuple) -> ast.AST:
+    """The definition (``FunctionDef`` or ``Lambda``) at ``path`` in ``tree``."""
+    node: ast.AST = tree
+    for name, index in path:
+        node = [d for d in _nested_definitions(node) if _definition_name(d) == name][index]
+    return node
+
+
+def _definition_name(node: ast.AST) -> str:
+    return "<lambda>" if isinstance(node, ast.Lambda) else node.name
+
+
+def _nested_definitions(node: ast.AST) -> list[ast.AST]:
+    """Function definitions and lambdas directly inside ``node``'s own scope, in source order."""
+    found: list[ast.AST] = []
+
+    def scan(children) -> None:
+        for child in children:
+            if isinstance(child, (ast.FunctionDef, ast.Lambda)):
+                # decorators and defaults are evaluated in the enclosing scope, before the body
+                scan([*getattr(child, "decorator_list", ()), child.args])
+                found.append(child)
+            else:
+                scan(ast.iter_child_nodes(child))
+
+    scan([node.body] if isinstance(node, ast.Lambda) else node.body)
+    return found
+
+
+def _nested_codes(code: types.CodeType) -> list[types.CodeType]:
+    """Code objects of the functions defined directly in ``code`` (through comprehensions)."""
+    found = []
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            if const.co_name in _COMPREHENSIONS:
+                found += _nested_codes(const)
+            else:
+                found.append(const)
+    return found
+
+
+def _by_line(candidates: list[ast.AST], code: types.CodeType) -> int | None:
+    for i, node in enumerate(candidates):
+        if node.lineno == code.co_firstlineno:
+            return i
+    return None

@@ -21,7 +21,7 @@ from chainrules_core import (
     unthunk,
 )
 from zygote_engine.errors import MissingRuleError, user_location
-from zygote_engine.public import public_gradient
+from zygote_engine.public import engine_tangent, public_gradient
 from zygote_engine.runtime import MustRun, Reads
 from zygote_engine.store import MutationStore, is_tracked
 
@@ -82,7 +82,7 @@ def adjoint(f: Callable) -> Callable:
                     f"{_count(n, 'argument')}: it must return a tuple with one tangent per "
                     f"positional argument, e.g. (dx,) for one argument, and None for no gradient"
                 )
-            return (_NO, *map(_tangent, dargs))
+            return (_NO, *map(engine_tangent, dargs))
 
         return y, adjoint_pullback
 
@@ -112,17 +112,6 @@ def _split(name: str, result: Any) -> tuple[Any, Callable]:
 
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
-def _tangent(dx: Any) -> Any:
-    """A tangent the engine accumulates, from a user's: ``None`` (also nested) is a zero."""
-    if dx is None:
-        return _ZERO
-    if type(dx) in (tuple, list):
-        return type(dx)(map(_tangent, dx))
-    if type(dx) is dict:
-        return {k: _tangent(v) for k, v in dx.items()}
-    return dx
 
 
 def checkpointed(f: Callable, *args: Any) -> Any:
@@ -200,6 +189,6 @@ def _hook_rrule(fn: Callable[[Any], Any], x: Any):
         dx_public = public_gradient(x, dx)
         if dx_public is None:
             return _NO, _NO, _ZERO
-        return _NO, _NO, _tangent(fn(dx_public))
+        return _NO, _NO, engine_tangent(fn(dx_public))
 
     return x, hook_pullback

@@ -32,7 +32,7 @@ def _mark(body: list[ast.stmt], line: int) -> None:
     """Give generated statements their user line (``codegen.place`` gives it to their parts)."""
     for stmt in body:
         stmt.user_line = line
-        if isinstance(stmt, (ast.If, ast.For, ast.While, ast.FunctionDef)):
+        if isinstance(stmt, (ast.If, ast.For, ast.While, ast.With, ast.FunctionDef)):
             _mark(stmt.body, line)
             _mark(getattr(stmt, "orelse", []), line)
 

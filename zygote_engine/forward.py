@@ -42,21 +42,30 @@ def generate_jvp(nf: ast.FunctionDef, info: FunctionInfo, namer: Namer) -> ast.F
 
 
 class _Forward(FunctionAnalysis):
+    def __init__(self, nf: ast.FunctionDef, info: FunctionInfo, namer: Namer):
+        super().__init__(nf, info, namer)
+        # the context, f's tangent and the parameters' tangents: fresh names where the function
+        # already uses them (it is itself forward-mode code, differentiated again)
+        self.fx, self.df, self.dparams = (
+            name if name not in namer.used else namer.fresh(name)
+            for name in ("__fx", "__df", "__dparams")
+        )
+
     def function(self) -> ast.FunctionDef:
         nf, line = self.nf, self.nf.lineno
         *body, ret = nf.body
         prologue = []
         dparams = [self.dname(p) if p in self.active else "_" for p in self.params]
         if dparams:
-            prologue.append(f"{', '.join(dparams)}, = __dparams")
+            prologue.append(f"{', '.join(dparams)}, = {self.dparams}")
         kwarg = nf.args.kwarg
         if kwarg is not None and kwarg.arg in self.active:
-            prologue.append(f"__jrecord_kwargs(__fx, {kwarg.arg}, {self.dname(kwarg.arg)})")
+            prologue.append(f"__jrecord_kwargs({self.fx}, {kwarg.arg}, {self.dname(kwarg.arg)})")
         for name in sorted(self.captured()):
-            prologue.append(f"{self.dname(name)} = __jcaptured(__df, {name!r})")
+            prologue.append(f"{self.dname(name)} = __jcaptured({self.df}, {name!r})")
         result = f"return ({text(ret.value)}, {self.tangent(ret.value)})"
         args = strip_defaults(nf.args)
-        args.args[:0] = [ast.arg(arg=a) for a in ("__fx", "__df", "__dparams")]
+        args.args[:0] = [ast.arg(arg=a) for a in (self.fx, self.df, self.dparams)]
         return ast.FunctionDef(
             name=f"{self.info.name}__jvp",
             args=args,
@@ -99,8 +108,12 @@ class _Forward(FunctionAnalysis):
             return [located(s, s.lineno)]
         if isinstance(s, ast.For):
             return [self.for_loop(s)]
-        if isinstance(s, ast.While):
-            s.body = self.block(s.body)
+        if isinstance(s, (ast.While, ast.With)):
+            s.body = self.block(s.body) or parse("pass", s.lineno)
+            if isinstance(s, ast.With) and s.items[0].optional_vars is not None:
+                entered = s.items[0].optional_vars.id
+                if entered in self.active:  # what __enter__ returns carries no tangent
+                    s.body[:0] = parse(f"{self.dname(entered)} = __zero", s.lineno)
             return [located(s, s.lineno)]
         return [s]  # raise / assert: run as written
 
@@ -131,7 +144,7 @@ class _Forward(FunctionAnalysis):
             active = [k for k in call.keywords if self.is_active_atom(k.value)]
             dkwargs = ", ".join(f"{k.arg!r}: {self.tangent(k.value)}" for k in active)
             rest = f", {{{kwargs}}}, " + (f"{{{dkwargs}}}" if active else "None")
-        run = f"__jcall(__fx, ({primals},), ({tangents},){rest})"
+        run = f"__jcall({self.fx}, ({primals},), ({tangents},){rest})"
         if target is None:
             return run
         return f"{target}, {self.dname(target)} = {run}"
@@ -155,5 +168,5 @@ class _Forward(FunctionAnalysis):
         if x in self.active:
             pair = ast.Tuple([s.target, ast.Name(self.dname(x), ast.Store())], ast.Store())
             s.target = pair
-            s.iter = ast.parse(f"__jpairs(__fx, {s.iter.id})", mode="eval").body
+            s.iter = ast.parse(f"__jpairs({self.fx}, {s.iter.id})", mode="eval").body
         return located(s, s.lineno)

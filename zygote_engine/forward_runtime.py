@@ -39,9 +39,10 @@ _INERT = frozenset({int, bool, str, bytes, type(None), range, slice})
 def table_aware(impl):
     """Mark a forward rule of the engine's own as reading mutable objects' tangents from the table.
 
-    Such a rule is handed the tangents that travelled beside its arguments as they are; any other
-    rule gets the structural tangent of each mutable argument instead, and its results' tangents
-    are entered in the table.
+    Such a rule is handed the tangents that travelled beside its arguments as they are, followed
+    by the keyword arguments' tangents in the order of the call; any other rule gets the
+    structural tangent of each mutable argument instead (and none for keywords), and its
+    results' tangents are entered in the table.
     """
     impl.table_aware = True
     return impl
@@ -60,10 +61,9 @@ class ClosureTangent:
 
     def field(self, name: str) -> Any:
         """The current tangent of the captured variable ``name`` (zero if it has none)."""
-        try:
+        if name in self.names:
             return self.read()[self.names.index(name)]
-        except ValueError:
-            return _ZERO
+        return _ZERO
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{n}={d!r}" for n, d in zip(self.names, self.read()))
@@ -79,7 +79,7 @@ def jcall(fx, primals: tuple, tangents: tuple, kwargs: dict | None = None, dkwar
     """
     f, args = primals[0], primals[1:]
     kwargs = kwargs or {}
-    if dkwargs is None and not _carries_tangent(f, args, tangents):
+    if dkwargs is None and not _carries_tangent(fx, f, args, tangents):
         return f(*args, **kwargs), _ZERO
     unbound, call_args, bound = resolve_receiver(f, args)
     call_tangents = (_NO, *tangents) if bound else tangents
@@ -89,7 +89,9 @@ def jcall(fx, primals: tuple, tangents: tuple, kwargs: dict | None = None, dkwar
         if receiver_first:  # the rule of type(f).__call__: f's tangent is its receiver's
             call_args, call_tangents = (unbound, *call_args), (_NO, *call_tangents)
         aware = getattr(impl, "table_aware", False)
-        if not aware:
+        if aware and kwargs:  # the engine's own rules see the keywords' tangents, after the rest
+            call_tangents = (*call_tangents, *((dkwargs or {}).get(k, _ZERO) for k in kwargs))
+        elif not aware:
             call_tangents = tuple(
                 fx.tangent(x, dx) for x, dx in zip((None, *call_args), call_tangents)
             )
@@ -104,14 +106,17 @@ def jcall(fx, primals: tuple, tangents: tuple, kwargs: dict | None = None, dkwar
     return _differentiate_code(fx, f, args, kwargs, tangents, dkwargs)
 
 
-def _carries_tangent(f: Any, args: tuple, tangents: tuple) -> bool:
+def _carries_tangent(fx, f: Any, args: tuple, tangents: tuple) -> bool:
     for t in tangents:
         if type(t) not in ZERO_TYPES:
             return True
     for a in args:
-        if reaches_tracked(a):
+        if reaches_tracked(a) or fx.has(a):  # an object with __slots__ that has an entry
             return True
-    return is_tracked(getattr(f, "__self__", None))
+    if is_tracked(f) or fx.has(f):  # a callable object: its attributes' tangents
+        return True
+    receiver = getattr(f, "__self__", None)
+    return is_tracked(receiver) or fx.has(receiver)
 
 
 def _differentiate_code(fx, f: Any, args: tuple, kwargs: dict, tangents: tuple, dkwargs):

@@ -1,5 +1,10 @@
-"""Jacobians: ``jacobian`` and ``withjacobian``, by reverse mode (one pullback, a ``back`` per
-output element) or forward mode (a ``jvp`` per input element)."""
+"""Jacobians and Hessians.
+
+``jacobian``/``withjacobian`` by reverse mode (one pullback, a ``back`` per output element) or
+forward mode (a ``jvp`` per input element); ``hessian`` (forward over reverse),
+``hessian_reverse`` (reverse over reverse) and ``diaghessian``, all as derivatives of
+``gradient``, which nested differentiation makes differentiable in either mode.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +14,17 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from zygote_engine.api import pullback
+from zygote_engine.api import gradient, pullback
 from zygote_engine.jvp import jvp
 
-__all__ = ["WithJacobian", "jacobian", "withjacobian"]
+__all__ = [
+    "WithJacobian",
+    "diaghessian",
+    "hessian",
+    "hessian_reverse",
+    "jacobian",
+    "withjacobian",
+]
 
 _MODES = (None, "forward", "reverse")
 
@@ -215,3 +227,88 @@ def _forward(f: Callable, args: tuple, inputs: list[_Input | None]) -> Any:
         y = f(*args)
         _allocate(y, _output_size(f, y), inputs)
     return y
+
+
+def hessian(f: Callable, x: Any) -> Any:
+    """The Hessian of the real-scalar ``f`` at ``x``, forward over reverse.
+
+    Each column is a ``jvp`` of ``gradient(f, ·)``: ``n`` Hessian-vector products for ``n``
+    elements of ``x``. For an array ``x`` the matrix ``H[i, j] = ∂²f / ∂x.ravel()[i]
+    ∂x.ravel()[j]`` (C order), of shape ``(x.size, x.size)``; for a number, a number.
+
+    Example:
+        >>> import numpy as np
+        >>> from zygote_engine import hessian
+        >>> hessian(lambda x: x[0] ** 2 * x[1] + np.sin(x[1]), np.array([1.0, 0.0]))
+        array([[0., 2.],
+               [2., 0.]])
+        >>> hessian(lambda x: x**3, 2.0)
+        12.0
+    """
+    return _hessian(f, x, "forward", "hessian")
+
+
+def hessian_reverse(f: Callable, x: Any) -> Any:
+    """The Hessian of the real-scalar ``f`` at ``x``, reverse over reverse (see :func:`hessian`).
+
+    One pullback of ``gradient(f, ·)``, then a ``back`` per element of ``x``; reverse mode
+    differentiates ``gradient`` through its rule, whose pullback is a Hessian-vector product.
+    Equal to :func:`hessian`, which is usually faster.
+
+    Example:
+        >>> import numpy as np
+        >>> from zygote_engine import hessian_reverse
+        >>> hessian_reverse(lambda x: np.sum(x**3), np.array([1.0, 2.0]))
+        array([[ 6.,  0.],
+               [ 0., 12.]])
+    """
+    return _hessian(f, x, "reverse", "hessian_reverse")
+
+
+def diaghessian(f: Callable, *args: Any) -> tuple:
+    """The diagonal of the Hessian of the real-scalar ``f``, for each argument: ``∂²f/∂a[i]²``.
+
+    One entry per argument, of the argument's shape (a number for a number, ``None`` for an
+    argument that is not a number or a float array); each element costs a Hessian-vector
+    product.
+
+    Example:
+        >>> import numpy as np
+        >>> from zygote_engine import diaghessian
+        >>> diaghessian(lambda x, y: np.sum(x**2) * y**3, np.array([1.0, 2.0]), 2.0)
+        (array([16., 16.]), 60.0)
+    """
+    out = []
+    for position, x in enumerate(args):
+        inp = _input(x, position)
+        if inp is None:
+            out.append(None)
+            continue
+
+        def partial_gradient(a, position=position):
+            others = (*args[:position], a, *args[position + 1 :])
+            g = gradient(f, *others)[position]
+            return np.zeros_like(a, dtype=float) if g is None else g
+
+        diagonal = np.zeros(inp.size, inp.dtype)
+        for i in range(inp.size):
+            _, column = jvp(partial_gradient, (x,), (inp.one_hot(i),))
+            diagonal[i] = np.ravel(column)[i]
+        out.append(float(diagonal[0]) if inp.scalar else diagonal.reshape(inp.shape))
+    return tuple(out)
+
+
+def _hessian(f: Callable, x: Any, mode: str, name: str) -> Any:
+    inp = _input(x, 0)
+    if inp is None:
+        raise TypeError(
+            f"{name} needs a real number or a real float array, got {_describe(x)}; "
+            "for several arguments or other structures, use jacobian of gradient"
+        )
+
+    def full_gradient(a):
+        g = gradient(f, a)[0]
+        return np.zeros_like(a, dtype=float) if g is None else g
+
+    (h,) = jacobian(full_gradient, x, mode=mode)
+    return float(h[0]) if inp.scalar else h

@@ -8,6 +8,7 @@ After normalisation a function body holds only these statements:
 * ``name = <lambda>`` / nested ``def``, and raw inactive statements (f-strings, ``raise``, ``assert``);
 * ``if name:``, ``for name in name:`` (over a list made by ``zy.collect``) and ``while name:``
   (whose condition is recomputed at the end of the body);
+* ``with name as name:`` (one context manager, entered and exited as Python does);
 * exactly one ``return atom``, the last statement.
 
 ``break``, ``continue`` and early ``return`` are first lowered to boolean flags and guarded blocks
@@ -196,6 +197,9 @@ class _ControlFlow:
                 stmt.body = self.block(stmt.body, loop) or [ast.Pass()]
                 stmt.orelse = self.block(stmt.orelse, loop)
                 out.append(stmt)
+            elif isinstance(stmt, ast.With):
+                stmt.body = self.block(stmt.body, loop) or [ast.Pass()]
+                out.append(stmt)
             elif isinstance(stmt, (ast.For, ast.While)):
                 out += self.loop(stmt, loop)
             else:
@@ -381,12 +385,33 @@ class _Anf:
             self.emit(ast.While(test=_name(cond), body=body, orelse=[]))
         elif isinstance(s, ast.Return):
             self.emit(ast.Return(value=self.atom(s.value) if s.value else ast.Constant(None)))
+        elif isinstance(s, ast.With):
+            self.with_statement(s.items, s.body)
         elif isinstance(s, (ast.FunctionDef, ast.Raise, ast.Assert)):
             self.emit(s)  # runs as written; nested functions are differentiated when called
         elif isinstance(s, (ast.Pass, ast.Global)):
             return
         else:
             raise AssertionError(f"normalize: unexpected statement {type(s).__name__} (fence gap)")
+
+    def with_statement(self, items: list[ast.withitem], body: list[ast.stmt]) -> None:
+        """``with a as v, b:`` -> nested ``with`` statements of one atom each, bound to a name."""
+        item, rest = items[0], items[1:]
+        manager = self.atom(item.context_expr)
+        target = item.optional_vars
+        name = target.id if isinstance(target, ast.Name) else None
+        if target is not None and name is None:
+            name = self.namer.fresh("entered")
+        saved, self.out = self.out, []
+        if target is not None and not isinstance(target, ast.Name):
+            self.bind(target, _name(name))
+        if rest:
+            self.with_statement(rest, body)
+        else:
+            self.out += self.block(body)
+        inner, self.out = self.out, saved
+        entered = ast.withitem(context_expr=manager, optional_vars=name and _name(name, True))
+        self.emit(ast.With(items=[entered], body=inner or [ast.Pass()]))
 
     def augmented(self, s: ast.AugAssign) -> None:
         op = self.op(_INPLACE[type(s.op)])

@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from chainrules_core import AbstractZero, NoTangent, ProjectTo, Tangent, unthunk
+from chainrules_core import AbstractZero, NoTangent, ProjectTo, Tangent, ZeroTangent, unthunk
 from zygote_engine.store import contents_of
 
-__all__ = ["public_gradient", "public_tangent"]
+__all__ = ["engine_tangent", "public_gradient", "public_tangent"]
 
 _NO = NoTangent()
 
@@ -99,3 +99,19 @@ def public_tangent(y: Any, dy: Any) -> Any:
     if hasattr(type(y), "_fields"):
         return type(y)(*parts)
     return type(y)(parts)
+
+
+def engine_tangent(dx: Any) -> Any:
+    """A tangent the engine accumulates, from a user's: ``None`` (also nested) is a zero.
+
+    Example:
+        >>> engine_tangent((1.0, None, [None, 2.0]))
+        (1.0, ZeroTangent(), [ZeroTangent(), 2.0])
+    """
+    if dx is None:
+        return ZeroTangent()
+    if type(dx) in (tuple, list):
+        return type(dx)(map(engine_tangent, dx))
+    if type(dx) is dict:
+        return {k: engine_tangent(v) for k, v in dx.items()}
+    return dx

@@ -154,6 +154,12 @@ class _Reverse(FunctionAnalysis):
             return self.for_loop(s, in_loop)
         if isinstance(s, ast.While):
             return self.while_loop(s, in_loop)
+        if isinstance(s, ast.With):
+            # entered and exited in the forward pass, as Python does; the backward pass of its
+            # body runs outside it (a context manager's effects are on the primal computation)
+            s.body, bwd = self.block(s.body, in_loop)
+            s.body = s.body or parse("pass", s.lineno)
+            return [located(s, s.lineno)], bwd
         return [s], []  # raise / assert: run as written
 
     def simple_assign(self, s: ast.Assign, target: str):

@@ -32,6 +32,7 @@ _UNTRACKED = (
     types.MethodType,
     np.ndarray,
     np.generic,
+    np.ufunc,  # numpy 2 gives ufuncs a __dict__; they hold nothing differentiable
 )
 
 

@@ -58,6 +58,10 @@ class TangentTable:
             found = self.tangents[id(obj)] = (obj, entry)
         return found[1]
 
+    def has(self, obj: Any) -> bool:
+        """Whether ``obj`` has an entry (an object with ``__slots__`` gets one when written)."""
+        return id(obj) in self.tangents
+
     def item(self, obj: Any, key: Any) -> Any:
         """The tangent of ``obj[key]`` (or of the attribute ``key``); zero if none was recorded."""
         found = self.tangents.get(id(obj))
@@ -111,9 +115,9 @@ class TangentTable:
             if hasattr(type(x), "_fields"):
                 return Tangent.from_backing(type(x), dict(zip(type(x)._fields, items)))
             return Tangent.from_backing(tuple, tuple(items))
-        if not is_tracked(x):
-            return dx
         found = self.tangents.get(id(x))
+        if not is_tracked(x) and found is None:
+            return dx
         if found is None or id(x) in _seen:
             return _ZERO
         seen = _seen | {id(x)}

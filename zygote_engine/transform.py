@@ -9,16 +9,26 @@ from __future__ import annotations
 import ast
 import builtins
 import types
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from zygote_engine import forward, reverse
 from zygote_engine.activity import FunctionInfo
-from zygote_engine.codegen import compile_generated, render
+from zygote_engine.codegen import compile_generated, definition_paths, follow, place, render
+from zygote_engine.errors import UnsupportedConstructError
 from zygote_engine.fence import check_supported
 from zygote_engine.normalize import Namer, all_names, normalize
-from zygote_engine.source import get_source
+from zygote_engine.source import FunctionSource, get_source
 
-__all__ = ["Transformed", "transform", "transform_jvp"]
+__all__ = [
+    "Transformed",
+    "forget_generated",
+    "note_origin",
+    "source_of",
+    "transform",
+    "transform_jvp",
+]
 
 
 @dataclass(frozen=True)
@@ -44,6 +54,11 @@ class Transformed:
         return render(self.tree, self.origin)
 
 
+# The run-time objects generated code reads through closure cells: constants to a transform of
+# generated code (nested differentiation).
+_RUNTIME_NAMES = frozenset(reverse.RUNTIME_NAMES) | frozenset(forward.RUNTIME_NAMES)
+
+
 def transform(fn: types.FunctionType) -> Transformed:
     """Reverse mode: run every stage on ``fn`` (see the package docs, "How it works")."""
     return _run(fn, reverse.generate, reverse.RUNTIME_NAMES)
@@ -55,7 +70,76 @@ def transform_jvp(fn: types.FunctionType) -> Transformed:
 
 
 def _run(fn: types.FunctionType, generate, runtime_names: tuple[str, ...]) -> Transformed:
-    src = get_source(fn)
+    src, tree = _generate(fn, generate)
+    code = compile_generated(tree, src.filename, src.freevars, runtime_names)
+    origin = _ORIGINS.setdefault(fn.__code__, [None])
+    origin[0] = weakref.ref(fn)
+    for compiled, path in definition_paths(code, tree).items():
+        _GENERATED[compiled] = (origin, generate, path)
+    return Transformed(code, tree, f"{fn.__qualname__} ({src.filename}:{src.node.lineno})")
+
+
+# Code compiled from generated trees: how to find its definition again (nested differentiation
+# transforms it), as (the function transformed, the generation stage, the path in the tree).
+# The trees themselves are not kept (they are large); a definition is regenerated when asked,
+# from a live function with the transformed code: the one the cache bound last (see
+# :func:`note_origin`), held weakly in a holder that every entry of that code shares.
+_GENERATED: dict[types.CodeType, tuple[list, Callable, tuple]] = {}
+_GENERATED_SOURCES: dict[types.CodeType, FunctionSource] = {}
+_ORIGINS: dict[types.CodeType, list] = {}
+
+
+def note_origin(fn: types.FunctionType) -> None:
+    """Remember ``fn``, whose code was transformed before, as the one to regenerate from."""
+    origin = _ORIGINS.get(fn.__code__)
+    if origin is not None:
+        origin[0] = weakref.ref(fn)
+
+
+def forget_generated() -> None:
+    """Forget every generated definition (``refresh``)."""
+    _GENERATED.clear()
+    _GENERATED_SOURCES.clear()
+    _ORIGINS.clear()
+
+
+def source_of(fn: types.FunctionType) -> FunctionSource:
+    """Stage 1 for any function: its own source, or the definition the engine generated for it."""
+    code = fn.__code__
+    entry = _GENERATED.get(code)
+    if entry is None:
+        return get_source(fn)
+    found = _GENERATED_SOURCES.get(code)
+    if found is None:
+        origin, generate, path = entry
+        transformed_fn = origin[0]()
+        if transformed_fn is None:
+            raise UnsupportedConstructError(
+                f"{code.co_filename}:{code.co_firstlineno}: {code.co_name} was generated from a "
+                "function that no longer exists; call refresh() and differentiate again"
+            )
+        _, tree = _generate(transformed_fn, generate)
+        place(tree, tree.lineno)
+        node = follow(tree, path)
+        if isinstance(node, ast.Lambda):
+            body = [ast.Return(value=node.body, lineno=node.lineno, col_offset=0)]
+            node = ast.FunctionDef(
+                name="<lambda>",
+                args=node.args,
+                body=body,
+                decorator_list=[],
+                returns=None,
+                type_comment=None,
+                lineno=node.lineno,
+                col_offset=0,
+            )
+        found = FunctionSource(node, code.co_filename, code.co_name, code.co_freevars)
+        _GENERATED_SOURCES[code] = found
+    return found
+
+
+def _generate(fn: types.FunctionType, generate) -> tuple[FunctionSource, ast.FunctionDef]:
+    src = source_of(fn)
     check_supported(src.node, src.filename)
     namer = Namer(all_names(src.node))
     closure = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
@@ -82,7 +166,6 @@ def _run(fn: types.FunctionType, generate, runtime_names: tuple[str, ...]) -> Tr
 
     nf = normalize(src.node, is_module, namer)
     name = "lambda" if src.name == "<lambda>" else src.name
-    info = FunctionInfo(name, frozenset(src.freevars), is_global, is_module, value_of)
-    tree = generate(nf, info, namer)
-    code = compile_generated(tree, src.filename, src.freevars, runtime_names)
-    return Transformed(code, tree, f"{fn.__qualname__} ({src.filename}:{src.node.lineno})")
+    constants = frozenset(src.freevars) & _RUNTIME_NAMES
+    info = FunctionInfo(name, frozenset(src.freevars), is_global, is_module, value_of, constants)
+    return src, generate(nf, info, namer)

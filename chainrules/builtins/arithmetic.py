@@ -156,6 +156,8 @@ for _f in (builtins.round, builtins.int):
 
 _NUMBERS = (int, float, complex)
 _CONSTANT_ATTRIBUTES = frozenset({"numerator", "denominator"})
+# Values of attributes with no tangent space (a numpy scalar's dtype, a class)
+_CONSTANT_VALUES = (np.dtype, type, str, bytes, bool, type(None))
 
 
 def _number_attribute_rrule(x, name, *default):
@@ -187,7 +189,7 @@ def _number_attribute_rrule(x, name, *default):
             return (NoTangent(), dm, *rest)
 
         return y, method_pullback
-    if name in _CONSTANT_ATTRIBUTES:
+    if name in _CONSTANT_ATTRIBUTES or isinstance(y, _CONSTANT_VALUES):
         return y, lambda dy: (NoTangent(), NoTangent(), *rest)
     raise NotImplementedError(f"no derivative rule for the attribute {name!r} of a number")
 
@@ -203,7 +205,7 @@ def _number_attribute_frule(tangents, x, name, *default):
         return y, ZeroTangent() if isinstance(dx, AbstractZero) else ProjectTo(y)(np.imag(dx))
     if callable(y) and getattr(y, "__self__", None) is x:
         return y, dx
-    if name in _CONSTANT_ATTRIBUTES:
+    if name in _CONSTANT_ATTRIBUTES or isinstance(y, _CONSTANT_VALUES):
         return y, NoTangent()
     raise NotImplementedError(f"no derivative rule for the attribute {name!r} of a number")
 

@@ -134,6 +134,14 @@ def scatter_add(dy: Any, shape: tuple, index: Any) -> Any:
     return dx
 
 
+@frule.register(scatter_add)
+def _scatter_add_frule(tangents, dy, shape, index):
+    # linear in dy: the rules of x[index] are differentiated when derivatives are nested
+    ddy = tangents[1]
+    y = scatter_add(dy, shape, index)
+    return y, ddy if isinstance(ddy, AbstractZero) else scatter_add(ddy, shape, index)
+
+
 _NEVER_REPEATING = (int, np.integer, slice, type(None), type(Ellipsis))
 
 

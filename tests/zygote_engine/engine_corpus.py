@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import operator
@@ -1494,3 +1495,53 @@ class Circle:
 def property_getter_is_differentiated(r):
     c = Circle(r)
     return c.area + c.radius
+
+
+# --- with statements: entered and exited around the body, as Python does ------------------------
+
+
+class Scaled:
+    """A context manager that records how often it was entered and left."""
+
+    def __init__(self):
+        self.depth = 0
+
+    def __enter__(self):
+        self.depth += 1
+        return 3.0
+
+    def __exit__(self, *exc):
+        self.depth -= 1
+        return False
+
+
+_SCALED = Scaled()
+
+
+@contextlib.contextmanager
+def _doubling():
+    yield 2.0
+
+
+@case(np.array([0.5, 2.0, 4.0]))
+def with_errstate(x):
+    with np.errstate(divide="ignore"):
+        y = np.log(x) * x
+    return np.sum(y)
+
+
+@case(1.5)
+def with_user_manager_and_return_inside(x):
+    with _SCALED as k, _doubling() as m:
+        if _SCALED.depth != 1:
+            raise AssertionError("not entered exactly once")
+        return k * m * x * x
+
+
+@case(0.7)
+def with_in_a_loop(x):
+    total = 0.0
+    for i in range(3):
+        with _doubling() as m:
+            total = total + m * x**i
+    return total

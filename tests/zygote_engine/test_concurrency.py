@@ -30,14 +30,3 @@ def test_two_threads_take_gradients_concurrently():
     }
     for k in results:
         assert all(abs(g - expected[k]) < 1e-9 * abs(expected[k]) for g in results[k])
-
-
-def test_nested_gradient_is_a_constant_to_the_outer_gradient():
-    def inner_slope(x):
-        return gradient(lambda y: y**3, x)[0]  # 3 x^2, treated as a constant outside
-
-    def f(x):
-        return x * inner_slope(x)
-
-    # d/dx [x * c] with c = 3 x^2 held constant at x = 2: c = 12
-    assert gradient(f, 2.0) == (12.0,)

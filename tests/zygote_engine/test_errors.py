@@ -49,11 +49,6 @@ def with_nonlocal(x):
     return total
 
 
-def with_with(x):
-    with open(HERE):
-        return x
-
-
 def with_yield(x):
     yield x
 
@@ -63,7 +58,6 @@ def with_yield(x):
     [
         (with_try, "try/except"),
         (with_walrus, "assignment expression"),
-        (with_with, "with statement"),
         (with_yield, "generator"),
         (with_generator, "generator"),
     ],

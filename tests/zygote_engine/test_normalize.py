@@ -20,6 +20,7 @@ _ALLOWED_STATEMENTS = (
     ast.If,
     ast.For,
     ast.While,
+    ast.With,
     ast.Return,
     ast.FunctionDef,
     ast.Raise,
@@ -60,9 +61,9 @@ def _normal_form(f):
 def _own_statements(body):
     for s in body:
         yield s
-        if isinstance(s, (ast.If, ast.For, ast.While)):
+        if isinstance(s, (ast.If, ast.For, ast.While, ast.With)):
             yield from _own_statements(s.body)
-            yield from _own_statements(s.orelse)
+            yield from _own_statements(getattr(s, "orelse", []))
 
 
 def _outside_lambdas(node):

@@ -5,4 +5,11 @@ Registered with ``config=ZygoteRuleConfig`` (reverse) or ``config=ForwardConfig`
 they are found only by this engine and are tried before the plain rules of ``chainrules``.
 """
 
-from zygote_engine.lib import containers, forward, objects, primitives  # noqa: F401 - register rules
+from zygote_engine.lib import (  # noqa: F401 - register rules
+    containers,
+    forward,
+    modes,
+    nesting,
+    objects,
+    primitives,
+)

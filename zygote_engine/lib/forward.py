@@ -88,13 +88,13 @@ _view_rule(dict.keys, "keys")
 @_rule(getattr)
 def _getattr(fx, tangents, obj: Any, name: str, *default: Any):
     y = getattr(obj, name, *default)
-    if isinstance(obj, (types.ModuleType, type)):
+    if isinstance(obj, (types.ModuleType, type)) or isinstance(y, type):
         return y, NO
     getter = property_getter(obj, name)
     if getter is not None:  # the getter is Python code: differentiate it
         return jcall(fx, (getter, obj), (NO, tangents[1]))
     receiver = obj.__self__ if type(obj) is super else obj
-    if is_tracked(receiver):
+    if is_tracked(receiver) or fx.has(receiver):  # its attributes' tangents are in the table
         if isinstance(y, _METHODS) and y.__self__ is receiver:
             return y, ZERO  # a bound method's tangent is its receiver's, in the table
         if default and not hasattr(obj, name):
@@ -150,6 +150,20 @@ def _append(fx, tangents, xs: list, v: Any):
     fx.entry(xs).append(tangents[2])
     xs.append(v)
     return None, NO
+
+
+@_rule(list.copy)
+def _copy(fx, tangents, xs: list):
+    y = xs.copy()
+    fx.record(y, list(fx.entry(xs)))
+    return y, ZERO
+
+
+@_rule(operator.mul, list, int)
+def _repeat(fx, tangents, xs: list, n: int):
+    y = xs * n
+    fx.record(y, fx.entry(xs) * n)
+    return y, ZERO
 
 
 @_rule(list.extend)

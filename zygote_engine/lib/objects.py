@@ -23,7 +23,7 @@ non_differentiable(zy.make_set)
 def _getattr(cx, obj: Any, name: str, *default: Any):
     y = getattr(obj, name, *default)
     slots = (NO, *([NO] * len(default)))
-    if isinstance(obj, (types.ModuleType, type)):
+    if isinstance(obj, (types.ModuleType, type)) or isinstance(y, type):
         return y, lambda dy: (NO, NO, *slots)
     getter = property_getter(obj, name)
     if getter is not None:  # the getter is Python code: differentiate it

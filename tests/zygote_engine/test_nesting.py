@@ -1,0 +1,222 @@
+"""Nested differentiation: every mode inside every other, to third order, against analytic values.
+
+Expected values are derivatives worked out by hand (or central finite differences of a gradient
+worked out by hand), never the engine's own output.
+"""
+
+# The functions under test are written in the style being differentiated (if/else blocks).
+# ruff: noqa: SIM108
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from chainrules_core import ignore_derivatives
+from zygote_engine import (
+    adjoint,
+    checkpointed,
+    derivative,
+    diaghessian,
+    gradient,
+    hessian,
+    hessian_reverse,
+    hook,
+    jvp,
+    pullback,
+    withgradient,
+)
+
+# --- the issue's examples -------------------------------------------------------------------
+
+
+def test_gradient_of_a_gradient():
+    assert gradient(lambda x: gradient(lambda y: y**3, x)[0], 2.0) == (12.0,)
+
+
+def test_derivative_of_a_derivative():
+    assert derivative(derivative(lambda x: x**3))(2.0) == 12.0
+
+
+def test_siskind_pearlmutter_perturbations_are_not_confused():
+    # d/dx [x * d/dy (x + y)] = d/dx [x * 1] = 1; confusing the perturbations gives 2
+    assert gradient(lambda x: x * gradient(lambda y: x + y, 1.0)[0], 1.0) == (1.0,)
+
+
+def test_siskind_pearlmutter_with_jvp_inside_gradient_and_inside_jvp():
+    assert gradient(lambda x: x * jvp(lambda y: x + y, (1.0,), (1.0,))[1], 1.0) == (1.0,)
+    assert jvp(lambda x: x * jvp(lambda y: x + y, (1.0,), (1.0,))[1], (1.0,), (1.0,)) == (1.0, 1.0)
+
+
+def test_inner_gradient_is_differentiated_not_held_constant():
+    def inner_slope(x):
+        return gradient(lambda y: y**3, x)[0]  # 3 x^2
+
+    assert gradient(lambda x: x * inner_slope(x), 2.0) == (36.0,)  # d/dx 3 x^3 = 9 x^2
+
+
+@pytest.mark.parametrize("x", [0.3, -1.2])
+def test_third_derivative_of_sin_in_every_mix_of_modes(x):
+    expected = -math.cos(x)
+    d3 = derivative(derivative(derivative(math.sin)))
+    assert math.isclose(d3(x), expected, rel_tol=1e-12)
+
+    def second(z):  # -sin z, by forward over forward
+        return jvp(lambda y: jvp(math.sin, (y,), (1.0,))[1], (z,), (1.0,))[1]
+
+    assert math.isclose(jvp(second, (x,), (1.0,))[1], expected, rel_tol=1e-12)
+    assert math.isclose(gradient(second, x)[0], expected, rel_tol=1e-12)
+    slope = lambda z: gradient(math.sin, z)[0]  # noqa: E731
+    assert math.isclose(
+        jvp(lambda z: jvp(slope, (z,), (1.0,))[1], (x,), (1.0,))[1], expected, rel_tol=1e-12
+    )
+
+
+def test_third_derivative_of_a_power():
+    d3 = derivative(derivative(derivative(lambda x: x**5)))
+    assert math.isclose(d3(1.5), 60 * 1.5**2, rel_tol=1e-12)
+
+
+# --- pullback, withgradient and jvp inside gradient -------------------------------------------
+
+
+def test_pullback_inside_gradient():
+    def f(x):
+        _, back = pullback(lambda z: z**3 * x, x)
+        return back(2.0)[0]  # 2 * 3 x^2 * x = 6 x^3
+
+    assert math.isclose(gradient(f, 1.5)[0], 18 * 1.5**2)
+
+
+def test_withgradient_inside_gradient_uses_value_and_gradient():
+    def f(x):
+        val, (g,) = withgradient(lambda y: y**3, x)  # x^3, 3 x^2
+        return val * g  # 3 x^5
+
+    assert math.isclose(gradient(f, 1.2)[0], 15 * 1.2**4)
+
+
+def test_jvp_inside_gradient_differentiates_primal_and_tangent():
+    def f(x, v):
+        y, dy = jvp(lambda a: np.sin(a) * a, (x,), (v,))
+        return y + dy  # sin x * x + (cos x * x + sin x) v
+
+    x, v = 0.7, 1.3
+    dx, dv = gradient(f, x, v)
+    assert math.isclose(dx, math.cos(x) * x + math.sin(x) + (2 * math.cos(x) - math.sin(x) * x) * v)
+    assert math.isclose(dv, math.cos(x) * x + math.sin(x))
+
+
+def test_gradient_penalty_loss_against_finite_differences():
+    # a loss using the gradient of a model with respect to its input (WGAN-GP style)
+    x = np.array([0.3, -0.8])
+
+    def model(w, x):
+        return np.tanh(w @ x)
+
+    def loss(w):
+        (gx,) = gradient(lambda x: model(w, x), x)
+        return model(w, x) + np.sum(gx**2)
+
+    def grad_x(w):  # the input gradient by hand: (1 - tanh^2) w
+        return (1 - np.tanh(w @ x) ** 2) * w
+
+    def loss_by_hand(w):
+        return np.tanh(w @ x) + np.sum(grad_x(w) ** 2)
+
+    w = np.array([0.5, 1.1])
+    eps = 1e-6
+    expected = [
+        (loss_by_hand(w + eps * e) - loss_by_hand(w - eps * e)) / (2 * eps) for e in np.eye(2)
+    ]
+    np.testing.assert_allclose(gradient(loss, w)[0], expected, rtol=1e-6)
+
+
+# --- Hessians -----------------------------------------------------------------------------------
+
+
+def rosenbrock(x):
+    return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+
+
+def rosenbrock_hessian(x):
+    n = x.size
+    h = np.zeros((n, n))
+    for i in range(n - 1):
+        h[i, i] += 1200 * x[i] ** 2 - 400 * x[i + 1] + 2
+        h[i + 1, i + 1] += 200
+        h[i, i + 1] = h[i + 1, i] = -400 * x[i]
+    return h
+
+
+@pytest.mark.parametrize("n", [5, 100])
+def test_hessian_of_rosenbrock_is_the_analytic_hessian(n):
+    x = np.random.default_rng(n).uniform(-1.5, 1.5, n)
+    expected = rosenbrock_hessian(x)
+    np.testing.assert_allclose(hessian(rosenbrock, x), expected, rtol=1e-12, atol=1e-9)
+    if n == 5:  # reverse over reverse: one Hessian-vector product per column, slower
+        np.testing.assert_allclose(hessian_reverse(rosenbrock, x), expected, rtol=1e-12)
+
+
+def test_hessian_of_a_function_with_loops_and_branches():
+    def f(x):
+        total = 0.0
+        for i in range(x.size):
+            if x[i] > 0:
+                total = total + x[i] ** 3
+            else:
+                total = total + x[i] * x[(i + 1) % x.size]
+        return total
+
+    x = np.array([1.5, -0.5, 2.0])
+    # 1.5^3 + (-0.5)(2.0) + 2.0^3: d2/dx0^2 = 6 x0, d2/dx2^2 = 6 x2, d2/dx1dx2 = 1
+    expected = np.array([[9.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 1.0, 12.0]])
+    np.testing.assert_allclose(hessian(f, x), expected)
+    np.testing.assert_allclose(hessian_reverse(f, x), expected)
+
+
+def test_hessian_of_a_number_is_a_number_and_bad_input_is_named():
+    assert hessian(lambda x: math.exp(2 * x), 0.0) == 4.0
+    with pytest.raises(TypeError, match="hessian needs a real number or a real float array"):
+        hessian(lambda xs: xs[0] ** 2, [1.0, 2.0])
+
+
+def test_diaghessian_per_argument():
+    def f(x, y, label):
+        return np.sum(x**2) * y**3 + np.sum(np.exp(x))
+
+    x, y = np.array([1.0, -2.0]), 2.0
+    dx, dy, dlabel = diaghessian(f, x, y, "a string")
+    np.testing.assert_allclose(dx, 2 * y**3 + np.exp(x))
+    assert math.isclose(dy, 6 * y * np.sum(x**2))
+    assert dlabel is None
+
+
+def test_hessian_vector_product_by_jvp_of_gradient():
+    x = np.array([0.4, -0.3, 1.2])
+    v = np.array([1.0, 2.0, -1.0])
+    _, hv = jvp(lambda x: gradient(rosenbrock, x)[0], (x,), (v,))
+    np.testing.assert_allclose(hv, rosenbrock_hessian(x) @ v, rtol=1e-12)
+
+
+# --- custom gradients and control inside nested differentiation ----------------------------------
+
+
+def test_adjoint_hook_checkpointed_and_ignore_derivatives_inside_a_hessian():
+    @adjoint
+    def cube(x):
+        return x**3, lambda dy: (3 * x**2 * dy,)
+
+    def f(x):
+        a = cube(x[0])
+        b = checkpointed(lambda z: z[1] ** 4, x)
+        c = hook(lambda d: d, x[2]) ** 2
+        d = ignore_derivatives(lambda: x[0] * 100.0)
+        return a + b + c + d * 0.0
+
+    x = np.array([1.5, 0.5, 2.0])
+    expected = np.diag([6 * 1.5, 12 * 0.5**2, 2.0])
+    np.testing.assert_allclose(hessian(f, x), expected)
+    np.testing.assert_allclose(hessian_reverse(f, x), expected)

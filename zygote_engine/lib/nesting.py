@@ -1,0 +1,219 @@
+"""Rules that let forward mode differentiate the engine's own machinery: nested differentiation.
+
+A ``jvp`` of code that calls ``gradient`` (a Hessian-vector product, say) differentiates the
+reverse-mode engine as it runs: its call protocol, the code it generated (whose definitions the
+transform finds again, see :func:`zygote_engine.transform.source_of`), the rules' pullbacks and
+the tangent arithmetic inside them. Most of that is ordinary Python, which forward mode
+transforms like any other; what is here is the rest:
+
+* the engine's decisions (which rule applies, which transform to run, whether a pullback must
+  run, where an error is): they produce no derivative and are marked non-differentiable, so
+  forward mode never looks inside them;
+* tangent arithmetic (``add``, projection, ``unbroadcast``): linear, so the tangent of the result
+  is the same operation on the arguments' tangents;
+* ``Tangent`` values: the tangent of a structural tangent is a structural tangent of the same
+  primal type, field by field.
+"""
+
+from __future__ import annotations
+
+import inspect
+import operator
+from typing import Any
+
+import chainrules_core as crc
+from chainrules_core import (
+    AbstractZero,
+    NoTangent,
+    Tangent,
+    Thunk,
+    ZeroTangent,
+    frule,
+    non_differentiable,
+    unbroadcast,
+    unthunk,
+)
+from chainrules_core.projection import Projector, ProjectTo
+from chainrules_core.rules import RuleTable
+from zygote_engine import cache, construction, errors, forward_runtime, runtime, store
+from zygote_engine.config import ForwardConfig
+from zygote_engine.forward_runtime import jcall, table_aware
+from zygote_engine.tangent_table import reaches_tracked
+
+NO = NoTangent()
+ZERO = ZeroTangent()
+
+for _decision in (
+    RuleTable.resolve,
+    RuleTable.has_rules,
+    runtime.must_run,
+    runtime._store_aware,
+    runtime._argument_map,
+    runtime._missing_rule_message,
+    forward_runtime._binder,
+    forward_runtime._carries_tangent,
+    forward_runtime._missing_rule_message,
+    construction.constructible,
+    construction.init_fields,
+    construction.property_getter,
+    errors.user_location,
+    store.is_tracked,
+    reaches_tracked,
+    inspect.getattr_static,
+    ProjectTo,
+):
+    non_differentiable(_decision)
+
+
+def _rule(f: Any, *types_: Any):
+    """Register the decorated function as a forward rule of ``f`` for this engine."""
+
+    def register(impl):
+        frule.add(f, types_, table_aware(impl), config=ForwardConfig)
+        return impl
+
+    return register
+
+
+# The generated functions the cache binds to a function share its closure cells: their tangent
+# is the function's own (its captured variables').
+
+
+@_rule(cache.jvp_for)
+def _jvp_for(fx, tangents, fn: Any):
+    return cache.jvp_for(fn), tangents[1]
+
+
+@_rule(cache.forward_for)
+def _forward_for(fx, tangents, fn: Any):
+    forward = cache.forward_for(fn)
+    fx.entry(forward)["run"] = tangents[1]
+    return forward, ZERO
+
+
+def _evaluated(fx, x: Any, dx: Any) -> tuple[Any, Any]:
+    """``(unthunk(x), its tangent)``: a thunk's computation is differentiated like any code."""
+    if isinstance(x, Thunk):
+        return jcall(fx, (unthunk, x), (NO, dx))
+    return x, dx
+
+
+# -- tangent arithmetic: linear --
+
+
+@_rule(crc.add)
+def _add(fx, tangents, a: Any, b: Any, **kwargs: Any):
+    a, da = _evaluated(fx, a, tangents[1])
+    b, db = _evaluated(fx, b, tangents[2])
+    return crc.add(a, b), crc.add(da, db)
+
+
+@_rule(runtime.accumulate)
+def _accumulate(fx, tangents, a: Any, b: Any):
+    a, da = _evaluated(fx, a, tangents[1])
+    b, db = _evaluated(fx, b, tangents[2])
+    return runtime.accumulate(a, b), runtime.accumulate(da, db)
+
+
+@_rule(unbroadcast)
+def _unbroadcast(fx, tangents, x: Any, dx: Any):
+    dx, ddx = _evaluated(fx, dx, tangents[2])
+    return unbroadcast(x, dx), unbroadcast(x, ddx)
+
+
+def _projection_rule(call):
+    @_rule(call)
+    def _(fx, tangents, project: Projector, dx: Any):
+        dx, ddx = _evaluated(fx, dx, tangents[2])
+        return project(dx), project(ddx)
+
+
+for _projector in (Projector, *Projector.__subclasses__()):
+    if "__call__" in vars(_projector):
+        _projection_rule(_projector.__call__)
+
+
+# -- structural tangents as values --
+
+
+@_rule(Tangent.from_backing.__func__)
+def _from_backing(fx, tangents, cls: type, primal_type: type, backing: Any):
+    y = Tangent.from_backing(primal_type, backing)
+    dbacking = fx.tangent(backing, tangents[3])
+    if isinstance(dbacking, AbstractZero):
+        return y, ZERO
+    items = dbacking.backing
+    if isinstance(backing, dict):
+        items = {k: items.get(k, ZERO) for k in backing}
+    return y, Tangent.from_backing(primal_type, items)
+
+
+@_rule(Tangent)
+def _tangent(fx, tangents, primal_type: type, *items: Any, **fields: Any):
+    y = Tangent(primal_type, *items, **fields)
+    ditems = tangents[2 : 2 + len(items)]
+    dfields = dict(zip(fields, tangents[2 + len(items) :]))
+    if all(isinstance(d, AbstractZero) for d in (*ditems, *dfields.values())):
+        return y, ZERO
+    return y, Tangent(primal_type, *ditems, **dfields)
+
+
+@_rule(getattr, Tangent, str)
+def _tangent_field(fx, tangents, t: Tangent, name: str):
+    dt = tangents[1]
+    return getattr(t, name), getattr(dt, name) if isinstance(dt, Tangent) else ZERO
+
+
+def _items_of(dt: Any, n: int) -> list:
+    return list(dt) if isinstance(dt, Tangent) else [ZERO] * n
+
+
+@_rule(tuple, Tangent)
+def _tangent_as_tuple(fx, tangents, t: Tangent):
+    y = tuple(t)
+    dt = tangents[1]
+    return y, Tangent(tuple, *dt) if isinstance(dt, Tangent) else ZERO
+
+
+@_rule(list, Tangent)
+def _tangent_as_list(fx, tangents, t: Tangent):
+    y = list(t)
+    fx.record(y, _items_of(tangents[1], len(y)))
+    return y, ZERO
+
+
+@_rule(operator.getitem, Tangent, object)
+def _tangent_item(fx, tangents, t: Tangent, key: Any):
+    dt = tangents[1]
+    return t[key], dt[key] if isinstance(dt, Tangent) else ZERO
+
+
+# -- arithmetic on tangent values (``dy = ZeroTangent(); dy = dy + p * dx`` in a rule) --
+
+_LINEAR = {operator.add: operator.add, operator.sub: operator.sub}
+
+
+def _tangent_arithmetic_rule(op):
+    def tangent_arithmetic(fx, tangents, a: Any, b: Any):
+        _, da, db = tangents
+        if op in _LINEAR:
+            return op(a, b), op(da, db)
+        if op is operator.mul:
+            return a * b, da * b + a * db
+        return a / b, da / b - (a / b) * db / b  # truediv
+
+    _kinds = (AbstractZero, Tangent, object)
+    for left in _kinds:
+        for right in _kinds:
+            if left is not object or right is not object:
+                frule.add(op, (left, right), table_aware(tangent_arithmetic), config=ForwardConfig)
+
+
+for _op in (operator.add, operator.sub, operator.mul, operator.truediv):
+    _tangent_arithmetic_rule(_op)
+
+
+@_rule(operator.neg, AbstractZero)
+@_rule(operator.neg, Tangent)
+def _negated(fx, tangents, a: Any):
+    return -a, -tangents[1]
