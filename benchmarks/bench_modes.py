@@ -1,4 +1,4 @@
-"""Benchmark ``jacobian`` (reverse and forward mode) and ``checkpointed``; prints tables of ratios.
+"""Benchmark ``jacobian`` (both modes), Hessians and ``checkpointed``; prints tables of ratios.
 
 Run: ``python benchmarks/bench_modes.py`` (add ``--quick`` for fewer repeats). Times are medians
 of repeated rounds, ratios the median of the per-round ratios (see ``bench_engine.paired_times``).
@@ -7,6 +7,10 @@ of repeated rounds, ratios the median of the per-round ratios (see ``bench_engin
   Jacobian ``(1 - y**2)[:, None] * A``. Reverse mode runs one pullback and 100 backward passes,
   forward mode 100 ``jvp`` s; neither can come near the closed form, which is one matrix scaling:
   the ratio says what computing a Jacobian by AD costs here.
+- Hessians of the 100-dimensional Rosenbrock function: a Hessian-vector product
+  (``jvp`` of ``gradient``, forward over reverse) against one ``gradient`` of the same function,
+  and ``hessian`` / ``hessian_reverse`` against the hand-written Hessian and counted in
+  gradients (the issue's targets: an HVP at most 5 gradients, a Hessian about n x (2 to 4)).
 - ``checkpointed``: the gradient of 2,000 steps of ``h = tanh(W @ h)``, once plainly and once in
   ``checkpointed`` blocks of 100 steps: the time ratio (the blocks run their forward pass twice)
   and the ratio of peak memory during the gradient (``tracemalloc``; the plain gradient keeps
@@ -22,14 +26,7 @@ from collections.abc import Callable
 import numpy as np
 from bench_engine import paired_times  # the script's own folder is on sys.path
 
-from zygote_engine import checkpointed, gradient, jacobian
-
-try:
-    import zygote_engine.jvp  # noqa: F401 - forward mode, when it is there
-except ImportError:
-    HAVE_FORWARD = False
-else:
-    HAVE_FORWARD = True
+from zygote_engine import checkpointed, gradient, hessian, hessian_reverse, jacobian, jvp
 
 # --- jacobian of a 100 -> 100 map -----------------------------------------------------------------
 
@@ -41,6 +38,52 @@ def tanh_layer(A, x):
 def tanh_layer_jacobian(A, x):
     y = np.tanh(A @ x)
     return (1.0 - y * y)[:, None] * A
+
+
+# --- Hessians of Rosenbrock's function in 100 dimensions --------------------------------------------
+
+
+def rosenbrock(x):
+    return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+
+
+def rosenbrock_hessian(x):
+    """The Hessian by hand: tridiagonal."""
+    h = np.zeros((x.size, x.size))
+    i = np.arange(x.size - 1)
+    h[i, i] += 1200 * x[:-1] ** 2 - 400 * x[1:] + 2
+    h[i + 1, i + 1] += 200
+    h[i, i + 1] = h[i + 1, i] = -400 * x[:-1]
+    return h
+
+
+def hessians(rng, repeats: int) -> None:
+    x, v = rng.uniform(-1.5, 1.5, 100), rng.normal(size=100)
+    expected = rosenbrock_hessian(x)
+
+    def hvp():
+        return jvp(lambda x: gradient(rosenbrock, x)[0], (x,), (v,))[1]
+
+    hvp_time, gradient_time, ratio = paired_times(hvp, lambda: gradient(rosenbrock, x), repeats, 3)
+    error = np.max(np.abs(hvp() - expected @ v))
+    print()
+    print(f"{'Rosenbrock, n = 100':36} {'AD':>12} {'baseline':>14} {'ratio':>8}")
+    print(
+        f"{f'HVP / gradient (max error {error:.0e})':36} {hvp_time * 1e3:10.2f}ms"
+        f" {gradient_time * 1e3:12.2f}ms {ratio:7.1f}x"
+    )
+    for name, full in (("hessian", hessian), ("hessian_reverse", hessian_reverse)):
+        error = np.max(np.abs(full(rosenbrock, x) - expected))
+        ad, hand, ratio = paired_times(
+            lambda full=full: full(rosenbrock, x),
+            lambda: rosenbrock_hessian(x),
+            max(3, repeats // 5),
+            1,
+        )
+        print(
+            f"{f'{name} / by hand (max error {error:.0e})':36} {ad * 1e3:10.1f}ms"
+            f" {hand * 1e6:12.1f}us {ratio:7.0f}x  = {ad / gradient_time:.0f} gradients"
+        )
 
 
 # --- a long loop, plainly and in checkpointed blocks ----------------------------------------------
@@ -86,7 +129,7 @@ def main() -> None:
 
     A, x = rng.normal(size=(100, 100)) / 10.0, rng.normal(size=100)
     expected = tanh_layer_jacobian(A, x)
-    modes = ["reverse", "forward"] if HAVE_FORWARD else ["reverse"]
+    modes = ["reverse", "forward"]
     print(f"{'jacobian, tanh(A @ x), 100 -> 100':36} {'AD':>12} {'hand-written':>14} {'ratio':>8}")
 
     def layer_of_x(x):  # A is a constant: the Jacobian in x alone, 100 x 100
@@ -105,8 +148,7 @@ def main() -> None:
             f"{mode + f' mode (max error {error:.0e})':36} {ad * 1e3:10.2f}ms {hand * 1e6:12.1f}us"
             f" {ratio:7.0f}x"
         )
-    if not HAVE_FORWARD:
-        print("forward mode: zygote_engine.jvp is not there yet")
+    hessians(rng, repeats)
 
     W, h0 = rng.normal(size=(100, 100)) / 10.0, rng.normal(size=100)
     plain_grads = gradient(tanh_chain, W, h0)

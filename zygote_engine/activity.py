@@ -180,6 +180,8 @@ class FunctionAnalysis:
         atoms = [call.func, *call.args, *(k.value for k in call.keywords)]
         if target is not None and target not in self.values and _is_test_operator(call.func):
             return False  # a comparison that only feeds `if`/`while` tests has no cotangent
+        if _is_type_read(call):
+            return False  # x.__class__: a class has no tangent (generated code reads it often)
         return any(self.is_active_atom(a) for a in atoms)
 
     def has_work(self, body: list[ast.stmt]) -> bool:
@@ -246,6 +248,17 @@ def _is_pure(call: ast.Call) -> bool:
         and isinstance(f.value, ast.Name)
         and f.value.id in (OPERATOR_NAME, HELPERS_NAME)
         and f.attr != "apply"
+    )
+
+
+def _is_type_read(call: ast.Call) -> bool:
+    """Whether ``call`` is ``getattr(x, "__class__")``, ``x.__class__`` in the normal form."""
+    return (
+        isinstance(call.func, ast.Name)
+        and call.func.id == "getattr"
+        and len(call.args) == 2
+        and isinstance(call.args[1], ast.Constant)
+        and call.args[1].value == "__class__"
     )
 
 

@@ -29,15 +29,29 @@ from zygote_engine.errors import MissingRuleError, user_location
 from zygote_engine.reverse import POSITIONAL_CALL_LIMIT
 from zygote_engine.store import ZERO_TYPES
 
-__all__ = ["POSITIONAL_CALLS", "MustRun", "Reads", "call", "must_run", "positional_only"]
+__all__ = [
+    "BUILTIN_BOUND",
+    "CONTAINERS",
+    "POSITIONAL_CALLS",
+    "UNBOUND_OWNERS",
+    "MustRun",
+    "Reads",
+    "adapted",
+    "call",
+    "differentiate_code",
+    "must_run",
+    "positional_only",
+    "resolve",
+    "store_aware",
+]
 
 _NO = NoTangent()
 _ZERO = ZeroTangent()
-_CONTAINERS = frozenset({list, dict})
-_BUILTIN_BOUND = frozenset({types.BuiltinMethodType, types.MethodWrapperType})
+CONTAINERS = frozenset({list, dict})
+BUILTIN_BOUND = frozenset({types.BuiltinMethodType, types.MethodWrapperType})
 # Builtin functions are "methods" of their module: only other receivers make a bound method.
-_UNBOUND_OWNERS = frozenset({types.ModuleType, type(None)})
-_resolve = rrule.resolve
+UNBOUND_OWNERS = frozenset({types.ModuleType, type(None)})
+resolve = rrule.resolve
 _INERT = frozenset({int, bool, str, bytes, type(None), range, slice})
 
 
@@ -70,7 +84,7 @@ def must_run(pullback) -> bool:
     )
 
 
-def _store_aware(pullback) -> bool:
+def store_aware(pullback) -> bool:
     """Whether ``pullback`` is the engine's own, which keeps container cotangents in the store."""
     return type(pullback) in _STORE_AWARE or must_run(pullback)
 
@@ -86,7 +100,7 @@ def call(cx, f: Any, *args: Any, **kwargs: Any):
     """Run ``f(*args, **kwargs)`` and return ``(y, pullback)``."""
     tf = type(f)
     if tf is types.FunctionType:
-        found = _resolve(cx, f, args)  # cached in chainrules_core; registration empties the cache
+        found = resolve(cx, f, args)  # cached in chainrules_core; registration empties the cache
         if found is None:
             forward = cache.forward_for(f)
             if forward.arity == len(args) and not kwargs:
@@ -96,27 +110,27 @@ def call(cx, f: Any, *args: Any, **kwargs: Any):
             y, backward = forward.run(cx, *args, **kwargs)
             return y, MustRun(_argument_map(f, len(args), tuple(kwargs))(backward))
     elif tf is types.MethodType or (
-        tf in _BUILTIN_BOUND and type(f.__self__) not in _UNBOUND_OWNERS
+        tf in BUILTIN_BOUND and type(f.__self__) not in UNBOUND_OWNERS
     ):
         return _call_bound(cx, f, args, kwargs)
     else:
-        found = _resolve(cx, f, args)
+        found = resolve(cx, f, args)
         if found is None:
-            return _differentiate_code(cx, f, args, kwargs)
+            return differentiate_code(cx, f, args, kwargs)
     impl, takes_config, receiver_first = found
     if receiver_first or kwargs:
         return _call_rule(cx, f, impl, takes_config, receiver_first, args, kwargs)
     result = impl(cx, *args) if takes_config else impl(*args)
     if result is None:
-        return _differentiate_code(cx, f, args, kwargs)
+        return differentiate_code(cx, f, args, kwargs)
     # the common case, numbers and arrays in and out of a rule: nothing to adapt
-    if _store_aware(result[1]):
+    if store_aware(result[1]):
         return result
-    if type(result[0]) in _CONTAINERS:
-        return _adapted(cx, result[0], result[1], args, kwargs)
+    if type(result[0]) in CONTAINERS:
+        return adapted(cx, result[0], result[1], args, kwargs)
     for a in args:
-        if type(a) in _CONTAINERS:
-            return _adapted(cx, result[0], result[1], args, kwargs)
+        if type(a) in CONTAINERS:
+            return adapted(cx, result[0], result[1], args, kwargs)
     return result
 
 
@@ -158,16 +172,16 @@ def _call_rule(cx, f, impl, takes_config, receiver_first, args: tuple, kwargs: d
     rule_args = (f, *args) if receiver_first else args
     result = impl(cx, *rule_args, **kwargs) if takes_config else impl(*rule_args, **kwargs)
     if result is None:
-        return _differentiate_code(cx, f, args, kwargs)
+        return differentiate_code(cx, f, args, kwargs)
     y, pullback = result
     if receiver_first:  # the rule of type(f).__call__: f's tangent is its receiver's
         pullback = _drop_first(pullback)
-    return _adapted(cx, y, pullback, args, kwargs)
+    return adapted(cx, y, pullback, args, kwargs)
 
 
 def _call_bound(cx, f: Any, args: tuple, kwargs: dict):
     receiver = f.__self__
-    if type(receiver) in _CONTAINERS:
+    if type(receiver) in CONTAINERS:
         # list/dict methods: look up the unbound rule ourselves so a MustRun pullback stays one
         result = rrule(cx, getattr(type(receiver), f.__name__), receiver, *args, **kwargs)
         if result is not None:
@@ -177,18 +191,18 @@ def _call_bound(cx, f: Any, args: tuple, kwargs: dict):
     else:
         result = rrule(cx, f, *args, **kwargs)
         if result is not None:
-            return _adapted(cx, result[0], result[1], args, kwargs)
-    return _differentiate_code(cx, f, args, kwargs)
+            return adapted(cx, result[0], result[1], args, kwargs)
+    return differentiate_code(cx, f, args, kwargs)
 
 
-def _adapted(cx, y: Any, pullback, args: tuple, kwargs: dict):
+def adapted(cx, y: Any, pullback, args: tuple, kwargs: dict):
     """A rule's result in the call protocol: store handling for foreign rules, keyword tangents."""
-    if not _store_aware(pullback):
+    if not store_aware(pullback):
         pullback = _foreign(cx, y, pullback, args)
     return y, _with_kwargs(pullback, kwargs) if kwargs else pullback
 
 
-def _differentiate_code(cx, f: Any, args: tuple, kwargs: dict):
+def differentiate_code(cx, f: Any, args: tuple, kwargs: dict):
     tf = type(f)
     if tf is types.FunctionType:
         return _transformed(cx, f, args, kwargs)
@@ -345,15 +359,15 @@ def _foreign(cx, y: Any, pullback, args: tuple):
     there before the rule's pullback runs, and the rule's tangents for list/dict arguments are put
     there instead of being returned.
     """
-    fresh = type(y) in _CONTAINERS
+    fresh = type(y) in CONTAINERS
     if not fresh:
         for a in args:
-            if type(a) in _CONTAINERS:
+            if type(a) in CONTAINERS:
                 break
         else:
             return pullback
     snapshot = (dict(y) if type(y) is dict else tuple(y)) if fresh else None
-    takes = [i for i, a in enumerate(args, start=1) if type(a) in _CONTAINERS]
+    takes = [i for i, a in enumerate(args, start=1) if type(a) in CONTAINERS]
     size = len(args) + 1
 
     def store_pullback(dy):

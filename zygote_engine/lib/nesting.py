@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import inspect
 import operator
+import types
 from typing import Any
 
 import chainrules_core as crc
@@ -47,7 +48,7 @@ for _decision in (
     RuleTable.resolve,
     RuleTable.has_rules,
     runtime.must_run,
-    runtime._store_aware,
+    runtime.store_aware,
     runtime._argument_map,
     runtime._missing_rule_message,
     forward_runtime._binder,
@@ -89,6 +90,51 @@ def _forward_for(fx, tangents, fn: Any):
     forward = cache.forward_for(fn)
     fx.entry(forward)["run"] = tangents[1]
     return forward, ZERO
+
+
+# The reverse call protocol: differentiating what a call runs (a rule, or a generated forward),
+# not the protocol's own dispatch. This mirrors the first branch of ``runtime.call``, which
+# nearly every call takes; for anything else the rule declines and the protocol's own code is
+# transformed.
+
+
+def _call_rule(fx, tangents, cx, f: Any, *args: Any, **kwargs: Any):
+    tf = type(f)
+    if kwargs or tf is types.MethodType:
+        return None
+    if tf in runtime.BUILTIN_BOUND and type(f.__self__) not in runtime.UNBOUND_OWNERS:
+        return None
+    df, dargs = tangents[2], tangents[3:]
+    found = runtime.resolve(cx, f, args)
+    if found is None:
+        if tf is not types.FunctionType:
+            return None
+        forward = cache.forward_for(f)
+        if forward.arity != len(args):
+            return None
+        return jcall(fx, (forward.run, cx, *args), (df, NO, *dargs))
+    impl, takes_config, receiver_first = found
+    if receiver_first:
+        return None
+    if takes_config:
+        result, dresult = jcall(fx, (impl, cx, *args), (NO, NO, *dargs))
+    else:
+        result, dresult = jcall(fx, (impl, *args), (NO, *dargs))
+    if result is None:  # the rule declined: the protocol differentiates the code
+        rest = (cx, f, args, {}), (NO, NO, df, Tangent(tuple, *dargs), ZERO)
+        return jcall(fx, (runtime.differentiate_code, *rest[0]), rest[1])
+    y, pullback = result
+    if runtime.store_aware(pullback) or not any(
+        type(x) in runtime.CONTAINERS for x in (y, *args)
+    ):
+        return result, dresult
+    dy, dpullback = dresult if isinstance(dresult, Tangent) else (ZERO, ZERO)
+    primals = (runtime.adapted, cx, y, pullback, args, {})
+    return jcall(fx, primals, (NO, NO, dy, dpullback, Tangent(tuple, *dargs), ZERO))
+
+
+for _entry in (runtime.call, *runtime.POSITIONAL_CALLS):
+    _rule(_entry)(_call_rule)
 
 
 def _evaluated(fx, x: Any, dx: Any) -> tuple[Any, Any]:
