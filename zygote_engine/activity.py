@@ -13,6 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
+from chainrules_core import rrule
 from zygote_engine.normalize import HELPERS_NAME, OPERATOR_NAME, Namer
 
 __all__ = ["FunctionAnalysis", "FunctionInfo", "loaded_names", "statements"]
@@ -152,13 +155,25 @@ class FunctionAnalysis:
                     changed = True
         return active
 
-    @staticmethod
-    def _may_mutate(s: ast.stmt) -> bool:
+    def _may_mutate(self, s: ast.stmt) -> bool:
         """Whether ``s`` calls something that may store values into its arguments: any call but
-        the operators and helpers of the normal form (whose writes are statements of their own)."""
+        the operators and helpers of the normal form (whose writes are statements of their own)
+        and the numeric functions of ``math`` and numpy's ufuncs (whose results are numbers)."""
         if isinstance(s, ast.Expr):
             return True
-        return isinstance(s, ast.Assign) and isinstance(s.value, ast.Call) and not _is_pure(s.value)
+        if not isinstance(s, ast.Assign) or not isinstance(s.value, ast.Call):
+            return False
+        return not (_is_pure(s.value) or self._is_numeric(s.value.func))
+
+    def _is_numeric(self, func: ast.expr) -> bool:
+        if not (
+            isinstance(func, ast.Attribute)
+            and isinstance(func.value, ast.Name)
+            and self.info.is_module(func.value.id)
+        ):
+            return False
+        value = getattr(self.info.value_of(func.value.id), func.attr, None)
+        return isinstance(value, np.ufunc) or getattr(value, "__module__", None) == "math"
 
     def _activated_by(self, s: ast.stmt, active: set[str]) -> set[str]:
         names: set[str] = set()
@@ -183,6 +198,28 @@ class FunctionAnalysis:
         if _is_type_read(call):
             return False  # x.__class__: a class has no tangent (generated code reads it often)
         return any(self.is_active_atom(a) for a in atoms)
+
+    def has_scalar_partials(self, call: ast.Call) -> bool:
+        """Whether the callee is, when first transformed, a function whose only rule comes from
+        ``scalar_rule`` (``math.sin``, say): see :meth:`inline_partials`."""
+        if call.keywords or not 1 <= len(call.args) <= 2:
+            return False
+        f = call.func
+        if isinstance(f, ast.Name) and f.id not in self.locals:
+            fn = self.info.value_of(f.id)
+        elif (
+            isinstance(f, ast.Attribute)
+            and isinstance(f.value, ast.Name)
+            and self.info.is_module(f.value.id)
+        ):
+            fn = getattr(self.info.value_of(f.value.id), f.attr, None)
+        else:
+            return False
+        try:
+            partials = rrule.scalar_partials.get(fn)
+        except TypeError:  # unhashable
+            return False
+        return partials is not None and getattr(fn, "nin", len(call.args)) == len(call.args)
 
     def has_work(self, body: list[ast.stmt]) -> bool:
         """Whether a block does anything in the backward pass."""

@@ -17,7 +17,13 @@ import ast
 
 from zygote_engine.activity import FunctionAnalysis, FunctionInfo, loaded_names
 from zygote_engine.emit import located, parse, strip_defaults, text
-from zygote_engine.inline import as_syntax
+from zygote_engine.inline import (
+    as_syntax,
+    forward_tangent,
+    numbers_test,
+    operand_text,
+    scalar_adjoint,
+)
 from zygote_engine.normalize import HELPERS_NAME, OPERATOR_NAME, Namer
 
 __all__ = ["RUNTIME_NAMES", "generate_jvp"]
@@ -31,6 +37,8 @@ RUNTIME_NAMES = (
     "__jrecord_kwargs",
     "__zero",
     "__no",
+    "__SCALARS",
+    "__PARTIALS",
     OPERATOR_NAME,
     HELPERS_NAME,
 )
@@ -125,13 +133,65 @@ class _Forward(FunctionAnalysis):
             return [s, *self.closure_tangent(target, value, line)]
         if isinstance(value, ast.Call):
             if self.needs_pullback(value, target):
-                return parse(self.protocol(target, value), line)
+                return parse(self.inline(target, value) or self.protocol(target, value), line)
             syntax = as_syntax(value)
             primal = [s] if syntax is None else parse(f"{target} = {syntax}", line)
             return [*primal, *parse(f"{self.dname(target)} = __zero", line)]
         if isinstance(value, (ast.Name, ast.Constant, ast.Attribute)):
             return [s, *parse(f"{self.dname(target)} = {self.tangent(value)}", line)]
         return [s, *parse(f"{self.dname(target)} = __zero", line)]  # an f-string
+
+    def inline(self, target: str, call: ast.Call) -> str | None:
+        """Arithmetic on Python numbers with float tangents written out, as in reverse mode
+        (see :mod:`zygote_engine.inline`), with the call protocol as the fallback."""
+        if not all(isinstance(a, (ast.Name, ast.Constant)) for a in call.args):
+            return None
+        operands = [operand_text(a) for a in call.args]
+        tangents = {i: self.tangent(a) for i, a in enumerate(call.args) if self.is_active_atom(a)}
+        floats = " and ".join(f"{d}.__class__ is float" for d in tangents.values())
+        test = " and ".join(t for t in (numbers_test(call.args, operands), floats) if t)
+        adjoint = scalar_adjoint(call)
+        if adjoint is None:
+            if self.has_scalar_partials(call):
+                return self.inline_partials(target, call, operands, tangents, test)
+            return None
+        # the tangent first: the target may be an operand
+        return "\n".join(
+            [
+                f"if {test}:",
+                f"    {self.dname(target)} = {forward_tangent(adjoint, operands, tangents)}",
+                f"    {target} = {adjoint.primal.format(*operands)}",
+                "else:",
+                f"    {self.protocol(target, call)}",
+            ]
+        )
+
+    def inline_partials(
+        self, target: str, call: ast.Call, operands: list[str], tangents: dict, test: str
+    ) -> str:
+        """A function with scalar partials (``math.sin``) on Python numbers, differentiated from
+        the rule table's partials, asked again at run time (see ``reverse.inline_partials``)."""
+        f = text(call.func)
+        partials = self.namer.fresh("__p")
+        value = f"{partials}({', '.join(operands)}, {target})"
+        if len(operands) == 1:
+            dt = f"{value} * {tangents[0]}"
+        else:
+            q = self.namer.fresh("__q")
+            dt = " + ".join(f"{q}[{i}] * {d}" for i, d in tangents.items())
+        lines = [
+            f"{partials} = __PARTIALS.get({f}) if {test} else None",
+            f"if {partials} is not None:",
+            f"    {target} = {f}({', '.join(operands)})",
+        ]
+        if len(operands) > 1:
+            lines.append(f"    {q} = {value}")
+        lines += [
+            f"    {self.dname(target)} = {dt}",
+            "else:",
+            f"    {self.protocol(target, call)}",
+        ]
+        return "\n".join(lines)
 
     def protocol(self, target: str | None, call: ast.Call) -> str:
         """``y, dy = __jcall(__fx, (f, *args), (df, *dargs)[, kwargs, dkwargs])``."""

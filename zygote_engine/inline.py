@@ -22,7 +22,14 @@ from dataclasses import dataclass
 
 from zygote_engine.normalize import OPERATOR_NAME
 
-__all__ = ["ScalarAdjoint", "as_syntax", "operand_text", "scalar_adjoint"]
+__all__ = [
+    "ScalarAdjoint",
+    "as_syntax",
+    "forward_tangent",
+    "numbers_test",
+    "operand_text",
+    "scalar_adjoint",
+]
 
 # Templates: {0}, {1} are the operands, {dy} the cotangent of the result.
 _SYNTAX = {
@@ -144,3 +151,20 @@ def as_syntax(call: ast.Call) -> str | None:
     if template is None or len(call.args) != template.count("{"):
         return None
     return template.format(*map(operand_text, call.args))
+
+
+def numbers_test(args: list[ast.expr], texts: list[str]) -> str:
+    """The run-time test that every name among ``args`` holds a Python ``float`` or ``int``."""
+    names = dict.fromkeys(t for a, t in zip(args, texts) if isinstance(a, ast.Name))
+    return " and ".join(f"{t}.__class__ in __SCALARS" for t in names) or "True"
+
+
+def forward_tangent(adjoint: ScalarAdjoint, operands: list[str], tangents: dict[int, str]) -> str:
+    """The tangent of a scalar operation: the sum over operands of partial times tangent.
+
+    The adjoint's partials are linear in ``{dy}``; with each operand's tangent for ``{dy}``,
+    their sum is the directional derivative (``tangents`` maps an operand's position to its
+    tangent's text; operands left out have none).
+    """
+    terms = [adjoint.partials[i].format(*operands, dy=d) for i, d in tangents.items()]
+    return " + ".join(f"({term})" for term in terms) or "0.0"

@@ -15,10 +15,15 @@ from __future__ import annotations
 
 import ast
 
-from chainrules_core import rrule
 from zygote_engine.activity import FunctionAnalysis, FunctionInfo, loaded_names
 from zygote_engine.emit import located, parse, strip_defaults, text
-from zygote_engine.inline import ScalarAdjoint, as_syntax, operand_text, scalar_adjoint
+from zygote_engine.inline import (
+    ScalarAdjoint,
+    as_syntax,
+    numbers_test,
+    operand_text,
+    scalar_adjoint,
+)
 from zygote_engine.normalize import HELPERS_NAME, OPERATOR_NAME, Namer
 
 __all__ = ["POSITIONAL_CALL_LIMIT", "RUNTIME_NAMES", "FunctionInfo", "generate"]
@@ -243,28 +248,6 @@ class _Reverse(FunctionAnalysis):
             else f"{target}, {pb} = {caller}({args})"
         )
 
-    def has_scalar_partials(self, call: ast.Call) -> bool:
-        """Whether the callee is, when first transformed, a function whose only rule comes from
-        ``scalar_rule`` (``math.sin``, say): see :meth:`inline_partials`."""
-        if call.keywords or not 1 <= len(call.args) <= 2:
-            return False
-        f = call.func
-        if isinstance(f, ast.Name) and f.id not in self.locals:
-            fn = self.info.value_of(f.id)
-        elif (
-            isinstance(f, ast.Attribute)
-            and isinstance(f.value, ast.Name)
-            and self.info.is_module(f.value.id)
-        ):
-            fn = getattr(self.info.value_of(f.value.id), f.attr, None)
-        else:
-            return False
-        try:
-            partials = rrule.scalar_partials.get(fn)
-        except TypeError:  # unhashable
-            return False
-        return partials is not None and getattr(fn, "nin", len(call.args)) == len(call.args)
-
     def inline_partials(
         self,
         pb: str,
@@ -283,7 +266,7 @@ class _Reverse(FunctionAnalysis):
         f = text(call.func)
         args = [operand_text(a) for a in call.args]
         fwd = [
-            f"{pb} = __PARTIALS.get({f}) if {_numbers_test(call.args, args)} else None",
+            f"{pb} = __PARTIALS.get({f}) if {numbers_test(call.args, args)} else None",
             f"if {pb} is not None:",
             f"    {pb} = ({pb}, {', '.join(args)}, {f}({', '.join(args)}))",
             f"    {target} = {pb}[-1]",
@@ -341,7 +324,7 @@ class _Reverse(FunctionAnalysis):
         restored = {o: self.namer.fresh(o + "_") for o in kept}
         values = [restored.get(o, o) for o in operands]
         fwd = [
-            f"if {_numbers_test(call.args, operands)}:",
+            f"if {numbers_test(call.args, operands)}:",
             f"    {pb} = {record}",  # before the assignment: the target may be an operand
             f"    {target} = {adjoint.primal.format(*operands)}",
             "else:",
@@ -426,9 +409,3 @@ class _Reverse(FunctionAnalysis):
         back = parse(f"for _ in range({count}):\n    pass", line)[0]
         back.body = body_b or parse("pass", line)
         return fwd, [back]
-
-
-def _numbers_test(args: list[ast.expr], texts: list[str]) -> str:
-    """The run-time test that every name among ``args`` holds a Python ``float`` or ``int``."""
-    names = dict.fromkeys(t for a, t in zip(args, texts) if isinstance(a, ast.Name))
-    return " and ".join(f"{t}.__class__ in __SCALARS" for t in names) or "True"

@@ -109,9 +109,7 @@ def call(cx, f: Any, *args: Any, **kwargs: Any):
                 return forward.run(cx, *args)
             y, backward = forward.run(cx, *args, **kwargs)
             return y, MustRun(_argument_map(f, len(args), tuple(kwargs))(backward))
-    elif tf is types.MethodType or (
-        tf in BUILTIN_BOUND and type(f.__self__) not in UNBOUND_OWNERS
-    ):
+    elif tf is types.MethodType or (tf in BUILTIN_BOUND and type(f.__self__) not in UNBOUND_OWNERS):
         return _call_bound(cx, f, args, kwargs)
     else:
         found = resolve(cx, f, args)

@@ -124,9 +124,7 @@ def _call_rule(fx, tangents, cx, f: Any, *args: Any, **kwargs: Any):
         rest = (cx, f, args, {}), (NO, NO, df, Tangent(tuple, *dargs), ZERO)
         return jcall(fx, (runtime.differentiate_code, *rest[0]), rest[1])
     y, pullback = result
-    if runtime.store_aware(pullback) or not any(
-        type(x) in runtime.CONTAINERS for x in (y, *args)
-    ):
+    if runtime.store_aware(pullback) or not any(type(x) in runtime.CONTAINERS for x in (y, *args)):
         return result, dresult
     dy, dpullback = dresult if isinstance(dresult, Tangent) else (ZERO, ZERO)
     primals = (runtime.adapted, cx, y, pullback, args, {})
