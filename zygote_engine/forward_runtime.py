@@ -25,6 +25,7 @@ from chainrules_core.rules import resolve_receiver
 from zygote_engine import cache
 from zygote_engine import primitives as zy
 from zygote_engine.construction import constructible, init_fields, new_instance
+from zygote_engine.dunders import special_methods
 from zygote_engine.errors import MissingRuleError, user_location
 from zygote_engine.store import ZERO_TYPES, is_tracked
 from zygote_engine.tangent_table import reaches_tracked
@@ -131,6 +132,12 @@ def _differentiate_code(fx, f: Any, args: tuple, kwargs: dict, tangents: tuple, 
     method = inspect.getattr_static(tf, "__call__", None)
     if type(method) is types.FunctionType:
         return _transformed(fx, method, (f, *args), kwargs, (_NO, *tangents), dkwargs)
+    if not kwargs:
+        for method, order in special_methods(f, args):  # an operator on a user class
+            primals = (method, *(args[i] for i in order))
+            y, dy = jcall(fx, primals, (_NO, *(tangents[1 + i] for i in order)))
+            if y is not NotImplemented:
+                return y, dy
     receiver = getattr(f, "__self__", None)
     inputs = (
         *args,

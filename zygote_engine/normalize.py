@@ -547,6 +547,9 @@ class _Anf:
             return self.dict_literal(e)
         if isinstance(e, (ast.ListComp, ast.GeneratorExp, ast.SetComp, ast.DictComp)):
             return self.comprehension(e)
+        if isinstance(e, ast.NamedExpr):  # (x := value): assign, then use the name
+            self.emit(_assign(e.target.id, self.rhs(e.value), self.line))
+            return _name(e.target.id)
         if isinstance(e, ast.Lambda):
             return e
         if isinstance(e, ast.JoinedStr):

@@ -25,9 +25,10 @@ from chainrules_core import AbstractZero, NoTangent, Tangent, ZeroTangent, rrule
 from zygote_engine import cache
 from zygote_engine import primitives as zy
 from zygote_engine.construction import constructible, init_fields, new_instance
+from zygote_engine.dunders import special_methods
 from zygote_engine.errors import MissingRuleError, user_location
 from zygote_engine.reverse import POSITIONAL_CALL_LIMIT
-from zygote_engine.store import ZERO_TYPES
+from zygote_engine.store import ZERO_TYPES, is_tracked
 
 __all__ = [
     "BUILTIN_BOUND",
@@ -124,7 +125,7 @@ def call(cx, f: Any, *args: Any, **kwargs: Any):
     # the common case, numbers and arrays in and out of a rule: nothing to adapt
     if store_aware(result[1]):
         return result
-    if type(result[0]) in CONTAINERS:
+    if is_tracked(result[0]):
         return adapted(cx, result[0], result[1], args, kwargs)
     for a in args:
         if type(a) in CONTAINERS:
@@ -213,6 +214,11 @@ def differentiate_code(cx, f: Any, args: tuple, kwargs: dict):
     if type(method) is types.FunctionType:
         y, pullback = _transformed(cx, method, (f, *args), kwargs)
         return y, MustRun(_drop_first(pullback))
+    if not kwargs:
+        for method, order in special_methods(f, args):  # an operator on a user class
+            y, pullback = call(cx, method, *(args[i] for i in order))
+            if y is not NotImplemented:
+                return y, MustRun(_reordered(pullback, order, len(args)))
     receiver = getattr(f, "__self__", None)  # a builtin method's object is an input too
     inputs = (
         *args,
@@ -224,6 +230,19 @@ def differentiate_code(cx, f: Any, args: tuple, kwargs: dict):
         size = 1 + len(args) + len(kwargs)
         return f(*args, **kwargs), lambda dy: (_NO,) * size
     raise MissingRuleError(_missing_rule_message(f))
+
+
+def _reordered(pullback, order: tuple, n: int):
+    """The pullback of ``f(*args)`` from that of ``method(*(args[i] for i in order))``."""
+
+    def special_method_pullback(dy):
+        tangents = pullback(dy)
+        out = [_NO, *([_ZERO] * n)]
+        for k, i in enumerate(order):
+            out[1 + i] = tangents[1 + k]
+        return tuple(out)
+
+    return special_method_pullback
 
 
 def _construct(cx, cls: type, args: tuple, kwargs: dict):
@@ -353,24 +372,24 @@ def positional_only(pullback, nargs: int):
 def _foreign(cx, y: Any, pullback, args: tuple):
     """Adapt a rule that knows nothing of the store when lists or dicts go in or come out.
 
-    The cotangent of a list or dict lives in the store: a fresh one made by the rule is read from
+    The cotangent of a list, dict or object lives in the store: the rule's result's is read from
     there before the rule's pullback runs, and the rule's tangents for list/dict arguments are put
     there instead of being returned.
     """
-    fresh = type(y) in CONTAINERS
+    fresh = is_tracked(y)
     if not fresh:
         for a in args:
             if type(a) in CONTAINERS:
                 break
         else:
             return pullback
-    snapshot = (dict(y) if type(y) is dict else tuple(y)) if fresh else None
+    snapshot = (dict(y) if type(y) is dict else tuple(y)) if type(y) in CONTAINERS else None
     takes = [i for i, a in enumerate(args, start=1) if type(a) in CONTAINERS]
     size = len(args) + 1
 
     def store_pullback(dy):
         if fresh:
-            dy = cx.release(y, dy, snapshot)
+            dy = cx.resolve(y, dy) if snapshot is None else cx.release(y, dy, snapshot)
             if isinstance(dy, AbstractZero):
                 return (_ZERO,) * size
         elif isinstance(dy, AbstractZero):

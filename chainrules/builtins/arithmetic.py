@@ -53,7 +53,15 @@ _TWO_OR_MORE = (object, object, Variadic[object])
 # --- sum ----------------------------------------------------------------------------------------
 
 
+def numeric_items(xs) -> bool:
+    """Whether every item of ``xs`` is a number or an array (what the plain ``sum`` rules cover;
+    other items, user objects with ``__add__``, are summed by the rules with an AD config)."""
+    return isinstance(xs, np.ndarray) or all(isinstance(x, NUMERIC) for x in xs)
+
+
 def _sum_rrule(xs, *positional_start, **keyword_start):
+    if not numeric_items(xs):
+        return None
     y = builtins.sum(xs, *positional_start, **keyword_start)
     project_xs = ProjectTo(xs)
     project_start = tuple(map(ProjectTo, positional_start))
@@ -70,6 +78,8 @@ def _sum_rrule(xs, *positional_start, **keyword_start):
 
 
 def _sum_frule(tangents, xs, *positional_start, **keyword_start):
+    if not numeric_items(xs):
+        return None
     _, dxs, *dstart = tangents
     y = builtins.sum(xs, *positional_start, **keyword_start)
     dy = builtins.sum(item_tangents(dxs, len(xs)), dstart[0] if dstart else ZeroTangent())

@@ -15,11 +15,14 @@ ones). Ties in ``sorted`` keep Python's stable order. ``min``/``max`` with ``key
 
 from __future__ import annotations
 
+import builtins
 import functools
+import operator
 
 import numpy as np
 from multipledispatch.variadic import Variadic
 
+from chainrules.builtins.arithmetic import numeric_items
 from chainrules.builtins.containers import register_selection, tangent_of
 from chainrules.operator import item_tangents, sequence_tangent
 from chainrules_core import (
@@ -101,11 +104,10 @@ def _(config, f, seq, *initial):
     def reduce_pullback(dy):
         df, dacc = ZeroTangent(), dy
         items = [ZeroTangent()] * len(seq)
+        # every step's pullback runs, even for a zero cotangent: an engine may keep the
+        # accumulator's cotangent elsewhere (zygote_engine's store, for objects)
         for i in reversed(range(first, len(seq))):
-            dacc = unthunk(dacc)
-            if isinstance(dacc, AbstractZero):
-                break
-            d_f, dacc, items[i] = pullbacks[i - first](dacc)
+            d_f, dacc, items[i] = pullbacks[i - first](unthunk(dacc))
             df = add(df, d_f)
         if initial:
             return NoTangent(), df, sequence_tangent(seq, items), dacc
@@ -124,6 +126,37 @@ def _(config, tangents, f, seq, *initial):
     for i in range(first, len(seq)):
         acc, dacc = frule_via_ad(config, (df, dacc, ditems[i]), f, acc, seq[i])
     return acc, dacc
+
+
+# --- sum of items that are not numbers: a fold of + -------------------------------------------
+
+
+def _sum_arguments(xs, start: tuple, keywords: dict) -> tuple:
+    return (*start, *keywords.values()) or (0,)
+
+
+@rrule.register(builtins.sum, _SEQUENCES, Variadic[object], config=HasReverseMode)
+def _(config, xs, *start, **keywords):
+    if numeric_items(xs):
+        return rrule(builtins.sum, xs, *start, **keywords)
+    initial = _sum_arguments(xs, start, keywords)
+    y, fold_pullback = rrule(config, functools.reduce, operator.add, xs, *initial)
+
+    def sum_pullback(dy):
+        _, _, dxs, dinitial = fold_pullback(dy)
+        return (NoTangent(), dxs, *((dinitial,) if start else ()))
+
+    return y, sum_pullback
+
+
+@frule.register(builtins.sum, _SEQUENCES, Variadic[object], config=HasForwardsMode)
+def _(config, tangents, xs, *start, **keywords):
+    if numeric_items(xs):
+        return frule(tangents, builtins.sum, xs, *start, **keywords)
+    initial = _sum_arguments(xs, start, keywords)
+    dinitial = tangents[2:3] if start else (ZeroTangent(),)
+    fold_tangents = (NoTangent(), NoTangent(), tangents[1], *dinitial)
+    return frule(config, fold_tangents, functools.reduce, operator.add, xs, *initial)
 
 
 # --- sorted, filter -----------------------------------------------------------------------------

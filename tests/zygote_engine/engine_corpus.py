@@ -1545,3 +1545,50 @@ def with_in_a_loop(x):
         with _doubling() as m:
             total = total + m * x**i
     return total
+
+
+# --- assignment expressions and operators of user classes -----------------------------------------
+
+
+@case(np.array([0.5, 1.5, 2.5]))
+def walrus_in_condition_and_comprehension(xs):
+    if (total := np.sum(xs**2)) > 1.0:
+        scaled = [(y := x * total) * y for x in xs]
+    else:
+        scaled = [xs[0]]
+    return sum(scaled) + total
+
+
+@dataclass
+class Money:
+    amount: float
+    rate: float
+
+    def __add__(self, other):
+        if not isinstance(other, Money):
+            return NotImplemented
+        return Money(self.amount + other.amount, self.rate)
+
+    def __radd__(self, other):  # sum() starts from 0
+        return Money(self.amount + other, self.rate)
+
+    def __mul__(self, k):
+        return Money(self.amount * k, self.rate)
+
+    __rmul__ = __mul__
+
+    def __neg__(self):
+        return Money(-self.amount, self.rate)
+
+    def __getitem__(self, i):
+        return (self.amount, self.rate)[i]
+
+    def __len__(self):
+        return 2
+
+
+@case(Money(2.0, 0.5), 3.0)
+def operators_of_a_user_class(m, k):
+    total = sum([m, k * m, -m * 0.5])
+    doubled = m + m
+    return total.amount * doubled[1] + len(m) * doubled[0]

@@ -32,12 +32,6 @@ def with_try(x):
         return x
 
 
-def with_walrus(x):
-    if (y := x * 2.0) > 1:
-        return y
-    return x
-
-
 def with_nonlocal(x):
     total = 0.0
 
@@ -57,7 +51,6 @@ def with_yield(x):
     ("f", "construct"),
     [
         (with_try, "try/except"),
-        (with_walrus, "assignment expression"),
         (with_yield, "generator"),
         (with_generator, "generator"),
     ],

@@ -38,6 +38,7 @@ from chainrules_core.projection import Projector, ProjectTo
 from chainrules_core.rules import RuleTable
 from zygote_engine import cache, construction, errors, forward_runtime, runtime, store
 from zygote_engine.config import ForwardConfig
+from zygote_engine.dunders import special_methods
 from zygote_engine.forward_runtime import jcall, table_aware
 from zygote_engine.tangent_table import reaches_tracked
 
@@ -57,6 +58,7 @@ for _decision in (
     construction.constructible,
     construction.init_fields,
     construction.property_getter,
+    special_methods,
     errors.user_location,
     store.is_tracked,
     reaches_tracked,

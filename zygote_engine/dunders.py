@@ -1,0 +1,112 @@
+"""Operators on user classes: the Python special methods an operator call runs, in Python's order.
+
+``a + b`` is ``operator.add(a, b)`` in the normal form. When no rule applies (the rules cover
+numbers, arrays and containers), Python itself would call ``type(a).__add__(a, b)`` and, if that
+returns ``NotImplemented``, ``type(b).__radd__(b, a)``; the reflected method goes first when
+``type(b)`` is a subclass of ``type(a)`` that overrides it. ``a += b`` tries ``__iadd__`` and
+then the binary operator. Both call protocols differentiate these methods like any Python code;
+this module only says which methods, in which order, with the arguments in which order.
+"""
+
+from __future__ import annotations
+
+import inspect
+import operator
+import types
+from typing import Any
+
+__all__ = ["special_methods"]
+
+_BINARY = {
+    operator.add: ("__add__", "__radd__"),
+    operator.sub: ("__sub__", "__rsub__"),
+    operator.mul: ("__mul__", "__rmul__"),
+    operator.truediv: ("__truediv__", "__rtruediv__"),
+    operator.floordiv: ("__floordiv__", "__rfloordiv__"),
+    operator.mod: ("__mod__", "__rmod__"),
+    operator.pow: ("__pow__", "__rpow__"),
+    operator.matmul: ("__matmul__", "__rmatmul__"),
+    operator.lshift: ("__lshift__", "__rlshift__"),
+    operator.rshift: ("__rshift__", "__rrshift__"),
+    operator.and_: ("__and__", "__rand__"),
+    operator.or_: ("__or__", "__ror__"),
+    operator.xor: ("__xor__", "__rxor__"),
+    operator.eq: ("__eq__", "__eq__"),
+    operator.ne: ("__ne__", "__ne__"),
+    operator.lt: ("__lt__", "__gt__"),
+    operator.le: ("__le__", "__ge__"),
+    operator.gt: ("__gt__", "__lt__"),
+    operator.ge: ("__ge__", "__le__"),
+}
+_COMPARISONS = frozenset(
+    {operator.eq, operator.ne, operator.lt, operator.le, operator.gt, operator.ge}
+)
+_INPLACE = {
+    operator.iadd: ("__iadd__", operator.add),
+    operator.isub: ("__isub__", operator.sub),
+    operator.imul: ("__imul__", operator.mul),
+    operator.itruediv: ("__itruediv__", operator.truediv),
+    operator.ifloordiv: ("__ifloordiv__", operator.floordiv),
+    operator.imod: ("__imod__", operator.mod),
+    operator.ipow: ("__ipow__", operator.pow),
+    operator.imatmul: ("__imatmul__", operator.matmul),
+}
+_UNARY = {
+    operator.neg: "__neg__",
+    operator.pos: "__pos__",
+    operator.invert: "__invert__",
+    abs: "__abs__",
+    len: "__len__",
+    operator.getitem: "__getitem__",  # a receiver and a key: not reflected
+    operator.contains: "__contains__",
+}
+
+
+def _method(obj: Any, name: str) -> types.FunctionType | None:
+    found = inspect.getattr_static(type(obj), name, None)
+    return found if type(found) is types.FunctionType else None
+
+
+def special_methods(f: Any, args: tuple) -> list[tuple[types.FunctionType, tuple[int, ...]]]:
+    """``(method, order)`` pairs to try for ``f(*args)``: call ``method(*(args[i] for i in
+    order))`` and take the first result that is not ``NotImplemented``. Only methods written in
+    Python are listed (a builtin type's are the rules' business).
+
+    Example:
+        >>> import operator
+        >>> class Money:
+        ...     def __init__(self, amount):
+        ...         self.amount = amount
+        ...     def __add__(self, other):
+        ...         return Money(self.amount + other.amount)
+        ...     def __rmul__(self, k):
+        ...         return Money(k * self.amount)
+        >>> [(m.__name__, order) for m, order in special_methods(operator.mul, (2, Money(1.0)))]
+        [('__rmul__', (1, 0))]
+    """
+    try:
+        if f in _INPLACE:
+            name, binary = _INPLACE[f]
+            first = _method(args[0], name) if len(args) == 2 else None
+            return [*([(first, (0, 1))] if first else []), *special_methods(binary, args)]
+        if f in _UNARY:
+            method = _method(args[0], _UNARY[f]) if args else None
+            return [(method, tuple(range(len(args))))] if method else []
+        if f not in _BINARY or len(args) != 2:
+            return []
+    except TypeError:  # an unhashable callable
+        return []
+    name, reflected_name = _BINARY[f]
+    a, b = args
+    direct, reflected = _method(a, name), _method(b, reflected_name)
+    if type(b) is type(a) and f not in _COMPARISONS:
+        reflected = None  # Python reflects arithmetic only between operands of different types
+    candidates = [(direct, (0, 1)), (reflected, (1, 0))]
+    if (
+        reflected is not None
+        and type(b) is not type(a)
+        and issubclass(type(b), type(a))
+        and reflected is not _method(a, reflected_name)
+    ):
+        candidates.reverse()  # a subclass's reflected method goes first
+    return [(method, order) for method, order in candidates if method is not None]
