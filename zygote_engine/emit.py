@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ast
 
-__all__ = ["located", "parse", "strip_defaults", "text"]
+__all__ = ["function_def", "located", "parse", "strip_defaults", "text"]
 
 
 def text(node: ast.AST) -> str:
@@ -57,4 +57,20 @@ def strip_defaults(args: ast.arguments) -> ast.arguments:
         kw_defaults=[None] * len(args.kwonlyargs),
         kwarg=bare(args.kwarg),
         defaults=[],
+    )
+
+
+def function_def(
+    name: str, args: ast.arguments, body: list[ast.stmt], line: int
+) -> ast.FunctionDef:
+    """A plain ``def`` (no decorators or annotations) on the user's ``line``."""
+    return ast.FunctionDef(
+        name=name,
+        args=args,
+        body=body,
+        decorator_list=[],
+        returns=None,
+        type_comment=None,
+        lineno=line,
+        col_offset=0,
     )

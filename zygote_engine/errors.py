@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 __all__ = [
     "MissingRuleError",
@@ -10,6 +11,7 @@ __all__ = [
     "NonScalarOutputError",
     "UnsupportedConstructError",
     "ZygoteError",
+    "missing_rule_message",
     "user_location",
 ]
 
@@ -49,3 +51,40 @@ def user_location() -> str:
             return f"{frame.f_code.co_filename}:{frame.f_lineno}"
         frame = frame.f_back
     return "<unknown>"
+
+
+def missing_rule_message(f: Any, kind: str) -> str:
+    """What to say when the compiled callable ``f`` has no ``kind`` (``"rrule"``/``"frule"``).
+
+    Example:
+        >>> import math
+        >>> print(missing_rule_message(math.gamma, "frule").splitlines()[0])  # doctest: +ELLIPSIS
+        <unknown>: no frule for math.gamma, which is compiled code (not Python source), ...
+    """
+    module = getattr(f, "__module__", None) or type(f).__module__
+    qualname = (
+        getattr(f, "__qualname__", None) or getattr(f, "__name__", None) or type(f).__qualname__
+    )
+    short = getattr(f, "__name__", "f")
+    mode = "in forward mode" if kind == "frule" else "in reverse mode"
+    if kind == "frule":
+        example = (
+            "    def _(tangents, x):\n"
+            "        _, dx = tangents\n"
+            f"        return {module}.{short}(x), <derivative at x> * dx\n"
+        )
+    else:
+        example = (
+            "    def _(x):\n"
+            f"        y = {module}.{short}(x)\n"
+            "        def pullback(dy):\n"
+            "            return NoTangent(), dy * <derivative at x>\n"
+            "        return y, pullback\n"
+        )
+    imports = "frule" if kind == "frule" else "rrule, NoTangent"
+    return (
+        f"{user_location()}: no {kind} for {module}.{qualname}, which is compiled code (not Python "
+        f"source), so zygote_engine cannot differentiate it {mode}. Add a rule:\n\n"
+        f"    from chainrules_core import {imports}\n\n"
+        f"    @{kind}.register({module}.{short})\n" + example
+    )

@@ -16,7 +16,7 @@ from __future__ import annotations
 import ast
 
 from zygote_engine.activity import FunctionAnalysis, FunctionInfo, loaded_names
-from zygote_engine.emit import located, parse, strip_defaults, text
+from zygote_engine.emit import function_def, located, parse, strip_defaults, text
 from zygote_engine.inline import (
     as_syntax,
     forward_tangent,
@@ -74,16 +74,8 @@ class _Forward(FunctionAnalysis):
         result = f"return ({text(ret.value)}, {self.tangent(ret.value)})"
         args = strip_defaults(nf.args)
         args.args[:0] = [ast.arg(arg=a) for a in (self.fx, self.df, self.dparams)]
-        return ast.FunctionDef(
-            name=f"{self.info.name}__jvp",
-            args=args,
-            body=[*parse("\n".join(prologue), line), *self.block(body), *parse(result, ret.lineno)],
-            decorator_list=[],
-            returns=None,
-            type_comment=None,
-            lineno=line,
-            col_offset=0,
-        )
+        body = [*parse("\n".join(prologue), line), *self.block(body), *parse(result, ret.lineno)]
+        return function_def(f"{self.info.name}__jvp", args, body, line)
 
     def captured(self) -> set[str]:
         """The captured variables (closure cells) whose tangents the function reads."""

@@ -24,9 +24,10 @@ from chainrules_core import AbstractZero, NoTangent, Tangent, ZeroTangent, frule
 from chainrules_core.rules import resolve_receiver
 from zygote_engine import cache
 from zygote_engine import primitives as zy
+from zygote_engine.binding import direct, parameter_sources
 from zygote_engine.construction import constructible, init_fields, new_instance
 from zygote_engine.dunders import special_methods
-from zygote_engine.errors import MissingRuleError, user_location
+from zygote_engine.errors import MissingRuleError, missing_rule_message
 from zygote_engine.store import ZERO_TYPES, is_tracked
 from zygote_engine.tangent_table import reaches_tracked
 
@@ -146,7 +147,7 @@ def _differentiate_code(fx, f: Any, args: tuple, kwargs: dict, tangents: tuple, 
     )
     if all(type(a) in _INERT for a in inputs):
         return f(*args, **kwargs), _NO  # indices, flags, names: nothing to differentiate
-    raise MissingRuleError(_missing_rule_message(f))
+    raise MissingRuleError(missing_rule_message(f, "frule"))
 
 
 def _transformed(fx, fn: types.FunctionType, args: tuple, kwargs: dict, tangents: tuple, dkwargs):
@@ -189,24 +190,9 @@ def _binder(fn: types.FunctionType, nargs: int, kwnames: tuple):
 
 
 def _build_binder(fn: types.FunctionType, nargs: int, kwnames: tuple):
-    code = fn.__code__
-    simple = not (code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS))
-    if simple and not kwnames and nargs == code.co_argcount + code.co_kwonlyargcount:
+    if direct(fn, nargs, kwnames):
         return lambda dargs, dkwargs: dargs
-    signature = inspect.signature(fn)
-    bound = signature.bind(*range(nargs), **{k: k for k in kwnames}).arguments
-    sources = []  # per parameter: a position, a keyword, a tuple of positions, a dict, or None
-    for name, param in signature.parameters.items():
-        if name not in bound:
-            sources.append(None)  # a default: no tangent
-        elif param.kind is param.VAR_POSITIONAL:
-            sources.append(("args", bound[name]))
-        elif param.kind is param.VAR_KEYWORD:
-            sources.append(("kwargs", tuple(bound[name])))
-        elif isinstance(bound[name], int):
-            sources.append(("at", bound[name]))
-        else:
-            sources.append(("key", name))
+    sources = parameter_sources(fn, nargs, kwnames)
 
     def bind(dargs: tuple, dkwargs: dict) -> tuple:
         out = []
@@ -224,23 +210,6 @@ def _build_binder(fn: types.FunctionType, nargs: int, kwnames: tuple):
         return tuple(out)
 
     return bind
-
-
-def _missing_rule_message(f: Any) -> str:
-    module = getattr(f, "__module__", None) or type(f).__module__
-    qualname = (
-        getattr(f, "__qualname__", None) or getattr(f, "__name__", None) or type(f).__qualname__
-    )
-    short = getattr(f, "__name__", "f")
-    return (
-        f"{user_location()}: no frule for {module}.{qualname}, which is compiled code (not Python "
-        "source), so zygote_engine cannot differentiate it in forward mode. Add a rule:\n\n"
-        "    from chainrules_core import frule\n\n"
-        f"    @frule.register({module}.{short})\n"
-        "    def _(tangents, x):\n"
-        "        _, dx = tangents\n"
-        f"        return {module}.{short}(x), <derivative at x> * dx\n"
-    )
 
 
 # -- helpers of the generated code --

@@ -16,7 +16,7 @@ from __future__ import annotations
 import ast
 
 from zygote_engine.activity import FunctionAnalysis, FunctionInfo, loaded_names
-from zygote_engine.emit import located, parse, strip_defaults, text
+from zygote_engine.emit import function_def, located, parse, strip_defaults, text
 from zygote_engine.inline import (
     ScalarAdjoint,
     as_syntax,
@@ -88,16 +88,7 @@ class _Reverse(FunctionAnalysis):
         epilogue = [*backward_def, *parse(f"return ({result}, {name}__backward)", ret.lineno)]
         args = strip_defaults(nf.args)
         args.args.insert(0, ast.arg(arg="__cx"))
-        return ast.FunctionDef(
-            name=f"{name}__forward",
-            args=args,
-            body=[*prologue, *fwd, *epilogue],
-            decorator_list=[],
-            returns=None,
-            type_comment=None,
-            lineno=line,
-            col_offset=0,
-        )
+        return function_def(f"{name}__forward", args, [*prologue, *fwd, *epilogue], line)
 
     def backward_def(
         self, name: str, result_cot: str, bwd: list[ast.stmt], line: int

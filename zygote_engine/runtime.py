@@ -24,9 +24,10 @@ import chainrules_core as crc
 from chainrules_core import AbstractZero, NoTangent, Tangent, ZeroTangent, rrule, unthunk
 from zygote_engine import cache
 from zygote_engine import primitives as zy
+from zygote_engine.binding import direct, parameter_sources
 from zygote_engine.construction import constructible, init_fields, new_instance
 from zygote_engine.dunders import special_methods
-from zygote_engine.errors import MissingRuleError, user_location
+from zygote_engine.errors import MissingRuleError, missing_rule_message
 from zygote_engine.reverse import POSITIONAL_CALL_LIMIT
 from zygote_engine.store import ZERO_TYPES, is_tracked
 
@@ -229,7 +230,7 @@ def differentiate_code(cx, f: Any, args: tuple, kwargs: dict):
         # no input can carry a derivative (indices, flags, names): nothing to differentiate
         size = 1 + len(args) + len(kwargs)
         return f(*args, **kwargs), lambda dy: (_NO,) * size
-    raise MissingRuleError(_missing_rule_message(f))
+    raise MissingRuleError(missing_rule_message(f, "rrule"))
 
 
 def _reordered(pullback, order: tuple, n: int):
@@ -307,22 +308,22 @@ def _build_argument_map(f: types.FunctionType, nargs: int, kwnames: tuple):
     code = f.__code__
     simple = not (code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS))
     if simple and not kwnames:
-        if nargs == code.co_argcount + code.co_kwonlyargcount:
+        if direct(f, nargs, kwnames):
             return lambda backward: backward
         return lambda backward: lambda dy: backward(dy)[: nargs + 1]
-    bound = inspect.signature(f).bind(*range(nargs), **{k: k for k in kwnames})
-    params = list(inspect.signature(f).parameters)
     sources = []  # (call slot, parameter index, item key or None)
-    for name, value in bound.arguments.items():
-        i = params.index(name)
-        if isinstance(value, tuple):  # *args: call positions
-            sources += [(1 + pos, i, j) for j, pos in enumerate(value)]
-        elif isinstance(value, dict):  # **kwargs: call keywords
-            sources += [(1 + nargs + kwnames.index(k), i, k) for k in value]
-        elif isinstance(value, int):
-            sources.append((1 + value, i, None))
+    for i, source in enumerate(parameter_sources(f, nargs, kwnames)):
+        if source is None:
+            continue
+        kind, where = source
+        if kind == "args":  # *args: call positions
+            sources += [(1 + pos, i, j) for j, pos in enumerate(where)]
+        elif kind == "kwargs":  # **kwargs: call keywords
+            sources += [(1 + nargs + kwnames.index(k), i, k) for k in where]
+        elif kind == "at":
+            sources.append((1 + where, i, None))
         else:
-            sources.append((1 + nargs + kwnames.index(value), i, None))
+            sources.append((1 + nargs + kwnames.index(where), i, None))
     size = 1 + nargs + len(kwnames)
 
     def mapping(backward):
@@ -401,25 +402,6 @@ def _foreign(cx, y: Any, pullback, args: tuple):
         return tuple(out)
 
     return MustRun(store_pullback) if fresh else store_pullback
-
-
-def _missing_rule_message(f: Any) -> str:
-    module = getattr(f, "__module__", None) or type(f).__module__
-    qualname = (
-        getattr(f, "__qualname__", None) or getattr(f, "__name__", None) or type(f).__qualname__
-    )
-    short = getattr(f, "__name__", "f")
-    return (
-        f"{user_location()}: no rrule for {module}.{qualname}, which is compiled code (not Python "
-        "source), so zygote_engine cannot differentiate it. Add a rule:\n\n"
-        "    from chainrules_core import rrule, NoTangent\n\n"
-        f"    @rrule.register({module}.{short})\n"
-        "    def _(x):\n"
-        f"        y = {module}.{short}(x)\n"
-        "        def pullback(dy):\n"
-        "            return NoTangent(), dy * <derivative at x>\n"
-        "        return y, pullback\n"
-    )
 
 
 def accumulate(a: Any, b: Any) -> Any:

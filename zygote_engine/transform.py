@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from zygote_engine import forward, reverse
 from zygote_engine.activity import FunctionInfo
 from zygote_engine.codegen import compile_generated, definition_paths, follow, place, render
+from zygote_engine.emit import function_def
 from zygote_engine.errors import UnsupportedConstructError
 from zygote_engine.fence import check_supported
 from zygote_engine.normalize import Namer, all_names, normalize
@@ -123,16 +124,7 @@ def source_of(fn: types.FunctionType) -> FunctionSource:
         node = follow(tree, path)
         if isinstance(node, ast.Lambda):
             body = [ast.Return(value=node.body, lineno=node.lineno, col_offset=0)]
-            node = ast.FunctionDef(
-                name="<lambda>",
-                args=node.args,
-                body=body,
-                decorator_list=[],
-                returns=None,
-                type_comment=None,
-                lineno=node.lineno,
-                col_offset=0,
-            )
+            node = function_def("<lambda>", node.args, body, node.lineno)
         found = FunctionSource(node, code.co_filename, code.co_name, code.co_freevars)
         _GENERATED_SOURCES[code] = found
     return found
