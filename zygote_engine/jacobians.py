@@ -1,9 +1,10 @@
 """Jacobians and Hessians.
 
 ``jacobian``/``withjacobian`` by reverse mode (one pullback, a ``back`` per output element) or
-forward mode (a ``jvp`` per input element); ``hessian`` (forward over reverse),
-``hessian_reverse`` (reverse over reverse) and ``diaghessian``, all as derivatives of
-``gradient``, which nested differentiation makes differentiable in either mode.
+forward mode (a ``jvp`` per input element), in the arguments or in :class:`Params` (reverse mode
+only); ``hessian`` (forward over reverse), ``hessian_reverse`` (reverse over reverse) and
+``diaghessian``, all as derivatives of ``gradient``, which nested differentiation makes
+differentiable in either mode.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 
 from zygote_engine.api import gradient, pullback
 from zygote_engine.jvp import jvp
+from zygote_engine.params import Grads, Params, params_pullback
 
 __all__ = [
     "WithJacobian",
@@ -33,7 +35,7 @@ class WithJacobian(NamedTuple):
     """The result of :func:`withjacobian`: the value and the Jacobians."""
 
     val: Any
-    grad: tuple
+    grad: tuple | Grads
 
 
 class _Input:
@@ -65,17 +67,16 @@ class _Input:
         return self.matrix[:, 0] if self.scalar else self.matrix
 
 
-def _input(x: Any, position: int) -> _Input | None:
-    """The argument ``x`` as an input of the Jacobian, or ``None`` if it has none.
+def _input(x: Any, where: str) -> _Input | None:
+    """The argument or parameter ``x`` (``where`` names it) as an input, or ``None`` if it has none.
 
-    This is the one place that decides what an argument contributes: a ``Params`` collection
-    would be dispatched here, to an input of its own.
+    This is the one place that decides what an argument or a parameter contributes.
     """
     if isinstance(x, (complex, np.complexfloating)) or (
         isinstance(x, np.ndarray) and x.dtype.kind == "c"
     ):
         raise TypeError(
-            f"jacobian does not support complex values yet: argument {position} is "
+            f"jacobian does not support complex values yet: {where} is "
             f"{_describe(x)}; split it into real and imaginary parts"
         )
     if isinstance(x, np.ndarray):
@@ -83,6 +84,16 @@ def _input(x: Any, position: int) -> _Input | None:
     if isinstance(x, numbers.Real) and not isinstance(x, (bool, np.bool_)):
         return _Input(x)
     return None
+
+
+def _parameter(p: Any, index: int) -> _Input | None:
+    """The parameter ``p`` as an input: a float array; ``None`` for an integer or boolean array."""
+    if not isinstance(p, np.ndarray):
+        raise TypeError(
+            f"jacobian with Params needs array parameters, but parameter {index} is "
+            f"{_describe(p)}: pass the arrays it holds to Params instead"
+        )
+    return _input(p, f"parameter {index}")
 
 
 def _output_size(f: Callable, y: Any) -> int:
@@ -125,7 +136,7 @@ def _one_hot_output(y: Any, k: int) -> Any:
     return dy
 
 
-def jacobian(f: Callable, *args: Any, mode: str | None = None) -> tuple:
+def jacobian(f: Callable, *args: Any, mode: str | None = None) -> tuple | Grads:
     """The Jacobian of ``f`` at ``args``: one entry per argument.
 
     For an array argument ``a``, the matrix ``J`` of shape ``(y.size, a.size)`` with
@@ -135,16 +146,22 @@ def jacobian(f: Callable, *args: Any, mode: str | None = None) -> tuple:
     gets one row, ``(1, a.size)``. ``f`` must return a real number or a real array. Complex
     values are not supported yet (a ``TypeError``).
 
+    ``jacobian(f, params)`` with a :class:`Params` of arrays differentiates the argument-free
+    ``f`` in the parameters it reaches itself (Flux style), in reverse mode: a :class:`Grads`
+    that maps each float array ``p`` to its ``(y.size, p.size)`` matrix, or to ``None`` when no
+    gradient reaches it (``y`` does not depend on it, or it is an integer array).
+
     Args:
         f: the function.
-        args: where to take the Jacobian.
+        args: where to take the Jacobian, or one :class:`Params`.
         mode: ``"reverse"`` (one ``back`` per output element), ``"forward"`` (one ``jvp`` per
-            input element), or ``None``: forward when the arguments have fewer elements in all
-            than the output, reverse otherwise.
+            input element; not with :class:`Params`), or ``None``: ``f(*args)`` runs once
+            plainly to learn the output's size, then forward mode when the arguments have fewer
+            elements in all than the output, reverse mode otherwise (always with Params).
 
     Example:
         >>> import numpy as np
-        >>> from zygote_engine import jacobian
+        >>> from zygote_engine import Params, jacobian
         >>> ja, jx = jacobian(lambda a, x: 100 * a[:3] ** 2 + x**2, np.array([1.0, 2, 3, 4]), 5.0)
         >>> ja
         array([[200.,   0.,   0.,   0.],
@@ -155,6 +172,14 @@ def jacobian(f: Callable, *args: Any, mode: str | None = None) -> tuple:
         >>> jacobian(lambda x, label: 2 * x, np.array([1.0, 2.0]), "doubled")
         (array([[2., 0.],
                [0., 2.]]), None)
+        >>> xs, ys = np.array([1.0, 2.0, 3.0]), np.array([4.0, 5.0, 6.0])
+        >>> J = jacobian(lambda: ys[:2] + np.sum(xs**2), Params([xs, ys]))
+        >>> J[xs]
+        array([[2., 4., 6.],
+               [2., 4., 6.]])
+        >>> J[ys]
+        array([[1., 0., 0.],
+               [0., 1., 0.]])
     """
     return withjacobian(f, *args, mode=mode).grad
 
@@ -164,30 +189,56 @@ def withjacobian(f: Callable, *args: Any, mode: str | None = None) -> WithJacobi
 
     Example:
         >>> import numpy as np
-        >>> from zygote_engine import withjacobian
+        >>> from zygote_engine import Params, withjacobian
         >>> val, (J,) = withjacobian(lambda x: np.cumsum(x), np.array([1.0, 2.0]))
         >>> val, J
         (array([1., 3.]), array([[1., 0.],
                [1., 1.]]))
+        >>> w = np.array([1.0, 2.0])
+        >>> val, J = withjacobian(lambda: w**2, Params([w]))
+        >>> val, J[w]
+        (array([1., 4.]), array([[2., 0.],
+               [0., 4.]]))
     """
     if mode not in _MODES:
         raise ValueError(f"mode must be 'forward', 'reverse' or None, got {mode!r}")
-    inputs = [_input(x, position) for position, x in enumerate(args)]
+    if len(args) == 1 and isinstance(args[0], Params):
+        return _params_jacobian(f, args[0], mode)
+    if any(isinstance(x, Params) for x in args):
+        raise TypeError(
+            "jacobian takes a Params as its only argument after the function (which then takes "
+            "no arguments and reaches its parameters itself), not beside other arguments"
+        )
+    inputs = [_input(x, f"argument {position}") for position, x in enumerate(args)]
     active = [inp for inp in inputs if inp is not None]
     if not active:  # nothing to differentiate in: only the value, checked
         y = f(*args)
         _output_size(f, y)
         return WithJacobian(y, (None,) * len(args))
+    if mode is None:  # a plain run (cheap next to either mode) tells which mode is cheaper
+        size = _output_size(f, f(*args))
+        mode = "forward" if sum(inp.size for inp in active) < size else "reverse"
     if mode == "forward":
         y = _forward(f, args, inputs)
     else:
         y, back = pullback(f, *args)
-        size = _output_size(f, y)
-        if mode is None and sum(inp.size for inp in active) < size:
-            y = _forward(f, args, inputs)
-        else:
-            _reverse(y, size, back, inputs)
+        _reverse(y, _output_size(f, y), back, inputs)
     return WithJacobian(y, tuple(None if inp is None else inp.result() for inp in inputs))
+
+
+def _params_jacobian(f: Callable, params: Params, mode: str | None) -> WithJacobian:
+    """``withjacobian(f, params)``: reverse mode, one matrix (or ``None``) per parameter."""
+    if mode == "forward":
+        raise ValueError(
+            "jacobian with Params runs in reverse mode only: forward mode has no tangents for the "
+            "parameters a function reaches itself. Use mode='reverse' or None, or pass the arrays "
+            "to the function as arguments"
+        )
+    inputs = [_parameter(p, index) for index, p in enumerate(params)]
+    y, back = params_pullback(f, params)
+    reached = _reverse(y, _output_size(f, y), lambda dy: back(dy).values(), inputs)
+    matrices = (inp.matrix if index in reached else None for index, inp in enumerate(inputs))
+    return WithJacobian(y, Grads(params, matrices))
 
 
 def _allocate(y: Any, size: int, inputs: list[_Input | None]) -> None:
@@ -197,15 +248,21 @@ def _allocate(y: Any, size: int, inputs: list[_Input | None]) -> None:
             inp.matrix = np.zeros((size, inp.size), _dtype(y, inp))
 
 
-def _reverse(y: Any, size: int, back: Callable, inputs: list[_Input | None]) -> None:
-    """Fill the inputs' matrices row by row: row ``k`` is the gradient of ``y.ravel()[k]``."""
+def _reverse(y: Any, size: int, back: Callable, inputs: list[_Input | None]) -> set[int]:
+    """Fill the inputs' matrices row by row: row ``k`` is the gradient of ``y.ravel()[k]``.
+
+    Returns the positions of the inputs that some row's gradient reached.
+    """
     _allocate(y, size, inputs)
+    reached = set()
     for k in range(size):
         # a fresh cotangent each time: the engine may accumulate into the one it is given
         grads = back(_one_hot_output(y, k))
-        for inp, dx in zip(inputs, grads):
+        for position, (inp, dx) in enumerate(zip(inputs, grads)):
             if inp is not None and dx is not None:
                 inp.matrix[k] = np.ravel(dx)
+                reached.add(position)
+    return reached
 
 
 def _forward(f: Callable, args: tuple, inputs: list[_Input | None]) -> Any:
@@ -280,7 +337,7 @@ def diaghessian(f: Callable, *args: Any) -> tuple:
     """
     out = []
     for position, x in enumerate(args):
-        inp = _input(x, position)
+        inp = _input(x, f"argument {position}")
         if inp is None:
             out.append(None)
             continue
@@ -299,7 +356,7 @@ def diaghessian(f: Callable, *args: Any) -> tuple:
 
 
 def _hessian(f: Callable, x: Any, mode: str, name: str) -> Any:
-    inp = _input(x, 0)
+    inp = _input(x, "argument 0")
     if inp is None:
         raise TypeError(
             f"{name} needs a real number or a real float array, got {_describe(x)}; "

@@ -1,5 +1,5 @@
-"""jacobian and withjacobian, in reverse and forward mode, against analytic Jacobians and finite
-differences.
+"""jacobian and withjacobian, in reverse and forward mode and in Params, against analytic
+Jacobians and finite differences.
 
 The forward-mode cases need ``zygote_engine.jvp``.
 """
@@ -13,7 +13,15 @@ import numpy as np
 import pytest
 
 import zygote_engine.jacobians as jacobians_module
-from zygote_engine import WithJacobian, jacobian, withjacobian
+from chainrules_core import frule
+from zygote_engine import (
+    Grads,
+    MissingRuleError,
+    Params,
+    WithJacobian,
+    jacobian,
+    withjacobian,
+)
 
 RNG = np.random.default_rng(3)
 MODES = ["reverse", "forward", None]
@@ -239,23 +247,45 @@ def test_no_differentiable_argument_gives_the_value_and_nones():
 # --- choosing the mode and counting passes ------------------------------------------------------
 
 
-def test_reverse_mode_records_once_and_pulls_back_once_per_output(monkeypatch):
-    counts = {"pullback": 0, "back": 0}
-    real_pullback = jacobians_module.pullback
+def _counting(monkeypatch, name: str, counts: dict) -> None:
+    """Count the calls of ``jacobians_module.<name>`` (``pullback`` also counts its ``back``)."""
+    real = getattr(jacobians_module, name)
 
-    def counting_pullback(f, *args):
-        counts["pullback"] += 1
-        y, back = real_pullback(f, *args)
+    def counted(f, *args):
+        counts[name] = counts.get(name, 0) + 1
+        result = real(f, *args)
+        if name != "pullback":
+            return result
+        y, back = result
 
         def counting_back(dy):
-            counts["back"] += 1
+            counts["back"] = counts.get("back", 0) + 1
             return back(dy)
 
         return y, counting_back
 
-    monkeypatch.setattr(jacobians_module, "pullback", counting_pullback)
-    jacobian(lambda x: x[:3] * 2, np.ones(5))  # 5 inputs, 3 outputs: reverse
+    monkeypatch.setattr(jacobians_module, name, counted)
+
+
+def test_automatic_mode_runs_only_reverse_when_outputs_are_fewer(monkeypatch):
+    counts = {}
+    _counting(monkeypatch, "pullback", counts)
+    _counting(monkeypatch, "jvp", counts)
+    (J,) = jacobian(lambda x: x[:3] * 2, np.ones(5))  # 5 inputs, 3 outputs: reverse
     assert counts == {"pullback": 1, "back": 3}
+    np.testing.assert_array_equal(J, 2 * np.eye(3, 5))
+
+
+def test_automatic_mode_runs_only_forward_when_inputs_are_fewer(monkeypatch):
+    counts = {}
+    _counting(monkeypatch, "pullback", counts)
+    _counting(monkeypatch, "jvp", counts)
+    x = np.array([1.0, 2.0, 3.0])
+    (J,) = jacobian(lambda x: np.outer(x, x), x)  # 3 inputs, 9 outputs: forward
+    assert counts == {"jvp": 3}
+    # y[i, j] = x[i] x[j]: ∂y[i, j]/∂x[m] = δ(i, m) x[j] + x[i] δ(j, m)
+    expected = np.einsum("im,j->ijm", np.eye(3), x) + np.einsum("i,jm->ijm", x, np.eye(3))
+    np.testing.assert_array_equal(J, expected.reshape(9, 3))
 
 
 class _ChoseForward(Exception):
@@ -275,9 +305,124 @@ def test_automatic_mode_picks_forward_when_inputs_are_fewer(monkeypatch):
     np.testing.assert_array_equal(jacobian(lambda x: x * 2, np.ones(3))[0], 2 * np.eye(3))
 
 
+_opaque_cube = np.frompyfunc(lambda v: v**3, 1, 1)  # compiled, with no rule of its own
+
+
+def forward_only_cube(x):
+    """``x ** 3`` through compiled code: only its frule lets the engine differentiate it."""
+    return _opaque_cube(x).astype(float)
+
+
+@frule.register(forward_only_cube)
+def _(tangents, x):
+    return x**3, 3 * x**2 * tangents[1]
+
+
+def outer_cube(x):
+    return np.outer(forward_only_cube(x), x)
+
+
+def test_automatic_mode_differentiates_code_that_only_forward_mode_can():
+    x = np.array([1.0, 2.0])
+    with pytest.raises(MissingRuleError):
+        jacobian(outer_cube, x, mode="reverse")
+    (J,) = jacobian(outer_cube, x)  # 2 inputs, 4 outputs: forward, with no reverse pass
+    # y[i, j] = x[i]^3 x[j]: ∂y[i, j]/∂x[m] = 3 x[i]^2 δ(i, m) x[j] + x[i]^3 δ(j, m)
+    np.testing.assert_array_equal(J, [[4, 0], [6, 1], [8, 12], [0, 32]])
+
+
 def test_unknown_mode_is_a_value_error():
     with pytest.raises(ValueError, match="mode must be 'forward', 'reverse' or None, got 'fwd'"):
         jacobian(np.sin, np.ones(2), mode="fwd")
+
+
+# --- Params ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["reverse", None])
+def test_params_flux_example(mode):
+    # Flux's `jacobian(() -> ys[1:2] .+ sum(xs.^2), Params([xs, ys]))`, in C order
+    xs, ys = np.array([1.0, 2.0, 3.0]), np.array([4.0, 5.0, 6.0])
+    J = jacobian(lambda: ys[0:2] + np.sum(xs**2), Params([xs, ys]), mode=mode)
+    assert isinstance(J, Grads)
+    assert [id(p) for p in J] == [id(xs), id(ys)]
+    # y[k] = ys[k] + Σ xs[i]²: ∂y[k]/∂xs[i] = 2 xs[i] for every k, ∂y[k]/∂ys[i] = δ(k, i)
+    np.testing.assert_array_equal(J[xs], [[2.0, 4.0, 6.0], [2.0, 4.0, 6.0]])
+    np.testing.assert_array_equal(J[ys], [[1, 0, 0], [0, 1, 0]])
+
+
+class Layer:
+    def __init__(self, W, b):
+        self.W, self.b = W, b
+
+    def __call__(self, x):
+        return self.W @ x + self.b
+
+
+def test_params_reached_through_an_object_with_a_matrix_parameter_in_c_order():
+    W, b = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]), np.array([0.5, -0.5, 1.0])
+    layer, x = Layer(W, b), np.array([7.0, -1.0])
+    val, J = withjacobian(lambda: layer(x) ** 2, Params([W, b]))
+    z = W @ x + b
+    np.testing.assert_array_equal(val, z**2)
+    # y[k] = z[k]², z[k] = Σ_j W[k, j] x[j] + b[k]; W.ravel()[2 k' + j] = W[k', j]
+    np.testing.assert_array_equal(J[W], np.kron(np.diag(2 * z), x[None, :]))
+    np.testing.assert_array_equal(J[b], np.diag(2 * z))
+
+
+def test_params_that_do_not_reach_the_output_map_to_none():
+    w, unused, counts = np.array([1.0, 2.0]), np.ones(3), np.array([1, 2])
+    J = jacobian(lambda: w * counts, Params([w, unused, counts]))
+    np.testing.assert_array_equal(J[w], np.diag([1.0, 2.0]))
+    assert J[unused] is None
+    assert J[counts] is None  # an integer array has no gradient
+
+
+def test_params_with_a_scalar_output_give_one_row():
+    w = np.array([[1.0, -2.0], [0.5, 3.0]])
+    J = jacobian(lambda: np.sum(w**3), Params([w]))
+    np.testing.assert_array_equal(J[w], (3 * w**2).reshape(1, 4))
+
+
+def test_params_float32_stays_float32():
+    w = np.array([1.0, 2.0], dtype=np.float32)
+    J = jacobian(lambda: 2 * w, Params([w]))
+    assert J[w].dtype == np.float32
+    np.testing.assert_array_equal(J[w], 2 * np.eye(2))
+
+
+def test_params_pull_back_once_per_output_element(monkeypatch):
+    calls = {"params_pullback": 0, "back": 0}
+    real = jacobians_module.params_pullback
+
+    def counting_params_pullback(f, params):
+        calls["params_pullback"] += 1
+        y, back = real(f, params)
+
+        def counting_back(dy):
+            calls["back"] += 1
+            return back(dy)
+
+        return y, counting_back
+
+    monkeypatch.setattr(jacobians_module, "params_pullback", counting_params_pullback)
+    w = np.ones(4)
+    jacobian(lambda: w[:3] * 2, Params([w]))
+    assert calls == {"params_pullback": 1, "back": 3}
+
+
+def test_params_errors():
+    w = np.ones(2)
+    with pytest.raises(ValueError, match="jacobian with Params runs in reverse mode only"):
+        jacobian(lambda: w * 2, Params([w]), mode="forward")
+    with pytest.raises(TypeError, match="needs array parameters, but parameter 1 is a list"):
+        jacobian(lambda: w * 2, Params([w, [1.0]]))
+    with pytest.raises(TypeError, match="does not support complex values yet: parameter 0"):
+        jacobian(lambda: w * 2, Params([np.ones(2, dtype=complex)]))
+    with pytest.raises(TypeError, match="a Params as its only argument after the function"):
+        jacobian(lambda x, ps: x * 2, w, Params([w]))
+    with pytest.raises(TypeError, match="return a real number or a real numpy array"):
+        jacobian(lambda: [w], Params([w]))
 
 
 # --- errors -------------------------------------------------------------------------------------

@@ -117,16 +117,22 @@ def _setitem_dict(cx, d: dict, key: Any, v: Any):
     return None, MustRun(setitem_dict_pullback)
 
 
-@rrule.register(operator.setitem, np.ndarray, object, object, **_config)
-def _setitem_array(cx, a, i, v):
-    raise MutationError(
+def array_setitem_error() -> MutationError:
+    """The error for ``a[i] = v`` on a numpy array in differentiated code (either mode).
+
+    Example:
+        >>> print(array_setitem_error())  # doctest: +ELLIPSIS
+        <unknown>: in-place assignment to a numpy array (a[i] = v) is not supported by ...
+    """
+    return MutationError(
         f"{user_location()}: in-place assignment to a numpy array (a[i] = v) is not supported by "
         "zygote_engine yet: build a new array instead, e.g. np.where(mask, v, a), "
         "np.concatenate([...]) or a list of rows passed to np.stack"
     )
 
 
-_INPLACE_SYMBOLS = {
+# the in-place operators refused on numpy arrays, with the symbol of their statement
+INPLACE_SYMBOLS = {
     operator.iadd: "+",
     operator.isub: "-",
     operator.imul: "*",
@@ -136,17 +142,34 @@ _INPLACE_SYMBOLS = {
 }
 
 
-def _array_inplace_rule(inplace, symbol: str):
+def array_inplace_error(inplace: Any) -> MutationError:
+    """The error for ``a += b`` (the in-place operator ``inplace``) on a numpy array (either mode).
+
+    Example:
+        >>> import operator
+        >>> print(array_inplace_error(operator.imul))  # doctest: +ELLIPSIS
+        <unknown>: in-place update of a numpy array (a *= b) is not supported ...: write a = a * b instead
+    """
+    symbol = INPLACE_SYMBOLS[inplace]
+    return MutationError(
+        f"{user_location()}: in-place update of a numpy array (a {symbol}= b) is not supported "
+        f"by zygote_engine yet: write a = a {symbol} b instead"
+    )
+
+
+@rrule.register(operator.setitem, np.ndarray, object, object, **_config)
+def _setitem_array(cx, a, i, v):
+    raise array_setitem_error()
+
+
+def _array_inplace_rule(inplace):
     @rrule.register(inplace, np.ndarray, object, **_config)
     def _(cx, a, b):
-        raise MutationError(
-            f"{user_location()}: in-place update of a numpy array (a {symbol}= b) is not supported "
-            f"by zygote_engine yet: write a = a {symbol} b instead"
-        )
+        raise array_inplace_error(inplace)
 
 
-for _inplace, _symbol in _INPLACE_SYMBOLS.items():
-    _array_inplace_rule(_inplace, _symbol)
+for _inplace in INPLACE_SYMBOLS:
+    _array_inplace_rule(_inplace)
 
 
 @rrule.register(operator.iadd, list, object, **_config)
