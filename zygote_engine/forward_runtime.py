@@ -20,6 +20,8 @@ import operator
 import types
 from typing import Any
 
+import numpy as np
+
 from chainrules_core import AbstractZero, NoTangent, Tangent, ZeroTangent, frule
 from chainrules_core.rules import resolve_receiver
 from zygote_engine import cache
@@ -36,6 +38,8 @@ __all__ = ["ClosureTangent", "jcall", "table_aware"]
 _NO = NoTangent()
 _ZERO = ZeroTangent()
 _INERT = frozenset({int, bool, str, bytes, type(None), range, slice})
+# Values that are never mutable objects with tangents in the table (checked first: most are).
+_PLAIN = frozenset({float, complex, np.ndarray, np.float64, np.float32, *_INERT})
 
 
 def table_aware(impl):
@@ -95,14 +99,15 @@ def jcall(fx, primals: tuple, tangents: tuple, kwargs: dict | None = None, dkwar
             call_tangents = (*call_tangents, *((dkwargs or {}).get(k, _ZERO) for k in kwargs))
         elif not aware:
             call_tangents = tuple(
-                fx.tangent(x, dx) for x, dx in zip((None, *call_args), call_tangents)
+                dx if type(x) in _PLAIN else fx.tangent(x, dx)
+                for x, dx in zip((None, *call_args), call_tangents)
             )
         if takes_config:
             result = impl(fx, call_tangents, *call_args, **kwargs)
         else:
             result = impl(call_tangents, *call_args, **kwargs)
         if result is not None:
-            if not aware:
+            if not aware and type(result[0]) not in _PLAIN:
                 fx.record(*result)
             return result
     return _differentiate_code(fx, f, args, kwargs, tangents, dkwargs)
@@ -113,8 +118,10 @@ def _carries_tangent(fx, f: Any, args: tuple, tangents: tuple) -> bool:
         if type(t) not in ZERO_TYPES:
             return True
     for a in args:
-        if reaches_tracked(a) or fx.has(a):  # an object with __slots__ that has an entry
-            return True
+        if type(a) not in _PLAIN and (reaches_tracked(a) or fx.has(a)):
+            return True  # a mutable object, or an object with __slots__ that has an entry
+    if type(f) is types.FunctionType:
+        return False
     if is_tracked(f) or fx.has(f):  # a callable object: its attributes' tangents
         return True
     receiver = getattr(f, "__self__", None)
