@@ -58,6 +58,7 @@ def pullback(f: Callable, *args: Any) -> tuple[Any, Callable[[Any], Any]]:
         >>> y, back(1.0), back(2.0)
         (6.0, (3.0, 2.0), (6.0, 4.0))
     """
+    check_callable(f, "pullback")
     if len(args) == 1 and isinstance(args[0], Params):
         return params_pullback(f, args[0])
     y, back_all = tangents_pullback(f, args)
@@ -123,6 +124,22 @@ def _structured(x: Any) -> bool:
     return is_tracked(x) or isinstance(x, tuple)
 
 
+def check_callable(f: Any, name: str) -> None:
+    """A ``TypeError`` saying what was wrong when ``f``, to be differentiated, is not callable.
+
+    Example:
+        >>> check_callable(3, "gradient")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        TypeError: gradient differentiates a function, but it was given int 3: pass the ...
+    """
+    if not callable(f):
+        raise TypeError(
+            f"{name} differentiates a function, but it was given {type(f).__name__} {f!r}: pass "
+            f"the function first, then its arguments: {name}(f, x)"
+        )
+
+
 def gradient(f: Callable, *args: Any) -> tuple:
     """The gradient of the real-scalar function ``f`` at ``args``: one entry per argument.
 
@@ -140,6 +157,7 @@ def gradient(f: Callable, *args: Any) -> tuple:
         >>> gradient(lambda: np.sum(w**2), Params([w]))[w]
         array([2., 4.])
     """
+    check_callable(f, "gradient")
     y, back = pullback(f, *args)
     _check_scalar(f, y)
     return back(1.0)

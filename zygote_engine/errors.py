@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import types
 from typing import Any
 
 __all__ = [
@@ -61,11 +62,18 @@ def missing_rule_message(f: Any, kind: str) -> str:
         >>> print(missing_rule_message(math.gamma, "frule").splitlines()[0])  # doctest: +ELLIPSIS
         <unknown>: no frule for math.gamma, which is compiled code (not Python source), ...
     """
-    module = getattr(f, "__module__", None) or type(f).__module__
-    qualname = (
-        getattr(f, "__qualname__", None) or getattr(f, "__name__", None) or type(f).__qualname__
-    )
-    short = getattr(f, "__name__", "f")
+    receiver = getattr(f, "__self__", None)
+    if receiver is not None and not isinstance(receiver, (types.ModuleType, type)):
+        # a method of an object: the rule is registered for the method of its class
+        owner = type(receiver)
+        module, qualname = owner.__module__, f"{owner.__qualname__}.{f.__name__}"
+        short = qualname
+    else:
+        module = getattr(f, "__module__", None) or type(f).__module__
+        qualname = (
+            getattr(f, "__qualname__", None) or getattr(f, "__name__", None) or type(f).__qualname__
+        )
+        short = getattr(f, "__name__", "f")
     mode = "in forward mode" if kind == "frule" else "in reverse mode"
     if kind == "frule":
         example = (

@@ -32,6 +32,9 @@ if hasattr(ast, "TryStar"):
     )
 
 
+_STRING_CODE = frozenset({"eval", "exec"})
+
+
 def check_supported(node: ast.FunctionDef, filename: str) -> None:
     """Raise :class:`UnsupportedConstructError` at the first unsupported construct in ``node``.
 
@@ -52,6 +55,20 @@ def check_supported(node: ast.FunctionDef, filename: str) -> None:
                 filename,
                 "assigning a global",
                 "return the value, or mutate a global container",
+            )
+        if (
+            isinstance(child, ast.Call)
+            and isinstance(child.func, ast.Name)
+            and child.func.id in _STRING_CODE
+            and child.func.id not in assigned
+        ):
+            # the string's code reads the frame's variables where the engine cannot see it:
+            # its derivative would silently be zero
+            _reject(
+                child,
+                filename,
+                f"{child.func.id}() of code in a string",
+                "write the expression as code, or move the call out of the differentiated function",
             )
         if isinstance(child, ast.comprehension) and child.is_async:
             _reject(child.iter, filename, "an async comprehension", "use a plain comprehension")

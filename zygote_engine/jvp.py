@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from chainrules_core import NoTangent, Tangent
+from zygote_engine.api import check_callable
 from zygote_engine.config import ForwardConfig
 from zygote_engine.forward_runtime import jcall
 from zygote_engine.public import public_tangent
@@ -37,6 +38,7 @@ def jvp(f: Callable, primals: tuple, tangents: tuple) -> tuple[Any, Any]:
         >>> dy
         array([ 1., -2.])
     """
+    check_callable(f, "jvp")
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
         raise ValueError(

@@ -145,3 +145,46 @@ def test_function_without_source_is_reported():
     exec("def g(x):\n    return x * 2.0\n", namespace)
     with pytest.raises(UnsupportedConstructError, match="no readable source"):
         gradient(namespace["g"], 1.0)
+
+
+def test_a_value_given_as_the_function_is_a_type_error_saying_so():
+    from zygote_engine import jvp, pullback
+
+    for differentiate in (gradient, pullback):
+        with pytest.raises(TypeError, match="differentiates a function, but it was given int 3"):
+            differentiate(3, 1.0)
+    with pytest.raises(TypeError, match=r"jvp differentiates a function.*jvp\(f, x\)"):
+        jvp(3, (1.0,), (1.0,))
+
+
+def _eval_inside(x):
+    return eval("x * 2")
+
+
+def test_eval_of_a_string_is_rejected_at_its_line_not_silently_zero():
+    with pytest.raises(UnsupportedConstructError) as info:
+        gradient(_eval_inside, 1.0)
+    line = _eval_inside.__code__.co_firstlineno + 1
+    assert f"test_errors.py:{line}: eval() of code in a string" in str(info.value)
+
+
+def test_array_mutation_through_its_method_is_the_same_mutation_error():
+    from zygote_engine import MutationError
+
+    def f(x):
+        a = np.zeros(2)
+        a.__setitem__(0, x)
+        return a[0]
+
+    with pytest.raises(MutationError, match=r"test_errors.py:\d+: in-place assignment"):
+        gradient(f, 1.0)
+
+
+def test_missing_rule_for_a_method_names_its_class():
+    from zygote_engine import MissingRuleError
+
+    def f(x):
+        return np.frompyfunc(lambda v: v, 1, 1).reduce(np.array([x, x]))
+
+    with pytest.raises(MissingRuleError, match=r"rrule\.register\(numpy\.ufunc\.reduce\)"):
+        gradient(f, 1.0)

@@ -147,3 +147,17 @@ def writes_through_a_starred_call(x):
 
 def test_a_starred_call_may_write_its_arguments_too():
     assert gradient(writes_through_a_starred_call, 2.0) == (3.0,)
+
+
+def _smooth_abs(x):
+    return (x * x + 1e-3) ** 0.5
+
+
+def test_scalar_rule_on_a_python_function_is_used_inline_in_both_modes():
+    from chainrules_core import scalar_rule
+    from zygote_engine import jvp
+
+    scalar_rule(_smooth_abs, lambda x, out: x / out)  # a function of this test's alone
+    expected = 2.0 * 2.0 / (4.0 + 1e-3) ** 0.5
+    assert gradient(lambda x: 2.0 * _smooth_abs(x), 2.0)[0] == pytest.approx(expected)
+    assert jvp(lambda x: 2.0 * _smooth_abs(x), (2.0,), (1.0,))[1] == pytest.approx(expected)

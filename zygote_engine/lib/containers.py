@@ -158,6 +158,7 @@ def array_inplace_error(inplace: Any) -> MutationError:
 
 
 @rrule.register(operator.setitem, np.ndarray, object, object, **_config)
+@rrule.register(np.ndarray.__setitem__, **_config)
 def _setitem_array(cx, a, i, v):
     raise array_setitem_error()
 

@@ -142,6 +142,7 @@ def _setitem_dict(fx, tangents, d: dict, key: Any, v: Any):
 
 
 @_rule(operator.setitem, np.ndarray, object, object)
+@_rule(np.ndarray.__setitem__)
 def _setitem_array(fx, tangents, a, i, v):
     raise array_setitem_error()
 
