@@ -18,7 +18,13 @@ import numpy as np
 from chainrules_core import rrule
 from zygote_engine.normalize import HELPERS_NAME, OPERATOR_NAME, Namer
 
-__all__ = ["FunctionAnalysis", "FunctionInfo", "loaded_names", "statements"]
+__all__ = [
+    "FunctionAnalysis",
+    "FunctionInfo",
+    "loaded_names",
+    "statements",
+    "try_blocks",
+]
 
 
 @dataclass(frozen=True)
@@ -102,6 +108,13 @@ class FunctionAnalysis:
                 self._scan(s.body, True)
             elif isinstance(s, ast.With):
                 self._scan(s.body, in_loop)
+            elif isinstance(s, ast.Try):
+                for block in try_blocks(s):
+                    self._scan(block, in_loop)
+                for handler in s.handlers:
+                    if handler.name:
+                        self.locals.add(handler.name)
+                        self.assign_counts[handler.name] = 2  # bound whenever it catches
 
     def _used_as_values(self) -> set[str]:
         """Names read as values anywhere (not only as the test of an ``if`` or a ``while``)."""
@@ -238,6 +251,8 @@ class FunctionAnalysis:
             return s.target.id in self.active or self.has_work(s.body)
         if isinstance(s, (ast.While, ast.With)):
             return self.has_work(s.body)
+        if isinstance(s, ast.Try):
+            return any(self.has_work(block) for block in try_blocks(s))
         return False
 
     def dname(self, name: str) -> str:
@@ -308,6 +323,11 @@ def _is_test_operator(func: ast.expr) -> bool:
     )
 
 
+def try_blocks(s: ast.Try) -> list[list[ast.stmt]]:
+    """The blocks of a ``try`` statement: its body, each handler's, ``else`` and ``finally``."""
+    return [s.body, *(h.body for h in s.handlers), s.orelse, s.finalbody]
+
+
 def statements(body: list[ast.stmt]):
     for s in body:
         yield s
@@ -316,3 +336,6 @@ def statements(body: list[ast.stmt]):
             yield from statements(s.orelse)
         elif isinstance(s, (ast.For, ast.While, ast.With)):
             yield from statements(s.body)
+        elif isinstance(s, ast.Try):
+            for block in try_blocks(s):
+                yield from statements(block)

@@ -32,9 +32,12 @@ def _mark(body: list[ast.stmt], line: int) -> None:
     """Give generated statements their user line (``codegen.place`` gives it to their parts)."""
     for stmt in body:
         stmt.user_line = line
-        if isinstance(stmt, (ast.If, ast.For, ast.While, ast.With, ast.FunctionDef)):
+        if isinstance(stmt, (ast.If, ast.For, ast.While, ast.With, ast.Try, ast.FunctionDef)):
             _mark(stmt.body, line)
             _mark(getattr(stmt, "orelse", []), line)
+            _mark(getattr(stmt, "finalbody", []), line)
+            for handler in getattr(stmt, "handlers", []):
+                _mark(handler.body, line)
 
 
 def located(node: ast.stmt, line: int) -> ast.stmt:

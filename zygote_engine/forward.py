@@ -115,6 +115,13 @@ class _Forward(FunctionAnalysis):
                 if entered in self.active:  # what __enter__ returns carries no tangent
                     s.body[:0] = parse(f"{self.dname(entered)} = __zero", s.lineno)
             return [located(s, s.lineno)]
+        if isinstance(s, ast.Try):
+            # an exception interrupts the tangents where it interrupts the values
+            s.body = self.block(s.body) or parse("pass", s.lineno)
+            for handler in s.handlers:
+                handler.body = self.block(handler.body) or parse("pass", s.lineno)
+            s.orelse, s.finalbody = self.block(s.orelse), self.block(s.finalbody)
+            return [located(s, s.lineno)]
         return [s]  # raise / assert: run as written
 
     def assign(self, s: ast.Assign, target: str) -> list[ast.stmt]:

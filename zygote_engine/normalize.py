@@ -9,6 +9,8 @@ After normalisation a function body holds only these statements:
 * ``if name:``, ``for name in name:`` (over a list made by ``zy.collect``) and ``while name:``
   (whose condition is recomputed at the end of the body);
 * ``with name as name:`` (one context manager, entered and exited as Python does);
+* ``try`` / ``except T as name`` / ``else`` / ``finally`` with normal-form blocks (the exception
+  types stay expressions, evaluated only when an exception is raised);
 * exactly one ``return atom``, the last statement.
 
 ``break``, ``continue`` and early ``return`` are first lowered to boolean flags and guarded blocks
@@ -200,6 +202,13 @@ class _ControlFlow:
             elif isinstance(stmt, ast.With):
                 stmt.body = self.block(stmt.body, loop) or [ast.Pass()]
                 out.append(stmt)
+            elif isinstance(stmt, ast.Try):
+                stmt.body = self.block(stmt.body, loop) or [ast.Pass()]
+                for handler in stmt.handlers:
+                    handler.body = self.block(handler.body, loop) or [ast.Pass()]
+                stmt.orelse = self.block(stmt.orelse, loop)
+                stmt.finalbody = self.block(stmt.finalbody, loop)
+                out.append(stmt)
             elif isinstance(stmt, (ast.For, ast.While)):
                 out += self.loop(stmt, loop)
             else:
@@ -337,10 +346,12 @@ class _Anf:
 
     def block(self, stmts: list[ast.stmt]) -> list[ast.stmt]:
         saved, self.out = self.out, []
+        line = self.line  # a compound statement is emitted after its blocks, on its own line
         for stmt in stmts:
             self.line = stmt.lineno
             self.statement(stmt)
         block, self.out = self.out, saved
+        self.line = line
         return block
 
     def emit(self, stmt: ast.stmt) -> None:
@@ -387,6 +398,21 @@ class _Anf:
             self.emit(ast.Return(value=self.atom(s.value) if s.value else ast.Constant(None)))
         elif isinstance(s, ast.With):
             self.with_statement(s.items, s.body)
+        elif isinstance(s, ast.Try):
+            # the handlers' exception types are evaluated only when an exception is raised,
+            # as Python does: they stay expressions (they are never differentiated)
+            handlers = [
+                ast.ExceptHandler(type=h.type, name=h.name, body=self.block(h.body) or [ast.Pass()])
+                for h in s.handlers
+            ]
+            self.emit(
+                ast.Try(
+                    body=self.block(s.body) or [ast.Pass()],
+                    handlers=handlers,
+                    orelse=self.block(s.orelse),
+                    finalbody=self.block(s.finalbody),
+                )
+            )
         elif isinstance(s, (ast.FunctionDef, ast.Raise, ast.Assert)):
             self.emit(s)  # runs as written; nested functions are differentiated when called
         elif isinstance(s, (ast.Pass, ast.Global)):

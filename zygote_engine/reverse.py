@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import ast
 
-from zygote_engine.activity import FunctionAnalysis, FunctionInfo, loaded_names
+from zygote_engine.activity import FunctionAnalysis, FunctionInfo, loaded_names, try_blocks
 from zygote_engine.emit import function_def, located, parse, strip_defaults, text
 from zygote_engine.inline import (
     ScalarAdjoint,
@@ -46,6 +46,7 @@ RUNTIME_NAMES = (
     "__closure_tangent",
     "__deposit",
     "__resolve",
+    "__cut_short",
     OPERATOR_NAME,
     HELPERS_NAME,
 )
@@ -156,7 +157,63 @@ class _Reverse(FunctionAnalysis):
             s.body, bwd = self.block(s.body, in_loop)
             s.body = s.body or parse("pass", s.lineno)
             return [located(s, s.lineno)], bwd
+        if isinstance(s, ast.Try):
+            return self.try_statement(s, in_loop)
         return [s], []  # raise / assert: run as written
+
+    def try_statement(self, s: ast.Try, in_loop: bool):
+        """``try`` runs as written; the backward pass follows the path that ran.
+
+        ``ran<k>`` counts the statements of the body that completed, and ``caught<k>`` says
+        which handler ran (-1: none): the backward pass undoes the body's completed statements,
+        then that handler or the ``else`` block, then ``finally``. A compound statement of the
+        body (a loop, say) that an exception interrupted halfway cannot be undone: its backward
+        pass raises (the statements before it, and single operations, are always fine).
+        """
+        line = s.lineno
+        if not any(self.has_work(block) for block in try_blocks(s)):
+            return [s], []
+        ran, caught = self.namer.fresh("ran"), self.namer.fresh("caught")
+        body_fwd: list[ast.stmt] = []
+        body_bwd: list[ast.stmt] = []
+        halfway = []  # body statements with backward work that an exception may cut in two
+        for j, stmt in enumerate(s.body):
+            fwd, bwd = self.statement(stmt, in_loop)
+            body_fwd += [*fwd, *parse(f"{ran} = {j + 1}", line)]
+            if bwd:
+                guard = parse(f"if {ran} > {j}:\n    pass", line)[0]
+                guard.body = bwd
+                body_bwd.insert(0, guard)
+                if not isinstance(stmt, (ast.Assign, ast.Expr)):
+                    halfway.append(j)
+        handlers_bwd = []
+        for i, handler in enumerate(s.handlers):
+            fwd, bwd = self.block(handler.body, in_loop)
+            handler.body = [*parse(f"{caught} = {i}", line), *fwd]
+            if bwd:
+                guard = parse(f"if {caught} == {i}:\n    pass", line)[0]
+                guard.body = bwd
+                handlers_bwd.append(guard)
+        else_fwd, else_bwd = self.block(s.orelse, in_loop)
+        final_fwd, final_bwd = self.block(s.finalbody, in_loop)
+        forward = ast.Try(body=body_fwd, handlers=s.handlers, orelse=else_fwd, finalbody=final_fwd)
+        fwd = [*parse(f"{ran} = 0\n{caught} = -1", line), located(forward, line)]
+        bwd = []
+        if in_loop:
+            self.uses_tape = True
+            fwd += parse(f"__tape.append(({ran}, {caught}))", line)
+            bwd += parse(f"{ran}, {caught} = __stack.pop()", line)
+        bwd += final_bwd
+        if else_bwd:
+            guard = parse(f"if {caught} < 0:\n    pass", line)[0]
+            guard.body = else_bwd
+            bwd.append(guard)
+        bwd += handlers_bwd
+        if halfway:
+            bwd += parse(
+                f"if {caught} >= 0 and {ran} in {tuple(halfway)!r}:\n    __cut_short()", line
+            )
+        return fwd, [*bwd, *body_bwd]
 
     def simple_assign(self, s: ast.Assign, target: str):
         line = s.lineno

@@ -27,7 +27,12 @@ from zygote_engine import primitives as zy
 from zygote_engine.binding import direct, parameter_sources
 from zygote_engine.construction import constructible, init_fields, new_instance
 from zygote_engine.dunders import special_methods
-from zygote_engine.errors import MissingRuleError, missing_rule_message
+from zygote_engine.errors import (
+    MissingRuleError,
+    UnsupportedConstructError,
+    missing_rule_message,
+    user_location,
+)
 from zygote_engine.reverse import POSITIONAL_CALL_LIMIT
 from zygote_engine.store import ZERO_TYPES, is_tracked
 
@@ -418,6 +423,16 @@ def accumulate(a: Any, b: Any) -> Any:
     return unthunk(crc.add(a, b))
 
 
+def _cut_short() -> None:
+    """The backward pass of a ``try`` body statement that an exception interrupted halfway."""
+    raise UnsupportedConstructError(
+        f"{user_location()}: an exception caught by this try interrupted a compound statement "
+        "(a loop, a branch, a with or a nested try) of its body halfway, and zygote_engine "
+        "cannot undo half a statement: put the code that may raise in a try of its own, or "
+        "outside the compound statement"
+    )
+
+
 def _closure_tangent(**captured: Any) -> Tangent:
     """The tangent of a closure: one field per captured variable."""
     return Tangent.from_backing(types.FunctionType, captured)
@@ -438,6 +453,7 @@ cache.RUNTIME_OBJECTS.update(
         "__scalar_cotangents": crc.scalar_cotangents,
         "__must_run": must_run,
         "__closure_tangent": _closure_tangent,
+        "__cut_short": _cut_short,
         "__deposit": lambda cx, obj, dx: cx.deposit(obj, dx),
         "__resolve": lambda cx, obj, dx: cx.resolve(obj, dx),
         "operator": operator,

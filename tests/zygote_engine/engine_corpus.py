@@ -1592,3 +1592,66 @@ def operators_of_a_user_class(m, k):
     total = sum([m, k * m, -m * 0.5])
     doubled = m + m
     return total.amount * doubled[1] + len(m) * doubled[0]
+
+
+# --- try / except / else / finally: the backward pass follows the path that ran ------------------
+
+
+@case(3.0)
+def try_where_nothing_raises(x):
+    try:
+        y = x**2
+    except ZeroDivisionError:
+        y = 0.0
+    return y
+
+
+@case(2.0, 0)  # an int divisor: finite differences do not move it off the exception
+def try_caught_exception_after_some_statements(x, d):
+    try:
+        y = x * 3.0
+        z = y / d
+        w = z * 100.0
+    except ZeroDivisionError:
+        w = y * x
+    else:
+        w = w + x
+    finally:
+        w = w * 2.0
+    return w
+
+
+@case(2.0, 4.0)
+def try_else_and_finally_without_exception(x, d):
+    try:
+        w = x * 3.0 / d
+    except (ZeroDivisionError, ValueError) as error:
+        w = float(len(str(error)))
+    else:
+        w = w + x * x
+    finally:
+        w = w * 2.0
+    return w
+
+
+@case([1.0, -2.0, 3.0])
+def try_inside_a_loop(xs):
+    total = 0.0
+    for x in xs:
+        try:
+            total = total + math.log(x)
+        except ValueError:
+            total = total + x * x
+    return total
+
+
+@case(1.5)
+def try_with_return_and_raise_inside(x):
+    try:
+        if x > 1.0:
+            return x * x * x
+        raise ValueError("small")
+    except ValueError:
+        return -x
+    finally:
+        x = x * 0.0
