@@ -22,8 +22,6 @@ _REJECTED: dict[type, tuple[str, str]] = {
     ast.Import: ("an import", "import at module level"),
     ast.ImportFrom: ("an import", "import at module level"),
 }
-if hasattr(ast, "Match"):
-    _REJECTED[ast.Match] = ("match", "use if/elif/else")
 if hasattr(ast, "TryStar"):
     _REJECTED[ast.TryStar] = (
         "try/except*",

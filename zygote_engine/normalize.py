@@ -24,6 +24,8 @@ import ast
 import copy
 from collections.abc import Callable
 
+from zygote_engine.patterns import desugar_matches
+
 __all__ = ["HELPERS_NAME", "OPERATOR_NAME", "Namer", "normalize"]
 
 # Names the normal form uses for the operator module and the engine's primitives module. The
@@ -96,6 +98,7 @@ def normalize(
         namer: supplies fresh names; it must know every name ``fn`` uses.
     """
     fn = copy.deepcopy(fn)
+    fn.body = desugar_matches(fn.body, namer, HELPERS_NAME)
     fn.body = _ControlFlow(namer).function_body(fn.body, fn.lineno)
     local_names = _assigned_names(fn)
 

@@ -6,20 +6,26 @@ Normalised code refers to this module as ``zy``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 __all__ = [
+    "MATCH_SELF",
     "append",
     "apply",
     "as_list",
     "as_tuple",
     "collect",
     "concat",
+    "is_mapping",
+    "is_sequence",
     "make_dict",
     "make_list",
     "make_set",
     "make_tuple",
+    "mapping_rest",
     "merge_dicts",
+    "positional_attribute",
 ]
 
 
@@ -79,3 +85,35 @@ def append(xs: list, item: Any) -> None:
 def apply(f: Any, args: tuple, kwargs: dict) -> Any:
     """``f(*args, **kwargs)``: a call with starred arguments, as one operation."""
     return f(*args, **kwargs)
+
+
+# -- the structural tests and reads of match statements (see zygote_engine.patterns) --
+
+
+def is_sequence(x: Any) -> bool:
+    """Whether a sequence pattern ``[a, b]`` may match ``x`` (strings and bytes never do)."""
+    return isinstance(x, Sequence) and not isinstance(x, (str, bytes, bytearray))
+
+
+def is_mapping(x: Any) -> bool:
+    """Whether a mapping pattern ``{"k": v}`` may match ``x``."""
+    return isinstance(x, Mapping)
+
+
+def mapping_rest(d: Any, keys: tuple) -> dict:
+    """``**rest`` of a mapping pattern: the items of ``d`` whose keys the pattern did not name."""
+    return {k: v for k, v in d.items() if k not in keys}
+
+
+# Builtin classes whose single positional pattern matches the subject itself: ``case float(x)``.
+MATCH_SELF = frozenset({bool, bytearray, bytes, dict, float, frozenset, int, list, set, str, tuple})
+
+
+def positional_attribute(x: Any, cls: type, i: int) -> Any:
+    """What the ``i``-th positional pattern of ``case cls(...)`` matches against ``x``."""
+    if i == 0 and cls in MATCH_SELF:
+        return x
+    names = getattr(cls, "__match_args__", ())
+    if i >= len(names):
+        raise TypeError(f"{cls.__name__}() accepts {len(names)} positional sub-patterns")
+    return getattr(x, names[i])

@@ -1655,3 +1655,49 @@ def try_with_return_and_raise_inside(x):
         return -x
     finally:
         x = x * 0.0
+
+
+# --- match statements: every kind of pattern, guards, bindings carrying gradients -----------------
+
+
+def _matched(subject, k):
+    match subject:
+        case Point(x=0.0, y=y):
+            return y * k
+        case Point(x, y) if x > 1.0:
+            return x * y * k
+        case [a, b, *rest]:
+            return a * b + sum(rest) * k
+        case {"w": w, **others}:
+            return w * k + len(others)
+        case float(v) | int(v):
+            return v * v * k
+        case None | True:
+            return k
+        case _:
+            return 0.0
+
+
+@case(Point(2.0, 3.0), 1.5)
+def match_class_pattern_with_guard(p, k):
+    return _matched(p, k)
+
+
+@case(Point(0.0, 3.0), 1.5)
+def match_class_keyword_pattern_with_literal(p, k):
+    return _matched(p, k)
+
+
+@case([1.0, 2.0, 3.0, 4.0], 1.5)
+def match_sequence_with_star(xs, k):
+    return _matched(xs, k)
+
+
+@case({"w": 2.0, "z": 1.0}, 1.5)
+def match_mapping_with_rest(d, k):
+    return _matched(d, k)
+
+
+@case(3.0, 1.5)
+def match_or_of_builtin_classes(x, k):
+    return _matched(x, k) + _matched(None, k) + _matched("text", k)

@@ -16,7 +16,8 @@ from zygote_engine.store import is_tracked
 _config = {"config": ZygoteRuleConfig}
 _METHODS = (types.MethodType, types.BuiltinMethodType, types.MethodWrapperType)
 
-non_differentiable(zy.make_set)
+for _test in (zy.make_set, zy.is_sequence, zy.is_mapping):
+    non_differentiable(_test)
 
 
 @rrule.register(getattr, **_config)
