@@ -27,7 +27,7 @@ def direct(fn: types.FunctionType, nargs: int, kwnames: tuple) -> bool:
 
 @functools.lru_cache(maxsize=4096)
 def _sources(code: types.CodeType, fn: types.FunctionType, nargs: int, kwnames: tuple) -> tuple:
-    signature = inspect.signature(fn)
+    signature = inspect.signature(fn, follow_wrapped=False)  # its own, not a decorated one's
     bound = signature.bind(*range(nargs), **{k: k for k in kwnames}).arguments
     sources = []
     for name, param in signature.parameters.items():

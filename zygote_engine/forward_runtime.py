@@ -15,6 +15,7 @@ handed, and hand back, their conventional structural tangents.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import operator
 import types
@@ -137,6 +138,29 @@ def _differentiate_code(fx, f: Any, args: tuple, kwargs: dict, tangents: tuple, 
         return _transformed(fx, f.__func__, (f.__self__, *args), kwargs, method_tangents, dkwargs)
     if isinstance(f, type) and constructible(f):
         return _construct(fx, f, args, kwargs, tangents, dkwargs)
+    if f is functools.partial:  # its tangent: Tangent(partial, func=, args=, keywords=)
+        keywords = {k: (dkwargs or {}).get(k, _ZERO) for k in kwargs}
+        dp = Tangent(
+            functools.partial,
+            func=tangents[1],
+            args=Tangent(tuple, *tangents[2:]),
+            keywords=keywords,
+        )
+        return functools.partial(*args, **kwargs), dp
+    if tf is functools.partial:
+        dp = tangents[0]
+        fields = dp.backing if isinstance(dp, Tangent) else {}
+        dbound = fields.get("args", _ZERO)
+        dbound = [_ZERO] * len(f.args) if isinstance(dbound, AbstractZero) else list(dbound)
+        bound_keywords = fields.get("keywords", _ZERO)
+        if isinstance(bound_keywords, Tangent):
+            bound_keywords = bound_keywords.backing
+        bound_keywords = bound_keywords if isinstance(bound_keywords, dict) else {}
+        merged_tangents = {k: bound_keywords.get(k, _ZERO) for k in f.keywords}
+        merged_tangents.update({k: (dkwargs or {}).get(k, _ZERO) for k in kwargs})
+        primals = (f.func, *f.args, *args)
+        call_tangents = (fields.get("func", _ZERO), *dbound, *tangents[1:])
+        return jcall(fx, primals, call_tangents, {**f.keywords, **kwargs}, merged_tangents)
     method = inspect.getattr_static(tf, "__call__", None)
     if type(method) is types.FunctionType:
         return _transformed(fx, method, (f, *args), kwargs, (_NO, *tangents), dkwargs)

@@ -14,6 +14,7 @@ generated backward passes, which a plain call of a transformed function returns 
 
 from __future__ import annotations
 
+import functools
 import inspect
 import linecache
 import operator
@@ -216,6 +217,10 @@ def differentiate_code(cx, f: Any, args: tuple, kwargs: dict):
         return y, MustRun(_drop_first(pullback))
     if isinstance(f, type) and constructible(f):
         return _construct(cx, f, args, kwargs)
+    if f is functools.partial:
+        return _make_partial(args, kwargs)
+    if tf is functools.partial:
+        return _call_partial(cx, f, args, kwargs)
     method = inspect.getattr_static(tf, "__call__", None)
     if type(method) is types.FunctionType:
         y, pullback = _transformed(cx, method, (f, *args), kwargs)
@@ -236,6 +241,56 @@ def differentiate_code(cx, f: Any, args: tuple, kwargs: dict):
         size = 1 + len(args) + len(kwargs)
         return f(*args, **kwargs), lambda dy: (_NO,) * size
     raise MissingRuleError(missing_rule_message(f, "rrule"))
+
+
+# functools.partial: its tangent is Tangent(partial, func=..., args=Tangent(tuple, ...),
+# keywords=Tangent(dict, ...)), which flows beside it (partial objects are not tracked in the store).
+
+
+def _make_partial(args: tuple, kwargs: dict):
+    """``functools.partial(f, *bound, **keywords)``, every bound value differentiated."""
+    y = functools.partial(*args, **kwargs)
+
+    def partial_pullback(dy):
+        dy = unthunk(dy)
+        if not isinstance(dy, Tangent):
+            return (_NO, *([_ZERO] * (len(args) + len(kwargs))))
+        fields = dy.backing
+        dargs = _items_or_zeros(fields.get("args", _ZERO), len(args) - 1)
+        keywords = unthunk(fields.get("keywords", _ZERO))
+        if isinstance(keywords, Tangent):
+            keywords = keywords.backing
+        keywords = keywords if isinstance(keywords, dict) else {}
+        dkw = [keywords.get(k, _ZERO) for k in kwargs]
+        return (_NO, fields.get("func", _ZERO), *dargs, *dkw)
+
+    return y, partial_pullback
+
+
+def _call_partial(cx, p: functools.partial, args: tuple, kwargs: dict):
+    """``p(*args, **kwargs)``: ``p.func`` with the bound arguments first."""
+    merged = {**p.keywords, **kwargs}
+    y, pullback = call(cx, p.func, *p.args, *args, **merged)
+    nbound = len(p.args)
+
+    def call_partial_pullback(dy):
+        tangents = pullback(dy)
+        dkw = dict(zip(merged, tangents[1 + nbound + len(args) :]))
+        dp = Tangent(
+            functools.partial,
+            func=tangents[0],
+            args=Tangent(tuple, *tangents[1 : 1 + nbound]),
+            keywords=Tangent.from_backing(dict, {k: d for k, d in dkw.items() if k not in kwargs}),
+        )
+        dcall = tangents[1 + nbound : 1 + nbound + len(args)]
+        return (dp, *dcall, *(dkw[k] for k in kwargs))
+
+    return y, MustRun(call_partial_pullback)
+
+
+def _items_or_zeros(dx: Any, n: int) -> list:
+    dx = unthunk(dx)
+    return [_ZERO] * n if isinstance(dx, AbstractZero) else list(dx)
 
 
 def _reordered(pullback, order: tuple, n: int):

@@ -35,7 +35,8 @@ def get_source(fn: types.FunctionType) -> FunctionSource:
     code = fn.__code__
     filename = code.co_filename
     try:
-        lines, first_line = inspect.getsourcelines(fn)
+        # of the code object: inspect would follow a decorator's __wrapped__ to another function
+        lines, first_line = inspect.getsourcelines(fn.__code__)
     except (OSError, TypeError) as error:
         raise UnsupportedConstructError(
             f"{filename}:{code.co_firstlineno}: function {fn.__qualname__} has no readable source "

@@ -9,6 +9,7 @@ with the variable that names it.
 
 from __future__ import annotations
 
+import functools
 import types
 from typing import Any
 
@@ -33,6 +34,7 @@ _UNTRACKED = (
     np.ndarray,
     np.generic,
     np.ufunc,  # numpy 2 gives ufuncs a __dict__; they hold nothing differentiable
+    functools.partial,  # its tangent flows beside it (see runtime._make_partial)
 )
 
 

@@ -1701,3 +1701,35 @@ def match_mapping_with_rest(d, k):
 @case(3.0, 1.5)
 def match_or_of_builtin_classes(x, k):
     return _matched(x, k) + _matched(None, k) + _matched("text", k)
+
+
+# --- functools.partial and functools.wraps --------------------------------------------------------
+
+
+def _scale(x, k, *, shift=0.0):
+    return x * k + shift
+
+
+@case(2.0, 3.0, 0.5)
+def partial_objects_with_bound_positional_and_keyword_values(x, k, s):
+    p = functools.partial(_scale, k=k, shift=s)
+    q = functools.partial(_scale, x)
+    return p(x) + q(k) * 2.0 + p(2.0, k=3.0)
+
+
+def _doubled(f):
+    @functools.wraps(f)
+    def wrapper(*args, **kwargs):
+        return f(*args, **kwargs) * 2.0
+
+    return wrapper
+
+
+@_doubled
+def _cubed(x):
+    return x**3
+
+
+@case(1.5)
+def decorated_with_functools_wraps(x):
+    return _cubed(x) + x
