@@ -16,7 +16,6 @@ _REJECTED: dict[type, tuple[str, str]] = {
     ast.AsyncFunctionDef: ("an async function", "differentiate a synchronous function"),
     ast.AsyncFor: ("async for", "use a plain for loop"),
     ast.AsyncWith: ("async with", "move the context manager out of the differentiated function"),
-    ast.Delete: ("del", "rebind the name or build a new container instead of deleting"),
     ast.Nonlocal: ("nonlocal", "return the new value instead of rebinding an outer variable"),
     ast.ClassDef: ("a class definition", "define the class at module level"),
     ast.Import: ("an import", "import at module level"),

@@ -399,6 +399,9 @@ class _Anf:
             self.emit(ast.While(test=_name(cond), body=body, orelse=[]))
         elif isinstance(s, ast.Return):
             self.emit(ast.Return(value=self.atom(s.value) if s.value else ast.Constant(None)))
+        elif isinstance(s, ast.Delete):
+            for target in s.targets:
+                self.delete(target)
         elif isinstance(s, ast.With):
             self.with_statement(s.items, s.body)
         elif isinstance(s, ast.Try):
@@ -422,6 +425,19 @@ class _Anf:
             return
         else:
             raise AssertionError(f"normalize: unexpected statement {type(s).__name__} (fence gap)")
+
+    def delete(self, target: ast.expr) -> None:
+        """``del d[k]`` and ``del obj.a`` are operations; ``del name`` only unbinds, which the
+        generated code must not do (the backward pass may still read the name): it is dropped."""
+        if isinstance(target, ast.Subscript):
+            obj, key = self.atom(target.value), self.index(target.slice)
+            self.emit(ast.Expr(ast.Call(self.op("delitem"), [obj, key], [])))
+        elif isinstance(target, ast.Attribute):
+            obj = self.atom(target.value)
+            self.emit(ast.Expr(ast.Call(_name("delattr"), [obj, ast.Constant(target.attr)], [])))
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            for elt in target.elts:
+                self.delete(elt)
 
     def with_statement(self, items: list[ast.withitem], body: list[ast.stmt]) -> None:
         """``with a as v, b:`` -> nested ``with`` statements of one atom each, bound to a name."""

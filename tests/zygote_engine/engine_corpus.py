@@ -1733,3 +1733,26 @@ def _cubed(x):
 @case(1.5)
 def decorated_with_functools_wraps(x):
     return _cubed(x) + x
+
+
+# --- del ------------------------------------------------------------------------------------------
+
+
+class _Box:
+    pass
+
+
+@case([1.0, 2.0, 3.0, 4.0], 2.0)
+def del_of_names_items_slices_keys_and_attributes(xs, k):
+    scratch = xs[0] * k
+    del scratch
+    ys = [x * k for x in xs]
+    del ys[1]
+    del ys[:1]
+    d = {"a": xs[0], "b": xs[1] * xs[2]}
+    del d["a"]
+    box = _Box()
+    box.w = xs[3] * k
+    box.v = xs[0]
+    del box.v
+    return sum(ys) * d["b"] + box.w

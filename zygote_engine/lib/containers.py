@@ -230,6 +230,39 @@ def _pop(cx, xs: list, *i: int):
     return y, MustRun(pop_pullback)
 
 
+@rrule.register(operator.delitem, list, object, **_config)
+def _delitem_list(cx, xs: list, i: Any):
+    where = (
+        range(*i.indices(len(xs)))
+        if isinstance(i, slice)
+        else range(position(xs, i), position(xs, i) + 1)
+    )
+    if where.step != 1:
+        raise MutationError(
+            f"{user_location()}: deleting an extended slice of a list (del xs[a:b:k]) is not "
+            "supported: build a new list instead"
+        )
+    n = len(xs)
+    del xs[i]
+
+    def delitem_list_pullback(_):
+        _shift(cx, xs, where.start, n - len(where), len(where))
+        return NO, ZERO, NO
+
+    return None, MustRun(delitem_list_pullback)
+
+
+@rrule.register(operator.delitem, dict, object, **_config)
+def _delitem_dict(cx, d: dict, key: Any):
+    del d[key]
+
+    def delitem_dict_pullback(_):
+        cx.take(d, key)  # the deleted value's cotangent was complete when it was deleted
+        return NO, ZERO, NO
+
+    return None, MustRun(delitem_dict_pullback)
+
+
 def _shift(cx, xs: list, start: int, stop: int, by: int) -> None:
     """Move store entries ``start..stop-1`` of ``xs`` by ``by`` positions (undoing pop/insert)."""
     found = cx.store.get(id(xs))

@@ -164,6 +164,25 @@ def _setattr(fx, tangents, obj: Any, name: str, v: Any):
     return None, NO
 
 
+@_rule(operator.delitem, list, object)
+@_rule(operator.delitem, dict, object)
+def _delitem(fx, tangents, xs: Any, i: Any):
+    entry = fx.entry(xs)
+    if type(xs) is dict:
+        entry.pop(i, None)
+    else:
+        del entry[i]
+    del xs[i]
+    return None, NO
+
+
+@_rule(delattr)
+def _delattr(fx, tangents, obj: Any, name: str):
+    fx.entry(obj).pop(name, None)
+    delattr(obj, name)
+    return None, NO
+
+
 @_rule(list.append)
 @_rule(zy.append)
 def _append(fx, tangents, xs: list, v: Any):

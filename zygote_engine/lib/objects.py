@@ -80,3 +80,14 @@ def _setattr(cx, obj: Any, name: str, v: Any):
         return NO, ZERO, NO, cx.take(obj, name)
 
     return None, MustRun(setattr_pullback)
+
+
+@rrule.register(delattr, **_config)
+def _delattr(cx, obj: Any, name: str):
+    delattr(obj, name)
+
+    def delattr_pullback(_):
+        cx.take(obj, name)
+        return NO, ZERO, NO
+
+    return None, MustRun(delattr_pullback)
