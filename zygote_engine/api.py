@@ -19,6 +19,7 @@ from zygote_engine.config import ZygoteRuleConfig
 from zygote_engine.errors import NonScalarOutputError
 from zygote_engine.params import Grads, Params, params_pullback
 from zygote_engine.public import public_gradient
+from zygote_engine.recursion import room_to_recurse
 from zygote_engine.runtime import call, must_run
 from zygote_engine.store import ZERO_TYPES, contents_of, is_tracked
 from zygote_engine.transform import transform
@@ -95,7 +96,8 @@ def tangents_pullback(f: Callable, args: tuple) -> tuple[Any, Callable[[Any], tu
     cx = ZygoteRuleConfig()
     # differentiated code may mutate its arguments: gradients refer to what they held at the call
     held = [None if type(a) in _LEAVES or not _structured(a) else contents_of(a) for a in args]
-    y, pb = call(cx, f, *args)
+    with room_to_recurse():
+        y, pb = call(cx, f, *args)
     returns_container = is_tracked(y)
 
     def back_all(dy: Any) -> tuple:
@@ -105,7 +107,8 @@ def tangents_pullback(f: Callable, args: tuple) -> tuple[Any, Callable[[Any], tu
             dy = _ZERO
         if type(dy) in ZERO_TYPES and not must_run(pb):
             return _NO, (None,) * len(args)
-        tangents = pb(dy)
+        with room_to_recurse():
+            tangents = pb(dy)
         grads = []
         for a, t, h in zip(args, tangents[1:], held):
             if type(a) is not float or type(t) is not float:

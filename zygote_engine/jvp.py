@@ -12,6 +12,7 @@ from zygote_engine.api import check_callable
 from zygote_engine.config import ForwardConfig
 from zygote_engine.forward_runtime import jcall
 from zygote_engine.public import public_tangent
+from zygote_engine.recursion import room_to_recurse
 from zygote_engine.tangent_table import reaches_tracked
 
 __all__ = ["jvp", "pushforward"]
@@ -52,7 +53,8 @@ def jvp(f: Callable, primals: tuple, tangents: tuple) -> tuple[Any, Any]:
         if reaches_tracked(x):
             fx.record(x, dx)
         dargs.append(dx)
-    y, dy = jcall(fx, (f, *primals), (_NO, *dargs))
+    with room_to_recurse():
+        y, dy = jcall(fx, (f, *primals), (_NO, *dargs))
     return y, public_tangent(y, fx.tangent(y, dy))
 
 

@@ -21,6 +21,7 @@ import chainrules_core as crc
 from chainrules_core import AbstractZero, Tangent, ZeroTangent, unthunk
 from zygote_engine.config import ZygoteRuleConfig
 from zygote_engine.public import public_gradient
+from zygote_engine.recursion import room_to_recurse
 from zygote_engine.runtime import call, must_run
 from zygote_engine.store import WHOLE, ZERO_TYPES, contents_of, is_tracked
 
@@ -273,7 +274,8 @@ def params_pullback(f: Callable[[], Any], params: Params) -> tuple[Any, Callable
     # differentiated code may mutate container parameters: gradients refer to what they held
     held = {id(p): contents_of(p) for p in params if is_tracked(p)}
     cx = ZygoteRuleConfig()
-    y, pb = call(cx, f)
+    with room_to_recurse():
+        y, pb = call(cx, f)
     returns_container = is_tracked(y)
 
     def back(dy: Any) -> Grads:
@@ -283,7 +285,8 @@ def params_pullback(f: Callable[[], Any], params: Params) -> tuple[Any, Callable
             dy = _ZERO
         if type(dy) in ZERO_TYPES and not must_run(pb):
             return Grads(params, [None] * len(params))
-        df = pb(dy)[0]
+        with room_to_recurse():
+            df = pb(dy)[0]
         try:
             return _collect(cx, f, df, params, held)
         finally:
