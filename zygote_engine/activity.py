@@ -208,9 +208,16 @@ class FunctionAnalysis:
         atoms = [call.func, *call.args, *(k.value for k in call.keywords)]
         if target is not None and target not in self.values and _is_test_operator(call.func):
             return False  # a comparison that only feeds `if`/`while` tests has no cotangent
-        if _is_type_read(call):
-            return False  # x.__class__: a class has no tangent (generated code reads it often)
+        if _is_type_read(call) or self._is_structural_builtin(call.func):
+            return False  # a class, a size, a truth value: no tangent (and generated code asks)
         return any(self.is_active_atom(a) for a in atoms)
+
+    def _is_structural_builtin(self, func: ast.expr) -> bool:
+        """Whether ``func`` names a builtin whose result has no tangent space (``len``, ...)."""
+        if not isinstance(func, ast.Name) or func.id in self.locals:
+            return False
+        builtin = _STRUCTURAL_BUILTINS.get(func.id)
+        return builtin is not None and self.info.value_of(func.id) is builtin
 
     def has_scalar_partials(self, call: ast.Call) -> bool:
         """Whether the callee is, when first transformed, a function whose only rule comes from
@@ -301,6 +308,12 @@ def _is_pure(call: ast.Call) -> bool:
         and f.value.id in (OPERATOR_NAME, HELPERS_NAME)
         and f.attr != "apply"
     )
+
+
+# Builtins whose results (classes, sizes, identities, truth values) have no tangent space.
+_STRUCTURAL_BUILTINS = {
+    f.__name__: f for f in (type, isinstance, issubclass, len, id, hasattr, callable)
+}
 
 
 def _is_type_read(call: ast.Call) -> bool:

@@ -39,6 +39,7 @@ RUNTIME_NAMES = (
     "__no",
     "__SCALARS",
     "__PARTIALS",
+    "__ZEROS",
     OPERATOR_NAME,
     HELPERS_NAME,
 )
@@ -145,6 +146,9 @@ class _Forward(FunctionAnalysis):
         (see :mod:`zygote_engine.inline`), with the call protocol as the fallback."""
         if not all(isinstance(a, (ast.Name, ast.Constant)) for a in call.args):
             return None
+        item = self.tuple_item(target, call)
+        if item is not None:
+            return item
         operands = [operand_text(a) for a in call.args]
         tangents = {i: self.tangent(a) for i, a in enumerate(call.args) if self.is_active_atom(a)}
         floats = " and ".join(f"{d}.__class__ is float" for d in tangents.values())
@@ -160,6 +164,30 @@ class _Forward(FunctionAnalysis):
                 f"if {test}:",
                 f"    {self.dname(target)} = {forward_tangent(adjoint, operands, tangents)}",
                 f"    {target} = {adjoint.primal.format(*operands)}",
+                "else:",
+                f"    {self.protocol(target, call)}",
+            ]
+        )
+
+    def tuple_item(self, target: str, call: ast.Call) -> str | None:
+        """``t[i]`` of a tuple with a literal index (unpacking, in generated code above all)."""
+        f, args = call.func, call.args
+        if not (
+            isinstance(f, ast.Attribute)
+            and f.attr == "getitem"
+            and text(f) == f"{OPERATOR_NAME}.getitem"
+            and len(args) == 2
+            and isinstance(args[0], ast.Name)
+            and isinstance(args[1], ast.Constant)
+            and type(args[1].value) is int
+        ):
+            return None
+        t, i, dt = args[0].id, args[1].value, self.tangent(args[0])
+        return "\n".join(
+            [
+                f"if {t}.__class__ is tuple:",
+                f"    {self.dname(target)} = __zero if {dt}.__class__ in __ZEROS else {dt}[{i}]",
+                f"    {target} = {t}[{i}]",
                 "else:",
                 f"    {self.protocol(target, call)}",
             ]
