@@ -71,7 +71,6 @@ class FunctionAnalysis:
         self.loaded = _LoadedNames()
         self._scan(nf.body, in_loop=False)
         self.active = self._activity()
-        self.values = self._used_as_values()
         self.cots: dict[str, str] = {}
 
     # -- analysis --
@@ -115,16 +114,6 @@ class FunctionAnalysis:
                     if handler.name:
                         self.locals.add(handler.name)
                         self.assign_counts[handler.name] = 2  # bound whenever it catches
-
-    def _used_as_values(self) -> set[str]:
-        """Names read as values anywhere (not only as the test of an ``if`` or a ``while``)."""
-        names: set[str] = set()
-        for s in statements(self.nf.body):
-            if isinstance(s, (ast.Assign, ast.Expr, ast.Return, ast.FunctionDef)):
-                names |= self.loaded[s]
-            elif isinstance(s, ast.For):
-                names.add(s.iter.id)
-        return names
 
     def is_active_atom(self, e: ast.expr) -> bool:
         return isinstance(e, ast.Name) and e.id in self.active
@@ -204,10 +193,10 @@ class FunctionAnalysis:
             names |= called & self.locals
         return names
 
-    def needs_pullback(self, call: ast.Call, target: str | None = None) -> bool:
+    def needs_pullback(self, call: ast.Call) -> bool:
         atoms = [call.func, *call.args, *(k.value for k in call.keywords)]
-        if target is not None and target not in self.values and _is_test_operator(call.func):
-            return False  # a comparison that only feeds `if`/`while` tests has no cotangent
+        if _is_test_operator(call.func):
+            return False  # a comparison, a containment, a negation: truth values, no tangent
         if _is_type_read(call) or self._is_structural_builtin(call.func):
             return False  # a class, a size, a truth value: no tangent (and generated code asks)
         return any(self.is_active_atom(a) for a in atoms)

@@ -132,7 +132,7 @@ class _Forward(FunctionAnalysis):
         if isinstance(value, ast.Lambda):
             return [s, *self.closure_tangent(target, value, line)]
         if isinstance(value, ast.Call):
-            if self.needs_pullback(value, target):
+            if self.needs_pullback(value):
                 return parse(self.inline(target, value) or self.protocol(target, value), line)
             syntax = as_syntax(value)
             primal = [s] if syntax is None else parse(f"{target} = {syntax}", line)

@@ -245,7 +245,7 @@ class _Reverse(FunctionAnalysis):
 
     def call(self, s: ast.stmt, target: str | None, call: ast.Call, in_loop: bool):
         line = s.lineno
-        if not self.needs_pullback(call, target):
+        if not self.needs_pullback(call):
             reset = []
             if target in self.active and self.needs_reset(target):
                 reset = parse(f"{self.dname(target)} = __zero", line)
