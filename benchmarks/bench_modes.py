@@ -11,9 +11,9 @@ of repeated rounds, ratios the median of the per-round ratios (see ``bench_engin
   (``jvp`` of ``gradient``, forward over reverse) against one ``gradient`` of the same function,
   and ``hessian`` / ``hessian_reverse`` against the hand-written Hessian and counted in
   gradients (the issue's targets: an HVP at most 5 gradients, a Hessian about n x (2 to 4)).
-- PyTorch (``torch.func``, eager, float64), when it is installed: the same Jacobians
-  (``jacrev``/``jacfwd``), Hessian-vector product (``jvp`` of ``grad``) and Hessian
-  (``hessian``), each as a ratio to the same hand-written baseline, for a column beside ours.
+- PyTorch (``torch.func``) and JAX, eager, float64, when they are installed: the same
+  Jacobians (``jacrev``/``jacfwd``), Hessian-vector product (``jvp`` of ``grad``) and Hessian
+  (``hessian``), each as a ratio to the same baseline, for columns beside ours.
 - ``checkpointed``: the gradient of 2,000 steps of ``h = tanh(W @ h)``, once plainly and once in
   ``checkpointed`` blocks of 100 steps: the time ratio (the blocks run their forward pass twice)
   and the ratio of peak memory during the gradient (``tracemalloc``; the plain gradient keeps
@@ -124,16 +124,24 @@ def peak_memory(fn: Callable[[], object]) -> int:
         tracemalloc.stop()
 
 
-def torch_peer(A, x, v, repeats: int) -> None:
-    """The same workloads in PyTorch's ``torch.func`` (eager), if PyTorch is installed."""
+def print_peer(title: str, cases: list, repeats: int) -> None:
+    print()
+    print(f"{title:36} {'peer':>12} {'baseline':>14} {'ratio':>8}")
+    for name, peer, baseline in cases:
+        peer_time, base_time, ratio = paired_times(peer, baseline, repeats, 3)
+        print(f"{name:36} {peer_time * 1e3:10.2f}ms {base_time * 1e3:12.3f}ms {ratio:7.1f}x")
+
+
+def torch_peer(A, x, v, rx, repeats: int) -> None:
+    """The workloads in PyTorch's ``torch.func`` (eager), if PyTorch is installed."""
     try:
         import torch
         from torch.func import grad, hessian, jacfwd, jacrev, jvp
     except ImportError:
-        print("\nPyTorch is not installed: no peer column (pip install torch)")
+        print("\nPyTorch is not installed: no PyTorch column")
         return
     torch.set_num_threads(1)
-    At, xt, vt = (torch.tensor(a, dtype=torch.float64) for a in (A, x, v))
+    At, xt, vt, rxt = (torch.tensor(a, dtype=torch.float64) for a in (A, x, v, rx))
 
     def layer(x):
         return torch.tanh(At @ x)
@@ -141,20 +149,69 @@ def torch_peer(A, x, v, repeats: int) -> None:
     def rosen(x):
         return torch.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
 
-    rx = torch.tensor(np.random.default_rng(0).uniform(-1.5, 1.5, 100), dtype=torch.float64)
-    cases = [
-        ("torch jacrev, 100 -> 100", lambda: jacrev(layer)(xt), lambda: tanh_layer_jacobian(A, x)),
-        ("torch jacfwd, 100 -> 100", lambda: jacfwd(layer)(xt), lambda: tanh_layer_jacobian(A, x)),
-        ("torch HVP / gradient", lambda: jvp(grad(rosen), (rx,), (vt,)), lambda: grad(rosen)(rx)),
-        ("torch hessian / by hand", lambda: hessian(rosen)(rx), lambda: rosenbrock_hessian(x)),
-    ]
-    print()
-    print(
-        f"{'PyTorch ' + torch.__version__ + ' (torch.func)':36} {'peer':>12} {'baseline':>14} {'ratio':>8}"
+    print_peer(
+        f"PyTorch {torch.__version__} (torch.func)",
+        [
+            ("jacrev / formula", lambda: jacrev(layer)(xt), lambda: tanh_layer_jacobian(A, x)),
+            ("jacfwd / formula", lambda: jacfwd(layer)(xt), lambda: tanh_layer_jacobian(A, x)),
+            (
+                "HVP / its gradient",
+                lambda: jvp(grad(rosen), (rxt,), (vt,)),
+                lambda: grad(rosen)(rxt),
+            ),
+            ("hessian / by hand", lambda: hessian(rosen)(rxt), lambda: rosenbrock_hessian(rx)),
+        ],
+        repeats,
     )
-    for name, peer, baseline in cases:
-        peer_time, base_time, ratio = paired_times(peer, baseline, repeats, 3)
-        print(f"{name:36} {peer_time * 1e3:10.2f}ms {base_time * 1e3:12.3f}ms {ratio:7.1f}x")
+
+
+def jax_peer(A, x, v, rx, repeats: int) -> None:
+    """The workloads in JAX, eager (no jit: like ours, nothing is compiled), if installed."""
+    try:
+        import jax
+    except ImportError:
+        print("\nJAX is not installed: no JAX column")
+        return
+    jax.config.update("jax_enable_x64", True)
+    jnp = jax.numpy
+    Aj, xj, vj, rxj = (jnp.asarray(a) for a in (A, x, v, rx))
+
+    def layer(x):
+        return jnp.tanh(Aj @ x)
+
+    def rosen(x):
+        return jnp.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+
+    def block(f):
+        return lambda: jax.block_until_ready(f())
+
+    grad = jax.grad(rosen)
+    print_peer(
+        f"JAX {jax.__version__} (eager)",
+        [
+            (
+                "jacrev / formula",
+                block(lambda: jax.jacrev(layer)(xj)),
+                lambda: tanh_layer_jacobian(A, x),
+            ),
+            (
+                "jacfwd / formula",
+                block(lambda: jax.jacfwd(layer)(xj)),
+                lambda: tanh_layer_jacobian(A, x),
+            ),
+            (
+                "HVP / its gradient",
+                block(lambda: jax.jvp(grad, (rxj,), (vj,))),
+                block(lambda: grad(rxj)),
+            ),
+            (
+                "hessian / by hand",
+                block(lambda: jax.hessian(rosen)(rxj)),
+                lambda: rosenbrock_hessian(rx),
+            ),
+        ],
+        repeats,
+    )
 
 
 def main() -> None:
@@ -185,7 +242,9 @@ def main() -> None:
             f" {ratio:7.0f}x"
         )
     hessians(rng, repeats)
-    torch_peer(A, x, rng.normal(size=100), repeats)
+    v, rx = rng.normal(size=100), rng.uniform(-1.5, 1.5, 100)
+    torch_peer(A, x, v, rx, repeats)
+    jax_peer(A, x, v, rx, repeats)
 
     W, h0 = rng.normal(size=(100, 100)) / 10.0, rng.normal(size=100)
     plain_grads = gradient(tanh_chain, W, h0)
