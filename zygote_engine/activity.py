@@ -120,16 +120,16 @@ class FunctionAnalysis:
 
     def _initially_active(self) -> set[str]:
         names = set(self.params)
-        for node in ast.walk(self.nf):
-            if not isinstance(node, ast.Name) or node.id in self.locals:
+        for name in _free_names(self.nf.body):
+            if name in self.locals:
                 continue
             captured = (
-                node.id in self.info.freevars
-                and node.id not in self.info.constants
-                and not self.info.is_module(node.id)
+                name in self.info.freevars
+                and name not in self.info.constants
+                and not self.info.is_module(name)
             )
-            if captured or self.info.is_global(node.id):
-                names.add(node.id)
+            if captured or self.info.is_global(name):
+                names.add(name)
         return names
 
     def _activity(self) -> set[str]:
@@ -323,6 +323,34 @@ def _is_test_operator(func: ast.expr) -> bool:
         and func.value.id == OPERATOR_NAME
         and func.attr in _TEST_OPERATORS
     )
+
+
+def _free_names(body: list[ast.stmt]) -> set[str]:
+    """Names the code of ``body`` reads, nested functions and lambdas included, but not their
+    own parameters and variables (a lambda's ``y`` is not the enclosing function's, nor a
+    global)."""
+    names: set[str] = set()
+    stack: list[tuple[ast.AST, frozenset]] = [(s, frozenset()) for s in body]
+    while stack:
+        node, bound = stack.pop()
+        if isinstance(node, ast.Name):
+            if node.id not in bound:
+                names.add(node.id)
+            continue
+        if isinstance(node, (ast.FunctionDef, ast.Lambda)):
+            own = frozenset(a.arg for a in ast.walk(node.args) if isinstance(a, ast.arg)) | {
+                n.id
+                for n in ast.walk(node)
+                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+            }
+            for default in (*node.args.defaults, *node.args.kw_defaults):
+                if default is not None:
+                    stack.append((default, bound))  # evaluated in the enclosing scope
+            body = node.body if isinstance(node.body, list) else [node.body]
+            stack.extend((child, bound | own) for child in body)
+            continue
+        stack.extend((child, bound) for child in ast.iter_child_nodes(node))
+    return names
 
 
 def try_blocks(s: ast.Try) -> list[list[ast.stmt]]:

@@ -58,10 +58,11 @@ class Forward:
 FORWARDS: dict[int, Forward] = {}
 
 # The generated forward's code per code object of the user's; not the generated AST, which is
-# large and which ``show_adjoint`` (rarely called) regenerates.
-_transforms: dict[types.CodeType, types.CodeType] = {}
+# large and which ``show_adjoint`` (rarely called) regenerates. Keyed by the identity of the
+# user's code object, which the entry holds: code objects of two files compare equal.
+_transforms: dict[int, tuple[types.CodeType, types.CodeType]] = {}
 # The same for forward mode, and its generated functions by id of the user's function object.
-_jvp_transforms: dict[types.CodeType, types.CodeType] = {}
+_jvp_transforms: dict[int, tuple[types.CodeType, types.CodeType]] = {}
 _JVPS: dict[int, tuple[weakref.ref, types.FunctionType]] = {}
 _lock = threading.Lock()
 transform_count = 0  # how many transforms ran (tests use it to see cache hits)
@@ -70,14 +71,15 @@ transform_count = 0  # how many transforms ran (tests use it to see cache hits)
 def transformed(fn: types.FunctionType) -> types.CodeType:
     """The code of the generated forward of ``fn``'s code object (transformed once, then cached)."""
     global transform_count
-    found = _transforms.get(fn.__code__)
+    entry = _transforms.get(id(fn.__code__))
+    found = None if entry is None else entry[1]
     if found is None:
         result = _without_collections(transform, fn)
         found = result.code
         BACKWARD_CODES.add(result.backward_code)
         with _lock:
             transform_count += 1
-            _transforms[fn.__code__] = found
+            _transforms[id(fn.__code__)] = (fn.__code__, found)
     return found
 
 
@@ -87,16 +89,18 @@ def jvp_for(fn: types.FunctionType) -> types.FunctionType:
     entry = _JVPS.get(id(fn))
     if entry is not None and entry[0]() is fn:
         return entry[1]
-    code = _jvp_transforms.get(fn.__code__)
+    entry = _jvp_transforms.get(id(fn.__code__))
+    code = None if entry is None else entry[1]
     if code is None:
         code = _without_collections(transform_jvp, fn).code
         with _lock:
             transform_count += 1
-            _jvp_transforms[fn.__code__] = code
+            _jvp_transforms[id(fn.__code__)] = (fn.__code__, code)
     run = _build(fn, code)
     note_origin(fn)
     key = id(fn)
-    _JVPS[key] = (weakref.ref(fn, lambda _: _JVPS.pop(key, None)), run)
+    # the table is bound now: at interpreter exit the module's globals may be gone first
+    _JVPS[key] = (weakref.ref(fn, lambda _, table=_JVPS: table.pop(key, None)), run)
     return run
 
 
@@ -128,7 +132,8 @@ def forward_for(fn: types.FunctionType) -> Forward:
     plain = not (code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS))
     arity = code.co_argcount if plain and not code.co_kwonlyargcount else -1
     key = id(fn)
-    entry = FORWARDS[key] = Forward(weakref.ref(fn, lambda _: FORWARDS.pop(key, None)), run, arity)
+    forget = lambda _, table=FORWARDS: table.pop(key, None)  # noqa: E731 - see jvp_for
+    entry = FORWARDS[key] = Forward(weakref.ref(fn, forget), run, arity)
     return entry
 
 

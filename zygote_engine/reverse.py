@@ -152,14 +152,28 @@ class _Reverse(FunctionAnalysis):
         if isinstance(s, ast.While):
             return self.while_loop(s, in_loop)
         if isinstance(s, ast.With):
-            # entered and exited in the forward pass, as Python does; the backward pass of its
-            # body runs outside it (a context manager's effects are on the primal computation)
-            s.body, bwd = self.block(s.body, in_loop)
-            s.body = s.body or parse("pass", s.lineno)
-            return [located(s, s.lineno)], bwd
+            return self.with_statement(s, in_loop)
         if isinstance(s, ast.Try):
             return self.try_statement(s, in_loop)
         return [s], []  # raise / assert: run as written
+
+    def with_statement(self, s: ast.With, in_loop: bool):
+        """Entered and exited in the forward pass, as Python does; the backward pass of its body
+        runs outside it (a context manager acts on the primal computation). A manager that
+        swallows an exception (``contextlib.suppress``) leaves the body halfway: its statements
+        are counted as in a ``try`` body."""
+        line = s.lineno
+        if not self.has_work(s.body):
+            return [s], []
+        ran = self.namer.fresh("ran")
+        body_fwd, body_bwd, cut_short = self.counted(s.body, ran, in_loop, line)
+        s.body = body_fwd
+        fwd = [*parse(f"{ran} = 0", line), located(s, line)]
+        if in_loop:
+            self.uses_tape = True
+            fwd += parse(f"__tape.append({ran})", line)
+            return fwd, [*parse(f"{ran} = __stack.pop()", line), *cut_short, *body_bwd]
+        return fwd, [*cut_short, *body_bwd]
 
     def try_statement(self, s: ast.Try, in_loop: bool):
         """``try`` runs as written; the backward pass follows the path that ran.
@@ -174,18 +188,7 @@ class _Reverse(FunctionAnalysis):
         if not any(self.has_work(block) for block in try_blocks(s)):
             return [s], []
         ran, caught = self.namer.fresh("ran"), self.namer.fresh("caught")
-        body_fwd: list[ast.stmt] = []
-        body_bwd: list[ast.stmt] = []
-        halfway = []  # body statements with backward work that an exception may cut in two
-        for j, stmt in enumerate(s.body):
-            fwd, bwd = self.statement(stmt, in_loop)
-            body_fwd += [*fwd, *parse(f"{ran} = {j + 1}", line)]
-            if bwd:
-                guard = parse(f"if {ran} > {j}:\n    pass", line)[0]
-                guard.body = bwd
-                body_bwd.insert(0, guard)
-                if not isinstance(stmt, (ast.Assign, ast.Expr)):
-                    halfway.append(j)
+        body_fwd, body_bwd, cut_short = self.counted(s.body, ran, in_loop, line)
         handlers_bwd = []
         for i, handler in enumerate(s.handlers):
             fwd, bwd = self.block(handler.body, in_loop)
@@ -209,11 +212,31 @@ class _Reverse(FunctionAnalysis):
             guard.body = else_bwd
             bwd.append(guard)
         bwd += handlers_bwd
-        if halfway:
-            bwd += parse(
-                f"if {caught} >= 0 and {ran} in {tuple(halfway)!r}:\n    __cut_short()", line
-            )
-        return fwd, [*bwd, *body_bwd]
+        return fwd, [*bwd, *cut_short, *body_bwd]
+
+    def counted(self, body: list[ast.stmt], ran: str, in_loop: bool, line: int):
+        """A block that an exception may leave halfway: ``(forward, backward, check)``.
+
+        The forward counts the completed statements in ``ran``; the backward undoes only
+        those; ``check`` raises in the backward pass if a compound statement with backward
+        work was left halfway (it cannot be undone in part).
+        """
+        fwd: list[ast.stmt] = []
+        bwd: list[ast.stmt] = []
+        halfway = []
+        for j, stmt in enumerate(body):
+            f, b = self.statement(stmt, in_loop)
+            fwd += [*f, *parse(f"{ran} = {j + 1}", line)]
+            if b:
+                guard = parse(f"if {ran} > {j}:\n    pass", line)[0]
+                guard.body = b
+                bwd.insert(0, guard)
+                if not isinstance(stmt, (ast.Assign, ast.Expr)):
+                    halfway.append(j)
+        check = (
+            parse(f"if {ran} in {tuple(halfway)!r}:\n    __cut_short()", line) if halfway else []
+        )
+        return fwd, bwd, check
 
     def simple_assign(self, s: ast.Assign, target: str):
         line = s.lineno

@@ -73,7 +73,7 @@ def transform_jvp(fn: types.FunctionType) -> Transformed:
 def _run(fn: types.FunctionType, generate, runtime_names: tuple[str, ...]) -> Transformed:
     src, tree = _generate(fn, generate)
     code = compile_generated(tree, src.filename, src.freevars, runtime_names)
-    origin = _ORIGINS.setdefault(fn.__code__, [None])
+    origin = _ORIGINS.setdefault(id(fn.__code__), [None, fn.__code__])
     origin[0] = weakref.ref(fn)
     for compiled, path in definition_paths(code, tree).items():
         _GENERATED[compiled] = (origin, generate, path)
@@ -87,12 +87,12 @@ def _run(fn: types.FunctionType, generate, runtime_names: tuple[str, ...]) -> Tr
 # :func:`note_origin`), held weakly in a holder that every entry of that code shares.
 _GENERATED: dict[types.CodeType, tuple[list, Callable, tuple]] = {}
 _GENERATED_SOURCES: dict[types.CodeType, FunctionSource] = {}
-_ORIGINS: dict[types.CodeType, list] = {}
+_ORIGINS: dict[int, list] = {}  # by id of the code (equal code of other files is other code)
 
 
 def note_origin(fn: types.FunctionType) -> None:
     """Remember ``fn``, whose code was transformed before, as the one to regenerate from."""
-    origin = _ORIGINS.get(fn.__code__)
+    origin = _ORIGINS.get(id(fn.__code__))
     if origin is not None:
         origin[0] = weakref.ref(fn)
 

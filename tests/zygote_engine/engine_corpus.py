@@ -1756,3 +1756,25 @@ def del_of_names_items_slices_keys_and_attributes(xs, k):
     box.v = xs[0]
     del box.v
     return sum(ys) * d["b"] + box.w
+
+
+@case(3.0)
+def with_manager_that_swallows_the_exception(x):
+    y = x * 2.0
+    with contextlib.suppress(ZeroDivisionError):
+        y = x * x
+        y = y / 0
+        y = y * x
+    return y
+
+
+@case([1.0, -2.0, 0.5])
+def with_manager_that_swallows_inside_a_loop(xs):
+    total = 0.0
+    for x in xs:
+        with contextlib.suppress(ValueError):
+            total = total + x * x
+            if x < 0:
+                raise ValueError(x)
+            total = total * 2.0
+    return total

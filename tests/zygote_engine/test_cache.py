@@ -125,3 +125,36 @@ def test_a_rule_for_other_argument_types_is_found_after_a_call_without_one():
     assert gradient(calls_scaled, 1.0) == (2.0,)
     (da,) = gradient(lambda a: np.sum(calls_scaled(a)), np.ones(2))
     np.testing.assert_array_equal(da, [100.0, 100.0])
+
+
+_shadowed = 5.0  # a module global with the same name as a lambda's parameter below
+
+
+def test_a_lambda_parameter_is_not_the_global_of_the_same_name():
+    def outer(xs):
+        return sum(map(lambda _shadowed: _shadowed * 2.0, xs))
+
+    assert gradient(outer, [1.0, 2.0]) == ([2.0, 2.0],)
+    saved = globals().pop("_shadowed")
+    try:  # the enclosing function's code must not read the global (it no longer exists)
+        assert gradient(outer, [1.0, 2.0]) == ([2.0, 2.0],)
+    finally:
+        globals()["_shadowed"] = saved
+
+
+def test_equal_code_in_two_files_is_two_transforms(tmp_path):
+    import importlib.util
+
+    source = "def f(x):\n    return x * scale\n"
+    modules = []
+    for name, scale in (("first_copy", 2.0), ("second_copy", 3.0)):
+        path = tmp_path / f"{name}.py"
+        path.write_text(source + f"scale = {scale}\n")
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        modules.append(module)
+    first, second = (m.f for m in modules)
+    assert first.__code__ == second.__code__  # Python's equality ignores the file
+    assert gradient(first, 1.0) == (2.0,) and gradient(second, 1.0) == (3.0,)
+    assert cache.transformed(second).co_filename == str(tmp_path / "second_copy.py")

@@ -16,6 +16,8 @@ import pytest
 
 from chainrules_core import ignore_derivatives
 from zygote_engine import (
+    Params,
+    UnsupportedConstructError,
     adjoint,
     checkpointed,
     derivative,
@@ -24,6 +26,7 @@ from zygote_engine import (
     hessian,
     hessian_reverse,
     hook,
+    jacobian,
     jvp,
     pullback,
     withgradient,
@@ -220,3 +223,34 @@ def test_adjoint_hook_checkpointed_and_ignore_derivatives_inside_a_hessian():
     expected = np.diag([6 * 1.5, 12 * 0.5**2, 2.0])
     np.testing.assert_allclose(hessian(f, x), expected)
     np.testing.assert_allclose(hessian_reverse(f, x), expected)
+
+
+# --- what nesting does not do yet is an error at the user's line, never a silent zero -------------
+
+
+def _loss_with_implicit_params(x):
+    w = np.ones(2)
+    g = gradient(lambda: np.sum(w * x), Params([w]))
+    return np.sum(g[w])
+
+
+def _sum_of_a_jacobian(x):
+    return np.sum(jacobian(np.sin, x)[0])
+
+
+def _sum_of_a_hessian(x):
+    return np.sum(hessian(lambda y: np.sum(y**3), x))
+
+
+@pytest.mark.parametrize(
+    ("f", "mode", "message"),
+    [
+        (_loss_with_implicit_params, "reverse", "with implicit Params inside differentiated code"),
+        (_sum_of_a_jacobian, "reverse", "jacobian inside differentiated code"),
+        (_sum_of_a_hessian, "forward", "hessian inside differentiated code"),
+    ],
+)
+def test_unsupported_nesting_is_a_located_error(f, mode, message):
+    x = np.ones(2)
+    with pytest.raises(UnsupportedConstructError, match=rf"test_nesting.py:\d+: .*{message}"):
+        gradient(f, x) if mode == "reverse" else jvp(f, (x,), (x,))

@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 import chainrules_core as crc
-from chainrules_core import AbstractZero, NoTangent, Tangent, ZeroTangent, rrule, unthunk
+from chainrules_core import AbstractZero, NoTangent, Tangent, ZeroTangent, frule, rrule, unthunk
 from zygote_engine.api import (
     Pullback,
     WithGradient,
@@ -30,13 +30,26 @@ from zygote_engine.api import (
     withgradient,
 )
 from zygote_engine.config import ZygoteRuleConfig
+from zygote_engine.errors import UnsupportedConstructError, user_location
+from zygote_engine.jacobians import diaghessian, hessian, hessian_reverse, jacobian, withjacobian
 from zygote_engine.jvp import jvp
 from zygote_engine.lib.store import items_of
+from zygote_engine.params import Params
 from zygote_engine.public import engine_tangent
 
 NO = NoTangent()
 ZERO = ZeroTangent()
 _config = {"config": ZygoteRuleConfig}
+
+
+def _explicit_arguments(name: str, args: tuple) -> None:
+    """Nested differentiation takes explicit arguments: a ``Params`` would silently be lost."""
+    if any(isinstance(a, Params) for a in args):
+        raise UnsupportedConstructError(
+            f"{user_location()}: {name}(f, params) with implicit Params inside differentiated code "
+            f"cannot be differentiated again yet: pass the parameters as arguments, "
+            f"{name}(lambda W, b: loss(W, b), W, b)"
+        )
 
 
 def _directions(dgrads: Any, n: int) -> tuple:
@@ -69,6 +82,7 @@ def _first_order(back_all: Any, dy: Any) -> tuple:
 
 @rrule.register(gradient, **_config)
 def _gradient(cx, f: Any, *args: Any):
+    _explicit_arguments("gradient", args)
     grads = gradient(f, *args)
     n = len(args)
 
@@ -83,6 +97,7 @@ def _gradient(cx, f: Any, *args: Any):
 
 @rrule.register(withgradient, **_config)
 def _withgradient(cx, f: Any, *args: Any):
+    _explicit_arguments("withgradient", args)
     _, back_all = tangents_pullback(f, args)
     result = withgradient(f, *args)
     n = len(args)
@@ -116,6 +131,7 @@ def _derivative(cx, f: Any, x: Any):
 
 @rrule.register(pullback, **_config)
 def _pullback(cx, f: Any, *args: Any):
+    _explicit_arguments("pullback", args)
     y, back = pullback(f, *args)
     n = len(args)
 
@@ -173,3 +189,22 @@ def _jvp(cx, f: Any, primals: Any, tangents: Any):
         return NO, df, Tangent(tuple, *dargs), Tangent(tuple, *dtangents)
 
     return (y, dy), jvp_pullback
+
+
+def _not_differentiable_yet(f: Any) -> None:
+    name = f.__name__
+
+    def refuse(*args: Any, **kwargs: Any):
+        raise UnsupportedConstructError(
+            f"{user_location()}: {name} inside differentiated code cannot be differentiated "
+            f"yet (it fills its matrix in place): write what you need with gradient, jvp or "
+            f"pullback, which nest to any order (a Hessian-vector product is "
+            f"jvp(lambda x: gradient(f, x)[0], (x,), (v,)))"
+        )
+
+    rrule.add(f, (), refuse)
+    frule.add(f, (), refuse)
+
+
+for _matrix in (jacobian, withjacobian, hessian, hessian_reverse, diaghessian):
+    _not_differentiable_yet(_matrix)
