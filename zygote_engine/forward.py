@@ -40,6 +40,7 @@ RUNTIME_NAMES = (
     "__SCALARS",
     "__PARTIALS",
     "__ZEROS",
+    "__jtuple",
     OPERATOR_NAME,
     HELPERS_NAME,
 )
@@ -146,7 +147,7 @@ class _Forward(FunctionAnalysis):
         (see :mod:`zygote_engine.inline`), with the call protocol as the fallback."""
         if not all(isinstance(a, (ast.Name, ast.Constant)) for a in call.args):
             return None
-        item = self.tuple_item(target, call)
+        item = self.tuple_item(target, call) or self.tuple_display(target, call)
         if item is not None:
             return item
         operands = [operand_text(a) for a in call.args]
@@ -168,6 +169,26 @@ class _Forward(FunctionAnalysis):
                 f"    {self.protocol(target, call)}",
             ]
         )
+
+    def tuple_display(self, target: str, call: ast.Call) -> str | None:
+        """``(a, b)`` and ``tuple(t)`` of a tuple: no table is involved, so no protocol call."""
+        helper = text(call.func)
+        if helper == f"{HELPERS_NAME}.make_tuple":
+            items = "".join(f"{text(a)}, " for a in call.args)
+            tangents = "".join(f"{self.tangent(a)}, " for a in call.args)
+            return f"{target} = ({items})\n{self.dname(target)} = __jtuple(({tangents}))"
+        if helper == f"{HELPERS_NAME}.as_tuple" and isinstance(call.args[0], ast.Name):
+            xs = call.args[0].id
+            return "\n".join(
+                [
+                    f"if {xs}.__class__ is tuple:",
+                    f"    {self.dname(target)} = {self.tangent(call.args[0])}",
+                    f"    {target} = {xs}",
+                    "else:",
+                    f"    {self.protocol(target, call)}",
+                ]
+            )
+        return None
 
     def tuple_item(self, target: str, call: ast.Call) -> str | None:
         """``t[i]`` of a tuple with a literal index (unpacking, in generated code above all)."""

@@ -258,6 +258,14 @@ def _captured(df: Any, name: str) -> Any:
     return _ZERO
 
 
+def _tuple_tangent(items: tuple) -> Any:
+    """The tangent of a tuple display from its items' tangents (zero if they all are)."""
+    for d in items:
+        if type(d) not in ZERO_TYPES:
+            return Tangent(tuple, *items)
+    return _ZERO
+
+
 def _pairs(fx, items: list):
     """``(item, tangent)`` for the items of a ``for`` loop (a list made by ``zy.collect``)."""
     return zip(items, fx.entry(items))
@@ -277,6 +285,7 @@ cache.RUNTIME_OBJECTS.update(
         "__jcaptured": _captured,
         "__jpairs": _pairs,
         "__jrecord_kwargs": _record_kwargs,
+        "__jtuple": _tuple_tangent,
         "__zero": _ZERO,
         "__no": _NO,
         "operator": operator,
