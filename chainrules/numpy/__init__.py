@@ -1,6 +1,7 @@
 """Rules for numpy, laid out like numpy's namespaces."""
 
 from chainrules.numpy import (
+    creation,
     fft,
     indexing,
     linalg,
@@ -12,6 +13,7 @@ from chainrules.numpy import (
 )
 
 __all__ = [
+    "creation",
     "fft",
     "indexing",
     "linalg",

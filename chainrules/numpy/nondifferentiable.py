@@ -11,10 +11,8 @@ generation: the legacy module functions (``np.random.normal`` is a method of a h
 method as an unbound method (``np.random.Generator.normal`` covers ``rng.normal``), and the
 generator constructors and seeding.
 
-Two registrations lose a derivative that exists, deliberately:
+One registration loses a derivative that exists, deliberately:
 
-* ``linspace(start, stop, num)`` is linear in ``start`` and ``stop``; its values are treated as
-  constants, as for ``arange``.
 * ``sign`` of a complex ``z`` is ``z / |z|`` in numpy 2, which is differentiable; write
   ``z / np.abs(z)`` to differentiate it.
 """
@@ -96,7 +94,6 @@ CONSTRUCTORS = (
     np.empty,
     np.full,
     np.arange,
-    np.linspace,
     np.eye,
     np.identity,
     np.unique,

@@ -389,7 +389,18 @@ def _register_spread(f: Callable, chain: Callable) -> None:
 
 
 _register_spread(np.var, lambda y: 1)
-_register_spread(np.std, lambda y: 1 / (2 * y))
+
+
+def _std_chain(y: Any) -> Any:
+    """``d std / d var = 1 / (2 std)``; where ``std`` is 0 (constant data) the derivative does
+    not exist and the conventional subgradient 0 is used (never ``inf * 0 = nan``)."""
+    y = np.asarray(y)
+    return np.divide(
+        1.0, 2.0 * y, out=np.zeros(y.shape, dtype=np.result_type(y, 1.0)), where=y != 0
+    )
+
+
+_register_spread(np.std, _std_chain)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -94,7 +94,6 @@ CALLS = {
     np.empty: (3,),
     np.full: (3, 2.5),
     np.arange: (0.0, 3.0, 0.5),
-    np.linspace: (0.0, 1.0, 5),
     np.eye: (3,),
     np.identity: (3,),
     np.random.default_rng: (0,),
