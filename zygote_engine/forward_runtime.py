@@ -27,6 +27,7 @@ from chainrules_core import AbstractZero, NoTangent, Tangent, ZeroTangent, frule
 from chainrules_core.rules import resolve_receiver
 from zygote_engine import cache
 from zygote_engine import primitives as zy
+from zygote_engine.batched import Batched, BatchingError, batch_size, column, stacked
 from zygote_engine.binding import direct, parameter_sources
 from zygote_engine.construction import constructible, init_fields, new_instance
 from zygote_engine.dunders import special_methods
@@ -103,7 +104,10 @@ def jcall(fx, primals: tuple, tangents: tuple, kwargs: dict | None = None, dkwar
                 dx if type(x) in _PLAIN else fx.tangent(x, dx)
                 for x, dx in zip((None, *call_args), call_tangents)
             )
-        if takes_config:
+        k = 0 if aware else batch_size(call_tangents)
+        if k:  # a rule sees one tangent at a time: once per column of the batch
+            result = _by_columns(fx, impl, takes_config, call_tangents, call_args, kwargs, k)
+        elif takes_config:
             result = impl(fx, call_tangents, *call_args, **kwargs)
         else:
             result = impl(call_tangents, *call_args, **kwargs)
@@ -115,6 +119,45 @@ def jcall(fx, primals: tuple, tangents: tuple, kwargs: dict | None = None, dkwar
         dparams = _binder(f, len(args), tuple(kwargs))(tangents[1:], dkwargs or {})
         return cache.jvp_for(f)(fx, tangents[0], dparams, *args, **kwargs)
     return _differentiate_code(fx, f, args, kwargs, tangents, dkwargs)
+
+
+def _by_columns(fx, impl, takes_config: bool, tangents: tuple, args: tuple, kwargs: dict, k: int):
+    """Run a rule once per column of a batch of tangents and stack the tangents it gives.
+
+    An elementwise function's rule (from ``scalar_rule``) takes the whole batch at once: its
+    tangent is the partials times the arguments' tangents, each batch column broadcast alike.
+    """
+    partials = getattr(impl, "scalar_partials", None)
+    if partials is not None and not kwargs and not takes_config:
+        return _elementwise(impl, partials, tangents[1:], args)
+    results = []
+    for i in range(k):
+        column_tangents = tuple(column(t, i) for t in tangents)
+        if takes_config:
+            result = impl(fx, column_tangents, *args, **kwargs)
+        else:
+            result = impl(column_tangents, *args, **kwargs)
+        if result is None:
+            return None
+        results.append(result)
+    return results[0][0], stacked([dy for _, dy in results])
+
+
+def _elementwise(impl, partials, tangents: tuple, args: tuple):
+    y, _ = impl((_NO, *(_ZERO for _ in args)), *args)
+    ps = partials(*args, y)
+    ps = ps if isinstance(ps, tuple) else (ps,)
+    dy = _ZERO
+    ndim = np.ndim(y)
+    for x, p, dx in zip(args, ps, tangents):
+        if type(dx) is Batched:  # (k, *x.shape) -> (k, 1, ..., *x.shape): broadcasts like x
+            values = dx.values.reshape(len(dx.values), *(1,) * (ndim - np.ndim(x)), *np.shape(x))
+            dy = dy + Batched(values * p)
+        elif not isinstance(dx, AbstractZero):
+            raise BatchingError("an elementwise rule given one batched and one plain tangent")
+    if type(dy) is Batched and np.shape(dy.values)[1:] != np.shape(y):
+        dy = Batched(np.broadcast_to(dy.values, (len(dy.values), *np.shape(y))).copy())
+    return y, dy
 
 
 def _carries_tangent(fx, f: Any, args: tuple, tangents: tuple) -> bool:

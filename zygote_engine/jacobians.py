@@ -16,7 +16,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from zygote_engine.api import gradient, pullback
-from zygote_engine.jvp import jvp
+from zygote_engine.batched import Batched, BatchingError
+from zygote_engine.jvp import forward_pass, jvp
 from zygote_engine.params import Grads, Params, params_pullback
 
 __all__ = [
@@ -266,12 +267,26 @@ def _reverse(y: Any, size: int, back: Callable, inputs: list[_Input | None]) -> 
 
 
 def _forward(f: Callable, args: tuple, inputs: list[_Input | None]) -> Any:
-    """Fill the inputs' matrices column by column with ``jvp`` s; returns ``y``."""
+    """Fill the inputs' matrices with one batched forward pass per input (all its columns
+    together), or one ``jvp`` per column where the batch cannot pass; returns ``y``."""
     rest = (None,) * len(inputs)  # jvp's "no tangent", for every argument but the seeded one
     y = _NOT_YET = object()
     for position, inp in enumerate(inputs):
         if inp is None:
             continue
+        if inp.size > 1:
+            seeds = Batched(np.eye(inp.size, dtype=inp.dtype).reshape(inp.size, *inp.shape))
+            try:
+                y_all, dy = forward_pass(f, args, (*rest[:position], seeds, *rest[position + 1 :]))
+            except BatchingError:
+                pass  # somewhere a batch cannot pass: one column at a time below
+            else:
+                if y is _NOT_YET:
+                    _allocate(y_all, _output_size(f, y_all), inputs)
+                y = y_all
+                if type(dy) is Batched:
+                    inp.matrix[:] = dy.values.reshape(inp.size, -1).T
+                continue
         for i in range(inp.size):
             tangents = (*rest[:position], inp.one_hot(i), *rest[position + 1 :])
             y_i, dy = jvp(f, args, tangents)

@@ -9,13 +9,14 @@ import numpy as np
 
 from chainrules_core import NoTangent, Tangent
 from zygote_engine.api import check_callable
+from zygote_engine.batched import Batched
 from zygote_engine.config import ForwardConfig
 from zygote_engine.forward_runtime import jcall
 from zygote_engine.public import public_tangent
 from zygote_engine.recursion import room_to_recurse
 from zygote_engine.tangent_table import reaches_tracked
 
-__all__ = ["jvp", "pushforward"]
+__all__ = ["forward_pass", "jvp", "pushforward"]
 
 _NO = NoTangent()
 
@@ -46,6 +47,13 @@ def jvp(f: Callable, primals: tuple, tangents: tuple) -> tuple[Any, Any]:
             f"jvp got {len(primals)} primals and {len(tangents)} tangents: pass one tangent per "
             "primal (None where an argument has no tangent)"
         )
+    y, dy = forward_pass(f, primals, tangents)
+    return y, public_tangent(y, dy)
+
+
+def forward_pass(f: Callable, primals: tuple, tangents: tuple) -> tuple[Any, Any]:
+    """``(y, dy)`` as :func:`jvp` computes them, ``dy`` in the engine's form (a ``Tangent``, a
+    zero, a :class:`~zygote_engine.batched.Batched` for a batch of tangents, ...)."""
     fx = ForwardConfig()
     dargs = []
     for x, dx in zip(primals, tangents):
@@ -55,7 +63,7 @@ def jvp(f: Callable, primals: tuple, tangents: tuple) -> tuple[Any, Any]:
         dargs.append(dx)
     with room_to_recurse():
         y, dy = jcall(fx, (f, *primals), (_NO, *dargs))
-    return y, public_tangent(y, fx.tangent(y, dy))
+    return y, fx.tangent(y, dy)
 
 
 def pushforward(f: Callable, *primals: Any) -> Callable[..., Any]:
@@ -80,6 +88,8 @@ def _seed(x: Any, dx: Any) -> Any:
     """A user's tangent of ``x`` in the engine's form (structures become ``Tangent`` s)."""
     if dx is None:
         return _NO
+    if type(dx) is Batched:
+        return dx
     if isinstance(x, (list, tuple)) and isinstance(dx, (list, tuple)):
         items = tuple(_seed(a, d) for a, d in zip(x, dx))
         if hasattr(type(x), "_fields"):

@@ -9,7 +9,6 @@ from __future__ import annotations
 import ast
 import builtins
 import types
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -17,7 +16,6 @@ from zygote_engine import forward, reverse
 from zygote_engine.activity import FunctionInfo
 from zygote_engine.codegen import compile_generated, definition_paths, follow, place, render
 from zygote_engine.emit import function_def
-from zygote_engine.errors import UnsupportedConstructError
 from zygote_engine.fence import check_supported
 from zygote_engine.normalize import Namer, all_names, normalize
 from zygote_engine.source import FunctionSource, get_source
@@ -74,7 +72,7 @@ def _run(fn: types.FunctionType, generate, runtime_names: tuple[str, ...]) -> Tr
     src, tree = _generate(fn, generate)
     code = compile_generated(tree, src.filename, src.freevars, runtime_names)
     origin = _ORIGINS.setdefault(id(fn.__code__), [None, fn.__code__])
-    origin[0] = weakref.ref(fn)
+    origin[0] = _stand_in(fn)
     for compiled, path in definition_paths(code, tree).items():
         _GENERATED[compiled] = (origin, generate, path)
     return Transformed(code, tree, f"{fn.__qualname__} ({src.filename}:{src.node.lineno})")
@@ -83,8 +81,9 @@ def _run(fn: types.FunctionType, generate, runtime_names: tuple[str, ...]) -> Tr
 # Code compiled from generated trees: how to find its definition again (nested differentiation
 # transforms it), as (the function transformed, the generation stage, the path in the tree).
 # The trees themselves are not kept (they are large); a definition is regenerated when asked,
-# from a live function with the transformed code: the one the cache bound last (see
-# :func:`note_origin`), held weakly in a holder that every entry of that code shares.
+# from a function with the transformed code: the one the cache bound last (see
+# :func:`note_origin`), in a holder that every entry of that code shares. The holder keeps a
+# stand-in for that one function (per code object) alive: generated code may outlive it.
 _GENERATED: dict[types.CodeType, tuple[list, Callable, tuple]] = {}
 _GENERATED_SOURCES: dict[types.CodeType, FunctionSource] = {}
 _ORIGINS: dict[int, list] = {}  # by id of the code (equal code of other files is other code)
@@ -93,8 +92,14 @@ _ORIGINS: dict[int, list] = {}  # by id of the code (equal code of other files i
 def note_origin(fn: types.FunctionType) -> None:
     """Remember ``fn``, whose code was transformed before, as the one to regenerate from."""
     origin = _ORIGINS.get(id(fn.__code__))
-    if origin is not None:
-        origin[0] = weakref.ref(fn)
+    if origin is not None and origin[0].__closure__ is not fn.__closure__:
+        origin[0] = _stand_in(fn)
+
+
+def _stand_in(fn: types.FunctionType) -> types.FunctionType:
+    """A function like ``fn`` to regenerate from: the same code, globals and closure cells, but
+    not ``fn`` itself, which the caches hold weakly."""
+    return types.FunctionType(fn.__code__, fn.__globals__, fn.__name__, None, fn.__closure__)
 
 
 def forget_generated() -> None:
@@ -113,13 +118,7 @@ def source_of(fn: types.FunctionType) -> FunctionSource:
     found = _GENERATED_SOURCES.get(code)
     if found is None:
         origin, generate, path = entry
-        transformed_fn = origin[0]()
-        if transformed_fn is None:
-            raise UnsupportedConstructError(
-                f"{code.co_filename}:{code.co_firstlineno}: {code.co_name} was generated from a "
-                "function that no longer exists; call refresh() and differentiate again"
-            )
-        _, tree = _generate(transformed_fn, generate)
+        _, tree = _generate(origin[0], generate)
         place(tree, tree.lineno)
         node = follow(tree, path)
         if isinstance(node, ast.Lambda):

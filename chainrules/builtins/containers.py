@@ -253,8 +253,8 @@ def _(tangents, *seqs, **strict):
 
 
 @rrule.register(enumerate, _ITERABLES, Variadic[numbers.Integral])
-def _(seq, *start):
-    y = list(enumerate(seq, *start))
+def _(seq, *start, **keyword_start):
+    y = list(enumerate(seq, *start, **keyword_start))
 
     def enumerate_pullback(dy):
         items = [item_tangents(t, 2)[1] for t in item_tangents(dy, len(y))]
@@ -264,8 +264,8 @@ def _(seq, *start):
 
 
 @frule.register(enumerate, _ITERABLES, Variadic[numbers.Integral])
-def _(tangents, seq, *start):
-    y = list(enumerate(seq, *start))
+def _(tangents, seq, *start, **keyword_start):
+    y = list(enumerate(seq, *start, **keyword_start))
     items = item_tangents(tangents[1], len(seq))
     return y, sequence_tangent(
         y, [sequence_tangent(pair, (NoTangent(), d)) for pair, d in zip(y, items, strict=True)]

@@ -1778,3 +1778,10 @@ def with_manager_that_swallows_inside_a_loop(xs):
                 raise ValueError(x)
             total = total * 2.0
     return total
+
+
+@case({"a": 2.0, "b": 3.0}, 1.5)
+def dict_pop_with_and_without_default(d, x):
+    a = d.pop("a")
+    missing = d.pop("z", x * 2.0)
+    return a * d["b"] + missing * a + sum(v for _, v in enumerate([x, a], start=1))

@@ -280,9 +280,10 @@ def test_automatic_mode_runs_only_forward_when_inputs_are_fewer(monkeypatch):
     counts = {}
     _counting(monkeypatch, "pullback", counts)
     _counting(monkeypatch, "jvp", counts)
+    _counting(monkeypatch, "forward_pass", counts)
     x = np.array([1.0, 2.0, 3.0])
     (J,) = jacobian(lambda x: np.outer(x, x), x)  # 3 inputs, 9 outputs: forward
-    assert counts == {"jvp": 3}
+    assert counts == {"forward_pass": 1}  # the three columns in one batched pass
     # y[i, j] = x[i] x[j]: ∂y[i, j]/∂x[m] = δ(i, m) x[j] + x[i] δ(j, m)
     expected = np.einsum("im,j->ijm", np.eye(3), x) + np.einsum("i,jm->ijm", x, np.eye(3))
     np.testing.assert_array_equal(J, expected.reshape(9, 3))
@@ -294,6 +295,23 @@ class _ChoseForward(Exception):
 
 def _refuse_forward(*args):
     raise _ChoseForward
+
+
+def test_a_batch_that_cannot_pass_falls_back_to_one_pass_per_column(monkeypatch):
+    from zygote_engine.batched import BatchingError
+
+    def refuse_batches(f, primals, tangents):
+        raise BatchingError("no batches here")
+
+    counts = {}
+    monkeypatch.setattr(jacobians_module, "forward_pass", refuse_batches)
+    _counting(monkeypatch, "jvp", counts)
+    x = np.array([1.0, 2.0, 3.0])
+    (J,) = jacobian(lambda x: np.sin(x) * x[0], x, mode="forward")
+    assert counts == {"jvp": 3}
+    expected = np.diag(np.cos(x) * x[0])
+    expected[:, 0] += np.sin(x)
+    np.testing.assert_allclose(J, expected)
 
 
 def test_automatic_mode_picks_forward_when_inputs_are_fewer(monkeypatch):

@@ -275,6 +275,20 @@ def _shift(cx, xs: list, start: int, stop: int, by: int) -> None:
             entries[j + by] = entries.pop(j)
 
 
+@rrule.register(dict.pop, **_config)
+def _dict_pop(cx, d: dict, key: Any, *default: Any):
+    present = key in d
+    y = d.pop(key, *default)
+
+    def dict_pop_pullback(dy):
+        if present:  # the popped value was d[key]'s
+            cx.accumulate(d, key, dy)
+            return (NO, ZERO, NO, *([ZERO] * len(default)))
+        return (NO, ZERO, NO, *([dy] * len(default)))
+
+    return y, MustRun(dict_pop_pullback)
+
+
 @rrule.register(dict.update, **_config)
 def _update(cx, d: dict, other: dict):
     keys = list(other)

@@ -232,6 +232,14 @@ def _pop(fx, tangents, xs: list, *i: int):
     return xs.pop(*i), entry.pop(*i)
 
 
+@_rule(dict.pop)
+def _dict_pop(fx, tangents, d: dict, key: Any, *default: Any):
+    if key in d:
+        dy = fx.entry(d).pop(key, ZERO)
+        return d.pop(key), dy
+    return d.pop(key, *default), tangents[3] if default else NO
+
+
 @_rule(dict.update)
 def _update(fx, tangents, d: dict, other: Any):
     dother = _whole(fx, other, tangents[2])

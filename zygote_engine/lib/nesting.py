@@ -37,6 +37,7 @@ from chainrules_core import (
 from chainrules_core.projection import Projector, ProjectTo
 from chainrules_core.rules import RuleTable
 from zygote_engine import cache, construction, errors, forward_runtime, runtime, store
+from zygote_engine.batched import Batched, stacked
 from zygote_engine.config import ForwardConfig
 from zygote_engine.dunders import special_methods
 from zygote_engine.forward_runtime import jcall, table_aware
@@ -160,17 +161,24 @@ def _accumulate(fx, tangents, a: Any, b: Any):
     return runtime.accumulate(a, b), runtime.accumulate(da, db)
 
 
+def _linear(f, d: Any) -> Any:
+    """``f(d)`` for a linear ``f``, column by column for a batch of tangents."""
+    if type(d) is Batched:
+        return stacked([f(d.values[i]) for i in range(len(d.values))])
+    return f(d)
+
+
 @_rule(unbroadcast)
 def _unbroadcast(fx, tangents, x: Any, dx: Any):
     dx, ddx = _evaluated(fx, dx, tangents[2])
-    return unbroadcast(x, dx), unbroadcast(x, ddx)
+    return unbroadcast(x, dx), _linear(lambda d: unbroadcast(x, d), ddx)
 
 
 def _projection_rule(call):
     @_rule(call)
     def _(fx, tangents, project: Projector, dx: Any):
         dx, ddx = _evaluated(fx, dx, tangents[2])
-        return project(dx), project(ddx)
+        return project(dx), _linear(project, ddx)
 
 
 for _projector in (Projector, *Projector.__subclasses__()):
