@@ -120,6 +120,9 @@ class FunctionAnalysis:
 
     def _initially_active(self) -> set[str]:
         names = set(self.params)
+        for s in statements(self.nf.body):
+            if isinstance(s, ast.Assign) and self.reads_module_state(s.value):
+                names.add(s.targets[0].id)
         for name in _free_names(self.nf.body):
             if name in self.locals:
                 continue
@@ -193,7 +196,21 @@ class FunctionAnalysis:
             names |= called & self.locals
         return names
 
+    def reads_module_state(self, value: ast.expr) -> bool:
+        """Whether ``value`` is ``getattr(module, "name")``: the normal form reads a module's
+        state (an array, an object) so, and its derivative goes to the module's attribute."""
+        return (
+            isinstance(value, ast.Call)
+            and isinstance(value.func, ast.Name)
+            and value.func.id == "getattr"
+            and isinstance(value.args[0], ast.Name)
+            and value.args[0].id not in self.locals
+            and self.info.is_module(value.args[0].id)
+        )
+
     def needs_pullback(self, call: ast.Call) -> bool:
+        if self.reads_module_state(call):
+            return True
         atoms = [call.func, *call.args, *(k.value for k in call.keywords)]
         if _is_test_operator(call.func):
             return False  # a comparison, a containment, a negation: truth values, no tangent

@@ -24,7 +24,10 @@ import ast
 import copy
 from collections.abc import Callable
 
+import numpy as np
+
 from zygote_engine.patterns import desugar_matches
+from zygote_engine.store import is_tracked
 
 __all__ = ["HELPERS_NAME", "OPERATOR_NAME", "Namer", "normalize"]
 
@@ -88,7 +91,10 @@ def all_names(node: ast.AST) -> set[str]:
 
 
 def normalize(
-    fn: ast.FunctionDef, is_module: Callable[[str], bool], namer: Namer
+    fn: ast.FunctionDef,
+    is_module: Callable[[str], bool],
+    namer: Namer,
+    value_of: Callable[[str], object] | None = None,
 ) -> ast.FunctionDef:
     """Return the normal form of ``fn`` (a new node; ``fn`` is not modified).
 
@@ -96,6 +102,9 @@ def normalize(
         fn: the function definition (positioned on the user's lines).
         is_module: tells whether a free name refers to a module, so ``np.sin`` stays an atom.
         namer: supplies fresh names; it must know every name ``fn`` uses.
+        value_of: a free name's value: an attribute of a module that holds state (an array, a
+            list, an object: ``model.W`` with ``model`` a module) is read with ``getattr``, so
+            that its derivative is kept; other module attributes (functions) stay atoms.
     """
     fn = copy.deepcopy(fn)
     fn.body = desugar_matches(fn.body, namer, HELPERS_NAME)
@@ -107,7 +116,13 @@ def normalize(
             name not in local_names and is_module(name)
         )
 
-    return _Anf(namer, module_name).function(fn)
+    return _Anf(namer, module_name, value_of).function(fn)
+
+
+def _holds_state(value: object) -> bool:
+    """Whether a module attribute's value is state that may carry a derivative (an array, a
+    list, a dict, an object), not a function, a class or a module."""
+    return isinstance(value, np.ndarray) or (is_tracked(value) and not callable(value))
 
 
 def _assigned_names(fn: ast.FunctionDef) -> set[str]:
@@ -332,9 +347,15 @@ def _loop_own_nodes(stmt: ast.AST):
 
 
 class _Anf:
-    def __init__(self, namer: Namer, is_module: Callable[[str], bool]):
+    def __init__(
+        self,
+        namer: Namer,
+        is_module: Callable[[str], bool],
+        value_of: Callable[[str], object] | None = None,
+    ):
         self.namer = namer
         self.is_module = is_module
+        self.value_of = value_of
         self.out: list[ast.stmt] = []
         self.line = 0
         self.first_param: str | None = None
@@ -544,9 +565,18 @@ class _Anf:
     def is_atom(self, e: ast.expr) -> bool:
         if isinstance(e, (ast.Name, ast.Constant)):
             return True
+        chain = []
         while isinstance(e, ast.Attribute):
+            chain.append(e.attr)
             e = e.value
-        return isinstance(e, ast.Name) and self.is_module(e.id)
+        if not (isinstance(e, ast.Name) and self.is_module(e.id)):
+            return False
+        if self.value_of is None or not chain:
+            return True
+        value = self.value_of(e.id)
+        for attr in reversed(chain):
+            value = getattr(value, attr, None)
+        return not _holds_state(value)
 
     def atom(self, e: ast.expr) -> ast.expr:
         value = self.rhs(e)

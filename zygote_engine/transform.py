@@ -155,7 +155,7 @@ def _generate(fn: types.FunctionType, generate) -> tuple[FunctionSource, ast.Fun
             (types.ModuleType, types.FunctionType, type, types.BuiltinFunctionType),
         )
 
-    nf = normalize(src.node, is_module, namer)
+    nf = normalize(src.node, is_module, namer, value_of)
     name = "lambda" if src.name == "<lambda>" else src.name
     constants = frozenset(src.freevars) & _RUNTIME_NAMES
     info = FunctionInfo(name, frozenset(src.freevars), is_global, is_module, value_of, constants)

@@ -446,3 +446,27 @@ def test_tuple_parameter_raises_type_error():
 def test_params_of_one_bare_array_raises():
     with pytest.raises(TypeError, match=r"Params\(\[x\]\)"):
         Params(np.ones(3))
+
+
+def test_parameters_held_by_another_module_are_found(tmp_path):
+    import importlib.util
+
+    path = tmp_path / "weights_module.py"
+    path.write_text(
+        "import numpy as np\n"
+        "W = np.array([1.0, 2.0])\n"
+        "class Layer:\n"
+        "    def __init__(self):\n"
+        "        self.b = np.array([0.5])\n"
+        "layer = Layer()\n"
+    )
+    spec = importlib.util.spec_from_file_location("weights_module", path)
+    weights = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(weights)
+
+    def loss():
+        return np.sum(weights.W**2) + 3.0 * np.sum(weights.layer.b)
+
+    g = gradient(loss, Params([weights.W, weights.layer.b]))
+    np.testing.assert_array_equal(g[weights.W], 2 * weights.W)  # d/dW sum(W^2) = 2W
+    np.testing.assert_array_equal(g[weights.layer.b], [3.0])

@@ -5,6 +5,8 @@ from __future__ import annotations
 import types
 from typing import Any
 
+import numpy as np
+
 from chainrules_core import Tangent, non_differentiable, rrule
 from zygote_engine import primitives as zy
 from zygote_engine.config import ZygoteRuleConfig
@@ -24,6 +26,13 @@ for _test in (zy.make_set, zy.is_sequence, zy.is_mapping):
 def _getattr(cx, obj: Any, name: str, *default: Any):
     y = getattr(obj, name, *default)
     slots = (NO, *([NO] * len(default)))
+    if isinstance(obj, types.ModuleType) and (isinstance(y, np.ndarray) or is_tracked(y)):
+
+        def module_attribute_pullback(dy):  # module state: its cotangent is kept by the store
+            cx.accumulate(obj, name, dy)
+            return (NO, NO, *slots)
+
+        return y, Reads(module_attribute_pullback)
     if isinstance(obj, (types.ModuleType, type)) or isinstance(y, type):
         return y, lambda dy: (NO, NO, *slots)
     getter = property_getter(obj, name)
