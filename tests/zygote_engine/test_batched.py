@@ -20,7 +20,7 @@ def test_a_batch_is_not_one_array():
         with pytest.raises(BatchingError):
             look_inside(b)
     with pytest.raises(BatchingError):
-        b * b  # noqa: B018 - a product of tangents is not a tangent
+        b * b  # a product of tangents is not a tangent
 
 
 def test_columns_and_stacks_of_structured_tangents_round_trip():
