@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import numbers
 import types
 from collections.abc import Callable
@@ -16,7 +17,7 @@ from chainrules_core import (
 )
 from zygote_engine import cache
 from zygote_engine.config import ZygoteRuleConfig
-from zygote_engine.errors import NonScalarOutputError
+from zygote_engine.errors import NonScalarOutputError, UnsupportedConstructError
 from zygote_engine.params import Grads, Params, params_pullback
 from zygote_engine.public import public_gradient
 from zygote_engine.recursion import room_to_recurse
@@ -140,6 +141,12 @@ def check_callable(f: Any, name: str) -> None:
         raise TypeError(
             f"{name} differentiates a function, but it was given {type(f).__name__} {f!r}: pass "
             f"the function first, then its arguments: {name}(f, x)"
+        )
+    if inspect.isgeneratorfunction(f):
+        raise UnsupportedConstructError(
+            f"{name} was given the generator function {f.__qualname__}, whose result (a "
+            "generator) has no derivative: differentiate a function that consumes what it "
+            f"yields, e.g. {name}(lambda x: sum({f.__name__}(x)), x)"
         )
 
 

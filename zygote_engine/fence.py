@@ -10,8 +10,6 @@ __all__ = ["check_supported"]
 
 # construct -> what to do instead
 _REJECTED: dict[type, tuple[str, str]] = {
-    ast.Yield: ("a generator (yield)", "return a list, or register an rrule for the generator"),
-    ast.YieldFrom: ("a generator (yield from)", "return a list instead"),
     ast.Await: ("await", "differentiate the synchronous computation"),
     ast.AsyncFunctionDef: ("an async function", "differentiate a synchronous function"),
     ast.AsyncFor: ("async for", "use a plain for loop"),
@@ -41,7 +39,19 @@ def check_supported(node: ast.FunctionDef, filename: str) -> None:
     assigned = {
         n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
     }
+    statement_yields = {
+        id(child.value)
+        for child in _walk_own_body(node)
+        if isinstance(child, ast.Expr) and isinstance(child.value, (ast.Yield, ast.YieldFrom))
+    }
     for child in _walk_own_body(node):
+        if isinstance(child, (ast.Yield, ast.YieldFrom)) and id(child) not in statement_yields:
+            _reject(
+                child,
+                filename,
+                "a yield used as a value (the send protocol)",
+                "yield values as statements; send values in through arguments instead",
+            )
         rejected = _REJECTED.get(type(child))
         if rejected is not None:
             _reject(child, filename, *rejected)

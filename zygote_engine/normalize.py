@@ -26,6 +26,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from zygote_engine.generators import collect_yields, is_generator
 from zygote_engine.patterns import desugar_matches
 from zygote_engine.store import is_tracked
 
@@ -107,6 +108,8 @@ def normalize(
             that its derivative is kept; other module attributes (functions) stay atoms.
     """
     fn = copy.deepcopy(fn)
+    if is_generator(fn):
+        collect_yields(fn, namer)
     fn.body = desugar_matches(fn.body, namer, HELPERS_NAME)
     fn.body = _ControlFlow(namer).function_body(fn.body, fn.lineno)
     local_names = _assigned_names(fn)

@@ -1785,3 +1785,24 @@ def dict_pop_with_and_without_default(d, x):
     a = d.pop("a")
     missing = d.pop("z", x * 2.0)
     return a * d["b"] + missing * a + sum(v for _, v in enumerate([x, a], start=1))
+
+
+# --- generators: run to the end inside differentiated code --------------------------------------
+
+
+def _powers(x, n):
+    for i in range(n):
+        if i == 3:
+            return
+        yield x**i
+
+
+def _chained(x):
+    yield from _powers(x, 3)
+    yield x * 10.0
+
+
+@case(1.5)
+def generators_consumed_by_sum_zip_and_a_comprehension(x):
+    pairs = list(zip(_powers(x, 2), [1.0, 2.0]))
+    return sum(_powers(x, 5)) + sum(v * v for v in _chained(x)) + pairs[1][0]

@@ -18,9 +18,10 @@ from zygote_engine import (
 HERE = __file__
 
 
-def with_generator(x):
+def with_send(x):
     def gen():
-        yield x
+        received = yield x
+        yield received
 
     return sum(gen())
 
@@ -43,8 +44,7 @@ def with_yield(x):
 @pytest.mark.parametrize(
     ("f", "construct"),
     [
-        (with_yield, "generator"),
-        (with_generator, "generator"),
+        (with_send, "a yield used as a value"),
     ],
 )
 def test_unsupported_construct_names_file_line_and_construct(f, construct):
@@ -62,9 +62,21 @@ def test_unsupported_construct_in_nested_function_is_reported_when_called():
 
 def test_unsupported_construct_line_is_the_offending_line():
     with pytest.raises(UnsupportedConstructError) as info:
-        gradient(with_yield, 1.0)
-    line = with_yield.__code__.co_firstlineno + 1
+        gradient(with_send, 1.0)
+    line = with_send.__code__.co_firstlineno + 2
     assert f"{HERE}:{line}:" in str(info.value)
+
+
+def test_a_generator_function_itself_is_not_differentiable_its_consumer_is():
+    from zygote_engine import jvp
+
+    for differentiate in (
+        lambda: gradient(with_yield, 1.0),
+        lambda: jvp(with_yield, (1.0,), (1.0,)),
+    ):
+        with pytest.raises(UnsupportedConstructError, match=r"consumes what it yields"):
+            differentiate()
+    assert gradient(lambda x: sum(with_yield(x)), 1.0) == (1.0,)
 
 
 _no_rule_ufunc = np.frompyfunc(lambda v: v * 2.0, 1, 1)
