@@ -14,7 +14,13 @@ import inspect
 import types
 from typing import Any
 
-__all__ = ["constructible", "init_fields", "new_instance", "property_getter"]
+__all__ = [
+    "constructible",
+    "init_fields",
+    "new_instance",
+    "property_getter",
+    "property_setter",
+]
 
 
 def constructible(cls: type) -> bool:
@@ -63,6 +69,28 @@ def new_instance(cls: type, args: tuple, kwargs: dict) -> Any:
     if cls.__new__ is object.__new__:
         return cls.__new__(cls)
     return cls.__new__(cls, *args, **kwargs)
+
+
+def property_setter(obj: Any, name: str) -> types.FunctionType | None:
+    """The Python setter of the property ``name`` of ``obj``'s class, or ``None``.
+
+    Example:
+        >>> class Box:
+        ...     @property
+        ...     def side(self):
+        ...         return self._side
+        ...     @side.setter
+        ...     def side(self, value):
+        ...         self._side = value
+        >>> property_setter(Box(), "side").__name__
+        'side'
+    """
+    if type(obj) is super or isinstance(obj, type):
+        return None
+    found = inspect.getattr_static(type(obj), name, None)
+    if type(found) is property and type(found.fset) is types.FunctionType:
+        return found.fset
+    return None
 
 
 def property_getter(obj: Any, name: str) -> types.FunctionType | None:

@@ -57,7 +57,9 @@ _UNARY = {
     operator.invert: "__invert__",
     abs: "__abs__",
     len: "__len__",
-    operator.getitem: "__getitem__",  # a receiver and a key: not reflected
+    operator.getitem: "__getitem__",  # a receiver and a key (and a value): not reflected
+    operator.setitem: "__setitem__",
+    operator.delitem: "__delitem__",
     operator.contains: "__contains__",
 }
 

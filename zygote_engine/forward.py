@@ -267,8 +267,8 @@ class _Forward(FunctionAnalysis):
         if not captured:
             return parse(f"{self.dname(target)} = __zero", line)
         names = "".join(f"{n!r}, " for n in captured)
-        read = "".join(f"{self.dname(n)}, " for n in captured)
-        return parse(f"{self.dname(target)} = __jclosure(({names}), lambda: ({read}))", line)
+        readers = ", ".join(f"lambda: {self.dname(n)}" for n in captured)
+        return parse(f"{self.dname(target)} = __jclosure(({names}), {readers})", line)
 
     def for_loop(self, s: ast.For) -> ast.stmt:
         x = s.target.id

@@ -59,22 +59,26 @@ def table_aware(impl):
 class ClosureTangent:
     """The tangent of a closure: its captured variables' tangents, read when they are needed.
 
-    ``read()`` returns the current tangents of the variables ``names``, in order.
+    ``readers[i]()`` returns the current tangent of the variable ``names[i]``; a variable the
+    closure captures but that no path has assigned yet (a branch not taken) has none: zero.
     """
 
-    __slots__ = ("names", "read")
+    __slots__ = ("names", "readers")
 
-    def __init__(self, names: tuple[str, ...], read):
-        self.names, self.read = names, read
+    def __init__(self, names: tuple[str, ...], *readers):
+        self.names, self.readers = names, readers
 
     def field(self, name: str) -> Any:
         """The current tangent of the captured variable ``name`` (zero if it has none)."""
-        if name in self.names:
-            return self.read()[self.names.index(name)]
-        return _ZERO
+        if name not in self.names:
+            return _ZERO
+        try:
+            return self.readers[self.names.index(name)]()
+        except NameError:  # captured, but not assigned on the path that ran
+            return _ZERO
 
     def __repr__(self) -> str:
-        fields = ", ".join(f"{n}={d!r}" for n, d in zip(self.names, self.read()))
+        fields = ", ".join(f"{n}={self.field(n)!r}" for n in self.names)
         return f"ClosureTangent({fields})"
 
 

@@ -435,12 +435,15 @@ class _Anf:
                 ast.ExceptHandler(type=h.type, name=h.name, body=self.block(h.body) or [ast.Pass()])
                 for h in s.handlers
             ]
+            finalbody = self.block(s.finalbody)
+            if not handlers and not finalbody:
+                finalbody = [ast.Pass()]  # `finally: pass`: a try needs one or the other
             self.emit(
                 ast.Try(
                     body=self.block(s.body) or [ast.Pass()],
                     handlers=handlers,
                     orelse=self.block(s.orelse),
-                    finalbody=self.block(s.finalbody),
+                    finalbody=finalbody,
                 )
             )
         elif isinstance(s, (ast.FunctionDef, ast.Raise, ast.Assert)):

@@ -481,10 +481,10 @@ def accumulate(a: Any, b: Any) -> Any:
 def _cut_short() -> None:
     """The backward pass of a ``try`` body statement that an exception interrupted halfway."""
     raise UnsupportedConstructError(
-        f"{user_location()}: an exception caught by this try interrupted a compound statement "
-        "(a loop, a branch, a with or a nested try) of its body halfway, and zygote_engine "
-        "cannot undo half a statement: put the code that may raise in a try of its own, or "
-        "outside the compound statement"
+        f"{user_location()}: an exception caught by this try (or swallowed by this with) "
+        "interrupted a compound statement (a loop, a branch, a with or a nested try) of its "
+        "body halfway, and zygote_engine cannot undo half a statement: put the code that may "
+        "raise in a try of its own, or outside the compound statement"
     )
 
 

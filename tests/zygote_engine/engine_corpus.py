@@ -1806,3 +1806,56 @@ def _chained(x):
 def generators_consumed_by_sum_zip_and_a_comprehension(x):
     pairs = list(zip(_powers(x, 2), [1.0, 2.0]))
     return sum(_powers(x, 5)) + sum(v * v for v in _chained(x)) + pairs[1][0]
+
+
+@case(2.0)
+def try_with_only_a_finally_that_does_nothing(x):
+    try:
+        y = x * x
+    finally:
+        pass
+    return y
+
+
+class _Grid:
+    def __init__(self):
+        self.cells = {}
+
+    def __setitem__(self, key, value):
+        self.cells[key] = value * 2.0
+
+    def __getitem__(self, key):
+        return self.cells[key]
+
+    def __delitem__(self, key):
+        del self.cells[key]
+
+
+@case(1.5)
+def item_assignment_and_deletion_on_a_user_class(x):
+    grid = _Grid()
+    grid["a"] = x * x
+    grid["b"] = x
+    del grid["b"]
+    return grid["a"] * 3.0
+
+
+class _Halved:
+    def __init__(self, a):
+        self.a = a
+
+    @property
+    def half(self):
+        return self.a / 2
+
+    @half.setter
+    def half(self, value):
+        self.a = 2 * value
+
+
+@case(1.0, 4.0)
+def property_setter_is_differentiated(x, y):
+    c = _Halved(x)
+    before = c.half * x
+    c.half = y * y
+    return c.a + before

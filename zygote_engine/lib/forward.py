@@ -18,7 +18,7 @@ import numpy as np
 from chainrules_core import AbstractZero, NoTangent, Tangent, ZeroTangent, frule
 from zygote_engine import primitives as zy
 from zygote_engine.config import ForwardConfig
-from zygote_engine.construction import property_getter
+from zygote_engine.construction import property_getter, property_setter
 from zygote_engine.forward_runtime import jcall, table_aware
 from zygote_engine.lib.containers import INPLACE_SYMBOLS, array_inplace_error, array_setitem_error
 from zygote_engine.lib.store import items_of, position
@@ -159,6 +159,10 @@ for _inplace in INPLACE_SYMBOLS:
 
 @_rule(setattr)
 def _setattr(fx, tangents, obj: Any, name: str, v: Any):
+    setter = property_setter(obj, name)
+    if setter is not None:  # the setter is Python code: differentiate it
+        jcall(fx, (setter, obj, v), (NO, tangents[1], tangents[3]))
+        return None, NO
     setattr(obj, name, v)
     fx.entry(obj)[name] = tangents[3]
     return None, NO
@@ -243,11 +247,16 @@ def _dict_pop(fx, tangents, d: dict, key: Any, *default: Any):
 @_rule(dict.update)
 def _update(fx, tangents, d: dict, other: Any):
     dother = _whole(fx, other, tangents[2])
-    fields = dother.backing if isinstance(dother, Tangent) else {}
+    if isinstance(other, dict):
+        fields = dother.backing if isinstance(dother, Tangent) else {}
+        pairs = [(k, fields.get(k, ZERO)) for k in other]
+    else:  # an iterable of (key, value) pairs
+        other = list(other)
+        dpairs = items_of(dother, len(other))
+        pairs = [(k, items_of(dp, 2)[1]) for (k, _), dp in zip(other, dpairs)]
     d.update(other)
     entry = fx.entry(d)
-    for k in dict(other):
-        entry[k] = fields.get(k, ZERO)
+    entry.update(pairs)
     return None, NO
 
 

@@ -58,12 +58,16 @@ for _decision in (
     construction.constructible,
     construction.init_fields,
     construction.property_getter,
+    construction.property_setter,
     special_methods,
     errors.user_location,
     store.is_tracked,
     reaches_tracked,
     inspect.getattr_static,
     ProjectTo,
+    frozenset.issuperset,  # the store's "all zero?" tests
+    frozenset.issubset,
+    dict.fromkeys,  # a snapshot of keys (its values are None)
 ):
     non_differentiable(_decision)
 
@@ -135,6 +139,15 @@ def _call_rule(fx, tangents, cx, f: Any, *args: Any, **kwargs: Any):
 
 for _entry in (runtime.call, *runtime.POSITIONAL_CALLS):
     _rule(_entry)(_call_rule)
+
+
+@_rule(vars)
+def _vars(fx, tangents, obj: Any):
+    # the attribute dict is the object's own: it shares the object's entry in the table
+    y = vars(obj)
+    entry = fx.entry(obj)
+    fx.tangents[id(y)] = (y, entry)
+    return y, ZERO
 
 
 def _evaluated(fx, x: Any, dx: Any) -> tuple[Any, Any]:
@@ -214,7 +227,9 @@ def _tangent(fx, tangents, primal_type: type, *items: Any, **fields: Any):
 @_rule(getattr, Tangent, str)
 def _tangent_field(fx, tangents, t: Tangent, name: str):
     dt = tangents[1]
-    return getattr(t, name), getattr(dt, name) if isinstance(dt, Tangent) else ZERO
+    y, dy = getattr(t, name), getattr(dt, name) if isinstance(dt, Tangent) else ZERO
+    fx.record(y, dy)  # a dict backing is a mutable object: its tangent belongs in the table
+    return y, dy
 
 
 def _items_of(dt: Any, n: int) -> list:

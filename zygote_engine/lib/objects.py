@@ -10,7 +10,7 @@ import numpy as np
 from chainrules_core import Tangent, non_differentiable, rrule
 from zygote_engine import primitives as zy
 from zygote_engine.config import ZygoteRuleConfig
-from zygote_engine.construction import property_getter
+from zygote_engine.construction import property_getter, property_setter
 from zygote_engine.lib.store import NO, ZERO
 from zygote_engine.runtime import MustRun, Reads, call
 from zygote_engine.store import is_tracked
@@ -83,6 +83,15 @@ def _super(cx, cls: type, obj: Any):
 
 @rrule.register(setattr, **_config)
 def _setattr(cx, obj: Any, name: str, v: Any):
+    setter = property_setter(obj, name)
+    if setter is not None:  # the setter is Python code: differentiate it
+        _, setter_pullback = call(cx, setter, obj, v)
+
+        def property_set_pullback(_):
+            _, dobj, dv = setter_pullback(ZERO)
+            return NO, dobj, NO, dv
+
+        return None, MustRun(property_set_pullback)
     setattr(obj, name, v)
 
     def setattr_pullback(_):
