@@ -218,9 +218,9 @@ def differentiate_code(cx, f: Any, args: tuple, kwargs: dict):
     if isinstance(f, type) and constructible(f):
         return _construct(cx, f, args, kwargs)
     if f is functools.partial:
-        return _make_partial(args, kwargs)
+        return make_partial(args, kwargs)
     if tf is functools.partial:
-        return _call_partial(cx, f, args, kwargs)
+        return call_partial(cx, f, args, kwargs)
     method = inspect.getattr_static(tf, "__call__", None)
     if type(method) is types.FunctionType:
         y, pullback = _transformed(cx, method, (f, *args), kwargs)
@@ -247,7 +247,7 @@ def differentiate_code(cx, f: Any, args: tuple, kwargs: dict):
 # keywords=Tangent(dict, ...)), which flows beside it (partial objects are not tracked in the store).
 
 
-def _make_partial(args: tuple, kwargs: dict):
+def make_partial(args: tuple, kwargs: dict):
     """``functools.partial(f, *bound, **keywords)``, every bound value differentiated."""
     y = functools.partial(*args, **kwargs)
 
@@ -267,7 +267,7 @@ def _make_partial(args: tuple, kwargs: dict):
     return y, partial_pullback
 
 
-def _call_partial(cx, p: functools.partial, args: tuple, kwargs: dict):
+def call_partial(cx, p: functools.partial, args: tuple, kwargs: dict):
     """``p(*args, **kwargs)``: ``p.func`` with the bound arguments first."""
     merged = {**p.keywords, **kwargs}
     y, pullback = call(cx, p.func, *p.args, *args, **merged)
@@ -275,7 +275,7 @@ def _call_partial(cx, p: functools.partial, args: tuple, kwargs: dict):
 
     def call_partial_pullback(dy):
         tangents = pullback(dy)
-        dkw = dict(zip(merged, tangents[1 + nbound + len(args) :]))
+        dkw = dict(zip(list(merged.keys()), tangents[1 + nbound + len(args) :]))
         dp = Tangent(
             functools.partial,
             func=tangents[0],

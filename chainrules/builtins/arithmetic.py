@@ -101,6 +101,11 @@ def _extremum_index(f, items, key) -> int:
     return f(range(len(items)), key=lambda i: key(items[i]))
 
 
+non_differentiable(
+    _extremum_index
+)  # a position (a rule of max is itself differentiated when nested)
+
+
 def _register_extremum(f) -> None:
     def of_arguments_rrule(*args, key=None):
         index = _extremum_index(f, args, key)
@@ -224,3 +229,25 @@ for _number in _NUMBERS:
     for _types in ((_number, str), (_number, str, object)):
         rrule.add(getattr, _types, _number_attribute_rrule)
         frule.add(getattr, _types, _number_attribute_frule)
+
+
+# --- x.conjugate() of a Python number ------------------------------------------------------------
+
+
+def _conjugate_rrule(x):
+    project = ProjectTo(x)
+
+    def conjugate_pullback(dy):
+        return NoTangent(), dy if isinstance(dy, AbstractZero) else project(np.conj(dy))
+
+    return x.conjugate(), conjugate_pullback
+
+
+def _conjugate_frule(tangents, x):
+    dx = tangents[1]
+    return x.conjugate(), dx if isinstance(dx, AbstractZero) else np.conj(dx)
+
+
+for _number in _NUMBERS:
+    rrule.add(_number.conjugate, (_number,), _conjugate_rrule)
+    frule.add(_number.conjugate, (_number,), _conjugate_frule)

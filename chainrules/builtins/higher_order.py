@@ -34,6 +34,7 @@ from chainrules_core import (
     add,
     frule,
     frule_via_ad,
+    non_differentiable,
     rrule,
     rrule_via_ad,
     unthunk,
@@ -171,6 +172,9 @@ def _filtered_positions(predicate, xs):
     keep = bool if predicate is None else predicate
     return [i for i in range(len(xs)) if keep(xs[i])]
 
+
+for _positions in (_sorted_positions, _filtered_positions):
+    non_differentiable(_positions)  # positions (the rules are differentiated when nested)
 
 register_selection(sorted, list, _sorted_positions, _SEQUENCES)
 register_selection(filter, list, _filtered_positions, object, _SEQUENCES)

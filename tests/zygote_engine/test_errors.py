@@ -209,4 +209,6 @@ def test_a_loop_interrupted_halfway_inside_try_is_a_located_error():
     with pytest.raises(UnsupportedConstructError) as info:
         gradient(_loop_cut_short_by_a_caught_exception, 1.0)
     line = _loop_cut_short_by_a_caught_exception.__code__.co_firstlineno + 1
-    assert f"test_errors.py:{line}: an exception caught by this try (or swallowed" in str(info.value)
+    assert f"test_errors.py:{line}: an exception caught by this try (or swallowed" in str(
+        info.value
+    )

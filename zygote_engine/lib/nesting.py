@@ -40,6 +40,7 @@ from zygote_engine import cache, construction, errors, forward_runtime, runtime,
 from zygote_engine.batched import Batched, stacked
 from zygote_engine.config import ForwardConfig
 from zygote_engine.dunders import special_methods
+from zygote_engine.errors import UnsupportedConstructError
 from zygote_engine.forward_runtime import jcall, table_aware
 from zygote_engine.tangent_table import reaches_tracked
 
@@ -148,6 +149,17 @@ def _vars(fx, tangents, obj: Any):
     entry = fx.entry(obj)
     fx.tangents[id(y)] = (y, entry)
     return y, ZERO
+
+
+def _partial_not_yet(fx, tangents, *args: Any, **kwargs: Any):
+    raise UnsupportedConstructError(
+        f"{errors.user_location()}: functools.partial objects inside nested differentiation "
+        "(a derivative of a derivative) are not supported yet: write a lambda or a def instead"
+    )
+
+
+for _partial_step in (runtime.make_partial, runtime.call_partial):
+    _rule(_partial_step)(_partial_not_yet)
 
 
 def _evaluated(fx, x: Any, dx: Any) -> tuple[Any, Any]:

@@ -163,3 +163,9 @@ def test_a_missing_attribute_gives_the_default_and_its_cotangent():
     check(getattr, 2.0, "no_such_attribute", 1.5)
     _, back = rrule(getattr, 2.0, "no_such_attribute", 1.5)
     assert back(4.0)[3] == 4.0
+
+
+@pytest.mark.parametrize("x", [1.5 - 2.0j, 0.7, 3])
+def test_conjugate_of_a_number(x):
+    test_rrule(type(x).conjugate, x)
+    test_frule(type(x).conjugate, x)
