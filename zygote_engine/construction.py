@@ -85,12 +85,7 @@ def property_setter(obj: Any, name: str) -> types.FunctionType | None:
         >>> property_setter(Box(), "side").__name__
         'side'
     """
-    if type(obj) is super or isinstance(obj, type):
-        return None
-    found = inspect.getattr_static(type(obj), name, None)
-    if type(found) is property and type(found.fset) is types.FunctionType:
-        return found.fset
-    return None
+    return _property_function(obj, name, "fset")
 
 
 def property_getter(obj: Any, name: str) -> types.FunctionType | None:
@@ -106,12 +101,15 @@ def property_getter(obj: Any, name: str) -> types.FunctionType | None:
         >>> property_getter(Circle(1.0), "area").__name__, property_getter(Circle(1.0), "r")
         ('area', None)
     """
+    return _property_function(obj, name, "fget")
+
+
+def _property_function(obj: Any, name: str, role: str) -> types.FunctionType | None:
     if type(obj) is super or isinstance(obj, type):
         return None
     found = inspect.getattr_static(type(obj), name, None)
-    if type(found) is property and type(found.fget) is types.FunctionType:
-        return found.fget
-    return None
+    function = getattr(found, role, None) if type(found) is property else None
+    return function if type(function) is types.FunctionType else None
 
 
 def _generated(fn: Any) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 
 from zygote_engine.errors import UnsupportedConstructError
+from zygote_engine.scopes import own_nodes
 
 __all__ = ["check_supported"]
 
@@ -41,10 +42,10 @@ def check_supported(node: ast.FunctionDef, filename: str) -> None:
     }
     statement_yields = {
         id(child.value)
-        for child in _walk_own_body(node)
+        for child in own_nodes(node.body)
         if isinstance(child, ast.Expr) and isinstance(child.value, (ast.Yield, ast.YieldFrom))
     }
-    for child in _walk_own_body(node):
+    for child in own_nodes(node.body):
         if isinstance(child, (ast.Yield, ast.YieldFrom)) and id(child) not in statement_yields:
             _reject(
                 child,
@@ -78,17 +79,6 @@ def check_supported(node: ast.FunctionDef, filename: str) -> None:
             )
         if isinstance(child, ast.comprehension) and child.is_async:
             _reject(child.iter, filename, "an async comprehension", "use a plain comprehension")
-
-
-def _walk_own_body(node: ast.FunctionDef):
-    """Every node of the function's own body, not descending into nested functions or lambdas."""
-    stack = [*node.body]
-    while stack:
-        child = stack.pop()
-        yield child
-        if isinstance(child, (ast.FunctionDef, ast.Lambda)):
-            continue
-        stack.extend(ast.iter_child_nodes(child))
 
 
 def _reject(node: ast.AST, filename: str, construct: str, advice: str) -> None:

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import ast
 
+from zygote_engine.scopes import own_nodes
+
 __all__ = ["collect_yields", "is_generator"]
 
 
 def is_generator(fn: ast.FunctionDef) -> bool:
     """Whether ``fn``'s own body (not its nested functions') yields."""
-    return any(isinstance(node, (ast.Yield, ast.YieldFrom)) for node in _own_nodes(fn.body))
+    return any(isinstance(node, (ast.Yield, ast.YieldFrom)) for node in own_nodes(fn.body))
 
 
 def collect_yields(fn: ast.FunctionDef, namer) -> None:
@@ -61,15 +63,6 @@ def _rewrite(body: list[ast.stmt], yielded: str) -> list[ast.stmt]:
                 case.body = _rewrite(case.body, yielded)
         out.append(s)
     return out
-
-
-def _own_nodes(body: list[ast.stmt]):
-    stack = list(body)
-    while stack:
-        node = stack.pop()
-        yield node
-        if not isinstance(node, (ast.FunctionDef, ast.Lambda, ast.ClassDef)):
-            stack.extend(ast.iter_child_nodes(node))
 
 
 def _name(id_: str, store: bool = False) -> ast.Name:

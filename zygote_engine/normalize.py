@@ -28,6 +28,7 @@ import numpy as np
 
 from zygote_engine.generators import collect_yields, is_generator
 from zygote_engine.patterns import desugar_matches
+from zygote_engine.scopes import own_nodes
 from zygote_engine.store import is_tracked
 
 __all__ = ["HELPERS_NAME", "OPERATOR_NAME", "Namer", "normalize"]
@@ -130,23 +131,12 @@ def _holds_state(value: object) -> bool:
 
 def _assigned_names(fn: ast.FunctionDef) -> set[str]:
     names = {a.arg for a in ast.walk(fn.args) if isinstance(a, ast.arg)}
-    for node in _own_nodes(fn.body):
+    for node in own_nodes(fn.body):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             names.add(node.id)
         elif isinstance(node, ast.FunctionDef):
             names.add(node.name)
     return names
-
-
-def _own_nodes(body: list[ast.stmt]):
-    """Nodes of a block, not descending into nested functions or lambdas."""
-    stack = list(body)
-    while stack:
-        node = stack.pop()
-        yield node
-        if isinstance(node, (ast.FunctionDef, ast.Lambda)):
-            continue
-        stack.extend(ast.iter_child_nodes(node))
 
 
 def _at(node: ast.AST, line: int) -> ast.AST:
@@ -183,7 +173,7 @@ class _ControlFlow:
 
     def function_body(self, body: list[ast.stmt], line: int) -> list[ast.stmt]:
         body = _lift_rest_into_else(body)
-        returns = [n for n in _own_nodes(body) if isinstance(n, ast.Return)]
+        returns = [n for n in own_nodes(body) if isinstance(n, ast.Return)]
         final = body[-1] if body and isinstance(body[-1], ast.Return) else None
         if all(r is final for r in returns):
             lowered = self.block(body, None)
@@ -246,11 +236,11 @@ class _ControlFlow:
 
     def flags_set_by(self, stmt: ast.stmt, loop) -> list[str]:
         flags = []
-        own = list(_own_nodes([stmt]))
+        own = list(own_nodes([stmt]))
         if self.returned and any(isinstance(n, ast.Return) for n in own):
             flags.append(self.returned)
         if loop and not isinstance(stmt, (ast.For, ast.While)):
-            loop_own = list(_loop_own_nodes(stmt))
+            loop_own = list(_loopown_nodes(stmt))
             if loop[0] and any(isinstance(n, ast.Break) for n in loop_own):
                 flags.append(loop[0])
             if loop[1] and any(isinstance(n, ast.Continue) for n in loop_own):
@@ -262,7 +252,7 @@ class _ControlFlow:
         own = list(_loop_body_nodes(stmt.body))
         broke = self.namer.fresh("broke") if any(isinstance(n, ast.Break) for n in own) else None
         skip = self.namer.fresh("skip") if any(isinstance(n, ast.Continue) for n in own) else None
-        returns = self.returned and any(isinstance(n, ast.Return) for n in _own_nodes(stmt.body))
+        returns = self.returned and any(isinstance(n, ast.Return) for n in own_nodes(stmt.body))
         stop_flags = [f for f in (broke, self.returned if returns else None) if f]
         body = self.block(stmt.body, (broke, skip))
         if skip:
@@ -331,10 +321,10 @@ def _tail_returns(body: list[ast.stmt]) -> set[ast.Return]:
 def _loop_body_nodes(body: list[ast.stmt]):
     """Nodes of a loop body that belong to this loop (not to nested loops or functions)."""
     for stmt in body:
-        yield from _loop_own_nodes(stmt)
+        yield from _loopown_nodes(stmt)
 
 
-def _loop_own_nodes(stmt: ast.AST):
+def _loopown_nodes(stmt: ast.AST):
     stack = [stmt]
     while stack:
         node = stack.pop()
