@@ -123,6 +123,8 @@ class FunctionAnalysis:
         for s in statements(self.nf.body):
             if isinstance(s, ast.Assign) and self.reads_module_state(s.value):
                 names.add(s.targets[0].id)
+            elif isinstance(s, ast.Try):  # a caught exception may carry differentiated values
+                names.update(h.name for h in s.handlers if h.name)
         for name in _free_names(self.nf.body):
             if name in self.locals:
                 continue

@@ -17,10 +17,29 @@ from typing import Any
 __all__ = [
     "constructible",
     "init_fields",
+    "is_exception_class",
     "new_instance",
     "property_getter",
     "property_setter",
 ]
+
+
+def is_exception_class(cls: type) -> bool:
+    """Whether ``cls`` is an exception class whose instances keep their arguments in ``args``
+    (no Python ``__init__`` of its own): the engine builds it from ``args``.
+
+    Example:
+        >>> class Found(Exception):
+        ...     pass
+        >>> is_exception_class(Found), is_exception_class(dict)
+        (True, False)
+    """
+    return (
+        isinstance(cls, type)
+        and issubclass(cls, BaseException)
+        and not isinstance(cls.__init__, types.FunctionType)
+        and not isinstance(cls.__new__, types.FunctionType)
+    )
 
 
 def constructible(cls: type) -> bool:
@@ -37,6 +56,7 @@ def constructible(cls: type) -> bool:
     init = cls.__init__
     return (
         init_fields(cls) is not None
+        or is_exception_class(cls)
         or isinstance(init, types.FunctionType)
         or (
             init is object.__init__

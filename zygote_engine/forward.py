@@ -122,6 +122,8 @@ class _Forward(FunctionAnalysis):
             s.body = self.block(s.body) or parse("pass", s.lineno)
             for handler in s.handlers:
                 handler.body = self.block(handler.body) or parse("pass", s.lineno)
+                if handler.name in self.active:  # the exception's tangents are in the table
+                    handler.body[:0] = parse(f"{self.dname(handler.name)} = __zero", s.lineno)
             s.orelse, s.finalbody = self.block(s.orelse), self.block(s.finalbody)
             return [located(s, s.lineno)]
         return [s]  # raise / assert: run as written

@@ -29,7 +29,12 @@ from zygote_engine import cache
 from zygote_engine import primitives as zy
 from zygote_engine.batched import Batched, BatchingError, batch_size, column, stacked
 from zygote_engine.binding import direct, parameter_sources
-from zygote_engine.construction import constructible, init_fields, new_instance
+from zygote_engine.construction import (
+    constructible,
+    init_fields,
+    is_exception_class,
+    new_instance,
+)
 from zygote_engine.dunders import special_methods
 from zygote_engine.errors import MissingRuleError, missing_rule_message
 from zygote_engine.store import ZERO_TYPES, is_tracked
@@ -239,6 +244,10 @@ def _transformed(fx, fn: types.FunctionType, args: tuple, kwargs: dict, tangents
 
 def _construct(fx, cls: type, args: tuple, kwargs: dict, tangents: tuple, dkwargs):
     """``cls(*args, **kwargs)`` for a Python class with no rule (see ``runtime._construct``)."""
+    if is_exception_class(cls):  # what it carries is read back from e.args
+        error = cls(*args, **kwargs)
+        fx.record(error, {"args": Tangent(tuple, *tangents[1:])})
+        return error, _ZERO
     fields = init_fields(cls)
     if fields is not None:
         obj = cls(*args, **kwargs)

@@ -5,7 +5,7 @@ After normalisation a function body holds only these statements:
 * ``name = atom`` and ``name = f(atom, ..., key=atom)`` (every operation is a call; an atom is a
   name, a constant or an attribute of a module);
 * ``f(atom, ...)`` for a call whose result is unused (mutation: ``operator.setitem``, ``append``);
-* ``name = <lambda>`` / nested ``def``, and raw inactive statements (f-strings, ``raise``, ``assert``);
+* ``name = <lambda>`` / nested ``def``, ``raise name`` and raw inactive statements (``assert``);
 * ``if name:``, ``for name in name:`` (over a list made by ``zy.collect``) and ``while name:``
   (whose condition is recomputed at the end of the body);
 * ``with name as name:`` (one context manager, entered and exited as Python does);
@@ -436,6 +436,10 @@ class _Anf:
                     finalbody=finalbody,
                 )
             )
+        elif isinstance(s, ast.Raise) and s.exc is not None:
+            # the exception is built like any value: what it carries keeps its derivative
+            cause = self.atom(s.cause) if s.cause is not None else None
+            self.emit(ast.Raise(exc=self.atom(s.exc), cause=cause))
         elif isinstance(s, (ast.FunctionDef, ast.Raise, ast.Assert)):
             self.emit(s)  # runs as written; nested functions are differentiated when called
         elif isinstance(s, (ast.Pass, ast.Global)):

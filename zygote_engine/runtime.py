@@ -26,7 +26,12 @@ from chainrules_core import AbstractZero, NoTangent, Tangent, ZeroTangent, rrule
 from zygote_engine import cache
 from zygote_engine import primitives as zy
 from zygote_engine.binding import direct, parameter_sources
-from zygote_engine.construction import constructible, init_fields, new_instance
+from zygote_engine.construction import (
+    constructible,
+    init_fields,
+    is_exception_class,
+    new_instance,
+)
 from zygote_engine.dunders import special_methods
 from zygote_engine.errors import (
     MissingRuleError,
@@ -316,6 +321,14 @@ def _construct(cx, cls: type, args: tuple, kwargs: dict):
     fields = init_fields(cls)
     if fields is not None:
         return _construct_from_fields(cx, cls, fields, args, kwargs)
+    if is_exception_class(cls):  # what it carries is read back from e.args
+        error = cls(*args, **kwargs)
+
+        def exception_pullback(_):
+            dargs = cx.take(error, "args")
+            return (_NO, *_items_or_zeros(dargs, len(args)))
+
+        return error, MustRun(exception_pullback)
     if isinstance(cls.__init__, types.FunctionType):
         obj = new_instance(cls, args, kwargs)
         _, init_pullback = call(cx, cls.__init__, obj, *args, **kwargs)

@@ -1775,7 +1775,7 @@ def with_manager_that_swallows_inside_a_loop(xs):
         with contextlib.suppress(ValueError):
             total = total + x * x
             if x < 0:
-                raise ValueError(x)
+                raise ValueError("negative")
             total = total * 2.0
     return total
 
@@ -1859,3 +1859,17 @@ def property_setter_is_differentiated(x, y):
     before = c.half * x
     c.half = y * y
     return c.a + before
+
+
+class _Found(Exception):
+    pass
+
+
+@case(2.0)
+def value_carried_by_a_caught_exception(x):
+    try:
+        y = 3.0 * x
+        raise _Found(y * 1.0, "label")
+    except _Found as found:
+        z = found.args[0] * x
+    return z
