@@ -142,7 +142,8 @@ def check_callable(f: Any, name: str) -> None:
             f"{name} differentiates a function, but it was given {type(f).__name__} {f!r}: pass "
             f"the function first, then its arguments: {name}(f, x)"
         )
-    if inspect.isgeneratorfunction(f):
+    code = getattr(f, "__code__", None)
+    if code is not None and code.co_flags & inspect.CO_GENERATOR:
         raise UnsupportedConstructError(
             f"{name} was given the generator function {f.__qualname__}, whose result (a "
             "generator) has no derivative: differentiate a function that consumes what it "

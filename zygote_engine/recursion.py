@@ -12,20 +12,48 @@ from __future__ import annotations
 
 import sys
 import threading
-from contextlib import contextmanager
 
 __all__ = ["FRAMES_PER_LEVEL", "room_to_recurse"]
 
 FRAMES_PER_LEVEL = 4
 
-_lock = threading.Lock()
-_active = 0
-_user_limit = 0
+
+class _Room:
+    """The context manager :func:`room_to_recurse` returns (a class: it is entered on every
+    differentiation, and a generator-based one costs microseconds)."""
+
+    __slots__ = ("active", "lock", "user_limit")
+
+    def __init__(self) -> None:
+        self.lock, self.active, self.user_limit = threading.Lock(), 0, 0
+
+    def __enter__(self) -> None:
+        with self.lock:
+            if self.active == 0:
+                self.user_limit = sys.getrecursionlimit()
+                sys.setrecursionlimit(FRAMES_PER_LEVEL * self.user_limit)
+            self.active += 1
+
+    def __exit__(self, kind, error, traceback) -> None:
+        limit = self.user_limit
+        with self.lock:
+            self.active -= 1
+            if self.active == 0:
+                sys.setrecursionlimit(limit)
+        if kind is RecursionError and "while differentiating" not in str(error):
+            raise RecursionError(
+                f"{error} while differentiating: differentiated code needs about "
+                f"{FRAMES_PER_LEVEL} times the frames of the code itself, and it was given "
+                f"{FRAMES_PER_LEVEL} x {limit}; raise the limit with sys.setrecursionlimit (or "
+                "recurse less deeply: a loop differentiates in constant depth)"
+            ) from error
 
 
-@contextmanager
-def room_to_recurse():
-    """Run the body with the recursion limit raised for differentiated code (re-entrant).
+_ROOM = _Room()
+
+
+def room_to_recurse() -> _Room:
+    """A context manager that raises the recursion limit for differentiated code (re-entrant).
 
     Example:
         >>> import sys
@@ -36,23 +64,4 @@ def room_to_recurse():
         >>> sys.getrecursionlimit() == before
         True
     """
-    global _active, _user_limit
-    with _lock:
-        if _active == 0:
-            _user_limit = sys.getrecursionlimit()
-            sys.setrecursionlimit(FRAMES_PER_LEVEL * _user_limit)
-        _active += 1
-    try:
-        yield
-    except RecursionError as error:
-        raise RecursionError(
-            f"{error} while differentiating: differentiated code needs about {FRAMES_PER_LEVEL} "
-            f"times the frames of the code itself, and it was given {FRAMES_PER_LEVEL} x "
-            f"{_user_limit}; raise the limit with sys.setrecursionlimit (or recurse less deeply: "
-            "a loop differentiates in constant depth)"
-        ) from error
-    finally:
-        with _lock:
-            _active -= 1
-            if _active == 0:
-                sys.setrecursionlimit(_user_limit)
+    return _ROOM
