@@ -99,7 +99,11 @@ def note_origin(fn: types.FunctionType) -> None:
 def _stand_in(fn: types.FunctionType) -> types.FunctionType:
     """A function like ``fn`` to regenerate from: the same code, globals and closure cells, but
     not ``fn`` itself, which the caches hold weakly."""
-    return types.FunctionType(fn.__code__, fn.__globals__, fn.__name__, None, fn.__closure__)
+    stand_in = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__, None, fn.__closure__)
+    # Before 3.11 the code does not record its qualified name, and finding a lambda's source
+    # among several on one line needs it.
+    stand_in.__qualname__ = fn.__qualname__
+    return stand_in
 
 
 def forget_generated() -> None:
