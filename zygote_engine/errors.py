@@ -40,16 +40,18 @@ class MutationError(ZygoteError, TypeError):
     """An array was mutated in place inside differentiated code."""
 
 
-def user_location() -> str:
+def user_location(skip_file: str | None = None) -> str:
     """``file:line`` of the innermost user statement being differentiated, or ``"<unknown>"``.
 
     Generated code is compiled with the user's filename and line numbers, so the innermost
-    frame that runs generated code is positioned on the user's own line.
+    frame that runs generated code is positioned on the user's own line. Frames of
+    ``skip_file`` (a library the engine differentiated on the user's behalf) are passed over.
     """
     frame = sys._getframe(1)
     while frame is not None:
-        if frame.f_code.co_name.endswith(GENERATED_SUFFIXES):
-            return f"{frame.f_code.co_filename}:{frame.f_lineno}"
+        code = frame.f_code
+        if code.co_name.endswith(GENERATED_SUFFIXES) and code.co_filename != skip_file:
+            return f"{code.co_filename}:{frame.f_lineno}"
         frame = frame.f_back
     return "<unknown>"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import traceback
 
 import numpy as np
@@ -13,6 +14,7 @@ from zygote_engine import (
     NonScalarOutputError,
     UnsupportedConstructError,
     gradient,
+    jvp,
 )
 
 HERE = __file__
@@ -212,3 +214,36 @@ def test_a_loop_interrupted_halfway_inside_try_is_a_located_error():
     assert f"test_errors.py:{line}: an exception caught by this try (or swallowed" in str(
         info.value
     )
+
+
+@contextlib.contextmanager
+def _scaled_by(s):
+    yield 2.0 * s
+
+
+def _uses_a_generator_manager(x):
+    with _scaled_by(x) as y:
+        return y * x
+
+
+@pytest.mark.parametrize(
+    "differentiate", [lambda f: gradient(f, 3.0), lambda f: jvp(f, (3.0,), (1.0,))]
+)
+def test_a_generator_context_manager_given_a_differentiated_value_is_a_located_error(
+    differentiate,
+):
+    # it was contextlib's "'list' object is not an iterator" (generators are run to their end)
+    with pytest.raises(UnsupportedConstructError) as info:
+        differentiate(_uses_a_generator_manager)
+    line = _uses_a_generator_manager.__code__.co_firstlineno + 1
+    message = str(info.value)
+    assert f"{HERE}:{line}: a @contextlib.contextmanager function" in message
+    assert "a class with __enter__ and __exit__" in message
+
+
+def test_a_generator_context_manager_given_no_differentiated_value_runs():
+    def f(x):
+        with _scaled_by(1.5) as k:
+            return k * x * x
+
+    assert gradient(f, 2.0) == (12.0,)  # d/dx 3 x^2 = 6 x
