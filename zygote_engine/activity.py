@@ -93,8 +93,6 @@ class FunctionAnalysis:
             elif isinstance(s, ast.For):
                 targets = [s.target.id]
                 self.loop_variables.add(s.target.id)
-            elif isinstance(s, ast.With) and s.items[0].optional_vars is not None:
-                targets = [s.items[0].optional_vars.id]
             for t in targets:
                 self.locals.add(t)
                 self.assign_counts[t] = self.assign_counts.get(t, 0) + 1

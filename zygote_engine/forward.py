@@ -112,10 +112,6 @@ class _Forward(FunctionAnalysis):
             return [self.for_loop(s)]
         if isinstance(s, (ast.While, ast.With)):
             s.body = self.block(s.body) or parse("pass", s.lineno)
-            if isinstance(s, ast.With) and s.items[0].optional_vars is not None:
-                entered = s.items[0].optional_vars.id
-                if entered in self.active:  # what __enter__ returns carries no tangent
-                    s.body[:0] = parse(f"{self.dname(entered)} = __zero", s.lineno)
             return [located(s, s.lineno)]
         if isinstance(s, ast.Try):
             # an exception interrupts the tangents where it interrupts the values

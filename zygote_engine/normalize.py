@@ -461,23 +461,25 @@ class _Anf:
                 self.delete(elt)
 
     def with_statement(self, items: list[ast.withitem], body: list[ast.stmt]) -> None:
-        """``with a as v, b:`` -> nested ``with`` statements of one atom each, bound to a name."""
+        """``with a as v, b:`` -> nested ``with`` statements of one atom each. A bound value is
+        ``v = a.__enter__()``, an ordinary (differentiated) call, and the statement becomes
+        ``with zy.exits(a):``, which only exits ``a``."""
         item, rest = items[0], items[1:]
         manager = self.atom(item.context_expr)
         target = item.optional_vars
-        name = target.id if isinstance(target, ast.Name) else None
-        if target is not None and name is None:
-            name = self.namer.fresh("entered")
+        if target is not None:
+            enter = ast.Attribute(value=manager, attr="__enter__", ctx=ast.Load())
+            entered = self.atom(ast.Call(func=enter, args=[], keywords=[]))
+            manager = self.atom(ast.Call(func=self.helper("exits"), args=[manager], keywords=[]))
         saved, self.out = self.out, []
-        if target is not None and not isinstance(target, ast.Name):
-            self.bind(target, _name(name))
+        if target is not None:  # inside: an unpacking that fails is an exception of the body
+            self.bind(target, entered)
         if rest:
             self.with_statement(rest, body)
         else:
             self.out += self.block(body)
         inner, self.out = self.out, saved
-        entered = ast.withitem(context_expr=manager, optional_vars=name and _name(name, True))
-        self.emit(ast.With(items=[entered], body=inner or [ast.Pass()]))
+        self.emit(ast.With(items=[ast.withitem(context_expr=manager)], body=inner or [ast.Pass()]))
 
     def augmented(self, s: ast.AugAssign) -> None:
         op = self.op(_INPLACE[type(s.op)])

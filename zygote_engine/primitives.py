@@ -17,6 +17,7 @@ __all__ = [
     "as_tuple",
     "collect",
     "concat",
+    "exits",
     "is_mapping",
     "is_sequence",
     "make_dict",
@@ -117,3 +118,20 @@ def positional_attribute(x: Any, cls: type, i: int) -> Any:
     if i >= len(names):
         raise TypeError(f"{cls.__name__}() accepts {len(names)} positional sub-patterns")
     return getattr(x, names[i])
+
+
+class exits:
+    """The manager of ``with m as v:`` once ``v = m.__enter__()`` has run: normalised code calls
+    ``__enter__`` as a differentiated call (its value may carry a derivative) and leaves
+    ``with exits(m):`` only the exit, which Python runs as it would for ``m``."""
+
+    __slots__ = ("manager",)
+
+    def __init__(self, manager: Any):
+        self.manager = manager
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exception: Any) -> Any:
+        return type(self.manager).__exit__(self.manager, *exception)

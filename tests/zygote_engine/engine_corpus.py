@@ -1547,6 +1547,38 @@ def with_in_a_loop(x):
     return total
 
 
+class Holding:
+    """A manager around a differentiated value: entered, it gives itself or a value of its own."""
+
+    def __init__(self, v):
+        self.v = v
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+class Squaring(Holding):
+    def __enter__(self):
+        return self.v * self.v, self.v
+
+
+@case(1.3)
+def with_manager_entered_as_itself(x):
+    with Holding(x * 2.0) as h:
+        y = h.v * x
+    return y
+
+
+@case(0.8)
+def with_manager_entering_a_value_of_its_state(x):
+    with Squaring(math.sin(x)) as (square, v):
+        y = square * x + v
+    return y
+
+
 # --- assignment expressions and operators of user classes -----------------------------------------
 
 

@@ -20,8 +20,8 @@ from zygote_engine.store import is_tracked
 _config = {"config": ZygoteRuleConfig}
 _METHODS = (types.MethodType, types.BuiltinMethodType, types.MethodWrapperType)
 
-for _test in (zy.make_set, zy.is_sequence, zy.is_mapping):
-    non_differentiable(_test)
+for _helper in (zy.make_set, zy.is_sequence, zy.is_mapping, zy.exits):
+    non_differentiable(_helper)
 
 
 def _generator_context_manager(*args: Any, **kwargs: Any):
@@ -36,9 +36,11 @@ def _generator_context_manager(*args: Any, **kwargs: Any):
     )
 
 
-# Reached only when a differentiated value goes in: a manager given none runs as plain Python.
+# Reached only when a differentiated value goes in: a manager given none runs as plain Python,
+# its generator included (which yields no derivative).
 for _rule in (rrule, frule):
     _rule.add(contextlib._GeneratorContextManager, (), _generator_context_manager)
+non_differentiable(contextlib._GeneratorContextManager.__enter__)
 
 
 @rrule.register(getattr, **_config)
