@@ -219,7 +219,9 @@ class _Forward(FunctionAnalysis):
         the rule table's partials, asked again at run time (see ``reverse.inline_partials``)."""
         f = text(call.func)
         partials = self.namer.fresh("__p")
-        value = f"{partials}({', '.join(operands)}, {target})"
+        # the partials are taken at the operands: a target that is one is assigned last
+        result = self.namer.fresh("__y") if target in operands else target
+        value = f"{partials}({', '.join(operands)}, {result})"
         if len(operands) == 1:
             dt = f"{value} * {tangents[0]}"
         else:
@@ -228,12 +230,14 @@ class _Forward(FunctionAnalysis):
         lines = [
             f"{partials} = __PARTIALS.get({f}) if {test} else None",
             f"if {partials} is not None:",
-            f"    {target} = {f}({', '.join(operands)})",
+            f"    {result} = {f}({', '.join(operands)})",
         ]
         if len(operands) > 1:
             lines.append(f"    {q} = {value}")
+        lines.append(f"    {self.dname(target)} = {dt}")
+        if result != target:
+            lines.append(f"    {target} = {result}")
         lines += [
-            f"    {self.dname(target)} = {dt}",
             "else:",
             f"    {self.protocol(target, call)}",
         ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 
 import numpy as np
 import pytest
@@ -61,6 +62,31 @@ def _fd(f, primals, tangents, eps=1e-6):
     plus = f(*(x + eps * t for x, t in zip(primals, tangents)))
     minus = f(*(x - eps * t for x, t in zip(primals, tangents)))
     return (np.asarray(plus) - np.asarray(minus)) / (2 * eps)
+
+
+def _sin_in_place(x):
+    x = math.sin(x)
+    return x
+
+
+def _atan2_in_place(x):
+    y = 0.3
+    x = math.atan2(x, y)
+    return x
+
+
+@pytest.mark.parametrize(
+    ("f", "derivative"),
+    [
+        (_sin_in_place, math.cos),
+        (_atan2_in_place, lambda x: 0.3 / (x * x + 0.09)),  # y / (x^2 + y^2)
+    ],
+)
+def test_a_scalar_function_assigned_to_its_own_argument_is_differentiated_at_the_argument(
+    f, derivative
+):
+    # the inlined partials were taken at the new value of x (cos(sin 0.5), not cos 0.5)
+    assert jvp(f, (0.5,), (1.0,))[1] == pytest.approx(derivative(0.5), rel=1e-12)
 
 
 def test_array_output_tangent_has_the_output_shape():
