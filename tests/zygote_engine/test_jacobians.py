@@ -142,8 +142,10 @@ def test_forward_and_reverse_mode_give_the_same_matrices():
     forward = jacobian(f, X, c, mode="forward")
     reverse = jacobian(f, X, c, mode="reverse")
     assert forward[0].shape == reverse[0].shape == (8, 6)
-    for jf, jr in zip(forward, reverse):
+    for position, (jf, jr) in enumerate(zip(forward, reverse)):
         np.testing.assert_allclose(jf, jr, rtol=1e-12, atol=1e-15)
+        expected = fd_jacobian(f, (X, c), position).reshape(jf.shape)  # a scalar's: a vector
+        np.testing.assert_allclose(jf, expected, rtol=1e-6, atol=1e-8)
 
 
 # --- Zygote's docstring examples, in C order ------------------------------------------------------

@@ -12,7 +12,14 @@ import numpy as np
 import pytest
 import scipy.optimize
 
-from zygote_engine import Grads, Params, gradient, pullback, withgradient
+from zygote_engine import (
+    Grads,
+    NonScalarOutputError,
+    Params,
+    gradient,
+    pullback,
+    withgradient,
+)
 from zygote_engine.params import params_pullback
 
 _rng = np.random.default_rng(7)
@@ -406,7 +413,7 @@ def test_params_pullback_is_the_pullback_for_params():
 
 def test_gradient_with_params_of_a_non_scalar_loss_names_jacobian():
     w = np.ones(2)
-    with pytest.raises(Exception, match="jacobian"):
+    with pytest.raises(NonScalarOutputError, match="jacobian"):
         gradient(lambda: w * 2.0, Params([w]))
 
 
