@@ -10,7 +10,7 @@ import functools
 import inspect
 import types
 
-__all__ = ["direct", "parameter_sources"]
+__all__ = ["direct", "parameter_sources", "per_call_shape"]
 
 
 def direct(fn: types.FunctionType, nargs: int, kwnames: tuple) -> bool:
@@ -25,8 +25,18 @@ def direct(fn: types.FunctionType, nargs: int, kwnames: tuple) -> bool:
     return simple and not kwnames and nargs == code.co_argcount + code.co_kwonlyargcount
 
 
-@functools.lru_cache(maxsize=4096)
-def _sources(code: types.CodeType, fn: types.FunctionType, nargs: int, kwnames: tuple) -> tuple:
+def parameter_sources(fn: types.FunctionType, nargs: int, kwnames: tuple) -> tuple:
+    """One entry per parameter of ``fn`` in a call with ``nargs`` positional arguments and the
+    keywords ``kwnames``: ``None`` (it keeps its default), ``("at", i)`` (positional argument
+    ``i``), ``("key", name)`` (a keyword), ``("args", positions)`` (``*args``) or
+    ``("kwargs", names)`` (``**kwargs``). Callers cache what they build from it per call shape.
+
+    Example:
+        >>> def f(a, *rest, scale=1.0, **options):
+        ...     pass
+        >>> parameter_sources(f, 3, ("verbose",))
+        (('at', 0), ('args', (1, 2)), None, ('kwargs', ('verbose',)))
+    """
     signature = inspect.signature(fn, follow_wrapped=False)  # its own, not a decorated one's
     bound = signature.bind(*range(nargs), **{k: k for k in kwnames}).arguments
     sources = []
@@ -44,16 +54,33 @@ def _sources(code: types.CodeType, fn: types.FunctionType, nargs: int, kwnames: 
     return tuple(sources)
 
 
-def parameter_sources(fn: types.FunctionType, nargs: int, kwnames: tuple) -> tuple:
-    """One entry per parameter of ``fn`` in a call with ``nargs`` positional arguments and the
-    keywords ``kwnames``: ``None`` (it keeps its default), ``("at", i)`` (positional argument
-    ``i``), ``("key", name)`` (a keyword), ``("args", positions)`` (``*args``) or
-    ``("kwargs", names)`` (``**kwargs``).
+def per_call_shape(build):
+    """Cache ``build(fn, nargs, kwnames)`` per code object and call shape.
+
+    The call protocols look up a call's argument mapping on every call of a Python function:
+    it is built once per shape.
 
     Example:
-        >>> def f(a, *rest, scale=1.0, **options):
+        >>> @per_call_shape
+        ... def arity(fn, nargs, kwnames):
+        ...     print("built")
+        ...     return nargs + len(kwnames)
+        >>> def f(*args, **kwargs):
         ...     pass
-        >>> parameter_sources(f, 3, ("verbose",))
-        (('at', 0), ('args', (1, 2)), None, ('kwargs', ('verbose',)))
+        >>> arity(f, 2, ("k",))
+        built
+        3
+        >>> arity(f, 2, ("k",))
+        3
     """
-    return _sources(fn.__code__, fn, nargs, kwnames)
+    built: dict[tuple, object] = {}
+
+    @functools.wraps(build)
+    def cached(fn: types.FunctionType, nargs: int, kwnames: tuple):
+        key = (fn.__code__, nargs, kwnames)
+        found = built.get(key)
+        if found is None:
+            found = built[key] = build(fn, nargs, kwnames)
+        return found
+
+    return cached

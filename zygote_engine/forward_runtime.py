@@ -28,7 +28,7 @@ from chainrules_core.rules import resolve_receiver
 from zygote_engine import cache
 from zygote_engine import primitives as zy
 from zygote_engine.batched import Batched, BatchingError, batch_size, column, stacked
-from zygote_engine.binding import direct, parameter_sources
+from zygote_engine.binding import direct, parameter_sources, per_call_shape
 from zygote_engine.construction import (
     constructible,
     init_fields,
@@ -267,19 +267,10 @@ def _construct(fx, cls: type, args: tuple, kwargs: dict, tangents: tuple, dkwarg
 
 # -- the tangent of each parameter of a transformed function, from the call's tangents --
 
-_binders: dict[tuple, Any] = {}
 
-
+@per_call_shape
 def _binder(fn: types.FunctionType, nargs: int, kwnames: tuple):
-    """A function ``(dargs, dkwargs) -> one tangent per parameter of fn``, cached per call shape."""
-    key = (fn.__code__, nargs, kwnames)
-    found = _binders.get(key)
-    if found is None:
-        found = _binders[key] = _build_binder(fn, nargs, kwnames)
-    return found
-
-
-def _build_binder(fn: types.FunctionType, nargs: int, kwnames: tuple):
+    """A function ``(dargs, dkwargs) -> one tangent per parameter of fn``."""
     if direct(fn, nargs, kwnames):
         return lambda dargs, dkwargs: dargs
     sources = parameter_sources(fn, nargs, kwnames)

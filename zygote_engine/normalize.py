@@ -240,7 +240,7 @@ class _ControlFlow:
         if self.returned and any(isinstance(n, ast.Return) for n in own):
             flags.append(self.returned)
         if loop and not isinstance(stmt, (ast.For, ast.While)):
-            loop_own = list(_loopown_nodes(stmt))
+            loop_own = list(_loop_own_nodes(stmt))
             if loop[0] and any(isinstance(n, ast.Break) for n in loop_own):
                 flags.append(loop[0])
             if loop[1] and any(isinstance(n, ast.Continue) for n in loop_own):
@@ -321,10 +321,10 @@ def _tail_returns(body: list[ast.stmt]) -> set[ast.Return]:
 def _loop_body_nodes(body: list[ast.stmt]):
     """Nodes of a loop body that belong to this loop (not to nested loops or functions)."""
     for stmt in body:
-        yield from _loopown_nodes(stmt)
+        yield from _loop_own_nodes(stmt)
 
 
-def _loopown_nodes(stmt: ast.AST):
+def _loop_own_nodes(stmt: ast.AST):
     stack = [stmt]
     while stack:
         node = stack.pop()

@@ -25,7 +25,7 @@ import chainrules_core as crc
 from chainrules_core import AbstractZero, NoTangent, Tangent, ZeroTangent, rrule, unthunk
 from zygote_engine import cache
 from zygote_engine import primitives as zy
-from zygote_engine.binding import direct, parameter_sources
+from zygote_engine.binding import direct, parameter_sources, per_call_shape
 from zygote_engine.construction import (
     constructible,
     init_fields,
@@ -365,18 +365,9 @@ def _transformed(cx, f: types.FunctionType, args: tuple, kwargs: dict):
 
 # -- mapping a transformed function's parameter tangents back onto the call's arguments --
 
-_maps: dict[tuple, Any] = {}
 
-
+@per_call_shape
 def _argument_map(f: types.FunctionType, nargs: int, kwnames: tuple):
-    key = (f.__code__, nargs, kwnames)
-    found = _maps.get(key)
-    if found is None:
-        found = _maps[key] = _build_argument_map(f, nargs, kwnames)
-    return found
-
-
-def _build_argument_map(f: types.FunctionType, nargs: int, kwnames: tuple):
     """A function ``backward -> pullback`` returning call-ordered tangents."""
     code = f.__code__
     simple = not (code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS))

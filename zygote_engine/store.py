@@ -38,9 +38,15 @@ _UNTRACKED = (
 )
 
 
+# The commonest results of a call, answered before the attribute lookup (rule calls ask this).
+_PLAIN = frozenset({float, int, bool, complex, tuple, type(None), np.ndarray, np.float64})
+
+
 def is_tracked(x: Any) -> bool:
     """Whether ``x`` is a mutable object whose cotangent lives in the store."""
     tx = type(x)
+    if tx in _PLAIN:
+        return False
     return tx is list or tx is dict or (hasattr(x, "__dict__") and not isinstance(x, _UNTRACKED))
 
 

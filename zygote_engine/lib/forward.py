@@ -15,22 +15,20 @@ from typing import Any
 
 import numpy as np
 
-from chainrules_core import AbstractZero, NoTangent, Tangent, ZeroTangent, frule
+from chainrules_core import AbstractZero, NoTangent, Tangent, frule
 from zygote_engine import primitives as zy
 from zygote_engine.config import ForwardConfig
 from zygote_engine.construction import property_getter, property_setter
 from zygote_engine.forward_runtime import jcall, table_aware
 from zygote_engine.lib.containers import INPLACE_SYMBOLS, array_inplace_error, array_setitem_error
-from zygote_engine.lib.store import items_of, position
+from zygote_engine.lib.store import NO, ZERO, items_of, position
 from zygote_engine.store import is_tracked
 
-NO = NoTangent()
-ZERO = ZeroTangent()
 _METHODS = (types.MethodType, types.BuiltinMethodType, types.MethodWrapperType)
 
 
-def _rule(f: Any, *types_: Any):
-    """Register the decorated function as a table-aware forward rule of ``f``."""
+def forward_rule(f: Any, *types_: Any):
+    """Register the decorated function as a table-aware forward rule of ``f`` for this engine."""
 
     def register(impl):
         frule.add(f, types_, table_aware(impl), config=ForwardConfig)
@@ -51,7 +49,7 @@ def _sequence(items: list) -> Any:
 # -- reads --
 
 
-@_rule(operator.getitem, list, object)
+@forward_rule(operator.getitem, list, object)
 def _getitem_list(fx, tangents, xs: list, i: Any):
     y = xs[i]
     if isinstance(i, slice):
@@ -60,12 +58,12 @@ def _getitem_list(fx, tangents, xs: list, i: Any):
     return y, fx.item(xs, position(xs, i))
 
 
-@_rule(operator.getitem, dict, object)
+@forward_rule(operator.getitem, dict, object)
 def _getitem_dict(fx, tangents, d: dict, key: Any):
     return d[key], fx.item(d, key)
 
 
-@_rule(dict.get)
+@forward_rule(dict.get)
 def _dict_get(fx, tangents, d: dict, key: Any, *default: Any):
     if key in d:
         return d[key], fx.item(d, key)
@@ -73,7 +71,7 @@ def _dict_get(fx, tangents, d: dict, key: Any, *default: Any):
 
 
 def _view_rule(method, kind: str):
-    @_rule(method)
+    @forward_rule(method)
     def _(fx, tangents, d: dict):
         y = list(method(d))
         if kind == "items":
@@ -89,7 +87,7 @@ _view_rule(dict.values, "values")
 _view_rule(dict.keys, "keys")
 
 
-@_rule(getattr)
+@forward_rule(getattr)
 def _getattr(fx, tangents, obj: Any, name: str, *default: Any):
     y = getattr(obj, name, *default)
     if isinstance(obj, (types.ModuleType, type)) or isinstance(y, type):
@@ -115,7 +113,7 @@ def _getattr(fx, tangents, obj: Any, name: str, *default: Any):
     return y, ZERO
 
 
-@_rule(super)
+@forward_rule(super)
 def _super(fx, tangents, cls: type, obj: Any):
     return super(cls, obj), tangents[2]
 
@@ -123,7 +121,7 @@ def _super(fx, tangents, cls: type, obj: Any):
 # -- writes: mirrored into the table --
 
 
-@_rule(operator.setitem, list, object, object)
+@forward_rule(operator.setitem, list, object, object)
 def _setitem_list(fx, tangents, xs: list, i: Any, v: Any):
     entry = fx.entry(xs)
     if isinstance(i, slice):
@@ -134,21 +132,21 @@ def _setitem_list(fx, tangents, xs: list, i: Any, v: Any):
     return None, NO
 
 
-@_rule(operator.setitem, dict, object, object)
+@forward_rule(operator.setitem, dict, object, object)
 def _setitem_dict(fx, tangents, d: dict, key: Any, v: Any):
     d[key] = v
     fx.entry(d)[key] = tangents[3]
     return None, NO
 
 
-@_rule(operator.setitem, np.ndarray, object, object)
-@_rule(np.ndarray.__setitem__)
+@forward_rule(operator.setitem, np.ndarray, object, object)
+@forward_rule(np.ndarray.__setitem__)
 def _setitem_array(fx, tangents, a, i, v):
     raise array_setitem_error()
 
 
 def _array_inplace_rule(inplace):
-    @_rule(inplace, np.ndarray, object)
+    @forward_rule(inplace, np.ndarray, object)
     def _(fx, tangents, a, b):
         raise array_inplace_error(inplace)
 
@@ -157,7 +155,7 @@ for _inplace in INPLACE_SYMBOLS:
     _array_inplace_rule(_inplace)
 
 
-@_rule(setattr)
+@forward_rule(setattr)
 def _setattr(fx, tangents, obj: Any, name: str, v: Any):
     setter = property_setter(obj, name)
     if setter is not None:  # the setter is Python code: differentiate it
@@ -168,8 +166,8 @@ def _setattr(fx, tangents, obj: Any, name: str, v: Any):
     return None, NO
 
 
-@_rule(operator.delitem, list, object)
-@_rule(operator.delitem, dict, object)
+@forward_rule(operator.delitem, list, object)
+@forward_rule(operator.delitem, dict, object)
 def _delitem(fx, tangents, xs: Any, i: Any):
     entry = fx.entry(xs)
     if type(xs) is dict:
@@ -180,36 +178,36 @@ def _delitem(fx, tangents, xs: Any, i: Any):
     return None, NO
 
 
-@_rule(delattr)
+@forward_rule(delattr)
 def _delattr(fx, tangents, obj: Any, name: str):
     fx.entry(obj).pop(name, None)
     delattr(obj, name)
     return None, NO
 
 
-@_rule(list.append)
-@_rule(zy.append)
+@forward_rule(list.append)
+@forward_rule(zy.append)
 def _append(fx, tangents, xs: list, v: Any):
     fx.entry(xs).append(tangents[2])
     xs.append(v)
     return None, NO
 
 
-@_rule(list.copy)
+@forward_rule(list.copy)
 def _copy(fx, tangents, xs: list):
     y = xs.copy()
     fx.record(y, list(fx.entry(xs)))
     return y, ZERO
 
 
-@_rule(operator.mul, list, int)
+@forward_rule(operator.mul, list, int)
 def _repeat(fx, tangents, xs: list, n: int):
     y = xs * n
     fx.record(y, fx.entry(xs) * n)
     return y, ZERO
 
 
-@_rule(list.extend)
+@forward_rule(list.extend)
 def _extend(fx, tangents, xs: list, ys: Any):
     items = list(ys)
     fx.entry(xs).extend(items_of(_whole(fx, ys, tangents[2]), len(items)))
@@ -217,26 +215,26 @@ def _extend(fx, tangents, xs: list, ys: Any):
     return None, NO
 
 
-@_rule(operator.iadd, list, object)
+@forward_rule(operator.iadd, list, object)
 def _iadd_list(fx, tangents, xs: list, ys: Any):
     _extend(fx, tangents, xs, ys)
     return xs, ZERO
 
 
-@_rule(list.insert)
+@forward_rule(list.insert)
 def _insert(fx, tangents, xs: list, i: int, v: Any):
     fx.entry(xs).insert(i, tangents[3])
     xs.insert(i, v)
     return None, NO
 
 
-@_rule(list.pop)
+@forward_rule(list.pop)
 def _pop(fx, tangents, xs: list, *i: int):
     entry = fx.entry(xs)
     return xs.pop(*i), entry.pop(*i)
 
 
-@_rule(dict.pop)
+@forward_rule(dict.pop)
 def _dict_pop(fx, tangents, d: dict, key: Any, *default: Any):
     if key in d:
         dy = fx.entry(d).pop(key, ZERO)
@@ -244,7 +242,7 @@ def _dict_pop(fx, tangents, d: dict, key: Any, *default: Any):
     return d.pop(key, *default), tangents[3] if default else NO
 
 
-@_rule(dict.update)
+@forward_rule(dict.update)
 def _update(fx, tangents, d: dict, other: Any):
     dother = _whole(fx, other, tangents[2])
     if isinstance(other, dict):
@@ -263,26 +261,26 @@ def _update(fx, tangents, d: dict, other: Any):
 # -- the helpers of normalised code (zygote_engine.primitives) --
 
 
-@_rule(zy.make_tuple)
+@forward_rule(zy.make_tuple)
 def _make_tuple(fx, tangents, *items: Any):
     return items, _sequence(list(tangents[1:]))
 
 
-@_rule(zy.make_list)
+@forward_rule(zy.make_list)
 def _make_list(fx, tangents, *items: Any):
     y = list(items)
     fx.record(y, list(tangents[1:]))
     return y, ZERO
 
 
-@_rule(zy.make_dict)
+@forward_rule(zy.make_dict)
 def _make_dict(fx, tangents, *keys_and_values: Any):
     y = zy.make_dict(*keys_and_values)
     fx.record(y, dict(zip(keys_and_values[::2], tangents[2::2])))
     return y, ZERO
 
 
-@_rule(zy.merge_dicts)
+@forward_rule(zy.merge_dicts)
 def _merge_dicts(fx, tangents, *dicts: dict):
     y = zy.merge_dicts(*dicts)
     fields = {}
@@ -295,14 +293,14 @@ def _merge_dicts(fx, tangents, *dicts: dict):
     return y, ZERO
 
 
-@_rule(zy.as_tuple)
+@forward_rule(zy.as_tuple)
 def _as_tuple(fx, tangents, xs: Any):
     y = tuple(xs)
     return y, _sequence(items_of(_whole(fx, xs, tangents[1]), len(y)))
 
 
-@_rule(zy.as_list)
-@_rule(zy.collect)
+@forward_rule(zy.as_list)
+@forward_rule(zy.collect)
 def _as_list(fx, tangents, xs: Any):
     y = list(xs)
     dxs = _whole(fx, xs, tangents[1])
@@ -313,13 +311,13 @@ def _as_list(fx, tangents, xs: Any):
     return y, ZERO
 
 
-@_rule(zy.concat)
+@forward_rule(zy.concat)
 def _concat(fx, tangents, *parts: tuple):
     items = [d for part, dpart in zip(parts, tangents[1:]) for d in items_of(dpart, len(part))]
     return zy.concat(*parts), _sequence(items)
 
 
-@_rule(zy.apply)
+@forward_rule(zy.apply)
 def _apply(fx, tangents, f: Any, args: tuple, kwargs: dict):
     dargs = items_of(tangents[2], len(args))
     dkwargs = _whole(fx, kwargs, tangents[3])

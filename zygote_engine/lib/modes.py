@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 import chainrules_core as crc
-from chainrules_core import AbstractZero, NoTangent, Tangent, ZeroTangent, frule, rrule, unthunk
+from chainrules_core import AbstractZero, Tangent, frule, rrule, unthunk
 from zygote_engine.api import (
     Pullback,
     WithGradient,
@@ -33,12 +33,10 @@ from zygote_engine.config import ZygoteRuleConfig
 from zygote_engine.errors import UnsupportedConstructError, user_location
 from zygote_engine.jacobians import diaghessian, hessian, hessian_reverse, jacobian, withjacobian
 from zygote_engine.jvp import jvp
-from zygote_engine.lib.store import items_of
+from zygote_engine.lib.store import NO, ZERO, items_of
 from zygote_engine.params import Params
 from zygote_engine.public import engine_tangent
 
-NO = NoTangent()
-ZERO = ZeroTangent()
 _config = {"config": ZygoteRuleConfig}
 
 

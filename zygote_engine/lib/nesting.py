@@ -25,11 +25,8 @@ from typing import Any
 import chainrules_core as crc
 from chainrules_core import (
     AbstractZero,
-    NoTangent,
     Tangent,
     Thunk,
-    ZeroTangent,
-    frule,
     non_differentiable,
     unbroadcast,
     unthunk,
@@ -38,14 +35,12 @@ from chainrules_core.projection import Projector, ProjectTo
 from chainrules_core.rules import RuleTable
 from zygote_engine import cache, construction, errors, forward_runtime, runtime, store
 from zygote_engine.batched import Batched, stacked
-from zygote_engine.config import ForwardConfig
 from zygote_engine.dunders import special_methods
 from zygote_engine.errors import UnsupportedConstructError
-from zygote_engine.forward_runtime import jcall, table_aware
+from zygote_engine.forward_runtime import jcall
+from zygote_engine.lib.forward import forward_rule
+from zygote_engine.lib.store import NO, ZERO
 from zygote_engine.tangent_table import reaches_tracked
-
-NO = NoTangent()
-ZERO = ZeroTangent()
 
 for _decision in (
     RuleTable.resolve,
@@ -73,26 +68,16 @@ for _decision in (
     non_differentiable(_decision)
 
 
-def _rule(f: Any, *types_: Any):
-    """Register the decorated function as a forward rule of ``f`` for this engine."""
-
-    def register(impl):
-        frule.add(f, types_, table_aware(impl), config=ForwardConfig)
-        return impl
-
-    return register
-
-
 # The generated functions the cache binds to a function share its closure cells: their tangent
 # is the function's own (its captured variables').
 
 
-@_rule(cache.jvp_for)
+@forward_rule(cache.jvp_for)
 def _jvp_for(fx, tangents, fn: Any):
     return cache.jvp_for(fn), tangents[1]
 
 
-@_rule(cache.forward_for)
+@forward_rule(cache.forward_for)
 def _forward_for(fx, tangents, fn: Any):
     forward = cache.forward_for(fn)
     fx.entry(forward)["run"] = tangents[1]
@@ -139,10 +124,10 @@ def _call_rule(fx, tangents, cx, f: Any, *args: Any, **kwargs: Any):
 
 
 for _entry in (runtime.call, *runtime.POSITIONAL_CALLS):
-    _rule(_entry)(_call_rule)
+    forward_rule(_entry)(_call_rule)
 
 
-@_rule(vars)
+@forward_rule(vars)
 def _vars(fx, tangents, obj: Any):
     # the attribute dict is the object's own: it shares the object's entry in the table
     y = vars(obj)
@@ -159,7 +144,7 @@ def _partial_not_yet(fx, tangents, *args: Any, **kwargs: Any):
 
 
 for _partial_step in (runtime.make_partial, runtime.call_partial):
-    _rule(_partial_step)(_partial_not_yet)
+    forward_rule(_partial_step)(_partial_not_yet)
 
 
 def _evaluated(fx, x: Any, dx: Any) -> tuple[Any, Any]:
@@ -172,14 +157,14 @@ def _evaluated(fx, x: Any, dx: Any) -> tuple[Any, Any]:
 # -- tangent arithmetic: linear --
 
 
-@_rule(crc.add)
+@forward_rule(crc.add)
 def _add(fx, tangents, a: Any, b: Any, **kwargs: Any):
     a, da = _evaluated(fx, a, tangents[1])
     b, db = _evaluated(fx, b, tangents[2])
     return crc.add(a, b), crc.add(da, db)
 
 
-@_rule(runtime.accumulate)
+@forward_rule(runtime.accumulate)
 def _accumulate(fx, tangents, a: Any, b: Any):
     a, da = _evaluated(fx, a, tangents[1])
     b, db = _evaluated(fx, b, tangents[2])
@@ -193,14 +178,14 @@ def _linear(f, d: Any) -> Any:
     return f(d)
 
 
-@_rule(unbroadcast)
+@forward_rule(unbroadcast)
 def _unbroadcast(fx, tangents, x: Any, dx: Any):
     dx, ddx = _evaluated(fx, dx, tangents[2])
     return unbroadcast(x, dx), _linear(lambda d: unbroadcast(x, d), ddx)
 
 
 def _projection_rule(call):
-    @_rule(call)
+    @forward_rule(call)
     def _(fx, tangents, project: Projector, dx: Any):
         dx, ddx = _evaluated(fx, dx, tangents[2])
         return project(dx), _linear(project, ddx)
@@ -214,7 +199,7 @@ for _projector in (Projector, *Projector.__subclasses__()):
 # -- structural tangents as values --
 
 
-@_rule(Tangent.from_backing.__func__)
+@forward_rule(Tangent.from_backing.__func__)
 def _from_backing(fx, tangents, cls: type, primal_type: type, backing: Any):
     y = Tangent.from_backing(primal_type, backing)
     dbacking = fx.tangent(backing, tangents[3])
@@ -226,7 +211,7 @@ def _from_backing(fx, tangents, cls: type, primal_type: type, backing: Any):
     return y, Tangent.from_backing(primal_type, items)
 
 
-@_rule(Tangent)
+@forward_rule(Tangent)
 def _tangent(fx, tangents, primal_type: type, *items: Any, **fields: Any):
     y = Tangent(primal_type, *items, **fields)
     ditems = tangents[2 : 2 + len(items)]
@@ -236,7 +221,7 @@ def _tangent(fx, tangents, primal_type: type, *items: Any, **fields: Any):
     return y, Tangent(primal_type, *ditems, **dfields)
 
 
-@_rule(getattr, Tangent, str)
+@forward_rule(getattr, Tangent, str)
 def _tangent_field(fx, tangents, t: Tangent, name: str):
     dt = tangents[1]
     y, dy = getattr(t, name), getattr(dt, name) if isinstance(dt, Tangent) else ZERO
@@ -248,21 +233,21 @@ def _items_of(dt: Any, n: int) -> list:
     return list(dt) if isinstance(dt, Tangent) else [ZERO] * n
 
 
-@_rule(tuple, Tangent)
+@forward_rule(tuple, Tangent)
 def _tangent_as_tuple(fx, tangents, t: Tangent):
     y = tuple(t)
     dt = tangents[1]
     return y, Tangent(tuple, *dt) if isinstance(dt, Tangent) else ZERO
 
 
-@_rule(list, Tangent)
+@forward_rule(list, Tangent)
 def _tangent_as_list(fx, tangents, t: Tangent):
     y = list(t)
     fx.record(y, _items_of(tangents[1], len(y)))
     return y, ZERO
 
 
-@_rule(operator.getitem, Tangent, object)
+@forward_rule(operator.getitem, Tangent, object)
 def _tangent_item(fx, tangents, t: Tangent, key: Any):
     dt = tangents[1]
     return t[key], dt[key] if isinstance(dt, Tangent) else ZERO
@@ -286,14 +271,14 @@ def _tangent_arithmetic_rule(op):
     for left in _kinds:
         for right in _kinds:
             if left is not object or right is not object:
-                frule.add(op, (left, right), table_aware(tangent_arithmetic), config=ForwardConfig)
+                forward_rule(op, left, right)(tangent_arithmetic)
 
 
 for _op in (operator.add, operator.sub, operator.mul, operator.truediv):
     _tangent_arithmetic_rule(_op)
 
 
-@_rule(operator.neg, AbstractZero)
-@_rule(operator.neg, Tangent)
+@forward_rule(operator.neg, AbstractZero)
+@forward_rule(operator.neg, Tangent)
 def _negated(fx, tangents, a: Any):
     return -a, -tangents[1]
