@@ -103,18 +103,27 @@ def tangents_pullback(f: Callable, args: tuple) -> tuple[Any, Callable[[Any], tu
 
     def back_all(dy: Any) -> tuple:
         cx.store = {}  # the store is backward-pass state: each pass starts empty
+        writes = cx.written  # arrays written in place (see zygote_engine.array_writes)
+        if writes is not None:
+            dy = writes.route(y, dy)
         if returns_container:  # a returned list or dict: its cotangent lives in the store
             cx.deposit(y, dy)
             dy = _ZERO
-        if type(dy) in ZERO_TYPES and not must_run(pb):
+        if type(dy) in ZERO_TYPES and not must_run(pb) and writes is None:
             return _NO, (None,) * len(args)
-        with room_to_recurse():
-            tangents = pb(dy)
-        grads = []
-        for a, t, h in zip(args, tangents[1:], held):
-            if type(a) is not float or type(t) is not float:
-                t = public_gradient(a, t if h is None else cx.resolve(a, t, h), h)
-            grads.append(t)
+        try:
+            with room_to_recurse():
+                tangents = pb(dy)
+            grads = []
+            for a, t, h in zip(args, tangents[1:], held):
+                if writes is not None and type(a) is np.ndarray:
+                    t = writes.claim(a, t)
+                if type(a) is not float or type(t) is not float:
+                    t = public_gradient(a, t if h is None else cx.resolve(a, t, h), h)
+                grads.append(t)
+        finally:
+            if writes is not None:  # the arrays end as the forward pass left them
+                writes.finish()
         return tangents[0], tuple(grads)
 
     return y, back_all

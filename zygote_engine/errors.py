@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import types
 from typing import Any
@@ -37,20 +38,31 @@ class NonScalarOutputError(ZygoteError, TypeError):
 
 
 class MutationError(ZygoteError, TypeError):
-    """An array was mutated in place inside differentiated code."""
+    """A write into an array or list in differentiated code has no derivative the engine can give
+    (an integer-array index naming an element twice, ``np.multiply.at``, a list slice assignment
+    that changes the length)."""
+
+
+# The engine's own code, which nested differentiation transforms too: never the user's line.
+_ENGINE_DIRECTORY = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
 def user_location(skip_file: str | None = None) -> str:
     """``file:line`` of the innermost user statement being differentiated, or ``"<unknown>"``.
 
     Generated code is compiled with the user's filename and line numbers, so the innermost
-    frame that runs generated code is positioned on the user's own line. Frames of
-    ``skip_file`` (a library the engine differentiated on the user's behalf) are passed over.
+    frame that runs generated code is positioned on the user's own line. Frames of the engine's
+    own code (which nested differentiation transforms too) and of ``skip_file`` (a library the
+    engine differentiated on the user's behalf) are passed over.
     """
     frame = sys._getframe(1)
     while frame is not None:
         code = frame.f_code
-        if code.co_name.endswith(GENERATED_SUFFIXES) and code.co_filename != skip_file:
+        if (
+            code.co_name.endswith(GENERATED_SUFFIXES)
+            and code.co_filename != skip_file
+            and not code.co_filename.startswith(_ENGINE_DIRECTORY)
+        ):
             return f"{code.co_filename}:{frame.f_lineno}"
         frame = frame.f_back
     return "<unknown>"

@@ -27,6 +27,7 @@ from chainrules_core import AbstractZero, NoTangent, Tangent, ZeroTangent, frule
 from chainrules_core.rules import resolve_receiver
 from zygote_engine import cache
 from zygote_engine import primitives as zy
+from zygote_engine.array_writes import base_of
 from zygote_engine.batched import Batched, BatchingError, batch_size, column, stacked
 from zygote_engine.binding import direct, parameter_sources, per_call_shape
 from zygote_engine.construction import (
@@ -36,7 +37,12 @@ from zygote_engine.construction import (
     new_instance,
 )
 from zygote_engine.dunders import special_methods
-from zygote_engine.errors import MissingRuleError, missing_rule_message
+from zygote_engine.errors import (
+    MissingRuleError,
+    UnsupportedConstructError,
+    missing_rule_message,
+    user_location,
+)
 from zygote_engine.store import ZERO_TYPES, is_tracked
 from zygote_engine.tangent_table import reaches_tracked
 
@@ -96,8 +102,18 @@ def jcall(fx, primals: tuple, tangents: tuple, kwargs: dict | None = None, dkwar
     """
     f, args = primals[0], primals[1:]
     kwargs = kwargs or {}
+    writes = fx.written
+    if writes is not None and writes.shadows:  # a written array's tangent is its shadow's
+        tangents = (tangents[0], *_current(writes, args, tangents[1:]))
+        if "out" in kwargs and type(f) is np.ufunc:
+            return _ufunc_out(fx, f, args, kwargs, tangents)
+    elif "out" in kwargs and type(f) is np.ufunc:
+        return _ufunc_out(fx, f, args, kwargs, tangents)
     if dkwargs is None and not _carries_tangent(fx, f, args, tangents):
-        return f(*args, **kwargs), _ZERO
+        y = f(*args, **kwargs)
+        if type(y) is np.ndarray and y.base is not None:
+            _note_view(fx, y, args, tangents)
+        return y, _ZERO
     unbound, call_args, bound = resolve_receiver(f, args)
     call_tangents = (_NO, *tangents) if bound else tangents
     found = frule.resolve(fx, unbound, call_args)
@@ -121,13 +137,48 @@ def jcall(fx, primals: tuple, tangents: tuple, kwargs: dict | None = None, dkwar
         else:
             result = impl(call_tangents, *call_args, **kwargs)
         if result is not None:
-            if not aware and type(result[0]) not in _PLAIN:
+            y = result[0]
+            if not aware and type(y) not in _PLAIN:
                 fx.record(*result)
+            elif type(y) is np.ndarray and y.base is not None:
+                _note_view(fx, y, call_args, call_tangents)
             return result
     elif type(f) is types.FunctionType:  # the commonest call, written out: one frame less
         dparams = _binder(f, len(args), tuple(kwargs))(tangents[1:], dkwargs or {})
         return cache.jvp_for(f)(fx, tangents[0], dparams, *args, **kwargs)
     return _differentiate_code(fx, f, args, kwargs, tangents, dkwargs)
+
+
+def _current(writes, args: tuple, tangents: tuple) -> tuple:
+    """``tangents`` with those of arrays written in place read from their shadows."""
+    return tuple(
+        writes.tangent_of(a) if type(a) is np.ndarray and writes.holds(a) else t
+        for a, t in zip(args, tangents)
+    )
+
+
+def _note_view(fx, y: np.ndarray, args: tuple, tangents: tuple) -> None:
+    """Record which argument (and its tangent) the view ``y`` a rule returned looks into."""
+    base = base_of(y)
+    for a, t in zip(args, tangents[1:]):
+        if type(a) is np.ndarray and base_of(a) is base:
+            fx.array_writes().views[id(y)] = (y, a, t)
+            return
+
+
+def _ufunc_out(fx, ufunc: np.ufunc, args: tuple, kwargs: dict, tangents: tuple):
+    """``ufunc(*args, out=w)``: the result computed as a new array, then written over ``w``."""
+    kwargs = dict(kwargs)
+    out = kwargs.pop("out")
+    w = out[0] if type(out) is tuple and len(out) == 1 else out
+    if type(w) is not np.ndarray:
+        raise UnsupportedConstructError(
+            f"{user_location()}: {ufunc.__name__}(..., out=...) is supported with one output "
+            "array in differentiated code: call it without out= and assign the result"
+        )
+    y, dy = jcall(fx, (ufunc, *args), tangents, kwargs)
+    jcall(fx, (operator.setitem, w, Ellipsis, y), (_NO, _ZERO, _NO, dy))
+    return w, fx.written.tangent_of(w)
 
 
 def _by_columns(fx, impl, takes_config: bool, tangents: tuple, args: tuple, kwargs: dict, k: int):

@@ -216,14 +216,16 @@ def withjacobian(f: Callable, *args: Any, mode: str | None = None) -> WithJacobi
         y = f(*args)
         _output_size(f, y)
         return WithJacobian(y, (None,) * len(args))
+    passes = _Passes(args)
     if mode is None:  # a plain run (cheap next to either mode) tells which mode is cheaper
-        size = _output_size(f, f(*args))
+        size = _output_size(f, f(*passes.arguments()))
         mode = "forward" if sum(inp.size for inp in active) < size else "reverse"
     if mode == "forward":
-        y = _forward(f, args, inputs)
+        y = _forward(f, passes, inputs)
     else:
-        y, back = pullback(f, *args)
+        y, back = pullback(f, *passes.arguments())
         _reverse(y, _output_size(f, y), back, inputs)
+    passes.settle()
     return WithJacobian(y, tuple(None if inp is None else inp.result() for inp in inputs))
 
 
@@ -266,7 +268,7 @@ def _reverse(y: Any, size: int, back: Callable, inputs: list[_Input | None]) -> 
     return reached
 
 
-def _forward(f: Callable, args: tuple, inputs: list[_Input | None]) -> Any:
+def _forward(f: Callable, passes: _Passes, inputs: list[_Input | None]) -> Any:
     """Fill the inputs' matrices with one batched forward pass per input (all its columns
     together), or one ``jvp`` per column where the batch cannot pass; returns ``y``."""
     rest = (None,) * len(inputs)  # jvp's "no tangent", for every argument but the seeded one
@@ -277,7 +279,9 @@ def _forward(f: Callable, args: tuple, inputs: list[_Input | None]) -> Any:
         if inp.size > 1:
             seeds = Batched(np.eye(inp.size, dtype=inp.dtype).reshape(inp.size, *inp.shape))
             try:
-                y_all, dy = forward_pass(f, args, (*rest[:position], seeds, *rest[position + 1 :]))
+                y_all, dy = forward_pass(
+                    f, passes.arguments(), (*rest[:position], seeds, *rest[position + 1 :])
+                )
             except BatchingError:
                 pass  # somewhere a batch cannot pass: one column at a time below
             else:
@@ -289,16 +293,35 @@ def _forward(f: Callable, args: tuple, inputs: list[_Input | None]) -> Any:
                 continue
         for i in range(inp.size):
             tangents = (*rest[:position], inp.one_hot(i), *rest[position + 1 :])
-            y_i, dy = jvp(f, args, tangents)
+            y_i, dy = jvp(f, passes.arguments(), tangents)
             if y is _NOT_YET:
                 _allocate(y_i, _output_size(f, y_i), inputs)
             y = y_i
             if dy is not None:  # None: no tangent reached y (an integer y, say)
                 inp.matrix[:, i] = np.ravel(dy)
     if y is _NOT_YET:  # every input is an empty array: no jvp ran
-        y = f(*args)
+        y = f(*passes.arguments())
         _allocate(y, _output_size(f, y), inputs)
     return y
+
+
+class _Passes:
+    """The arguments of each of several runs of one function: fresh copies of the arrays every
+    time (the function may write into them), and, in the end, the arrays as one run left them.
+    """
+
+    def __init__(self, args: tuple) -> None:
+        self.args = args
+        self.last: tuple = ()
+
+    def arguments(self) -> tuple:
+        self.last = tuple(a.copy() if type(a) is np.ndarray else a for a in self.args)
+        return self.last
+
+    def settle(self) -> None:
+        for original, copied in zip(self.args, self.last):
+            if type(original) is np.ndarray and not np.array_equal(original, copied):
+                np.copyto(original, copied)
 
 
 def hessian(f: Callable, x: Any) -> Any:

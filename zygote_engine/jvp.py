@@ -63,6 +63,8 @@ def forward_pass(f: Callable, primals: tuple, tangents: tuple) -> tuple[Any, Any
         dargs.append(dx)
     with room_to_recurse():
         y, dy = jcall(fx, (f, *primals), (_NO, *dargs))
+    if fx.written is not None and fx.written.shadows:  # arrays written in place
+        dy = fx.written.result_tangent(y, dy)
     return y, fx.tangent(y, dy)
 
 

@@ -19,6 +19,7 @@ import numpy as np
 
 import chainrules_core as crc
 from chainrules_core import AbstractZero, Tangent, ZeroTangent, unthunk
+from zygote_engine.array_writes import base_of, spread
 from zygote_engine.config import ZygoteRuleConfig
 from zygote_engine.public import public_gradient
 from zygote_engine.recursion import room_to_recurse
@@ -280,17 +281,26 @@ def params_pullback(f: Callable[[], Any], params: Params) -> tuple[Any, Callable
 
     def back(dy: Any) -> Grads:
         cx.store = {}  # each backward pass starts with an empty store
+        writes = cx.written  # arrays written in place (see zygote_engine.array_writes)
+        if writes is not None:
+            dy = writes.route(y, dy)
         if returns_container:  # a returned list or dict: its cotangent lives in the store
             cx.deposit(y, dy)
             dy = _ZERO
-        if type(dy) in ZERO_TYPES and not must_run(pb):
+        if type(dy) in ZERO_TYPES and not must_run(pb) and writes is None:
             return Grads(params, [None] * len(params))
-        with room_to_recurse():
-            df = pb(dy)[0]
         try:
+            with room_to_recurse():
+                df = pb(dy)[0]
+            if writes is not None:  # what writes through views left for a parameter itself
+                for p in params:
+                    if type(p) is np.ndarray:
+                        cx.accumulate(p, WHOLE, writes.claim(p, _ZERO))
             return _collect(cx, f, df, params, held)
         finally:
             cx.store = {}  # let go of the objects the entries keep alive
+            if writes is not None:  # the arrays end as the forward pass left them
+                writes.finish()
 
     return y, back
 
@@ -311,6 +321,9 @@ def _collect(cx: ZygoteRuleConfig, f: Any, df: Any, params: Params, held: dict) 
         # container parameters take their cotangent from the store, whole, by `resolve` below
         if id(value) in params._by_id and not is_tracked(value):
             flows[id(value)] = crc.add(flows.get(id(value), _ZERO), dx)
+        elif type(value) is np.ndarray and id(base_of(value)) in params._by_id:
+            base = base_of(value)  # a view of an array parameter (a global `W[0]`, say)
+            flows[id(base)] = crc.add(flows.get(id(base), _ZERO), spread(value, dx))
 
     settled, grads = cx.store, []
     for p in params:

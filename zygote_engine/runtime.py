@@ -21,6 +21,8 @@ import operator
 import types
 from typing import Any
 
+import numpy as np
+
 import chainrules_core as crc
 from chainrules_core import AbstractZero, NoTangent, Tangent, ZeroTangent, rrule, unthunk
 from zygote_engine import cache
@@ -49,6 +51,7 @@ __all__ = [
     "UNBOUND_OWNERS",
     "MustRun",
     "Reads",
+    "Writes",
     "adapted",
     "call",
     "differentiate_code",
@@ -65,6 +68,7 @@ BUILTIN_BOUND = frozenset({types.BuiltinMethodType, types.MethodWrapperType})
 # Builtin functions are "methods" of their module: only other receivers make a bound method.
 UNBOUND_OWNERS = frozenset({types.ModuleType, type(None)})
 resolve = rrule.resolve
+_WRITERS = frozenset({list, dict, np.ndarray})
 _INERT = frozenset({int, bool, str, bytes, type(None), range, slice})
 
 
@@ -86,13 +90,20 @@ class Reads(MustRun):
     __slots__ = ()
 
 
-_STORE_AWARE = frozenset({MustRun, Reads})
+class Writes(MustRun):
+    """The pullback of an in-place array write: it hands its array's cotangent over itself."""
+
+    __slots__ = ()
+
+
+_STORE_AWARE = frozenset({MustRun, Reads, Writes})
+_MUST_RUN = frozenset({MustRun, Writes})
 
 
 def must_run(pullback) -> bool:
     """Whether ``pullback`` must run even when its output cotangent is zero: it may update the store."""
     kind = type(pullback)
-    return kind is MustRun or (
+    return kind in _MUST_RUN or (
         kind is types.FunctionType and pullback.__code__ in cache.BACKWARD_CODES
     )
 
@@ -134,6 +145,8 @@ def call(cx, f: Any, *args: Any, **kwargs: Any):
     result = impl(cx, *args) if takes_config else impl(*args)
     if result is None:
         return differentiate_code(cx, f, args, kwargs)
+    if cx.written is not None or type(result[0]) is np.ndarray:
+        result = through_arrays(cx, result, (f, *args))
     # the common case, numbers and arrays in and out of a rule: nothing to adapt
     if store_aware(result[1]):
         return result
@@ -180,30 +193,145 @@ POSITIONAL_CALLS = tuple(_positional_call(n) for n in range(POSITIONAL_CALL_LIMI
 
 
 def _call_rule(cx, f, impl, takes_config, receiver_first, args: tuple, kwargs: dict):
+    if "out" in kwargs and type(f) is np.ufunc:
+        return _ufunc_out(cx, f, args, kwargs)
     rule_args = (f, *args) if receiver_first else args
     result = impl(cx, *rule_args, **kwargs) if takes_config else impl(*rule_args, **kwargs)
     if result is None:
         return differentiate_code(cx, f, args, kwargs)
+    if cx.written is not None or type(result[0]) is np.ndarray:
+        result = through_arrays(cx, result, rule_args if receiver_first else (f, *args))
     y, pullback = result
     if receiver_first:  # the rule of type(f).__call__: f's tangent is its receiver's
         pullback = _drop_first(pullback)
     return adapted(cx, y, pullback, args, kwargs)
 
 
+def _ufunc_out(cx, ufunc: np.ufunc, args: tuple, kwargs: dict):
+    """``ufunc(*args, out=w)``: the result computed as a new array, then written over ``w``."""
+    keys = list(kwargs)
+    kwargs = dict(kwargs)
+    out = kwargs.pop("out")
+    w = out[0] if type(out) is tuple and len(out) == 1 else out
+    if type(w) is not np.ndarray:
+        raise UnsupportedConstructError(
+            f"{user_location()}: {ufunc.__name__}(..., out=...) is supported with one output "
+            "array in differentiated code: call it without out= and assign the result"
+        )
+    y, pullback = call(cx, ufunc, *args, **kwargs)
+    _, write_pullback = call(cx, operator.setitem, w, Ellipsis, y)
+    n = 1 + len(args)
+
+    def ufunc_out_pullback(dw):
+        cx.written.deposit(w, dw)  # the result is w itself
+        _, dw_before, _, dy = write_pullback(_ZERO)
+        zero = isinstance(dy, AbstractZero)
+        tangents = (_NO,) * (n + len(kwargs)) if zero else pullback(dy)
+        dout = Tangent(tuple, dw_before) if type(out) is tuple else dw_before
+        by_name = dict(zip(kwargs, tangents[n:]), out=dout)
+        return (*tangents[:n], *(by_name[k] for k in keys))
+
+    return w, Writes(ufunc_out_pullback)
+
+
 def _call_bound(cx, f: Any, args: tuple, kwargs: dict):
     receiver = f.__self__
-    if type(receiver) in CONTAINERS:
-        # list/dict methods: look up the unbound rule ourselves so a MustRun pullback stays one
+    if type(receiver) in _WRITERS or (type(receiver) is np.ufunc and f.__name__ == "at"):
+        # methods that may write into their receiver (list.append, ndarray.fill, np.add.at): look
+        # up the unbound rule ourselves so that a MustRun pullback stays one
         result = rrule(cx, getattr(type(receiver), f.__name__), receiver, *args, **kwargs)
         if result is not None:
+            if cx.written is not None:
+                result = through_arrays(cx, result, (None, receiver, *args))
             y, pullback = result
             pullback = _drop_first(pullback)
             return y, _with_kwargs(pullback, kwargs) if kwargs else pullback
     else:
         result = rrule(cx, f, *args, **kwargs)
         if result is not None:
+            if cx.written is not None or type(result[0]) is np.ndarray:
+                result = through_arrays(cx, result, (receiver, *args))
             return adapted(cx, result[0], result[1], args, kwargs)
     return differentiate_code(cx, f, args, kwargs)
+
+
+def through_arrays(cx, result: tuple, inputs: tuple) -> tuple:
+    """A rule's ``(y, pullback)`` once arrays written in place may be among its ``inputs``.
+
+    ``inputs`` are the values whose tangents the pullback returns, in its order (the callable or
+    a method's receiver first). The pullback's cotangents of written arrays go to their shadow
+    (see :mod:`zygote_engine.array_writes`), also for written arrays held in a list or tuple; and
+    a rule that made a view hands on what a write through that view left for its input.
+    """
+    y, pullback = result
+    if type(pullback) is Writes:
+        return result
+    writes = cx.written
+    routed = () if writes is None else tuple(_written_inputs(writes, inputs))
+    if routed and inputs[0] is operator.getitem and routed[0] == (1, None):
+        return y, _like(pullback, _written_read(writes, inputs[1], inputs[2], len(inputs)))
+    makes_view = type(y) is np.ndarray and y.base is not None
+    if not routed and not makes_view:
+        return result
+
+    def through_arrays_pullback(dy):
+        tangents = pullback(dy)
+        pending = cx.written.pending if cx.written is not None else None
+        if not routed and not pending:
+            return tangents
+        # a thunk evaluated later would read the written arrays after the writes are undone
+        tangents = [unthunk(t) for t in tangents] if routed else list(tangents)
+        for i, item in routed:
+            a = inputs[i]
+            if item is None:
+                writes.deposit(a, tangents[i])
+                tangents[i] = _ZERO
+            else:
+                tangents[i] = _routed_item(writes, a, item, tangents[i])
+        if pending:
+            for i, a in enumerate(inputs):
+                if type(a) is np.ndarray:
+                    tangents[i] = cx.written.claim(a, tangents[i])
+        return tuple(tangents)
+
+    return y, _like(pullback, through_arrays_pullback)
+
+
+def _written_read(writes, a: np.ndarray, index: Any, size: int):
+    """The pullback of ``a[index]`` for a written ``a``: straight into the shadow of what it read."""
+
+    def written_read_pullback(dy):
+        writes.deposit_at(a, index, dy)
+        return (_NO,) * size
+
+    return written_read_pullback
+
+
+def _written_inputs(writes, inputs: tuple):
+    """``(position, None)`` of written arrays among ``inputs``, ``(position, item)`` of those in a
+    list or tuple."""
+    for i, a in enumerate(inputs):
+        ta = type(a)
+        if ta is np.ndarray:
+            if writes.holds(a):
+                yield i, None
+        elif ta is list or ta is tuple:
+            for k, x in enumerate(a):
+                if type(x) is np.ndarray and writes.holds(x):
+                    yield i, k
+
+
+def _routed_item(writes, sequence, k: int, dseq: Any) -> Any:
+    """The cotangent of ``sequence`` with its item ``k``'s, a written array's, sent to the shadow."""
+    dseq = unthunk(dseq)
+    if isinstance(dseq, AbstractZero):
+        return dseq
+    items = list(dseq.backing if isinstance(dseq, Tangent) else dseq)
+    writes.deposit(sequence[k], items[k])
+    items[k] = _ZERO
+    if isinstance(dseq, Tangent):
+        return Tangent.from_backing(dseq.primal_type, tuple(items))
+    return type(dseq)(items)
 
 
 def adapted(cx, y: Any, pullback, args: tuple, kwargs: dict):

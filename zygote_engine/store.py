@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from chainrules_core import AbstractZero, NoTangent, Tangent, ZeroTangent, add, unthunk
+from zygote_engine.array_writes import ArrayWrites
 
 __all__ = ["WHOLE", "ZERO_TYPES", "MutationStore", "contents_of", "is_tracked"]
 
@@ -61,10 +62,18 @@ class MutationStore:
         3.0
     """
 
-    __slots__ = ("store",)
+    __slots__ = ("store", "written")
 
     def __init__(self) -> None:
         self.store: dict[int, tuple[Any, dict]] = {}
+        # the arrays written in place, from the first write on (see zygote_engine.array_writes)
+        self.written: ArrayWrites | None = None
+
+    def array_writes(self) -> ArrayWrites:
+        """The record of in-place array writes of this differentiation (created at the first)."""
+        if self.written is None:
+            self.written = ArrayWrites()
+        return self.written
 
     def entries(self, obj: Any) -> dict:
         """The store's cotangent entries of ``obj`` (created empty; ``obj`` is kept alive)."""

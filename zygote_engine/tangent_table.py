@@ -18,7 +18,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from chainrules_core import AbstractZero, Tangent, ZeroTangent, unthunk
+from zygote_engine.array_writes import ForwardWrites
 from zygote_engine.store import contents_of, is_tracked
 
 __all__ = ["TangentTable", "reaches_tracked"]
@@ -45,10 +48,18 @@ class TangentTable:
         Tangent[list](0.5, 0.0, 1.0)
     """
 
-    __slots__ = ("tangents",)
+    __slots__ = ("tangents", "written")
 
     def __init__(self) -> None:
         self.tangents: dict[int, tuple[Any, list | dict]] = {}
+        # arrays written in place, and the views rules made (see zygote_engine.array_writes)
+        self.written: ForwardWrites | None = None
+
+    def array_writes(self) -> ForwardWrites:
+        """The record of in-place array writes and of views (created when first needed)."""
+        if self.written is None:
+            self.written = ForwardWrites()
+        return self.written
 
     def entry(self, obj: Any) -> list | dict:
         """The tangent entry of ``obj``, created with zero tangents (``obj`` is kept alive)."""
@@ -117,6 +128,9 @@ class TangentTable:
             return Tangent.from_backing(tuple, tuple(items))
         found = self.tangents.get(id(x))
         if not is_tracked(x) and found is None:
+            written = self.written
+            if type(x) is np.ndarray and written is not None and written.holds(x):
+                return written.tangent_of(x)  # an array written in place: its shadow's
             return dx
         if found is None or id(x) in _seen:
             return _ZERO

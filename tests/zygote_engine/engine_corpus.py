@@ -1905,3 +1905,72 @@ def value_carried_by_a_caught_exception(x):
     except _Found as found:
         z = found.args[0] * x
     return z
+
+
+# --- numpy arrays written in place: every alias and view sees the write, as in plain numpy -------
+
+
+@case(np.array([0.3, -0.7, 1.1, 0.4]))
+def array_recurrence_written_in_place(x):
+    a = np.zeros(len(x))
+    a[0] = x[0]
+    for i in range(1, len(x)):
+        a[i] = a[i - 1] * 0.8 + np.sin(x[i])
+    return np.sum(a * a)
+
+
+@case(np.array([0.3, -0.7, 1.1]), 1.7)
+def array_in_place_operators(x, s):
+    a = x * 1.0
+    a += x**2
+    a *= s
+    a -= np.tanh(a)
+    a /= 1.0 + s * s
+    a **= 2
+    return np.sum(a)
+
+
+@case(np.array([0.3, -0.7, 1.1, 0.4]), 2.0)
+def array_written_through_a_view(x, s):
+    a = x.copy()
+    b = a[1:3]
+    before = np.sum(a * a)
+    b[0] = s * x[0]
+    b *= s
+    return before + np.sum(np.sin(a)) + b[1]
+
+
+@case(np.array([[0.3, -0.7], [1.1, 0.4]]))
+def array_masks_and_integer_index_writes(m):
+    a = m.copy()
+    a[a > 0.5] = 0.5
+    a[[1, 0], 0] = m[:, 1] * 2.0
+    a[:, 1] = np.cos(a[:, 0])
+    return np.sum(a * m)
+
+
+@case(np.array([0.3, -0.7, 1.1]))
+def argument_array_written_in_place(x):
+    x[1] = x[0] * x[2]
+    x += 1.0
+    return np.sum(x**3)
+
+
+@case(np.array([0.3, -0.7, 1.1]))
+def array_ufunc_out_copyto_add_at_and_fill(x):
+    a = np.empty(3)
+    np.multiply(x, x, out=a)
+    np.copyto(a, np.sin(x), where=x > 0.0)
+    np.add.at(a, [0, 0, 2], x)
+    b = np.empty(2)
+    b.fill(x[1])
+    return np.sum(a * x) + np.sum(b * b)
+
+
+@case(np.array([[0.3, -0.7], [1.1, 0.4]]))
+def array_row_written_through_chained_indexing(m):
+    a = np.zeros((2, 2))
+    a[0][1] = m[1, 0]
+    row = a[1]
+    row[:] = np.exp(m[0])
+    return np.sum(a @ m)

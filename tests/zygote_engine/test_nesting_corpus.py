@@ -19,11 +19,23 @@ from zygote_engine import MissingRuleError, UnsupportedConstructError, gradient,
 
 # A literal pattern (``case Point(x=0.0)``) is a jump: differences across it mean nothing.
 _DISCONTINUOUS = {"match_class_keyword_pattern_with_literal"}
-# A set of differentiated values has no derivative (a set has no order); partial objects are
-# not yet differentiated twice: located errors, never a wrong number.
+# A set of differentiated values has no derivative (a set has no order); partial objects and
+# arrays written in place are not yet differentiated twice: located errors, never a wrong number.
 _LOUD = {
     "set_comprehension_constant": MissingRuleError,
     "partial_objects_with_bound_positional_and_keyword_values": UnsupportedConstructError,
+    **dict.fromkeys(
+        [
+            "array_recurrence_written_in_place",
+            "array_in_place_operators",
+            "array_written_through_a_view",
+            "array_masks_and_integer_index_writes",
+            "argument_array_written_in_place",
+            "array_ufunc_out_copyto_add_at_and_fill",
+            "array_row_written_through_chained_indexing",
+        ],
+        UnsupportedConstructError,
+    ),
 }
 
 SMOOTH = [(f, args) for f, args in CASES if f.__name__ not in _DISCONTINUOUS | set(_LOUD)]

@@ -1,14 +1,12 @@
 """Rules for lists and dicts: reads accumulate into the mutation store, writes take from it.
 
-Array in-place mutation is refused with :class:`~zygote_engine.errors.MutationError`.
+Arrays written in place have their rules in :mod:`zygote_engine.lib.arrays`.
 """
 
 from __future__ import annotations
 
 import operator
 from typing import Any
-
-import numpy as np
 
 from chainrules_core import Tangent, rrule
 from zygote_engine import primitives as zy
@@ -115,62 +113,6 @@ def _setitem_dict(cx, d: dict, key: Any, v: Any):
         return NO, ZERO, NO, cx.take(d, key)
 
     return None, MustRun(setitem_dict_pullback)
-
-
-def array_setitem_error() -> MutationError:
-    """The error for ``a[i] = v`` on a numpy array in differentiated code (either mode).
-
-    Example:
-        >>> print(array_setitem_error())  # doctest: +ELLIPSIS
-        <unknown>: in-place assignment to a numpy array (a[i] = v) is not supported by ...
-    """
-    return MutationError(
-        f"{user_location()}: in-place assignment to a numpy array (a[i] = v) is not supported by "
-        "zygote_engine yet: build a new array instead, e.g. np.where(mask, v, a), "
-        "np.concatenate([...]) or a list of rows passed to np.stack"
-    )
-
-
-# the in-place operators refused on numpy arrays, with the symbol of their statement
-INPLACE_SYMBOLS = {
-    operator.iadd: "+",
-    operator.isub: "-",
-    operator.imul: "*",
-    operator.itruediv: "/",
-    operator.ipow: "**",
-    operator.imatmul: "@",
-}
-
-
-def array_inplace_error(inplace: Any) -> MutationError:
-    """The error for ``a += b`` (the in-place operator ``inplace``) on a numpy array (either mode).
-
-    Example:
-        >>> import operator
-        >>> print(array_inplace_error(operator.imul))  # doctest: +ELLIPSIS
-        <unknown>: in-place update of a numpy array (a *= b) is not supported ...: write a = a * b instead
-    """
-    symbol = INPLACE_SYMBOLS[inplace]
-    return MutationError(
-        f"{user_location()}: in-place update of a numpy array (a {symbol}= b) is not supported "
-        f"by zygote_engine yet: write a = a {symbol} b instead"
-    )
-
-
-@rrule.register(operator.setitem, np.ndarray, object, object, **_config)
-@rrule.register(np.ndarray.__setitem__, **_config)
-def _setitem_array(cx, a, i, v):
-    raise array_setitem_error()
-
-
-def _array_inplace_rule(inplace):
-    @rrule.register(inplace, np.ndarray, object, **_config)
-    def _(cx, a, b):
-        raise array_inplace_error(inplace)
-
-
-for _inplace in INPLACE_SYMBOLS:
-    _array_inplace_rule(_inplace)
 
 
 @rrule.register(operator.iadd, list, object, **_config)

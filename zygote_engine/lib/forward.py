@@ -3,8 +3,8 @@
 Registered with ``config=ForwardConfig`` (found only by this engine's forward mode, before the
 rule library's) and marked :func:`~zygote_engine.forward_runtime.table_aware`: they are handed
 the tangents that travelled beside their arguments, and read and write the tangents of lists,
-dicts and objects in the table (``fx``), mirroring each mutation. In-place mutation of numpy
-arrays is refused with :class:`~zygote_engine.errors.MutationError`, as in reverse mode.
+dicts and objects in the table (``fx``), mirroring each mutation. Arrays written in place have
+their rules in :mod:`zygote_engine.lib.arrays`.
 """
 
 from __future__ import annotations
@@ -13,14 +13,11 @@ import operator
 import types
 from typing import Any
 
-import numpy as np
-
 from chainrules_core import AbstractZero, NoTangent, Tangent, frule
 from zygote_engine import primitives as zy
 from zygote_engine.config import ForwardConfig
 from zygote_engine.construction import property_getter, property_setter
 from zygote_engine.forward_runtime import jcall, table_aware
-from zygote_engine.lib.containers import INPLACE_SYMBOLS, array_inplace_error, array_setitem_error
 from zygote_engine.lib.store import NO, ZERO, items_of, position
 from zygote_engine.store import is_tracked
 
@@ -137,22 +134,6 @@ def _setitem_dict(fx, tangents, d: dict, key: Any, v: Any):
     d[key] = v
     fx.entry(d)[key] = tangents[3]
     return None, NO
-
-
-@forward_rule(operator.setitem, np.ndarray, object, object)
-@forward_rule(np.ndarray.__setitem__)
-def _setitem_array(fx, tangents, a, i, v):
-    raise array_setitem_error()
-
-
-def _array_inplace_rule(inplace):
-    @forward_rule(inplace, np.ndarray, object)
-    def _(fx, tangents, a, b):
-        raise array_inplace_error(inplace)
-
-
-for _inplace in INPLACE_SYMBOLS:
-    _array_inplace_rule(_inplace)
 
 
 @forward_rule(setattr)

@@ -147,6 +147,16 @@ for _partial_step in (runtime.make_partial, runtime.call_partial):
     forward_rule(_partial_step)(_partial_not_yet)
 
 
+@forward_rule(store.MutationStore.array_writes)
+def _array_writes_not_yet(fx, tangents, *args: Any):
+    # every reverse-mode array write starts here; its pullback's shadows have no tangents yet
+    raise UnsupportedConstructError(
+        f"{errors.user_location()}: writing into a numpy array in place inside nested "
+        "differentiation (a derivative of a derivative) is not supported yet: build a new array "
+        "instead (np.where, np.concatenate, a list passed to np.stack) in code differentiated twice"
+    )
+
+
 def _evaluated(fx, x: Any, dx: Any) -> tuple[Any, Any]:
     """``(unthunk(x), its tangent)``: a thunk's computation is differentiated like any code."""
     if isinstance(x, Thunk):
