@@ -11,6 +11,7 @@ from typing import Any
 
 __all__ = [
     "MATCH_SELF",
+    "Box",
     "append",
     "apply",
     "as_list",
@@ -135,3 +136,23 @@ class exits:
 
     def __exit__(self, *exception: Any) -> Any:
         return type(self.manager).__exit__(self.manager, *exception)
+
+
+class Box:
+    """The holder of a variable that nested functions rebind with ``nonlocal`` (see
+    ``zygote_engine/nonlocals.py``): normalised code reads and writes its ``value``.
+
+    Example:
+        >>> from zygote_engine.primitives import Box
+        >>> total = Box(0.0)
+        >>> total.value = total.value + 2.0
+        >>> total
+        Box(2.0)
+    """
+
+    def __init__(self, *value: Any):
+        if value:
+            (self.value,) = value
+
+    def __repr__(self) -> str:
+        return f"Box({self.__dict__.get('value', '<unbound>')!r})"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import dataclasses
 import types
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from zygote_engine.activity import FunctionInfo
 from zygote_engine.codegen import compile_generated, definition_paths, follow, place, render
 from zygote_engine.emit import function_def
 from zygote_engine.fence import check_supported
+from zygote_engine.nonlocals import box_nonlocals
 from zygote_engine.normalize import Namer, all_names, normalize
 from zygote_engine.source import FunctionSource, get_source
 
@@ -135,6 +137,7 @@ def source_of(fn: types.FunctionType) -> FunctionSource:
 
 def _generate(fn: types.FunctionType, generate) -> tuple[FunctionSource, ast.FunctionDef]:
     src = source_of(fn)
+    src = dataclasses.replace(src, node=box_nonlocals(src.node, src.filename))
     check_supported(src.node, src.filename)
     namer = Namer(all_names(src.node))
     closure = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))

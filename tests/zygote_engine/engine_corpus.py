@@ -1974,3 +1974,62 @@ def array_row_written_through_chained_indexing(m):
     row = a[1]
     row[:] = np.exp(m[0])
     return np.sum(a @ m)
+
+
+# --- nonlocal: variables rebound by nested functions ---------------------------------------------
+
+
+@case(2.0)
+def nonlocal_accumulator(x):
+    total = 0.0
+
+    def add(v):
+        nonlocal total
+        total = total + v * v
+
+    add(x)
+    add(3.0 * x)
+    return total
+
+
+@case(1.5)
+def nonlocal_counter_and_state_across_calls(x):
+    count = 0
+    acc = x
+
+    def step():
+        nonlocal count, acc
+        count += 1
+        acc = acc * x
+        return acc
+
+    ys = [step() for _ in range(3)]
+    return acc + sum(ys) + count
+
+
+@case([1.0, 3.0, 2.0])
+def nonlocal_rebound_in_a_branch(xs):
+    best = xs[0]
+
+    def consider(v):
+        nonlocal best
+        if v > best:
+            best = v
+
+    for v in xs:
+        consider(v)
+    return best * 2.0
+
+
+@case(0.7)
+def nonlocal_two_levels_down_of_a_parameter(x):
+    def middle():
+        def inner():
+            nonlocal x
+            x = math.sin(x)
+
+        inner()
+        inner()
+        return x
+
+    return middle() + x

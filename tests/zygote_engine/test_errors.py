@@ -27,15 +27,26 @@ def with_send(x):
     return sum(gen())
 
 
-def with_nonlocal(x):
+def make_counter():
+    count = 0.0
+
+    def step(x):
+        nonlocal count
+        count = count + x
+        return count * x
+
+    return step
+
+
+def with_walrus_on_a_nonlocal(x):
     total = 0.0
 
     def add():
         nonlocal total
-        total += x
+        total = total + x
 
     add()
-    return total
+    return (total := total * 2.0)
 
 
 def with_yield(x):
@@ -56,9 +67,19 @@ def test_unsupported_construct_names_file_line_and_construct(f, construct):
     assert "not supported by zygote_engine" in message
 
 
-def test_unsupported_construct_in_nested_function_is_reported_when_called():
-    with pytest.raises(UnsupportedConstructError, match="nonlocal"):
-        gradient(with_nonlocal, 1.0)
+def test_a_closure_with_nonlocal_differentiated_without_its_owner_is_a_located_error():
+    step = make_counter()  # the variable it rebinds belongs to a call that has returned
+    line = make_counter.__code__.co_firstlineno + 4
+    with pytest.raises(UnsupportedConstructError, match="differentiate the enclosing") as info:
+        gradient(step, 1.0)
+    assert str(info.value).startswith(f"{HERE}:{line}: nonlocal in a function differentiated")
+
+
+def test_a_nonlocal_variable_bound_by_an_assignment_expression_is_a_located_error():
+    line = with_walrus_on_a_nonlocal.__code__.co_firstlineno + 8
+    with pytest.raises(UnsupportedConstructError, match=r"assignment expression \(:=\)") as info:
+        gradient(with_walrus_on_a_nonlocal, 1.0)
+    assert str(info.value).startswith(f"{HERE}:{line}: 'total'")
 
 
 def test_unsupported_construct_line_is_the_offending_line():

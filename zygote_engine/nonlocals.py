@@ -1,0 +1,236 @@
+"""Stage 1b: the variables that nested functions rebind with ``nonlocal`` become boxes.
+
+A variable that an inner function rebinds (``nonlocal total; total = total + v``) is one value
+shared by two functions, changed by a call: to the engine, whose (co)tangents follow variables
+within one function, it is state. So in the function that owns it, such a variable holds a
+:class:`~zygote_engine.primitives.Box` from the start, and every use of it, there and in the
+nested functions that see it, reads or writes the box's ``value``:
+
+.. code-block:: python
+
+    def outer(x):                        def outer(x):
+        total = 0.0                          total = zy.Box()
+        def add(v):                          total.value = 0.0
+            nonlocal total          ->       def add(v):
+            total = total + v                    total.value = total.value + v
+        add(x)                               add(x)
+        return total                         return total.value
+
+An attribute of an object is something both modes already differentiate through calls, aliases
+and closures (the mutation store, the tangent table). The nested functions are transformed, when
+they are called, from this rewritten code. A ``nonlocal`` of a function differentiated on its own,
+without the function that owns the variable, stays and is refused by the fence.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+
+from zygote_engine.errors import UnsupportedConstructError
+from zygote_engine.normalize import HELPERS_NAME
+from zygote_engine.scopes import own_nodes
+
+__all__ = ["box_nonlocals"]
+
+_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+# nodes that bind the name in their ``name`` field
+_NAMED_BINDINGS = (
+    ast.FunctionDef,
+    ast.AsyncFunctionDef,
+    ast.ClassDef,
+    ast.ExceptHandler,
+    ast.MatchAs,
+    ast.MatchStar,
+)
+# binding forms whose target must be a plain name, so cannot become ``name.value``
+_BINDINGS = {
+    ast.NamedExpr: "an assignment expression (:=)",
+    ast.ExceptHandler: "except ... as",
+    ast.MatchAs: "a match pattern",
+    ast.MatchStar: "a match pattern",
+    ast.FunctionDef: "a def statement",
+    ast.ClassDef: "a class statement",
+}
+
+
+def box_nonlocals(node: ast.FunctionDef, filename: str) -> ast.FunctionDef:
+    """``node`` with its variables that nested functions declare ``nonlocal`` boxed (a copy; the
+    node itself when there are none).
+
+    Example:
+        >>> tree = ast.parse(
+        ...     "def f(x):\\n    def g():\\n        nonlocal x\\n        x = x * 2\\n"
+        ...     "    g()\\n    return x"
+        ... )
+        >>> print(ast.unparse(box_nonlocals(tree.body[0], "<doc>")))
+        def f(x):
+            x = zy.Box(x)
+        <BLANKLINE>
+            def g():
+                x.value = x.value * 2
+            g()
+            return x.value
+    """
+    boxed = _rebound_inside(node)
+    if not boxed:
+        return node
+    node = copy.deepcopy(node)
+    params = _parameters(node.args)
+    _Boxer(boxed, filename).rewrite_body(node)
+    prologue = [
+        ast.Assign(
+            targets=[ast.Name(name, ast.Store())],
+            value=ast.Call(
+                func=ast.Attribute(ast.Name(HELPERS_NAME, ast.Load()), "Box", ast.Load()),
+                args=[ast.Name(name, ast.Load())] if name in params else [],
+                keywords=[],
+            ),
+        )
+        for name in sorted(boxed)
+    ]
+    for statement in prologue:
+        ast.copy_location(statement, node.body[0])
+        ast.fix_missing_locations(statement)
+    node.body = [*_docstring(node.body), *prologue, *node.body[len(_docstring(node.body)) :]]
+    return node
+
+
+def _docstring(body: list[ast.stmt]) -> list[ast.stmt]:
+    first = body[0] if body else None
+    is_doc = (
+        isinstance(first, ast.Expr)
+        and isinstance(first.value, ast.Constant)
+        and isinstance(first.value.value, str)
+    )
+    return [first] if is_doc else []
+
+
+def _parameters(args: ast.arguments) -> set[str]:
+    names = {a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)}
+    names |= {a.arg for a in (args.vararg, args.kwarg) if a is not None}
+    return names
+
+
+def _declared(body: list[ast.stmt], kind: type) -> set[str]:
+    return {n for s in own_nodes(body) if isinstance(s, kind) for n in s.names}
+
+
+def _locals(fn: ast.FunctionDef | ast.Lambda) -> set[str]:
+    """The names local to the function ``fn``: its parameters and what its own code binds."""
+    if isinstance(fn, ast.Lambda):
+        return _parameters(fn.args)
+    names = _parameters(fn.args)
+    for n in own_nodes(fn.body):
+        if isinstance(n, ast.Name) and isinstance(n.ctx, (ast.Store, ast.Del)):
+            names.add(n.id)
+        elif isinstance(n, _NAMED_BINDINGS) and n is not fn and n.name:
+            names.add(n.name)
+        elif isinstance(n, ast.MatchMapping) and n.rest:
+            names.add(n.rest)
+        elif isinstance(n, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in n.names)
+    return names - _declared(fn.body, ast.Nonlocal) - _declared(fn.body, ast.Global)
+
+
+def _nested(body: list[ast.stmt]):
+    """The functions defined directly in ``body`` (not inside those)."""
+    return (n for n in own_nodes(body) if isinstance(n, _FUNCTIONS))
+
+
+def _rebound_inside(fn: ast.FunctionDef) -> set[str]:
+    """The locals of ``fn`` that a function nested in it (at any depth) declares ``nonlocal``."""
+    owned = _locals(fn)
+    found: set[str] = set()
+
+    def search(inner: ast.FunctionDef | ast.Lambda, visible: set[str]) -> None:
+        if isinstance(inner, ast.Lambda):
+            return
+        found.update(_declared(inner.body, ast.Nonlocal) & visible)
+        still_visible = visible - _locals(inner)
+        for deeper in _nested(inner.body):
+            search(deeper, still_visible)
+
+    for inner in _nested(fn.body):
+        search(inner, owned)
+    return found
+
+
+class _Boxer(ast.NodeTransformer):
+    """Uses of the boxed names become ``name.value``, in the owner and in the nested functions
+    that see the owner's variable; their ``nonlocal`` declarations go."""
+
+    def __init__(self, boxed: set[str], filename: str) -> None:
+        self.boxed, self.filename = boxed, filename
+
+    def rewrite_body(self, fn: ast.FunctionDef | ast.Lambda) -> None:
+        if isinstance(fn, ast.Lambda):
+            fn.body = self.visit(fn.body)
+            return
+        body = []
+        for statement in fn.body:
+            if isinstance(statement, ast.Nonlocal):
+                kept = [n for n in statement.names if n not in self.boxed]
+                if not kept:
+                    continue
+                statement.names = kept
+            body.append(self.visit(statement))
+        fn.body = body or [ast.Pass()]
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        if node.id not in self.boxed:
+            return node
+        box = ast.Name(node.id, ast.Load())
+        return ast.copy_location(ast.Attribute(box, "value", node.ctx), node)
+
+    def _function(self, node: ast.FunctionDef | ast.Lambda) -> ast.AST:
+        # decorators and defaults are evaluated where the function is defined
+        if not isinstance(node, ast.Lambda):
+            node.decorator_list = [self.visit(d) for d in node.decorator_list]
+            self._refuse_binding(node, node.name)
+        node.args.defaults = [self.visit(d) for d in node.args.defaults]
+        node.args.kw_defaults = [d if d is None else self.visit(d) for d in node.args.kw_defaults]
+        visible = self.boxed - _locals(node)
+        if visible:
+            _Boxer(visible, self.filename).rewrite_body(node)
+        return node
+
+    visit_FunctionDef = visit_Lambda = _function
+
+    def _comprehension(self, node: ast.AST) -> ast.AST:
+        # the first iterable is evaluated outside; the rest sees the comprehension's variables
+        first = node.generators[0]
+        first.iter = self.visit(first.iter)
+        bound = {
+            n.id for g in node.generators for n in ast.walk(g.target) if isinstance(n, ast.Name)
+        }
+        inner = _Boxer(self.boxed - bound, self.filename)
+        for g in node.generators:
+            if g is not first:
+                g.iter = inner.visit(g.iter)
+            g.ifs = [inner.visit(i) for i in g.ifs]
+        for field in ("elt", "key", "value"):
+            if hasattr(node, field):
+                setattr(node, field, inner.visit(getattr(node, field)))
+        return node
+
+    visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = _comprehension
+
+    def _refuse_binding(self, node: ast.AST, name: str | None) -> None:
+        if name in self.boxed:
+            raise UnsupportedConstructError(
+                f"{self.filename}:{node.lineno}: {name!r}, which a nested function rebinds with "
+                f"nonlocal, is bound here by {_BINDINGS[type(node)]}, which zygote_engine does not "
+                "follow into the nested function: bind it with an assignment"
+            )
+
+    def generic_visit(self, node: ast.AST) -> ast.AST:
+        if isinstance(node, ast.NamedExpr) and node.target.id in self.boxed:
+            self._refuse_binding(node, node.target.id)
+        if isinstance(node, ast.ExceptHandler):
+            self._refuse_binding(node, node.name)
+        if isinstance(node, (ast.MatchAs, ast.MatchStar)):
+            self._refuse_binding(node, node.name)
+        if isinstance(node, ast.ClassDef):
+            self._refuse_binding(node, node.name)
+        return super().generic_visit(node)
