@@ -7,13 +7,17 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from chainrules_core import AbstractZero, NoTangent, Tangent, ZeroTangent, frule
+from chainrules_core import AbstractZero, NoTangent, Tangent, ZeroTangent, frule, non_differentiable
 
 
 @functools.cache
 def signature_of(f: Callable) -> inspect.Signature:
     """``inspect.signature(f)``, computed once per function (rules ask on every call)."""
     return inspect.signature(f)
+
+
+# a description of a call, no value of it (a third derivative differentiates the rules that ask)
+non_differentiable(signature_of)
 
 
 def bound_arguments(f: Callable | inspect.Signature, args: tuple, kwargs: dict) -> dict:

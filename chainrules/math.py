@@ -8,6 +8,9 @@ Elementwise functions are defined by a table of partial derivatives through ``sc
 * ``fmod(x, y)``: ``1`` and ``-trunc(x / y)``; ``remainder(x, y)``: ``1`` and ``-round(x / y)``;
 * ``pow``: as ``operator.pow`` (see :mod:`chainrules.operator`);
 * ``ldexp(x, i)``: the integer exponent has no tangent;
+* ``frexp(x) = (m, e)``: ``dm = dx / 2**e``, and the integer exponent has no tangent;
+  ``modf(x) = (fractional part, integral part)``: ``1`` and ``0`` (the integral part is a float
+  whose tangent is zero);
 * ``fsum``, ``prod`` and ``dist`` take lists, tuples or 1-d arrays; their cotangents are a
   ``Tangent`` of the same list or tuple type, or an array;
 * ``floor``, ``ceil``, ``trunc``, the predicates (``isnan``, ``isclose``, ...) and the integer
@@ -28,6 +31,7 @@ from chainrules_core import (
     AbstractZero,
     NoTangent,
     ProjectTo,
+    Tangent,
     ZeroTangent,
     frule,
     non_differentiable,
@@ -123,6 +127,48 @@ def _(x, i):
 def _(tangents, x, i):
     _, dx, _ = tangents
     return math.ldexp(x, i), dx * math.ldexp(1.0, i)
+
+
+@rrule.register(math.frexp)
+def _(x):
+    mantissa, exponent = math.frexp(x)
+    scale = math.ldexp(1.0, -exponent)  # x = mantissa * 2**exponent, exponent locally constant
+    project_x = ProjectTo(x)
+
+    def frexp_pullback(dy):
+        dmantissa, _ = item_tangents(dy, 2)
+        return NoTangent(), project_x(dmantissa * scale)
+
+    return (mantissa, exponent), frexp_pullback
+
+
+@frule.register(math.frexp)
+def _(tangents, x):
+    _, dx = tangents
+    mantissa, exponent = math.frexp(x)
+    if isinstance(dx, AbstractZero):
+        return (mantissa, exponent), ZeroTangent()
+    return (mantissa, exponent), Tangent(tuple, dx * math.ldexp(1.0, -exponent), NoTangent())
+
+
+@rrule.register(math.modf)
+def _(x):
+    project_x = ProjectTo(x)
+
+    def modf_pullback(dy):
+        dfractional, _ = item_tangents(dy, 2)
+        return NoTangent(), project_x(dfractional)
+
+    return math.modf(x), modf_pullback
+
+
+@frule.register(math.modf)
+def _(tangents, x):
+    _, dx = tangents
+    y = math.modf(x)
+    if isinstance(dx, AbstractZero):
+        return y, ZeroTangent()
+    return y, Tangent(tuple, dx, ZeroTangent())
 
 
 # --- functions of a whole sequence ------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Rules for arithmetic builtins: sum, abs, min, max, pow, round, float, complex, int.
+"""Rules for arithmetic builtins: sum, abs, min, max, pow, divmod, round, float, complex, int.
 
 Conventions:
 
@@ -12,6 +12,9 @@ Conventions:
 * ``abs`` and ``pow(x, p)`` follow ``operator.abs`` and ``operator.pow``
   (:mod:`chainrules.operator`); ``pow(x, p, m)`` is modular integer arithmetic, with no derivative;
 * ``float(x)`` and ``complex(x[, y])`` of numbers and size-1 arrays: ``complex(x, y) = x + iy``;
+* ``divmod(a, b)`` of floats (or a float and an int): the quotient ``floor(a / b)`` is piecewise
+  constant, with a zero tangent; the remainder ``a - b * floor(a / b)`` has partials ``1`` and
+  ``-floor(a / b)``. Of two ints it is integer arithmetic, with no rule;
 * ``round`` and ``int`` have no derivative;
 * the attributes of Python numbers: ``x.real`` and ``x.imag`` (``x = a + ib`` has cotangent
   ``dL/da + i dL/db``, so ``x.imag`` hands back ``1j * dy``, which is zero for a real ``x``), a
@@ -38,6 +41,7 @@ from chainrules_core import (
     AbstractZero,
     NoTangent,
     ProjectTo,
+    Tangent,
     ZeroTangent,
     frule,
     non_differentiable,
@@ -165,6 +169,31 @@ scalar_rule(builtins.complex, lambda x, y, out: (1, 1j), NUMERIC, NUMERIC)
 
 for _f in (builtins.round, builtins.int):
     non_differentiable(_f)
+
+
+def _divmod_rrule(a, b):
+    quotient, remainder = divmod(a, b)
+    project_a, project_b = ProjectTo(a), ProjectTo(b)
+
+    def divmod_pullback(dy):
+        _, dremainder = item_tangents(dy, 2)
+        return NoTangent(), project_a(dremainder), project_b(-quotient * dremainder)
+
+    return (quotient, remainder), divmod_pullback
+
+
+def _divmod_frule(tangents, a, b):
+    _, da, db = tangents
+    quotient, remainder = divmod(a, b)
+    dremainder = da - quotient * db
+    if isinstance(dremainder, AbstractZero):
+        return (quotient, remainder), ZeroTangent()
+    return (quotient, remainder), Tangent(tuple, ZeroTangent(), dremainder)
+
+
+for _types in ((float, float), (float, int), (int, float)):
+    rrule.add(builtins.divmod, _types, _divmod_rrule)
+    frule.add(builtins.divmod, _types, _divmod_frule)
 
 
 # --- attributes of Python numbers -----------------------------------------------------------------

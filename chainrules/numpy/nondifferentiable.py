@@ -2,7 +2,7 @@
 
 Registered with ``chainrules_core.non_differentiable``, so every tangent (of the output and of each
 input) is ``NoTangent()``. Covered: comparisons and logical functions, piecewise-constant rounding
-(``sign``, ``floor``, ``ceil``, ``trunc``, ``rint``, ``round``/``around``, ``fix``,
+(``floor``, ``ceil``, ``trunc``, ``rint``, ``round``/``around``, ``fix``,
 ``floor_divide``), floating-point predicates, index-valued functions (``argmax``, ``argsort``,
 ``nonzero``, ``searchsorted``, ``digitize``, ...), bitwise and integer functions, shape queries,
 array constructors (``zeros_like``, ``arange``, ``eye``, ...), ``unique``, and random number
@@ -11,10 +11,8 @@ generation: the legacy module functions (``np.random.normal`` is a method of a h
 method as an unbound method (``np.random.Generator.normal`` covers ``rng.normal``), and the
 generator constructors and seeding.
 
-One registration loses a derivative that exists, deliberately:
-
-* ``sign`` of a complex ``z`` is ``z / |z|`` in numpy 2, which is differentiable; write
-  ``z / np.abs(z)`` to differentiate it.
+``sign`` is piecewise constant on real numbers but differentiable on complex ones (``z / |z|``);
+its rules are with the elementwise functions, in :mod:`chainrules.numpy.ufuncs`.
 """
 
 from __future__ import annotations
@@ -39,7 +37,6 @@ COMPARISONS = (
 )
 LOGICAL = (np.logical_and, np.logical_or, np.logical_xor, np.logical_not)
 PIECEWISE_CONSTANT = (
-    np.sign,
     np.floor,
     np.ceil,
     np.trunc,
@@ -83,7 +80,7 @@ INTEGER = (
     np.gcd,
     np.lcm,
 )
-SHAPE_QUERIES = (np.shape, np.size, np.ndim, np.broadcast_shapes)
+SHAPE_QUERIES = (np.shape, np.size, np.ndim, np.broadcast_shapes, np.result_type)
 CONSTRUCTORS = (
     np.zeros_like,
     np.ones_like,

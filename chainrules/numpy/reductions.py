@@ -1,5 +1,5 @@
 """Rules for numpy reductions: sums, means, products, extrema, spreads, cumulative sums and
-products, differences, traces, weighted averages, NaN-ignoring reductions, medians and quantiles.
+products, differences, gradients, traces, weighted averages, NaN-ignoring reductions, medians and quantiles.
 
 Every rule takes the function's own arguments (``axis`` as an int, a tuple, negative or ``None``;
 ``keepdims``; ``dtype=`` where numpy has it). Positional arguments after the array (``axis``,
@@ -21,6 +21,11 @@ Conventions:
 * **median, quantile, percentile** (``method="linear"`` only) are, locally, fixed linear
   combinations of two order statistics; the cotangent goes to the entries holding them (ties are
   ranked by position, as a stable sort does). ``q`` is not differentiable.
+* **gradient** is linear in ``f``: its pullback is the transpose of numpy's own finite-difference
+  stencil (read off ``np.gradient`` itself, for ``edge_order`` 1 and 2), O(n) along each axis.
+  Scalar spacings ``h`` are differentiated too (the result is proportional to ``1 / h``);
+  coordinate arrays raise ``NotImplementedError``. ``axis`` and ``edge_order`` are keywords, as
+  numpy has them.
 * **Complex inputs** follow the library convention (the cotangent of ``z`` is
   ``dL/dRe z + i dL/dIm z``): linear reductions pass the cotangent through, ``prod`` multiplies by
   the conjugate partials, and the real-valued ``var``/``std`` give ``2 (z - mean) dy / (n - ddof)``
@@ -29,6 +34,7 @@ Conventions:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -36,7 +42,17 @@ import numpy as np
 from numpy.lib.array_utils import normalize_axis_tuple
 
 from chainrules.calls import bound_arguments, no_tangents
-from chainrules_core import AbstractZero, NoTangent, ProjectTo, ZeroTangent, frule, rrule
+from chainrules.numpy.shape import array_tangent
+from chainrules.operator import item_tangents
+from chainrules_core import (
+    AbstractZero,
+    NoTangent,
+    ProjectTo,
+    ZeroTangent,
+    frule,
+    rrule,
+    unthunk,
+)
 
 
 def _options(f: Callable, x: Any, args: tuple, kwargs: dict) -> dict:
@@ -543,6 +559,100 @@ def _(x, *args, **kwargs):
 
 
 _register_linear_frule(np.trace)
+
+
+# ----------------------------------------------------------------------------------------------
+# gradient: linear in f, and in one over each spacing
+
+
+def _gradient_spacings(f: Any, varargs: tuple, axis: Any) -> tuple[tuple[int, ...], tuple]:
+    """The differentiated axes and the spacing along each: none given is 1, one is shared."""
+    axes = _axes(axis, f)
+    spacings = varargs * len(axes) if len(varargs) == 1 else varargs or (1.0,) * len(axes)
+    if any(np.ndim(h) != 0 for h in spacings):
+        raise NotImplementedError(
+            "the rules of numpy.gradient support scalar spacings only, not coordinate arrays; "
+            "for a uniform grid pass its step, otherwise differentiate np.diff of the values "
+            "divided by np.diff of the coordinates"
+        )
+    return axes, spacings
+
+
+@functools.cache
+def _gradient_stencil(n: int, edge_order: int) -> tuple[tuple, tuple]:
+    """``(columns, weights)``: entry ``i`` of ``np.gradient`` of a length-``n`` vector ``f`` with
+    unit spacing is ``sum(weights[k][i] * f[columns[k][i]] for k in range(3))``.
+
+    Each entry reads three neighbouring entries at most (interior: ``i - 1``, ``i + 1``; the
+    edges: the first or last three), whose positions differ modulo 3; so ``np.gradient`` of the
+    indicator of the positions equal to ``k`` modulo 3 is, entry by entry, the weight of the one
+    column that each entry reads there. numpy's own stencil is read, never rewritten.
+    """
+    positions = np.arange(n)
+    first = np.clip(positions - 1, 0, max(n - 3, 0))
+    columns, weights = [], []
+    for k in range(3):
+        probe = (positions % 3 == k).astype(float)
+        weights.append(np.gradient(probe, edge_order=edge_order))
+        # past the end only for n = 2, where that column's weight is zero
+        columns.append(np.minimum(first + (k - first) % 3, n - 1))
+    return tuple(columns), tuple(weights)
+
+
+def _gradient_adjoint(dy: Any, axis: int, edge_order: int) -> Any:
+    """The transpose of unit-spacing ``np.gradient`` along ``axis``, applied to ``dy``."""
+    dy = np.moveaxis(dy, axis, -1)
+    columns, weights = _gradient_stencil(dy.shape[-1], edge_order)
+    df = np.zeros_like(dy)
+    for column, weight in zip(columns, weights, strict=True):
+        np.add.at(df, (..., column), weight * dy)  # neighbouring entries share columns
+    return np.moveaxis(df, -1, axis)
+
+
+@rrule.register(np.gradient)
+def _(f, *varargs, axis=None, edge_order=1):
+    y = np.gradient(f, *varargs, axis=axis, edge_order=edge_order)
+    axes, spacings = _gradient_spacings(f, varargs, axis)
+    ys = y if isinstance(y, tuple) else (y,)
+    project_f = ProjectTo(f)
+    project_varargs = [ProjectTo(h) for h in varargs]
+
+    def gradient_pullback(dy):
+        dys = item_tangents(dy, len(axes)) if isinstance(y, tuple) else (dy,)
+        df = np.zeros(np.shape(f), dtype=ys[0].dtype)
+        dspacings = [0.0] * len(axes)
+        for i, (a, h, g, d) in enumerate(zip(axes, spacings, ys, map(unthunk, dys), strict=True)):
+            if isinstance(d, AbstractZero):
+                continue
+            df = df + _gradient_adjoint(d, a, edge_order) / h
+            dspacings[i] = -np.real(np.vdot(g, d)) / h  # g = (stencil of f) / h
+        dvarargs = [sum(dspacings)] if len(varargs) == 1 else dspacings[: len(varargs)]
+        return (
+            NoTangent(),
+            project_f(df),
+            *(project(d) for project, d in zip(project_varargs, dvarargs, strict=True)),
+        )
+
+    return y, gradient_pullback
+
+
+@frule.register(np.gradient)
+def _(tangents, f, *varargs, axis=None, edge_order=1):
+    y = np.gradient(f, *varargs, axis=axis, edge_order=edge_order)
+    axes, spacings = _gradient_spacings(f, varargs, axis)
+    ys = y if isinstance(y, tuple) else (y,)
+    _, df, *dvarargs = map(unthunk, tangents)
+    dys = [np.zeros_like(g) for g in ys]
+    if not isinstance(df, AbstractZero):
+        dg = np.gradient(array_tangent(f, df), *varargs, axis=axis, edge_order=edge_order)
+        dys = list(dg if isinstance(dg, tuple) else (dg,))
+    dspacings = dvarargs * len(axes) if len(dvarargs) == 1 else dvarargs
+    for i, (h, dh) in enumerate(zip(spacings, dspacings)):
+        if not isinstance(dh, AbstractZero):
+            dys[i] = dys[i] - ys[i] * (dh / h)
+    if isinstance(df, AbstractZero) and all(isinstance(dh, AbstractZero) for dh in dspacings):
+        return y, ZeroTangent()
+    return y, ProjectTo(y)(tuple(dys) if isinstance(y, tuple) else dys[0])
 
 
 # ----------------------------------------------------------------------------------------------

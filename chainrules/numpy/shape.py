@@ -5,11 +5,15 @@ to the tangent, and its pullback applies the transposed map:
 
 * reshapes (``reshape``, ``ravel``, ``expand_dims``, ``squeeze``, ``atleast_*d``, ``copy``,
   ``ascontiguousarray``) reshape the cotangent back;
-* permutations (``transpose``, ``permute_dims``, ``moveaxis``, ``swapaxes``, ``flip*``, ``roll``,
-  ``rot90``) apply the inverse permutation;
+* permutations (``transpose``, ``permute_dims``, ``matrix_transpose``, ``moveaxis``,
+  ``rollaxis``, ``swapaxes``, ``flip*``, ``roll``, ``rot90``) apply the inverse permutation;
 * ``broadcast_to`` sums over the broadcast dimensions; ``tril``/``triu`` mask the cotangent;
-* joins (``concatenate``, ``stack``, ``hstack``, ``vstack``, ``dstack``, ``column_stack``) split the
-  cotangent, and splits (``split``, ``array_split``, ``hsplit``, ``vsplit``, ``dsplit``) join it;
+* joins (``concatenate``, ``stack``, ``hstack``, ``vstack``, ``dstack``, ``column_stack``,
+  ``append``) split the cotangent, and splits (``split``, ``array_split``, ``hsplit``, ``vsplit``,
+  ``dsplit``) join it; the index expressions ``np.r_[a, b, ...]`` and ``np.c_[a, b, ...]`` (calls
+  of ``operator.getitem`` on ``np.r_`` and ``np.c_``) join arrays and numbers and send each entry
+  of the cotangent back to the item it was copied from; their string directives and slice ranges
+  raise ``NotImplementedError``;
 * gathers, whose every output entry is a copy of one input entry (``tile``, ``repeat``,
   ``diagonal``, ``diag`` of a matrix, ``pad`` in the modes ``'edge'``, ``'reflect'``,
   ``'symmetric'`` and ``'wrap'``, and the indexing functions of :mod:`chainrules.numpy.indexing`),
@@ -28,6 +32,7 @@ type; a list output (what ``split`` returns) has a ``Tangent(list, ...)`` whose 
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from typing import Any
 
@@ -301,6 +306,18 @@ def _moveaxis_adjoint(dy, a, source, destination):
     return np.moveaxis(dy, destination, source)
 
 
+def _rollaxis_adjoint(dy, a, axis, start=0):
+    # rollaxis is the moveaxis whose destination counts positions before ``axis`` is removed
+    ndim = np.ndim(a)
+    axis = axis % ndim
+    start = start + ndim if start < 0 else start
+    return np.moveaxis(dy, start - 1 if start > axis else start, axis)
+
+
+def _matrix_transpose_adjoint(dy, x):
+    return np.swapaxes(dy, -1, -2)
+
+
 def _roll_adjoint(dy, a, shift, axis=None):
     return np.roll(dy, np.negative(shift), axis)
 
@@ -316,6 +333,9 @@ def _broadcast_to_adjoint(dy, array, *args, **kwargs):
 linear_rules(np.transpose, _transpose_adjoint)
 linear_rules(np.permute_dims, _transpose_adjoint)
 linear_rules(np.moveaxis, _moveaxis_adjoint)
+linear_rules(np.rollaxis, _rollaxis_adjoint)
+if hasattr(np, "matrix_transpose"):  # numpy 2.0 and later
+    linear_rules(np.matrix_transpose, _matrix_transpose_adjoint)
 linear_rules(np.roll, _roll_adjoint)
 linear_rules(np.rot90, _rot90_adjoint)
 linear_rules(np.broadcast_to, _broadcast_to_adjoint)
@@ -403,6 +423,107 @@ _joining_rules(np.hstack, _hstack_layout)
 _joining_rules(np.vstack, _vstack_layout)
 _joining_rules(np.dstack, _dstack_layout)
 _joining_rules(np.column_stack, _column_stack_layout)
+
+
+def _append_split(arr: Any, axis: Any) -> tuple[int, int]:
+    """Where ``append(arr, values, axis)`` splits into the two pieces: ``(axis, length of arr)``."""
+    if axis is None:  # both arguments are flattened first
+        return 0, np.size(arr)
+    return axis, np.shape(arr)[axis]
+
+
+@rrule.register(np.append)
+def _(arr, values, *args, **kwargs):
+    axis, length = _append_split(arr, argument(np.append, "axis", (arr, values, *args), kwargs))
+    project_arr, project_values = ProjectTo(arr), ProjectTo(values)
+
+    def append_pullback(dy):
+        darr, dvalues = np.split(dy, [length], axis=axis)
+        return (
+            NoTangent(),
+            project_arr(np.reshape(darr, np.shape(arr))),
+            project_values(np.reshape(dvalues, np.shape(values))),
+            *no_tangents(args),
+        )
+
+    return np.append(arr, values, *args, **kwargs), append_pullback
+
+
+@frule.register(np.append)
+def _(tangents, arr, values, *args, **kwargs):
+    y = np.append(arr, values, *args, **kwargs)
+    _, darr, dvalues, *_ = map(unthunk, tangents)
+    if isinstance(darr, AbstractZero) and isinstance(dvalues, AbstractZero):
+        return y, ZeroTangent()
+    dy = np.append(array_tangent(arr, darr), array_tangent(values, dvalues), *args, **kwargs)
+    return y, ProjectTo(y)(dy)
+
+
+# np.r_[a, b] and np.c_[a, b] are calls of operator.getitem on the objects np.r_ and np.c_. Every
+# entry of the result is a copy of an entry of one item, so the result of the same expression on
+# the items' flat positions (numbered on from one item to the next) says where each entry came from.
+
+
+def _index_expression_items(concatenator: Any, key: Any) -> tuple:
+    """The items that ``concatenator[key]`` joins, refusing what the rules cannot differentiate."""
+    items = key if isinstance(key, tuple) else (key,)
+    for item in items:
+        if isinstance(item, (str, slice)):
+            name = "np.r_" if isinstance(concatenator, type(np.r_)) else "np.c_"
+            raise NotImplementedError(
+                f"chainrules differentiates {name}[...] of arrays and numbers only, but got "
+                f"{item!r}: a string directive or a slice range; build the pieces and join them "
+                "with np.concatenate (np.arange or np.linspace for a range), whose rules apply"
+            )
+    return items
+
+
+def _item_positions(items: tuple) -> list:
+    """Each item replaced by its entries' positions in the flat list of all items' entries."""
+    positions, start = [], 0
+    for item in items:
+        size = np.size(item)
+        if np.ndim(item) == 0 and not isinstance(item, np.ndarray):
+            positions.append(start)  # a number stays a number: the concatenators treat it apart
+        else:
+            positions.append(np.arange(start, start + size).reshape(np.shape(item)))
+        start += size
+    return positions
+
+
+def _index_expression_rules(concatenator: Any) -> None:
+    """Rules of ``concatenator[key]`` for ``np.r_`` or ``np.c_``."""
+
+    @rrule.register(operator.getitem, type(concatenator), object)
+    def _(concatenator, key):
+        items = _index_expression_items(concatenator, key)
+        origins = np.ravel(concatenator[tuple(_item_positions(items))])
+        sizes = [np.size(item) for item in items]
+        project_key = ProjectTo(key)
+
+        def index_expression_pullback(dy):
+            dentries = scatter_add(np.ravel(dy), (sum(sizes),), origins)
+            pieces = np.split(dentries, np.cumsum(sizes)[:-1])
+            ditems = [np.reshape(p, np.shape(item)) for p, item in zip(pieces, items, strict=True)]
+            dkey = sequence_cotangent(key, ditems) if isinstance(key, tuple) else ditems[0]
+            return NoTangent(), NoTangent(), project_key(dkey)
+
+        return concatenator[key], index_expression_pullback
+
+    @frule.register(operator.getitem, type(concatenator), object)
+    def _(tangents, concatenator, key):
+        items = _index_expression_items(concatenator, key)
+        y = concatenator[key]
+        dkey = unthunk(tangents[2])
+        if isinstance(dkey, AbstractZero):
+            return y, ZeroTangent()
+        ditems = dkey if isinstance(key, tuple) else (dkey,)
+        dy = concatenator[tuple(_as_sequence_of_arrays(items, ditems))]
+        return y, ProjectTo(y)(dy)
+
+
+_index_expression_rules(np.r_)
+_index_expression_rules(np.c_)
 
 
 def _split_axis(f: Callable, args: tuple, kwargs: dict) -> int:

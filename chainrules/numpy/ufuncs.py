@@ -3,8 +3,9 @@
 ``PARTIALS`` maps each elementwise function to ``partials(*args, out)``, its partial derivatives
 at the arguments given the primal output ``out``; every entry becomes an ``rrule`` and an ``frule``
 through ``chainrules_core.scalar_rule``, so broadcasting, Python scalars, 0-d arrays and dtypes are
-handled in one place. ``np.conjugate`` (not complex-linear) and ``np.clip`` (not a ufunc) have
-rules of their own below.
+handled in one place. ``np.conjugate`` (not complex-linear), ``np.sign`` (of a complex argument),
+and the elementwise functions that are not ufuncs (``np.clip``, ``np.nan_to_num``,
+``np.real_if_close``) have rules of their own below.
 
 Conventions:
 
@@ -23,6 +24,14 @@ Conventions:
   ``x1 = 0`` for ``x2 > 0``); in ``x1``: 0 where ``x2 == 0``.
 * Zero in an argument: ``heaviside`` in ``x1`` (its tangent is ``ZeroTangent()``), ``copysign`` in
   ``x2``; ``ldexp``'s integer exponent has ``NoTangent()``.
+* ``sign``: of a real ``x``, piecewise constant, with no tangent (``NoTangent()``) and any options
+  passed through; of a complex ``z``, ``z / |z|``, which is not holomorphic: its derivative is the
+  real-linear map ``dz -> i y Im(conj(y) dz) / |z|`` (``y = sign(z)``: only a turn of ``z`` turns
+  ``y``), which is its own transpose, and ``0`` at ``z = 0``.
+* ``nan_to_num``: derivative 1 where ``x`` is finite and 0 where a NaN or an infinity was replaced
+  (in the real and imaginary parts separately); ``nan=``, ``posinf=`` and ``neginf=`` are constants.
+* ``real_if_close``: the identity, or the real part where it drops negligible imaginary parts; the
+  cotangent of the complex input is then the real cotangent (no imaginary part).
 * ``clip(x, a_min, a_max)``: ``x`` gets ``dy`` where ``a_min < x < a_max`` strictly; elsewhere the
   bound that ``y`` equals gets it (``a_max`` where ``a_min >= a_max``, as numpy returns it).
 * Only the plain call is covered, ``np.add(x1, x2)``: ``out=``, ``where=``, ``dtype=`` and any
@@ -38,6 +47,8 @@ from typing import Any
 
 import numpy as np
 
+from chainrules.calls import no_tangents
+from chainrules.numpy.shape import array_tangent
 from chainrules_core import (
     AbstractZero,
     NoTangent,
@@ -47,6 +58,7 @@ from chainrules_core import (
     rrule,
     scalar_rule,
     unbroadcast,
+    unthunk,
 )
 
 _LN2 = math.log(2.0)
@@ -194,6 +206,103 @@ def _(tangents, x, *out, **kwargs):
     _plain_call_only(np.conjugate, (x, *out), kwargs, 1)
     _, dx = tangents
     return np.conjugate(x), dx if isinstance(dx, AbstractZero) else np.conj(dx)
+
+
+def _turn(y: Any, r: Any, dz: Any) -> Any:
+    """The derivative of ``y = sign(z)`` at a complex ``z`` with ``|z| = r``, applied to ``dz``.
+
+    Only the part of ``dz`` orthogonal to ``z`` turns ``y``; the map is symmetric for the inner
+    product ``Re(conj(a) b)``, so it also carries a cotangent back. ``y = 0`` at ``z = 0`` makes
+    the derivative ``0`` there.
+    """
+    return 1j * y * np.imag(np.conj(y) * dz) / _with_safe_zero(r)
+
+
+@rrule.register(np.sign)
+def _(x, *args, **kwargs):
+    y = np.sign(x, *args, **kwargs)
+    if not np.iscomplexobj(x):
+
+        def piecewise_constant_pullback(dy):
+            return NoTangent(), NoTangent(), *no_tangents(args)
+
+        return y, piecewise_constant_pullback
+    _plain_call_only(np.sign, (x, *args), kwargs, 1)
+    r = np.abs(x)
+    project_x = ProjectTo(x)
+
+    def sign_pullback(dy):
+        return NoTangent(), project_x(_turn(y, r, dy))
+
+    return y, sign_pullback
+
+
+@frule.register(np.sign)
+def _(tangents, x, *args, **kwargs):
+    y = np.sign(x, *args, **kwargs)
+    if not np.iscomplexobj(x):
+        return y, NoTangent()
+    _plain_call_only(np.sign, (x, *args), kwargs, 1)
+    dx = unthunk(tangents[1])
+    if isinstance(dx, AbstractZero):
+        return y, ZeroTangent()
+    return y, ProjectTo(y)(_turn(y, np.abs(x), dx))
+
+
+def _finite_parts(x: Any) -> tuple:
+    """Where ``nan_to_num`` keeps ``x``: one mask for a real ``x``, one per part of a complex one."""
+    if np.iscomplexobj(x):
+        return np.isfinite(np.real(x)), np.isfinite(np.imag(x))
+    return (np.isfinite(x),)
+
+
+def _on_finite_parts(d: Any, masks: tuple) -> Any:
+    """The tangent ``d`` where ``masks`` say ``x`` was kept, zero where it was replaced."""
+    if len(masks) == 1:
+        return np.where(masks[0], d, 0)
+    return np.where(masks[0], np.real(d), 0) + 1j * np.where(masks[1], np.imag(d), 0)
+
+
+@rrule.register(np.nan_to_num)
+def _(x, *args, **kwargs):
+    masks = _finite_parts(x)  # before the call: copy=False replaces the entries of x itself
+    project_x = ProjectTo(x)
+
+    def nan_to_num_pullback(dy):
+        return NoTangent(), project_x(_on_finite_parts(dy, masks)), *no_tangents(args)
+
+    return np.nan_to_num(x, *args, **kwargs), nan_to_num_pullback
+
+
+@frule.register(np.nan_to_num)
+def _(tangents, x, *args, **kwargs):
+    masks = _finite_parts(x)
+    y = np.nan_to_num(x, *args, **kwargs)
+    dx = unthunk(tangents[1])
+    if isinstance(dx, AbstractZero):
+        return y, ZeroTangent()
+    return y, ProjectTo(y)(_on_finite_parts(dx, masks))
+
+
+@rrule.register(np.real_if_close)
+def _(a, *args, **kwargs):
+    project_a = ProjectTo(a)
+
+    def real_if_close_pullback(dy):
+        # Where the imaginary parts were dropped, a real dy is a complex cotangent with none.
+        return NoTangent(), project_a(dy), *no_tangents(args)
+
+    return np.real_if_close(a, *args, **kwargs), real_if_close_pullback
+
+
+@frule.register(np.real_if_close)
+def _(tangents, a, *args, **kwargs):
+    y = np.real_if_close(a, *args, **kwargs)
+    da = unthunk(tangents[1])
+    if isinstance(da, AbstractZero):
+        return y, ZeroTangent()
+    # Projecting onto a real y keeps the real part, the tangent of the real part kept.
+    return y, ProjectTo(y)(np.asarray(array_tangent(a, da)))
 
 
 _CLIP_BOUND_KEYWORDS = ("a_min", "a_max", "min", "max")

@@ -8,8 +8,10 @@ function is holomorphic (``gamma``, ``loggamma``, ``rgamma``, ``erf``, ``erfc``,
 
 Conventions:
 
-* Orders and counts (``n`` of ``polygamma`` and ``expn``, ``v`` of the Bessel functions, ``d`` of
-  ``multigammaln``) are not differentiated: their tangent is ``NoTangent()``, even for floats.
+* Orders and counts (``n`` of ``polygamma``, ``expn`` and ``yn``, ``v`` of the Bessel functions,
+  ``d`` of ``multigammaln``) are not differentiated: their tangent is ``NoTangent()``, even for
+  floats.
+* ``gammasgn``, the sign of the gamma function, is piecewise constant: it has no derivative.
 * ``gammainc``, ``gammaincc``, ``gammaincinv``, ``gammainccinv`` (in ``a``), ``betainc``,
   ``betaincc`` (in ``a`` and ``b``) and the Hurwitz ``zeta(x, q)`` (in ``x``) have no closed-form
   derivative in those arguments. Their rules are exact in the other arguments and
@@ -38,6 +40,7 @@ from chainrules_core import (
     Thunk,
     ZeroTangent,
     frule,
+    non_differentiable,
     rrule,
     scalar_rule,
     unbroadcast,
@@ -144,6 +147,7 @@ ELEMENTWISE_PARTIALS = {
     sc.k1e: lambda x, out: out - (sc.k0e(x) + sc.kve(2, x)) / 2,
     sc.jv: lambda v, x, out: (_NO, (sc.jv(v - 1, x) - sc.jv(v + 1, x)) / 2),
     sc.yv: lambda v, x, out: (_NO, (sc.yv(v - 1, x) - sc.yv(v + 1, x)) / 2),
+    sc.yn: lambda n, x, out: (_NO, (sc.yn(n - 1, x) - sc.yn(n + 1, x)) / 2),
     sc.iv: lambda v, x, out: (_NO, (sc.iv(v - 1, x) + sc.iv(v + 1, x)) / 2),
     sc.ive: lambda v, x, out: (
         _NO,
@@ -307,6 +311,7 @@ PARTLY_CLOSED_FORM_PARTIALS = {
 
 for _f, _partials in ELEMENTWISE_PARTIALS.items():
     scalar_rule(_f, _partials)
+non_differentiable(sc.gammasgn)
 for _f, _partials in PARTLY_CLOSED_FORM_PARTIALS.items():
     _register_partly_closed_form(_f, _partials)
 

@@ -114,6 +114,35 @@ def test_ldexp_scales_by_a_power_of_two(i):
     test_frule(math.ldexp, 0.7, i)
 
 
+# away from the powers of two, where the exponent jumps
+@pytest.mark.parametrize("x", [0.7, -3.3, 0.023, 1234.5, np.float32(6.1)])
+def test_frexp_mantissa_scales_by_a_power_of_two(x):
+    test_rrule(math.frexp, x)
+    test_frule(math.frexp, x)
+
+
+def test_frexp_exponent_has_no_tangent():
+    _, back = rrule(math.frexp, 12.0)  # 0.75 * 2**4
+    assert back(Tangent(tuple, 1.0, NoTangent())) == (NoTangent(), 1 / 16)
+    assert back(Tangent(tuple, ZeroTangent(), NoTangent()))[1] == ZeroTangent()
+    _, (dmantissa, dexponent) = frule((NoTangent(), 2.0), math.frexp, 12.0)
+    assert dmantissa == 0.125 and dexponent == NoTangent()
+
+
+# away from the integers, where the parts jump
+@pytest.mark.parametrize("x", [0.3, -2.6, 41.25, np.float32(-0.4)])
+def test_modf(x):
+    test_rrule(math.modf, x)
+    test_frule(math.modf, x)
+
+
+def test_modf_integral_part_has_zero_derivative():
+    _, back = rrule(math.modf, 2.5)
+    assert isinstance(back(Tangent(tuple, ZeroTangent(), 1.0))[1], AbstractZero)
+    _, (dfractional, dintegral) = frule((NoTangent(), 3.0), math.modf, 2.5)
+    assert dfractional == 3.0 and isinstance(dintegral, AbstractZero)
+
+
 SEQUENCES = {
     "list": [0.5, -1.25, 2.0],
     "tuple": (1.5, 0.25),

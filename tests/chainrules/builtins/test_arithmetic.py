@@ -169,3 +169,23 @@ def test_a_missing_attribute_gives_the_default_and_its_cotangent():
 def test_conjugate_of_a_number(x):
     test_rrule(type(x).conjugate, x)
     test_frule(type(x).conjugate, x)
+
+
+# away from the jumps of the quotient, where a / b is an integer
+@pytest.mark.parametrize(
+    ("a", "b"), [(7.3, 2.0), (-7.3, 2.1), (5.5, -1.7), (4, 1.5), (3.25, 2)], ids=str
+)
+def test_divmod(a, b):
+    check(divmod, a, b)
+
+
+def test_divmod_quotient_is_piecewise_constant():
+    _, back = rrule(divmod, 7.5, 2.0)  # (3.0, 1.5)
+    assert back(Tangent(tuple, 1.0, ZeroTangent())) == (NoTangent(), ZeroTangent(), ZeroTangent())
+    assert back(Tangent(tuple, ZeroTangent(), 1.0)) == (NoTangent(), 1.0, -3.0)
+    _, (dquotient, dremainder) = frule((NoTangent(), 1.0, 1.0), divmod, 7.5, 2.0)
+    assert isinstance(dquotient, AbstractZero) and dremainder == -2.0
+
+
+def test_divmod_of_ints_has_no_rule():
+    assert rrule(divmod, 7, 2) is None

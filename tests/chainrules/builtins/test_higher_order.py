@@ -135,6 +135,9 @@ def test_sorted(xs, kwargs):
 def test_sorted_keeps_ties_in_their_original_order():
     _, back = rrule(sorted, [1.0, -1.0, 2.0], key=abs)
     assert back(Tangent(list, 10.0, 20.0, 30.0))[1] == Tangent(list, 10.0, 20.0, 30.0)
+    # reversed, equal items still keep their original order: each gets its own position's cotangent
+    _, back = rrule(sorted, (1.0, 2.0, 1.0), reverse=True)  # [2.0, first 1.0, last 1.0]
+    assert back(Tangent(list, 10.0, 20.0, 30.0))[1] == Tangent(tuple, 20.0, 10.0, 30.0)
 
 
 @pytest.mark.parametrize("predicate", [None, lambda x: x > 0], ids=["truth", "positive"])

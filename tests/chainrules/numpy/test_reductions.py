@@ -257,6 +257,52 @@ def test_diff_positional_arguments():
 
 
 @pytest.mark.parametrize(
+    ("shape", "spacings", "kwargs"),
+    [
+        ((2,), (), {}),
+        ((3,), (), {"edge_order": 2}),
+        ((7,), (0.5,), {}),
+        ((7,), (0.5,), {"edge_order": 2}),
+        ((3, 4), (), {}),
+        ((3, 5), (2.0,), {"edge_order": 2}),
+        ((3, 5), (2.0, 0.25), {}),
+        ((4, 3, 5), (1.5,), {"axis": (0, 2), "edge_order": 2}),
+        ((4, 6), (), {"axis": -1}),
+        ((4, 6), (3,), {"axis": 0}),
+    ],
+    ids=str,
+)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.complex128])
+def test_gradient(shape, spacings, kwargs, dtype):
+    check(np.gradient, random(shape, dtype), *spacings, **kwargs)
+
+
+def test_gradient_stencil_transpose_is_exact_at_every_length():
+    # the pullback against the dense matrix of np.gradient, built from basis vectors
+    for n in range(2, 9):
+        for edge_order in (1, 2) if n > 2 else (1,):
+            matrix = np.stack(
+                [np.gradient(e, 0.5, edge_order=edge_order) for e in np.eye(n)], axis=1
+            )
+            dy = RNG.standard_normal(n)
+            _, back = rrule(np.gradient, np.zeros(n), 0.5, edge_order=edge_order)
+            np.testing.assert_allclose(back(dy)[1], matrix.T @ dy, atol=1e-12)
+
+
+def test_gradient_pullback_passes_a_zero_cotangent_of_one_axis():
+    _, back = rrule(np.gradient, np.arange(6.0).reshape(2, 3) ** 2)
+    _, df = back((ZeroTangent(), np.ones((2, 3))))
+    np.testing.assert_allclose(df, [[-1.5, 0, 1.5], [-1.5, 0, 1.5]])
+
+
+def test_gradient_refuses_coordinate_arrays():
+    with pytest.raises(NotImplementedError, match="coordinate arrays"):
+        rrule(np.gradient, np.ones(4), np.array([0.0, 1.0, 3.0, 4.0]))
+    with pytest.raises(NotImplementedError, match="coordinate arrays"):
+        frule((NoTangent(), np.ones(4), NoTangent()), np.gradient, np.ones(4), np.arange(4.0))
+
+
+@pytest.mark.parametrize(
     ("shape", "args", "kwargs"),
     [
         ((3, 3), (), {}),

@@ -1,12 +1,14 @@
 """Finite-difference tests of the rules for numpy's element-moving functions (numpy/shape.py)."""
 
+import operator
+
 import numpy as np
 import pytest
 from array_specs import A, realize
 
 import chainrules.numpy.shape  # noqa: F401 - registers the rules
 from chainrules_core import NoTangent, Tangent, ZeroTangent, frule, rrule
-from chainrules_core.testing import test_frule, test_rrule
+from chainrules_core.testing import nondiff, test_frule, test_rrule
 
 
 def check(f, args, kwargs, dtype):
@@ -29,6 +31,10 @@ CASES = [
     (np.moveaxis, (A(2, 3, 4), 0, -1), {}),
     (np.moveaxis, (A(2, 3, 4), (0, 1), (2, 0)), {}),
     (np.swapaxes, (A(2, 3, 4), 0, 2), {}),
+    (np.rollaxis, (A(2, 3, 4), 2), {}),
+    (np.rollaxis, (A(2, 3, 4), 0, 2), {}),
+    (np.rollaxis, (A(2, 3, 4), -1, -2), {}),
+    (np.rollaxis, (A(2, 3, 4), 1), {"start": 3}),
     (np.expand_dims, (A(2, 3), 1), {}),
     (np.expand_dims, (A(), (0, 1)), {}),
     (np.squeeze, (A(1, 3, 1),), {}),
@@ -62,6 +68,11 @@ CASES = [
     (np.concatenate, ((A(2, 3), A(3, 3)),), {}),
     (np.concatenate, ([A(2, 3), A(2, 1)],), {"axis": 1}),
     (np.concatenate, ((A(2, 3), A(3)), None), {}),
+    (np.append, (A(2, 3), A(4)), {}),
+    (np.append, (A(2, 3), A(1, 3), 0), {}),
+    (np.append, (A(2, 3), A(2, 2)), {"axis": -1}),
+    (np.append, (A(), 2.5), {}),
+    (np.append, (A(3), [1.5, -0.5]), {}),
     (np.stack, ((A(2, 3), A(2, 3)),), {}),
     (np.stack, ([A(3), A(3), A(3)], -1), {}),
     (np.stack, ((A(), A()),), {}),
@@ -101,6 +112,7 @@ CASES = [
     (np.triu, (A(2, 3, 4), 1), {}),
     (np.tril, (A(3),), {}),
     (np.copy, (A(2, 3),), {}),
+    *([(np.matrix_transpose, (A(2, 3, 4),), {})] if hasattr(np, "matrix_transpose") else []),
     (np.copy, (A(),), {}),
     (np.ascontiguousarray, (A(2, 3),), {}),
     (np.ascontiguousarray, (A(),), {}),
@@ -111,6 +123,7 @@ COMPLEX_CASES = [
     (np.transpose, (A(2, 3, 4), (1, 2, 0)), {}),
     (np.roll, (A(4), 1), {}),
     (np.concatenate, ((A(2), A(3)),), {}),
+    (np.append, (A(2, 2), A(3)), {}),
     (np.split, (A(4), 2), {}),
     (np.pad, (A(3), 2, "reflect"), {}),
     (np.diag, (A(2, 2),), {}),
@@ -213,3 +226,47 @@ def test_out_argument_keeps_the_primal():
     assert y is out
     np.testing.assert_array_equal(out, [0, 0, 3, 3])
     np.testing.assert_array_equal(dy, np.ones(4))
+
+
+INDEX_EXPRESSIONS = [
+    (np.r_, (A(2), A(3))),
+    (np.r_, (A(2), 1.5, A(), A(1))),
+    (np.r_, (A(2, 3), A(1, 3))),
+    (np.r_, A(3)),
+    (np.r_, ([0.5, 2.0], A(2))),
+    (np.c_, (A(3), A(3))),
+    (np.c_, (A(3, 2), A(3))),
+    (np.c_, (1.5, A(), A(1, 2))),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.complex128])
+@pytest.mark.parametrize(
+    "concatenator, key", INDEX_EXPRESSIONS, ids=lambda c: getattr(c, "__name__", repr(c))
+)
+def test_index_expression_concatenators(concatenator, key, dtype):
+    key = realize(key, dtype, np.random.default_rng(2))
+    test_rrule(operator.getitem, nondiff(concatenator), key)
+    test_frule(operator.getitem, nondiff(concatenator), key)
+
+
+def test_index_expression_of_a_tuple_gives_a_tuple_cotangent():
+    _, back = rrule(operator.getitem, np.r_, (np.zeros(2), 3.0))
+    _, _, dkey = back(np.array([1.0, 2.0, 4.0]))
+    assert dkey.primal_type is tuple
+    np.testing.assert_array_equal(dkey[0], [1.0, 2.0])
+    assert dkey[1] == 4.0
+
+
+@pytest.mark.parametrize("key", [(slice(0, 3), np.ones(2)), ("0,2", np.ones(2), np.ones(2))])
+@pytest.mark.parametrize("concatenator", [np.r_, np.c_])
+def test_index_expression_ranges_and_directives_are_refused_naming_concatenate(concatenator, key):
+    with pytest.raises(NotImplementedError, match="np.concatenate"):
+        rrule(operator.getitem, concatenator, key)
+    with pytest.raises(NotImplementedError, match="np.concatenate"):
+        frule((NoTangent(), NoTangent(), ZeroTangent()), operator.getitem, concatenator, key)
+
+
+def test_append_frule_with_one_constant_argument():
+    _, dy = frule((NoTangent(), ZeroTangent(), np.ones(2)), np.append, np.zeros(3), np.zeros(2))
+    np.testing.assert_array_equal(dy, [0, 0, 0, 1, 1])

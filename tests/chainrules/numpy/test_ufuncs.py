@@ -2,9 +2,10 @@
 
 import numpy as np
 import pytest
+from array_specs import A, realize
 
 from chainrules.numpy.ufuncs import PARTIALS
-from chainrules_core import NoTangent, ZeroTangent, frule, rrule
+from chainrules_core import NoTangent, Tangent, ZeroTangent, frule, rrule
 from chainrules_core.testing import nondiff, test_frule, test_rrule
 
 # Domain samplers: (rng, shape) -> values inside the function's domain, away from kinks and jumps.
@@ -301,6 +302,100 @@ def test_conjugate_cotangent_is_conjugated():
     np.testing.assert_array_equal(back(np.array([2 + 3j]))[1], [2 - 3j])
 
 
+@pytest.mark.parametrize(
+    "z",
+    [
+        np.array([1 + 2j, -3j, 0.5 - 0.1j]),
+        np.array([[1 - 1j, 2 + 0.5j]], np.complex64),
+        np.complex128(-1.5 + 2j),
+        2.5 - 1j,
+    ],
+    ids=["vector", "complex64", "numpy scalar", "python complex"],
+)
+def test_sign_of_complex_matches_finite_differences(z):
+    test_rrule(np.sign, z)
+    test_frule(np.sign, z)
+
+
+def test_sign_of_complex_turns_only_with_the_argument():
+    # a step along z leaves z/|z| unchanged; a step along iz turns it by that step over |z|
+    z = np.array([3 + 4j, 0j])
+    _, back = rrule(np.sign, z)
+    np.testing.assert_allclose(back(np.array([0.6 + 0.8j, 1.0]))[1], [0, 0], atol=1e-15)
+    expected = [1j * (0.6 + 0.8j) / 5, 0]
+    np.testing.assert_allclose(back(np.array([1j * (0.6 + 0.8j), 1j]))[1], expected, atol=1e-15)
+
+
+def test_sign_of_real_input_stays_non_differentiable():
+    x = np.array([-2.0, 0.0, 3.0])
+    _, back = rrule(np.sign, x)
+    assert back(np.ones(3)) == (NoTangent(), NoTangent())
+    assert frule((NoTangent(), np.ones(3)), np.sign, x)[1] == NoTangent()
+    out = np.empty(3)
+    _, back = rrule(np.sign, x, out)  # options pass through, as for any non-differentiable call
+    assert back(np.ones(3)) == (NoTangent(), NoTangent(), NoTangent())
+    np.testing.assert_array_equal(out, [-1, 0, 1])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.complex128])
+@pytest.mark.parametrize("shape", [(), (3,), (2, 3)])
+def test_nan_to_num_at_finite_inputs_is_the_identity(shape, dtype):
+    x = realize(A(*shape), dtype, np.random.default_rng(3))
+    for kwargs in ({}, {"nan": 1.0, "posinf": 5.0}):
+        test_rrule(np.nan_to_num, x, fkwargs=kwargs)
+        test_frule(np.nan_to_num, x, fkwargs=kwargs)
+
+
+def test_nan_to_num_of_a_python_float():
+    test_rrule(np.nan_to_num, 1.5)
+    test_frule(np.nan_to_num, 1.5)
+
+
+def test_nan_to_num_gives_replaced_entries_zero_derivative():
+    x = np.array([1.0, np.nan, np.inf, -np.inf, -2.0])
+    dy = np.arange(1.0, 6.0)
+    _, back = rrule(np.nan_to_num, x)
+    np.testing.assert_array_equal(back(dy)[1], [1, 0, 0, 0, 5])
+    np.testing.assert_array_equal(frule((NoTangent(), dy), np.nan_to_num, x)[1], [1, 0, 0, 0, 5])
+    z = np.array([complex(np.nan, 2.0), complex(3.0, np.inf)])
+    _, back = rrule(np.nan_to_num, z)
+    np.testing.assert_array_equal(back(np.array([1 + 1j, 1 + 1j]))[1], [1j, 1])
+
+
+def test_nan_to_num_with_copy_false_masks_what_it_replaced():
+    x = np.array([np.nan, 2.0])
+    _, back = rrule(np.nan_to_num, x, False)
+    np.testing.assert_array_equal(x, [0.0, 2.0])  # replaced in place
+    np.testing.assert_array_equal(back(np.ones(2))[1], [0, 1])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.complex128, np.complex64])
+@pytest.mark.parametrize("shape", [(), (3,), (2, 3)])
+def test_real_if_close_of_real_or_complex_input_is_the_identity(shape, dtype):
+    # random complex entries have imaginary parts far from negligible: nothing is dropped
+    x = realize(A(*shape), dtype, np.random.default_rng(4))
+    test_rrule(np.real_if_close, x)
+    test_frule(np.real_if_close, x)
+    test_rrule(np.real_if_close, x, fkwargs={"tol": 1000})
+
+
+def test_real_if_close_dropping_the_imaginary_parts():
+    z = np.array([1.0 + 1e-18j, -2.0])
+    y, back = rrule(np.real_if_close, z)
+    assert y.dtype == np.float64
+    dz = back(np.array([3.0, 4.0]))[1]
+    assert dz.dtype == np.complex128
+    np.testing.assert_array_equal(dz, [3.0, 4.0])
+    _, dy = frule((NoTangent(), np.array([1 + 2j, 3 - 1j])), np.real_if_close, z)
+    assert dy.dtype == np.float64
+    np.testing.assert_array_equal(dy, [1.0, 3.0])
+
+
+def test_real_if_close_of_a_list_gives_a_list_cotangent():
+    _, back = rrule(np.real_if_close, [1.0, 2.0])
+    assert back(np.array([3.0, 4.0]))[1] == Tangent(list, 3.0, 4.0)
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize(
     ("a_min", "a_max"),
@@ -349,6 +444,7 @@ def test_clip_gives_ties_and_crossed_bounds_to_the_bound():
         (np.conj, (np.ones(2), np.empty(2)), {}),
         (np.clip, (np.ones(2), 0.0, 1.0), {"out": np.empty(2)}),
         (np.clip, (np.ones(2), 0.0, 1.0, np.empty(2)), {}),
+        (np.sign, (np.ones(2, complex),), {"out": np.empty(2, complex)}),
     ],
 )
 def test_calls_with_out_or_where_raise_a_clear_error(call, args, kwargs):

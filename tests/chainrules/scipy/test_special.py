@@ -83,6 +83,8 @@ BINARY = [
     (sc.jv, Fixed(1.5), U(0.1, 5)),
     (sc.jv, Fixed(2), U(0.1, 5)),
     (sc.yv, Fixed(0.5), U(0.5, 5)),
+    (sc.yn, Fixed(0), U(0.5, 5)),
+    (sc.yn, Fixed(3), U(0.5, 5)),
     (sc.iv, Fixed(1.3), U(0.1, 3)),
     (sc.ive, Fixed(0.4), U(0.1, 3)),
     (sc.ive, Fixed(1), U(-3, 3)),
@@ -253,3 +255,16 @@ def test_logsumexp_on_a_scalar_and_with_return_sign():
     _check_both(sc.logsumexp, 0.7)
     with pytest.raises(NotImplementedError, match="return_sign=False"):
         rrule(sc.logsumexp, np.ones(3), return_sign=True)
+
+
+def test_yn_order_is_not_differentiated():
+    _, back = rrule(sc.yn, 2, np.array([1.5, 3.0]))
+    assert back(np.ones(2))[1] == NoTangent()
+
+
+def test_gammasgn_is_non_differentiable():
+    x = np.array([-1.5, 0.5, 2.5])
+    y, back = rrule(sc.gammasgn, x)
+    np.testing.assert_array_equal(y, [1.0, 1.0, 1.0])
+    assert back(np.ones(3)) == (NoTangent(), NoTangent())
+    assert frule((NoTangent(), np.ones(3)), sc.gammasgn, x)[1] == NoTangent()
