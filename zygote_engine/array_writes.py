@@ -36,9 +36,17 @@ import numpy as np
 
 from chainrules_core import AbstractZero, Tangent, ZeroTangent, unthunk
 from zygote_engine.batched import Batched, BatchingError
-from zygote_engine.errors import MutationError, user_location
+from zygote_engine.errors import MutationError, UnsupportedConstructError, user_location
 
-__all__ = ["ArrayWrites", "ForwardWrites", "assign", "base_of", "check_distinct", "spread"]
+__all__ = [
+    "ArrayWrites",
+    "ForwardWrites",
+    "assign",
+    "base_of",
+    "check_distinct",
+    "out_argument",
+    "spread",
+]
 
 _ZERO = ZeroTangent()
 
@@ -70,6 +78,25 @@ def _extent(a: np.ndarray) -> int:
     if a.size == 0:
         return 0
     return 1 + sum((n - 1) * abs(s) for n, s in zip(a.shape, a.strides)) // a.itemsize
+
+
+def out_argument(ufunc: np.ufunc, kwargs: dict) -> tuple[np.ndarray, dict]:
+    """``(w, the other keywords)`` of a call ``ufunc(..., out=w)`` (``out=(w,)`` too).
+
+    Example:
+        >>> w = np.zeros(2)
+        >>> out_argument(np.add, {"out": (w,), "where": True})[0] is w
+        True
+    """
+    rest = dict(kwargs)
+    out = rest.pop("out")
+    w = out[0] if type(out) is tuple and len(out) == 1 else out
+    if type(w) is not np.ndarray:
+        raise UnsupportedConstructError(
+            f"{user_location()}: {ufunc.__name__}(..., out=...) is supported with one output "
+            "array in differentiated code: call it without out= and assign the result"
+        )
+    return w, rest
 
 
 _BASIC = (int, np.integer, slice, type(None), type(Ellipsis))

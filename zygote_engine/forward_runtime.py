@@ -27,7 +27,7 @@ from chainrules_core import AbstractZero, NoTangent, Tangent, ZeroTangent, frule
 from chainrules_core.rules import resolve_receiver
 from zygote_engine import cache
 from zygote_engine import primitives as zy
-from zygote_engine.array_writes import base_of
+from zygote_engine.array_writes import base_of, out_argument
 from zygote_engine.batched import Batched, BatchingError, batch_size, column, stacked
 from zygote_engine.binding import direct, parameter_sources, per_call_shape
 from zygote_engine.construction import (
@@ -39,9 +39,7 @@ from zygote_engine.construction import (
 from zygote_engine.dunders import special_methods
 from zygote_engine.errors import (
     MissingRuleError,
-    UnsupportedConstructError,
     missing_rule_message,
-    user_location,
 )
 from zygote_engine.store import ZERO_TYPES, is_tracked
 from zygote_engine.tangent_table import reaches_tracked
@@ -168,14 +166,7 @@ def _note_view(fx, y: np.ndarray, args: tuple, tangents: tuple) -> None:
 
 def _ufunc_out(fx, ufunc: np.ufunc, args: tuple, kwargs: dict, tangents: tuple):
     """``ufunc(*args, out=w)``: the result computed as a new array, then written over ``w``."""
-    kwargs = dict(kwargs)
-    out = kwargs.pop("out")
-    w = out[0] if type(out) is tuple and len(out) == 1 else out
-    if type(w) is not np.ndarray:
-        raise UnsupportedConstructError(
-            f"{user_location()}: {ufunc.__name__}(..., out=...) is supported with one output "
-            "array in differentiated code: call it without out= and assign the result"
-        )
+    w, kwargs = out_argument(ufunc, kwargs)
     y, dy = jcall(fx, (ufunc, *args), tangents, kwargs)
     jcall(fx, (operator.setitem, w, Ellipsis, y), (_NO, _ZERO, _NO, dy))
     return w, fx.written.tangent_of(w)

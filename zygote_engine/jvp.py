@@ -51,9 +51,10 @@ def jvp(f: Callable, primals: tuple, tangents: tuple) -> tuple[Any, Any]:
     return y, public_tangent(y, dy)
 
 
-def forward_pass(f: Callable, primals: tuple, tangents: tuple) -> tuple[Any, Any]:
+def forward_pass(f: Callable, primals: tuple, tangents: tuple, df: Any = _NO) -> tuple[Any, Any]:
     """``(y, dy)`` as :func:`jvp` computes them, ``dy`` in the engine's form (a ``Tangent``, a
-    zero, a :class:`~zygote_engine.batched.Batched` for a batch of tangents, ...)."""
+    zero, a :class:`~zygote_engine.batched.Batched` for a batch of tangents, ...); ``df`` is the
+    tangent of ``f`` itself (of what it captures)."""
     fx = ForwardConfig()
     dargs = []
     for x, dx in zip(primals, tangents):
@@ -62,7 +63,7 @@ def forward_pass(f: Callable, primals: tuple, tangents: tuple) -> tuple[Any, Any
             fx.record(x, dx)
         dargs.append(dx)
     with room_to_recurse():
-        y, dy = jcall(fx, (f, *primals), (_NO, *dargs))
+        y, dy = jcall(fx, (f, *primals), (df, *dargs))
     if fx.written is not None and fx.written.shadows:  # arrays written in place
         dy = fx.written.result_tangent(y, dy)
     return y, fx.tangent(y, dy)

@@ -27,6 +27,7 @@ import chainrules_core as crc
 from chainrules_core import AbstractZero, NoTangent, Tangent, ZeroTangent, rrule, unthunk
 from zygote_engine import cache
 from zygote_engine import primitives as zy
+from zygote_engine.array_writes import out_argument
 from zygote_engine.binding import direct, parameter_sources, per_call_shape
 from zygote_engine.construction import (
     constructible,
@@ -209,15 +210,8 @@ def _call_rule(cx, f, impl, takes_config, receiver_first, args: tuple, kwargs: d
 
 def _ufunc_out(cx, ufunc: np.ufunc, args: tuple, kwargs: dict):
     """``ufunc(*args, out=w)``: the result computed as a new array, then written over ``w``."""
-    keys = list(kwargs)
-    kwargs = dict(kwargs)
-    out = kwargs.pop("out")
-    w = out[0] if type(out) is tuple and len(out) == 1 else out
-    if type(w) is not np.ndarray:
-        raise UnsupportedConstructError(
-            f"{user_location()}: {ufunc.__name__}(..., out=...) is supported with one output "
-            "array in differentiated code: call it without out= and assign the result"
-        )
+    keys, given_as_tuple = list(kwargs), type(kwargs["out"]) is tuple
+    w, kwargs = out_argument(ufunc, kwargs)
     y, pullback = call(cx, ufunc, *args, **kwargs)
     _, write_pullback = call(cx, operator.setitem, w, Ellipsis, y)
     n = 1 + len(args)
@@ -227,7 +221,7 @@ def _ufunc_out(cx, ufunc: np.ufunc, args: tuple, kwargs: dict):
         _, dw_before, _, dy = write_pullback(_ZERO)
         zero = isinstance(dy, AbstractZero)
         tangents = (_NO,) * (n + len(kwargs)) if zero else pullback(dy)
-        dout = Tangent(tuple, dw_before) if type(out) is tuple else dw_before
+        dout = Tangent(tuple, dw_before) if given_as_tuple else dw_before
         by_name = dict(zip(kwargs, tangents[n:]), out=dout)
         return (*tangents[:n], *(by_name[k] for k in keys))
 

@@ -30,6 +30,7 @@ from zygote_engine import (
     jvp,
     pullback,
     withgradient,
+    withjacobian,
 )
 
 # --- the examples -------------------------------------------------------------------
@@ -234,23 +235,76 @@ def _loss_with_implicit_params(x):
     return np.sum(g[w])
 
 
-def _sum_of_a_jacobian(x):
-    return np.sum(jacobian(np.sin, x)[0])
-
-
-def _sum_of_a_hessian(x):
-    return np.sum(hessian(lambda y: np.sum(y**3), x))
+def _sum_of_two_diagonals(x):
+    return np.sum(diaghessian(lambda a, b: np.sum(a**3 * b), x, x)[0])
 
 
 @pytest.mark.parametrize(
     ("f", "mode", "message"),
     [
         (_loss_with_implicit_params, "reverse", "with implicit Params inside differentiated code"),
-        (_sum_of_a_jacobian, "reverse", "jacobian inside differentiated code"),
-        (_sum_of_a_hessian, "forward", "hessian inside differentiated code"),
+        (_sum_of_two_diagonals, "reverse", "diaghessian of several arguments"),
     ],
 )
 def test_unsupported_nesting_is_a_located_error(f, mode, message):
     x = np.ones(2)
     with pytest.raises(UnsupportedConstructError, match=rf"test_nesting.py:\d+: .*{message}"):
         gradient(f, x) if mode == "reverse" else jvp(f, (x,), (x,))
+
+
+# --- Jacobians and Hessians inside differentiated code, against analytic derivatives --------------
+
+
+def test_jacobian_inside_gradient_and_jvp():
+    x, v = np.array([0.3, -0.7, 1.1]), np.array([1.0, 2.0, -1.0])
+
+    def sum_of_squares_of_the_jacobian(x):  # J = diag(3 x^2): sum of J^2 is 9 sum(x^4)
+        return np.sum(jacobian(lambda z: z**3, x)[0] ** 2)
+
+    np.testing.assert_allclose(gradient(sum_of_squares_of_the_jacobian, x)[0], 36 * x**3)
+    for mode in ("forward", "reverse"):
+        _, dj = jvp(lambda z, m=mode: jacobian(lambda w: w**3, z, mode=m)[0], (x,), (v,))
+        np.testing.assert_allclose(dj, np.diag(6 * x * v))
+
+
+def test_jacobian_of_two_arguments_and_of_what_the_function_captures():
+    a, b = np.array([0.5, 2.0]), np.array([-1.0, 3.0])
+
+    def trace_product(a, b):  # J_a = diag(b), J_b = diag(a): the sum is a . b
+        ja, jb = jacobian(lambda p, q: p * q, a, b)
+        return np.sum(ja * jb)
+
+    ga, gb = gradient(trace_product, a, b)
+    np.testing.assert_allclose(ga, b)
+    np.testing.assert_allclose(gb, a)
+
+    def scaled(s):  # J = s diag(cos x)
+        return np.sum(jacobian(lambda w: s * np.sin(w), a)[0])
+
+    assert np.isclose(gradient(scaled, 2.0)[0], np.sum(np.cos(a)))
+    _, ds = jvp(lambda s: withjacobian(lambda w: s * np.sin(w), a), (2.0,), (1.0,))
+    np.testing.assert_allclose(ds.val, np.sin(a))
+    np.testing.assert_allclose(ds.grad[0], np.diag(np.cos(a)))
+
+
+@pytest.mark.parametrize("second", [hessian, hessian_reverse])
+def test_hessian_inside_gradient_and_jvp(second):
+    x, v = np.array([0.3, 0.7]), np.array([1.0, -2.0])
+
+    def cubic(s):
+        return lambda w: s * np.sum(w**3)  # H = 6 s diag(w)
+
+    assert np.isclose(gradient(lambda s: np.sum(second(cubic(s), x)), 2.0)[0], np.sum(6 * x))
+    _, ds = jvp(lambda s: second(cubic(s), x), (2.0,), (1.0,))
+    np.testing.assert_allclose(ds, np.diag(6 * x))
+    np.testing.assert_allclose(gradient(lambda z: np.sum(second(cubic(2.0), z)), x)[0], [12, 12])
+    _, dz = jvp(lambda z: second(cubic(2.0), z), (x,), (v,))
+    np.testing.assert_allclose(dz, np.diag(12 * v))
+
+
+def test_diaghessian_of_one_argument_inside_gradient_and_jvp():
+    x = np.array([0.3, 0.7])
+    quartic = lambda w: np.sum(w**4)  # noqa: E731 - diagonal 12 w^2
+    np.testing.assert_allclose(gradient(lambda z: np.sum(diaghessian(quartic, z)[0]), x)[0], 24 * x)
+    _, dd = jvp(lambda z: diaghessian(quartic, z)[0], (x,), (np.ones(2),))
+    np.testing.assert_allclose(dd, 24 * x)
