@@ -15,10 +15,15 @@ Conventions
   diagonals) written back onto the diagonal and indices summed within operand ``k`` alone broadcast.
   ``einsum`` accepts the subscript string (implicit or explicit output, ellipsis, broadcasting) and
   the interleaved operand/sublist form.
-* Hermitian inputs (``eigh``, ``eigvalsh``, ``cholesky``): numpy reads one triangle only. These rules
-  treat the input as a point of the space of Hermitian matrices: the frule uses the Hermitian part of
-  the input tangent and the returned cotangent is Hermitian. (As functions of every entry they would
-  have one-sided derivatives that depend on ``UPLO``.)
+* One triangle read: ``eigh`` and ``eigvalsh`` (the one ``UPLO`` names), ``cholesky`` (lower; upper
+  with ``upper=True``), and ``svd``/``pinv`` with ``hermitian=True`` (lower: they call ``eigh``) never
+  look at the other triangle, nor at the imaginary part of the diagonal. They are functions of
+  ``S = R(A) = T + Tᴴ + Re diag(A)``, ``T`` the strict triangle read, and the rules are the derivatives
+  of ``f(R(A))`` in every entry of ``A``, symmetric or not: the frule feeds ``R(dA)`` to the
+  derivative on Hermitian matrices, and the pullback maps the cotangent ``G`` of ``S`` to
+  ``R*(G) = tri(G + Gᴴ) + Re diag(G)`` (``tri`` the strict triangle read), zero in the triangle not
+  read: a strict entry of ``T`` moves both ``S_ij`` and its mirror. On a Hermitian ``A`` moved along
+  Hermitian directions this is the usual derivative.
 
 Where the derivatives exist (documented conditions)
 ---------------------------------------------------
@@ -35,12 +40,20 @@ Where the derivatives exist (documented conditions)
   scale per column; the rule keeps numpy's unit norm (``Re(v_i^H dv_i) = 0``) and is correct for any
   loss that does not depend on the remaining phase of each column (always true when the eigenvectors
   are real).
-* ``svd``: ``full_matrices=False`` (or square input) and distinct nonzero singular values; the
-  singular vectors are defined up to a joint sign (real) or phase (complex) per pair ``(u_i, v_i)``
-  and the cotangent is correct for losses that do not depend on that choice.
-  ``compute_uv=False`` and ``svdvals`` only need distinct nonzero singular values.
-* ``qr``: ``mode='reduced'`` or ``'r'`` (and ``'complete'`` when ``M <= N``) and full rank; numpy's
-  ``R`` has a real diagonal, which fixes the gauge.
+* ``svd``: distinct nonzero singular values; the singular vectors are defined up to a joint sign
+  (real) or phase (complex) per pair ``(u_i, v_i)`` and the cotangent is correct for losses that do
+  not depend on that choice. ``compute_uv=False`` and ``svdvals`` only need distinct nonzero
+  singular values. With ``full_matrices=True`` on a non-square matrix, the extra columns ``U₂`` of
+  ``U`` (rows of ``Vh``) span the orthogonal complement, which the matrix determines, but any ``U₂ W``
+  (``W`` unitary) spans it too: LAPACK's choice has no derivative the matrix determines. The rules
+  move ``U₂`` with no motion inside its span (``U₂ᴴ dU₂ = 0``, so ``dU₂ = -U₁ dU₁ᴴ U₂``), which is the
+  derivative of every loss that depends on ``U₂`` only through its span (``U₂ U₂ᴴ = I - U₁ U₁ᴴ``,
+  ``‖U₂ᴴ x‖``, …). A loss that reads single extra columns has no well-defined derivative: use
+  ``full_matrices=False``.
+* ``qr``: ``mode='reduced'``, ``'r'`` or ``'complete'``, full rank; numpy's ``R`` has a real
+  diagonal, which fixes the gauge. The extra columns of a complete ``Q`` of a tall matrix are
+  treated as those of a full ``svd`` (right for losses that see only their span); the zero rows
+  under a complete ``R`` have zero derivative. ``mode='raw'`` is not supported.
 * ``norm``/``vector_norm``/``matrix_norm``: ``ord=0`` counts nonzeros and has zero derivative; for the
   ``max``/``min`` based ords (``±inf`` for vectors, ``±1`` and ``±inf`` for matrices) tied entries share
   the cotangent equally; ``2``/``-2`` for matrices need a simple extreme singular value; every norm is
@@ -86,16 +99,33 @@ def _is_zero(t) -> bool:
 
 
 def _diag(v):
-    """The stack of diagonal matrices with diagonals ``v`` (shape ``(..., n)``)."""
-    return np.expand_dims(v, -1) * np.eye(np.shape(v)[-1])
+    """The stack of diagonal matrices with diagonals ``v`` (shape ``(..., n)``), of ``v``'s dtype."""
+    return np.expand_dims(v, -1) * np.eye(np.shape(v)[-1], dtype=bool)
 
 
 def _diagonal(x):
     return np.diagonal(x, axis1=-2, axis2=-1)
 
 
-def _hermitian_part(x):
-    return (x + _H(x)) / 2
+def _hermitian_read(a, lower: bool, conjugate: bool = True):
+    """The Hermitian matrix that LAPACK builds from one triangle of ``a`` (``conjugate=False``: the
+    complex symmetric one). A Hermitian diagonal is taken as real: its imaginary part is never read."""
+    strict = np.tril(a, -1) if lower else np.triu(a, 1)
+    mirrored = _H(strict) if conjugate else np.swapaxes(strict, -1, -2)
+    diagonal = _diagonal(a)
+    return strict + mirrored + _diag(np.real(diagonal) if conjugate else diagonal)
+
+
+def _hermitian_read_adjoint(g, lower: bool, conjugate: bool = True):
+    """The adjoint of :func:`_hermitian_read`: the cotangent of ``a`` from the cotangent ``g`` of the
+    matrix read. A strict entry stands for itself and its mirror, so it collects ``g + gᴴ`` there; the
+    triangle not read gets nothing. Only the Hermitian part of ``g`` matters."""
+    if _is_zero(g):
+        return g
+    both = g + (_H(g) if conjugate else np.swapaxes(g, -1, -2))
+    strict = np.tril(both, -1) if lower else np.triu(both, 1)
+    diagonal = _diagonal(g)
+    return strict + _diag(np.real(diagonal) if conjugate else diagonal)
 
 
 def _batch_scalar(s):
@@ -622,13 +652,23 @@ def _pinv_cotangent(a, y, dy):
     )
 
 
+def _pinv_input(a, rest, kwargs):
+    """``(matrix, hermitian)``: the matrix ``pinv`` inverts; with ``hermitian=True`` it decomposes the
+    Hermitian matrix of ``a``'s lower triangle (through ``svd(hermitian=True)``, that is ``eigh``)."""
+    hermitian = rest[1] if len(rest) > 1 else kwargs.get("hermitian", False)
+    return (_hermitian_read(a, lower=True) if hermitian else a), hermitian
+
+
 @rrule.register(np.linalg.pinv)
 def _(a, *rest, **kwargs):
     y = np.linalg.pinv(a, *rest, **kwargs)
+    matrix, hermitian = _pinv_input(a, rest, kwargs)
     project_a = ProjectTo(a)
 
     def pinv_pullback(dy):
-        return NoTangent(), project_a(_pinv_cotangent(a, y, dy)), *no_tangents(rest)
+        da = _pinv_cotangent(matrix, y, dy)
+        da = _hermitian_read_adjoint(da, lower=True) if hermitian else da
+        return NoTangent(), project_a(da), *no_tangents(rest)
 
     return y, pinv_pullback
 
@@ -637,7 +677,11 @@ def _(a, *rest, **kwargs):
 def _(tangents, a, *rest, **kwargs):
     da = tangents[1]
     y = np.linalg.pinv(a, *rest, **kwargs)
-    return y, da if _is_zero(da) else ProjectTo(y)(_pinv_tangent(a, y, da))
+    if _is_zero(da):
+        return y, da
+    matrix, hermitian = _pinv_input(a, rest, kwargs)
+    da = _hermitian_read(da, lower=True) if hermitian else da
+    return y, ProjectTo(y)(_pinv_tangent(matrix, y, da))
 
 
 def _as_columns(b):
@@ -850,26 +894,28 @@ def _lower_half(x):
 
 
 def _cholesky_tangent(l, da):
-    """dL = L Φ(L⁻¹ dA L⁻ᴴ) for A = LLᴴ (dA Hermitian)."""
+    """dL = L Φ(L⁻¹ dA L⁻ᴴ) for A = LLᴴ and a Hermitian dA."""
     l_inv = np.linalg.inv(l)
-    return l @ _lower_half(l_inv @ _hermitian_part(da) @ _H(l_inv))
+    return l @ _lower_half(l_inv @ da @ _H(l_inv))
 
 
 def _cholesky_cotangent(l, dl):
-    """The Hermitian cotangent of A = LLᴴ: herm(L⁻ᴴ Φ(Lᴴ dL) L⁻¹)."""
+    """A cotangent of A = LLᴴ whose Hermitian part is the right one: L⁻ᴴ Φ(Lᴴ dL) L⁻¹."""
     l_inv = np.linalg.inv(l)
-    return _hermitian_part(_H(l_inv) @ _lower_half(_H(l) @ dl) @ l_inv)
+    return _H(l_inv) @ _lower_half(_H(l) @ dl) @ l_inv
 
 
 @rrule.register(np.linalg.cholesky)
 def _(a, **kwargs):
     y = np.linalg.cholesky(a, **kwargs)
+    # upper=True factors the upper triangle (A = UᴴU), the default the lower one.
     upper = kwargs.get("upper", False)
     l = _H(y) if upper else y
     project_a = ProjectTo(a)
 
     def cholesky_pullback(dy):
-        return NoTangent(), project_a(_cholesky_cotangent(l, _H(dy) if upper else dy))
+        da = _cholesky_cotangent(l, _H(dy) if upper else dy)
+        return NoTangent(), project_a(_hermitian_read_adjoint(da, lower=not upper))
 
     return y, cholesky_pullback
 
@@ -881,13 +927,19 @@ def _(tangents, a, **kwargs):
     if _is_zero(da):
         return y, da
     upper = kwargs.get("upper", False)
-    dl = _cholesky_tangent(_H(y) if upper else y, da)
+    dl = _cholesky_tangent(_H(y) if upper else y, _hermitian_read(da, lower=not upper))
     return y, ProjectTo(y)(_H(dl) if upper else dl)
 
 
+def _reads_lower(rest, kwargs) -> bool:
+    """Whether ``eigh``/``eigvalsh`` read the lower triangle (``UPLO``, positional or by name)."""
+    return (rest[0] if rest else kwargs.get("UPLO", "L")).upper() == "L"
+
+
 def _eigh_tangent(w, v, da):
-    """``(dw, dV)`` for A = V diag(w) Vᴴ: with X = Vᴴ dA V, dw = diag(X), dV = V (F ∘ X)."""
-    x = _H(v) @ _hermitian_part(da) @ v
+    """``(dw, dV)`` for A = V diag(w) Vᴴ and a Hermitian dA: with X = Vᴴ dA V, dw = diag(X),
+    dV = V (F ∘ X)."""
+    x = _H(v) @ da @ v
     return np.real(_diagonal(x)), v @ (_inverse_gaps(w) * x)
 
 
@@ -903,11 +955,12 @@ def _eigh_cotangent(w, v, dw, dv):
 @rrule.register(np.linalg.eigh)
 def _(a, *rest, **kwargs):
     y = np.linalg.eigh(a, *rest, **kwargs)
+    lower = _reads_lower(rest, kwargs)
     project_a = ProjectTo(a)
 
     def eigh_pullback(dy):
-        dw, dv = _cotangent_parts(dy, 2)
-        return (NoTangent(), project_a(_eigh_cotangent(*y, dw, dv)), *no_tangents(rest))
+        da = _hermitian_read_adjoint(_eigh_cotangent(*y, *_cotangent_parts(dy, 2)), lower)
+        return NoTangent(), project_a(da), *no_tangents(rest)
 
     return y, eigh_pullback
 
@@ -918,22 +971,20 @@ def _(tangents, a, *rest, **kwargs):
     y = np.linalg.eigh(a, *rest, **kwargs)
     if _is_zero(da):
         return y, da
-    dw, dv = _eigh_tangent(*y, da)
+    dw, dv = _eigh_tangent(*y, _hermitian_read(da, _reads_lower(rest, kwargs)))
     return y, _tuple_tangent(y, ProjectTo(y.eigenvalues)(dw), ProjectTo(y.eigenvectors)(dv))
 
 
 @rrule.register(np.linalg.eigvalsh)
 def _(a, *rest, **kwargs):
     w = np.linalg.eigvalsh(a, *rest, **kwargs)
+    lower = _reads_lower(rest, kwargs)
     project_a = ProjectTo(a)
 
     def eigvalsh_pullback(dw):
         _, v = np.linalg.eigh(a, *rest, **kwargs)
-        return (
-            NoTangent(),
-            project_a(_eigh_cotangent(w, v, dw, ZeroTangent())),
-            *no_tangents(rest),
-        )
+        da = _hermitian_read_adjoint(_eigh_cotangent(w, v, dw, ZeroTangent()), lower)
+        return NoTangent(), project_a(da), *no_tangents(rest)
 
     return w, eigvalsh_pullback
 
@@ -945,7 +996,7 @@ def _(tangents, a, *rest, **kwargs):
     if _is_zero(da):
         return w, da
     _, v = np.linalg.eigh(a, *rest, **kwargs)
-    return w, ProjectTo(w)(_eigh_tangent(w, v, da)[0])
+    return w, ProjectTo(w)(_eigh_tangent(w, v, _hermitian_read(da, _reads_lower(rest, kwargs)))[0])
 
 
 def _eig_tangent(w, v, da):
@@ -1045,16 +1096,48 @@ def _svd_cotangent(u, s, vh, du, ds, dvh):
     return _sum_tangents(terms)
 
 
-def _check_svd(a, kwargs):
-    if (
-        kwargs.get("full_matrices", True)
-        and kwargs.get("compute_uv", True)
-        and np.shape(a)[-1] != np.shape(a)[-2]
-    ):
-        raise NotImplementedError(
-            "svd's rule needs full_matrices=False for a non-square matrix: the extra singular "
-            "vectors of full_matrices=True are not determined by the matrix"
-        )
+def _complement_tangent(q1, q2, dq1):
+    """dQ₂ = -Q₁ dQ₁ᴴ Q₂: how the orthonormal complement ``Q₂`` of ``Q₁`` follows ``dQ₁``.
+
+    ``Q₂`` is only determined up to ``Q₂ W`` (``W`` unitary), so its tangent is chosen with no motion
+    inside its own span (Q₂ᴴ dQ₂ = 0); ``[Q₁ Q₂]`` then stays unitary to first order. The result is
+    the derivative of every loss that depends on ``Q₂`` through ``Q₂ Q₂ᴴ`` (or otherwise not on ``W``).
+    """
+    return -q1 @ (_H(dq1) @ q2)
+
+
+def _complement_cotangent(q1, q2, dq2):
+    """The adjoint of :func:`_complement_tangent`: what the cotangent of ``Q₂`` adds to ``Q₁``'s."""
+    return -q2 @ (_H(dq2) @ q1)
+
+
+def _thin_svd_cotangents(u, vh, du, dvh):
+    """``(U₁, Vh₁, dU₁, dVh₁)``: the thin factors of a full SVD and their cotangents, with the
+    cotangents of the extra columns of ``U`` (rows of ``Vh``) folded in by :func:`_complement_cotangent`."""
+    k = min(np.shape(u)[-1], np.shape(vh)[-2])
+    u1, vh1 = u[..., :k], vh[..., :k, :]
+    if not _is_zero(du):
+        du = du[..., :k] + _complement_cotangent(u1, u[..., k:], du[..., k:])
+    if not _is_zero(dvh):
+        dv2 = _H(dvh[..., k:, :])
+        dvh = dvh[..., :k, :] + _H(_complement_cotangent(_H(vh1), _H(vh[..., k:, :]), dv2))
+    return u1, vh1, du, dvh
+
+
+def _full_svd_tangents(u, vh, du1, dvh1):
+    """The tangents of the full ``U`` and ``Vh`` from those of their thin parts."""
+    k = np.shape(du1)[-1]
+    du2 = _complement_tangent(u[..., :k], u[..., k:], du1)
+    dv2 = _complement_tangent(_H(vh[..., :k, :]), _H(vh[..., k:, :]), _H(dvh1))
+    return np.concatenate([du1, du2], axis=-1), np.concatenate([dvh1, _H(dv2)], axis=-2)
+
+
+def _svd_options(a, rest, kwargs) -> tuple[dict, bool, bool, bool]:
+    """``(kwargs, compute_uv, hermitian, full)`` of an ``svd`` call; ``full``: with extra columns."""
+    kwargs = {**dict(zip(("full_matrices", "compute_uv", "hermitian"), rest)), **kwargs}
+    compute_uv, hermitian = kwargs.get("compute_uv", True), kwargs.get("hermitian", False)
+    full = compute_uv and kwargs.get("full_matrices", True) and np.shape(a)[-1] != np.shape(a)[-2]
+    return kwargs, compute_uv, hermitian, full
 
 
 def _svd_of(a, hermitian):
@@ -1064,43 +1147,46 @@ def _svd_of(a, hermitian):
 
 @rrule.register(np.linalg.svd)
 def _(a, *rest, **kwargs):
-    names = ("full_matrices", "compute_uv", "hermitian")
-    kwargs = {**dict(zip(names, rest)), **kwargs}
-    _check_svd(a, kwargs)
+    kwargs, compute_uv, hermitian, full = _svd_options(a, rest, kwargs)
     y = np.linalg.svd(a, **kwargs)
-    hermitian, compute_uv = kwargs.get("hermitian", False), kwargs.get("compute_uv", True)
     project_a = ProjectTo(a)
 
     def svd_pullback(dy):
         if compute_uv:
-            da = _svd_cotangent(*y, *_cotangent_parts(dy, 3))
+            du, ds, dvh = _cotangent_parts(dy, 3)
+            u, s, vh = y
+            if full:
+                u, vh, du, dvh = _thin_svd_cotangents(u, vh, du, dvh)
+            da = _svd_cotangent(u, s, vh, du, ds, dvh)
         else:
             u, _, vh = _svd_of(a, hermitian)
             da = _svd_cotangent(u, y, vh, ZeroTangent(), dy, ZeroTangent())
-        return (
-            NoTangent(),
-            project_a(_hermitian_part(da) if hermitian else da),
-            *no_tangents(rest),
-        )
+        # hermitian=True takes the eigendecomposition of the lower triangle (eigh's default UPLO).
+        da = _hermitian_read_adjoint(da, lower=True) if hermitian else da
+        return NoTangent(), project_a(da), *no_tangents(rest)
 
     return y, svd_pullback
 
 
 @frule.register(np.linalg.svd)
 def _(tangents, a, *rest, **kwargs):
-    names = ("full_matrices", "compute_uv", "hermitian")
-    kwargs = {**dict(zip(names, rest)), **kwargs}
-    _check_svd(a, kwargs)
+    kwargs, compute_uv, hermitian, full = _svd_options(a, rest, kwargs)
     da = tangents[1]
     y = np.linalg.svd(a, **kwargs)
     if _is_zero(da):
         return y, da
-    if kwargs.get("hermitian", False):
-        da = _hermitian_part(da)
-    if not kwargs.get("compute_uv", True):
-        u, _, vh = _svd_of(a, kwargs.get("hermitian", False))
+    if hermitian:
+        da = _hermitian_read(da, lower=True)
+    if not compute_uv:
+        u, _, vh = _svd_of(a, hermitian)
         return y, ProjectTo(y)(_svd_tangent(u, y, vh, da)[1])
-    du, ds, dvh = _svd_tangent(*y, da)
+    u, s, vh = y
+    if full:
+        k = np.shape(s)[-1]
+        du, ds, dvh = _svd_tangent(u[..., :k], s, vh[..., :k, :], da)
+        du, dvh = _full_svd_tangents(u, vh, du, dvh)
+    else:
+        du, ds, dvh = _svd_tangent(u, s, vh, da)
     return y, _tuple_tangent(y, *(ProjectTo(part)(d) for part, d in zip(y, (du, ds, dvh))))
 
 
@@ -1178,25 +1264,37 @@ def _qr_parts_cotangent(a, q, r, dq, dr):
     return np.concatenate([_qr_cotangent(q, r[..., :m], dq, dr_x), q @ dr_y], axis=-1)
 
 
-def _qr_mode(a, rest, kwargs) -> str:
+def _qr_mode(rest, kwargs) -> str:
     mode = rest[0] if rest else kwargs.get("mode", "reduced")
-    if mode == "raw" or (mode == "complete" and np.shape(a)[-2] > np.shape(a)[-1]):
+    if mode == "raw":
         raise NotImplementedError(
-            f"qr's rule supports mode='reduced' and 'r', not {mode!r} for this shape: the extra "
-            "columns of a complete Q are not determined by the matrix"
+            "qr's rule does not support mode='raw' (Householder reflectors, LAPACK's internal "
+            "format): use mode='reduced' or 'complete'"
         )
     return mode
 
 
+def _qr_factors(a, y, mode):
+    """``(Q₁, Q₂, R₁)``: the reduced factors and the extra columns of a complete ``Q`` (often none)."""
+    q, r = np.linalg.qr(a) if mode == "r" else y
+    k = min(np.shape(a)[-2:])
+    return q[..., :k], q[..., k:], r[..., :k, :]
+
+
 @rrule.register(np.linalg.qr)
 def _(a, *rest, **kwargs):
-    mode = _qr_mode(a, rest, kwargs)
+    mode = _qr_mode(rest, kwargs)
     y = np.linalg.qr(a, *rest, **kwargs)
-    q, r = np.linalg.qr(a) if mode == "r" else y
+    q, q2, r = _qr_factors(a, y, mode)
+    k = np.shape(q)[-1]
     project_a = ProjectTo(a)
 
     def qr_pullback(dy):
         dq, dr = (ZeroTangent(), dy) if mode == "r" else _cotangent_parts(dy, 2)
+        if not _is_zero(dq) and np.shape(q2)[-1]:
+            dq = dq[..., :k] + _complement_cotangent(q, q2, dq[..., k:])
+        # The extra rows of a complete R are zero whatever A is: their cotangent goes nowhere.
+        dr = dr if _is_zero(dr) else dr[..., :k, :]
         return NoTangent(), project_a(_qr_parts_cotangent(a, q, r, dq, dr)), *no_tangents(rest)
 
     return y, qr_pullback
@@ -1204,16 +1302,19 @@ def _(a, *rest, **kwargs):
 
 @frule.register(np.linalg.qr)
 def _(tangents, a, *rest, **kwargs):
-    mode = _qr_mode(a, rest, kwargs)
+    mode = _qr_mode(rest, kwargs)
     da = tangents[1]
     y = np.linalg.qr(a, *rest, **kwargs)
     if _is_zero(da):
         return y, da
-    q, r = np.linalg.qr(a) if mode == "r" else y
+    q, q2, r = _qr_factors(a, y, mode)
     dq, dr = _qr_parts_tangent(a, q, r, da)
     if mode == "r":
         return y, ProjectTo(y)(dr)
-    return y, _tuple_tangent(y, ProjectTo(q)(dq), ProjectTo(r)(dr))
+    if np.shape(q2)[-1]:
+        dq = np.concatenate([dq, _complement_tangent(q, q2, dq)], axis=-1)
+        dr = np.concatenate([dr, np.zeros_like(y[1][..., np.shape(dr)[-2] :, :])], axis=-2)
+    return y, _tuple_tangent(y, ProjectTo(y[0])(dq), ProjectTo(y[1])(dr))
 
 
 # ----------------------------------------------------------------------------------------------------

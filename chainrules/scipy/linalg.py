@@ -1,9 +1,16 @@
 """Rules for scipy.linalg: solves, factorisations and matrix functions of square matrices.
 
 Covered: ``solve_triangular``, ``cholesky``, ``cho_factor``/``cho_solve``, ``lu_factor``/
-``lu_solve``, ``solve``, ``inv``, ``det``, ``expm``, ``sqrtm``, ``solve_sylvester`` (2-d matrices;
-right-hand sides may be vectors or matrices), real and complex. Complex cotangents follow the
-library convention (``dL/dRe + i dL/dIm``), so pullbacks use conjugate transposes (written ``^H``).
+``lu_solve``, ``solve``, ``inv``, ``det``, ``eigh``/``eigvalsh``, ``expm``, ``sqrtm``,
+``solve_sylvester`` (right-hand sides may be vectors or matrices), real and complex. Complex
+cotangents follow the library convention (``dL/dRe + i dL/dIm``), so pullbacks use conjugate
+transposes (written ``^H``).
+
+Stacks ``(..., n, n)``: where scipy batches a function (``solve``, ``solve_triangular``,
+``cholesky``, ``cho_solve``, ``inv``, ``det``, ``eigh``, ``eigvalsh``, ``expm``, ``sqrtm``,
+``solve_sylvester`` in scipy 1.17) so do the rules, broadcast operands included; a vector
+right-hand side of a stack of matrices is one column per matrix. ``cho_factor`` and ``lu_factor``
+take one matrix in scipy 1.17, and ``lu_solve``'s pivots are undone for one matrix only.
 
 Each rule is the exact derivative of what scipy computes, including which entries it reads:
 
@@ -26,6 +33,13 @@ Each rule is the exact derivative of what scipy computes, including which entrie
   differentiated in ``A`` by composition, and one factorisation can serve several solves.
 * ``trans`` (0/'N', 1/'T', 2/'C') solves with ``op(A)``; the adjoint solve for ``T`` is the
   conjugated solve, ``conj(op(A)^{-1} conj(.))``.
+* ``eigh``/``eigvalsh`` read the triangle ``lower`` names of ``a`` and of ``b``, as ``cholesky``
+  does. With ``b``: ``A V = B V diag(w)``, ``V^H B V = I`` (``type=1``; the other types raise), and
+  ``b`` must be positional to get a derivative. Eigenvalues must be distinct; eigenvectors are
+  defined up to a phase each, and the cotangent is right for losses blind to it (as for numpy's
+  ``eigh``). ``subset_by_index``/``subset_by_value``: a subset's eigenvectors move with every
+  other eigenpair, so the rules take the whole decomposition, with scipy's own columns for the
+  subset; a bound of ``subset_by_value`` must not sit on an eigenvalue.
 * ``expm``: the frule is the Fréchet derivative ``L(A, dA)`` (``expm_frechet``), the pullback
   ``L(A^H, dY)``. ``sqrtm``: ``X dX + dX X = dA`` (``solve_sylvester``), pullback
   ``X^H G + G X^H = dX``.
@@ -41,8 +55,26 @@ import numpy as np
 import scipy.linalg as sla
 
 from chainrules.calls import no_tangents, signature_of
-from chainrules.numpy.linalg import _H, _lower_half
-from chainrules_core import AbstractZero, NoTangent, ProjectTo, ZeroTangent, add, frule, rrule
+from chainrules.numpy.linalg import (
+    _H,
+    _cotangent_parts,
+    _diag,
+    _diagonal,
+    _hermitian_read,
+    _hermitian_read_adjoint,
+    _inverse_gaps,
+    _lower_half,
+)
+from chainrules_core import (
+    AbstractZero,
+    NoTangent,
+    ProjectTo,
+    ZeroTangent,
+    add,
+    frule,
+    rrule,
+    unbroadcast,
+)
 
 _TRANS = {0: 0, "N": 0, "n": 0, 1: 1, "T": 1, "t": 1, 2: 2, "C": 2, "c": 2}
 
@@ -51,9 +83,30 @@ _TRANS = {0: 0, "N": 0, "n": 0, 1: 1, "T": 1, "t": 1, 2: 2, "C": 2, "c": 2}
 # Small matrix helpers
 
 
-def _outer(u, v):
-    """``u v^H`` for vectors or for matrices with the same number of columns."""
-    return np.outer(u, np.conj(v)) if np.ndim(u) == 1 else u @ _H(v)
+def _columns(x, vector: bool):
+    """A right-hand side or solution as a stack of matrices: a vector one is a single column. (A
+    batched solve takes ``(..., n)`` as a matrix, so a vector one has to become ``(..., n, 1)``.)"""
+    return x[..., None] if vector else x
+
+
+def _uncolumns(x, vector: bool):
+    return x[..., 0] if vector else x
+
+
+def _solve_cotangents(a, b, x, dx, adjoint_solve: Callable):
+    """``(dA, db)`` of ``x = M^{-1} b`` for ``M`` a function of ``a``, before mapping ``dA`` through
+    that function: db = M^{-H} dx, dA = -db x^H, each summed down to its operand's shape where a
+    batched solve broadcast it. ``adjoint_solve(rhs)`` solves with ``M^H`` for a stack of matrices."""
+    vector = np.ndim(b) == 1
+    db = adjoint_solve(_columns(dx, vector))
+    da = -(db @ _H(_columns(x, vector)))
+    return da, unbroadcast(b, _uncolumns(db, vector))
+
+
+def _solve_tangent(db, dm, x, vector: bool):
+    """The right-hand side ``db - dM x`` of the tangent solve, as columns (``dm`` may be ``None``)."""
+    rhs = db if _is_zero(db) else _columns(db, vector)
+    return rhs if dm is None else add(rhs, -(dm @ _columns(x, vector)))
 
 
 def _op(m, trans: int):
@@ -91,27 +144,9 @@ def _options(f: Callable, n_args: int, args: tuple, kwargs: dict) -> tuple[dict,
 
 
 # ---------------------------------------------------------------------------------------------
-# Which entries of the matrix a solver reads: a linear map R and its adjoint R* (real inner product)
-
-
-def _hermitian_read(a, lower: bool, conjugate: bool):
-    """The symmetric (``conjugate``: Hermitian, real-diagonal) matrix built from one triangle."""
-    strict = np.tril(a, -1) if lower else np.triu(a, 1)
-    mirrored = _H(strict) if conjugate else np.swapaxes(strict, -1, -2)
-    diagonal = np.diagonal(a, axis1=-2, axis2=-1)
-    return strict + mirrored + _diag(np.real(diagonal) if conjugate else diagonal)
-
-
-def _hermitian_read_adjoint(g, lower: bool, conjugate: bool):
-    mirrored = _H(g) if conjugate else np.swapaxes(g, -1, -2)
-    both = g + mirrored
-    strict = np.tril(both, -1) if lower else np.triu(both, 1)
-    diagonal = np.diagonal(g, axis1=-2, axis2=-1)
-    return strict + _diag(np.real(diagonal) if conjugate else diagonal)
-
-
-def _diag(d):
-    return d[..., :, None] * np.eye(d.shape[-1], dtype=bool)
+# Which entries of the matrix a solver reads: a linear map R and its adjoint R* (real inner product);
+# the Hermitian reads R(A) = T + Tᴴ + Re diag(A) (T the strict triangle read) are shared with numpy's
+# eigh and cholesky: R*(G) = tri(G + Gᴴ) + Re diag(G), nothing in the triangle not read.
 
 
 def _band(a, lowest: int, highest: int):
@@ -155,8 +190,8 @@ def _(a, b, *options, **kwargs):
         return sla.solve_triangular(a, rhs, **{**given, "trans": t})
 
     def solve_triangular_pullback(dx):
-        db = _adjoint_solve(solve, trans, dx)
-        da = read(_op(-_outer(db, x), trans))
+        da, db = _solve_cotangents(a, b, x, dx, lambda rhs: _adjoint_solve(solve, trans, rhs))
+        da = unbroadcast(a, read(_op(da, trans)))
         return NoTangent(), project_a(da), project_b(db), *no_tangents(options)
 
     return x, solve_triangular_pullback
@@ -167,11 +202,12 @@ def _(tangents, a, b, *options, **kwargs):
     _, da, db, *_ = tangents
     given, settings = _options(sla.solve_triangular, 2, (a, b, *options), kwargs)
     x = sla.solve_triangular(a, b, **given)
-    if not _is_zero(da):
-        db = add(db, -(_op(_triangle_read(settings)(da), _TRANS[settings["trans"]]) @ x))
-    if _is_zero(db):
+    vector = np.ndim(b) == 1
+    dm = None if _is_zero(da) else _op(_triangle_read(settings)(da), _TRANS[settings["trans"]])
+    rhs = _solve_tangent(db, dm, x, vector)
+    if _is_zero(rhs):
         return x, ZeroTangent()
-    return x, ProjectTo(x)(sla.solve_triangular(a, db, **given))
+    return x, ProjectTo(x)(_uncolumns(sla.solve_triangular(a, rhs, **given), vector))
 
 
 def _triangle_read(settings: dict) -> Callable:
@@ -309,14 +345,16 @@ def _(c_and_lower, b, *options, **kwargs):
     project_c_and_lower, project_b = ProjectTo(c_and_lower), ProjectTo(b)
 
     def cho_solve_pullback(dx):
-        db = sla.cho_solve(c_and_lower, dx, **given)  # A is Hermitian: A^{-H} = A^{-1}
-        da = -_outer(db, x)
+        # A is Hermitian: A^{-H} = A^{-1}
+        da, db = _solve_cotangents(
+            c, b, x, dx, lambda rhs: sla.cho_solve(c_and_lower, rhs, **given)
+        )
         da_sym = da + _H(da)
         factor = _inside_factor(c, lower)
         dc = _inside_factor(da_sym @ factor if lower else factor @ da_sym, lower)
         return (
             NoTangent(),
-            project_c_and_lower((dc, NoTangent())),
+            project_c_and_lower((unbroadcast(c, dc), NoTangent())),
             project_b(db),
             *no_tangents(options),
         )
@@ -329,12 +367,15 @@ def _(tangents, c_and_lower, b, *options, **kwargs):
     _, dc_and_lower, db, *_ = tangents
     given, _ = _options(sla.cho_solve, 2, (c_and_lower, b, *options), kwargs)
     x = sla.cho_solve(c_and_lower, b, **given)
+    vector = np.ndim(b) == 1
+    dm = None
     if not _is_zero(dc_and_lower) and not _is_zero(dc_and_lower[0]):
         c, lower = c_and_lower
-        db = add(db, -(_cholesky_product_tangent(c, dc_and_lower[0], lower) @ x))
-    if _is_zero(db):
+        dm = _cholesky_product_tangent(c, dc_and_lower[0], lower)
+    rhs = _solve_tangent(db, dm, x, vector)
+    if _is_zero(rhs):
         return x, ZeroTangent()
-    return x, ProjectTo(x)(sla.cho_solve(c_and_lower, db, **given))
+    return x, ProjectTo(x)(_uncolumns(sla.cho_solve(c_and_lower, rhs, **given), vector))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -417,8 +458,10 @@ def _(lu_and_piv, b, *options, **kwargs):
         return sla.lu_solve(lu_and_piv, rhs, **{**given, "trans": t})
 
     def lu_solve_pullback(dx):
-        db = _adjoint_solve(solve, trans, dx)
-        da = _op(-_outer(db, x), trans)
+        da, db = _solve_cotangents(
+            lu_and_piv[0], b, x, dx, lambda r: _adjoint_solve(solve, trans, r)
+        )
+        da = _op(da, trans)
         # A = P L U:  dL = tril(P^T dA U^H, -1),  dU = triu(L^H P^T dA)
         l, u = _lu_parts(lu_and_piv[0])
         pda = _permute(da, _row_order(lu_and_piv[1]))
@@ -438,12 +481,14 @@ def _(tangents, lu_and_piv, b, *options, **kwargs):
     _, dlu_and_piv, db, *_ = tangents
     given, settings = _options(sla.lu_solve, 2, (lu_and_piv, b, *options), kwargs)
     x = sla.lu_solve(lu_and_piv, b, **given)
+    vector = np.ndim(b) == 1
+    dm = None
     if not _is_zero(dlu_and_piv) and not _is_zero(dlu_and_piv[0]):
-        da = _lu_product_tangent(lu_and_piv, dlu_and_piv[0])
-        db = add(db, -(_op(da, _TRANS[settings["trans"]]) @ x))
-    if _is_zero(db):
+        dm = _op(_lu_product_tangent(lu_and_piv, dlu_and_piv[0]), _TRANS[settings["trans"]])
+    rhs = _solve_tangent(db, dm, x, vector)
+    if _is_zero(rhs):
         return x, ZeroTangent()
-    return x, ProjectTo(x)(sla.lu_solve(lu_and_piv, db, **given))
+    return x, ProjectTo(x)(_uncolumns(sla.lu_solve(lu_and_piv, rhs, **given), vector))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -460,8 +505,9 @@ def _(a, b, *options, **kwargs):
 
     def solve_pullback(dx):
         # M = op(R(A)); with assume_a=None, scipy finds the structure of M^H by itself.
-        db = sla.solve(_H(_op(read(a), trans)), dx)
-        da = read_adjoint(_op(-_outer(db, x), trans))
+        adjoint = _H(_op(read(a), trans))
+        da, db = _solve_cotangents(a, b, x, dx, lambda rhs: sla.solve(adjoint, rhs))
+        da = unbroadcast(a, read_adjoint(_op(da, trans)))
         return NoTangent(), project_a(da), project_b(db), *no_tangents(options)
 
     return x, solve_pullback
@@ -472,12 +518,15 @@ def _(tangents, a, b, *options, **kwargs):
     _, da, db, *_ = tangents
     given, settings = _options(sla.solve, 2, (a, b, *options), kwargs)
     x = sla.solve(a, b, **given)
+    vector = np.ndim(b) == 1
+    dm = None
     if not _is_zero(da):
         read, _ = _structure(settings["assume_a"], settings["lower"])
-        db = add(db, -(_op(read(da), 1 if settings["transposed"] else 0) @ x))
-    if _is_zero(db):
+        dm = _op(read(da), 1 if settings["transposed"] else 0)
+    rhs = _solve_tangent(db, dm, x, vector)
+    if _is_zero(rhs):
         return x, ZeroTangent()
-    return x, ProjectTo(x)(sla.solve(a, db, **given))
+    return x, ProjectTo(x)(_uncolumns(sla.solve(a, rhs, **given), vector))
 
 
 def _inv_structure(settings: dict) -> tuple[Callable, Callable]:
@@ -541,6 +590,156 @@ def _(tangents, a, *options, **kwargs):
 
 
 # ---------------------------------------------------------------------------------------------
+# eigh, eigvalsh: A V = B V diag(w) with Vᴴ B V = I (B = I when not given), from one triangle of A
+# and of B
+
+
+def _eigh_tangent(w, v, da, db):
+    """``(dw, dV)`` for Hermitian ``dA``, ``dB`` (``db`` ``None`` for B = I): with P = Vᴴ dA V,
+    Q = Vᴴ dB V and X = P - Q diag(w), dw = diag(X) and dV = V (F ∘ X - diag(Q)/2), where
+    F = 1/(w_j - w_i) off the diagonal; the diagonal term keeps Vᴴ B V = I."""
+    x = _H(v) @ da @ v
+    if db is None:
+        return np.real(_diagonal(x)), v @ (_inverse_gaps(w) * x)
+    q = _H(v) @ db @ v
+    x = x - q * w[..., None, :]
+    c = _inverse_gaps(w) * x - _diag(np.real(_diagonal(q))) / 2
+    return np.real(_diagonal(x)), v @ c
+
+
+def _eigh_cotangents(w, v, dw, dv, generalized: bool):
+    """The adjoint of :func:`_eigh_tangent`: with J = Vᴴ dV and M = diag(dw) + F ∘ J, the cotangents
+    of the Hermitian A and B are V M Vᴴ and -V (M diag(w) + Re diag(J)/2) Vᴴ (up to their
+    anti-Hermitian parts, which the read adjoint drops)."""
+    m = _diag(np.real(dw)) if not _is_zero(dw) else np.zeros_like(v, dtype=np.real(w).dtype)
+    j = None if _is_zero(dv) else _H(v) @ dv
+    if j is not None:
+        m = m + _inverse_gaps(w) * j
+    ga = v @ m @ _H(v)
+    if not generalized:
+        return ga, None
+    n = m * w[..., None, :]
+    if j is not None:
+        n = n + _diag(np.real(_diagonal(j))) / 2
+    return ga, -(v @ n @ _H(v))
+
+
+def _eigh_call(f, a, rest, kwargs) -> tuple:
+    """``(b, settings)`` of an ``eigh``/``eigvalsh`` call; ``b`` (or ``None``) comes positionally."""
+    if "b" in kwargs:
+        raise TypeError(
+            f"scipy.linalg.{f.__name__}'s rule gives b a derivative only when b is positional: "
+            f"call {f.__name__}(a, b, ...) instead of {f.__name__}(a, b=...)"
+        )
+    b = rest[0] if rest else None
+    _, settings = _options(f, 2, (a, b), kwargs)
+    if b is not None and settings["type"] != 1:
+        raise NotImplementedError(
+            f"no derivative for scipy.linalg.{f.__name__} with type={settings['type']}: only the "
+            "problem A v = w B v (type=1) has one; for type=2 (A B v = w v) or 3 (B A v = w v) "
+            "factor B = L Lᴴ and take the standard problem of Lᴴ A L"
+        )
+    return b, settings
+
+
+def _eigh_selection(full_w, settings, k: int):
+    """Where in the full, ascending spectrum the ``k`` eigenpairs of a ``subset_by_*`` call sit."""
+    if settings["subset_by_index"] is not None:
+        start = settings["subset_by_index"][0]
+    else:
+        # (lo, hi] of an ascending spectrum: the first selected one follows every w <= lo.
+        start = np.sum(full_w <= settings["subset_by_value"][0], axis=-1, keepdims=True)
+    return start + np.arange(k)
+
+
+def _selected_to_full(x, index, n: int):
+    """The cotangent ``x`` of the selected eigenpairs (last axis) put at ``index`` among ``n``."""
+    if _is_zero(x):
+        return x
+    full = np.zeros((*np.shape(x)[:-1], n), dtype=np.result_type(x))
+    np.put_along_axis(full, np.broadcast_to(index, np.shape(x)), x, axis=-1)
+    return full
+
+
+def _full_eigh(a, b, settings, w, v):
+    """``(w, V, index)``: the whole eigendecomposition the derivative needs (a subset's eigenvectors
+    couple to all others), with scipy's own columns where it returned them, so that the derivative
+    refers to their phase; ``index`` locates a subset in it (``None``: everything was returned)."""
+    subset = settings["subset_by_index"] is not None or settings["subset_by_value"] is not None
+    if v is not None and not subset:
+        return w, v, None
+    full_w, full_v = sla.eigh(a, b, lower=settings["lower"], check_finite=settings["check_finite"])
+    if not subset:
+        return full_w, full_v, None
+    index = _eigh_selection(full_w, settings, np.shape(w)[-1])
+    if v is not None:
+        np.put_along_axis(full_v, np.broadcast_to(index[..., None, :], np.shape(v)), v, axis=-1)
+    return full_w, full_v, index
+
+
+def _register_eigh(f: Callable, returns_vectors: Callable) -> None:
+    """The rules of ``f(a[, b], **options)``, ``scipy.linalg.eigh`` or ``eigvalsh``.
+
+    ``returns_vectors(settings)`` says whether ``f`` returns ``(w, V)`` rather than ``w``.
+    """
+
+    def eigh_rrule(a, *rest, **kwargs):
+        b, settings = _eigh_call(f, a, rest, kwargs)
+        y = f(a, *rest, **kwargs)
+        vectors, lower = returns_vectors(settings), settings["lower"]
+        full_w, full_v, index = _full_eigh(a, b, settings, *(y if vectors else (y, None)))
+        project_a = ProjectTo(a)
+        project_b = None if b is None else ProjectTo(b)
+
+        def eigh_pullback(dy):
+            dw, dv = _cotangent_parts(dy, 2) if vectors else (dy, ZeroTangent())
+            if index is not None:
+                n = np.shape(full_w)[-1]
+                dw, dv = (
+                    _selected_to_full(dw, index, n),
+                    _selected_to_full(dv, index[..., None, :], n),
+                )
+            ga, gb = _eigh_cotangents(full_w, full_v, dw, dv, b is not None)
+            da = project_a(_hermitian_read_adjoint(ga, lower))
+            if not rest:
+                return NoTangent(), da
+            db = NoTangent() if b is None else project_b(_hermitian_read_adjoint(gb, lower))
+            return NoTangent(), da, db
+
+        return y, eigh_pullback
+
+    def eigh_frule(tangents, a, *rest, **kwargs):
+        b, settings = _eigh_call(f, a, rest, kwargs)
+        y = f(a, *rest, **kwargs)
+        da, db = tangents[1], tangents[2] if b is not None else None
+        if _is_zero(da) and (db is None or _is_zero(db)):
+            return y, ZeroTangent()
+        vectors, lower = returns_vectors(settings), settings["lower"]
+        full_w, full_v, index = _full_eigh(a, b, settings, *(y if vectors else (y, None)))
+        da = np.zeros_like(a) if _is_zero(da) else da
+        db = np.zeros_like(b) if db is not None and _is_zero(db) else db
+        dw, dv = _eigh_tangent(
+            full_w,
+            full_v,
+            _hermitian_read(da, lower),
+            None if db is None else _hermitian_read(db, lower),
+        )
+        if index is not None:
+            w = y[0] if vectors else y
+            dw = np.take_along_axis(dw, np.broadcast_to(index, np.shape(w)), axis=-1)
+            columns = np.broadcast_to(index[..., None, :], (*np.shape(dv)[:-1], np.shape(w)[-1]))
+            dv = np.take_along_axis(dv, columns, axis=-1)
+        return y, ProjectTo(y)((dw, dv) if vectors else dw)
+
+    rrule.add(f, (), eigh_rrule)
+    frule.add(f, (), eigh_frule)
+
+
+_register_eigh(sla.eigh, lambda settings: not settings["eigvals_only"])
+_register_eigh(sla.eigvalsh, lambda settings: False)
+
+
+# ---------------------------------------------------------------------------------------------
 # Matrix functions and the Sylvester equation
 
 
@@ -594,7 +793,12 @@ def _(a, b, q):
     def solve_sylvester_pullback(dx):
         # A dX + dX B = dQ - dA X - X dB; the adjoint of Y -> A Y + Y B is Y -> A^H Y + Y B^H.
         dq = sla.solve_sylvester(_H(a), _H(b), dx)
-        return (NoTangent(), project_a(-dq @ _H(x)), project_b(-_H(x) @ dq), project_q(dq))
+        return (
+            NoTangent(),
+            project_a(unbroadcast(a, -dq @ _H(x))),
+            project_b(unbroadcast(b, -_H(x) @ dq)),
+            project_q(unbroadcast(q, dq)),
+        )
 
     return x, solve_sylvester_pullback
 

@@ -22,10 +22,13 @@ only works when the outputs are locally smooth functions of every input entry:
   the library rule under test and the (tiny, hand-written) derivative of the invariant map, so the
   full ``test_rrule``/``test_frule`` machinery applies to the composite and its finite differences
   go through numpy's own decomposition.
-* ``eigh``, ``eigvalsh`` and ``cholesky`` read one triangle of a Hermitian input; the composite feeds
-  them the Hermitian part of its argument, so its finite differences are the derivative on Hermitian
-  matrices. The composite's rules do not symmetrise anything themselves: the test passes only if the
-  library rule returns a Hermitian cotangent and uses the Hermitian part of a non-Hermitian tangent.
+* ``eigh``, ``eigvalsh``, ``cholesky`` and ``svd``/``pinv`` with ``hermitian=True`` read one triangle
+  of their input. They are tested on Hermitian inputs and on inputs with noise where they do not
+  look (the other strict triangle, the imaginary part of the diagonal), for each triangle option:
+  finite differences perturb every entry of numpy's own function, so they see a zero derivative
+  there and the full weight of both mirrored entries in the triangle read, and the rule must agree.
+* ``svd(full_matrices=True)`` of a rectangular matrix and ``qr(mode='complete')`` of a tall one have
+  extra columns ``Q₂`` that only the matrix's span determines; they are tested through ``Q₂ Q₂ᴴ``.
 """
 
 from __future__ import annotations
@@ -84,6 +87,16 @@ def _positive_definite(rng, n, batch=(), dtype=F64):
     b = _rand(rng, *batch, n, n, dtype=np.result_type(dtype, F64))
     a = b @ _H(b) + n * np.eye(n)
     return ((a + _H(a)) / 2).astype(dtype)
+
+
+def _noise_where_unread(rng, a, lower=True):
+    """``a`` plus noise where a routine reading one triangle does not look: the other strict triangle
+    and, for complex ``a``, the imaginary part of the diagonal. The result is not Hermitian."""
+    noise = _rand(rng, *np.shape(a), dtype=a.dtype)
+    unread = np.triu(noise, 1) if lower else np.tril(noise, -1)
+    if np.iscomplexobj(a):
+        unread = unread + 1j * np.real(noise) * np.eye(np.shape(a)[-1], dtype=bool)
+    return (a + unread).astype(a.dtype)
 
 
 def _real_spectrum(rng, n):
@@ -330,9 +343,17 @@ def test_qr(shape, dtype):
     _check(np.linalg.qr, a, fkwargs={"mode": "r"})
 
 
-def test_qr_complete_mode_of_a_tall_matrix_is_refused():
-    with pytest.raises(NotImplementedError, match="complete"):
-        rrule(np.linalg.qr, np.ones((3, 2)), mode="complete")
+@pytest.mark.parametrize("shape", [(3, 3), (2, 4), (2, 2, 3)])
+def test_qr_complete_mode_of_a_square_or_wide_matrix_is_the_reduced_one(shape):
+    *batch, m, n = shape
+    a = _well_conditioned(_rng("qr complete", shape), n, tuple(batch), F64, m=m)
+    _check(np.linalg.qr, a, fkwargs={"mode": "complete"})
+    _check(np.linalg.qr, a, nondiff("complete"))
+
+
+def test_qr_raw_mode_is_refused():
+    with pytest.raises(NotImplementedError, match="mode='reduced'"):
+        rrule(np.linalg.qr, np.ones((3, 2)), mode="raw")
 
 
 @pytest.mark.parametrize("dtype", SQUARE_DTYPES)
@@ -344,9 +365,10 @@ def test_singular_values(shape, dtype):
     _check(np.linalg.svdvals, a)
 
 
-def test_svd_full_matrices_of_a_rectangular_matrix_is_refused():
-    with pytest.raises(NotImplementedError, match="full_matrices=False"):
-        rrule(np.linalg.svd, np.ones((3, 2)))
+@pytest.mark.parametrize("dtype", [F64, C128])
+def test_singular_values_of_a_rectangular_matrix_with_full_matrices(dtype):
+    a = _well_conditioned(_rng("svdvals full", dtype.__name__), 2, (), dtype, m=3)
+    _check(np.linalg.svd, a, nondiff(True), nondiff(False))
 
 
 @pytest.mark.parametrize("n", [2, 3, 4])
@@ -473,19 +495,80 @@ class _SvdInvariant:
         )
 
 
-class _Identity:
-    forward = staticmethod(lambda out: out)
-    cotangent = staticmethod(lambda out, dy: dy)
-    tangent = staticmethod(lambda out, d: d)
+class _Span:
+    """``Q Qᴴ`` of orthonormal columns ``Q``: invariant under ``Q W`` for any unitary ``W``."""
+
+    forward = staticmethod(lambda q: q @ _H(q))
+    tangent = staticmethod(lambda q, dq: dq @ _H(q) + q @ _H(dq))
+    cotangent = staticmethod(lambda q, dp: (dp + _H(dp)) @ q)
 
 
-def _gauge_invariant(decomposition, invariant, hermitian_input=False, **kwargs):
-    """``A ↦ invariant(decomposition(A))`` (of the Hermitian part of ``A`` if ``hermitian_input``), with
-    rules registered for this test from the library's rule of ``decomposition``; see the module
-    docstring. The rules do not symmetrise: the library rule must."""
+def _split_columns(x, k):
+    return x[..., :k], x[..., k:]
+
+
+class _FullSvdInvariant:
+    """:class:`_SvdInvariant` of the thin factors, and the spans of the extra columns of ``U`` and
+    ``V``, which are all a full SVD's extra columns have that the matrix determines."""
+
+    @staticmethod
+    def forward(out):
+        u, s, vh = out
+        (u1, u2), (v1, v2) = _split_columns(u, s.shape[-1]), _split_columns(_H(vh), s.shape[-1])
+        return (*_SvdInvariant.forward((u1, s, _H(v1))), _Span.forward(u2), _Span.forward(v2))
+
+    @staticmethod
+    def cotangent(out, dy):
+        u, s, vh = out
+        (u1, u2), (v1, v2) = _split_columns(u, s.shape[-1]), _split_columns(_H(vh), s.shape[-1])
+        du1, ds, dvh1 = _SvdInvariant.cotangent((u1, s, _H(v1)), dy[:4])
+        du = np.concatenate([du1, _Span.cotangent(u2, dy[4])], axis=-1)
+        dvh = np.concatenate([dvh1, _H(_Span.cotangent(v2, dy[5]))], axis=-2)
+        return du, ds, dvh
+
+    @staticmethod
+    def tangent(out, d):
+        u, s, vh = out
+        du, ds, dvh = d
+        k = s.shape[-1]
+        (u1, u2), (v1, v2) = _split_columns(u, k), _split_columns(_H(vh), k)
+        (du1, du2), (dv1, dv2) = _split_columns(du, k), _split_columns(_H(dvh), k)
+        return Tangent(
+            tuple,
+            *_SvdInvariant.tangent((u1, s, _H(v1)), (du1, ds, _H(dv1))),
+            _Span.tangent(u2, du2),
+            _Span.tangent(v2, dv2),
+        )
+
+
+class _CompleteQrInvariant:
+    """``(Q₁, Q₂ Q₂ᴴ, R)`` of a complete QR: ``Q₁`` and ``R`` are unique, ``Q₂`` only up to ``Q₂ W``."""
+
+    @staticmethod
+    def forward(out):
+        q, r = out
+        q1, q2 = _split_columns(q, r.shape[-1])
+        return q1, _Span.forward(q2), r
+
+    @staticmethod
+    def cotangent(out, dy):
+        q, r = out
+        q2 = _split_columns(q, r.shape[-1])[1]
+        return np.concatenate([dy[0], _Span.cotangent(q2, dy[1])], axis=-1), dy[2]
+
+    @staticmethod
+    def tangent(out, d):
+        q, r = out
+        dq1, dq2 = _split_columns(d[0], r.shape[-1])
+        return Tangent(tuple, dq1, _Span.tangent(_split_columns(q, r.shape[-1])[1], dq2), d[1])
+
+
+def _gauge_invariant(decomposition, invariant, **kwargs):
+    """``A ↦ invariant(decomposition(A))``, with rules registered for this test from the library's
+    rule of ``decomposition``; see the module docstring."""
 
     def composite(a):
-        return invariant.forward(decomposition((a + _H(a)) / 2 if hermitian_input else a, **kwargs))
+        return invariant.forward(decomposition(a, **kwargs))
 
     composite.__qualname__ = f"{decomposition.__name__}-composite"
 
@@ -506,36 +589,56 @@ def _gauge_invariant(decomposition, invariant, hermitian_input=False, **kwargs):
     return composite
 
 
-EIGH = _gauge_invariant(np.linalg.eigh, _EighInvariant, hermitian_input=True)
-EIGVALSH = _gauge_invariant(np.linalg.eigvalsh, _Identity, hermitian_input=True)
-CHOLESKY = _gauge_invariant(np.linalg.cholesky, _Identity, hermitian_input=True)
-CHOLESKY_UPPER = _gauge_invariant(np.linalg.cholesky, _Identity, hermitian_input=True, upper=True)
-SINGULAR_VALUES_HERMITIAN = _gauge_invariant(
-    np.linalg.svd, _Identity, hermitian_input=True, compute_uv=False, hermitian=True
-)
+EIGH = {uplo: _gauge_invariant(np.linalg.eigh, _EighInvariant, UPLO=uplo) for uplo in "LU"}
+SVD_HERMITIAN = _gauge_invariant(np.linalg.svd, _SvdInvariant, hermitian=True)
 EIG = _gauge_invariant(np.linalg.eig, _EigInvariant)
 SVD = _gauge_invariant(np.linalg.svd, _SvdInvariant, full_matrices=False)
+SVD_FULL = _gauge_invariant(np.linalg.svd, _FullSvdInvariant)
+QR_COMPLETE = _gauge_invariant(np.linalg.qr, _CompleteQrInvariant, mode="complete")
 
 
 @pytest.mark.parametrize("dtype", SQUARE_DTYPES)
 @pytest.mark.parametrize(("batch", "n"), SIZES)
-def test_eigh(batch, n, dtype):
-    a = _hermitian(_rng("eigh", n, dtype.__name__), n, batch, dtype)
-    _check(EIGH, a)
-    _check(EIGVALSH, a)
+@pytest.mark.parametrize("uplo", ["L", "U"])
+@pytest.mark.parametrize("noise", [False, True], ids=["hermitian", "noise-where-unread"])
+def test_eigh(noise, uplo, batch, n, dtype):
+    rng = _rng("eigh", n, dtype.__name__)
+    a = _hermitian(rng, n, batch, dtype)
+    a = _noise_where_unread(rng, a, lower=uplo == "L") if noise else a
+    _check(EIGH[uplo], a)
+    _check(np.linalg.eigvalsh, a, fkwargs={"UPLO": uplo})
     test_rrule(
-        EIGH,
+        EIGH[uplo],
         a,
         output_tangent=Tangent(tuple, np.ones(np.shape(a)[:-1], np.real(a).dtype), ZeroTangent()),
     )
 
 
+def test_eigh_with_a_positional_uplo():
+    rng = _rng("eigh positional")
+    a = _noise_where_unread(rng, _hermitian(rng, 3, (), C128), lower=False)
+    _check(np.linalg.eigvalsh, a, nondiff("U"))
+    _check(np.linalg.eigvalsh, a, nondiff("u"))
+
+
+def test_eigh_pullback_leaves_the_unread_triangle_alone():
+    rng = _rng("eigh unread")
+    a = _noise_where_unread(rng, _hermitian(rng, 3, (), F64), lower=False)
+    _, back = rrule(np.linalg.eigh, a, UPLO="U")
+    _, da = back((np.arange(3.0), _rand(rng, 3, 3)))
+    np.testing.assert_array_equal(np.tril(da, -1), 0)
+
+
 @pytest.mark.parametrize("dtype", SQUARE_DTYPES)
 @pytest.mark.parametrize(("batch", "n"), SIZES)
-def test_cholesky(batch, n, dtype):
-    a = _positive_definite(_rng("cholesky", n, dtype.__name__), n, batch, dtype)
-    _check(CHOLESKY, a)
-    _check(CHOLESKY_UPPER, a)
+@pytest.mark.parametrize("upper", [False, True])
+@pytest.mark.parametrize("noise", [False, True], ids=["hermitian", "noise-where-unread"])
+def test_cholesky(noise, upper, batch, n, dtype):
+    # The factor with a positive real diagonal is unique: numpy's own function is tested directly.
+    rng = _rng("cholesky", n, dtype.__name__)
+    a = _positive_definite(rng, n, batch, dtype)
+    a = _noise_where_unread(rng, a, lower=not upper) if noise else a
+    _check(np.linalg.cholesky, a, fkwargs={"upper": upper})
 
 
 @pytest.mark.parametrize("dtype", [F64, F32, C128])
@@ -551,11 +654,32 @@ def test_svd(shape, dtype):
     _check(SVD, _well_conditioned(_rng("svd", shape, dtype.__name__), n, tuple(batch), dtype, m=m))
 
 
-@pytest.mark.parametrize("dtype", [F64, C128])
-def test_singular_values_of_a_hermitian_matrix(dtype):
-    _check(
-        SINGULAR_VALUES_HERMITIAN, _hermitian(_rng("svd hermitian"), 3, (), dtype, positive=True)
-    )
+@pytest.mark.parametrize("dtype", SQUARE_DTYPES)
+@pytest.mark.parametrize("shape", [(3, 2), (2, 3, 2), (2, 4), (1, 3)])
+def test_svd_full_matrices_through_the_span_of_the_extra_columns(shape, dtype):
+    *batch, m, n = shape
+    a = _well_conditioned(_rng("svd full", shape, dtype.__name__), n, tuple(batch), dtype, m=m)
+    _check(SVD_FULL, a)
+
+
+@pytest.mark.parametrize("dtype", SQUARE_DTYPES)
+@pytest.mark.parametrize("shape", [(3, 2), (2, 4, 3), (4, 1)])
+def test_qr_complete_mode_of_a_tall_matrix_through_the_span_of_the_extra_columns(shape, dtype):
+    *batch, m, n = shape
+    a = _well_conditioned(_rng("qr complete", shape, dtype.__name__), n, tuple(batch), dtype, m=m)
+    _check(QR_COMPLETE, a)
+
+
+@pytest.mark.parametrize("dtype", [F64, F32, C128])
+@pytest.mark.parametrize("noise", [False, True], ids=["hermitian", "noise-where-unread"])
+def test_hermitian_svd_and_pinv_read_the_lower_triangle(noise, dtype):
+    rng = _rng("svd hermitian", dtype.__name__)
+    a = _hermitian(rng, 3, (), dtype, positive=True)
+    a = _noise_where_unread(rng, a) if noise else a
+    _check(np.linalg.svd, a, fkwargs={"compute_uv": False, "hermitian": True})
+    _check(SVD_HERMITIAN, a)
+    _check(np.linalg.pinv, a, fkwargs={"hermitian": True})
+    _check(np.linalg.pinv, a, nondiff(None), nondiff(True))
 
 
 def test_eigh_with_an_exactly_repeated_eigenvalue_stays_finite():

@@ -32,6 +32,25 @@ def positive_definite(n, dtype, seed=0):
     return (b @ b.conj().T + n * np.eye(n)).astype(dtype)
 
 
+def noise_where_unread(a, lower, seed=9):
+    """``a`` plus noise where a routine reading one triangle does not look: the other strict triangle
+    and, for complex ``a``, the imaginary part of the diagonal. The result is not Hermitian."""
+    noise = random(np.shape(a), a.dtype, seed)
+    unread = np.triu(noise, 1) if lower else np.tril(noise, -1)
+    if np.iscomplexobj(a):
+        unread = unread + 1j * np.real(noise) * np.eye(np.shape(a)[-1], dtype=bool)
+    return (a + unread).astype(a.dtype)
+
+
+def hermitian(n, dtype, seed=0, batch=()):
+    """A Hermitian matrix with eigenvalues in [i, i + 1/2), i = 0, ..., n - 1: well separated."""
+    rng = np.random.default_rng(seed)
+    w = np.arange(n) + 0.5 * rng.uniform(size=(*batch, n))
+    q, _ = np.linalg.qr(random((*batch, n, n), np.result_type(dtype, np.float64), seed))
+    a = (q * w[..., None, :]) @ np.conj(np.swapaxes(q, -1, -2))
+    return ((a + np.conj(np.swapaxes(a, -1, -2))) / 2).astype(dtype)
+
+
 def dtype_id(dtype):
     return np.dtype(dtype).name
 
@@ -75,9 +94,7 @@ def test_solve_triangular_positional_options():
 @pytest.mark.parametrize("lower", [False, True])
 @pytest.mark.parametrize("f", [sla.cholesky, sla.cho_factor])
 def test_cholesky_reads_one_triangle(f, lower, dtype):
-    a = positive_definite(3, dtype)
-    a[np.tril_indices(3, -1) if not lower else np.triu_indices(3, 1)] += 0.3  # not symmetric
-    check_both(f, a, fkwargs={"lower": lower})
+    check_both(f, noise_where_unread(positive_definite(3, dtype), lower), fkwargs={"lower": lower})
 
 
 def test_cholesky_positional_lower():
@@ -170,13 +187,16 @@ STRUCTURE_CASES = [
 ]
 
 
-def structured(assume_a, dtype):
-    return positive_definite(4, dtype) if assume_a == "pos" else general(4, dtype)
+def structured(assume_a, lower, dtype):
+    """A test matrix for ``assume_a``; not symmetric, so the triangle a solver ignores is tested."""
+    if assume_a == "pos":
+        return noise_where_unread(positive_definite(4, dtype), lower)
+    return general(4, dtype)
 
 
 @pytest.mark.parametrize(("assume_a", "lower", "dtype"), STRUCTURE_CASES)
 def test_solve(assume_a, lower, dtype):
-    a = structured(assume_a, dtype)
+    a = structured(assume_a, lower, dtype)
     options = {"assume_a": assume_a, "lower": lower}
     check_both(sla.solve, a, random((4,), dtype, 1), fkwargs=options)
     check_both(sla.solve, a, random((4, 2), dtype, 2), fkwargs=options)
@@ -211,7 +231,7 @@ INV_HAS_STRUCTURE = "assume_a" in inspect.signature(sla.inv).parameters
 )
 def test_inv(assume_a, lower, dtype):
     options = {"assume_a": assume_a, "lower": lower} if INV_HAS_STRUCTURE else {}
-    check_both(sla.inv, structured(assume_a, dtype), fkwargs=options)
+    check_both(sla.inv, structured(assume_a, lower, dtype), fkwargs=options)
 
 
 def test_inv_refuses_assume_a_diagonal_whose_scipy_result_is_not_the_inverse():
@@ -233,6 +253,189 @@ def test_det(n, dtype):
 def test_inv_and_det_positional_options():
     check_both(sla.inv, general(3, np.float64), nondiff(False))
     check_both(sla.det, general(3, np.float64), nondiff(False), nondiff(True))
+
+
+# --- eigh, eigvalsh -----------------------------------------------------------------------------
+
+
+def eigenvector_invariant(**options):
+    """``(w, V diag(c) Vᴴ)`` of ``sla.eigh(a[, b], **options)``, which no choice of the phase of an
+    eigenvector changes, with rules built on the library's rules of ``sla.eigh``."""
+
+    def weights(v):
+        return np.arange(1.0, v.shape[-1] + 1)
+
+    def composite(*args):
+        w, v = sla.eigh(*args, **options)
+        return w, (v * weights(v)) @ np.conj(np.swapaxes(v, -1, -2))
+
+    @rrule.register(composite)
+    def _(*args):
+        (_, v), back = rrule(sla.eigh, *args, **options)
+
+        def composite_pullback(dy):
+            dw, dp = dy
+            return back((dw, ((dp + np.conj(np.swapaxes(dp, -1, -2))) @ v) * weights(v)))
+
+        return composite(*args), composite_pullback
+
+    @frule.register(composite)
+    def _(tangents, *args):
+        (_, v), d = frule((NoTangent(), *tangents[1:]), sla.eigh, *args, **options)
+        if isinstance(d, ZeroTangent):
+            return composite(*args), d
+        dw, dv = d
+        dp = (dv * weights(v)) @ np.conj(np.swapaxes(v, -1, -2))
+        return composite(*args), Tangent(tuple, dw, dp + np.conj(np.swapaxes(dp, -1, -2)))
+
+    return composite
+
+
+EIGH_OPTIONS = [
+    {},
+    {"lower": False},
+    {"subset_by_index": [1, 2]},
+    {"subset_by_value": (0.75, 2.75), "lower": False},
+    {"driver": "evr"},
+]
+EIGH = [eigenvector_invariant(**options) for options in EIGH_OPTIONS]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+@pytest.mark.parametrize("case", range(len(EIGH_OPTIONS)), ids=lambda i: str(EIGH_OPTIONS[i]))
+@pytest.mark.parametrize("batch", [(), (2,)], ids=["matrix", "batch"])
+def test_eigh_reads_one_triangle(batch, case, dtype):
+    options = EIGH_OPTIONS[case]
+    a = noise_where_unread(hermitian(4, dtype, batch=batch), options.get("lower", True))
+    check_both(EIGH[case], a)
+    check_both(sla.eigvalsh, a, fkwargs=options)
+    check_both(sla.eigh, a, fkwargs={**options, "eigvals_only": True})
+
+
+GENERALIZED_EIGH = {lower: eigenvector_invariant(lower=lower) for lower in (True, False)}
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.complex128], ids=dtype_id)
+@pytest.mark.parametrize("lower", [True, False])
+def test_generalized_eigh_reads_one_triangle_of_both(lower, dtype):
+    a = noise_where_unread(hermitian(3, dtype, seed=1), lower, seed=2)
+    b = np.eye(3) + 0.2 * positive_definite(3, dtype, seed=3) / 3
+    b = noise_where_unread(b.astype(dtype), lower, seed=4)
+    check_both(GENERALIZED_EIGH[lower], a, b)
+    check_both(sla.eigvalsh, a, b, fkwargs={"lower": lower})
+
+
+def test_eigh_with_b_none_passed_positionally():
+    a = hermitian(3, np.float64)
+    _, pullback = rrule(sla.eigvalsh, a, None)
+    assert len(pullback(np.ones(3))) == 3
+    check_both(sla.eigvalsh, a, nondiff(None))
+
+
+def test_eigh_refuses_what_it_cannot_differentiate():
+    a, b = hermitian(3, np.float64), positive_definite(3, np.float64)
+    with pytest.raises(TypeError, match="positional"):
+        rrule(sla.eigh, a, b=b)
+    with pytest.raises(NotImplementedError, match="type=2"):
+        rrule(sla.eigh, a, b, type=2)
+
+
+# --- batched input (scipy >= 1.17 stacks matrices in these functions) ---------------------------
+
+BATCHED = [
+    (
+        "solve",
+        sla.solve,
+        lambda: (
+            general(3, np.float64) + random((2, 3, 3), np.float64, 1) / 4,
+            random((2, 3, 2), np.float64, 2),
+        ),
+        {},
+    ),
+    (
+        "solve-vector-b",
+        sla.solve,
+        lambda: (
+            general(3, np.complex128) + random((2, 3, 3), np.complex128, 1) / 4,
+            random((3,), np.complex128, 2),
+        ),
+        {},
+    ),
+    (
+        "solve-broadcast-a",
+        sla.solve,
+        lambda: (general(3, np.float64)[None], random((2, 3, 2), np.float64, 2)),
+        {"assume_a": "pos"},
+    ),
+    (
+        "solve-broadcast-b",
+        sla.solve,
+        lambda: (
+            general(3, np.float64) + random((2, 3, 3), np.float64, 1) / 4,
+            random((3, 2), np.float64, 2),
+        ),
+        {"assume_a": "sym", "lower": True},
+    ),
+    (
+        "solve_triangular",
+        sla.solve_triangular,
+        lambda: (
+            general(3, np.float64) + random((2, 3, 3), np.float64, 1) / 4,
+            random((3,), np.float64, 2),
+        ),
+        {"lower": True, "trans": 1},
+    ),
+    (
+        "cholesky",
+        sla.cholesky,
+        lambda: (
+            noise_where_unread(
+                np.stack([positive_definite(3, np.complex128, s) for s in (1, 2)]), False
+            ),
+        ),
+        {},
+    ),
+    ("inv", sla.inv, lambda: (general(3, np.float64) + random((2, 3, 3), np.float64, 1) / 4,), {}),
+    (
+        "det",
+        sla.det,
+        lambda: (general(3, np.complex128) + random((2, 3, 3), np.complex128, 1) / 4,),
+        {},
+    ),
+    ("expm", sla.expm, lambda: (random((2, 3, 3), np.float64, 1) / 2,), {}),
+    (
+        "sqrtm",
+        sla.sqrtm,
+        lambda: (general(3, np.float64) + random((2, 3, 3), np.float64, 1) / 4,),
+        {},
+    ),
+    (
+        "solve_sylvester",
+        sla.solve_sylvester,
+        lambda: (
+            general(3, np.float64) + random((2, 3, 3), np.float64, 1) / 4,
+            general(2, np.float64),
+            random((2, 3, 2), np.float64, 3),
+        ),
+        {},
+    ),
+    (
+        "cho_solve",
+        sla.cho_solve,
+        lambda: (
+            (np.stack([sla.cholesky(positive_definite(3, np.float64, s)) for s in (1, 2)]), False),
+            random((3,), np.float64, 3),
+        ),
+        {},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "f", "arguments", "options"), BATCHED, ids=[c[0] for c in BATCHED]
+)
+def test_batched(name, f, arguments, options):
+    check_both(f, *arguments(), fkwargs=options)
 
 
 # --- matrix functions and the Sylvester equation ------------------------------------------------
