@@ -1,4 +1,5 @@
-"""Development sessions: ``nox -s tests``, ``nox -s lint``, ``nox -s docs``, ``nox -s bench``."""
+"""Development sessions: ``nox -s tests``, ``nox -s lint``, ``nox -s docs``, ``nox -s bench``,
+``nox -s properties``."""
 
 import nox
 
@@ -11,6 +12,14 @@ def tests(session: nox.Session) -> None:
     """The whole test suite, with every docstring example run as a doctest."""
     session.install("-e", ".[test]")
     session.run("python", "-m", "pytest", *session.posargs)
+
+
+@nox.session
+def properties(session: nox.Session) -> None:
+    """Many more random compositions of rules than CI runs, against finite differences."""
+    session.install("-e", ".[test]")
+    session.env["ZYGOTE_PROPERTY_EXAMPLES"] = session.posargs[0] if session.posargs else "3000"
+    session.run("python", "-m", "pytest", "-q", "tests/zygote_engine/test_rule_compositions.py")
 
 
 @nox.session

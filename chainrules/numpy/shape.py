@@ -14,7 +14,7 @@ to the tangent, and its pullback applies the transposed map:
   of ``operator.getitem`` on ``np.r_`` and ``np.c_``) join arrays and numbers and send each entry
   of the cotangent back to the item it was copied from; their string directives and slice ranges
   raise ``NotImplementedError``;
-* gathers, whose every output entry is a copy of one input entry (``tile``, ``repeat``,
+* gathers, whose every output entry is a copy of one input entry (``tile``, ``repeat``, ``resize``,
   ``diagonal``, ``diag`` of a matrix, ``pad`` in the modes ``'edge'``, ``'reflect'``,
   ``'symmetric'`` and ``'wrap'``, and the indexing functions of :mod:`chainrules.numpy.indexing`),
   share one generic pullback (:func:`gather_adjoint`): ``f`` is applied to an array of the input's
@@ -353,7 +353,7 @@ def _diag_adjoint(dy, v, *args, **kwargs):
     return gather_adjoint(dy, np.diag, (v, *args), kwargs)
 
 
-for _f in (np.tile, np.repeat, np.diagonal):
+for _f in (np.tile, np.repeat, np.diagonal, np.resize):
     gather_rules(_f)
 linear_rules(np.diag, _diag_adjoint)
 
