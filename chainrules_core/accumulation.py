@@ -17,6 +17,7 @@ from chainrules_core.tangents import (
     Tangent,
     Thunk,
     ZeroTangent,
+    unthunk,
 )
 
 
@@ -53,6 +54,11 @@ def add(a: Any, b: Any, *, inplace: bool = False) -> Any:
         return b
     if tb is ZeroTangent:
         return a
+    if ta is LazySum:
+        return a.plus(b)
+    lazy = isinstance(b, InplaceableThunk) and (ta is np.ndarray or isinstance(a, InplaceableThunk))
+    if lazy and not (inplace and ta is np.ndarray and _can_hold_sum(a, b)):
+        return LazySum([a, b], 2)  # adding in place waits until the sum is needed
     if inplace and isinstance(a, np.ndarray) and _can_hold_sum(a, b):
         if isinstance(b, InplaceableThunk):
             return b.add_into(a)
@@ -67,6 +73,55 @@ def add(a: Any, b: Any, *, inplace: bool = False) -> Any:
             raise ValueError(f"cannot add list tangents of lengths {len(a)} and {len(b)}")
         return [add(x, y) for x, y in zip(a, b)]
     return tangent_add(a, b)
+
+
+class LazySum(InplaceableThunk):
+    """A sum of array tangents that some of its terms can add in place, evaluated when needed.
+
+    Cotangents that touch a small part of an array (the reads ``x[t]`` of a loop, each an
+    :class:`~chainrules_core.InplaceableThunk`) are collected, and evaluating the sum copies the
+    first term once and adds the others into that copy in place: ``n`` reads of slices cost what
+    the slices cost, not ``n`` arrays of the whole size. ``plus`` is amortised constant time
+    (sums that share a prefix share one list of terms).
+
+    Example:
+        >>> import numpy as np
+        >>> from chainrules_core import InplaceableThunk, add, unthunk
+        >>> def row(i, v):
+        ...     def into(buf):
+        ...         buf[i] += v
+        ...         return buf
+        ...     return InplaceableThunk(into, lambda: into(np.zeros(3)))
+        >>> total = add(add(row(0, 1.0), row(2, 5.0)), row(0, 1.0))
+        >>> unthunk(total)
+        array([2., 0., 5.])
+    """
+
+    __slots__ = ("count", "terms")
+
+    def __init__(self, terms: list, count: int):
+        self.terms, self.count = terms, count
+        super().__init__(self._add_terms_into, self._evaluate)
+
+    def plus(self, b: Any) -> LazySum:
+        """This sum plus ``b``, sharing the list of terms when no other sum extended it."""
+        if self.count == len(self.terms):
+            self.terms.append(b)
+            return LazySum(self.terms, self.count + 1)
+        return LazySum([*self.terms[: self.count], b], self.count + 1)
+
+    def _evaluate(self) -> Any:
+        first = unthunk(self.terms[0])
+        # a copy: the first term may be shared, and the others are added into the result
+        total = np.array(first) if isinstance(first, np.ndarray) else first
+        for term in self.terms[1 : self.count]:
+            total = add(total, term, inplace=isinstance(total, np.ndarray))
+        return total
+
+    def _add_terms_into(self, buffer: np.ndarray) -> Any:
+        for term in self.terms[: self.count]:
+            buffer = add(buffer, term, inplace=True)
+        return buffer
 
 
 def _can_hold_sum(a: np.ndarray, b: Any) -> bool:

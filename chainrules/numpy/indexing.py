@@ -34,10 +34,12 @@ from chainrules.numpy.shape import (
     gather_adjoint,
     gather_rules,
     scatter_add,
+    scatter_into,
     sequence_cotangent,
 )
 from chainrules_core import (
     AbstractZero,
+    InplaceableThunk,
     NoTangent,
     ProjectTo,
     ZeroTangent,
@@ -57,7 +59,18 @@ def _(x, index):
     project_x = ProjectTo(x)
 
     def getitem_pullback(dy):
-        return NoTangent(), project_x(scatter_add(dy, x.shape, index)), NoTangent()
+        dy = unthunk(dy)
+        if not isinstance(dy, np.ndarray) and not np.isscalar(dy):
+            return NoTangent(), project_x(scatter_add(dy, x.shape, index)), NoTangent()
+        if x.dtype.kind != "c" and np.iscomplexobj(dy):
+            dy = np.real(dy)
+
+        def add_read_into(buffer):
+            return scatter_into(buffer, index, dy)
+
+        # many reads x[t] of one array (a loop) add into one buffer instead of an array each
+        dx = InplaceableThunk(add_read_into, lambda: project_x(scatter_add(dy, x.shape, index)))
+        return NoTangent(), dx, NoTangent()
 
     return x[index], getitem_pullback
 

@@ -139,6 +139,21 @@ def scatter_add(dy: Any, shape: tuple, index: Any) -> Any:
     return dx
 
 
+def scatter_into(buffer: np.ndarray, index: Any, dy: Any) -> np.ndarray:
+    """``buffer`` with ``dy`` added in at ``index``, in place (the adjoint of ``x[index]`` added
+    into a cotangent of ``x`` that the caller owns).
+
+    Example:
+        >>> scatter_into(np.ones(2), [0, 0], np.array([1.0, 2.0]))
+        array([4., 1.])
+    """
+    if _names_an_entry_twice(index):
+        np.add.at(buffer, index, dy)
+    else:
+        buffer[index] += dy
+    return buffer
+
+
 @frule.register(scatter_add)
 def _scatter_add_frule(tangents, dy, shape, index):
     # linear in dy: the rules of x[index] are differentiated when derivatives are nested

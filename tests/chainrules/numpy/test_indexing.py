@@ -8,7 +8,7 @@ import pytest
 from array_specs import A, realize
 
 import chainrules.numpy.indexing  # noqa: F401 - registers the rules
-from chainrules_core import NoTangent, Tangent, frule, rrule
+from chainrules_core import NoTangent, Tangent, ZeroTangent, add, frule, rrule, unthunk
 from chainrules_core.testing import test_frule, test_rrule
 
 
@@ -109,9 +109,24 @@ def test_complex_inputs(case, dtype):
 
 def test_repeated_integer_indices_accumulate():
     _, back = rrule(operator.getitem, np.zeros(3, np.float32), [0, 2, 0, 0])
-    dx = back(np.array([1.0, 2.0, 3.0, 4.0]))[1]
+    dx = unthunk(back(np.array([1.0, 2.0, 3.0, 4.0]))[1])
     np.testing.assert_array_equal(dx, [8.0, 0.0, 2.0])
     assert dx.dtype == np.float32
+
+
+def test_reads_of_one_array_add_into_one_buffer():
+    # the cotangents of x[t], t = 0..n-1, are thunks that add into one buffer: summed in any
+    # order, in place where the sum owns it, they give the dense scatter of every read
+    x = np.zeros((4, 2))
+    reads = [rrule(operator.getitem, x, t)[1](np.full(2, t + 1.0))[1] for t in range(4)]
+    reads.append(rrule(operator.getitem, x, (slice(None), 0))[1](np.ones(4))[1])
+    total = ZeroTangent()
+    for dx in reads:
+        total = add(total, dx)
+    expected = np.array([[2.0, 1.0], [3.0, 2.0], [4.0, 3.0], [5.0, 4.0]])
+    np.testing.assert_array_equal(unthunk(total), expected)
+    np.testing.assert_array_equal(unthunk(add(np.ones((4, 2)), total)), expected + 1.0)
+    assert np.all(x == 0.0)  # the primal is never written
 
 
 def test_one_argument_where_is_not_differentiable():
