@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import functools
 import inspect
+import types
 from collections.abc import Callable
 from typing import Any
+
+import numpy as np
 
 from chainrules_core import AbstractZero, NoTangent, Tangent, ZeroTangent, frule, non_differentiable
 
@@ -97,3 +100,47 @@ def no_tangents(args: tuple) -> tuple:
         (NoTangent(), NoTangent())
     """
     return (NoTangent(),) * len(args)
+
+
+def check_callback_rule(solver: Callable, fun: Any, kwargs: dict) -> None:
+    """Refuse, in a rule that calls the user's function ``fun`` many times through the AD engine
+    (an ODE solver, an implicit-function rule), what its gradient would silently miss.
+
+    * ``args=(...)`` given by keyword holding numbers: an engine differentiates the positional
+      arguments of a rule only, so the parameters would get no gradient;
+    * a callable object or a bound method of one that holds state: the engine keeps the
+      cotangents of its attributes beside the object, summed over every call, not weighted as
+      the rule weighs each call.
+
+    Example:
+        >>> import scipy.integrate
+        >>> check_callback_rule(scipy.integrate.odeint, lambda y, t, k: -k * y, {"args": (2.0,)})
+        Traceback (most recent call last):
+        ...
+        TypeError: odeint(..., args=...) by keyword: pass args positionally ...
+    """
+    name = getattr(solver, "__name__", repr(solver))
+    held = kwargs.get("args", ())
+    values = held if isinstance(held, tuple) else (held,)
+    if any(_carries_numbers(v) for v in values):
+        raise TypeError(
+            f"{name}(..., args=...) by keyword: pass args positionally (or capture the parameters "
+            "in the function), because keyword arguments of a rule are not differentiated and "
+            "the parameters would silently get no gradient"
+        )
+    owner = fun.__self__ if inspect.ismethod(fun) else fun
+    plain = isinstance(owner, (types.FunctionType, types.BuiltinFunctionType, types.ModuleType))
+    if not plain and getattr(owner, "__dict__", None):
+        raise NotImplementedError(
+            f"{name} of a callable object or method with attributes: its parameters' "
+            "gradients would be summed over the solver's calls without their weights; pass "
+            "the parameters through args, or use a function (a closure) instead"
+        )
+
+
+def _carries_numbers(x: Any) -> bool:
+    if isinstance(x, (list, tuple)):
+        return any(_carries_numbers(v) for v in x)
+    return isinstance(x, (float, complex, np.floating, np.complexfloating)) or (
+        isinstance(x, np.ndarray) and x.dtype.kind in "fc"
+    )

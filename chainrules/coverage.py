@@ -20,8 +20,11 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import scipy.integrate
+import scipy.interpolate
 import scipy.linalg
+import scipy.optimize
 import scipy.signal
+import scipy.sparse
 import scipy.special
 import scipy.stats
 
@@ -45,6 +48,9 @@ _NAMESPACES = {
     "scipy.linalg": scipy.linalg,
     "scipy.signal": scipy.signal,
     "scipy.integrate": scipy.integrate,
+    "scipy.interpolate": scipy.interpolate,
+    "scipy.optimize": scipy.optimize,
+    "scipy.sparse": scipy.sparse,
 }
 
 
