@@ -13,6 +13,7 @@ __all__ = [
     "NonScalarOutputError",
     "UnsupportedConstructError",
     "ZygoteError",
+    "keyword_not_differentiated",
     "missing_rule_message",
     "user_location",
 ]
@@ -35,6 +36,24 @@ class MissingRuleError(ZygoteError, TypeError):
 
 class NonScalarOutputError(ZygoteError, TypeError):
     """``gradient`` was given a function whose result is not a real scalar."""
+
+
+def keyword_not_differentiated(f: Any, name: str, location: str) -> UnsupportedConstructError:
+    """The error for a keyword argument of a rule's call that carries a derivative: rules
+    differentiate positional arguments only, so its derivative would silently be lost.
+
+    Example:
+        >>> import numpy as np
+        >>> print(keyword_not_differentiated(np.sum, "where", "f.py:3"))  # doctest: +ELLIPSIS
+        f.py:3: the keyword argument where= of numpy.sum carries a derivative, but ...
+    """
+    qualname = getattr(f, "__qualname__", getattr(f, "__name__", repr(f)))
+    module = getattr(f, "__module__", None) or type(f).__module__
+    return UnsupportedConstructError(
+        f"{location}: the keyword argument {name}= of {module}.{qualname} carries a derivative, "
+        "but rules differentiate positional arguments only: pass it positionally, or wrap the "
+        "call in a function of your own that takes it positionally"
+    )
 
 
 class MutationError(ZygoteError, TypeError):

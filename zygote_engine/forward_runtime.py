@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrules_core import AbstractZero, NoTangent, Tangent, ZeroTangent, frule
+from chainrules_core import AbstractZero, NoTangent, Tangent, ZeroTangent, frule, unthunk
 from chainrules_core.rules import resolve_receiver
 from zygote_engine import cache
 from zygote_engine import primitives as zy
@@ -39,7 +39,9 @@ from zygote_engine.construction import (
 from zygote_engine.dunders import special_methods
 from zygote_engine.errors import (
     MissingRuleError,
+    keyword_not_differentiated,
     missing_rule_message,
+    user_location,
 )
 from zygote_engine.store import ZERO_TYPES, is_tracked
 from zygote_engine.tangent_table import reaches_tracked
@@ -120,6 +122,8 @@ def jcall(fx, primals: tuple, tangents: tuple, kwargs: dict | None = None, dkwar
         if receiver_first:  # the rule of type(f).__call__: f's tangent is its receiver's
             call_args, call_tangents = (unbound, *call_args), (_NO, *call_tangents)
         aware = getattr(impl, "table_aware", False)
+        if dkwargs and not aware:
+            _refuse_keyword_tangents(f, dkwargs)
         if aware and kwargs:  # the engine's own rules see the keywords' tangents, after the rest
             call_tangents = (*call_tangents, *((dkwargs or {}).get(k, _ZERO) for k in kwargs))
         elif not aware:
@@ -145,6 +149,13 @@ def jcall(fx, primals: tuple, tangents: tuple, kwargs: dict | None = None, dkwar
         dparams = _binder(f, len(args), tuple(kwargs))(tangents[1:], dkwargs or {})
         return cache.jvp_for(f)(fx, tangents[0], dparams, *args, **kwargs)
     return _differentiate_code(fx, f, args, kwargs, tangents, dkwargs)
+
+
+def _refuse_keyword_tangents(f: Any, dkwargs: dict) -> None:
+    """Rules differentiate positional arguments only: a keyword's tangent would be lost."""
+    for name, d in dkwargs.items():
+        if not isinstance(unthunk(d), AbstractZero):
+            raise keyword_not_differentiated(f, name, user_location())
 
 
 def _current(writes, args: tuple, tangents: tuple) -> tuple:

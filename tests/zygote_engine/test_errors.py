@@ -235,3 +235,19 @@ def test_a_generator_context_manager_given_no_differentiated_value_runs():
             return k * x * x
 
     assert gradient(f, 2.0) == (12.0,)  # d/dx 3 x^2 = 6 x
+
+
+def _clipped_below(lo):
+    return np.sum(np.clip(np.array([0.3, 0.7]), a_min=lo, a_max=0.5))
+
+
+def test_a_rule_keyword_that_carries_a_tangent_is_a_located_error_in_forward_mode():
+    line = _clipped_below.__code__.co_firstlineno + 1
+    with pytest.raises(UnsupportedConstructError, match="a_min= of numpy.clip carries") as info:
+        jvp(_clipped_below, (0.4,), (1.0,))
+    assert str(info.value).startswith(f"{HERE}:{line}:")
+    # a constant keyword is fine
+    _, d = jvp(
+        lambda x: np.sum(np.clip(x, a_min=0.0, a_max=0.5)), (np.array([0.3, 0.7]),), (np.ones(2),)
+    )
+    assert d == 1.0
