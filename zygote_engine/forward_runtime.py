@@ -123,7 +123,7 @@ def jcall(fx, primals: tuple, tangents: tuple, kwargs: dict | None = None, dkwar
             call_args, call_tangents = (unbound, *call_args), (_NO, *call_tangents)
         aware = getattr(impl, "table_aware", False)
         if dkwargs and not aware:
-            _refuse_keyword_tangents(f, dkwargs)
+            _refuse_keyword_tangents(f, kwargs, dkwargs)
         if aware and kwargs:  # the engine's own rules see the keywords' tangents, after the rest
             call_tangents = (*call_tangents, *((dkwargs or {}).get(k, _ZERO) for k in kwargs))
         elif not aware:
@@ -151,11 +151,20 @@ def jcall(fx, primals: tuple, tangents: tuple, kwargs: dict | None = None, dkwar
     return _differentiate_code(fx, f, args, kwargs, tangents, dkwargs)
 
 
-def _refuse_keyword_tangents(f: Any, dkwargs: dict) -> None:
-    """Rules differentiate positional arguments only: a keyword's tangent would be lost."""
+def _refuse_keyword_tangents(f: Any, kwargs: dict, dkwargs: dict) -> None:
+    """Rules differentiate positional arguments only: the tangent of a real or complex keyword
+    would be lost (an integer's, an axis say, means nothing)."""
     for name, d in dkwargs.items():
-        if not isinstance(unthunk(d), AbstractZero):
+        if not isinstance(unthunk(d), AbstractZero) and _inexact(kwargs.get(name)):
             raise keyword_not_differentiated(f, name, user_location())
+
+
+def _inexact(x: Any) -> bool:
+    """Whether ``x`` holds real or complex numbers (a float, a float array, a tuple of them)."""
+    try:
+        return x is not None and np.issubdtype(np.result_type(x), np.inexact)
+    except (TypeError, ValueError):  # not array-like: a callable, a ragged list, ...
+        return False
 
 
 def _current(writes, args: tuple, tangents: tuple) -> tuple:
