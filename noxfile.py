@@ -10,7 +10,7 @@ PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
 @nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
     """The whole test suite, with every docstring example run as a doctest."""
-    session.install("-e", ".[test]")
+    session.install("-e", ".[test,interop]")
     session.run("python", "-m", "pytest", *session.posargs)
 
 
@@ -32,7 +32,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def docs(session: nox.Session) -> None:
     """Build the Sphinx site with warnings as errors, then run every doctest in it."""
-    session.install("-e", ".[docs]")
+    session.install("-e", ".[docs,interop]")
     common = ["-W", "--keep-going", "-n", "docs"]
     session.run("sphinx-build", "-b", "html", *common, "docs/_build/html")
     session.run("sphinx-build", "-b", "doctest", *common, "docs/_build/doctest")
