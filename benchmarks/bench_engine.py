@@ -174,6 +174,30 @@ def recurrence_gradient(x, w):
     return dx, dw
 
 
+def rnn_loss(W, U, xs):
+    """A tanh RNN over the steps ``xs[t]``, with a loss at every step."""
+    h = np.zeros((xs.shape[1], W.shape[0]))
+    total = 0.0
+    for t in range(len(xs)):
+        h = np.tanh(h @ W + xs[t] @ U)
+        total = total + np.sum(h * h)
+    return total
+
+
+def rnn_gradient(W, U, xs):
+    """Backpropagation through time of :func:`rnn_loss`, by hand."""
+    hs = [np.zeros((xs.shape[1], W.shape[0]))]
+    for t in range(len(xs)):
+        hs.append(np.tanh(hs[-1] @ W + xs[t] @ U))
+    dW, dU, dh = np.zeros_like(W), np.zeros_like(U), np.zeros_like(hs[0])
+    for t in range(len(xs), 0, -1):
+        dz = (dh + 2.0 * hs[t]) * (1.0 - hs[t] ** 2)
+        dW += hs[t - 1].T @ dz
+        dU += xs[t - 1].T @ dz
+        dh = dz @ W.T
+    return dW, dU
+
+
 def fifty_lines(x, y, zs):
     a = x * y + 1.0
     b = a * a - x
@@ -281,6 +305,16 @@ def main() -> None:
             "",
         )
     rng = np.random.default_rng(0)
+    W, U = rng.normal(size=(64, 64)) * 0.1, rng.normal(size=(32, 64)) * 0.1
+    for steps in (25, 100, 400):  # reads xs[t] add into one buffer: ratios stay flat in T
+        xs = rng.normal(size=(steps, 16, 32))
+        row(
+            f"RNN, {steps} steps (data captured)",
+            lambda xs=xs: gradient(lambda W, U: rnn_loss(W, U, xs), W, U),
+            lambda xs=xs: rnn_gradient(W, U, xs),
+            max(1, 200 // steps),
+            "",
+        )
     W1, b1 = rng.normal(size=(784, 256)) * 0.05, np.zeros(256)
     W2, b2 = rng.normal(size=(256, 10)) * 0.05, np.zeros(10)
     x, target = rng.normal(size=(128, 784)), rng.normal(size=(128, 10))

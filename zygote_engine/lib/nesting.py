@@ -25,6 +25,7 @@ from typing import Any
 import chainrules_core as crc
 from chainrules_core import (
     AbstractZero,
+    InplaceableThunk,
     Tangent,
     Thunk,
     non_differentiable,
@@ -155,6 +156,26 @@ def _array_writes_not_yet(fx, tangents, *args: Any):
         "differentiation (a derivative of a derivative) is not supported yet: build a new array "
         "instead (np.where, np.concatenate, a list passed to np.stack) in code differentiated twice"
     )
+
+
+# Under nesting a thunk is computed when it is made: its laziness saves work at first order only,
+# and differentiating its construction (and later its evaluation) costs more than the work.
+
+
+@forward_rule(Thunk)
+def _thunk(fx, tangents, compute: Any):
+    return _computed(fx, compute, tangents[1])
+
+
+@forward_rule(InplaceableThunk)
+def _inplaceable_thunk(fx, tangents, add_into: Any, value: Any):
+    return _computed(fx, value, tangents[2])
+
+
+def _computed(fx, compute: Any, dcompute: Any) -> tuple[Any, Any]:
+    if isinstance(compute, Thunk):
+        return jcall(fx, (unthunk, compute), (NO, dcompute))
+    return jcall(fx, (compute,), (dcompute,))
 
 
 def _evaluated(fx, x: Any, dx: Any) -> tuple[Any, Any]:
