@@ -23,7 +23,6 @@ _DISCONTINUOUS = {"match_class_keyword_pattern_with_literal"}
 # arrays written in place are not yet differentiated twice: located errors, never a wrong number.
 _LOUD = {
     "set_comprehension_constant": MissingRuleError,
-    "partial_objects_with_bound_positional_and_keyword_values": UnsupportedConstructError,
     **dict.fromkeys(
         [
             "array_recurrence_written_in_place",

@@ -20,6 +20,7 @@ from zygote_engine.construction import property_getter, property_setter
 from zygote_engine.forward_runtime import jcall, table_aware
 from zygote_engine.lib.store import NO, ZERO, items_of, position
 from zygote_engine.store import is_tracked
+from zygote_engine.tangent_table import reaches_tracked
 
 _METHODS = (types.MethodType, types.BuiltinMethodType, types.MethodWrapperType)
 
@@ -105,8 +106,11 @@ def _getattr(fx, tangents, obj: Any, name: str, *default: Any):
     dobj = tangents[1]
     if isinstance(y, _METHODS) and y.__self__ is obj:
         return y, dobj
-    if isinstance(dobj, Tangent):  # an immutable object (a NamedTuple, say)
-        return y, getattr(dobj, name)
+    if isinstance(dobj, Tangent):  # an immutable object (a NamedTuple, a functools.partial)
+        dy = getattr(dobj, name)
+        if reaches_tracked(y):  # a list or dict it holds (a partial's keywords): into the table
+            fx.record(y, dy)
+        return y, dy
     return y, ZERO
 
 

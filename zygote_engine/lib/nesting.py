@@ -137,17 +137,6 @@ def _vars(fx, tangents, obj: Any):
     return y, ZERO
 
 
-def _partial_not_yet(fx, tangents, *args: Any, **kwargs: Any):
-    raise UnsupportedConstructError(
-        f"{errors.user_location()}: functools.partial objects inside nested differentiation "
-        "(a derivative of a derivative) are not supported yet: write a lambda or a def instead"
-    )
-
-
-for _partial_step in (runtime.make_partial, runtime.call_partial):
-    forward_rule(_partial_step)(_partial_not_yet)
-
-
 @forward_rule(store.MutationStore.array_writes)
 def _array_writes_not_yet(fx, tangents, *args: Any):
     # every reverse-mode array write starts here; its pullback's shadows have no tangents yet
