@@ -1,8 +1,13 @@
 """The coverage table: every function of the namespaces ``chainrules`` covers, with the rules it has.
 
-Built from the ``rrule`` and ``frule`` registries themselves. ``python -m chainrules.coverage``
-prints it as CSV; the docs include that file (``docs/rules/coverage.csv``), and a test fails when a
-listed function loses a rule or a registered one is missing from the file.
+Built from the ``rrule`` and ``frule`` registries themselves. The numpy namespaces are listed in
+full: every public callable has a row, marked ``missing`` when it has neither a rule nor a
+non-differentiable registration, except the names of :data:`EXCLUDED` (which are not numerical
+functions) and classes. The other namespaces list the functions that have a rule.
+
+``python -m chainrules.coverage`` prints the table as CSV, and a summary with the missing numpy
+functions on stderr; the docs include that file (``docs/rules/coverage.csv``), and a test fails
+when a listed function loses a rule or the file is out of date.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import scipy.stats
 
 import chainrules  # noqa: F401 - registers every rule
 from chainrules_core import frule, rrule
+from chainrules_core.rules import resolve_receiver
 
 _NAMESPACES = {
     "builtins": builtins,
@@ -53,12 +59,122 @@ _NAMESPACES = {
     "scipy.sparse": scipy.sparse,
 }
 
+# Namespaces whose every public callable gets a row, with or without a rule; builtins, math and
+# scipy hold far more than anyone differentiates, so only their functions with a rule are listed.
+LISTED_IN_FULL = (
+    "numpy",
+    "numpy.linalg",
+    "numpy.fft",
+    "numpy.random",
+    "numpy.random.Generator",
+    "numpy.ndarray",
+)
+
+# Public callables of LISTED_IN_FULL that are not numerical functions, so no rule is expected of
+# them and they are not counted as missing. Classes (scalar types, ``dtype``, ``ndarray``,
+# ``errstate``, ``vectorize``, bit generators, ...) are left out too, unless they have a rule.
+EXCLUDED: dict[str, tuple[str, ...]] = {
+    "printing and formatting: they return strings": (
+        "numpy.array2string",
+        "numpy.array_repr",
+        "numpy.array_str",
+        "numpy.base_repr",
+        "numpy.binary_repr",
+        "numpy.format_float_positional",
+        "numpy.format_float_scientific",
+        "numpy.get_printoptions",
+        "numpy.printoptions",
+        "numpy.set_printoptions",
+        "numpy.typename",
+        "numpy.info",
+    ),
+    "files, bytes and foreign buffers: data enters or leaves as bytes, not as differentiable values": (
+        "numpy.save",
+        "numpy.savetxt",
+        "numpy.savez",
+        "numpy.savez_compressed",
+        "numpy.load",
+        "numpy.loadtxt",
+        "numpy.genfromtxt",
+        "numpy.fromfile",
+        "numpy.fromregex",
+        "numpy.frombuffer",
+        "numpy.fromstring",
+        "numpy.from_dlpack",
+        "numpy.ndarray.dump",
+        "numpy.ndarray.dumps",
+        "numpy.ndarray.tobytes",
+        "numpy.ndarray.tofile",
+        "numpy.ndarray.byteswap",
+        "numpy.ndarray.getfield",
+        "numpy.ndarray.setfield",
+        "numpy.ndarray.view",
+        "numpy.ndarray.setflags",
+        "numpy.ndarray.to_device",
+    ),
+    "error handling, configuration, build information and the test runners": (
+        "numpy.geterr",
+        "numpy.seterr",
+        "numpy.geterrcall",
+        "numpy.seterrcall",
+        "numpy.getbufsize",
+        "numpy.setbufsize",
+        "numpy.get_include",
+        "numpy.show_config",
+        "numpy.show_runtime",
+        "numpy.test",
+        "numpy.linalg.test",
+        "numpy.fft.test",
+        "numpy.random.test",
+    ),
+    "questions about dtypes, memory and iterators, not about values": (
+        "numpy.can_cast",
+        "numpy.common_type",
+        "numpy.min_scalar_type",
+        "numpy.mintypecode",
+        "numpy.promote_types",
+        "numpy.isdtype",
+        "numpy.issubdtype",
+        "numpy.iterable",
+        "numpy.isfortran",
+        "numpy.may_share_memory",
+        "numpy.shares_memory",
+        "numpy.nested_iters",
+        "numpy.frompyfunc",
+        "numpy.einsum_path",
+    ),
+    "dates and business days: datetime64 values have no tangent": (
+        "numpy.busday_count",
+        "numpy.busday_offset",
+        "numpy.is_busday",
+        "numpy.datetime_as_string",
+        "numpy.datetime_data",
+        "numpy.isnat",
+    ),
+    "writes in place that return None: the engine differentiates values, not mutation": (
+        "numpy.copyto",
+        "numpy.fill_diagonal",
+        "numpy.place",
+        "numpy.put",
+        "numpy.put_along_axis",
+        "numpy.putmask",
+    ),
+    "deprecated aliases and the legacy matrix class": (
+        "numpy.row_stack",
+        "numpy.asmatrix",
+        "numpy.bmat",
+        "numpy.random.ranf",
+        "numpy.random.sample",
+    ),
+}
+
 
 class Row(NamedTuple):
     function: str
     rrule: str
     frule: str
     non_differentiable: str
+    missing: str
 
 
 def _public_names() -> dict[int, str]:
@@ -100,7 +216,8 @@ def _rules_of(name: str) -> tuple[list, list]:
         found = rrule.resolve(None, unbound, args), frule.resolve(None, unbound, args)
         reverse, forward = [f[0] for f in found[:1] if f], [f[0] for f in found[1:] if f]
         return _library_rules(reverse), _library_rules(forward)
-    f = lookup(name)
+    # ``np.random.normal`` is a bound method of a hidden ``RandomState``: its rules are the method's.
+    f, _, _ = resolve_receiver(lookup(name), ())
     return _library_rules(rrule.implementations(f)), _library_rules(frule.implementations(f))
 
 
@@ -113,18 +230,48 @@ def status(name: str) -> Row:
     """The row of the function ``name`` as the registries stand now."""
     reverse, forward = _rules_of(name)
     nondiff = _is_non_differentiable(reverse + forward)
+    unruled = not (reverse or forward)
     return Row(
         name,
         "yes" if reverse and not nondiff else "",
         "yes" if forward and not nondiff else "",
         "yes" if nondiff else "",
+        "yes" if unruled and _namespace_of(name) in LISTED_IN_FULL else "",
     )
+
+
+def _namespace_of(name: str) -> str:
+    """The covered namespace the (first alias of the) dotted name belongs to."""
+    name = name.split(" / ")[0]
+    return max((p for p in _NAMESPACES if name.startswith(p + ".")), key=len, default="")
+
+
+def _excluded_names() -> set[str]:
+    return {name for names in EXCLUDED.values() for name in names}
+
+
+def _listed_in_full() -> Iterator[str]:
+    """The public functions of :data:`LISTED_IN_FULL`, less classes and :data:`EXCLUDED` names."""
+    excluded = _excluded_names()
+    for name in _public_names().values():
+        aliases = name.split(" / ")
+        if _namespace_of(name) not in LISTED_IN_FULL or excluded.intersection(aliases):
+            continue
+        if not isinstance(lookup(name), type):
+            yield name
 
 
 def _names() -> Iterator[str]:
     names = _public_names()
     functions = {id(f): f for f in (*rrule.registered_functions(), *frule.registered_functions())}
-    yield from (names[key] for key in functions if key in names)
+    # an engine's own rules (zygote_engine's for np.copyto, say) are not the library's coverage
+    yield from (
+        names[key]
+        for key, f in functions.items()
+        if key in names
+        and (_library_rules(rrule.implementations(f)) or _library_rules(frule.implementations(f)))
+    )
+    yield from _listed_in_full()
     for attr, distribution in _distributions():
         for method in _STATS_METHODS:
             if hasattr(type(distribution), method):
@@ -132,26 +279,32 @@ def _names() -> Iterator[str]:
 
 
 def rows() -> Iterator[Row]:
-    """One row per covered function with a rule, sorted by name."""
-    table = (status(name) for name in _names())
-    return iter(sorted(row for row in table if row.rrule or row.frule or row.non_differentiable))
+    """One row per covered function with a rule, and per numpy function still missing one, by name."""
+    table = (status(name) for name in set(_names()))
+    return iter(sorted(row for row in table if any(row[1:])))
+
+
+def missing(table: list[Row]) -> list[str]:
+    """The functions of the table marked missing: numerical numpy functions without any rule."""
+    return [row.function for row in table if row.missing == "yes"]
 
 
 def to_csv(table: list[Row]) -> str:
     """The table as CSV text with a header row; names are reST literals, as the docs show them."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["function", "rrule", "frule", "non-differentiable"])
+    writer.writerow(["function", "rrule", "frule", "non-differentiable", "missing"])
     writer.writerows(row._replace(function=f"``{row.function}``") for row in table)
     return buffer.getvalue()
 
 
 def counts(table: list[Row]) -> dict[str, int]:
-    """How many functions have an rrule, an frule, or a non-differentiable registration."""
+    """How many functions have an rrule, an frule, a non-differentiable registration, or none."""
     return {
         "rrule": sum(r.rrule == "yes" for r in table),
         "frule": sum(r.frule == "yes" for r in table),
         "non-differentiable": sum(r.non_differentiable == "yes" for r in table),
+        "missing": sum(r.missing == "yes" for r in table),
     }
 
 
@@ -176,7 +329,23 @@ def available(name: str) -> bool:
     return True
 
 
+def summary(table: list[Row]) -> str:
+    """The counts of the numpy rows and the names of the missing numpy functions, for people."""
+    numpy_rows = [row for row in table if _namespace_of(row.function) in LISTED_IN_FULL]
+    numpy_counts = counts(numpy_rows)
+    gaps = missing(numpy_rows)
+    return "\n".join(
+        [
+            f"all rows: {counts(table)}",
+            f"numpy rows: {len(numpy_rows)}, {numpy_counts}; "
+            f"{len(_excluded_names())} excluded names (not numerical functions) and classes not listed",
+            f"{len(gaps)} differentiable numpy functions are still missing a rule:",
+            *(f"  {name}" for name in gaps),
+        ]
+    )
+
+
 if __name__ == "__main__":
     table = list(rows())
     sys.stdout.write(to_csv(table))
-    print(counts(table), file=sys.stderr)
+    print(summary(table), file=sys.stderr)

@@ -1,4 +1,9 @@
-"""Rules for numpy functions that create arrays from a few numbers: ``linspace``.
+"""Rules for numpy functions that create arrays from a few numbers: ``linspace``, ``full``,
+``full_like``.
+
+``full(shape, fill_value)`` and ``full_like(a, fill_value)`` copy ``fill_value`` everywhere
+(broadcast when it is an array): its cotangent is the output's summed back to its shape; the
+shape, the prototype ``a`` and the options get none. An integer or boolean result has no tangent.
 
 ``linspace(start, stop, num)`` is ``start + t * (stop - start)`` with ``t`` the evenly spaced
 fractions ``i / (num - 1)`` (``i / num`` without the endpoint): linear in ``start`` and
@@ -89,3 +94,40 @@ def _(tangents, start, stop, *args, **kwargs):
     if options["retstep"]:
         return result, (dy, (np.asarray(dstop) - np.asarray(dstart)) * per_step)
     return result, dy
+
+
+def _fill_rules(f, fill_position: int) -> None:
+    """The rules of ``f``, whose argument ``fill_position`` is copied into every output entry."""
+
+    @rrule.register(f)
+    def _(*args, **kwargs):
+        y = f(*args, **kwargs)
+        fill = _fill_value(f, fill_position, args, kwargs)
+        project = ProjectTo(fill)
+
+        def fill_pullback(dy):
+            dfill = NoTangent()
+            if not isinstance(dy, AbstractZero) and y.dtype.kind in "fc":
+                dfill = project(unbroadcast(fill, dy))
+            tangents = [NoTangent()] * len(args)
+            if fill_position < len(args):
+                tangents[fill_position] = dfill
+            return (NoTangent(), *tangents)
+
+        return y, fill_pullback
+
+    @frule.register(f)
+    def _(tangents, *args, **kwargs):
+        y = f(*args, **kwargs)
+        dfill = tangents[1 + fill_position] if fill_position < len(args) else ZeroTangent()
+        if isinstance(dfill, AbstractZero) or y.dtype.kind not in "fc":
+            return y, ZeroTangent()
+        return y, ProjectTo(y)(np.broadcast_to(dfill, y.shape).astype(y.dtype))
+
+
+def _fill_value(f, position: int, args: tuple, kwargs: dict):
+    return args[position] if position < len(args) else kwargs["fill_value"]
+
+
+_fill_rules(np.full, 1)
+_fill_rules(np.full_like, 1)

@@ -15,6 +15,10 @@
   Ties are broken as ``argsort`` breaks them (pass ``kind='stable'`` for the first-come order); the
   partition returned is ``x`` gathered through ``argpartition(x, kth)``: a valid partition, in
   practice arranged exactly as numpy's own ``partition`` arranges it.
+* ``unique`` gathers the first occurrence of each distinct value (of each distinct slice along
+  ``axis``): its cotangent goes there, and equal entries after the first get none (the
+  conventional subgradient at a tie). The ``return_index``/``return_inverse``/``return_counts``
+  outputs are integers: no tangent.
 * ``array`` and ``asarray`` of an array are the identity (or a copy); of a (nested) list or tuple of
   numbers and arrays, the cotangent is a ``Tangent`` of that list or tuple, item by item, each item
   projected onto its primal (a float gets a float, a float32 array a float32 array).
@@ -28,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrules.calls import argument, no_tangents
+from chainrules.calls import argument, bound_arguments, no_tangents
 from chainrules.numpy.shape import (
     array_tangent,
     gather_adjoint,
@@ -270,3 +274,50 @@ def _array_rules(f: Callable) -> None:
 
 _array_rules(np.array)
 _array_rules(np.asarray)
+
+
+# --------------------------------------------------------------------------------------------------
+# unique: a gather of first occurrences
+
+
+def _unique_layout(x, args: tuple, kwargs: dict):
+    """``(result, first, axis, several)``: what ``unique`` returns, the positions (flat, or along
+    ``axis``) of its distinct values' first occurrences, and whether it returns several arrays."""
+    options = bound_arguments(np.unique, (x, *args), kwargs)
+    result = np.unique(x, *args, **kwargs)
+    axis = options["axis"]
+    flags = (options["return_index"], options["return_inverse"], options["return_counts"])
+    _, first = np.unique(x, return_index=True, axis=axis, equal_nan=options["equal_nan"])
+    return result, first, axis, any(flags)
+
+
+@rrule.register(np.unique)
+def _(x, *args, **kwargs):
+    result, first, axis, several = _unique_layout(x, args, kwargs)
+    project_x = ProjectTo(x)
+
+    def unique_pullback(dresult):
+        dy = unthunk(dresult[0] if several else dresult)
+        if isinstance(dy, AbstractZero):
+            return NoTangent(), ZeroTangent(), *no_tangents(args)
+        dx = np.zeros_like(dy, shape=np.shape(x))
+        if axis is None:
+            np.add.at(dx.reshape(-1), first, np.ravel(dy))
+        else:
+            np.add.at(np.moveaxis(dx, axis, 0), first, np.moveaxis(np.asarray(dy), axis, 0))
+        return NoTangent(), project_x(dx), *no_tangents(args)
+
+    return result, unique_pullback
+
+
+@frule.register(np.unique)
+def _(tangents, x, *args, **kwargs):
+    result, first, axis, several = _unique_layout(x, args, kwargs)
+    dx = unthunk(tangents[1])
+    if isinstance(dx, AbstractZero):
+        return result, ZeroTangent()
+    dx = array_tangent(x, dx)
+    dvalues = np.ravel(dx)[first] if axis is None else np.take(dx, first, axis=axis)
+    if several:
+        return result, (dvalues, *(NoTangent() for _ in result[1:]))
+    return result, dvalues

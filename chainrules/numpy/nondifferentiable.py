@@ -1,11 +1,14 @@
 """numpy functions with no derivative: gradients stop at them, without an error.
 
 Registered with ``chainrules_core.non_differentiable``, so every tangent (of the output and of each
-input) is ``NoTangent()``. Covered: comparisons and logical functions, piecewise-constant rounding
-(``floor``, ``ceil``, ``trunc``, ``rint``, ``round``/``around``, ``fix``,
-``floor_divide``), floating-point predicates, index-valued functions (``argmax``, ``argsort``,
-``nonzero``, ``searchsorted``, ``digitize``, ...), bitwise and integer functions, shape queries,
-array constructors (``zeros_like``, ``arange``, ``eye``, ...), ``unique``, and random number
+input) is ``NoTangent()``. Covered: comparisons, membership (``isin``) and logical functions
+(``all``, ``any``), piecewise-constant rounding (``floor``, ``ceil``, ``trunc``, ``rint``,
+``round``/``around``, ``fix``, ``floor_divide``, ``spacing``), floating-point predicates,
+index-valued functions (``argmax``, ``argsort``, ``argpartition``, ``nonzero``, ``searchsorted``,
+``digitize``, ``lexsort``, ``tril_indices``, ...), bitwise and integer functions, the integer and
+boolean scalar types called as casts (``np.int64(x)``, ``np.bool_(x)``), shape queries,
+array constructors (``zeros_like``, ``arange``, ``eye``, ``tri``, the window functions of an
+integer length, ...), and random number
 generation: the legacy module functions (``np.random.normal`` is a method of a hidden
 ``RandomState``, so its rule is ``RandomState.normal``'s), every ``RandomState`` and ``Generator``
 method as an unbound method (``np.random.Generator.normal`` covers ``rng.normal``), and the
@@ -34,8 +37,9 @@ COMPARISONS = (
     np.allclose,
     np.array_equal,
     np.array_equiv,
+    np.isin,
 )
-LOGICAL = (np.logical_and, np.logical_or, np.logical_xor, np.logical_not)
+LOGICAL = (np.logical_and, np.logical_or, np.logical_xor, np.logical_not, np.all, np.any)
 PIECEWISE_CONSTANT = (
     np.floor,
     np.ceil,
@@ -45,6 +49,7 @@ PIECEWISE_CONSTANT = (
     np.around,
     np.fix,
     np.floor_divide,
+    np.spacing,  # the distance to the next float: constant between powers of two
 )
 PREDICATES = (
     np.isnan,
@@ -63,12 +68,26 @@ INDEX_VALUED = (
     np.argmax,
     np.argmin,
     np.argsort,
+    np.argpartition,
+    np.nanargmax,
+    np.nanargmin,
+    np.lexsort,
     np.argwhere,
     np.nonzero,
     np.flatnonzero,
     np.searchsorted,
     np.digitize,
     np.count_nonzero,
+    np.ravel_multi_index,
+    np.unravel_index,
+    np.indices,
+    np.diag_indices,
+    np.diag_indices_from,
+    np.tril_indices,
+    np.tril_indices_from,
+    np.triu_indices,
+    np.triu_indices_from,
+    np.mask_indices,
 )
 INTEGER = (
     np.bitwise_and,
@@ -79,21 +98,46 @@ INTEGER = (
     np.right_shift,
     np.gcd,
     np.lcm,
+    np.bitwise_count,
+    np.packbits,
+    np.unpackbits,
+)
+# numpy's integer and boolean scalar types called as casts (np.int64(x)): piecewise constant. Some
+# are one class under two names on some platforms (np.longlong is np.int64 on Windows).
+INTEGER_SCALAR_TYPES = tuple(
+    dict.fromkeys(
+        (
+            np.bool_,
+            np.int8,
+            np.int16,
+            np.int32,
+            np.int64,
+            np.longlong,
+            np.uint8,
+            np.uint16,
+            np.uint32,
+            np.uint64,
+            np.ulonglong,
+        )
+    )
 )
 SHAPE_QUERIES = (np.shape, np.size, np.ndim, np.broadcast_shapes, np.result_type)
 CONSTRUCTORS = (
     np.zeros_like,
     np.ones_like,
     np.empty_like,
-    np.full_like,
     np.zeros,
     np.ones,
     np.empty,
-    np.full,
     np.arange,
     np.eye,
     np.identity,
-    np.unique,
+    np.tri,
+    # Windows of an integer length M; np.kaiser is not here, its shape parameter beta is real.
+    np.bartlett,
+    np.blackman,
+    np.hamming,
+    np.hanning,
 )
 RANDOM_MODULE_FUNCTIONS = (
     np.random.default_rng,
@@ -126,6 +170,7 @@ NON_DIFFERENTIABLE: tuple[Callable, ...] = (
     *PREDICATES,
     *INDEX_VALUED,
     *INTEGER,
+    *INTEGER_SCALAR_TYPES,
     *SHAPE_QUERIES,
     *CONSTRUCTORS,
     *RANDOM_MODULE_FUNCTIONS,

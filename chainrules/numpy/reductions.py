@@ -20,7 +20,8 @@ Conventions:
   recurrence, so both are exact when some entries are zero.
 * **median, quantile, percentile** (``method="linear"`` only) are, locally, fixed linear
   combinations of two order statistics; the cotangent goes to the entries holding them (ties are
-  ranked by position, as a stable sort does). ``q`` is not differentiable.
+  ranked by position, as a stable sort does). ``q``, given positionally, gets the slope between
+  the two: ``(n - 1) (s[hi] - s[lo])`` (over 100 for ``percentile``).
 * **gradient** is linear in ``f``: its pullback is the transpose of numpy's own finite-difference
   stencil (read off ``np.gradient`` itself, for ``edge_order`` 1 and 2), O(n) along each axis.
   Scalar spacings ``h`` are differentiated too (the result is proportional to ``1 / h``);
@@ -766,6 +767,18 @@ def _quantile_weights(x: Any, q: Any, axes: tuple[int, ...]) -> np.ndarray:
     return (1 - frac) * (rank == lo) + frac * (rank == hi)
 
 
+def _quantile_slope(x: Any, q: Any, axes: tuple[int, ...]) -> np.ndarray:
+    """``∂ quantile / ∂q``, of shape ``q.shape + kept``: ``(n - 1) (s[hi] - s[lo])``, the slope of
+    the segment between the two order statistics that ``q`` interpolates (0 at ``q = 1``)."""
+    s = np.sort(_flatten_reduced(x, axes), axis=-1)
+    n = s.shape[-1]
+    position = np.asarray(q, dtype=float) * (n - 1)
+    lo = np.floor(position).astype(int)
+    hi = np.minimum(lo + 1, n - 1)
+    gap = np.take(s, hi, axis=-1) - np.take(s, lo, axis=-1)  # kept + q.shape
+    return (n - 1) * np.moveaxis(gap, range(s.ndim - 1), range(np.ndim(q), gap.ndim))
+
+
 def _quantile_options(f: Callable, x: Any, args: tuple, kwargs: dict) -> tuple[tuple, Any]:
     """``(axes, q)`` of a call of median, quantile or percentile, with ``q`` as a fraction."""
     options = _options(f, x, args, kwargs)
@@ -787,7 +800,12 @@ def _register_quantile(f: Callable) -> None:
             weights = _quantile_weights(x, q, axes)
             dy = np.reshape(dy, (*weights.shape[:-1], 1))
             dflat = np.sum(np.conj(weights) * dy, axis=tuple(range(np.ndim(q))))
-            return (NoTangent(), project_x(_unflatten_reduced(dflat, x, axes)), *no_tangents(args))
+            dargs = list(no_tangents(args))
+            if f is not np.median and args:  # q, given positionally: the slope between neighbours
+                slope = _quantile_slope(x, q, axes) / (100 if f is np.percentile else 1)
+                dq = np.sum(np.real(slope * dy[..., 0]), axis=tuple(range(np.ndim(q), slope.ndim)))
+                dargs[0] = ProjectTo(args[0])(dq)
+            return (NoTangent(), project_x(_unflatten_reduced(dflat, x, axes)), *dargs)
 
         return f(x, *args, **kwargs), quantile_pullback
 
@@ -795,10 +813,16 @@ def _register_quantile(f: Callable) -> None:
     def _(tangents, x, *args, **kwargs):
         axes, q = _quantile_options(f, x, args, kwargs)
         y = f(x, *args, **kwargs)
-        dx = tangents[1]
-        if isinstance(dx, AbstractZero):
-            return y, dx
-        dy = np.sum(_quantile_weights(x, q, axes) * _flatten_reduced(dx, axes), axis=-1)
+        dx, dq = tangents[1], tangents[2] if f is not np.median and args else ZeroTangent()
+        dy = 0.0
+        if not isinstance(dx, AbstractZero):
+            dy = np.sum(_quantile_weights(x, q, axes) * _flatten_reduced(dx, axes), axis=-1)
+        if not isinstance(dq, AbstractZero):
+            slope = _quantile_slope(x, q, axes) / (100 if f is np.percentile else 1)
+            dq = np.reshape(dq, np.shape(dq) + (1,) * (slope.ndim - np.ndim(dq)))
+            dy = dy + slope * dq
+        if isinstance(dx, AbstractZero) and isinstance(dq, AbstractZero):
+            return y, ZeroTangent()
         return y, ProjectTo(y)(np.reshape(dy, np.shape(y)))
 
 

@@ -44,3 +44,17 @@ def test_std_of_constant_data_has_the_zero_subgradient_not_nan():
     np.testing.assert_array_equal(back(1.0)[1], np.zeros(4))
     _, back = rrule(np.std, np.array([[1.0, 1.0], [1.0, 2.0]]), axis=1)
     np.testing.assert_allclose(back(np.ones(2))[1], [[0.0, 0.0], [-0.5, 0.5]])
+
+
+@pytest.mark.parametrize(
+    ("f", "args"),
+    [
+        (np.full, ((2, 3), 2.5)),
+        (np.full, ((2, 3), np.array([1.0, -2.0, 0.5]))),
+        (np.full_like, (np.zeros((3, 2)), 1.5)),
+        (np.full_like, (np.zeros((2, 2), np.float32), np.float32(0.5))),
+    ],
+)
+def test_full_is_differentiable_in_its_fill_value(f, args):
+    test_rrule(f, *args)
+    test_frule(f, *args)

@@ -166,3 +166,22 @@ def test_take_into_out_keeps_the_primal():
     _, dy = frule((NoTangent(), np.ones(3), NoTangent()), np.take, np.zeros(3), [0, 0], out=out)
     np.testing.assert_array_equal(out, [0, 0])
     np.testing.assert_array_equal(dy, [1, 1])
+
+
+@pytest.mark.parametrize(
+    ("x", "kwargs"),
+    [
+        (np.array([0.3, 0.9, 0.1, 0.5]), {}),
+        (np.array([[0.3, 0.9], [0.1, 0.5]]), {"return_counts": True, "return_index": True}),
+        (np.array([[1.0, 2.0], [3.0, 4.0], [0.5, 2.0]]), {"axis": 0}),
+        (np.array([[1.0, 2.0], [3.0, 4.0], [0.5, 2.0]]), {"axis": 1, "return_inverse": True}),
+    ],
+)
+def test_unique_gathers_its_values(x, kwargs):
+    test_rrule(np.unique, x, fkwargs=kwargs)
+    test_frule(np.unique, x, fkwargs=kwargs)
+
+
+def test_a_value_seen_twice_gets_its_cotangent_at_its_first_occurrence():
+    _, back = rrule(np.unique, np.array([0.3, 0.9, 0.3]))
+    np.testing.assert_array_equal(back(np.array([1.0, 2.0]))[1], [1.0, 2.0, 0.0])

@@ -68,7 +68,6 @@ CALLS = {
             np.zeros_like,
             np.ones_like,
             np.empty_like,
-            np.unique,
         )
     },
     **{
@@ -87,11 +86,9 @@ CALLS = {
     np.searchsorted: (np.sort(X), Y),
     np.digitize: (X, np.array([-1.0, 0.0, 1.0])),
     np.broadcast_shapes: ((2, 1), (3,)),
-    np.full_like: (X, 2.5),
     np.zeros: (3,),
     np.ones: (3,),
     np.empty: (3,),
-    np.full: (3, 2.5),
     np.arange: (0.0, 3.0, 0.5),
     np.eye: (3,),
     np.identity: (3,),
