@@ -15,6 +15,10 @@ chainrules_core looks up a bound method call ``x.sum(axis=0)`` as the unbound me
   taking the real part; an integer or boolean target is not differentiable), ``item`` (a Python
   number; its cotangent is an array that is zero except at the item) and ``tolist`` (nested
   lists; their cotangent, a nested list or ``Tangent``, is turned back into an array).
+* **Scalar types called as casts**: ``np.float32(x)``, ``np.float64(x)``, ``np.complex128(x)`` and
+  the other inexact scalar types (:data:`INEXACT_SCALAR_TYPES`) cast ``x`` as ``astype`` does and
+  have its rules; the integer and boolean types (``np.int64(x)``) are in
+  :mod:`chainrules.numpy.nondifferentiable`.
 * **In-place methods** (``fill``, ``sort``, ``resize``, ``partition``, ``put``) overwrite the
   array, which reverse mode cannot track: their rules raise :class:`InPlaceMethodError` naming the
   method and the out-of-place function to use instead.
@@ -201,10 +205,47 @@ def _(tangents, x, *args, **kwargs):
     dx = tangents[1]
     if not _is_inexact(y.dtype):
         return y, NoTangent()
-    if isinstance(dx, AbstractZero):
-        return y, dx
+    return y, dx if isinstance(dx, AbstractZero) else _cast_tangent(y, dx)
+
+
+def _cast_tangent(y: Any, dx: Any) -> Any:
+    """The tangent of ``y``, a cast of ``x`` to an inexact dtype, from the tangent ``dx`` of ``x``."""
     # A cast to a real dtype keeps the real part (numpy discards the imaginary part).
-    return y, ProjectTo(y)(np.real(dx) if y.dtype.kind == "f" else dx)
+    return ProjectTo(y)(np.real(dx) if y.dtype.kind == "f" else dx)
+
+
+# numpy's inexact scalar types called as casts: np.float32(x) is x cast to float32 (an array when x
+# is one), differentiable as astype is; the integer and boolean types are in nondifferentiable.py.
+INEXACT_SCALAR_TYPES = (
+    np.float16,
+    np.float32,
+    np.float64,
+    np.longdouble,
+    np.complex64,
+    np.complex128,
+    np.clongdouble,
+)
+
+
+def _register_scalar_cast(scalar_type: type) -> None:
+    @rrule.register(scalar_type, object)
+    def _(x):
+        project_x = ProjectTo(x)
+
+        def cast_pullback(dy):
+            return NoTangent(), project_x(dy)
+
+        return scalar_type(x), cast_pullback
+
+    @frule.register(scalar_type, object)
+    def _(tangents, x):
+        y = scalar_type(x)
+        dx = tangents[1]
+        return y, dx if isinstance(dx, AbstractZero) else _cast_tangent(y, dx)
+
+
+for _type in INEXACT_SCALAR_TYPES:
+    _register_scalar_cast(_type)
 
 
 def _item_index(x: np.ndarray, args: tuple) -> tuple[int, ...]:

@@ -1,6 +1,7 @@
 """Rules for numpy functions that move, copy or reshape array elements.
 
-Every function here is linear in its array argument(s), so its ``frule`` applies the function itself
+Every function here is linear in its array argument(s) (``pad``'s modes that compute the padding
+are linear, or piecewise linear, per axis: see below), so its ``frule`` applies the function itself
 to the tangent, and its pullback applies the transposed map:
 
 * reshapes (``reshape``, ``ravel``, ``expand_dims``, ``squeeze``, ``atleast_*d``, ``copy``,
@@ -21,9 +22,15 @@ to the tangent, and its pullback applies the transposed map:
   flat positions, which says where each output entry was read, and the cotangent is added back
   there (entries read several times accumulate).
 
-``pad``'s padding values (``constant_values``) are constants, not differentiated. The padding
-modes that are not gathers (``'linear_ramp'``, ``'maximum'``, ``'mean'``, ``'median'``,
-``'minimum'``, a callable, and ``reflect_type='odd'``) raise ``NotImplementedError``.
+``pad``'s padding values (``constant_values``, ``end_values``) are constants, not differentiated.
+Its modes that compute the padding pad one axis after the other, as numpy does (a corner is
+padded from the padding of the earlier axes), each side of an axis from the edge region it reads
+(``stat_length`` entries, or the whole axis): ``'linear_ramp'`` ramps from the edge entry to
+``end_values`` and ``'mean'`` averages the region, both linearly; ``'maximum'`` and ``'minimum'``
+copy the region's extremum, so the cotangent goes to the entry ``argmax``/``argmin`` picks (the
+first of tied ones, a subgradient); ``'median'`` averages the region's middle order statistic(s),
+which get the cotangent (half each for an even count; ties ranked by position). A callable mode
+and ``reflect_type='odd'`` raise ``NotImplementedError``.
 
 A sequence argument (the arrays that ``concatenate`` joins, say) has a ``Tangent`` of its sequence
 type; a list output (what ``split`` returns) has a ``Tangent(list, ...)`` whose items may be
@@ -588,35 +595,152 @@ for _f in (np.split, np.array_split, np.hsplit, np.vsplit, np.dsplit):
 
 _PAD_GATHER_MODES = ("edge", "reflect", "symmetric", "wrap")
 _PAD_CONSTANT_MODES = ("constant", "empty")
+_PAD_STATISTIC_MODES = ("linear_ramp", "maximum", "mean", "median", "minimum")
 
 
 def _check_pad_mode(mode: Any, kwargs: dict) -> None:
     gather = mode in _PAD_GATHER_MODES and kwargs.get("reflect_type", "even") == "even"
-    if not (gather or mode in _PAD_CONSTANT_MODES):
+    if not (gather or mode in _PAD_CONSTANT_MODES or mode in _PAD_STATISTIC_MODES):
         reflect_type = kwargs.get("reflect_type")
         detail = f"mode={mode!r}" + (f", reflect_type={reflect_type!r}" if reflect_type else "")
         raise NotImplementedError(
             f"chainrules has no derivative of np.pad with {detail}: the differentiable modes are "
-            "'constant', 'empty', 'edge', 'reflect', 'symmetric' and 'wrap' (reflect_type='even')"
+            "'constant', 'empty', 'edge', 'reflect', 'symmetric', 'wrap' (reflect_type='even'), "
+            "'linear_ramp', 'maximum', 'mean', 'median' and 'minimum'"
         )
+
+
+def _pad_pairs(value: Any, ndim: int) -> list[tuple]:
+    """numpy's reading of ``pad_width`` or ``stat_length``: one ``(before, after)`` pair per axis."""
+    if value is None:  # stat_length=None: the whole axis
+        return [(None, None)] * ndim
+    if isinstance(value, dict):  # {axis: width or (before, after)}; the other axes are not padded
+        pairs = [(0, 0)] * ndim
+        for axis, width in value.items():
+            pairs[axis] = tuple(np.broadcast_to(width, 2).tolist())
+        return pairs
+    pairs = np.broadcast_to(np.round(value).astype(np.intp), (ndim, 2))
+    return [tuple(pair) for pair in pairs.tolist()]
+
+
+def _along(axis: int, index: Any) -> tuple:
+    """The index that applies ``index`` along ``axis`` and takes every entry along the axes before."""
+    return (slice(None),) * axis + (index,)
+
+
+def _statistic_weights(chunk: np.ndarray, axis: int, mode: str) -> np.ndarray:
+    """``w`` with ``statistic(chunk) = sum(w * chunk, axis)`` near ``chunk`` (a ``w`` per fibre).
+
+    An extremum is the entry that ``argmax``/``argmin`` picks (the first of tied ones); a median is
+    the mean of the two middle order statistics (one, for an odd count), ties ranked by position.
+    """
+    length = chunk.shape[axis]
+    if mode == "mean":
+        return np.ones(chunk.shape) / length
+    position = np.arange(length).reshape((-1,) + (1,) * (chunk.ndim - axis - 1))
+    if mode in ("maximum", "minimum"):
+        pick = np.argmax if mode == "maximum" else np.argmin
+        return (position == pick(chunk, axis=axis, keepdims=True)).astype(float)
+    rank = np.argsort(np.argsort(chunk, axis=axis, kind="stable"), axis=axis, kind="stable")
+    return ((rank == (length - 1) // 2).astype(float) + (rank == length // 2)) / 2
+
+
+def _pad_sides(x: np.ndarray, axis: int, widths: tuple, mode: str, stat_lengths: tuple) -> list:
+    """How np.pad fills the two sides of ``x`` along ``axis``: a ``(region, w, c)`` per side.
+
+    The ``i``-th padded entry of a side is ``c[i] * sum(w * x[region], axis)`` plus a constant
+    (``end_values``, not differentiated): ``region`` is the slice along ``axis`` that the side reads,
+    ``w`` the weights of its entries, ``c`` a coefficient per padded position, shaped to broadcast
+    along ``axis``.
+    """
+    length = x.shape[axis]
+    trailing = (1,) * (x.ndim - axis - 1)
+    sides = []
+    for before, width, stat_length in zip((True, False), widths, stat_lengths):
+        if mode == "linear_ramp":
+            # the ramp runs from end_values (outermost) towards the edge entry without reaching it:
+            # the i-th entry from the outside is end + (edge - end) * i / width
+            fractions = np.arange(width) / width
+            coefficients = fractions if before else fractions[::-1]
+            region = slice(0, 1) if before else slice(length - 1, length)
+            weights = np.ones(x[_along(axis, region)].shape)
+        else:
+            count = length if stat_length is None else min(stat_length, length)
+            region = slice(0, count) if before else slice(length - count, length)
+            weights = _statistic_weights(x[_along(axis, region)], axis, mode)
+            coefficients = np.ones(width)
+        sides.append((region, weights, np.reshape(coefficients, (-1, *trailing))))
+    return sides
+
+
+def _pad_steps(y: np.ndarray, shape: tuple, widths: list, mode: str, stat_lengths: list) -> list:
+    """np.pad's work on an array of ``shape`` with result ``y``, one ``(axis, widths, sides)`` per
+    padded axis (see :func:`_pad_sides`).
+
+    numpy pads axis 0 first, then axis 1 of that result, and so on: a corner is padded from the
+    padding of the earlier axes. Before the step of ``axis`` the array is ``y`` whole along the
+    axes before ``axis`` and cut to its original extent along the others.
+    """
+    original = tuple(slice(before, before + n) for (before, _), n in zip(widths, shape))
+    steps = []
+    for axis, (axis_widths, axis_stat_lengths) in enumerate(zip(widths, stat_lengths)):
+        if any(axis_widths):
+            x = y[(slice(None),) * axis + original[axis:]]
+            steps.append(
+                (axis, axis_widths, _pad_sides(x, axis, axis_widths, mode, axis_stat_lengths))
+            )
+    return steps
+
+
+def _pad_step_tangent(dx: Any, axis: int, sides: list) -> Any:
+    """The tangent after one step of :func:`_pad_steps`, from the tangent ``dx`` before it."""
+    before, after = (
+        c * np.sum(w * dx[_along(axis, region)], axis=axis, keepdims=True) for region, w, c in sides
+    )
+    return np.concatenate([before, dx, after], axis=axis)
+
+
+def _pad_step_cotangent(dy: Any, axis: int, widths: tuple, sides: list) -> Any:
+    """The adjoint of :func:`_pad_step_tangent`: the cotangent before the step from ``dy`` after it."""
+    end = dy.shape[axis] - widths[1]
+    dx = np.array(dy[_along(axis, slice(widths[0], end))])  # a copy: the padding adds into it
+    dpads = (dy[_along(axis, slice(0, widths[0]))], dy[_along(axis, slice(end, None))])
+    for (region, w, c), dpad in zip(sides, dpads):
+        dx[_along(axis, region)] += w * np.sum(c * dpad, axis=axis, keepdims=True)
+    return dx
+
+
+def _pad_statistic_steps(y: np.ndarray, array: Any, args: tuple, kwargs: dict, mode: str) -> list:
+    """The steps of :func:`_pad_steps` of the call ``y = np.pad(array, *args, **kwargs)``."""
+    ndim = np.ndim(array)
+    widths = _pad_pairs(argument(np.pad, "pad_width", (array, *args), kwargs), ndim)
+    stat_lengths = _pad_pairs(kwargs.get("stat_length"), ndim)
+    return _pad_steps(y, np.shape(array), widths, mode, stat_lengths)
 
 
 @rrule.register(np.pad)
 def _(array, *args, **kwargs):
     mode = argument(np.pad, "mode", (array, *args), kwargs)
     _check_pad_mode(mode, kwargs)
+    y = np.pad(array, *args, **kwargs)
     project_array = ProjectTo(array)
+    if mode in _PAD_STATISTIC_MODES:  # the weights of a statistic are read off the primal
+        steps = _pad_statistic_steps(y, array, args, kwargs, mode)
 
     def pad_pullback(dy):
         if mode in _PAD_CONSTANT_MODES:
             pad_width = argument(np.pad, "pad_width", (array, *args), kwargs)
             interior = np.pad(np.ones(np.shape(array), dtype=bool), pad_width)
             darray = np.reshape(dy[interior], np.shape(array))
+        elif mode in _PAD_STATISTIC_MODES:
+            darray = dy
+            for axis, widths, sides in reversed(steps):
+                darray = _pad_step_cotangent(darray, axis, widths, sides)
         else:
             darray = gather_adjoint(dy, np.pad, (array, *args), kwargs)
         return NoTangent(), project_array(darray), *no_tangents(args)
 
-    return np.pad(array, *args, **kwargs), pad_pullback
+    return y, pad_pullback
 
 
 @frule.register(np.pad)
@@ -630,4 +754,9 @@ def _(tangents, array, *args, **kwargs):
     darray = array_tangent(array, darray)
     if mode in _PAD_CONSTANT_MODES:  # the padding is a constant: its tangent is zero
         return y, np.pad(darray, argument(np.pad, "pad_width", (array, *args), kwargs))
+    if mode in _PAD_STATISTIC_MODES:
+        dy = darray
+        for axis, _, sides in _pad_statistic_steps(y, array, args, kwargs, mode):
+            dy = _pad_step_tangent(dy, axis, sides)
+        return y, ProjectTo(y)(dy)
     return y, np.pad(darray, *args, **kwargs)

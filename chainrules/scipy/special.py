@@ -20,7 +20,13 @@ Conventions:
   needed. (Integer arguments there are non-differentiable and get ``NoTangent()``.) The forward
   rules raise at once if such an argument gets a nonzero tangent.
 * ``softmax``, ``log_softmax`` and ``logsumexp`` take ``axis`` (and ``keepdims``, ``b``) as
-  documented by scipy; ``logsumexp`` supports ``return_sign=False`` only, and real inputs.
+  documented by scipy. ``logsumexp(a, axis, b, keepdims, return_sign)`` is ``log s`` for
+  ``s = Σ b e^a``, holomorphic in ``a`` and ``b`` (complex inputs give ``conj(∂ log s) * dy``); the
+  weights ``b`` are differentiated when passed positionally and are constants by keyword. With
+  ``return_sign=True`` the outputs are ``log|s|`` and ``sign s``: a real sign is locally constant
+  (no tangent), a complex one ``e^(i arg s)`` turns with ``Im(ds / s)``. An entry with
+  ``a = -inf`` contributes nothing and gets a zero cotangent; where nothing is left of the sum
+  (``s = 0``, ``log|s| = -inf``) every partial is taken as 0.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from chainrules_core import (
     AbstractZero,
     NoTangent,
     ProjectTo,
+    Tangent,
     Thunk,
     ZeroTangent,
     frule,
@@ -44,6 +51,7 @@ from chainrules_core import (
     rrule,
     scalar_rule,
     unbroadcast,
+    unthunk,
 )
 
 _SQRT_PI = math.sqrt(math.pi)
@@ -371,17 +379,23 @@ def _(tangents, *args, **kwargs):
 
 
 def _logsumexp_parts(args: tuple, kwargs: dict):
-    """The arguments of a ``logsumexp`` call, its value, and ``exp(a - y)`` (``y``'s axes kept)."""
+    """The arguments of a ``logsumexp`` call, its value, and ``e^a / s`` (see :func:`_exp_over_sum`)."""
     params = bound_arguments(sc.logsumexp, args, kwargs)
-    if params["return_sign"]:
-        raise NotImplementedError(
-            "the rules for scipy.special.logsumexp support return_sign=False only; with "
-            "return_sign=True, differentiate logsumexp(a, b=b) where the weighted sum is positive"
-        )
-    a, axis, b, keepdims = params["a"], params["axis"], params["b"], params["keepdims"]
-    y = sc.logsumexp(a, axis=axis, b=b, keepdims=keepdims)
-    y_kept = sc.logsumexp(a, axis=axis, b=b, keepdims=True)
-    return a, axis, b, keepdims, y, np.exp(a - y_kept)
+    a, axis, b, keepdims, return_sign = params.values()
+    y = sc.logsumexp(a, axis=axis, b=b, keepdims=keepdims, return_sign=return_sign)
+    return a, axis, b, keepdims, return_sign, y, _exp_over_sum(a, axis, b)
+
+
+def _exp_over_sum(a: Any, axis: Any, b: Any) -> Any:
+    """``e^a / s`` for ``s = Σ b e^a`` along ``axis`` (its axes kept): ``log s`` has the partials
+    ``b e^a / s`` in ``a`` and ``e^a / s`` in ``b``.
+
+    ``e^a / s = e^(a - log|s|) conj(sign s)`` stays finite for large ``a`` and is 0 for ``a = -inf``.
+    Where nothing is left of the sum (every ``a = -inf``, or ``b`` cancels it) ``log|s| = -inf``,
+    and the partials are taken as 0 there (``sign s = 0``), not the nan of ``-inf - (-inf)``.
+    """
+    log_abs, sign = sc.logsumexp(a, axis=axis, b=b, keepdims=True, return_sign=True)
+    return np.exp(a - np.where(np.isneginf(log_abs), 0, log_abs)) * np.conj(sign)
 
 
 def _keep_reduced_axes(dy: Any, ndim: int, axis: Any, keepdims: bool) -> Any:
@@ -393,18 +407,37 @@ def _keep_reduced_axes(dy: Any, ndim: int, axis: Any, keepdims: bool) -> Any:
     return np.expand_dims(dy, axis)
 
 
+def _log_sum_cotangent(dy: Any, y: Any, return_sign: bool) -> Any:
+    """The cotangent of the holomorphic ``log s`` from that of ``logsumexp``'s output ``y``.
+
+    With ``return_sign``, ``y = (log|s|, sign)`` and ``log s = log|s| + i arg s`` with
+    ``sign = e^(i arg s)``: a complex sign adds ``i Im(dsign conj(sign))``; a real sign is locally
+    constant and its cotangent is ignored.
+    """
+    if not return_sign:
+        return dy
+    (log_abs, sign), (dlog_abs, dsign) = y, (unthunk(dy[0]), unthunk(dy[1]))
+    dlog = np.zeros(np.shape(log_abs)) if isinstance(dlog_abs, AbstractZero) else dlog_abs
+    if np.iscomplexobj(sign) and not isinstance(dsign, AbstractZero):
+        dlog = dlog + 1j * np.imag(dsign * np.conj(sign))
+    return dlog
+
+
 @rrule.register(sc.logsumexp)
 def _(*args, **kwargs):
-    a, axis, b, keepdims, y, weights = _logsumexp_parts(args, kwargs)
+    a, axis, b, keepdims, return_sign, y, exp_over_sum = _logsumexp_parts(args, kwargs)
     project_a, project_b = ProjectTo(a), ProjectTo(b)
     b_position = 2  # b's position in logsumexp(a, axis, b, ...): it may be passed positionally
 
     def logsumexp_pullback(dy):
-        dy = _keep_reduced_axes(dy, np.ndim(weights), axis, keepdims)
-        da = dy * weights if b is None else dy * weights * b
-        tangents = [NoTangent(), project_a(unbroadcast(a, da)), *_nondiff_rest(args)]
+        dlog = _log_sum_cotangent(dy, y, return_sign)
+        dlog = _keep_reduced_axes(dlog, np.ndim(exp_over_sum), axis, keepdims)
+        # log s is holomorphic in a and b: the cotangent is conj(partial) * dlog
+        da_partial = exp_over_sum if b is None else b * exp_over_sum
+        tangents = [NoTangent(), project_a(unbroadcast(a, np.conj(da_partial) * dlog))]
+        tangents += _nondiff_rest(args)
         if len(args) > b_position and b is not None:
-            tangents[1 + b_position] = project_b(unbroadcast(b, dy * weights))
+            tangents[1 + b_position] = project_b(unbroadcast(b, np.conj(exp_over_sum) * dlog))
         return tuple(tangents)
 
     return y, logsumexp_pullback
@@ -412,10 +445,15 @@ def _(*args, **kwargs):
 
 @frule.register(sc.logsumexp)
 def _(tangents, *args, **kwargs):
-    _, axis, b, keepdims, y, weights = _logsumexp_parts(args, kwargs)
+    _, axis, b, keepdims, return_sign, y, exp_over_sum = _logsumexp_parts(args, kwargs)
     da = tangents[1]
     db = tangents[3] if len(tangents) > 3 else NoTangent()
-    dsum = (da if b is None else b * da) + db
-    if isinstance(dsum, AbstractZero):
-        return y, dsum
-    return y, np.sum(weights * dsum, axis=axis, keepdims=keepdims)
+    dterms = (da if b is None else b * da) + db  # d(b e^a) / e^a
+    if isinstance(dterms, AbstractZero):
+        return y, ZeroTangent()
+    dlog = np.sum(exp_over_sum * dterms, axis=axis, keepdims=keepdims)  # d log s = ds / s
+    if not return_sign:
+        return y, dlog
+    log_abs, sign = y
+    dsign = 1j * sign * np.imag(dlog) if np.iscomplexobj(sign) else ZeroTangent()
+    return y, Tangent(type(y), ProjectTo(log_abs)(np.real(dlog)), ProjectTo(sign)(dsign))

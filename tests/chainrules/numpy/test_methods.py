@@ -221,6 +221,46 @@ def test_astype_to_integer_is_not_differentiable():
 
 
 @pytest.mark.parametrize(
+    ("source", "scalar_type"),
+    [
+        (np.float64, np.float32),
+        (np.float32, np.float64),
+        (np.float64, np.complex128),
+        (np.complex64, np.complex128),
+        (np.float32, np.longdouble),
+    ],
+)
+@pytest.mark.parametrize("shape", [(2, 3), ()], ids=["array", "scalar"])
+def test_inexact_scalar_types_cast_like_astype(source, scalar_type, shape):
+    x = random(shape, source)
+    x = x if shape else x[()]  # a numpy scalar: np.float32(x) of it is a numpy scalar too
+    single = {"rtol": 2e-3, "atol": 1e-4} if np.float32 in (source, scalar_type) else {}
+    check(scalar_type, x, tolerances=single)
+    _, back = rrule(scalar_type, x)
+    assert np.result_type(back(np.ones(shape, scalar_type))[1]) == source
+
+
+def test_inexact_scalar_type_of_a_python_float_and_of_complex_input():
+    check(np.float32, 1.5, tolerances={"rtol": 2e-3, "atol": 1e-4})
+    z = random(3, np.complex128)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", np.exceptions.ComplexWarning)
+        check(np.float64, z)  # numpy keeps the real part
+        _, dz = frule((NoTangent(), np.full(3, 1.0 + 2.0j)), np.float64, z)
+    np.testing.assert_array_equal(dz, [1.0, 1.0, 1.0])
+
+
+@pytest.mark.parametrize("scalar_type", [np.int64, np.int32, np.uint8, np.bool_])
+def test_integer_scalar_types_are_not_differentiable(scalar_type):
+    x = np.array([0.5, 2.7, 3.0])
+    y, back = rrule(scalar_type, x)
+    np.testing.assert_array_equal(y, scalar_type(x))
+    assert back(np.ones(3)) == (NoTangent(), NoTangent())
+    assert frule((NoTangent(), np.ones(3)), scalar_type, x)[1] is NoTangent()
+    assert rrule(scalar_type, 2.5)[1](1.0) == (NoTangent(), NoTangent())
+
+
+@pytest.mark.parametrize(
     ("shape", "args"),
     [
         ((), ()),

@@ -4,7 +4,7 @@ import operator
 
 import numpy as np
 import pytest
-from array_specs import A, realize
+from array_specs import A, distinct, realize
 
 import chainrules.numpy.shape  # noqa: F401 - registers the rules
 from chainrules_core import NoTangent, Tangent, ZeroTangent, frule, rrule
@@ -101,6 +101,13 @@ CASES = [
     (np.pad, (A(3), 4, "reflect"), {}),
     (np.pad, (A(2, 3), (1, 3)), {"mode": "symmetric"}),
     (np.pad, (A(2, 3), 3, "wrap"), {}),
+    (np.pad, (A(4), 2, "linear_ramp"), {}),
+    (np.pad, (A(2, 3), ((2, 1), (0, 3)), "linear_ramp"), {"end_values": ((1.5, -2.0), (0.5, 3.0))}),
+    (np.pad, (A(2, 3, 2), (1, 2)), {"mode": "linear_ramp", "end_values": 4.0}),
+    (np.pad, (A(3, 2), {1: (2, 1)}, "linear_ramp"), {}),
+    (np.pad, (A(5), 2, "mean"), {}),
+    (np.pad, (A(4, 3), ((1, 2), (3, 0)), "mean"), {"stat_length": 2}),
+    (np.pad, (A(2, 3, 4), 1, "mean"), {"stat_length": ((1, 2), (3, 1), (2, 9))}),
     (np.diag, (A(3),), {}),
     (np.diag, (A(3), 1), {}),
     (np.diag, (A(2),), {"k": -2}),
@@ -129,6 +136,10 @@ COMPLEX_CASES = [
     (np.append, (A(2, 2), A(3)), {}),
     (np.split, (A(4), 2), {}),
     (np.pad, (A(3), 2, "reflect"), {}),
+    (np.pad, (A(2, 3), (1, 2), "linear_ramp"), {"end_values": 1.0}),
+    (np.pad, (A(4), (2, 3), "mean"), {"stat_length": (1, 3)}),
+    (np.pad, (A(2, 3), 2, "maximum"), {}),
+    (np.pad, (A(5), (2, 1), "median"), {"stat_length": 4}),
     (np.diag, (A(2, 2),), {}),
     (np.repeat, (A(3), [2, 0, 1]), {}),
 ]
@@ -200,16 +211,55 @@ def test_memory_order_reshapes_follow_the_layout(order):
         np.testing.assert_array_equal(back(dy)[1], dy.reshape(2, 3).T)
 
 
-@pytest.mark.parametrize(
-    "mode, kwargs",
-    [("mean", {}), ("linear_ramp", {}), ("maximum", {}), ("reflect", {"reflect_type": "odd"})],
-)
-def test_pad_modes_that_are_not_gathers_are_refused_by_name(mode, kwargs):
-    with pytest.raises(NotImplementedError, match=repr(mode)):
-        rrule(np.pad, np.ones(3), 1, mode, **kwargs)
-    with pytest.raises(NotImplementedError, match=repr(mode)):
+# Order statistics (maximum, minimum, median) on entries far apart, so that no finite-difference
+# step reorders them.
+ORDER_STATISTIC_PADS = [
+    ((5,), 2, {}),
+    ((2, 3), 1, {}),
+    ((3, 4), ((1, 0), (2, 1)), {"stat_length": 2}),
+    ((4, 3), (2, 3), {"stat_length": ((1, 3), (2, 2))}),
+    ((4, 5), {1: (0, 2)}, {"stat_length": 4}),
+    ((2, 3, 4), ((0, 1), (2, 0), (1, 1)), {"stat_length": None}),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape, pad_width, kwargs", ORDER_STATISTIC_PADS)
+@pytest.mark.parametrize("mode", ["maximum", "minimum", "median"])
+def test_pad_order_statistic_modes_match_finite_differences(mode, shape, pad_width, kwargs, dtype):
+    x = distinct(np.random.default_rng(3), shape, dtype)
+    test_rrule(np.pad, x, pad_width, mode, fkwargs=kwargs)
+    test_frule(np.pad, x, pad_width, mode, fkwargs=kwargs)
+
+
+def test_pad_maximum_of_tied_entries_goes_to_the_first_as_argmax():
+    x = np.array([3.0, 1.0, 3.0, 2.0])
+    _, back = rrule(np.pad, x, (1, 2), "maximum")
+    np.testing.assert_array_equal(back(np.array([1.0, 0, 0, 0, 0, 10.0, 20.0]))[1], [31, 0, 0, 0])
+    tangents = (NoTangent(), np.array([1.0, 0.0, 5.0, 0.0]), NoTangent(), NoTangent())
+    _, dy = frule(tangents, np.pad, x, (1, 0), "maximum")
+    np.testing.assert_array_equal(dy, [1.0, 1.0, 0.0, 5.0, 0.0])
+
+
+def test_pad_median_of_an_even_count_splits_between_the_middle_entries():
+    x = np.array([4.0, 1.0, 3.0, 2.0, 9.0])
+    _, back = rrule(np.pad, x, (2, 0), "median", stat_length=4)  # median of 4, 1, 3, 2: (2 + 3) / 2
+    np.testing.assert_array_equal(back(np.array([1.0, 3.0, 0, 0, 0, 0, 0]))[1], [0, 0, 2, 2, 0])
+
+
+def test_pad_linear_ramp_end_values_are_not_differentiated():
+    tangents = (NoTangent(), np.ones(2), NoTangent(), NoTangent())
+    _, dy = frule(tangents, np.pad, np.zeros(2), 2, "linear_ramp", end_values=7.0)
+    np.testing.assert_array_equal(dy, [0, 0.5, 1, 1, 0.5, 0])
+
+
+@pytest.mark.parametrize("mode", ["reflect", "symmetric"])
+def test_pad_odd_reflections_are_refused_by_name(mode):
+    with pytest.raises(NotImplementedError, match="reflect_type='odd'"):
+        rrule(np.pad, np.ones(3), 1, mode, reflect_type="odd")
+    with pytest.raises(NotImplementedError, match="reflect_type='odd'"):
         tangents = (NoTangent(), np.ones(3), NoTangent(), NoTangent())
-        frule(tangents, np.pad, np.ones(3), 1, mode, **kwargs)
+        frule(tangents, np.pad, np.ones(3), 1, mode, reflect_type="odd")
 
 
 def test_pad_constant_values_are_not_differentiated():

@@ -251,10 +251,92 @@ def test_logsumexp(shape, axis, keepdims, dtype):
     _check_both(sc.logsumexp, a, fkwargs={"axis": axis, "b": b, "keepdims": keepdims})
 
 
-def test_logsumexp_on_a_scalar_and_with_return_sign():
+def test_logsumexp_on_a_scalar():
     _check_both(sc.logsumexp, 0.7)
-    with pytest.raises(NotImplementedError, match="return_sign=False"):
-        rrule(sc.logsumexp, np.ones(3), return_sign=True)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("keepdims", [False, True])
+@pytest.mark.parametrize(("shape", "axis"), AXIS_CASES)
+def test_logsumexp_with_return_sign_and_negative_weights(shape, axis, keepdims, dtype):
+    rng = np.random.default_rng(4)
+    a = rng.standard_normal(shape).astype(dtype)
+    # mixed signs, the positive ones larger: no sum comes near 0, where log|s| has a pole
+    b = np.where(np.arange(shape[-1]) % 2, -0.4, 1.5).astype(dtype)
+    options = {"axis": axis, "keepdims": keepdims, "return_sign": True}
+    _check_both(sc.logsumexp, a, fkwargs=options)
+    _check_both(sc.logsumexp, a, fkwargs={**options, "b": -b})  # b by keyword: a constant
+    _check_both(sc.logsumexp, a, nondiff(axis), -b, nondiff(keepdims), nondiff(True))
+
+
+@pytest.mark.parametrize("return_sign", [False, True])
+@pytest.mark.parametrize("keepdims", [False, True])
+@pytest.mark.parametrize(("shape", "axis"), AXIS_CASES)
+def test_logsumexp_of_complex_input_is_holomorphic(shape, axis, keepdims, return_sign):
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
+    options = {"axis": axis, "keepdims": keepdims, "return_sign": return_sign}
+    _check_both(sc.logsumexp, a, fkwargs=options)
+    for b in (rng.uniform(0.5, 2, shape[-1:]), rng.uniform(0.5, 2, shape) + 0.5j):
+        _check_both(sc.logsumexp, a, nondiff(axis), b, nondiff(keepdims), nondiff(return_sign))
+
+
+def test_logsumexp_of_complex_input_follows_the_cotangent_convention_of_log():
+    a = np.array([0.3 + 1.0j, -0.5 + 0.2j])
+    dy = 0.7 - 0.4j
+    _, back = rrule(sc.logsumexp, a)
+    _, log_back = rrule(np.log, np.sum(np.exp(a)))
+    _, exp_back = rrule(np.exp, a)
+    np.testing.assert_allclose(back(dy)[1], exp_back(log_back(dy)[1])[1])
+
+
+@pytest.mark.parametrize("return_sign", [False, True])
+@pytest.mark.parametrize(("axis", "keepdims"), [(None, False), (1, False), (0, True)])
+def test_logsumexp_with_minus_infinity_entries(axis, keepdims, return_sign):
+    # Finite differences cannot step from -inf: the rules at a must agree with the rules at a
+    # stand-in with -800 for -inf (e^-800 underflows to 0: the same sums), which they check.
+    a = np.array([[-np.inf, 0.3, 1.2], [0.5, -np.inf, -0.7]])
+    stand_in = np.where(np.isneginf(a), -800.0, a)
+    b = np.array([1.0, -0.3 if return_sign else 0.3, 2.0])  # a negative sum's log is nan
+    options = {"axis": axis, "keepdims": keepdims, "return_sign": return_sign}
+    positional = (nondiff(axis), b, nondiff(keepdims), nondiff(return_sign))
+    _check_both(sc.logsumexp, stand_in, fkwargs=options)
+    _check_both(sc.logsumexp, stand_in, *positional)
+    da = np.random.default_rng(6).standard_normal(a.shape)
+    for rest, kwargs in [((), options), ((axis, b, keepdims, return_sign), {})]:
+        y, back = rrule(sc.logsumexp, a, *rest, **kwargs)
+        _, back_stand_in = rrule(sc.logsumexp, stand_in, *rest, **kwargs)
+        dy = (np.ones_like(y[0]), np.zeros_like(y[1])) if return_sign else np.ones_like(y)
+        for got, expected in zip(back(dy), back_stand_in(dy)):
+            if isinstance(expected, np.ndarray):
+                np.testing.assert_array_equal(got, expected)
+        tangents = (NoTangent(), da, *(NoTangent() if r is not b else b for r in rest))
+        dy = frule(tangents, sc.logsumexp, a, *rest, **kwargs)[1]
+        dy_stand_in = frule(tangents, sc.logsumexp, stand_in, *rest, **kwargs)[1]
+        np.testing.assert_array_equal(
+            dy[0] if return_sign else dy, (dy_stand_in[0] if return_sign else dy_stand_in)
+        )
+
+
+def test_logsumexp_cotangent_of_an_empty_sum_is_zero_not_nan():
+    a = np.array([[-np.inf, -np.inf], [0.0, -np.inf]])
+    y, back = rrule(sc.logsumexp, a, 1)
+    np.testing.assert_array_equal(y, [-np.inf, 0.0])
+    np.testing.assert_array_equal(back(np.ones(2))[1], [[0, 0], [1, 0]])
+    _, dy = frule((NoTangent(), np.ones((2, 2)), NoTangent()), sc.logsumexp, a, 1)
+    np.testing.assert_array_equal(dy, [0, 1])
+    # b = [1, -1] cancels the sum exactly: s = 0, taken to have zero partials
+    _, back = rrule(sc.logsumexp, np.ones(2), None, np.array([1.0, -1.0]), False, True)
+    _, da, _, db, *_ = back((1.0, 0.0))
+    np.testing.assert_array_equal(da, [0, 0])
+    np.testing.assert_array_equal(db, [0, 0])
+
+
+def test_logsumexp_sign_of_real_input_has_no_tangent():
+    tangents = (NoTangent(), np.ones(3))
+    (_, sign), (_, dsign) = frule(tangents, sc.logsumexp, np.arange(3.0), return_sign=True)
+    assert sign == 1.0
+    assert dsign == ZeroTangent()
 
 
 def test_yn_order_is_not_differentiated():
