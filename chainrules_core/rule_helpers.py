@@ -138,6 +138,36 @@ def scalar_cotangents(
     return grads
 
 
+class ScalarPullback:
+    """The pullback of a :func:`scalar_rule`'s ``rrule``: ``dy`` times the conjugate partials,
+    broadcasting undone and projected onto each argument.
+
+    An object rather than a closure, so that an engine differentiating pullbacks (nested
+    derivatives) can give its one ``__call__`` a forward rule instead of transforming it.
+
+    Example:
+        >>> back = ScalarPullback(None, lambda x, out: 2 * x, (3.0,), 9.0)
+        >>> back(1.0)
+        (NoTangent(), 6.0)
+    """
+
+    __slots__ = ("args", "f", "partials", "y")
+
+    def __init__(self, f: Callable, partials: Callable, args: tuple, y: Any):
+        self.f, self.partials, self.args, self.y = f, partials, args, y
+
+    def __call__(self, dy: Any) -> tuple:
+        args = self.args
+        # Python numbers need no broadcasting undone (and scalar_cotangents projects them)
+        if type(dy) is float and all(type(x) in _PYTHON_REALS for x in args):
+            return (_NO, *scalar_cotangents(self.partials, args, self.y, dy, self.f))
+        ps = _partials_for(self.f, self.partials, args, self.y)
+        return (
+            _NO,
+            *(ProjectTo(x)(unbroadcast(x, _times_partial(dy, p))) for x, p in zip(args, ps)),
+        )
+
+
 def scalar_rule(f: Callable, partials: Callable, *types: type) -> Callable:
     """Define ``rrule`` and ``frule`` of the elementwise function ``f`` from its partial derivatives.
 
@@ -168,18 +198,7 @@ def scalar_rule(f: Callable, partials: Callable, *types: type) -> Callable:
     def scalar_rrule(*args, **kwargs):
         _check_plain_call(f, args, kwargs, inputs)
         y = f(*args)
-
-        def scalar_pullback(dy):
-            # Python numbers need no broadcasting undone (and scalar_cotangents projects them)
-            if type(dy) is float and all(type(x) in _PYTHON_REALS for x in args):
-                return (_NO, *scalar_cotangents(partials, args, y, dy, f))
-            ps = _partials_for(f, partials, args, y)
-            return (
-                _NO,
-                *(ProjectTo(x)(unbroadcast(x, _times_partial(dy, p))) for x, p in zip(args, ps)),
-            )
-
-        return y, scalar_pullback
+        return y, ScalarPullback(f, partials, args, y)
 
     def scalar_frule(tangents, *args, **kwargs):
         _check_plain_call(f, args, kwargs, inputs)

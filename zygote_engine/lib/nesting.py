@@ -22,6 +22,8 @@ import operator
 import types
 from typing import Any
 
+import numpy as np
+
 import chainrules_core as crc
 from chainrules_core import (
     AbstractZero,
@@ -33,6 +35,7 @@ from chainrules_core import (
     unthunk,
 )
 from chainrules_core.projection import Projector, ProjectTo
+from chainrules_core.rule_helpers import ScalarPullback
 from chainrules_core.rules import RuleTable
 from zygote_engine import cache, construction, errors, forward_runtime, runtime, store
 from zygote_engine.batched import Batched, stacked
@@ -165,6 +168,52 @@ def _computed(fx, compute: Any, dcompute: Any) -> tuple[Any, Any]:
     if isinstance(compute, Thunk):
         return jcall(fx, (unthunk, compute), (NO, dcompute))
     return jcall(fx, (compute,), (dcompute,))
+
+
+# The pullback of a scalar_rule: made and called through forward rules, not transformed. Its
+# tangent is Tangent(ScalarPullback, args=..., y=...) (so a further derivative reads its fields);
+# the derivative of dy * conj(p) is ddy * conj(p) + dy * conj(dp), dp the partials' derivative.
+
+
+@forward_rule(ScalarPullback)
+def _scalar_pullback(fx, tangents, f: Any, partials: Any, args: tuple, y: Any):
+    fields = {"args": tangents[3], "y": tangents[4]}
+    return ScalarPullback(f, partials, args, y), Tangent.from_backing(ScalarPullback, fields)
+
+
+@forward_rule(ScalarPullback.__call__)
+def _call_scalar_pullback(fx, tangents, pullback: ScalarPullback, dy: Any):
+    _, dpullback, ddy = tangents
+    args, y = pullback.args, pullback.y
+    fields = dpullback.backing if isinstance(dpullback, Tangent) else {}
+    dargs, dout = fields.get("args", ZERO), fields.get("y", ZERO)
+    dargs = [ZERO] * len(args) if isinstance(dargs, AbstractZero) else list(_items(dargs))
+    ps, dps = jcall(fx, (pullback.partials, *args, y), (NO, *dargs, dout))
+    ps = ps if isinstance(ps, tuple) else (ps,)
+    dps = [ZERO] * len(ps) if isinstance(dps, AbstractZero) else (
+        list(_items(dps)) if isinstance(ps, tuple) and len(ps) > 1 else [dps]
+    )
+    dy, ddy = _evaluated(fx, dy, ddy)
+    cotangents, dcotangents = [], []
+    for x, p, dp in zip(args, ps, dps):
+        cotangents.append(ProjectTo(x)(unbroadcast(x, dy * _conjugate(p))))
+        change = ZERO if isinstance(ddy, AbstractZero) else ddy * _conjugate(p)
+        if not isinstance(dp, AbstractZero):
+            change = crc.add(change, dy * _conjugate(dp))
+        dcotangents.append(
+            ZERO
+            if isinstance(change, AbstractZero)
+            else _linear(lambda d, x=x: ProjectTo(x)(unbroadcast(x, d)), change)
+        )
+    return (NO, *cotangents), (NO, *dcotangents)
+
+
+def _conjugate(p: Any) -> Any:
+    return p.conjugate() if np.iscomplexobj(p) else p
+
+
+def _items(d: Any) -> tuple:
+    return d.backing if isinstance(d, Tangent) else tuple(d)
 
 
 def _evaluated(fx, x: Any, dx: Any) -> tuple[Any, Any]:
