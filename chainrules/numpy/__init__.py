@@ -6,10 +6,14 @@ from chainrules.numpy import (
     indexing,
     interp,
     linalg,
+    linalg_extra,
     methods,
     nondifferentiable,
+    pairs,
+    polynomial,
     reductions,
     shape,
+    structure,
     ufuncs,
 )
 
@@ -19,9 +23,13 @@ __all__ = [
     "indexing",
     "interp",
     "linalg",
+    "linalg_extra",
     "methods",
     "nondifferentiable",
+    "pairs",
+    "polynomial",
     "reductions",
     "shape",
+    "structure",
     "ufuncs",
 ]

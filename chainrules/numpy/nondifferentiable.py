@@ -3,19 +3,19 @@
 Registered with ``chainrules_core.non_differentiable``, so every tangent (of the output and of each
 input) is ``NoTangent()``. Covered: comparisons, membership (``isin``) and logical functions
 (``all``, ``any``), piecewise-constant rounding (``floor``, ``ceil``, ``trunc``, ``rint``,
-``round``/``around``, ``fix``, ``floor_divide``, ``spacing``), floating-point predicates,
-index-valued functions (``argmax``, ``argsort``, ``argpartition``, ``nonzero``, ``searchsorted``,
-``digitize``, ``lexsort``, ``tril_indices``, ...), bitwise and integer functions, the integer and
+``round``/``around``, ``fix``, ``floor_divide``, ``spacing``), floating-point
+predicates, index-valued functions (``argmax``, ``argsort``, ``argpartition``, ``nonzero``,
+``searchsorted``, ``digitize``, ``lexsort``, ``tril_indices``, ...), bitwise and integer functions, the integer and
 boolean scalar types called as casts (``np.int64(x)``, ``np.bool_(x)``), shape queries,
 array constructors (``zeros_like``, ``arange``, ``eye``, ``tri``, the window functions of an
 integer length, ...), and random number
 generation: the legacy module functions (``np.random.normal`` is a method of a hidden
 ``RandomState``, so its rule is ``RandomState.normal``'s), every ``RandomState`` and ``Generator``
 method as an unbound method (``np.random.Generator.normal`` covers ``rng.normal``), and the
-generator constructors and seeding.
-
-``sign`` is piecewise constant on real numbers but differentiable on complex ones (``z / |z|``);
-its rules are with the elementwise functions, in :mod:`chainrules.numpy.ufuncs`.
+generator constructors and seeding. Also ``fromfunction`` (its function is called on integer
+index grids: nothing varies continuously), and the ndarray methods ``all``, ``any``,
+``argpartition`` and ``searchsorted``, registered as the unbound methods (``np.ndarray.any``
+covers ``x.any()``).
 """
 
 from __future__ import annotations
@@ -138,6 +138,19 @@ CONSTRUCTORS = (
     np.blackman,
     np.hamming,
     np.hanning,
+    # fromfunction calls its function on the integer index grids of a shape: nothing in the call
+    # varies continuously (a function closing over differentiated values is not supported).
+    np.fromfunction,
+)
+# The bin edges depend only on the data's range and the bin count; by convention they are constants,
+# as the edges that np.histogram returns are.
+# ndarray methods whose results are booleans or indices (the others are routed to the functions'
+# rules in chainrules.numpy.methods).
+NDARRAY_METHODS = (
+    np.ndarray.all,
+    np.ndarray.any,
+    np.ndarray.argpartition,
+    np.ndarray.searchsorted,
 )
 RANDOM_MODULE_FUNCTIONS = (
     np.random.default_rng,
@@ -173,6 +186,7 @@ NON_DIFFERENTIABLE: tuple[Callable, ...] = (
     *INTEGER_SCALAR_TYPES,
     *SHAPE_QUERIES,
     *CONSTRUCTORS,
+    *NDARRAY_METHODS,
     *RANDOM_MODULE_FUNCTIONS,
     *random_methods(),
 )

@@ -1,5 +1,7 @@
 """Rules for numpy reductions: sums, means, products, extrema, spreads, cumulative sums and
-products, differences, gradients, traces, weighted averages, NaN-ignoring reductions, medians and quantiles.
+products, differences, gradients, traces, weighted averages, NaN-ignoring reductions, medians and
+quantiles; also ``cumulative_sum``/``cumulative_prod``, ``ediff1d``, ``trapezoid``, ``cov``,
+``corrcoef``, ``unwrap`` and ``sort_complex``.
 
 Every rule takes the function's own arguments (``axis`` as an int, a tuple, negative or ``None``;
 ``keepdims``; ``dtype=`` where numpy has it). Positional arguments after the array (``axis``,
@@ -27,6 +29,21 @@ Conventions:
   Scalar spacings ``h`` are differentiated too (the result is proportional to ``1 / h``);
   coordinate arrays raise ``NotImplementedError``. ``axis`` and ``edge_order`` are keywords, as
   numpy has them.
+* **NaN-skipping functions** (``nansum``, ``nanmean``, ``nanprod``, ``nancumsum``,
+  ``nancumprod``, ``nanvar``, ``nanstd``, ``nanmedian``, ``nanquantile``, ``nanpercentile``) give
+  NaN entries a zero cotangent; the rest is the plain function's rule on the non-NaN entries
+  (``nanprod``/``nancumprod``/``nancumsum`` reuse those rules with NaN replaced by 1 or 0).
+* **cumulative_sum/cumulative_prod** are ``cumsum``/``cumprod``; the entry that
+  ``include_initial=True`` prepends is a constant.
+* **ediff1d** differentiates ``to_end``/``to_begin`` (copied into the output) when passed
+  positionally. **trapezoid** is ``sum(widths * midpoints)``: differentiable in ``y``, in the
+  coordinates ``x`` (through ``diff(x)``) and in a scalar ``dx``, when passed positionally.
+* **cov/corrcoef** (``fweights``/``aweights`` raise ``NotImplementedError``): ``C = Xc Xc^H /
+  (N - ddof)`` gives ``dXc = (G + G^H) Xc / (N - ddof)``; centring is self-adjoint;
+  ``R = C s s^T`` with ``s = 1 / sqrt(diag C)``.
+* **unwrap** adds a piecewise-constant multiple of the period: its derivative is the identity
+  (also taken at the jumps). **sort_complex** is a permutation (by real, then imaginary part);
+  a real input's cotangent is the real part.
 * **Complex inputs** follow the library convention (the cotangent of ``z`` is
   ``dL/dRe z + i dL/dIm z``): linear reductions pass the cotangent through, ``prod`` multiplies by
   the conjugate partials, and the real-valued ``var``/``std`` give ``2 (z - mean) dy / (n - ddof)``
@@ -42,7 +59,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_tuple
 
-from chainrules.calls import bound_arguments, no_tangents
+from chainrules.calls import bound_arguments, no_tangents, signature_of
 from chainrules.numpy.shape import array_tangent
 from chainrules.operator import item_tangents
 from chainrules_core import (
@@ -52,6 +69,7 @@ from chainrules_core import (
     ZeroTangent,
     frule,
     rrule,
+    unbroadcast,
     unthunk,
 )
 
@@ -375,8 +393,16 @@ def _variance_gradient(x: Any, axes: tuple[int, ...], ddof: int) -> Any:
     return 2 * deviation / (_count(x, axes) - ddof)
 
 
-def _register_spread(f: Callable, chain: Callable) -> None:
-    """``var`` (``chain`` = 1) and ``std = sqrt(var)`` (``chain`` = ``1 / (2 std)``)."""
+def _nan_variance_gradient(x: Any, axes: tuple[int, ...], ddof: int) -> Any:
+    """The gradient of ``nanvar(x)``: that of ``var`` over the non-NaN entries, 0 at NaN ones."""
+    present = ~np.isnan(x)
+    deviation = np.where(present, x - np.nanmean(x, axis=axes, keepdims=True), 0)
+    return 2 * deviation / (np.sum(present, axis=axes, keepdims=True) - ddof)
+
+
+def _register_spread(f: Callable, chain: Callable, variance_gradient: Callable) -> None:
+    """``var`` (``chain`` = 1) and ``std = sqrt(var)`` (``chain`` = ``1 / (2 std)``), and their
+    NaN-skipping twins (another ``variance_gradient``)."""
 
     @rrule.register(f)
     def _(x, *args, **kwargs):
@@ -386,7 +412,7 @@ def _register_spread(f: Callable, chain: Callable) -> None:
         project_x = ProjectTo(x)
 
         def spread_pullback(dy):
-            gradient = _variance_gradient(x, axes, options["ddof"])
+            gradient = variance_gradient(x, axes, options["ddof"])
             dx = gradient * _unreduce(dy * chain(y), axes, keepdims)
             return (NoTangent(), project_x(dx), *no_tangents(args))
 
@@ -400,12 +426,13 @@ def _register_spread(f: Callable, chain: Callable) -> None:
         dx = tangents[1]
         if isinstance(dx, AbstractZero):
             return y, dx
-        gradient = _variance_gradient(x, axes, options["ddof"])
+        gradient = variance_gradient(x, axes, options["ddof"])
         dvar = np.sum(np.real(np.conj(gradient) * dx), axis=axes, keepdims=keepdims)
         return y, ProjectTo(y)(dvar * chain(y))
 
 
-_register_spread(np.var, lambda y: 1)
+_register_spread(np.var, lambda y: 1, _variance_gradient)
+_register_spread(np.nanvar, lambda y: 1, _nan_variance_gradient)
 
 
 def _std_chain(y: Any) -> Any:
@@ -417,7 +444,8 @@ def _std_chain(y: Any) -> Any:
     )
 
 
-_register_spread(np.std, _std_chain)
+_register_spread(np.std, _std_chain, _variance_gradient)
+_register_spread(np.nanstd, _std_chain, _nan_variance_gradient)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -748,61 +776,87 @@ def _(tangents, x, *args, **kwargs):
 # median, quantile, percentile (linear interpolation between order statistics)
 
 
-def _quantile_weights(x: Any, q: Any, axes: tuple[int, ...]) -> np.ndarray:
+def _quantile_positions(flat: Any, q: Any, skip_nan: bool) -> tuple[Any, Any, Any, Any]:
+    """``(count - 1, lo, frac, hi)``, shaped ``q.shape + kept + (1,)``: each quantile sits at
+    ``q (count - 1) = lo + frac`` among the ``count`` values of its slice (the non-NaN ones when
+    ``skip_nan``, which sort last)."""
+    if skip_nan:
+        count = np.sum(~np.isnan(flat), axis=-1, keepdims=True)
+    else:
+        count = np.full((*flat.shape[:-1], 1), flat.shape[-1])
+    q = np.asarray(q, dtype=float)
+    position = np.reshape(q, q.shape + (1,) * flat.ndim) * (count - 1)
+    lo = np.floor(position)
+    hi = np.minimum(lo + 1, count - 1)
+    return count - 1, lo, position - lo, hi
+
+
+def _quantile_weights(x: Any, q: Any, axes: tuple[int, ...], skip_nan: bool = False) -> np.ndarray:
     """The linear map ``G`` of ``quantile(x, q, axes)`` near ``x``.
 
     With the reduced axes of ``x`` flattened last (length ``n``, see :func:`_flatten_reduced`),
     ``G`` has shape ``q.shape + kept + (n,)`` and ``quantile = sum(G * flat_x, -1)``: for the
     sorted values ``s`` the quantile is ``(1 - f) s[lo] + f s[hi]`` at position
-    ``q (n - 1) = lo + f``.
+    ``q (n - 1) = lo + f``. With ``skip_nan`` NaN entries (ranked last) get weight 0 and ``n`` is
+    the count of the others.
     """
     flat = _flatten_reduced(x, axes)
-    n = flat.shape[-1]
     rank = np.argsort(np.argsort(flat, axis=-1, kind="stable"), axis=-1, kind="stable")
-    position = np.asarray(q, dtype=float) * (n - 1)
-    lo = np.floor(position)
-    frac = position - lo
-    hi = np.minimum(lo + 1, n - 1)
-    lo, frac, hi = (np.reshape(v, v.shape + (1,) * flat.ndim) for v in (lo, frac, hi))
-    return (1 - frac) * (rank == lo) + frac * (rank == hi)
+    _, lo, frac, hi = _quantile_positions(flat, q, skip_nan)
+    weights = (1 - frac) * (rank == lo) + frac * (rank == hi)
+    return weights * ~np.isnan(flat) if skip_nan else weights
 
 
-def _quantile_slope(x: Any, q: Any, axes: tuple[int, ...]) -> np.ndarray:
+def _quantile_slope(x: Any, q: Any, axes: tuple[int, ...], skip_nan: bool = False) -> np.ndarray:
     """``∂ quantile / ∂q``, of shape ``q.shape + kept``: ``(n - 1) (s[hi] - s[lo])``, the slope of
-    the segment between the two order statistics that ``q`` interpolates (0 at ``q = 1``)."""
+    the segment between the two order statistics that ``q`` interpolates (0 at ``q = 1``, and for
+    a slice with no values)."""
     s = np.sort(_flatten_reduced(x, axes), axis=-1)
-    n = s.shape[-1]
-    position = np.asarray(q, dtype=float) * (n - 1)
-    lo = np.floor(position).astype(int)
-    hi = np.minimum(lo + 1, n - 1)
-    gap = np.take(s, hi, axis=-1) - np.take(s, lo, axis=-1)  # kept + q.shape
-    return (n - 1) * np.moveaxis(gap, range(s.ndim - 1), range(np.ndim(q), gap.ndim))
+    n_minus_1, lo, _, hi = _quantile_positions(s, q, skip_nan)
+    s = np.broadcast_to(s, lo.shape[:-1] + s.shape[-1:])
+    lo, hi = (np.clip(v, 0, None).astype(int) for v in (lo, hi))
+    gap = np.take_along_axis(s, hi, axis=-1) - np.take_along_axis(s, lo, axis=-1)
+    return np.where(n_minus_1 > 0, n_minus_1 * gap, 0)[..., 0]
+
+
+# f: (q in percent, takes q, skips NaN)
+_QUANTILES = {
+    np.median: (False, False, False),
+    np.quantile: (False, True, False),
+    np.percentile: (True, True, False),
+    np.nanmedian: (False, False, True),
+    np.nanquantile: (False, True, True),
+    np.nanpercentile: (True, True, True),
+}
 
 
 def _quantile_options(f: Callable, x: Any, args: tuple, kwargs: dict) -> tuple[tuple, Any]:
-    """``(axes, q)`` of a call of median, quantile or percentile, with ``q`` as a fraction."""
+    """``(axes, q)`` of a call of a median, quantile or percentile, with ``q`` as a fraction."""
     options = _options(f, x, args, kwargs)
     if options.get("method", "linear") != "linear" or options.get("weights") is not None:
         raise NotImplementedError(
             f"the derivative rule of numpy.{f.__name__} supports method='linear' and no weights"
         )
     q = options.get("q", 0.5)
-    return _axes(options["axis"], x), np.asarray(q) / 100 if f is np.percentile else q
+    return _axes(options["axis"], x), np.asarray(q) / 100 if _QUANTILES[f][0] else q
 
 
 def _register_quantile(f: Callable) -> None:
+    in_percent, takes_q, skip_nan = _QUANTILES[f]
+    q_scale = 100 if in_percent else 1
+
     @rrule.register(f)
     def _(x, *args, **kwargs):
         axes, q = _quantile_options(f, x, args, kwargs)
         project_x = ProjectTo(x)
 
         def quantile_pullback(dy):
-            weights = _quantile_weights(x, q, axes)
+            weights = _quantile_weights(x, q, axes, skip_nan)
             dy = np.reshape(dy, (*weights.shape[:-1], 1))
             dflat = np.sum(np.conj(weights) * dy, axis=tuple(range(np.ndim(q))))
             dargs = list(no_tangents(args))
-            if f is not np.median and args:  # q, given positionally: the slope between neighbours
-                slope = _quantile_slope(x, q, axes) / (100 if f is np.percentile else 1)
+            if takes_q and args:  # q, given positionally: the slope between neighbours
+                slope = _quantile_slope(x, q, axes, skip_nan) / q_scale
                 dq = np.sum(np.real(slope * dy[..., 0]), axis=tuple(range(np.ndim(q), slope.ndim)))
                 dargs[0] = ProjectTo(args[0])(dq)
             return (NoTangent(), project_x(_unflatten_reduced(dflat, x, axes)), *dargs)
@@ -813,12 +867,14 @@ def _register_quantile(f: Callable) -> None:
     def _(tangents, x, *args, **kwargs):
         axes, q = _quantile_options(f, x, args, kwargs)
         y = f(x, *args, **kwargs)
-        dx, dq = tangents[1], tangents[2] if f is not np.median and args else ZeroTangent()
+        dx, dq = tangents[1], tangents[2] if takes_q and args else ZeroTangent()
         dy = 0.0
         if not isinstance(dx, AbstractZero):
-            dy = np.sum(_quantile_weights(x, q, axes) * _flatten_reduced(dx, axes), axis=-1)
+            weights = _quantile_weights(x, q, axes, skip_nan)
+            flat_dx = _flatten_reduced(dx, axes)
+            dy = np.sum(weights * (np.where(np.isnan(flat_dx), 0, flat_dx)), axis=-1)
         if not isinstance(dq, AbstractZero):
-            slope = _quantile_slope(x, q, axes) / (100 if f is np.percentile else 1)
+            slope = _quantile_slope(x, q, axes, skip_nan) / q_scale
             dq = np.reshape(dq, np.shape(dq) + (1,) * (slope.ndim - np.ndim(dq)))
             dy = dy + slope * dq
         if isinstance(dx, AbstractZero) and isinstance(dq, AbstractZero):
@@ -826,5 +882,393 @@ def _register_quantile(f: Callable) -> None:
         return y, ProjectTo(y)(np.reshape(dy, np.shape(y)))
 
 
-for _f in (np.median, np.quantile, np.percentile):
+for _f in _QUANTILES:
     _register_quantile(_f)
+
+
+# ----------------------------------------------------------------------------------------------
+# nanprod, nancumsum, nancumprod: the rules of prod/cumsum/cumprod with NaN entries replaced by
+# the neutral element (as numpy does), and no cotangent for the NaN entries
+
+
+def _register_nan_filled(f: Callable, plain: Callable, neutral: float) -> None:
+    @rrule.register(f)
+    def _(x, *args, **kwargs):
+        _options(f, x, args, kwargs)
+        missing = np.isnan(x)
+        y, plain_pullback = rrule(plain, np.where(missing, neutral, x), *args, **kwargs)
+        project_x = ProjectTo(x)
+
+        def nan_filled_pullback(dy):
+            dx = unthunk(plain_pullback(dy)[1])
+            if not isinstance(dx, AbstractZero):
+                dx = project_x(np.where(missing, 0, dx))
+            return (NoTangent(), dx, *no_tangents(args))
+
+        return y, nan_filled_pullback
+
+    @frule.register(f)
+    def _(tangents, x, *args, **kwargs):
+        _options(f, x, args, kwargs)
+        missing = np.isnan(x)
+        dx = tangents[1]
+        if not isinstance(dx, AbstractZero):
+            dx = np.where(missing, 0, dx)
+        filled_tangents = (NoTangent(), dx, *tangents[2:])
+        return frule(filled_tangents, plain, np.where(missing, neutral, x), *args, **kwargs)
+
+
+_register_nan_filled(np.nanprod, np.prod, 1.0)
+_register_nan_filled(np.nancumsum, np.cumsum, 0.0)
+_register_nan_filled(np.nancumprod, np.cumprod, 1.0)
+
+
+# ----------------------------------------------------------------------------------------------
+# cumulative_sum, cumulative_prod (numpy 2): cumsum/cumprod, with include_initial prepending the
+# neutral element, a constant
+
+
+def _register_cumulative(f: Callable, plain: Callable) -> None:
+    def parts(x, kwargs):
+        options = _options(f, x, (), kwargs)
+        # numpy works on atleast_1d(x); axis=None is allowed for vectors only (numpy checks that)
+        axis = normalize_axis_tuple(options["axis"] or 0, max(np.ndim(x), 1))[0]
+        return axis, options["include_initial"], {"axis": axis, "dtype": options["dtype"]}
+
+    @rrule.register(f)
+    def _(x, **kwargs):
+        y = f(x, **kwargs)
+        axis, include_initial, plain_kwargs = parts(x, kwargs)
+        _, plain_pullback = rrule(plain, np.atleast_1d(x), **plain_kwargs)
+        project_x = ProjectTo(x)
+
+        def cumulative_pullback(dy):
+            if include_initial and not isinstance(dy, AbstractZero):
+                dy = np.delete(dy, 0, axis=axis)  # the initial entry is a constant
+            dx = unthunk(plain_pullback(dy)[1])
+            if not isinstance(dx, AbstractZero):
+                dx = project_x(np.reshape(dx, np.shape(x)))
+            return NoTangent(), dx
+
+        return y, cumulative_pullback
+
+    @frule.register(f)
+    def _(tangents, x, **kwargs):
+        y = f(x, **kwargs)
+        axis, include_initial, plain_kwargs = parts(x, kwargs)
+        dx = tangents[1]
+        if isinstance(dx, AbstractZero):
+            return y, dx
+        _, dy = frule((NoTangent(), np.atleast_1d(dx)), plain, np.atleast_1d(x), **plain_kwargs)
+        if include_initial:
+            dy = np.concatenate([np.zeros_like(np.take(dy, [0], axis=axis)), dy], axis=axis)
+        return y, ProjectTo(y)(dy)
+
+
+_register_cumulative(np.cumulative_sum, np.cumsum)
+_register_cumulative(np.cumulative_prod, np.cumprod)
+
+
+# ----------------------------------------------------------------------------------------------
+# ediff1d, trapezoid, unwrap
+
+
+def _edge_values(edge: Any, dtype: Any) -> np.ndarray:
+    """``to_begin``/``to_end`` as ediff1d lays them out: flattened, cast to the input's dtype."""
+    return np.zeros(0, dtype) if edge is None else np.ravel(np.asarray(edge, dtype=dtype))
+
+
+def _positional(tangents: list, args: tuple) -> tuple:
+    """The tangents of the positional arguments only: keyword arguments get none."""
+    return tuple(tangents[: len(args)])
+
+
+def _tangents_by_name(f: Callable, tangents: tuple, args: tuple) -> dict:
+    """The tangents of the positional arguments of ``f(*args)`` by name (zeros for the others)."""
+    names = list(signature_of(f).parameters)
+    return {name: unthunk(d) for name, d in zip(names, tangents[1:], strict=False)}
+
+
+@rrule.register(np.ediff1d)
+def _(*args, **kwargs):
+    options = bound_arguments(np.ediff1d, args, kwargs)
+    ary, to_end, to_begin = options["ary"], options["to_end"], options["to_begin"]
+    y = np.ediff1d(*args, **kwargs)
+    begin = _edge_values(to_begin, y.dtype).size
+    end = y.size - _edge_values(to_end, y.dtype).size
+    projects = [ProjectTo(v) for v in (ary, to_end, to_begin)]
+
+    def ediff1d_pullback(dy):
+        # y = [to_begin, x[1:] - x[:-1], to_end] on x = ravel(ary): the difference's adjoint
+        # is dx[i] = dd[i-1] - dd[i]; the edges are copied.
+        dd = dy[begin:end]
+        dx = -np.diff(dd, prepend=0, append=0) if np.size(ary) else dd
+        pieces = (dx, dy[end:], dy[:begin])
+        tangents = [
+            NoTangent() if v is None else project(np.reshape(d, np.shape(v)))
+            for v, d, project in zip((ary, to_end, to_begin), pieces, projects, strict=True)
+        ]
+        return (NoTangent(), *_positional(tangents, args))
+
+    return y, ediff1d_pullback
+
+
+@frule.register(np.ediff1d)
+def _(tangents, *args, **kwargs):
+    options = bound_arguments(np.ediff1d, args, kwargs)
+    y = np.ediff1d(*args, **kwargs)
+    given = _tangents_by_name(np.ediff1d, tangents, args)
+    parts = {}
+    for name in ("ary", "to_end", "to_begin"):
+        d = given.get(name, ZeroTangent())
+        value = options[name]
+        if value is not None:  # the edges' tangents are laid out (or absent) as the edges are
+            parts[name] = np.zeros(np.shape(value)) if isinstance(d, AbstractZero) else d
+    return y, ProjectTo(y)(np.ediff1d(**parts))
+
+
+def _trapezoid_parts(y: Any, x: Any, dx: Any, axis: int) -> tuple[Any, Any]:
+    """``(widths, midpoints)`` along ``axis`` (moved last): ``trapezoid = sum(widths * midpoints)``."""
+    y = np.moveaxis(np.asarray(y), axis, -1)
+    if x is None:
+        widths = dx
+    else:
+        x = np.asarray(x)
+        widths = np.diff(x) if x.ndim == 1 else np.moveaxis(np.diff(x, axis=axis), axis, -1)
+    return widths, (y[..., 1:] + y[..., :-1]) / 2
+
+
+def _pair_adjoint(d: Any) -> Any:
+    """The adjoint of ``v -> (v[1:] + v[:-1]) / 2`` along the last axis."""
+    pad = [(0, 0)] * (np.ndim(d) - 1)
+    return (np.pad(d, [*pad, (1, 0)]) + np.pad(d, [*pad, (0, 1)])) / 2
+
+
+@rrule.register(np.trapezoid)
+def _(*args, **kwargs):
+    options = bound_arguments(np.trapezoid, args, kwargs)
+    y, x, dx = options["y"], options["x"], options["dx"]
+    axis = normalize_axis_tuple(options["axis"], np.ndim(y))[0]
+    widths, midpoints = _trapezoid_parts(y, x, dx, axis)
+    projects = [ProjectTo(v) for v in (y, x, dx)]
+
+    def trapezoid_pullback(dresult):
+        dresult = np.expand_dims(dresult, -1)
+        dmidpoints = np.broadcast_to(np.conj(widths) * dresult, midpoints.shape)
+        dy = np.moveaxis(_pair_adjoint(dmidpoints), -1, axis)
+        dy = np.broadcast_to(dy, np.shape(y))
+        dwidths = unbroadcast(widths, np.conj(midpoints) * dresult)
+        if x is None:
+            dcoords, dstep = NoTangent(), dwidths
+        else:
+            # widths = diff(x): the adjoint of a difference is dx[i] = dw[i-1] - dw[i]
+            dcoords = -np.diff(dwidths, prepend=0, append=0, axis=-1)
+            dcoords = dcoords if np.ndim(x) == 1 else np.moveaxis(dcoords, -1, axis)
+            dstep = NoTangent()
+        tangents = [
+            d if isinstance(d, AbstractZero) else project(d)
+            for d, project in zip((dy, dcoords, dstep), projects, strict=True)
+        ]
+        return (NoTangent(), *_positional(tangents, args), *no_tangents(args[3:]))
+
+    return np.trapezoid(*args, **kwargs), trapezoid_pullback
+
+
+@frule.register(np.trapezoid)
+def _(tangents, *args, **kwargs):
+    options = bound_arguments(np.trapezoid, args, kwargs)
+    y, x, dx, axis = options["y"], options["x"], options["dx"], options["axis"]
+    result = np.trapezoid(*args, **kwargs)
+    axis_ = normalize_axis_tuple(axis, np.ndim(y))[0]
+    given = _tangents_by_name(np.trapezoid, tangents, args)
+    dy = given.get("y", ZeroTangent())
+    dwidths = given.get("dx" if x is None else "x", ZeroTangent())
+    dresult = ZeroTangent()
+    if not isinstance(dy, AbstractZero):
+        dresult = np.trapezoid(dy, x, dx, axis)
+    if not isinstance(dwidths, AbstractZero):
+        _, midpoints = _trapezoid_parts(y, x, dx, axis_)
+        dwidths, _ = _trapezoid_parts(y, None if x is None else dwidths, dwidths, axis_)
+        dresult = dresult + np.sum(dwidths * midpoints, axis=-1)
+    if isinstance(dresult, AbstractZero):
+        return result, dresult
+    return result, ProjectTo(result)(dresult)
+
+
+@rrule.register(np.unwrap)
+def _(p, *args, **kwargs):
+    project_p = ProjectTo(p)
+
+    def unwrap_pullback(dy):
+        # p plus a piecewise-constant multiple of the period: the identity away from the jumps
+        return (NoTangent(), project_p(dy), *no_tangents(args))
+
+    return np.unwrap(p, *args, **kwargs), unwrap_pullback
+
+
+@frule.register(np.unwrap)
+def _(tangents, p, *args, **kwargs):
+    y = np.unwrap(p, *args, **kwargs)
+    return y, ProjectTo(y)(tangents[1])
+
+
+# ----------------------------------------------------------------------------------------------
+# sort_complex: a permutation (by real part, then imaginary part) cast to complex
+
+
+@rrule.register(np.sort_complex)
+def _(a):
+    y = np.sort_complex(a)
+    order = np.lexsort((np.imag(a), np.real(a)), axis=-1)
+    project_a = ProjectTo(a)
+
+    def sort_complex_pullback(dy):
+        da = np.empty_like(dy)
+        np.put_along_axis(da, order, dy, axis=-1)
+        return NoTangent(), project_a(da)
+
+    return y, sort_complex_pullback
+
+
+@frule.register(np.sort_complex)
+def _(tangents, a):
+    y = np.sort_complex(a)
+    da = tangents[1]
+    if isinstance(da, AbstractZero):
+        return y, da
+    order = np.lexsort((np.imag(a), np.real(a)), axis=-1)
+    return y, ProjectTo(y)(np.take_along_axis(np.asarray(da, dtype=y.dtype), order, axis=-1))
+
+
+# ----------------------------------------------------------------------------------------------
+# cov and corrcoef: C = Xc Xc^H / (N - ddof) for the centred variables Xc (one per row)
+
+
+def _cov_options(f: Callable, args: tuple, kwargs: dict) -> dict:
+    """The call's options by name; corrcoef's ``x`` is read as cov's ``m`` (its ``bias`` and
+    ``ddof`` cancel out, so are read as unset)."""
+    options = dict(bound_arguments(f, args, kwargs))
+    if f is np.corrcoef:
+        options.update(m=options.pop("x"), bias=False, ddof=None)
+    for name in ("fweights", "aweights"):
+        if options.get(name) is not None:
+            raise NotImplementedError(
+                f"the derivative rule of numpy.{f.__name__} does not support {name}=; "
+                "weight the observations yourself or call it without weights"
+            )
+    return options
+
+
+def _variables(v: Any, rowvar: bool) -> np.ndarray:
+    """``v`` as numpy.cov reads it: a 2-d array with one variable per row."""
+    v = np.atleast_2d(v)
+    return v if rowvar or v.shape[0] == 1 else v.T
+
+
+def _variables_back(d: Any, v: Any, rowvar: bool) -> Any:
+    """The adjoint of :func:`_variables`: ``d`` laid out as ``v``."""
+    rows = np.atleast_2d(v)
+    d = d if rowvar or rows.shape[0] == 1 else d.T
+    return np.reshape(d, np.shape(v))
+
+
+def _cov_parts(options: dict) -> tuple[np.ndarray, float, int]:
+    """``(Xc, factor, rows of m)``: the centred variables stacked, ``N - ddof`` and where ``y``'s
+    variables start."""
+    m, y, rowvar = options["m"], options["y"], options["rowvar"]
+    blocks = [_variables(m, rowvar)] + ([] if y is None else [_variables(y, rowvar)])
+    stacked = np.concatenate(blocks, axis=0)
+    ddof = options["ddof"]
+    ddof = (0 if options["bias"] else 1) if ddof is None else ddof
+    centred = stacked - np.mean(stacked, axis=1, keepdims=True)
+    return centred, stacked.shape[1] - ddof, blocks[0].shape[0]
+
+
+def _cov_input_tangents(dcentred: Any, options: dict, split: int, args: tuple) -> tuple:
+    """The cotangents of the positional ``m`` and ``y`` from that of ``Xc``."""
+    dstacked = dcentred - np.mean(dcentred, axis=1, keepdims=True)  # centring is self-adjoint
+    m, y, rowvar = options["m"], options["y"], options["rowvar"]
+    dm = ProjectTo(m)(_variables_back(dstacked[:split], m, rowvar))
+    dy = NoTangent() if y is None else ProjectTo(y)(_variables_back(dstacked[split:], y, rowvar))
+    return (*_positional([dm, dy], args), *no_tangents(args[2:]))
+
+
+def _cov_tangent(options: dict, given: dict) -> Any:
+    """The tangent of the stacked centred variables for the tangents of ``m`` and ``y``."""
+    rowvar = options["rowvar"]
+    parts = []
+    for name in ("m", "y"):
+        value = options[name]
+        if value is None:
+            continue
+        d = given.get(name, ZeroTangent())
+        d = np.zeros(np.shape(value)) if isinstance(d, AbstractZero) else d
+        parts.append(_variables(d, rowvar))
+    stacked = np.concatenate(parts, axis=0)
+    return stacked - np.mean(stacked, axis=1, keepdims=True)
+
+
+@rrule.register(np.cov)
+def _(*args, **kwargs):
+    options = _cov_options(np.cov, args, kwargs)
+    result = np.cov(*args, **kwargs)
+    centred, factor, split = _cov_parts(options)
+
+    def cov_pullback(dc):
+        dc = np.reshape(dc, (centred.shape[0],) * 2)
+        dcentred = (dc + np.conj(dc.T)) @ centred / factor
+        return (NoTangent(), *_cov_input_tangents(dcentred, options, split, args))
+
+    return result, cov_pullback
+
+
+@frule.register(np.cov)
+def _(tangents, *args, **kwargs):
+    options = _cov_options(np.cov, args, kwargs)
+    result = np.cov(*args, **kwargs)
+    centred, factor, _ = _cov_parts(options)
+    dcentred = _cov_tangent(options, _tangents_by_name(np.cov, tangents, args))
+    product = dcentred @ np.conj(centred.T)
+    dc = (product + np.conj(product.T)) / factor
+    return result, ProjectTo(result)(np.reshape(dc, np.shape(result)))
+
+
+def _correlation_parts(c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(R, s)``: ``R = C s s^T`` with ``s = 1 / sqrt(diag C)``."""
+    s = 1 / np.sqrt(np.real(np.diagonal(c)))
+    return c * np.outer(s, s), s
+
+
+@rrule.register(np.corrcoef)
+def _(*args, **kwargs):
+    options = _cov_options(np.corrcoef, args, kwargs)
+    result = np.corrcoef(*args, **kwargs)
+    centred, factor, split = _cov_parts(options)
+    r, s = _correlation_parts(centred @ np.conj(centred.T) / factor)
+
+    def corrcoef_pullback(dr):
+        dr = np.reshape(dr, r.shape)
+        # R_ij = C_ij s_i s_j and ∂s_k/∂C_kk = -s_k^3 / 2: the diagonal collects the row and
+        # column sums of Re(conj(dR) R) / (2 C_kk)
+        weighted = np.real(np.conj(dr) * r)
+        dc = dr * np.outer(s, s) - np.diag((weighted.sum(0) + weighted.sum(1)) * s**2 / 2)
+        dcentred = (dc + np.conj(dc.T)) @ centred / factor
+        return (NoTangent(), *_cov_input_tangents(dcentred, options, split, args))
+
+    return result, corrcoef_pullback
+
+
+@frule.register(np.corrcoef)
+def _(tangents, *args, **kwargs):
+    options = _cov_options(np.corrcoef, args, kwargs)
+    result = np.corrcoef(*args, **kwargs)
+    centred, factor, _ = _cov_parts(options)
+    r, s = _correlation_parts(centred @ np.conj(centred.T) / factor)
+    given = _tangents_by_name(np.corrcoef, tangents, args)
+    renamed = {"m" if name == "x" else name: d for name, d in given.items()}
+    dcentred = _cov_tangent(options, renamed)
+    product = dcentred @ np.conj(centred.T)
+    dc = (product + np.conj(product.T)) / factor
+    relative = np.real(np.diagonal(dc)) * s**2 / 2  # d(diag C) / (2 diag C)
+    dr = dc * np.outer(s, s) - r * (relative[:, None] + relative[None, :])
+    return result, ProjectTo(result)(np.reshape(dr, np.shape(result)))

@@ -22,7 +22,8 @@ Conventions:
 * ``power(x1, x2)`` and ``float_power`` in ``x2``: ``out * log|x1|`` for a real ``x1 < 0`` (the real
   part of the analytic continuation, as ChainRules), and 0 where ``out == 0`` (the limit at
   ``x1 = 0`` for ``x2 > 0``); in ``x1``: 0 where ``x2 == 0``.
-* Zero in an argument: ``heaviside`` in ``x1`` (its tangent is ``ZeroTangent()``), ``copysign`` in
+* Zero in an argument: ``nextafter`` in ``x2`` (one ulp from ``x1`` towards it: its slope in
+  ``x1`` is 1), ``heaviside`` in ``x1`` (its tangent is ``ZeroTangent()``), ``copysign`` in
   ``x2``; ``ldexp``'s integer exponent has ``NoTangent()``.
 * ``sign``: of a real ``x``, piecewise constant, with no tangent (``NoTangent()``) and any options
   passed through; of a complex ``z``, ``z / |z|``, which is not holomorphic: its derivative is the
@@ -170,6 +171,8 @@ PARTIALS: dict[Callable, Callable] = {
     np.absolute: lambda x, out: np.conj(x) / _with_safe_zero(out),
     np.fabs: lambda x, out: np.sign(x),
     np.copysign: lambda x1, x2, out: (np.copysign(1.0, x1) * np.copysign(1.0, x2), ZeroTangent()),
+    # one ulp from x1 towards x2: it moves with x1; x2 only picks the direction
+    np.nextafter: lambda x1, x2, out: (np.ones_like(out), ZeroTangent()),
     np.real: lambda x, out: 1.0,
     np.imag: lambda x, out: -1j,
     np.angle: lambda x, out: -1j / _with_safe_zero(x),

@@ -47,6 +47,10 @@ NOT_FUNCTIONS_OF_AN_ARRAY = {
 # float16-sized steps).
 LOW_PRECISION = {"numpy.float16 / numpy.half"}
 
+# Histograms without range= refuse a derivative through their bin edges, which follow the data's
+# extremes (tests/chainrules/numpy/test_structure.py checks the refusal and the counts).
+NEEDS_A_RANGE = {"numpy.histogram", "numpy.histogram2d", "numpy.histogramdd"}
+
 # Rules that refuse by design: these ndarray methods overwrite their array, which reverse mode
 # cannot track, so their rules raise InPlaceMethodError.
 IN_PLACE_METHODS = {
@@ -168,7 +172,7 @@ DIFFERENTIABLE = [
     row.function
     for row in NUMPY_ROWS
     if (row.rrule == "yes" or row.frule == "yes")
-    and row.function not in IN_PLACE_METHODS | LOW_PRECISION
+    and row.function not in IN_PLACE_METHODS | LOW_PRECISION | NEEDS_A_RANGE
 ]
 RULE_CASES = _audit_cases(DIFFERENTIABLE)
 

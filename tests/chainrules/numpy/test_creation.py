@@ -5,7 +5,7 @@ import pytest
 
 import chainrules.numpy.creation  # noqa: F401 - registers the rules
 from chainrules_core import NoTangent, rrule
-from chainrules_core.testing import test_frule, test_rrule
+from chainrules_core.testing import nondiff, test_frule, test_rrule
 
 CASES = [
     ((0.3, 1.7, 5), {}),
@@ -56,5 +56,29 @@ def test_std_of_constant_data_has_the_zero_subgradient_not_nan():
     ],
 )
 def test_full_is_differentiable_in_its_fill_value(f, args):
+    test_rrule(f, *args)
+    test_frule(f, *args)
+
+
+@pytest.mark.parametrize("f", [np.fft.fftfreq, np.fft.rfftfreq])
+@pytest.mark.parametrize("n", [1, 5, 8])
+def test_frequencies_are_differentiable_in_the_spacing(f, n):
+    test_rrule(f, n, 0.25)
+    test_frule(f, n, 0.25)
+    test_rrule(f, n)
+    test_frule(f, n)
+
+
+@pytest.mark.parametrize(
+    ("f", "args"),
+    [
+        (np.geomspace, (1.5, 4.0, nondiff(5))),
+        (np.geomspace, (np.array([1.5, 2.0]), 4.0, nondiff(4), nondiff(False))),
+        (np.logspace, (0.5, 1.5, nondiff(5), nondiff(True), 3.0)),
+        (np.logspace, (0.5, np.array([1.0, 2.0]), nondiff(4))),
+        (np.kaiser, (nondiff(7), 2.5)),
+    ],
+)
+def test_spaced_samples_and_the_kaiser_window(f, args):
     test_rrule(f, *args)
     test_frule(f, *args)

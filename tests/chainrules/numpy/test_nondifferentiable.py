@@ -83,6 +83,11 @@ CALLS = {
         )
     },
     np.invert: (I,),
+    np.fromfunction: (np.add, (2, 3)),
+    np.ndarray.all: (X,),
+    np.ndarray.any: (X,),
+    np.ndarray.argpartition: (X, 1),
+    np.ndarray.searchsorted: (np.sort(X), Y),
     np.searchsorted: (np.sort(X), Y),
     np.digitize: (X, np.array([-1.0, 0.0, 1.0])),
     np.broadcast_shapes: ((2, 1), (3,)),
@@ -149,6 +154,13 @@ def test_every_call_example_is_registered():
 def test_keyword_arguments_pass_through():
     y, back = rrule(np.argmax, np.array([[1.0, 3.0], [4.0, 2.0]]), axis=1)
     np.testing.assert_array_equal(y, [1, 0])
+    assert back(1.0) == (NoTangent(), NoTangent())
+
+
+def test_bound_ndarray_methods_resolve_to_the_unbound_registrations():
+    _, back = rrule(X.any)
+    assert back(1.0) == (NoTangent(),)
+    _, back = rrule(np.sort(X).searchsorted, Y)
     assert back(1.0) == (NoTangent(), NoTangent())
 
 

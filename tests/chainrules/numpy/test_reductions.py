@@ -428,3 +428,182 @@ def test_quantile_is_differentiable_in_q_between_order_statistics(shape, q, kwar
     x = distinct(shape)
     check(np.quantile, x, q, **kwargs)
     check(np.percentile, x, np.multiply(q, 100.0), **kwargs)
+
+
+def with_nans(shape):
+    """Distinct entries with two of them NaN (NaN entries get no cotangent)."""
+    x = distinct(shape)
+    x.flat[[0, x.size - 2]] = np.nan
+    return x
+
+
+def check_skipping_nans(f, x, step=1e-6, **kwargs):
+    """Both rules against central differences in the non-NaN entries of ``x`` (finite differences
+    cannot step a NaN), and a zero cotangent at the NaN entries."""
+    present = ~np.isnan(x)
+    y, back = rrule(f, x, **kwargs)
+    dy = random(np.shape(y))
+    dx = back(dy)[1]
+    assert np.all(dx[~present] == 0)
+    direction = np.where(present, random(x.shape), 0.0)
+    slope = (f(x + step * direction, **kwargs) - f(x - step * direction, **kwargs)) / (2 * step)
+    _, forward = frule((NoTangent(), direction), f, x, **kwargs)
+    np.testing.assert_allclose(forward, slope, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.sum(dx * direction), np.sum(dy * slope), rtol=1e-5, atol=1e-6)
+
+
+# (function, its constant options)
+NAN_SKIPPING = [
+    (np.nanprod, {}),
+    (np.nancumsum, {}),
+    (np.nancumprod, {}),
+    (np.nanvar, {}),
+    (np.nanstd, {}),
+    (np.nanmedian, {}),
+    (np.nanquantile, {"q": 0.3}),
+    (np.nanpercentile, {"q": [20.0, 70.0]}),
+]
+
+
+@pytest.mark.parametrize(("f", "options"), NAN_SKIPPING, ids=lambda v: getattr(v, "__name__", ""))
+@pytest.mark.parametrize("kwargs", [{}, {"axis": 0}, {"axis": 1, "keepdims": True}], ids=str)
+def test_nan_functions_skip_nan_entries(f, options, kwargs):
+    if f in (np.nancumsum, np.nancumprod) and "keepdims" in kwargs:
+        kwargs = {"axis": 1}
+    check_skipping_nans(f, with_nans((3, 4)), **options, **kwargs)
+
+
+@pytest.mark.parametrize(("f", "options"), NAN_SKIPPING, ids=lambda v: getattr(v, "__name__", ""))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_nan_functions_without_nans_match_finite_differences(f, options, dtype):
+    check(f, distinct((3, 4), dtype), axis=1, **options)
+
+
+@pytest.mark.parametrize("f", [np.nanvar, np.nanstd])
+def test_nan_spread_with_ddof(f):
+    check_skipping_nans(f, with_nans((3, 4)), axis=1, ddof=1)
+    check(f, distinct((3, 4)), axis=0, ddof=1, keepdims=True)
+
+
+def test_nan_function_cotangent_is_zero_at_nan():
+    x = np.array([2.0, np.nan, 3.0])
+    np.testing.assert_array_equal(rrule(np.nanprod, x)[1](1.0)[1], [3.0, 0.0, 2.0])
+    np.testing.assert_array_equal(rrule(np.nancumsum, x)[1](np.ones(3))[1], [3.0, 0.0, 1.0])
+
+
+def test_nan_quantile_differentiable_in_q():
+    check(np.nanquantile, distinct((3, 4)), np.array([0.2, 0.6]), nondiff(1))
+    check(np.nanpercentile, distinct(5), 35.0)
+    x = np.array([4.0, np.nan, 1.0, 3.0, 2.0])
+    _, back = rrule(np.nanquantile, x, 0.5)
+    assert back(1.0)[2] == 3.0  # (count - 1) (s[hi] - s[lo]) between the middle values 2 and 3
+
+
+def test_nanmedian_splits_between_middle_non_nan_values():
+    x = np.array([4.0, np.nan, 1.0, 3.0, 2.0])
+    np.testing.assert_allclose(rrule(np.nanmedian, x)[1](1.0)[1], [0, 0, 0, 0.5, 0.5])
+
+
+@pytest.mark.parametrize("f", [np.cumulative_sum, np.cumulative_prod])
+@pytest.mark.parametrize(
+    ("shape", "kwargs"),
+    [
+        ((5,), {}),
+        ((5,), {"include_initial": True}),
+        ((3, 4), {"axis": 1}),
+        ((3, 4), {"axis": 0, "include_initial": True}),
+        ((), {}),
+    ],
+    ids=str,
+)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.complex128])
+def test_cumulative_numpy2(f, shape, kwargs, dtype):
+    check(f, random(shape, dtype), **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs"),
+    [
+        ((), {}),
+        ((), {"to_end": 2.0, "to_begin": np.array([1.0, -1.0])}),
+        ((np.array([0.5, 1.5]),), {}),
+        ((np.array([0.5, 1.5]), np.array([[2.0]])), {}),
+    ],
+    ids=str,
+)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_ediff1d(args, kwargs, dtype):
+    check(np.ediff1d, random((2, 3), dtype), *(a.astype(dtype) for a in args), **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("shape", "args", "kwargs"),
+    [
+        ((5,), (), {}),
+        ((5,), (), {"dx": 0.5}),
+        ((5,), (None, 0.3), {}),
+        ((5,), "x", {}),
+        ((3, 4), "x", {}),
+        ((3, 4), (), {"axis": 0}),
+        ((3, 4), "x2", {"axis": 0}),
+    ],
+    ids=str,
+)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_trapezoid(shape, args, kwargs, dtype):
+    y = random(shape, dtype)
+    axis = kwargs.get("axis", -1)
+    if args == "x":
+        args = (np.sort(random(shape[axis], dtype)),)
+    elif args == "x2":
+        args = (np.sort(random(shape, dtype), axis=axis),)
+    elif args and args[0] is None:
+        args = (nondiff(None), np.asarray(args[1], dtype))
+    check(np.trapezoid, y, *args, **kwargs)
+
+
+@pytest.mark.parametrize("f", [np.cov, np.corrcoef])
+@pytest.mark.parametrize(
+    ("shapes", "kwargs"),
+    [
+        (((3, 5),), {}),
+        (((5,),), {}),
+        (((5, 3),), {"rowvar": False}),
+        (((2, 5), (5,)), {}),
+        (((3, 5),), {"ddof": 0}),
+    ],
+    ids=str,
+)
+def test_cov_and_corrcoef(f, shapes, kwargs):
+    if f is np.corrcoef and (shapes == ((5,),) or "ddof" in kwargs):
+        return  # the constant 1 (one variable); corrcoef's ddof is deprecated and cancels out
+    check(f, *(random(s) for s in shapes), **kwargs)
+
+
+def test_cov_bias_and_complex():
+    check(np.cov, random((2, 4)), bias=True)
+    check(np.cov, random((2, 4)), y=random((1, 4)))
+    check(np.corrcoef, random((2, 4)), y=random(4))
+    check(np.cov, random((2, 4), np.complex128))
+    check(np.cov, random((2, 4), np.float32))
+
+
+def test_cov_weights_raise():
+    with pytest.raises(NotImplementedError, match="aweights"):
+        rrule(np.cov, np.ones((2, 3)), aweights=np.ones(3))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_unwrap_is_the_identity_away_from_jumps(dtype):
+    p = np.array([0.0, 3.0, 6.5, 1.0, -2.0], dtype)
+    check(np.unwrap, p)
+    check(np.unwrap, np.stack([p, -p]), axis=1, period=5.0)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.complex128])
+def test_sort_complex_permutes(dtype):
+    check(
+        np.sort_complex,
+        distinct(5).astype(dtype) + (1j * distinct(5) if dtype == np.complex128 else 0),
+    )
+    check(np.sort_complex, distinct((2, 3)).astype(dtype))

@@ -81,6 +81,7 @@ REAL_DOMAINS = {
     np.absolute: (AWAY,),
     np.fabs: (AWAY,),
     np.copysign: (AWAY, AWAY),
+    np.nextafter: (AWAY, AWAY),
     np.real: (UNIT,),
     np.imag: (UNIT,),
     np.angle: (AWAY,),
