@@ -65,3 +65,25 @@ def test_batched_hessian_of_a_function_with_containers_closures_and_loops():
     expected[1, 1] += 6.0
     expected[0, 1] = expected[1, 0] = 1.0
     np.testing.assert_allclose(hessian(f, x), expected, rtol=1e-12, atol=1e-12)
+
+
+def _rosenbrock(x):
+    return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+
+
+def test_a_hessian_carries_all_its_columns_through_one_batched_pass():
+    # a rule that cannot take a batch makes hessian fall back to one pass per column: still
+    # right, but n times the work; the batched pass itself must go through
+    from zygote_engine import gradient
+    from zygote_engine.jvp import forward_pass
+
+    x = np.array([0.3, -0.7, 1.1, 0.4])
+    seeds = Batched(np.eye(4))
+    _, columns = forward_pass(lambda a: gradient(_rosenbrock, a)[0], (x,), (seeds,))
+    assert type(columns) is Batched
+    expected = np.zeros((4, 4))
+    i = np.arange(3)
+    expected[i, i] += 1200 * x[:-1] ** 2 - 400 * x[1:] + 2
+    expected[i + 1, i + 1] += 200
+    expected[i, i + 1] = expected[i + 1, i] = -400 * x[:-1]
+    np.testing.assert_allclose(columns.values, expected)

@@ -209,6 +209,8 @@ def _call_scalar_pullback(fx, tangents, pullback: ScalarPullback, dy: Any):
 
 
 def _conjugate(p: Any) -> Any:
+    if type(p) is Batched:  # a batch of partials' tangents (a Hessian's columns)
+        return Batched(np.conj(p.values)) if np.iscomplexobj(p.values) else p
     return p.conjugate() if np.iscomplexobj(p) else p
 
 
