@@ -189,10 +189,9 @@ def _call_scalar_pullback(fx, tangents, pullback: ScalarPullback, dy: Any):
     dargs, dout = fields.get("args", ZERO), fields.get("y", ZERO)
     dargs = [ZERO] * len(args) if isinstance(dargs, AbstractZero) else list(_items(dargs))
     ps, dps = jcall(fx, (pullback.partials, *args, y), (NO, *dargs, dout))
-    ps = ps if isinstance(ps, tuple) else (ps,)
-    dps = [ZERO] * len(ps) if isinstance(dps, AbstractZero) else (
-        list(_items(dps)) if isinstance(ps, tuple) and len(ps) > 1 else [dps]
-    )
+    several = isinstance(ps, tuple)  # partials give a tuple, or one value for one argument
+    ps = ps if several else (ps,)
+    dps = _partial_tangents(dps, len(ps), several)
     dy, ddy = _evaluated(fx, dy, ddy)
     cotangents, dcotangents = [], []
     for x, p, dp in zip(args, ps, dps):
@@ -206,6 +205,13 @@ def _call_scalar_pullback(fx, tangents, pullback: ScalarPullback, dy: Any):
             else _linear(lambda d, x=x: ProjectTo(x)(unbroadcast(x, d)), change)
         )
     return (NO, *cotangents), (NO, *dcotangents)
+
+
+def _partial_tangents(dps: Any, n: int, several: bool) -> list:
+    """The tangents of ``n`` partials (of a tuple of them when ``several``), zeros spelt out."""
+    if isinstance(dps, AbstractZero):
+        return [ZERO] * n
+    return list(_items(dps)) if several else [dps]
 
 
 def _conjugate(p: Any) -> Any:
