@@ -8,6 +8,7 @@ import types
 from typing import Any
 
 __all__ = [
+    "ENGINE_DIRECTORY",
     "MissingRuleError",
     "MutationError",
     "NonScalarOutputError",
@@ -63,7 +64,7 @@ class MutationError(ZygoteError, TypeError):
 
 
 # The engine's own code, which nested differentiation transforms too: never the user's line.
-_ENGINE_DIRECTORY = os.path.dirname(os.path.abspath(__file__)) + os.sep
+ENGINE_DIRECTORY = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
 def user_location(skip_file: str | None = None) -> str:
@@ -80,7 +81,7 @@ def user_location(skip_file: str | None = None) -> str:
         if (
             code.co_name.endswith(GENERATED_SUFFIXES)
             and code.co_filename != skip_file
-            and not code.co_filename.startswith(_ENGINE_DIRECTORY)
+            and not code.co_filename.startswith(ENGINE_DIRECTORY)
         ):
             return f"{code.co_filename}:{frame.f_lineno}"
         frame = frame.f_back

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import builtins
 import dataclasses
+import os
 import types
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from zygote_engine import forward, reverse
 from zygote_engine.activity import FunctionInfo
 from zygote_engine.codegen import compile_generated, definition_paths, follow, place, render
 from zygote_engine.emit import function_def
+from zygote_engine.errors import ENGINE_DIRECTORY, UnsupportedConstructError, user_location
 from zygote_engine.fence import check_supported
 from zygote_engine.nonlocals import box_nonlocals
 from zygote_engine.normalize import Namer, all_names, normalize
@@ -58,11 +60,40 @@ class Transformed:
 # The run-time objects generated code reads through closure cells: constants to a transform of
 # generated code (nested differentiation).
 _RUNTIME_NAMES = frozenset(reverse.RUNTIME_NAMES) | frozenset(forward.RUNTIME_NAMES)
+# Code reverse mode never transforms: what the generated code runs on (forward mode does, for
+# nested derivatives, with the rules of lib/nesting.py).
+_MACHINERY_FILES = frozenset(
+    os.path.join(ENGINE_DIRECTORY, f"{name}.py")
+    for name in (
+        "runtime",
+        "cache",
+        "config",
+        "forward_runtime",
+        "store",
+        "tangent_table",
+        "array_writes",
+        "binding",
+    )
+)
 
 
 def transform(fn: types.FunctionType) -> Transformed:
     """Reverse mode: run every stage on ``fn`` (see the package docs, "How it works")."""
+    if _is_engine_machinery(fn):
+        raise UnsupportedConstructError(
+            f"{user_location()}: reverse mode cannot differentiate the engine's own machinery "
+            f"({fn.__module__}.{fn.__qualname__}), which this code calls directly: differentiate "
+            "through gradient, pullback, withgradient, derivative or jvp, which nest to any "
+            "order, or use forward mode (jvp), which differentiates the machinery too"
+        )
     return _run(fn, reverse.generate, reverse.RUNTIME_NAMES)
+
+
+def _is_engine_machinery(fn: types.FunctionType) -> bool:
+    """Whether ``fn`` is the engine's call protocols and their state (contexts, caches, stores),
+    which reverse mode reaches only through the rules of the public functions (the functions the
+    public API hands out, ``derivative(f)`` say, are ordinary code)."""
+    return fn.__code__.co_filename in _MACHINERY_FILES
 
 
 def transform_jvp(fn: types.FunctionType) -> Transformed:

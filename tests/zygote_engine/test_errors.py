@@ -251,3 +251,24 @@ def test_a_rule_keyword_that_carries_a_tangent_is_a_located_error_in_forward_mod
         lambda x: np.sum(np.clip(x, a_min=0.0, a_max=0.5)), (np.array([0.3, 0.7]),), (np.ones(2),)
     )
     assert d == 1.0
+
+
+def _sine_times_x(x):
+    return np.sin(x) * x
+
+
+def _calls_the_engine_directly(x):
+    from zygote_engine import ZygoteRuleConfig
+
+    _, back = ZygoteRuleConfig().rrule_via_ad(_sine_times_x, x)
+    return back(1.0)[1]
+
+
+def test_reverse_mode_refuses_the_engines_machinery_at_the_users_line():
+    line = _calls_the_engine_directly.__code__.co_firstlineno + 3
+    with pytest.raises(UnsupportedConstructError, match="engine's own machinery") as info:
+        gradient(_calls_the_engine_directly, 0.7)
+    assert str(info.value).startswith(f"{HERE}:{line}:")
+    # forward mode differentiates it: (sin x + x cos x)' = 2 cos x - x sin x
+    _, d = jvp(_calls_the_engine_directly, (0.7,), (1.0,))
+    assert np.isclose(d, 2 * np.cos(0.7) - 0.7 * np.sin(0.7))
