@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from chainrules.calls import no_tangents
+from chainrules.numpy.ufuncs import plain_call_only
 from chainrules_core import (
     AbstractZero,
     NoTangent,
@@ -32,15 +33,6 @@ from chainrules_core import (
     unbroadcast,
     unthunk,
 )
-
-
-def _plain(f: Any, kwargs: dict) -> None:
-    if kwargs:
-        raise TypeError(
-            f"the derivative rules of numpy.{f.__name__} cover the plain call f(x1, x2); "
-            f"got options {sorted(kwargs)}"
-        )
-
 
 # ----------------------------------------------------------------------------------------------
 # linalg.trace, linalg.diagonal: the np.trace and np.diagonal rules over the last two axes
@@ -72,7 +64,7 @@ def _(tangents, x, *, offset=0):
 
 @rrule.register(np.matvec)
 def _(a, v, **kwargs):
-    _plain(np.matvec, kwargs)
+    plain_call_only(np.matvec, (a, v), kwargs, 2)
     y = np.matvec(a, v)
     project_a, project_v = ProjectTo(a), ProjectTo(v)
 
@@ -87,7 +79,7 @@ def _(a, v, **kwargs):
 
 @frule.register(np.matvec)
 def _(tangents, a, v, **kwargs):
-    _plain(np.matvec, kwargs)
+    plain_call_only(np.matvec, (a, v), kwargs, 2)
     y = np.matvec(a, v)
     _, da, dv = map(unthunk, tangents)
     dy = ZeroTangent()
@@ -100,7 +92,7 @@ def _(tangents, a, v, **kwargs):
 
 @rrule.register(np.vecmat)
 def _(v, a, **kwargs):
-    _plain(np.vecmat, kwargs)
+    plain_call_only(np.vecmat, (v, a), kwargs, 2)
     y = np.vecmat(v, a)
     project_v, project_a = ProjectTo(v), ProjectTo(a)
 
@@ -116,7 +108,7 @@ def _(v, a, **kwargs):
 
 @frule.register(np.vecmat)
 def _(tangents, v, a, **kwargs):
-    _plain(np.vecmat, kwargs)
+    plain_call_only(np.vecmat, (v, a), kwargs, 2)
     y = np.vecmat(v, a)
     _, dv, da = map(unthunk, tangents)
     dy = ZeroTangent()

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import scipy.special
 
+from chainrules.numpy.ufuncs import plain_call_only
 from chainrules.operator import item_tangents
 from chainrules_core import (
     AbstractZero,
@@ -35,14 +36,6 @@ from chainrules_core import (
 scalar_rule(np.i0, lambda x, out: scipy.special.i1(x))
 
 
-def _plain(f, kwargs: dict) -> None:
-    if kwargs:
-        raise TypeError(
-            f"the rules of numpy.{f.__name__} cover plain calls only, got keyword argument(s) "
-            f"{', '.join(sorted(kwargs))}: assign the results instead of passing out="
-        )
-
-
 def _first(d: Any) -> Any:
     """The cotangent of the first of two outputs (zero when there is none)."""
     d = unthunk(d)
@@ -56,7 +49,7 @@ def _second(d: Any) -> Any:
 
 @rrule.register(np.frexp)
 def _(x, **kwargs):
-    _plain(np.frexp, kwargs)
+    plain_call_only(np.frexp, (x,), kwargs, 1)
     m, e = np.frexp(x)
     project_x = ProjectTo(x)
 
@@ -70,7 +63,7 @@ def _(x, **kwargs):
 
 @frule.register(np.frexp)
 def _(tangents, x, **kwargs):
-    _plain(np.frexp, kwargs)
+    plain_call_only(np.frexp, (x,), kwargs, 1)
     m, e = np.frexp(x)
     dx = unthunk(tangents[1])
     dm = ZeroTangent() if isinstance(dx, AbstractZero) else ProjectTo(m)(dx * np.ldexp(1.0, -e))
@@ -79,7 +72,7 @@ def _(tangents, x, **kwargs):
 
 @rrule.register(np.modf)
 def _(x, **kwargs):
-    _plain(np.modf, kwargs)
+    plain_call_only(np.modf, (x,), kwargs, 1)
     project_x = ProjectTo(x)
 
     def modf_pullback(dy):
@@ -92,7 +85,7 @@ def _(x, **kwargs):
 
 @frule.register(np.modf)
 def _(tangents, x, **kwargs):
-    _plain(np.modf, kwargs)
+    plain_call_only(np.modf, (x,), kwargs, 1)
     fraction, integral = np.modf(x)
     dx = unthunk(tangents[1])
     dfraction = ZeroTangent() if isinstance(dx, AbstractZero) else ProjectTo(fraction)(dx)
@@ -101,7 +94,7 @@ def _(tangents, x, **kwargs):
 
 @rrule.register(np.divmod)
 def _(x1, x2, **kwargs):
-    _plain(np.divmod, kwargs)
+    plain_call_only(np.divmod, (x1, x2), kwargs, 2)
     quotient, remainder = np.divmod(x1, x2)
     project_x1, project_x2 = ProjectTo(x1), ProjectTo(x2)
 
@@ -120,7 +113,7 @@ def _(x1, x2, **kwargs):
 
 @frule.register(np.divmod)
 def _(tangents, x1, x2, **kwargs):
-    _plain(np.divmod, kwargs)
+    plain_call_only(np.divmod, (x1, x2), kwargs, 2)
     quotient, remainder = np.divmod(x1, x2)
     _, dx1, dx2 = map(unthunk, tangents)
     dr = ZeroTangent()

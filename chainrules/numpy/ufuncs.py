@@ -71,7 +71,7 @@ def _name(f: Callable) -> str:
     return f"numpy.{f.__name__}"
 
 
-def _plain_call_only(
+def plain_call_only(
     f: Callable, args: tuple, kwargs: dict, inputs: int, allowed: tuple = ()
 ) -> None:
     """Raise ``TypeError`` unless ``f`` got at most ``inputs`` arguments and no options."""
@@ -195,7 +195,7 @@ for _f, _partials in PARTIALS.items():
 
 @rrule.register(np.conjugate)
 def _(x, *out, **kwargs):
-    _plain_call_only(np.conjugate, (x, *out), kwargs, 1)
+    plain_call_only(np.conjugate, (x, *out), kwargs, 1)
     project_x = ProjectTo(x)
 
     def conjugate_pullback(dy):
@@ -206,7 +206,7 @@ def _(x, *out, **kwargs):
 
 @frule.register(np.conjugate)
 def _(tangents, x, *out, **kwargs):
-    _plain_call_only(np.conjugate, (x, *out), kwargs, 1)
+    plain_call_only(np.conjugate, (x, *out), kwargs, 1)
     _, dx = tangents
     return np.conjugate(x), dx if isinstance(dx, AbstractZero) else np.conj(dx)
 
@@ -230,7 +230,7 @@ def _(x, *args, **kwargs):
             return NoTangent(), NoTangent(), *no_tangents(args)
 
         return y, piecewise_constant_pullback
-    _plain_call_only(np.sign, (x, *args), kwargs, 1)
+    plain_call_only(np.sign, (x, *args), kwargs, 1)
     r = np.abs(x)
     project_x = ProjectTo(x)
 
@@ -245,7 +245,7 @@ def _(tangents, x, *args, **kwargs):
     y = np.sign(x, *args, **kwargs)
     if not np.iscomplexobj(x):
         return y, NoTangent()
-    _plain_call_only(np.sign, (x, *args), kwargs, 1)
+    plain_call_only(np.sign, (x, *args), kwargs, 1)
     dx = unthunk(tangents[1])
     if isinstance(dx, AbstractZero):
         return y, ZeroTangent()
@@ -313,7 +313,7 @@ _CLIP_BOUND_KEYWORDS = ("a_min", "a_max", "min", "max")
 
 def _clip_bounds(bounds: tuple, kwargs: dict) -> tuple[Any, Any]:
     """``(a_min, a_max)`` from ``np.clip``'s positional bounds or keywords (``None``: no bound)."""
-    _plain_call_only(np.clip, bounds, kwargs, 2, allowed=_CLIP_BOUND_KEYWORDS)
+    plain_call_only(np.clip, bounds, kwargs, 2, allowed=_CLIP_BOUND_KEYWORDS)
     a_min, a_max = (*bounds, None, None)[:2]
     a_min = kwargs.get("a_min", kwargs.get("min", a_min))
     a_max = kwargs.get("a_max", kwargs.get("max", a_max))

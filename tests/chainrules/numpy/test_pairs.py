@@ -27,9 +27,9 @@ def test_rules_match_finite_differences(f, args):
     test_frule(f, *args)
 
 
-def test_the_integer_outputs_carry_nothing():
+def test_the_mantissa_moves_at_two_to_the_minus_exponent_and_options_are_refused():
+    # x = m 2**e with e fixed between powers of two: dm/dx = 2**-e
     _, back = rrule(np.frexp, X)
-    assert back((np.ones(4), NoTangent()))[1] is not None
     np.testing.assert_allclose(back((np.ones(4), NoTangent()))[1], np.ldexp(1.0, -np.frexp(X)[1]))
     with pytest.raises(TypeError, match="plain calls only"):
         rrule(np.modf, X, out=(np.empty(4), np.empty(4)))
