@@ -12,8 +12,7 @@ integer length, ...), and random number
 generation: the legacy module functions (``np.random.normal`` is a method of a hidden
 ``RandomState``, so its rule is ``RandomState.normal``'s), every ``RandomState`` and ``Generator``
 method as an unbound method (``np.random.Generator.normal`` covers ``rng.normal``), and the
-generator constructors and seeding. Also ``fromfunction`` (its function is called on integer
-index grids: nothing varies continuously), and the ndarray methods ``all``, ``any``,
+generator constructors and seeding. Also the ndarray methods ``all``, ``any``,
 ``argpartition`` and ``searchsorted``, registered as the unbound methods (``np.ndarray.any``
 covers ``x.any()``).
 """
@@ -138,9 +137,6 @@ CONSTRUCTORS = (
     np.blackman,
     np.hamming,
     np.hanning,
-    # fromfunction calls its function on the integer index grids of a shape: nothing in the call
-    # varies continuously (a function closing over differentiated values is not supported).
-    np.fromfunction,
 )
 # The bin edges depend only on the data's range and the bin count; by convention they are constants,
 # as the edges that np.histogram returns are.

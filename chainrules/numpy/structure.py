@@ -31,7 +31,9 @@ numpy functions that call a user function on pieces of an array.
 * **Iterables**: ``fromiter`` of a list, tuple or array is ``np.array`` of it (the ``count`` first
   items are read; the rest get a zero cotangent). Other iterables (a generator) cannot be
   differentiated: the engine never sees their items, so they have no rule.
-* **User functions**: ``apply_along_axis``, ``apply_over_axes`` and ``piecewise`` call the function
+* **User functions**: ``fromfunction`` (on the index grids of a shape: the grids are constants,
+  what the function captures is differentiated), ``apply_along_axis``, ``apply_over_axes`` and
+  ``piecewise`` call the function
   they are handed through the AD engine (``rrule_via_ad`` with ``config=HasReverseMode``,
   ``frule_via_ad`` with ``config=HasForwardsMode``). ``piecewise``'s conditions are constants; an
   entry that several conditions select takes the last one's value, as numpy does, and only that
@@ -849,3 +851,25 @@ def _(tangents, a, *args, **kwargs):
     da = np.ravel(array_tangent(a, da))
     t = np.linspace(0.0, 1.0, len(edges))
     return edges, (1 - t) * da[np.argmin(a)] + t * da[np.argmax(a)]
+
+
+# --------------------------------------------------------------------------------------------------
+# fromfunction: the function on the index grids of a shape; only what it captures can move
+
+
+@rrule.register(np.fromfunction, config=HasReverseMode)
+def _(config, function, shape, **kwargs):
+    grids = np.indices(shape, dtype=kwargs.pop("dtype", float))
+    y, pullback = rrule_via_ad(config, function, *grids, **kwargs)
+
+    def fromfunction_pullback(dy):
+        return NoTangent(), pullback(dy)[0], NoTangent()
+
+    return y, fromfunction_pullback
+
+
+@frule.register(np.fromfunction, config=HasForwardsMode)
+def _(config, tangents, function, shape, **kwargs):
+    grids = np.indices(shape, dtype=kwargs.pop("dtype", float))
+    zeros = (ZeroTangent(),) * len(grids)
+    return frule_via_ad(config, (tangents[1], *zeros), function, *grids, **kwargs)

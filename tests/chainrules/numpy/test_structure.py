@@ -231,3 +231,15 @@ def test_piecewise_overwritten_entries_get_no_cotangent_from_the_earlier_piece()
     np.testing.assert_allclose(y, [np.sin(0.5), np.cos(1.0)])
     dx = unthunk(back(np.ones(2))[1])
     np.testing.assert_allclose(dx, [np.cos(0.5), -np.sin(1.0)])
+
+
+def _fromfunction_of(s):
+    return np.sum(np.fromfunction(lambda i, j: s * i + s**2 * j, (2, 3)))
+
+
+def test_fromfunction_differentiates_what_its_function_captures():
+    # sum over i < 2, j < 3 of s i + s^2 j = 3 s + 6 s^2: derivative 3 + 12 s
+    import zygote_engine
+
+    assert np.isclose(zygote_engine.gradient(_fromfunction_of, 0.5)[0], 9.0)
+    assert np.isclose(zygote_engine.jvp(_fromfunction_of, (0.5,), (1.0,))[1], 9.0)
