@@ -33,10 +33,37 @@ def bound_arguments(f: Callable | inspect.Signature, args: tuple, kwargs: dict) 
         >>> bound_arguments(np.sort, (np.ones(3),), {})["axis"]
         -1
     """
+    if len(args) == 1 and not kwargs and not isinstance(f, inspect.Signature):
+        # the commonest call, ``np.sum(x)``: no binding to do
+        defaults = _defaults_after_first(f)
+        if defaults is not None:
+            name, rest = defaults
+            return {name: args[0], **rest}
     signature = f if isinstance(f, inspect.Signature) else signature_of(f)
     bound = signature.bind(*args, **kwargs)
     bound.apply_defaults()
     return bound.arguments
+
+
+@functools.cache
+def _defaults_after_first(f: Callable) -> tuple[str, dict] | None:
+    """The name of ``f``'s first parameter and the defaults of the others, as binding one
+    positional argument gives them; ``None`` where one argument is not a complete call."""
+    parameters = list(signature_of(f).parameters.values())
+    if not parameters or parameters[0].kind not in (
+        inspect.Parameter.POSITIONAL_ONLY,
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+    ):
+        return None
+    rest = {}
+    for p in parameters[1:]:
+        if p.kind is inspect.Parameter.VAR_POSITIONAL:
+            rest[p.name] = ()
+        elif p.kind is inspect.Parameter.VAR_KEYWORD or p.default is inspect.Parameter.empty:
+            return None  # (binding gives each call a dict of its own for **kwargs)
+        else:
+            rest[p.name] = p.default
+    return parameters[0].name, rest
 
 
 def argument(f: Callable, name: str, args: tuple, kwargs: dict) -> Any:

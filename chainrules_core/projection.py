@@ -67,6 +67,8 @@ class _ToReal(Projector):
     def project(self, dx: Any) -> Any:
         if type(dx) is self.scalar_type:
             return dx
+        if type(dx) is np.float64 or type(dx) is float:
+            return self.scalar_type(dx)
         if np.size(dx) != 1:
             raise ProjectionError(
                 f"a real scalar's tangent must be a scalar, got an array of shape {np.shape(dx)}"
@@ -103,6 +105,11 @@ class _ToArray(Projector):
     def __init__(self, dtype: np.dtype, shape: tuple[int, ...]):
         self.dtype = dtype
         self.shape = shape
+
+    def __call__(self, dx: Any) -> Any:
+        if type(dx) is np.ndarray and dx.dtype is self.dtype and dx.shape == self.shape:
+            return dx  # already in the tangent space: the commonest case, checked first
+        return Projector.__call__(self, dx)
 
     def project(self, dx: Any) -> Any:
         if self.dtype.kind == "f" and np.iscomplexobj(dx):

@@ -162,15 +162,19 @@ class FunctionAnalysis:
 
     def _may_mutate(self, s: ast.stmt) -> bool:
         """Whether ``s`` calls something that may store values into its arguments: any call but
-        the operators and helpers of the normal form (whose writes are statements of their own)
-        and the numeric functions of ``math`` and numpy's ufuncs (whose results are numbers)."""
+        the operators and helpers of the normal form (whose writes are statements of their own),
+        the functions of ``math`` and the functions of numpy that write nothing they are given."""
         if isinstance(s, ast.Expr):
             return True
         if not isinstance(s, ast.Assign) or not isinstance(s.value, ast.Call):
             return False
-        return not (_is_pure(s.value) or self._is_numeric(s.value.func))
+        return not (_is_pure(s.value) or self._writes_nothing(s.value))
 
-    def _is_numeric(self, func: ast.expr) -> bool:
+    def _writes_nothing(self, call: ast.Call) -> bool:
+        func = call.func
+        if isinstance(func, ast.Name) and func.id not in self.locals and not call.keywords:
+            builtin = _BUILTINS_WRITING_NOTHING.get(func.id)
+            return builtin is not None and self.info.value_of(func.id) is builtin
         if not (
             isinstance(func, ast.Attribute)
             and isinstance(func.value, ast.Name)
@@ -178,12 +182,17 @@ class FunctionAnalysis:
         ):
             return False
         value = getattr(self.info.value_of(func.value.id), func.attr, None)
-        return isinstance(value, np.ufunc) or getattr(value, "__module__", None) == "math"
+        if getattr(value, "__module__", None) == "math":
+            return True
+        if any(k.arg == "out" for k in call.keywords) or value in _NUMPY_WRITERS:
+            return False
+        return isinstance(value, np.ufunc) or _is_numpy_function(value)
 
     def _activated_by(self, s: ast.stmt, active: set[str]) -> set[str]:
         names: set[str] = set()
         if isinstance(s, ast.Assign) and self.loaded[s.value] & active:
-            names.add(s.targets[0].id)
+            if not (isinstance(s.value, ast.Call) and self._has_no_tangent(s.value)):
+                names.add(s.targets[0].id)
         elif isinstance(s, ast.FunctionDef) and self.loaded[s] & active:
             names.add(s.name)
         elif isinstance(s, ast.For) and s.iter.id in active:
@@ -211,12 +220,19 @@ class FunctionAnalysis:
     def needs_pullback(self, call: ast.Call) -> bool:
         if self.reads_module_state(call):
             return True
+        if self._has_no_tangent(call):
+            return False
         atoms = [call.func, *call.args, *(k.value for k in call.keywords)]
-        if _is_test_operator(call.func):
-            return False  # a comparison, a containment, a negation: truth values, no tangent
-        if _is_type_read(call) or self._is_structural_builtin(call.func):
-            return False  # a class, a size, a truth value: no tangent (and generated code asks)
         return any(self.is_active_atom(a) for a in atoms)
+
+    def _has_no_tangent(self, call: ast.Call) -> bool:
+        """Whether the result of ``call`` has no tangent whatever its arguments: a comparison, a
+        containment, a negation (truth values), a class or a size (and generated code asks)."""
+        return (
+            _is_test_operator(call.func)
+            or _is_type_read(call)
+            or self._is_structural_builtin(call.func)
+        )
 
     def _is_structural_builtin(self, func: ast.expr) -> bool:
         """Whether ``func`` names a builtin whose result has no tangent space (``len``, ...)."""
@@ -314,6 +330,58 @@ def _is_pure(call: ast.Call) -> bool:
         and f.value.id in (OPERATOR_NAME, HELPERS_NAME)
         and f.attr != "apply"
     )
+
+
+# numpy's functions that write into an argument they are given (besides ``out=``).
+_NUMPY_WRITERS = frozenset(
+    f
+    for f in (
+        getattr(np, name, None)
+        for name in ("copyto", "put", "place", "putmask", "fill_diagonal", "put_along_axis")
+    )
+    if f is not None
+)
+
+
+def _is_numpy_function(value: Any) -> bool:
+    """Whether ``value`` is a function of numpy's own (``np.zeros``, ``np.linalg.solve``):
+    they compute from their arguments and store none of them anywhere."""
+    module = getattr(value, "__module__", None) or ""
+    if module.startswith("numpy.random"):
+        return False  # ``shuffle`` permutes its argument in place
+    return callable(value) and (module == "numpy" or module.startswith("numpy."))
+
+
+# Builtins that store none of their arguments into another (called without keywords: a ``key=``
+# function could).
+_BUILTINS_WRITING_NOTHING = {
+    f.__name__: f
+    for f in (
+        range,
+        len,
+        abs,
+        min,
+        max,
+        sum,
+        float,
+        int,
+        round,
+        divmod,
+        zip,
+        enumerate,
+        reversed,
+        tuple,
+        isinstance,
+        issubclass,
+        type,
+        id,
+        bool,
+        all,
+        any,
+        hasattr,
+        callable,
+    )
+}
 
 
 # Builtins whose results (classes, sizes, identities, truth values) have no tangent space.

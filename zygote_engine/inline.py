@@ -18,6 +18,7 @@ too, which saves a function call. Calls of functions whose rule comes from ``sca
 from __future__ import annotations
 
 import ast
+import dataclasses
 from dataclasses import dataclass
 
 from zygote_engine.normalize import OPERATOR_NAME
@@ -69,6 +70,8 @@ class ScalarAdjoint:
 
     primal: str
     partials: tuple[str, ...]  # the cotangent contribution to each operand
+    # whether the templates hold elementwise on float64 arrays too (``+=`` on an array writes it)
+    on_arrays: bool = True
 
     def operands_used(self, i: int) -> set[int]:
         """The operands that operand ``i``'s partial reads."""
@@ -87,8 +90,13 @@ _ADJOINTS = {
     "neg": _adjoint("neg", "-{dy}"),
     "pos": _adjoint("pos", "{dy}"),
 }
-# Python numbers are immutable: ``y += x`` computes what ``y + x`` does.
-_ADJOINTS.update({"i" + name: _ADJOINTS[name] for name in ("add", "sub", "mul", "truediv")})
+# Python numbers are immutable: ``y += x`` computes what ``y + x`` does (on arrays it does not).
+_ADJOINTS.update(
+    {
+        "i" + name: dataclasses.replace(_ADJOINTS[name], on_arrays=False)
+        for name in ("add", "sub", "mul", "truediv")
+    }
+)
 
 
 def _power(exponent: int) -> ScalarAdjoint:
@@ -129,7 +137,8 @@ def scalar_adjoint(call: ast.Call) -> ScalarAdjoint | None:
     if name in ("pow", "ipow"):
         exponent = call.args[1]
         if isinstance(exponent, ast.Constant) and type(exponent.value) is int:
-            return _power(exponent.value)
+            adjoint = _power(exponent.value)
+            return adjoint if name == "pow" else dataclasses.replace(adjoint, on_arrays=False)
         return None
     adjoint = _ADJOINTS.get(name)
     if adjoint is None or len(call.args) != len(adjoint.partials):

@@ -41,7 +41,10 @@ RUNTIME_NAMES = (
     "__ZEROS",
     "__SCALARS",
     "__PARTIALS",
-    "__scalar_cotangents",
+    "__partial_cotangents",
+    "__on_arrays",
+    "__fit",
+    "__fit_partial",
     "__must_run",
     "__closure_tangent",
     "__deposit",
@@ -336,8 +339,12 @@ class _Reverse(FunctionAnalysis):
         """
         f = text(call.func)
         args = [operand_text(a) for a in call.args]
+        test = numbers_test(call.args, args)
+        names = ", ".join(dict.fromkeys(a.id for a in call.args if isinstance(a, ast.Name)))
+        if names:
+            test += f" or __on_arrays(__cx, {names})"
         fwd = [
-            f"{pb} = __PARTIALS.get({f}) if {numbers_test(call.args, args)} else None",
+            f"{pb} = __PARTIALS.get({f}) if {test} else None",
             f"if {pb} is not None:",
             f"    {pb} = ({pb}, {', '.join(args)}, {f}({', '.join(args)}))",
             f"    {target} = {pb}[-1]",
@@ -348,13 +355,14 @@ class _Reverse(FunctionAnalysis):
         out = self.namer.fresh(target + "_")
         slots = [f"__g{i + 1}" if self.is_active_atom(a) else "_" for i, a in enumerate(call.args)]
         dt = self.dname(target)
-        cotangents = f"__scalar_cotangents(__p, ({', '.join(saved)},), {out}, {dt})"
+        active = tuple(self.is_active_atom(a) for a in call.args)
+        cotangents = f"__partial_cotangents(__p, ({', '.join(saved)},), {out}, {dt}, {active})"
         fast = [f"__p, {', '.join(saved)}, {out} = {pb}"]
         if len(args) == 1:  # the usual case, a real partial and cotangent, without the helper
             real = f"__q.__class__ in __SCALARS and {dt}.__class__ is float"
             fast += [
                 f"__q = __p({saved[0]}, {out})",
-                f"__g1 = {dt} * __q if {real} else {cotangents}[0]",
+                f"__g1 = {dt} * __q if {real} else __fit_partial({dt}, __q, {saved[0]})",
             ]
         else:
             fast.append(f"{', '.join(slots)}, = {cotangents}")
@@ -394,24 +402,41 @@ class _Reverse(FunctionAnalysis):
             record, test = f"({', '.join(kept)},)", f"{pb}.__class__ is tuple"
         restored = {o: self.namer.fresh(o + "_") for o in kept}
         values = [restored.get(o, o) for o in operands]
+        primal = adjoint.primal.format(*operands)
         fwd = [
             f"if {numbers_test(call.args, operands)}:",
             f"    {pb} = {record}",  # before the assignment: the target may be an operand
-            f"    {target} = {adjoint.primal.format(*operands)}",
-            "else:",
-            *("    " + line for line in protocol_fwd),
+            f"    {target} = {primal}",
         ]
         fast = []
         if kept:
             fast.append(f"{', '.join(restored.values())}{',' if len(kept) > 1 else ''} = {pb}")
         dt = self.dname(target)
         fast += [f"__g{i + 1} = {adjoint.partials[i].format(*values, dy=dt)}" for i in active]
-        pullback = [
-            f"if {test}:",
-            *("    " + line for line in fast),
-            "else:",
-            *("    " + line for line in protocol_pullback),
-        ]
+        pullback = [f"if {test}:", *("    " + line for line in fast)]
+        # float64 arrays: the same adjoint, each cotangent fitted to its operand's shape
+        names = list(
+            dict.fromkeys(o for o, a in zip(operands, call.args) if isinstance(a, ast.Name))
+        )
+        if adjoint.on_arrays and names:
+            fwd += [
+                f"elif __on_arrays(__cx, {', '.join(names)}):",
+                f"    {pb} = [{', '.join(names)}]",
+                f"    {target} = {primal}",
+            ]
+            saved = {o: self.namer.fresh(o + "_") for o in names}
+            values = [saved.get(o, o) for o in operands]
+            pullback += [
+                f"elif {pb}.__class__ is list:",
+                f"    {', '.join(saved.values())}, = {pb}",
+                *(
+                    f"    __g{i + 1} = __fit({adjoint.partials[i].format(*values, dy=dt)}, "
+                    f"{values[i]})"
+                    for i in active
+                ),
+            ]
+        fwd += ["else:", *("    " + line for line in protocol_fwd)]
+        pullback += ["else:", *("    " + line for line in protocol_pullback)]
         return fwd, pullback
 
     def branch(self, s: ast.If, in_loop: bool):

@@ -25,7 +25,7 @@ import numpy as np
 
 import chainrules_core as crc
 from chainrules_core import AbstractZero, NoTangent, Tangent, ZeroTangent, rrule, unthunk
-from zygote_engine import cache
+from zygote_engine import cache, elementwise
 from zygote_engine import primitives as zy
 from zygote_engine.array_writes import out_argument
 from zygote_engine.binding import direct, parameter_sources, per_call_shape
@@ -601,6 +601,12 @@ def accumulate(a: Any, b: Any) -> Any:
             return b
     elif tb is ZeroTangent:  # ``a`` is an accumulator: already evaluated
         return a
+    elif tb is np.ndarray:
+        ta = type(a)
+        if ta is ZeroTangent:  # an array operation's first cotangent
+            return b
+        if ta is np.ndarray and a.shape == b.shape:
+            return a + b  # (never in place: a cotangent may be shared, ``a + a``'s for one)
     return unthunk(crc.add(a, b))
 
 
@@ -631,7 +637,10 @@ cache.RUNTIME_OBJECTS.update(
         "__ZEROS": ZERO_TYPES,
         "__SCALARS": frozenset({float, int}),
         "__PARTIALS": rrule.scalar_partials,
-        "__scalar_cotangents": crc.scalar_cotangents,
+        "__partial_cotangents": elementwise.partial_cotangents,
+        "__on_arrays": elementwise.on_arrays,
+        "__fit": elementwise.fit,
+        "__fit_partial": elementwise.fit_partial,
         "__must_run": must_run,
         "__closure_tangent": _closure_tangent,
         "__cut_short": _cut_short,

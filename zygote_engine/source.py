@@ -47,7 +47,11 @@ def get_source(fn: types.FunctionType) -> FunctionSource:
     tree = _parse(source, filename, first_line)
     ast.increment_lineno(tree, first_line - 1)
     is_lambda = code.co_name == "<lambda>"
-    node = _lambda_as_def(tree, fn, filename) if is_lambda else _find_def(tree, code.co_name)
+    node = (
+        _lambda_as_def(tree, fn, filename)
+        if is_lambda
+        else _find_def(tree, code.co_name, f"{filename}:{code.co_firstlineno}")
+    )
     node.decorator_list = []
     return FunctionSource(node, filename, code.co_name, code.co_freevars)
 
@@ -69,13 +73,16 @@ def _parse(source: str, filename: str, first_line: int) -> ast.Module:
         ) from None
 
 
-def _find_def(tree: ast.Module, name: str) -> ast.FunctionDef:
+def _find_def(tree: ast.Module, name: str, where: str) -> ast.FunctionDef:
     for node in ast.walk(tree):
         if isinstance(node, ast.FunctionDef) and node.name == name:
             return node
         if isinstance(node, ast.AsyncFunctionDef) and node.name == name:
             return node  # rejected with a located message by the fence
-    raise UnsupportedConstructError(f"could not find the definition of {name} in its source")
+    raise UnsupportedConstructError(
+        f"{where}: could not find the definition of {name} in its source (was the file "
+        "changed since it was imported? then restart the interpreter)"
+    )
 
 
 def _lambda_as_def(tree: ast.Module, fn: types.FunctionType, filename: str) -> ast.FunctionDef:

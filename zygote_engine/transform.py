@@ -73,6 +73,7 @@ _MACHINERY_FILES = frozenset(
         "tangent_table",
         "array_writes",
         "binding",
+        "elementwise",
     )
 )
 

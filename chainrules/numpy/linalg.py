@@ -450,12 +450,22 @@ def _as_matrices(a, b):
 def _matmul_rrule(a, b):
     y = np.matmul(a, b)
     project_a, project_b = ProjectTo(a), ProjectTo(b)
+    if type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 2 and b.ndim in (1, 2):
+        # the common layer ``x @ W`` (or ``A @ v``), without the batch machinery
+        vector = b.ndim == 1
+
+        def matrix_pullback(dy):
+            # Thunks: a caller that needs one cotangent (the weights', not the data's) pays for one.
+            da = thunk(lambda: project_a(dy[:, None] * np.conj(b) if vector else dy @ _H(b)))
+            db = thunk(lambda: project_b(_H(a) @ dy))
+            return NoTangent(), da, db
+
+        return y, matrix_pullback
     am, bm = _as_matrices(a, b)
 
     def matmul_pullback(dy):
         batch = np.broadcast_shapes(np.shape(am)[:-2], np.shape(bm)[:-2])
         dy = np.reshape(dy, (*batch, np.shape(am)[-2], np.shape(bm)[-1]))
-        # Thunks: a caller that needs only one cotangent (the weights', not the data's) pays for one.
         da = thunk(lambda: np.reshape(unbroadcast(am, dy @ _H(bm)), np.shape(a)))
         db = thunk(lambda: np.reshape(unbroadcast(bm, _H(am) @ dy), np.shape(b)))
         return NoTangent(), project_a(da), project_b(db)

@@ -99,6 +99,14 @@ def _options(f: Callable, x: Any, args: tuple, kwargs: dict) -> dict:
     return options
 
 
+def _reduced_axes(f: Callable, x: Any, args: tuple, kwargs: dict) -> tuple[tuple[int, ...], bool]:
+    """``(axes, keepdims)`` of the reduction ``f(x, *args, **kwargs)`` (options checked)."""
+    if not args and not kwargs:  # ``np.sum(x)``: every axis, no options to read
+        return tuple(range(np.ndim(x))), False
+    options = _options(f, x, args, kwargs)
+    return _axes(options["axis"], x), options["keepdims"]
+
+
 def _axes(axis: Any, x: Any) -> tuple[int, ...]:
     """The reduced axes as non-negative ints (all of them for ``axis=None``)."""
     ndim = np.ndim(x)
@@ -107,12 +115,18 @@ def _axes(axis: Any, x: Any) -> tuple[int, ...]:
 
 def _unreduce(dy: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
     """A reduction's output (or cotangent) with the reduced axes restored as length-1 axes."""
-    return dy if keepdims or isinstance(dy, AbstractZero) else np.expand_dims(dy, axes)
+    if keepdims or isinstance(dy, AbstractZero) or not np.ndim(dy):
+        return dy  # (a number broadcasts against the input as it is)
+    return np.expand_dims(dy, axes)
 
 
 def _broadcast_tangent(d: Any, x: Any) -> Any:
     """``d`` broadcast to ``x``'s shape as a fresh (writeable) array; zeros stay zeros."""
-    return d if isinstance(d, AbstractZero) else np.broadcast_to(d, np.shape(x)).copy()
+    if isinstance(d, AbstractZero):
+        return d
+    if not np.ndim(d):
+        return np.full(np.shape(x), d)
+    return np.broadcast_to(d, np.shape(x)).copy()
 
 
 def _count(x: Any, axes: tuple[int, ...]) -> int:
@@ -139,8 +153,7 @@ def _register_linear_frule(f: Callable) -> None:
 
 @rrule.register(np.sum)
 def _(x, *args, **kwargs):
-    options = _options(np.sum, x, args, kwargs)
-    axes, keepdims = _axes(options["axis"], x), options["keepdims"]
+    axes, keepdims = _reduced_axes(np.sum, x, args, kwargs)
     project_x = ProjectTo(x)
 
     def sum_pullback(dy):
@@ -152,8 +165,7 @@ def _(x, *args, **kwargs):
 
 @rrule.register(np.mean)
 def _(x, *args, **kwargs):
-    options = _options(np.mean, x, args, kwargs)
-    axes, keepdims = _axes(options["axis"], x), options["keepdims"]
+    axes, keepdims = _reduced_axes(np.mean, x, args, kwargs)
     n = _count(x, axes)
     project_x = ProjectTo(x)
 

@@ -37,7 +37,7 @@ from chainrules_core import (
 from chainrules_core.projection import Projector, ProjectTo
 from chainrules_core.rule_helpers import ScalarPullback
 from chainrules_core.rules import RuleTable
-from zygote_engine import cache, construction, errors, forward_runtime, runtime, store
+from zygote_engine import cache, construction, elementwise, errors, forward_runtime, runtime, store
 from zygote_engine.batched import Batched, stacked
 from zygote_engine.dunders import special_methods
 from zygote_engine.errors import UnsupportedConstructError
@@ -50,6 +50,7 @@ for _decision in (
     RuleTable.resolve,
     RuleTable.has_rules,
     runtime.must_run,
+    elementwise.on_arrays,
     runtime.store_aware,
     runtime._argument_map,
     errors.missing_rule_message,
