@@ -40,7 +40,17 @@ def docs(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """The benchmarks, each a script printing ratios against a baseline measured in the same run."""
-    session.install("-e", ".[bench]")
+    """The benchmarks, each a script printing ratios against a baseline measured in the same run;
+    bench_arrays.py also writes the table and the figure that docs/engine/performance.rst shows."""
+    session.install("-e", ".[bench,interop]")  # interop: autograd, PyTorch and JAX columns
     for script in ("bench_core.py", "bench_engine.py"):
         session.run("python", f"benchmarks/{script}", *session.posargs)
+    session.run(
+        "python",
+        "benchmarks/bench_arrays.py",
+        "--plot",
+        "docs/engine/performance.png",
+        "--markdown",
+        "docs/engine/performance_table.md",
+        *session.posargs,
+    )
