@@ -54,6 +54,13 @@ def add(a: Any, b: Any, *, inplace: bool = False) -> Any:
         return b
     if tb is ZeroTangent:
         return a
+    if not inplace:  # the commonest case in array code: two arrays, or a rule's plain thunks
+        if ta is Thunk:
+            a, ta = a.unthunk(), type(a.unthunk())
+        if tb is Thunk:
+            b, tb = b.unthunk(), type(b.unthunk())
+        if ta is np.ndarray and tb is np.ndarray:
+            return a + b
     if ta is LazySum:
         return a.plus(b)
     lazy = isinstance(b, InplaceableThunk) and (ta is np.ndarray or isinstance(a, InplaceableThunk))

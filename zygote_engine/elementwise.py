@@ -5,8 +5,9 @@ object, and in the backward pass a cotangent for *every* operand, each with its 
 summed away and projected: about 20 µs, where numpy's own work on a small array takes one. The
 generated code (``reverse._Reverse.inline``, ``inline_partials``) therefore asks :func:`on_arrays`
 whether every operand is a float64 array or a real number; if so it computes ``t`` itself and
-keeps the operands in a list, and the backward pass writes out the adjoint of the operands that
-carry a derivative only, each through :func:`fit`. Anything else (other dtypes, subclasses, 0-d
+keeps in a list the operands the adjoint reads (of the others only their shape, :func:`like`),
+and the backward pass writes out the adjoint of the operands that carry a derivative only, each
+through :func:`fit`. Anything else (other dtypes, subclasses, 0-d
 arrays, arrays written in place in this call) takes the call protocol, whose rules give the same
 cotangents.
 """
@@ -19,9 +20,10 @@ import numpy as np
 
 from chainrules_core import ProjectTo, scalar_cotangents, unbroadcast
 
-__all__ = ["fit", "fit_partial", "on_arrays", "partial_cotangents"]
+__all__ = ["fit", "fit_partial", "like", "on_arrays", "partial_cotangents"]
 
 _F64 = np.dtype(np.float64)
+_ZERO = np.float64(0.0)
 # Real numbers an array operation may take beside its arrays; a bool is not one (no tangent).
 _REALS = frozenset({float, int, np.float64})
 
@@ -51,14 +53,29 @@ def on_arrays(cx, *operands: Any) -> bool:
     return True
 
 
+def like(x: Any) -> Any:
+    """What :func:`fit` needs of an operand whose value the adjoint does not read: an array's
+    shape (so that the backward pass does not keep the array alive), a number itself.
+
+    Example:
+        >>> import numpy as np
+        >>> like(np.ones((2, 3))), like(1.5)
+        ((2, 3), 1.5)
+    """
+    return x.shape if x.__class__ is np.ndarray else x
+
+
 def fit(g: Any, x: Any) -> Any:
     """The cotangent ``g`` of an elementwise result, as the cotangent of its operand ``x``:
     broadcast dimensions summed away and projected onto ``x`` (a float for a Python number).
+    ``x`` may also be a float64 array's shape, as :func:`like` gives it.
 
     Example:
         >>> import numpy as np
         >>> fit(np.ones((2, 3)), np.zeros(3))
         array([2., 2., 2.])
+        >>> fit(np.ones((2, 3)), (1, 3))
+        array([[2., 2., 2.]])
         >>> fit(np.ones((2, 3)), 1.5)
         6.0
     """
@@ -66,6 +83,10 @@ def fit(g: Any, x: Any) -> Any:
     if kind is np.ndarray:
         if g.__class__ is np.ndarray and g.shape == x.shape and g.dtype is _F64:
             return g
+    elif kind is tuple:  # the shape of a float64 array, as :func:`like` keeps it
+        if g.__class__ is np.ndarray and g.shape == x and g.dtype is _F64:
+            return g
+        x = np.broadcast_to(_ZERO, x)  # stands for the array: its dtype and shape, no memory
     elif g.__class__ is float and (kind is float or kind is int):
         return g
     elif kind is np.float64 and (g.__class__ is float or g.__class__ is np.float64):

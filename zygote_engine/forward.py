@@ -127,7 +127,8 @@ class _Forward(FunctionAnalysis):
     def assign(self, s: ast.Assign, target: str) -> list[ast.stmt]:
         line, value = s.lineno, s.value
         if target not in self.active:
-            return [s]
+            syntax = as_syntax(value) if isinstance(value, ast.Call) else None
+            return [s] if syntax is None else parse(f"{target} = {syntax}", line)
         if isinstance(value, ast.Lambda):
             return [s, *self.closure_tangent(target, value, line)]
         if isinstance(value, ast.Call):

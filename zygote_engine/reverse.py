@@ -45,6 +45,7 @@ RUNTIME_NAMES = (
     "__on_arrays",
     "__fit",
     "__fit_partial",
+    "__like",
     "__must_run",
     "__closure_tangent",
     "__deposit",
@@ -419,9 +420,11 @@ class _Reverse(FunctionAnalysis):
             dict.fromkeys(o for o, a in zip(operands, call.args) if isinstance(a, ast.Name))
         )
         if adjoint.on_arrays and names:
+            read = {operands[j] for j in needed}
+            record = [o if o in read else f"__like({o})" for o in names]
             fwd += [
                 f"elif __on_arrays(__cx, {', '.join(names)}):",
-                f"    {pb} = [{', '.join(names)}]",
+                f"    {pb} = [{', '.join(record)}]",
                 f"    {target} = {primal}",
             ]
             saved = {o: self.namer.fresh(o + "_") for o in names}

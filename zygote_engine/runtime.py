@@ -641,6 +641,7 @@ cache.RUNTIME_OBJECTS.update(
         "__on_arrays": elementwise.on_arrays,
         "__fit": elementwise.fit,
         "__fit_partial": elementwise.fit_partial,
+        "__like": elementwise.like,
         "__must_run": must_run,
         "__closure_tangent": _closure_tangent,
         "__cut_short": _cut_short,

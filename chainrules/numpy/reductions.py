@@ -120,13 +120,13 @@ def _unreduce(dy: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
     return np.expand_dims(dy, axes)
 
 
-def _broadcast_tangent(d: Any, x: Any) -> Any:
-    """``d`` broadcast to ``x``'s shape as a fresh (writeable) array; zeros stay zeros."""
+def _broadcast_tangent(d: Any, shape: tuple[int, ...]) -> Any:
+    """``d`` broadcast to ``shape`` as a fresh (writeable) array; zeros stay zeros."""
     if isinstance(d, AbstractZero):
         return d
     if not np.ndim(d):
-        return np.full(np.shape(x), d)
-    return np.broadcast_to(d, np.shape(x)).copy()
+        return np.full(shape, d)
+    return np.broadcast_to(d, shape).copy()
 
 
 def _count(x: Any, axes: tuple[int, ...]) -> int:
@@ -154,10 +154,10 @@ def _register_linear_frule(f: Callable) -> None:
 @rrule.register(np.sum)
 def _(x, *args, **kwargs):
     axes, keepdims = _reduced_axes(np.sum, x, args, kwargs)
-    project_x = ProjectTo(x)
+    project_x, shape = ProjectTo(x), np.shape(x)  # (not x: the backward pass need not keep it)
 
     def sum_pullback(dy):
-        dx = _broadcast_tangent(_unreduce(dy, axes, keepdims), x)
+        dx = _broadcast_tangent(_unreduce(dy, axes, keepdims), shape)
         return (NoTangent(), project_x(dx), *no_tangents(args))
 
     return np.sum(x, *args, **kwargs), sum_pullback
@@ -167,10 +167,10 @@ def _(x, *args, **kwargs):
 def _(x, *args, **kwargs):
     axes, keepdims = _reduced_axes(np.mean, x, args, kwargs)
     n = _count(x, axes)
-    project_x = ProjectTo(x)
+    project_x, shape = ProjectTo(x), np.shape(x)
 
     def mean_pullback(dy):
-        dx = _broadcast_tangent(_unreduce(dy, axes, keepdims) / n, x)
+        dx = _broadcast_tangent(_unreduce(dy, axes, keepdims) / n, shape)
         return (NoTangent(), project_x(dx), *no_tangents(args))
 
     return np.mean(x, *args, **kwargs), mean_pullback
@@ -744,13 +744,13 @@ def _(x, *args, **kwargs):
         w, total, mean = _average_parts(x, weights, axes)
         d_mean = _unreduce(dy[0] if returned else dy, axes, keepdims)
         dx = np.conj(w / total) * d_mean
-        tangents = [NoTangent(), project_x(_broadcast_tangent(dx, x)), *no_tangents(args)]
+        tangents = [NoTangent(), project_x(_broadcast_tangent(dx, np.shape(x))), *no_tangents(args)]
         if weights_differentiable:
             # ∂average/∂w = (x - average) / total, and the returned total has ∂total/∂w = 1.
             dw = np.conj((x - mean) / total) * d_mean
             if returned:
                 dw = dw + _unreduce(dy[1], axes, keepdims)
-            dw = _broadcast_tangent(dw, x)
+            dw = _broadcast_tangent(dw, np.shape(x))
             if not isinstance(dw, AbstractZero):
                 dw = project_w(_weights_back(dw, weights, x, axes))
             tangents[3] = dw
@@ -771,7 +771,7 @@ def _(tangents, x, *args, **kwargs):
     w, total, mean = _average_parts(x, weights, axes)
     # Tangent arithmetic keeps zero tangents zero through these products and sums.
     d_mean = _reduce_tangent(np.sum, w * dx + dw * (x - mean), axis=axes, keepdims=True) / total
-    d_total = _reduce_tangent(np.sum, _broadcast_tangent(dw, x), axis=axes, keepdims=True)
+    d_total = _reduce_tangent(np.sum, _broadcast_tangent(dw, np.shape(x)), axis=axes, keepdims=True)
 
     def shaped(d, like):
         if isinstance(d, AbstractZero):
