@@ -9,6 +9,8 @@ loops or more than once, which are read as values rather than as branch tests, a
 from __future__ import annotations
 
 import ast
+import inspect
+import types
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,12 +21,16 @@ from chainrules_core import rrule
 from zygote_engine.normalize import HELPERS_NAME, OPERATOR_NAME, Namer
 
 __all__ = [
+    "GLOBALS",
     "FunctionAnalysis",
     "FunctionInfo",
     "loaded_names",
     "statements",
     "try_blocks",
 ]
+
+
+GLOBALS = -1  # the position, among FunctionInfo.inactive, of the module state a function reads
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,10 @@ class FunctionInfo:
     value_of: Callable[[str], Any]  # a free name's value when the function is first transformed
     # free names bound to the engine's run-time objects (in code the engine generated): constants
     constants: frozenset[str] = frozenset()
+    # What the caller knows carries no derivative, by position: 0 is the function itself (the
+    # variables it captures), 1, 2, ... its positional parameters (see ``runtime.call_masked``);
+    # GLOBALS the module's state it reads (a gradient asks for none of its cotangents).
+    inactive: tuple[int, ...] = ()
 
 
 def loaded_names(node: ast.AST) -> set[str]:
@@ -70,7 +80,13 @@ class FunctionAnalysis:
         self.receivers: dict[str, str] = {}  # m -> obj for ``m = getattr(obj, "name")``
         self.loaded = _LoadedNames()
         self._scan(nf.body, in_loop=False)
+        self.outer = self._outer_state()
         self.active = self._activity()
+        self._order, self._loops = _positions(nf.body)
+        # Values made active only by a write somewhere (not by what they are computed from): at a
+        # call that no write can precede, they carry no derivative yet (see inactive_at).
+        self._computed_active = self._activity_from(self._initially_active(), writes=False)
+        self._writes = [s for s in statements(nf.body) if self._may_mutate(s)]
         self.cots: dict[str, str] = {}
 
     # -- analysis --
@@ -117,48 +133,84 @@ class FunctionAnalysis:
         return isinstance(e, ast.Name) and e.id in self.active
 
     def _initially_active(self) -> set[str]:
-        names = set(self.params)
+        positional = len(self.nf.args.posonlyargs) + len(self.nf.args.args)
+        skipped = {self.params[i - 1] for i in self.info.inactive if 0 < i <= positional}
+        names = set(self.params) - skipped
         for s in statements(self.nf.body):
             if isinstance(s, ast.Assign) and self.reads_module_state(s.value):
                 names.add(s.targets[0].id)
             elif isinstance(s, ast.Try):  # a caught exception may carry differentiated values
                 names.update(h.name for h in s.handlers if h.name)
-        for name in _free_names(self.nf.body):
-            if name in self.locals:
-                continue
-            captured = (
-                name in self.info.freevars
-                and name not in self.info.constants
-                and not self.info.is_module(name)
-            )
-            if captured or self.info.is_global(name):
+        inactive = self.info.inactive
+        for name in self.outer:
+            if (0 if name in self.info.freevars else GLOBALS) not in inactive:
                 names.add(name)
+        # Python code may read the module's state, so what it returns may carry a derivative
+        # whatever its arguments (a Flux-style ``loss()`` that reads global parameters)
+        names.update(
+            name
+            for name in _free_names(self.nf.body) - self.locals - self.info.constants
+            if _is_python_code(self.info.value_of(name))
+            and not rrule.has_rules(self.info.value_of(name))  # a rule's result is its arguments'
+        )
         return names
+
+    def _outer_state(self) -> set[str]:
+        """The free names that hold values from outside (captured variables, the module's
+        differentiable state; not modules, not the engine's own objects)."""
+        return {
+            name
+            for name in _free_names(self.nf.body) - self.locals
+            if (name in self.info.freevars or self.info.is_global(name))
+            and name not in self.info.constants
+            and not self.info.is_module(name)
+        }
 
     def _activity(self) -> set[str]:
         """Names whose value may carry a derivative (fixed point over the body)."""
         active = self._activity_from(self._initially_active())
         if any(self._may_mutate(s) and self.loaded[s] & active for s in statements(self.nf.body)):
             # Active values are stored into containers, and any container may be an alias of
-            # another (``alias = xs``, ``row = m[0]``): every container-valued local is active.
+            # another (``alias = xs``, ``row = m[0]``): every container-valued local is active,
+            # and so is every parameter and captured variable.
             active |= {
                 s.targets[0].id
                 for s in statements(self.nf.body)
                 if isinstance(s, ast.Assign) and isinstance(s.value, (ast.Call, ast.Name))
             }
+            active |= set(self.params) | self.outer
             return self._activity_from(active)
         return active
 
-    def _activity_from(self, active: set[str]) -> set[str]:
+    def _activity_from(self, active: set[str], writes: bool = True) -> set[str]:
         changed = True
         while changed:
             changed = False
             for s in statements(self.nf.body):
-                new = self._activated_by(s, active)
+                new = self._activated_by(s, active, writes)
                 if not new <= active:
                     active |= new
                     changed = True
         return active
+
+    def inactive_at(self, s: ast.stmt, atoms: list[ast.expr]) -> tuple[int, ...]:
+        """The positions among ``atoms`` (a call's function and positional arguments) whose
+        values carry no derivative when statement ``s`` runs: literals, and names that nothing
+        active is computed into, where no call that may write into its arguments can run before
+        ``s`` (a callee may store what the caller never sees into a container, a global's value
+        say, so after such a call only literals are known to be constants)."""
+        order, loops = self._order, self._loops
+        written_before = any(
+            (order[id(w)] < order[id(s)]) or loops[id(w)] & loops[id(s)] for w in self._writes
+        )
+        return tuple(
+            i
+            for i, a in enumerate(atoms)
+            if isinstance(a, ast.Constant)
+            or (
+                not written_before and isinstance(a, ast.Name) and a.id not in self._computed_active
+            )
+        )
 
     def _may_mutate(self, s: ast.stmt) -> bool:
         """Whether ``s`` calls something that may store values into its arguments: any call but
@@ -188,7 +240,7 @@ class FunctionAnalysis:
             return False
         return isinstance(value, np.ufunc) or _is_numpy_function(value)
 
-    def _activated_by(self, s: ast.stmt, active: set[str]) -> set[str]:
+    def _activated_by(self, s: ast.stmt, active: set[str], writes: bool = True) -> set[str]:
         names: set[str] = set()
         if isinstance(s, ast.Assign) and self.loaded[s.value] & active:
             if not (isinstance(s.value, ast.Call) and self._has_no_tangent(s.value)):
@@ -197,12 +249,12 @@ class FunctionAnalysis:
             names.add(s.name)
         elif isinstance(s, ast.For) and s.iter.id in active:
             names.add(s.target.id)
-        if self._may_mutate(s) and self.loaded[s.value] & active:
+        if writes and self._may_mutate(s) and self.loaded[s.value] & active:
             # the call may store an active value into any argument, or into the object whose
             # method it is (``xs.append(x)`` is ``m = getattr(xs, "append"); m(x)``)
             called = {a.id for a in [s.value.func, *s.value.args] if isinstance(a, ast.Name)}
             called |= {self.receivers[n] for n in called if n in self.receivers}
-            names |= called & self.locals
+            names |= called & (self.locals | self.outer)
         return names
 
     def reads_module_state(self, value: ast.expr) -> bool:
@@ -343,6 +395,21 @@ _NUMPY_WRITERS = frozenset(
 )
 
 
+def _is_python_code(value: Any) -> bool:
+    """Whether ``value`` is a function, method or class written in Python (whose code the engine
+    runs, and which may read state the caller does not pass it)."""
+    if isinstance(value, (types.FunctionType, types.MethodType)):
+        # not generators (and what wraps one, a @contextmanager): the engine runs those as
+        # plain Python where no differentiated value goes in
+        return not inspect.isgeneratorfunction(inspect.unwrap(value))
+    return isinstance(value, type) and hasattr(value, "__dict__") and not _is_builtin_class(value)
+
+
+def _is_builtin_class(cls: type) -> bool:
+    module = getattr(cls, "__module__", "") or ""
+    return module == "builtins" or module.split(".")[0] in ("numpy", "scipy")
+
+
 def _is_numpy_function(value: Any) -> bool:
     """Whether ``value`` is a function of numpy's own (``np.zeros``, ``np.linalg.solve``):
     they compute from their arguments and store none of them anywhere."""
@@ -441,6 +508,28 @@ def _free_names(body: list[ast.stmt]) -> set[str]:
 def try_blocks(s: ast.Try) -> list[list[ast.stmt]]:
     """The blocks of a ``try`` statement: its body, each handler's, ``else`` and ``finally``."""
     return [s.body, *(h.body for h in s.handlers), s.orelse, s.finalbody]
+
+
+def _positions(body: list[ast.stmt]) -> tuple[dict[int, int], dict[int, frozenset[int]]]:
+    """Each statement's place in the order of the source, and the loops around it (by id)."""
+    order: dict[int, int] = {}
+    loops: dict[int, frozenset[int]] = {}
+
+    def walk(block: list[ast.stmt], around: frozenset[int]) -> None:
+        for s in block:
+            order[id(s)], loops[id(s)] = len(order), around
+            inner = around | {id(s)} if isinstance(s, (ast.For, ast.While)) else around
+            if isinstance(s, ast.If):
+                walk(s.body, inner)
+                walk(s.orelse, inner)
+            elif isinstance(s, (ast.For, ast.While, ast.With)):
+                walk(s.body, inner)
+            elif isinstance(s, ast.Try):
+                for b in try_blocks(s):
+                    walk(b, inner)
+
+    walk(body, frozenset())
+    return order, loops
 
 
 def statements(body: list[ast.stmt]):

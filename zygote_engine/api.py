@@ -16,12 +16,13 @@ from chainrules_core import (
     non_differentiable,
 )
 from zygote_engine import cache
+from zygote_engine.activity import GLOBALS
 from zygote_engine.config import ZygoteRuleConfig
 from zygote_engine.errors import NonScalarOutputError, UnsupportedConstructError
 from zygote_engine.params import Grads, Params, params_pullback
 from zygote_engine.public import public_gradient
 from zygote_engine.recursion import room_to_recurse
-from zygote_engine.runtime import call, must_run
+from zygote_engine.runtime import call, call_masked, must_run
 from zygote_engine.store import ZERO_TYPES, contents_of, is_tracked
 from zygote_engine.transform import transform
 
@@ -87,18 +88,21 @@ class Pullback:
         return f"<pullback of {name} at {len(self.args)} arguments>"
 
 
-def tangents_pullback(f: Callable, args: tuple) -> tuple[Any, Callable[[Any], tuple]]:
+def tangents_pullback(
+    f: Callable, args: tuple, closure: bool = True
+) -> tuple[Any, Callable[[Any], tuple]]:
     """``(y, back_all)``: ``back_all(dy)`` is ``(df, grads)``, ``f``'s own tangent as well.
 
     ``df`` is the tangent of ``f`` itself (its captured variables', for a closure) as the engine
     writes it; ``grads`` are in the user-facing form of :func:`gradient`. Nested differentiation
-    needs both.
+    needs both; with ``closure=False`` ``df`` is not computed (``NoTangent()``), and neither is
+    anything computed only from what ``f`` captures (the data of ``lambda W: loss(W, X)``).
     """
     cx = ZygoteRuleConfig()
     # differentiated code may mutate its arguments: gradients refer to what they held at the call
     held = [None if type(a) in _LEAVES or not _structured(a) else contents_of(a) for a in args]
     with room_to_recurse():
-        y, pb = call(cx, f, *args)
+        y, pb = call(cx, f, *args) if closure else call_masked(cx, _CLOSURE, f, *args)
     returns_container = is_tracked(y)
 
     def back_all(dy: Any) -> tuple:
@@ -128,6 +132,10 @@ def tangents_pullback(f: Callable, args: tuple) -> tuple[Any, Callable[[Any], tu
 
     return y, back_all
 
+
+# what a gradient does not ask for: the function's captured variables and the module state it
+# reads (their positions for call_masked)
+_CLOSURE = (GLOBALS, 0)
 
 # Argument types that are never containers (checked first: most arguments are numbers or arrays).
 _LEAVES = frozenset({float, int, complex, bool, np.ndarray})
@@ -178,7 +186,7 @@ def gradient(f: Callable, *args: Any) -> tuple:
         array([2., 4.])
     """
     check_callable(f, "gradient")
-    y, back = pullback(f, *args)
+    y, back = _value_and_pullback(f, args)
     _check_scalar(f, y)
     return back(1.0)
 
@@ -192,9 +200,19 @@ def withgradient(f: Callable, *args: Any) -> WithGradient:
         >>> withgradient(operator.truediv, 1, 2)
         WithGradient(val=0.5, grad=(0.5, -0.25))
     """
-    y, back = pullback(f, *args)
+    check_callable(f, "withgradient")
+    y, back = _value_and_pullback(f, args)
     _check_scalar(f, y)
     return WithGradient(y, back(1.0))
+
+
+def _value_and_pullback(f: Callable, args: tuple) -> tuple[Any, Callable[[Any], Any]]:
+    """``pullback(f, *args)`` for a caller that wants the arguments' gradients only (not those
+    of what ``f`` captures, which :class:`Pullback` keeps for nested differentiation)."""
+    if len(args) == 1 and isinstance(args[0], Params):
+        return params_pullback(f, args[0])
+    y, back_all = tangents_pullback(f, args, closure=False)
+    return y, lambda dy: back_all(dy)[1]
 
 
 def derivative(f: Callable, *x: Any) -> Any:

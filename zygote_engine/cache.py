@@ -25,11 +25,13 @@ from zygote_engine.transform import forget_generated, note_origin, transform, tr
 __all__ = [
     "FORWARDS",
     "RUNTIME_OBJECTS",
+    "VARIANTS",
     "Forward",
     "forward_for",
     "jvp_for",
     "refresh",
     "transformed",
+    "variant_for",
 ]
 
 RUNTIME_OBJECTS: dict[str, Any] = {}  # filled by zygote_engine.runtime
@@ -56,30 +58,34 @@ class Forward:
 
 # Forwards by id of their function object, which the entries hold weakly.
 FORWARDS: dict[int, Forward] = {}
+# The same for calls that know some values carry no derivative, by (id, inactive positions).
+VARIANTS: dict[tuple[int, tuple[int, ...]], Forward] = {}
 
 # The generated forward's code per code object of the user's; not the generated AST, which is
 # large and which ``show_adjoint`` (rarely called) regenerates. Keyed by the identity of the
 # user's code object, which the entry holds: code objects of two files compare equal.
-_transforms: dict[int, tuple[types.CodeType, types.CodeType]] = {}
+_transforms: dict[tuple[int, tuple[int, ...]], tuple[types.CodeType, types.CodeType]] = {}
 # The same for forward mode, and its generated functions by id of the user's function object.
-_jvp_transforms: dict[int, tuple[types.CodeType, types.CodeType]] = {}
+_jvp_transforms: dict[tuple[int, tuple[int, ...]], tuple[types.CodeType, types.CodeType]] = {}
 _JVPS: dict[int, tuple[weakref.ref, types.FunctionType]] = {}
 _lock = threading.Lock()
 transform_count = 0  # how many transforms ran (tests use it to see cache hits)
 
 
-def transformed(fn: types.FunctionType) -> types.CodeType:
-    """The code of the generated forward of ``fn``'s code object (transformed once, then cached)."""
+def transformed(fn: types.FunctionType, inactive: tuple[int, ...] = ()) -> types.CodeType:
+    """The code of the generated forward of ``fn``'s code object (transformed once, then cached),
+    for calls whose values at the positions ``inactive`` carry no derivative."""
     global transform_count
-    entry = _transforms.get(id(fn.__code__))
+    key = (id(fn.__code__), inactive)
+    entry = _transforms.get(key)
     found = None if entry is None else entry[1]
     if found is None:
-        result = _without_collections(transform, fn)
+        result = _without_collections(transform, fn, inactive)
         found = result.code
         BACKWARD_CODES.add(result.backward_code)
         with _lock:
             transform_count += 1
-            _transforms[id(fn.__code__)] = (fn.__code__, found)
+            _transforms[key] = (fn.__code__, found)
     return found
 
 
@@ -126,14 +132,29 @@ def forward_for(fn: types.FunctionType) -> Forward:
     entry = FORWARDS.get(id(fn))
     if entry is not None and entry.function() is fn:
         return entry
-    run = _build(fn, transformed(fn))
+    return _entry(FORWARDS, id(fn), fn, ())
+
+
+def variant_for(fn: types.FunctionType, inactive: tuple[int, ...]) -> Forward:
+    """The generated forward of ``fn`` for calls whose values at the positions ``inactive`` carry
+    no derivative (0: what ``fn`` captures; 1, 2, ...: its positional arguments; -1: the module
+    state it reads): what is computed only from those needs no pullback, and their cotangents
+    are never computed (its backward gives ``NoTangent()`` for those arguments)."""
+    key = (id(fn), inactive)
+    entry = VARIANTS.get(key)
+    if entry is not None and entry.function() is fn:
+        return entry
+    return _entry(VARIANTS, key, fn, inactive)
+
+
+def _entry(table: dict, key: Any, fn: types.FunctionType, inactive: tuple[int, ...]) -> Forward:
+    run = _build(fn, transformed(fn, inactive))
     note_origin(fn)
     code = fn.__code__
     plain = not (code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS))
     arity = code.co_argcount if plain and not code.co_kwonlyargcount else -1
-    key = id(fn)
-    forget = lambda _, table=FORWARDS: table.pop(key, None)  # noqa: E731 - see jvp_for
-    entry = FORWARDS[key] = Forward(weakref.ref(fn, forget), run, arity)
+    forget = lambda _, table=table: table.pop(key, None)  # noqa: E731 - see jvp_for
+    entry = table[key] = Forward(weakref.ref(fn, forget), run, arity)
     return entry
 
 
@@ -156,6 +177,7 @@ def refresh() -> None:
         _transforms.clear()
         _jvp_transforms.clear()
         FORWARDS.clear()
+        VARIANTS.clear()
         _JVPS.clear()
         forget_generated()
         BACKWARD_CODES.clear()

@@ -14,6 +14,7 @@ backward pass reads from the end.
 from __future__ import annotations
 
 import ast
+import dataclasses
 
 from zygote_engine.activity import FunctionAnalysis, FunctionInfo, loaded_names, try_blocks
 from zygote_engine.emit import function_def, located, parse, strip_defaults, text
@@ -33,6 +34,7 @@ __all__ = ["POSITIONAL_CALL_LIMIT", "RUNTIME_NAMES", "FunctionInfo", "generate"]
 POSITIONAL_CALL_LIMIT = 5
 RUNTIME_NAMES = (
     "__call",
+    "__callm",
     *(f"__call{n}" for n in range(POSITIONAL_CALL_LIMIT)),
     "__add",
     "__add_lazy",
@@ -56,9 +58,13 @@ RUNTIME_NAMES = (
 )
 
 
-def generate(nf: ast.FunctionDef, info: FunctionInfo, namer: Namer) -> ast.FunctionDef:
-    """The forward function (with its nested backward) for the normal form ``nf``."""
-    return _Reverse(nf, info, namer).forward()
+def generate(
+    nf: ast.FunctionDef, info: FunctionInfo, namer: Namer, inactive: tuple[int, ...] = ()
+) -> ast.FunctionDef:
+    """The forward function (with its nested backward) for the normal form ``nf``; ``inactive``
+    are the positions (0: the function's captured variables, then its positional parameters)
+    whose values the caller knows to carry no derivative (see ``runtime.call_masked``)."""
+    return _Reverse(nf, dataclasses.replace(info, inactive=inactive), namer).forward()
 
 
 class _Reverse(FunctionAnalysis):
@@ -283,7 +289,7 @@ class _Reverse(FunctionAnalysis):
         atoms = [call.func, *call.args, *(k.value for k in call.keywords)]
         slots = [f"__g{i}" if self.is_active_atom(a) else "_" for i, a in enumerate(atoms)]
         dt = "__zero" if target is None else self.dname(target)
-        fwd = [self.protocol_forward(pb, target, call)]
+        fwd = [self.protocol_forward(pb, target, call, s)]
         pullback = [f"{', '.join(slots)}, = {pb}({dt})"]
         # Operands that are names or literals (a module attribute such as ``math.pi`` is rare,
         # and may be rebound) can be checked for Python numbers and written out inline.
@@ -309,14 +315,23 @@ class _Reverse(FunctionAnalysis):
             bwd.insert(0, f"{pb} = __stack.pop()")
         return parse("\n".join(fwd), line), parse("\n".join(bwd), line)
 
-    def protocol_forward(self, pb: str, target: str | None, call: ast.Call) -> str:
-        """The forward line of a call through the call protocol: ``y, pb = __call(...)``."""
-        args = ", ".join(
-            ["__cx", text(call.func), *map(text, call.args)]
-            + [f"{k.arg}={text(k.value)}" for k in call.keywords]
-        )
+    def protocol_forward(self, pb: str, target: str | None, call: ast.Call, s: ast.stmt) -> str:
+        """The forward line of a call through the call protocol: ``y, pb = __call(...)``; a call of
+        a name (a Python function, perhaps) where some of the values carry no derivative says
+        which: ``__callm(__cx, (0, 2), f, ...)`` (see ``runtime.call_masked``)."""
         n = len(call.args)
-        caller = f"__call{n}" if n < POSITIONAL_CALL_LIMIT and not call.keywords else "__call"
+        inactive = ()
+        if isinstance(call.func, ast.Name) and call.func.id != "getattr" and not call.keywords:
+            inactive = self.inactive_at(s, [call.func, *call.args])
+        if inactive:
+            args = ", ".join(["__cx", repr(inactive), text(call.func), *map(text, call.args)])
+            caller = "__callm"
+        else:
+            args = ", ".join(
+                ["__cx", text(call.func), *map(text, call.args)]
+                + [f"{k.arg}={text(k.value)}" for k in call.keywords]
+            )
+            caller = f"__call{n}" if n < POSITIONAL_CALL_LIMIT and not call.keywords else "__call"
         return (
             f"{pb} = {caller}({args})[1]"
             if target is None

@@ -55,6 +55,7 @@ __all__ = [
     "Writes",
     "adapted",
     "call",
+    "call_masked",
     "differentiate_code",
     "must_run",
     "positional_only",
@@ -191,6 +192,32 @@ def _positional_call(n: int):
 
 
 POSITIONAL_CALLS = tuple(_positional_call(n) for n in range(POSITIONAL_CALL_LIMIT))
+
+
+def call_masked(cx, inactive: tuple[int, ...], f: Any, *args: Any):
+    """``call(cx, f, *args)`` where the caller knows that the values at the positions
+    ``inactive`` (0: ``f`` itself, 1, 2, ...: the arguments) carry no derivative.
+
+    A Python function without a rule then runs the forward generated for exactly that (see
+    ``cache.variant_for``): what it computes only from those values gets no pullback, and
+    their cotangents are never computed, such as the data's in ``lambda W: loss(W, X)``. Rules,
+    methods and every other callable take the plain protocol.
+    """
+    if type(f) is types.FunctionType:
+        variant = cache.VARIANTS.get((id(f), inactive))
+        if (
+            variant is None
+            or variant.ruleless_at != rrule.generation
+            or variant.function() is not f
+        ):
+            if resolve(cx, f, args) is not None:
+                return call(cx, f, *args)
+            variant = cache.variant_for(f, inactive)
+            if not rrule.has_rules(f):
+                variant.ruleless_at = rrule.generation
+        if variant.arity == len(args):
+            return variant.run(cx, *args)
+    return call(cx, f, *args)
 
 
 def _call_rule(cx, f, impl, takes_config, receiver_first, args: tuple, kwargs: dict):
@@ -629,6 +656,7 @@ def _closure_tangent(**captured: Any) -> Tangent:
 cache.RUNTIME_OBJECTS.update(
     {
         "__call": call,
+        "__callm": call_masked,
         **{f"__call{n}": fn for n, fn in enumerate(POSITIONAL_CALLS)},
         "__add": accumulate,
         "__add_lazy": crc.add,

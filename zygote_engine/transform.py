@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import builtins
 import dataclasses
+import functools
 import os
 import types
 from collections.abc import Callable
@@ -78,8 +79,9 @@ _MACHINERY_FILES = frozenset(
 )
 
 
-def transform(fn: types.FunctionType) -> Transformed:
-    """Reverse mode: run every stage on ``fn`` (see the package docs, "How it works")."""
+def transform(fn: types.FunctionType, inactive: tuple[int, ...] = ()) -> Transformed:
+    """Reverse mode: run every stage on ``fn`` (see the package docs, "How it works");
+    ``inactive``: the positions whose values carry no derivative (see ``reverse.generate``)."""
     if _is_engine_machinery(fn):
         raise UnsupportedConstructError(
             f"{user_location()}: reverse mode cannot differentiate the engine's own machinery "
@@ -87,7 +89,10 @@ def transform(fn: types.FunctionType) -> Transformed:
             "through gradient, pullback, withgradient, derivative or jvp, which nest to any "
             "order, or use forward mode (jvp), which differentiates the machinery too"
         )
-    return _run(fn, reverse.generate, reverse.RUNTIME_NAMES)
+    generate = (
+        functools.partial(reverse.generate, inactive=inactive) if inactive else reverse.generate
+    )
+    return _run(fn, generate, reverse.RUNTIME_NAMES)
 
 
 def _is_engine_machinery(fn: types.FunctionType) -> bool:
