@@ -287,7 +287,7 @@ class _Reverse(FunctionAnalysis):
         self.pb_count += 1
         pb = f"pb{self.pb_count}"
         atoms = [call.func, *call.args, *(k.value for k in call.keywords)]
-        slots = [f"__g{i}" if self.is_active_atom(a) else "_" for i, a in enumerate(atoms)]
+        slots = [f"__g{i}" if self.collects(a) else "_" for i, a in enumerate(atoms)]
         dt = "__zero" if target is None else self.dname(target)
         fwd = [self.protocol_forward(pb, target, call, s)]
         pullback = [f"{', '.join(slots)}, = {pb}({dt})"]
@@ -314,6 +314,15 @@ class _Reverse(FunctionAnalysis):
             fwd.append(f"__tape.append({pb})")
             bwd.insert(0, f"{pb} = __stack.pop()")
         return parse("\n".join(fwd), line), parse("\n".join(bwd), line)
+
+    def collects(self, a: ast.expr) -> bool:
+        """Whether the backward pass keeps a cotangent for the atom ``a``: an active local, a
+        captured variable or module state, not a module-level function (code: nothing reads its
+        cotangent)."""
+        if not self.is_active_atom(a):
+            return False
+        name = a.id
+        return name in self.locals or name in self.info.freevars or self.info.is_global(name)
 
     def protocol_forward(self, pb: str, target: str | None, call: ast.Call, s: ast.stmt) -> str:
         """The forward line of a call through the call protocol: ``y, pb = __call(...)``; a call of
