@@ -56,9 +56,11 @@ def add(a: Any, b: Any, *, inplace: bool = False) -> Any:
         return a
     if not inplace:  # the commonest case in array code: two arrays, or a rule's plain thunks
         if ta is Thunk:
-            a, ta = a.unthunk(), type(a.unthunk())
+            a = a.unthunk()
+            ta = type(a)
         if tb is Thunk:
-            b, tb = b.unthunk(), type(b.unthunk())
+            b = b.unthunk()
+            tb = type(b)
         if ta is np.ndarray and tb is np.ndarray:
             return a + b
     if ta is LazySum:

@@ -147,12 +147,10 @@ class FunctionAnalysis:
                 names.add(name)
         # Python code may read the module's state, so what it returns may carry a derivative
         # whatever its arguments (a Flux-style ``loss()`` that reads global parameters)
-        names.update(
-            name
-            for name in _free_names(self.nf.body) - self.locals - self.info.constants
-            if _is_python_code(self.info.value_of(name))
-            and not rrule.has_rules(self.info.value_of(name))  # a rule's result is its arguments'
-        )
+        for name in _free_names(self.nf.body) - self.locals - self.info.constants:
+            value = self.info.value_of(name)
+            if _is_python_code(value) and not rrule.has_rules(value):  # (a rule's result is
+                names.add(name)  # computed from its arguments alone)
         return names
 
     def _outer_state(self) -> set[str]:
@@ -402,7 +400,7 @@ def _is_python_code(value: Any) -> bool:
         # not generators (and what wraps one, a @contextmanager): the engine runs those as
         # plain Python where no differentiated value goes in
         return not inspect.isgeneratorfunction(inspect.unwrap(value))
-    return isinstance(value, type) and hasattr(value, "__dict__") and not _is_builtin_class(value)
+    return isinstance(value, type) and not _is_builtin_class(value)
 
 
 def _is_builtin_class(cls: type) -> bool:

@@ -129,7 +129,7 @@ def partial_cotangents(
     if len(ps) != len(args):
         scalar_cotangents(partials, args, out, dy)  # raises, saying what the partials gave
     return tuple(
-        fit(dy * _conjugate(p), x) if wanted else None for x, p, wanted in zip(args, ps, active)
+        fit_partial(dy, p, x) if wanted else None for x, p, wanted in zip(args, ps, active)
     )
 
 

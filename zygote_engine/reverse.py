@@ -378,9 +378,9 @@ class _Reverse(FunctionAnalysis):
         ]
         saved = [self.namer.fresh("a") for _ in args]
         out = self.namer.fresh(target + "_")
-        slots = [f"__g{i + 1}" if self.is_active_atom(a) else "_" for i, a in enumerate(call.args)]
-        dt = self.dname(target)
         active = tuple(self.is_active_atom(a) for a in call.args)
+        slots = [f"__g{i + 1}" if wanted else "_" for i, wanted in enumerate(active)]
+        dt = self.dname(target)
         cotangents = f"__partial_cotangents(__p, ({', '.join(saved)},), {out}, {dt}, {active})"
         fast = [f"__p, {', '.join(saved)}, {out} = {pb}"]
         if len(args) == 1:  # the usual case, a real partial and cotangent, without the helper
