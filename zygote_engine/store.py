@@ -198,10 +198,18 @@ def contents_of(obj: Any) -> Any:
         return tuple(obj)
     if isinstance(obj, dict):
         return dict(obj)
-    if hasattr(obj, "__dict__"):
-        return dict(vars(obj))
-    return {
-        name: getattr(obj, name)
-        for name in getattr(type(obj), "__slots__", ())
-        if hasattr(obj, name)
-    }
+    slots = _slot_names(type(obj))
+    held = dict(vars(obj)) if hasattr(obj, "__dict__") else {}
+    # (a class may keep some attributes in __slots__ beside its __dict__: scipy's PPoly does)
+    held.update((name, getattr(obj, name)) for name in slots if hasattr(obj, name))
+    return held
+
+
+@functools.cache
+def _slot_names(cls: type) -> tuple[str, ...]:
+    """The attributes that the ``__slots__`` of ``cls`` and its bases declare."""
+    names = []
+    for klass in cls.__mro__:
+        slots = vars(klass).get("__slots__", ())
+        names += [slots] if isinstance(slots, str) else list(slots)
+    return tuple(n for n in dict.fromkeys(names) if n not in ("__dict__", "__weakref__"))

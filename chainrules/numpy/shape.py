@@ -27,8 +27,9 @@ Its modes that compute the padding pad one axis after the other, as numpy does (
 padded from the padding of the earlier axes), each side of an axis from the edge region it reads
 (``stat_length`` entries, or the whole axis): ``'linear_ramp'`` ramps from the edge entry to
 ``end_values`` and ``'mean'`` averages the region, both linearly; ``'maximum'`` and ``'minimum'``
-copy the region's extremum, so the cotangent goes to the entry ``argmax``/``argmin`` picks (the
-first of tied ones, a subgradient); ``'median'`` averages the region's middle order statistic(s),
+copy the region's extremum, so the cotangent goes to the entries holding it, split evenly among
+tied ones (the convention of the ``np.max``/``np.min`` rules; a NaN extremum is held by the
+region's NaN entries); ``'median'`` averages the region's middle order statistic(s),
 which get the cotangent (half each for an even count; ties ranked by position). A callable mode
 and ``reflect_type='odd'`` raise ``NotImplementedError``.
 
@@ -631,16 +632,17 @@ def _along(axis: int, index: Any) -> tuple:
 def _statistic_weights(chunk: np.ndarray, axis: int, mode: str) -> np.ndarray:
     """``w`` with ``statistic(chunk) = sum(w * chunk, axis)`` near ``chunk`` (a ``w`` per fibre).
 
-    An extremum is the entry that ``argmax``/``argmin`` picks (the first of tied ones); a median is
-    the mean of the two middle order statistics (one, for an odd count), ties ranked by position.
+    An extremum's weight is split evenly among the ``k`` entries equal to it, ``1/k`` each, as the
+    ``np.max``/``np.min`` rules split it (a NaN extremum among the NaN entries); a median is the
+    mean of the two middle order statistics (one, for an odd count), ties ranked by position.
     """
     length = chunk.shape[axis]
     if mode == "mean":
         return np.ones(chunk.shape) / length
-    position = np.arange(length).reshape((-1,) + (1,) * (chunk.ndim - axis - 1))
     if mode in ("maximum", "minimum"):
-        pick = np.argmax if mode == "maximum" else np.argmin
-        return (position == pick(chunk, axis=axis, keepdims=True)).astype(float)
+        extremum = (np.max if mode == "maximum" else np.min)(chunk, axis=axis, keepdims=True)
+        held = (chunk == extremum) | (np.isnan(chunk) & np.isnan(extremum))
+        return held / np.sum(held, axis=axis, keepdims=True)
     rank = np.argsort(np.argsort(chunk, axis=axis, kind="stable"), axis=axis, kind="stable")
     return ((rank == (length - 1) // 2).astype(float) + (rank == length // 2)) / 2
 

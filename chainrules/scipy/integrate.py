@@ -12,8 +12,13 @@ vector-Jacobian products ``(∂f/∂y)ᵀ a`` and ``(∂f/∂θ)ᵀ a`` come fro
 ``args`` passed positionally, and the state a closure or callable object captures (the
 function's own tangent). The rules are registered with ``config=HasReverseMode``.
 
-The frule of ``odeint`` (``config=HasForwardsMode``) solves the forward sensitivity equations
-``δy' = (∂f/∂y) δy + (∂f/∂θ) δθ`` alongside ``y``, with ``frule_via_ad`` giving the right-hand side.
+The frules of ``odeint`` and ``solve_ivp`` (``config=HasForwardsMode``) solve the forward
+sensitivity equations ``δy' = (∂f/∂y) δy + (∂f/∂θ) δθ`` alongside ``y``, with ``frule_via_ad``
+giving the right-hand side: one solve of twice the state's size, whatever the number of
+parameters. Moving the start ``t_0`` starts the sensitivities from ``δy0 - f(y0, t0) δt0``, and
+moving an output time ``t_i`` adds ``f(y_i, t_i) δt_i``. ``solve_ivp``'s tangent is a
+``Tangent`` of its result with the fields ``y`` and ``t`` (``t_eval``'s tangent); both of its
+rules need ``t_eval``.
 
 Only real states are supported. The auxiliary solves use DOP853 at ``rtol=1e-10``, so the
 derivatives match finite differences of a solve at similar tolerance.
@@ -36,6 +41,7 @@ from chainrules_core import (
     HasReverseMode,
     NoTangent,
     ProjectTo,
+    Tangent,
     ZeroTangent,
     add,
     frule,
@@ -210,40 +216,59 @@ def _(config, *args, **kwargs):
 @frule.register(scipy.integrate.odeint, config=HasForwardsMode)
 def _(config, tangents, *args, **kwargs):
     params = _odeint_call(args, kwargs)
-    func, y0, t = params["func"], params["y0"], params["t"]
+    func, t = params["func"], params["t"]
     check_callback_rule(scipy.integrate.odeint, func, kwargs)
     extra = _parameters(params["args"])
     ys = scipy.integrate.odeint(*args, **kwargs)
-    n = ys.shape[1]
     dfunc, dy0, dt, dargs = (*tangents[1:5], *(ZeroTangent(),) * (5 - len(tangents)))
     dextra = _extra_tangents(params["args"], dargs)
     times = np.asarray(t, dtype=float)
+
+    def tangent_rhs(s, y, dy):
+        # s is held fixed (its tangent is zero)
+        return frule_via_ad(config, (dfunc, dy, ZeroTangent(), *dextra), func, y, s, *extra)
+
     dtimes = _dense(dt, times)
-    rhs = _odeint_rhs(func, extra)
+    # the first output time is the start: moving it moves the whole trajectory
+    start = (times[0], ys[0], dy0, dtimes[0])
+    dys = _sensitivities(_odeint_rhs(func, extra), tangent_rhs, start, times, dtimes, ys)
+    return ys, dys.reshape(ys.shape)
+
+
+def _sensitivities(rhs, tangent_rhs, start: tuple, times, dtimes, ys) -> np.ndarray:
+    """The tangents of the states ``ys[i]`` at ``times[i]`` of ``y' = rhs(s, y)``, by the forward
+    sensitivity equations ``δy' = (∂f/∂y) δy + (∂f/∂θ) δθ`` solved alongside ``y``.
+
+    ``start`` is ``(t0, y0, δy0, δt0)``, the initial time and state and their tangents;
+    ``tangent_rhs(s, y, δy)`` returns ``(f, δf)`` (from ``frule_via_ad``), ``dtimes`` the tangents
+    of the output times. Returns an array of shape ``(len(times), y0.size)``.
+    """
+    n = ys.shape[1]
 
     def sensitivity_rhs(s, state):
-        # [y, δy]' = [f, (∂f/∂y) δy + (∂f/∂θ) δθ]; s is held fixed (its tangent is zero)
+        # [y, δy]' = [f, (∂f/∂y) δy + (∂f/∂θ) δθ]
         y, dy = state[:n], state[n:]
-        out, dout = frule_via_ad(config, (dfunc, dy, ZeroTangent(), *dextra), func, y, s, *extra)
+        out, dout = tangent_rhs(s, y, dy)
         return np.concatenate([np.ravel(out), _dense(dout, y)])
 
     # Moving t_0 shifts the whole trajectory: the later states start from δy0 - f(y0, t0) δt0.
-    dy0 = _dense(dy0, np.asarray(y0, dtype=float)).ravel()
-    start = np.concatenate([ys[0], dy0 - rhs(times[0], ys[0]) * dtimes[0]])
+    t0, y0, dy0, dt0 = start
+    dy0 = _dense(dy0, y0).ravel()
     solution = scipy.integrate.solve_ivp(
         sensitivity_rhs,
-        (times[0], times[-1]),
-        start,
+        (t0, times[-1]),
+        np.concatenate([y0, dy0 - rhs(t0, y0) * dt0]),
         method="DOP853",
         t_eval=times,
         rtol=_RTOL,
         atol=_ATOL,
     )
+    if not solution.success:
+        raise RuntimeError(f"the forward sensitivity ODE solve failed: {solution.message}")
     dys = solution.y[n:].T.copy()
-    dys[0] = dy0  # the first output is y0 itself
-    for i in range(1, len(times)):
+    for i in range(len(times)):  # an output time that moves reads the state further along
         dys[i] += rhs(times[i], ys[i]) * dtimes[i]
-    return ys, dys.reshape(ys.shape)
+    return dys
 
 
 def _extra_tangents(args: Any, dargs: Any) -> tuple:
@@ -262,15 +287,20 @@ def _solve_ivp_rhs(fun: Callable, args: tuple) -> Callable:
     return lambda s, y: np.asarray(fun(s, y, *args), dtype=float).ravel()
 
 
-@rrule.register(scipy.integrate.solve_ivp, config=HasReverseMode)
-def _(config, *args, **kwargs):
+def _solve_ivp_call(args: tuple, kwargs: dict) -> dict:
     params = bound_arguments(scipy.integrate.solve_ivp, args, kwargs)
     if params["t_eval"] is None:
         raise NotImplementedError(
-            "the rrule of scipy.integrate.solve_ivp needs t_eval: without it the output times "
+            "the rules of scipy.integrate.solve_ivp need t_eval: without it the output times "
             "are chosen by the step-size controller and have no derivative; pass the times at "
             "which you need the solution as t_eval=..."
         )
+    return params
+
+
+@rrule.register(scipy.integrate.solve_ivp, config=HasReverseMode)
+def _(config, *args, **kwargs):
+    params = _solve_ivp_call(args, kwargs)
     fun, t_span, y0 = params["fun"], params["t_span"], params["y0"]
     check_callback_rule(scipy.integrate.solve_ivp, fun, kwargs)
     extra = _parameters(params["args"])
@@ -309,3 +339,37 @@ def _(config, *args, **kwargs):
         return (_NO, *(by_name.get(name, _NO) for name in names))
 
     return result, solve_ivp_pullback
+
+
+@frule.register(scipy.integrate.solve_ivp, config=HasForwardsMode)
+def _(config, tangents, *args, **kwargs):
+    params = _solve_ivp_call(args, kwargs)
+    fun, t_span, y0 = params["fun"], params["t_span"], params["y0"]
+    check_callback_rule(scipy.integrate.solve_ivp, fun, kwargs)
+    extra = _parameters(params["args"])
+    result = scipy.integrate.solve_ivp(*args, **kwargs)
+    names = list(params)[: len(args)]
+    given = dict(zip(names, tangents[1:], strict=True))
+    if all(isinstance(unthunk(d), AbstractZero) for d in given.values()):
+        return result, ZeroTangent()
+    dfun = given.get("fun", ZeroTangent())
+    dextra = _extra_tangents(params["args"], given.get("args", ZeroTangent()))
+    dt_span = _dense(given.get("t_span", ZeroTangent()), np.asarray(t_span, dtype=float))
+    dt_eval = _dense(given.get("t_eval", ZeroTangent()), result.t)
+
+    def tangent_rhs(s, y, dy):
+        # s is held fixed (its tangent is zero)
+        return frule_via_ad(config, (dfun, ZeroTangent(), dy, *dextra), fun, s, y, *extra)
+
+    # the end of the span does not move the outputs at t_eval
+    start = (
+        float(t_span[0]),
+        np.asarray(np.ravel(y0), dtype=float),
+        given.get("y0", ZeroTangent()),
+        dt_span[0],
+    )
+    dys = _sensitivities(
+        _solve_ivp_rhs(fun, extra), tangent_rhs, start, result.t, dt_eval, result.y.T
+    )
+    # the field t is t_eval itself
+    return result, Tangent.from_backing(type(result), {"t": dt_eval, "y": dys.T.copy()})

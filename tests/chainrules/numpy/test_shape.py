@@ -232,13 +232,29 @@ def test_pad_order_statistic_modes_match_finite_differences(mode, shape, pad_wid
     test_frule(np.pad, x, pad_width, mode, fkwargs=kwargs)
 
 
-def test_pad_maximum_of_tied_entries_goes_to_the_first_as_argmax():
-    x = np.array([3.0, 1.0, 3.0, 2.0])
+def test_pad_maximum_of_tied_entries_splits_the_cotangent_evenly_as_np_max_does():
+    x = np.array([3.0, 1.0, 3.0, 2.0])  # the maximum 3 is held by entries 0 and 2
     _, back = rrule(np.pad, x, (1, 2), "maximum")
-    np.testing.assert_array_equal(back(np.array([1.0, 0, 0, 0, 0, 10.0, 20.0]))[1], [31, 0, 0, 0])
+    # the three padded entries carry 1 + 10 + 20 = 31, half to each tied entry
+    np.testing.assert_array_equal(
+        back(np.array([1.0, 0, 0, 0, 0, 10.0, 20.0]))[1], [15.5, 0, 15.5, 0]
+    )
     tangents = (NoTangent(), np.array([1.0, 0.0, 5.0, 0.0]), NoTangent(), NoTangent())
     _, dy = frule(tangents, np.pad, x, (1, 0), "maximum")
-    np.testing.assert_array_equal(dy, [1.0, 1.0, 0.0, 5.0, 0.0])
+    np.testing.assert_array_equal(dy, [3.0, 1.0, 0.0, 5.0, 0.0])  # the mean of 1 and 5
+
+
+@pytest.mark.parametrize("mode, extremum", [("maximum", np.max), ("minimum", np.min)])
+def test_pad_extremum_ties_follow_the_np_max_rule(mode, extremum):
+    # each row's first three entries hold ties; one padded entry per row reads those three
+    x = np.array([[2.0, 2.0, 2.0, 5.0], [1.0, 4.0, 1.0, -3.0], [0.0, 0.0, 7.0, 0.0]])
+    dy = np.zeros((3, 5))
+    dy[:, 0] = [1.0, -2.0, 3.0]
+    _, back = rrule(np.pad, x, ((0, 0), (1, 0)), mode, stat_length=3)
+    _, back_extremum = rrule(extremum, x[:, :3], 1)
+    expected = np.zeros_like(x)
+    expected[:, :3] = back_extremum(dy[:, 0])[1]
+    np.testing.assert_allclose(back(dy)[1], dy[:, 1:] + expected)
 
 
 def test_pad_median_of_an_even_count_splits_between_the_middle_entries():

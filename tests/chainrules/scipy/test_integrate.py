@@ -6,8 +6,8 @@ import scipy.integrate
 
 import chainrules  # noqa: F401 - registers the rules
 import zygote_engine
-from chainrules_core import rrule
-from chainrules_core.testing import nondiff, test_frule, test_rrule
+from chainrules_core import NoTangent, ZeroTangent, frule, rrule
+from chainrules_core.testing import WithTangent, nondiff, test_frule, test_rrule
 from zygote_engine import ForwardConfig, ZygoteRuleConfig
 
 TIGHT = {"rtol": 1e-12, "atol": 1e-12}
@@ -55,18 +55,43 @@ def test_solve_ivp_lotka_volterra_with_positional_args():
         (1.1, 0.4, 0.3),
     )
     test_rrule(scipy.integrate.solve_ivp, *args, config=ZygoteRuleConfig(), fkwargs=TIGHT, **CHECK)
+    test_frule(scipy.integrate.solve_ivp, *args, config=ForwardConfig(), fkwargs=TIGHT, **CHECK)
 
 
 def test_solve_ivp_with_keyword_t_eval():
-    test_rrule(
-        scipy.integrate.solve_ivp,
+    args = (
         nondiff(lambda t, y: -0.5 * y + np.cos(t) * y[::-1]),
         (0.0, 1.5),
         np.array([1.0, 2.0]),
-        config=ZygoteRuleConfig(),
-        fkwargs={"t_eval": np.array([0.2, 0.4, 1.2]), **TIGHT},
-        **CHECK,
     )
+    fkwargs = {"t_eval": np.array([0.2, 0.4, 1.2]), **TIGHT}
+    test_rrule(
+        scipy.integrate.solve_ivp, *args, config=ZygoteRuleConfig(), fkwargs=fkwargs, **CHECK
+    )
+    test_frule(scipy.integrate.solve_ivp, *args, config=ForwardConfig(), fkwargs=fkwargs, **CHECK)
+
+
+def test_solve_ivp_frule_when_the_first_output_is_the_start():
+    # t_eval[0] == t_span[0]: moving both together (finite differences must stay inside the
+    # span) leaves the first output at y0
+    args = (
+        nondiff(lotka_volterra),
+        WithTangent((0.0, 2.0), (0.5, 0.0)),
+        np.array([1.5, 0.5]),
+        "RK45",
+        WithTangent(np.array([0.0, 0.6, 1.8]), np.array([0.5, 1.0, -0.7])),
+        False,
+        None,
+        False,
+        (1.1, 0.4, 0.3),
+    )
+    test_frule(scipy.integrate.solve_ivp, *args, config=ForwardConfig(), fkwargs=TIGHT, **CHECK)
+
+
+def test_solve_ivp_frule_without_t_eval_is_refused():
+    tangents = (NoTangent(), NoTangent(), ZeroTangent(), np.ones(2))
+    with pytest.raises(NotImplementedError, match="t_eval"):
+        frule(ForwardConfig(), tangents, scipy.integrate.solve_ivp, lotka_volterra, (0, 1), [1, 1])
 
 
 def test_solve_ivp_without_t_eval_is_refused():
@@ -126,6 +151,14 @@ def test_gradient_of_least_squares_fit(loss):
     theta = np.array([1.5, 0.3])
     (grad,) = zygote_engine.gradient(loss, theta)
     np.testing.assert_allclose(grad, _central_differences(loss, theta), rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("loss", [odeint_loss, closure_odeint_loss, solve_ivp_loss])
+def test_forward_mode_derivative_of_least_squares_fit(loss):
+    theta, direction = np.array([1.5, 0.3]), np.array([0.7, -1.2])
+    _, derivative = zygote_engine.jvp(loss, (theta,), (direction,))
+    expected = _central_differences(loss, theta) @ direction
+    np.testing.assert_allclose(derivative, expected, rtol=1e-5, atol=1e-7)
 
 
 class _Decay:
