@@ -16,7 +16,6 @@ from typing import Any
 from chainrules_core import (
     HasForwardsMode,
     HasReverseMode,
-    NoForwardsMode,
     NoReverseMode,
     RuleConfig,
 )
@@ -27,14 +26,20 @@ from zygote_engine.tangent_table import TangentTable
 __all__ = ["ForwardConfig", "ZygoteRuleConfig"]
 
 
-class ZygoteRuleConfig(MutationStore, RuleConfig, HasReverseMode, NoForwardsMode):
+class ZygoteRuleConfig(MutationStore, RuleConfig, HasReverseMode, HasForwardsMode):
     """The rule config of zygote_engine's reverse mode, holding the mutation store.
+
+    It offers forward mode too, so that a rule's pullback can take a Hessian-vector product
+    forward over its own ``rrule_via_ad`` (``scipy.optimize.minimize``'s does).
 
     Example:
         >>> from zygote_engine import ZygoteRuleConfig
+        >>> from chainrules_core import NoTangent
         >>> cx = ZygoteRuleConfig()
         >>> y, back = cx.rrule_via_ad(lambda x: x * x, 3.0)
         >>> y, back(1.0)[1]
+        (9.0, 6.0)
+        >>> cx.frule_via_ad((NoTangent(), 1.0), lambda x: x * x, 3.0)
         (9.0, 6.0)
     """
 
@@ -44,6 +49,11 @@ class ZygoteRuleConfig(MutationStore, RuleConfig, HasReverseMode, NoForwardsMode
         """``(y, pullback)`` of ``f(*args, **kwargs)``; the pullback covers positional inputs only."""
         y, pullback = runtime.call(self, f, *args, **kwargs)
         return y, runtime.positional_only(pullback, len(args)) if kwargs else pullback
+
+    def frule_via_ad(self, tangents: tuple, f: Any, *args: Any, **kwargs: Any):
+        """``(y, dy)`` of ``f(*args, **kwargs)`` along ``tangents``, a forward-mode run of its own
+        (its tangents of mutable objects are not this differentiation's cotangents)."""
+        return ForwardConfig().frule_via_ad(tangents, f, *args, **kwargs)
 
 
 class ForwardConfig(TangentTable, RuleConfig, HasForwardsMode, NoReverseMode):

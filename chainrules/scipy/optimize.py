@@ -18,11 +18,11 @@ is zero. Of ``root``'s and ``minimize``'s ``OptimizeResult`` only the field ``x`
 differentiated (a cotangent arrives as ``Tangent(OptimizeResult, x=...)`` or a dict with ``x``);
 ``fsolve`` with ``full_output`` differentiates the solution, the first item.
 
-Second derivatives of ``minimize``: the forward rule differentiates ``G`` (itself computed in
-forward mode) through the engine again, exactly. The reverse rule gets ``G`` exactly from the
-engine, but reverse mode cannot yet differentiate its own ``rrule_via_ad``, so it takes the
-derivatives of ``G`` (Hessian columns and the mixed ``θ`` derivative) by central differences of
-exact gradients: accurate to about ``1e-10`` relative, not to rounding.
+Second derivatives of ``minimize`` are exact: the forward rule differentiates ``G`` (itself
+computed in forward mode) through the engine again; the reverse rule takes ``G`` from the
+engine's reverse mode and its derivatives (Hessian columns, and the mixed ``θ`` derivative along
+the multiplier) forward over reverse, so its config must offer both modes (``zygote_engine``'s
+does).
 
 Inside ``zygote_engine`` the parameters must reach the solver positionally (``root(fun, x0,
 (θ,))``) or be captured by ``fun``: a rule differentiates positional arguments only, so
@@ -47,7 +47,6 @@ from chainrules_core import (
     NoTangent,
     Tangent,
     ZeroTangent,
-    add,
     frule,
     frule_via_ad,
     rrule,
@@ -129,16 +128,6 @@ def _residual(fun: Callable, x: np.ndarray, *args: Any) -> np.ndarray:
 def _dense(t: Any, like: np.ndarray) -> np.ndarray:
     t = unthunk(t)
     return np.zeros_like(like) if isinstance(t, AbstractZero) else np.asarray(t)
-
-
-def _scaled(t: Any, s: float) -> Any:
-    t = unthunk(t)
-    return t if isinstance(t, AbstractZero) else t * s
-
-
-def _difference(a: Any, b: Any, h: float) -> Any:
-    """``(a - b) / h`` for tangents of any kind (zeros, arrays, numbers, ``Tangent``)."""
-    return _scaled(add(unthunk(a), _scaled(b, -1.0)), 1.0 / h)
 
 
 def _square_system(n_equations: int, n_unknowns: int, solver: Callable) -> None:
@@ -272,42 +261,38 @@ def _unconstrained(call: _Call) -> None:
         )
 
 
-def _step(x: np.ndarray) -> float:
-    """A central-difference step for the derivatives of an exact gradient: the cube root of the
-    machine epsilon balances truncation (``h²``) against rounding (``ε/h``), scaled to ``x``."""
-    return float(np.cbrt(np.finfo(float).eps) * max(1.0, np.max(np.abs(x), initial=0.0)))
+def _reverse_gradients(config, fun: Any, x: np.ndarray, *args: Any) -> tuple:
+    """``(fun̄, x̄, *args̄)`` of ``f(x, θ)`` by reverse mode: ``∇ f``, whose derivatives forward mode
+    takes (forward over reverse)."""
+    _, back = rrule_via_ad(config, fun, x, *args)
+    return tuple(back(1.0))
 
 
 def _minimize_pullback_math(config, call: _Call, fun: Any, x: np.ndarray, dx: Any) -> tuple:
     """``(fun̄, args̄)``: solve ``H λ = x̄``, then ``θ̄ = -(∂G/∂θ)ᵀ λ`` for ``G = ∇ₓ f``.
 
-    ``(∂G/∂θ)ᵀ λ = ∇_θ (λ · ∇ₓ f)`` is the derivative of ``∇_θ f`` along ``λ``, and ``H``'s
-    columns the derivatives of ``∇ₓ f`` along the basis: central differences of exact gradients.
+    ``(∂G/∂θ)ᵀ λ = ∇_θ (λ · ∇ₓ f)`` is the derivative of ``∇_θ f`` along ``λ`` in ``x`` (second
+    derivatives commute), and ``H``'s columns the derivatives of ``∇ₓ f`` along the basis: each a
+    forward-mode derivative of the reverse-mode gradient.
     """
+    if not isinstance(config, HasForwardsMode):
+        raise NotImplementedError(
+            "the reverse rule of scipy.optimize.minimize takes Hessian-vector products forward "
+            f"over reverse; {type(config).__name__} offers no forward mode (frule_via_ad)"
+        )
+    zeros = (ZeroTangent(),) * len(call.args)
 
-    def gradients(at: np.ndarray) -> tuple:
-        _, back = rrule_via_ad(config, fun, at, *call.args)
-        dfun, dx_at, *dargs = back(1.0)
-        return dfun, _dense(dx_at, x), dargs
+    def along(direction: np.ndarray) -> tuple:
+        """The derivative of ``(fun̄, x̄, *args̄)`` as ``x`` moves along ``direction``."""
+        arguments = (NoTangent(), NoTangent(), ZeroTangent(), direction, *zeros)
+        derivative = frule_via_ad(config, arguments, _reverse_gradients, config, fun, x, *call.args)
+        return item_tangents(unthunk(derivative[1]), 2 + len(call.args))
 
-    h = _step(x)
-    columns = [
-        (gradients(x + h * e)[1] - gradients(x - h * e)[1]) / (2 * h)
-        for e in np.eye(x.size, dtype=x.dtype)
-    ]
+    columns = [_dense(along(e)[1], x) for e in np.eye(x.size, dtype=x.dtype)]
     hessian = np.stack(columns, axis=1)
-    hessian = (hessian + hessian.T) / 2  # symmetric in exact arithmetic
-    multiplier = np.linalg.solve(hessian, np.ravel(dx))
-    size = np.linalg.norm(multiplier)
-    if size == 0:
-        return ZeroTangent(), [ZeroTangent()] * len(call.args)
-    direction = multiplier / size
-    dfun_plus, _, dargs_plus = gradients(x + h * direction)
-    dfun_minus, _, dargs_minus = gradients(x - h * direction)
-    scale = 2 * h / -size  # θ̄ = -|λ| × (derivative along the unit direction)
-    dfun = _difference(dfun_plus, dfun_minus, scale)
-    dargs = [_difference(p, m, scale) for p, m in zip(dargs_plus, dargs_minus, strict=True)]
-    return dfun, dargs
+    multiplier = np.linalg.solve((hessian + hessian.T) / 2, np.ravel(dx))
+    dfun, _, *dargs = along(-multiplier.reshape(x.shape))
+    return dfun, list(dargs)
 
 
 def _gradient_forward(config, fun: Any, x: np.ndarray, *args: Any) -> np.ndarray:

@@ -130,6 +130,28 @@ def test_gradient_of_a_loss_through_minimize():
     check_gradient(loss, *parameters(), rtol=MINIMIZE_RTOL)
 
 
+def quadratic(x, A, b):
+    return 0.5 * x @ A @ x - b @ x
+
+
+def test_reverse_rule_of_minimize_is_exact_on_a_quadratic():
+    # ∇ₓ f = (A + Aᵀ) x / 2 - b vanishes at x* = A⁻¹ b (A symmetric), so for L = sum(x*³):
+    # b̄ = λ = A⁻¹ 3x*², and Ā = -(λ x*ᵀ + x* λᵀ) / 2 (the mixed term of ∇ₓ f in A), exactly
+    rng = np.random.default_rng(3)
+    M = rng.standard_normal((3, 3))
+    A, b = M @ M.T + 3 * np.eye(3), rng.standard_normal(3)
+    options = {"method": "BFGS", "jac": lambda x, A, b: A @ x - b, "options": {"gtol": 1e-12}}
+    config = zygote_engine.ZygoteRuleConfig()
+    result, back = rrule(config, so.minimize, quadratic, np.zeros(3), (A, b), **options)
+    x = result.x
+    _, _, _, dargs = back(Tangent(so.OptimizeResult, x=3 * x**2))  # (solver, fun, x0, args)
+    dA, db = dargs
+    expected_db = np.linalg.solve(A, 3 * x**2)
+    np.testing.assert_allclose(db, expected_db, rtol=1e-12)
+    expected_dA = -(np.outer(expected_db, x) + np.outer(x, expected_db)) / 2
+    np.testing.assert_allclose(dA, expected_dA, rtol=1e-12)
+
+
 def test_unconverged_solution_has_no_derivative():
     config = zygote_engine.ZygoteRuleConfig()
     options = {"method": "hybr", "options": {"maxfev": 2}}
