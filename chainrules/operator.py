@@ -45,9 +45,11 @@ from chainrules_core import (
     thunk,
     unbroadcast,
 )
+from chainrules_core.arrays import DuckArray
 
-NUMERIC = (numbers.Number, np.ndarray, np.generic)
-"""Argument types on which the arithmetic operators are numeric operations (numpy broadcasting)."""
+NUMERIC = (numbers.Number, np.ndarray, np.generic, DuckArray)
+"""Argument types on which the arithmetic operators are numeric operations (numpy broadcasting):
+numbers, numpy arrays and scalars, and arrays that numpy dispatches to (dask, CuPy)."""
 
 SCALAR = (numbers.Number, np.generic)
 """Immutable numbers: the argument types of the in-place operators' rules."""
@@ -124,14 +126,15 @@ def _power_partial_base(x: Any, p: Any) -> Any:
     """``p x^(p-1)``, and ``0`` where ``p == 0`` (``x ** 0`` is constant: not ``0 * inf`` at 0)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         # x * 1.0: an integer base with a negative integer power has no integer result in numpy.
-        return np.where(p == 0, 0, p * np.power(x * 1.0, p - 1))
+        # (np.equal, not ==: a numpy bool for a number p, which CuPy's where takes, not a bool)
+        return np.where(np.equal(p, 0), 0, p * np.power(x * 1.0, p - 1))
 
 
 def _power_partial_exponent(x: Any, y: Any) -> Any:
     """``y log x`` (``y log|x|`` for real ``x``), with ``0`` where ``x == 0``."""
     with np.errstate(divide="ignore", invalid="ignore"):
         log_x = np.log(x) if np.iscomplexobj(x) else np.log(np.abs(x))
-        return np.where(x == 0, 0, y * log_x)
+        return np.where(np.equal(x, 0), 0, y * log_x)
 
 
 def register_power(f: Callable, *types: type) -> None:

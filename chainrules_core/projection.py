@@ -8,11 +8,13 @@ input's shape.
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any
 
 import numpy as np
 
+from chainrules_core.arrays import is_duck_array
 from chainrules_core.tangents import AbstractZero, NoTangent, Tangent, Thunk
 
 
@@ -56,6 +58,16 @@ class _Identity(Projector):
         return "ProjectTo(identity)"
 
 
+def _one_element(dx: Any, kind: str) -> Any:
+    """``dx``, a scalar's tangent: 0-d if it is a duck array, which is kept as it is (lazy)."""
+    shape = np.shape(dx)
+    if math.prod(shape) != 1:
+        raise ProjectionError(
+            f"{kind} scalar's tangent must be a scalar, got an array of shape {shape}"
+        )
+    return np.reshape(dx, ()) if shape and is_duck_array(dx) else dx
+
+
 class _ToReal(Projector):
     """Real scalars: take the real part; a size-1 array becomes a scalar of the primal's type."""
 
@@ -69,11 +81,9 @@ class _ToReal(Projector):
             return dx
         if type(dx) is np.float64 or type(dx) is float:
             return self.scalar_type(dx)
-        if np.size(dx) != 1:
-            raise ProjectionError(
-                f"a real scalar's tangent must be a scalar, got an array of shape {np.shape(dx)}"
-            )
-        value = np.real(dx)
+        value = np.real(_one_element(dx, "a real"))
+        if is_duck_array(value):
+            return value  # computed from a duck array: kept lazy, as a 0-d array of its type
         return self.scalar_type(value.item() if isinstance(value, np.ndarray) else value)
 
     def __repr__(self) -> str:
@@ -87,10 +97,9 @@ class _ToComplex(Projector):
         self.scalar_type = scalar_type
 
     def project(self, dx: Any) -> Any:
-        if np.size(dx) != 1:
-            raise ProjectionError(
-                f"a complex scalar's tangent must be a scalar, got an array of shape {np.shape(dx)}"
-            )
+        dx = _one_element(dx, "a complex")
+        if is_duck_array(dx):
+            return dx
         return self.scalar_type(dx.item() if isinstance(dx, np.ndarray) else dx)
 
     def __repr__(self) -> str:
@@ -121,11 +130,15 @@ class _ToArray(Projector):
     def _reshape(self, dx: Any) -> np.ndarray:
         shape = np.shape(dx)
         if shape == self.shape:
-            return np.asarray(dx)
-        size = int(np.prod(self.shape))
-        if np.size(dx) == 1:
+            # a duck array's cotangent (data in dask) stays lazy: converting it here would compute
+            # it in the middle of the backward pass
+            return dx if is_duck_array(dx) else np.asarray(dx)
+        size = math.prod(shape)
+        if size == 1:
+            if is_duck_array(dx):
+                return np.broadcast_to(np.reshape(dx, ()), self.shape)
             return np.full(self.shape, np.asarray(dx).reshape(()), dtype=self.dtype)
-        if np.size(dx) == size:
+        if size == math.prod(self.shape):
             return np.reshape(dx, self.shape)
         raise ProjectionError(
             f"cannot project a tangent of shape {shape} onto an array of shape {self.shape}; "
@@ -135,6 +148,45 @@ class _ToArray(Projector):
 
     def __repr__(self) -> str:
         return f"ProjectTo(ndarray[{self.dtype}, {self.shape}])"
+
+
+class _ToDuckArray(Projector):
+    """Duck arrays (dask, CuPy): keep the real part for a real dtype, and the primal's array type.
+
+    A number or a numpy array is turned into the primal's array type (``np.asarray(dx, like=x)``),
+    so the cotangents of a dask array are dask arrays. Shapes are compared only where both are
+    known (dask may not know the length of a chunked axis).
+    """
+
+    __slots__ = ("dtype", "like", "shape")
+
+    def __init__(self, like: Any):
+        self.like = like
+        self.dtype = like.dtype
+        self.shape = tuple(like.shape)
+
+    def project(self, dx: Any) -> Any:
+        if self.dtype.kind == "f" and np.iscomplexobj(dx):
+            dx = np.real(dx)
+        if not is_duck_array(dx):
+            dx = np.asarray(dx, like=self.like)
+        shape = tuple(dx.shape)
+        if shape != self.shape:
+            if shape == ():
+                dx = np.broadcast_to(dx, self.shape)
+            elif _known(shape) and _known(self.shape):
+                raise ProjectionError(
+                    f"cannot project a tangent of shape {shape} onto an array of shape "
+                    f"{self.shape}; a rule returned a cotangent of the wrong shape"
+                )
+        return dx if dx.dtype == self.dtype else dx.astype(self.dtype)
+
+    def __repr__(self) -> str:
+        return f"ProjectTo({type(self.like).__name__}[{self.dtype}, {self.shape}])"
+
+
+def _known(shape: tuple) -> bool:
+    return all(n == n for n in shape)  # dask writes an unknown length as nan
 
 
 class _ToSequence(Projector):
@@ -184,6 +236,8 @@ def ProjectTo(x: Any) -> Projector:
       broadcast back; the real part is kept for a real array);
     * integer and boolean arrays, booleans: ``NoTangent()``;
     * tuples and lists: item by item;
+    * arrays of other libraries that follow numpy's dispatch protocols (dask, CuPy; see
+      :mod:`chainrules_core.arrays`): as numpy arrays, in the primal's array type;
     * anything else: unchanged. Zeros pass through; a thunk is projected lazily.
 
     Example:
@@ -213,4 +267,6 @@ def ProjectTo(x: Any) -> Projector:
         return _COMPLEX
     if isinstance(x, (tuple, list)) and not hasattr(type(x), "_fields"):
         return _ToSequence(type(x), tuple(map(ProjectTo, x)))
+    if is_duck_array(x):
+        return _ToDuckArray(x) if x.dtype.kind in "fc" else _NO_TANGENT
     return _IDENTITY

@@ -47,14 +47,17 @@ def unbroadcast(x: Any, dx: Any) -> Any:
         return dx  # fewer dimensions than x: ProjectTo broadcasts it back
     kept = tuple(extra + i for i, n in enumerate(shape) if n == 1 and dx_shape[extra + i] != 1)
     summed = np.sum(dx, axis=tuple(range(extra)) + kept, keepdims=True)
-    return summed.reshape(shape) if shape else summed.reshape(())[()]
+    # (np.reshape, not the method: an array of another library need not have it)
+    return np.reshape(summed, shape) if shape else np.reshape(summed, ())[()]
 
 
 def _conj(p: Any) -> Any:
     if type(p) is float:
         return p
-    if isinstance(p, complex) or getattr(getattr(p, "dtype", None), "kind", None) == "c":
+    if isinstance(p, complex):
         return p.conjugate()
+    if getattr(getattr(p, "dtype", None), "kind", None) == "c":
+        return np.conj(p)  # (a duck array need not have a conjugate method)
     return p
 
 

@@ -30,6 +30,7 @@ import numpy as np
 from multipledispatch import Dispatcher
 from multipledispatch.variadic import Variadic
 
+from chainrules_core.arrays import ndarray_method
 from chainrules_core.config import RuleConfig
 from chainrules_core.tangents import NoTangent
 
@@ -65,15 +66,19 @@ def _name(f: Any) -> str:
 
 
 def _unbind(f: Any) -> tuple[Any, Any]:
-    """``(unbound function, receiver)`` for a bound method; ``(f, _MISSING)`` for anything else."""
+    """``(unbound function, receiver)`` for a bound method; ``(f, _MISSING)`` for anything else.
+
+    A duck array's method is the ndarray method of the same name (see :mod:`chainrules_core.arrays`).
+    """
     tf = type(f)
     if tf is types.MethodType:
-        return f.__func__, f.__self__
+        receiver = f.__self__
+        return ndarray_method(receiver, f.__name__) or f.__func__, receiver
     if tf is types.BuiltinMethodType or tf is types.MethodWrapperType:
         receiver = f.__self__
         if receiver is None or isinstance(receiver, (types.ModuleType, type)):
             return f, _MISSING
-        unbound = getattr(type(receiver), f.__name__, None)
+        unbound = ndarray_method(receiver, f.__name__) or getattr(type(receiver), f.__name__, None)
         if unbound is not None:
             return unbound, receiver
     return f, _MISSING

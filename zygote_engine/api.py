@@ -15,6 +15,7 @@ from chainrules_core import (
     ZeroTangent,
     non_differentiable,
 )
+from chainrules_core.arrays import is_duck_array
 from zygote_engine import cache
 from zygote_engine.activity import GLOBALS
 from zygote_engine.config import ZygoteRuleConfig
@@ -187,7 +188,7 @@ def gradient(f: Callable, *args: Any) -> tuple:
     """
     check_callable(f, "gradient")
     y, back = _value_and_pullback(f, args)
-    _check_scalar(f, y)
+    check_scalar(f, y)
     return back(1.0)
 
 
@@ -202,7 +203,7 @@ def withgradient(f: Callable, *args: Any) -> WithGradient:
     """
     check_callable(f, "withgradient")
     y, back = _value_and_pullback(f, args)
-    _check_scalar(f, y)
+    check_scalar(f, y)
     return WithGradient(y, back(1.0))
 
 
@@ -269,13 +270,15 @@ def refresh() -> None:
     cache.refresh()
 
 
-def _check_scalar(f: Callable, y: Any) -> None:
+def check_scalar(f: Callable, y: Any) -> None:
+    """A ``NonScalarOutputError`` naming ``jacobian`` unless ``y`` is a real scalar."""
     if type(y) is float:
         return
     real = isinstance(y, numbers.Real) and not isinstance(y, bool)
-    if not (real or (isinstance(y, np.ndarray) and y.ndim == 0 and y.dtype.kind in "fiu")):
+    array = isinstance(y, np.ndarray) or is_duck_array(y)  # a dask array: a lazy scalar
+    if not (real or (array and y.ndim == 0 and y.dtype.kind in "fiu")):
         name = getattr(f, "__qualname__", repr(f))
-        shape = f" of shape {y.shape}" if isinstance(y, np.ndarray) else ""
+        shape = f" of shape {y.shape}" if array else ""
         raise NonScalarOutputError(
             f"gradient needs {name} to return a real scalar, but it returned a "
             f"{type(y).__name__}{shape}: use jacobian(f, *args) for non-scalar outputs, or "

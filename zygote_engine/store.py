@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from chainrules_core import AbstractZero, NoTangent, Tangent, ZeroTangent, add, unthunk
+from chainrules_core.arrays import is_duck_array
 from zygote_engine.array_writes import ArrayWrites
 
 __all__ = ["WHOLE", "ZERO_TYPES", "MutationStore", "contents_of", "is_tracked"]
@@ -48,7 +49,11 @@ def is_tracked(x: Any) -> bool:
     tx = type(x)
     if tx in _PLAIN:
         return False
-    return tx is list or tx is dict or (hasattr(x, "__dict__") and not isinstance(x, _UNTRACKED))
+    return (
+        tx is list
+        or tx is dict
+        or (hasattr(x, "__dict__") and not isinstance(x, _UNTRACKED) and not is_duck_array(x))
+    )
 
 
 class MutationStore:

@@ -53,6 +53,7 @@ from chainrules_core import (
     unbroadcast,
     unthunk,
 )
+from chainrules_core.arrays import ARRAY_TYPES, DuckArray
 
 # --------------------------------------------------------------------------------------------------
 # x[index]
@@ -79,10 +80,22 @@ def _(x, index):
     return x[index], getitem_pullback
 
 
-@frule.register(operator.getitem, np.ndarray, object)
+@frule.register(operator.getitem, ARRAY_TYPES, object)
 def _(tangents, x, index):
     dx = unthunk(tangents[1])
     return x[index], ZeroTangent() if isinstance(dx, AbstractZero) else dx[index]
+
+
+@rrule.register(operator.getitem, DuckArray, object)
+def _(x, index):
+    project_x = ProjectTo(x)
+
+    def duck_getitem_pullback(dy):
+        # made like x, in its array type and chunks: the data may not fit in memory
+        dx = scatter_add(unthunk(dy), x.shape, index, like=x)
+        return NoTangent(), project_x(dx), NoTangent()
+
+    return x[index], duck_getitem_pullback
 
 
 # --------------------------------------------------------------------------------------------------

@@ -69,6 +69,7 @@ import string
 import numpy as np
 
 from chainrules.calls import no_tangents
+from chainrules.numpy.shape import size_of
 from chainrules_core import (
     AbstractZero,
     NoTangent,
@@ -82,6 +83,7 @@ from chainrules_core import (
     unbroadcast,
     unthunk,
 )
+from chainrules_core.arrays import ARRAY_TYPES
 
 # ----------------------------------------------------------------------------------------------------
 # Shared helpers
@@ -396,11 +398,11 @@ def _inner_contraction(a, b):
 
 
 def _outer_contraction(a, b):
-    return "i,j->ij", (np.size(a),), (np.size(b),)
+    return "i,j->ij", (size_of(a),), (size_of(b),)
 
 
 def _vdot_contraction(a, b):
-    return "i,i->", (np.size(a),), (np.size(b),)
+    return "i,i->", (size_of(a),), (size_of(b),)
 
 
 def _kron_contraction(a, b):
@@ -486,8 +488,8 @@ for _matmul in (np.matmul, np.linalg.matmul):
     rrule.add(_matmul, (), _matmul_rrule)
     frule.add(_matmul, (), _matmul_frule)
 # `@` is typed: on lists and other types it means something else (or nothing).
-rrule.add(operator.matmul, (np.ndarray, np.ndarray), _matmul_rrule)
-frule.add(operator.matmul, (np.ndarray, np.ndarray), _matmul_frule)
+rrule.add(operator.matmul, (ARRAY_TYPES, ARRAY_TYPES), _matmul_rrule)
+frule.add(operator.matmul, (ARRAY_TYPES, ARRAY_TYPES), _matmul_frule)
 
 
 def _chain_matrices(arrays):

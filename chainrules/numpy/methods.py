@@ -49,6 +49,7 @@ from typing import Any
 import numpy as np
 
 from chainrules_core import AbstractZero, NoTangent, ProjectTo, Tangent, frule, rrule
+from chainrules_core.arrays import ARRAY_TYPES
 
 
 class InPlaceMethodError(TypeError):
@@ -407,7 +408,7 @@ def _attribute_frule(tangents, x, name, *default):
     raise _unknown_attribute(name)
 
 
-rrule.add(getattr, (np.ndarray, str), _attribute_rrule)
-rrule.add(getattr, (np.ndarray, str, object), _attribute_rrule)
-frule.add(getattr, (np.ndarray, str), _attribute_frule)
-frule.add(getattr, (np.ndarray, str, object), _attribute_frule)
+rrule.add(getattr, (ARRAY_TYPES, str), _attribute_rrule)
+rrule.add(getattr, (ARRAY_TYPES, str, object), _attribute_rrule)
+frule.add(getattr, (ARRAY_TYPES, str), _attribute_frule)
+frule.add(getattr, (ARRAY_TYPES, str, object), _attribute_frule)

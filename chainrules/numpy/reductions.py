@@ -60,7 +60,7 @@ import numpy as np
 from numpy.lib.array_utils import normalize_axis_tuple
 
 from chainrules.calls import bound_arguments, no_tangents, signature_of
-from chainrules.numpy.shape import array_tangent
+from chainrules.numpy.shape import array_tangent, size_of
 from chainrules.operator import item_tangents
 from chainrules_core import (
     AbstractZero,
@@ -72,6 +72,7 @@ from chainrules_core import (
     unbroadcast,
     unthunk,
 )
+from chainrules_core.arrays import is_duck_array
 
 
 def _options(f: Callable, x: Any, args: tuple, kwargs: dict) -> dict:
@@ -120,13 +121,24 @@ def _unreduce(dy: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
     return np.expand_dims(dy, axes)
 
 
-def _broadcast_tangent(d: Any, shape: tuple[int, ...]) -> Any:
-    """``d`` broadcast to ``shape`` as a fresh (writeable) array; zeros stay zeros."""
+def _broadcast_tangent(d: Any, shape: tuple[int, ...], like: Any = None) -> Any:
+    """``d`` broadcast to ``shape`` as a fresh (writeable) array; zeros stay zeros.
+
+    ``like``, a duck array of ``shape`` (see :mod:`chainrules_core.arrays`), makes the result one
+    of its type and chunks: the input of a reduction over data in dask may not fit in memory.
+    """
     if isinstance(d, AbstractZero):
         return d
+    if like is not None:
+        return np.zeros_like(like) + d
     if not np.ndim(d):
         return np.full(shape, d)
     return np.broadcast_to(d, shape).copy()
+
+
+def _duck(x: Any) -> Any:
+    """``x`` if it is a duck array (its cotangents are made in its type), else ``None``."""
+    return x if is_duck_array(x) else None
 
 
 def _count(x: Any, axes: tuple[int, ...]) -> int:
@@ -155,9 +167,10 @@ def _register_linear_frule(f: Callable) -> None:
 def _(x, *args, **kwargs):
     axes, keepdims = _reduced_axes(np.sum, x, args, kwargs)
     project_x, shape = ProjectTo(x), np.shape(x)  # (not x: the backward pass need not keep it)
+    like = _duck(x)
 
     def sum_pullback(dy):
-        dx = _broadcast_tangent(_unreduce(dy, axes, keepdims), shape)
+        dx = _broadcast_tangent(_unreduce(dy, axes, keepdims), shape, like)
         return (NoTangent(), project_x(dx), *no_tangents(args))
 
     return np.sum(x, *args, **kwargs), sum_pullback
@@ -167,10 +180,10 @@ def _(x, *args, **kwargs):
 def _(x, *args, **kwargs):
     axes, keepdims = _reduced_axes(np.mean, x, args, kwargs)
     n = _count(x, axes)
-    project_x, shape = ProjectTo(x), np.shape(x)
+    project_x, shape, like = ProjectTo(x), np.shape(x), _duck(x)
 
     def mean_pullback(dy):
-        dx = _broadcast_tangent(_unreduce(dy, axes, keepdims) / n, shape)
+        dx = _broadcast_tangent(_unreduce(dy, axes, keepdims) / n, shape, like)
         return (NoTangent(), project_x(dx), *no_tangents(args))
 
     return np.mean(x, *args, **kwargs), mean_pullback
@@ -450,6 +463,8 @@ _register_spread(np.nanvar, lambda y: 1, _nan_variance_gradient)
 def _std_chain(y: Any) -> Any:
     """``d std / d var = 1 / (2 std)``; where ``std`` is 0 (constant data) the derivative does
     not exist and the conventional subgradient 0 is used (never ``inf * 0 = nan``)."""
+    if is_duck_array(y):  # out= and where= are numpy's; the same, lazily
+        return np.where(y != 0, 1.0 / (2.0 * np.where(y != 0, y, 1.0)), 0.0)
     y = np.asarray(y)
     return np.divide(
         1.0, 2.0 * y, out=np.zeros(y.shape, dtype=np.result_type(y, 1.0)), where=y != 0
@@ -557,7 +572,7 @@ def _(x, *args, **kwargs):
         dx = dy
         for _ in range(n):
             dx = -np.diff(dx, axis=axis, prepend=0, append=0)
-        dx = np.take(dx, range(start, start + length), axis=axis)
+        dx = np.take(dx, np.arange(start, start + length), axis=axis)
         return (NoTangent(), project_x(dx), *no_tangents(args))
 
     return np.diff(x, *args, **kwargs), diff_pullback
@@ -1014,7 +1029,7 @@ def _(*args, **kwargs):
         # y = [to_begin, x[1:] - x[:-1], to_end] on x = ravel(ary): the difference's adjoint
         # is dx[i] = dd[i-1] - dd[i]; the edges are copied.
         dd = dy[begin:end]
-        dx = -np.diff(dd, prepend=0, append=0) if np.size(ary) else dd
+        dx = -np.diff(dd, prepend=0, append=0) if size_of(ary) else dd
         pieces = (dx, dy[end:], dy[:begin])
         tangents = [
             NoTangent() if v is None else project(np.reshape(d, np.shape(v)))

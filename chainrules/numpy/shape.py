@@ -40,6 +40,7 @@ type; a list output (what ``split`` returns) has a ``Tangent(list, ...)`` whose 
 
 from __future__ import annotations
 
+import math
 import operator
 from collections.abc import Callable
 from typing import Any
@@ -58,6 +59,7 @@ from chainrules_core import (
     unbroadcast,
     unthunk,
 )
+from chainrules_core.arrays import ARRAY_TYPES, is_duck_array
 
 # --------------------------------------------------------------------------------------------------
 # Shared mechanism (also used by chainrules.numpy.indexing)
@@ -108,7 +110,7 @@ def sequence_cotangent(xs: Any, dxs: list) -> Any:
         array([[1., 1.],
                [1., 1.]])
     """
-    return np.stack(dxs) if isinstance(xs, np.ndarray) else dxs
+    return np.stack(dxs) if isinstance(xs, ARRAY_TYPES) else dxs
 
 
 def _zero_or_reshaped(dy: Any, shape: tuple) -> Any:
@@ -124,13 +126,15 @@ def flat_positions(x: Any) -> np.ndarray:
         array([[0, 1, 2],
                [3, 4, 5]])
     """
+    if is_duck_array(x):  # numpy's positions: a duck array has no memory layout to follow
+        return np.arange(size_of(x)).reshape(np.shape(x))
     # empty_like keeps x's memory layout, which ravel(order='K') and friends read in.
     positions = np.empty_like(x, dtype=np.intp)
     positions[...] = np.arange(positions.size).reshape(positions.shape)
     return positions
 
 
-def scatter_add(dy: Any, shape: tuple, index: Any) -> Any:
+def scatter_add(dy: Any, shape: tuple, index: Any, like: Any = None) -> Any:
     """The adjoint of ``x[index]``: zeros of ``shape`` with ``dy`` added in at ``index``.
 
     An entry that ``index`` names several times accumulates every value aimed at it.
@@ -138,13 +142,53 @@ def scatter_add(dy: Any, shape: tuple, index: Any) -> Any:
     Example:
         >>> scatter_add(np.array([1.0, 2.0, 3.0]), (2,), [0, 1, 0])
         array([4., 2.])
+
+    ``like``, a duck array of ``shape`` (see :mod:`chainrules_core.arrays`), makes the result one
+    of its type; duck arrays have no ``np.add.at``, so an entry named twice is an error there.
     """
-    dx = np.zeros_like(dy, shape=shape)
-    if _names_an_entry_twice(index):
-        np.add.at(dx, index, dy)
-    else:
-        dx[index] = dy  # basic indexing and masks: plain assignment is many times faster
+    dx = np.zeros_like(dy, shape=shape) if like is None else np.zeros_like(like)
+    if names_an_entry_twice(index):
+        if is_duck_array(dx):
+            _refuse_repeats(index, dx)
+        else:
+            np.add.at(dx, index, dy)
+            return dx
+    elif is_duck_array(dx) and any(n != n for n in np.shape(dy)):
+        raise NotImplementedError(
+            f"cannot differentiate x[mask] on a {_kind(dx)} array: the selection's length is "
+            "unknown until it is computed (dask writes it as nan), so its cotangent cannot be "
+            "put back; use np.where(mask, x, 0) instead of selecting"
+        )
+    elif is_duck_array(dx) and getattr(index, "ndim", 1) > 1:
+        # a mask of several axes: dask assigns through one 1-d index only, so assign the
+        # flattened entries and reshape (which merges axes, as dask can)
+        flat = np.ravel(dx)
+        flat[np.flatnonzero(index)] = dy
+        return np.reshape(flat, shape)
+    dx[index] = dy  # basic indexing and masks: plain assignment is many times faster
     return dx
+
+
+def _kind(x: Any) -> str:
+    """``dask.Array`` for a dask array: the library and the type, for error messages."""
+    return f"{type(x).__module__.partition('.')[0]}.{type(x).__name__}"
+
+
+def _refuse_repeats(index: Any, dx: Any) -> None:
+    parts = index if isinstance(index, tuple) else (index,)
+    for p in parts:
+        if isinstance(p, _NEVER_REPEATING):
+            continue
+        # (an index that is itself a duck array cannot be checked without computing it)
+        if is_duck_array(p) or np.unique(p).size != np.size(p):
+            kind = _kind(dx)
+            raise NotImplementedError(
+                f"cannot differentiate x[index] on a {kind} array for an integer-array index "
+                f"that may name an entry twice (or is itself a {kind}, which cannot be checked "
+                "without computing it): numpy adds up such cotangents with np.add.at, which "
+                f"{kind} lacks; index with slices, a boolean mask, or numpy integers that name "
+                "each entry once"
+            )
 
 
 def scatter_into(buffer: np.ndarray, index: Any, dy: Any) -> np.ndarray:
@@ -155,7 +199,7 @@ def scatter_into(buffer: np.ndarray, index: Any, dy: Any) -> np.ndarray:
         >>> scatter_into(np.ones(2), [0, 0], np.array([1.0, 2.0]))
         array([4., 1.])
     """
-    if _names_an_entry_twice(index):
+    if names_an_entry_twice(index):
         np.add.at(buffer, index, dy)
     else:
         buffer[index] += dy
@@ -173,7 +217,7 @@ def _scatter_add_frule(tangents, dy, shape, index):
 _NEVER_REPEATING = (int, np.integer, slice, type(None), type(Ellipsis))
 
 
-def _names_an_entry_twice(index: Any) -> bool:
+def names_an_entry_twice(index: Any) -> bool:
     """Whether ``index`` may name an entry twice: only integer arrays (and lists) can."""
     parts = index if isinstance(index, tuple) else (index,)
     return not all(
@@ -193,7 +237,7 @@ def gather_adjoint(dy: Any, gather: Callable, args: tuple, kwargs: dict, positio
     """
     x = args[position]
     positions = gather(*_replaced(args, position, flat_positions(x)), **_without_out(kwargs))
-    dx = scatter_add(np.ravel(dy), (np.size(x),), np.ravel(positions))
+    dx = scatter_add(np.ravel(dy), (size_of(x),), np.ravel(positions))
     return np.reshape(dx, np.shape(x))
 
 
@@ -260,7 +304,9 @@ def _reshape_back(dy, x, *args, **kwargs):
 
 def _reorder_back(dy, x, f, order, args, kwargs):
     """Undo ``f``, which reads ``x`` in ``order``; 'A' and 'K' depend on ``x``'s memory layout."""
-    if order in ("C", "F"):
+    if order == "C":  # numpy's default, which duck arrays' reshape may not take as an option
+        return np.reshape(dy, np.shape(x))
+    if order == "F":
         return np.reshape(dy, np.shape(x), order=order)
     return gather_adjoint(dy, f, (x, *args), kwargs)
 
@@ -322,7 +368,7 @@ for _f in (np.atleast_1d, np.atleast_2d, np.atleast_3d):
 def _transpose_adjoint(dy, a, axes=None):
     if axes is None:
         return np.transpose(dy)
-    return np.transpose(dy, np.argsort(np.asarray(axes) % np.ndim(a)))
+    return np.transpose(dy, tuple(np.argsort(np.asarray(axes) % np.ndim(a)).tolist()))
 
 
 def _moveaxis_adjoint(dy, a, source, destination):
@@ -385,9 +431,27 @@ linear_rules(np.diag, _diag_adjoint)
 # Joining and splitting
 
 
+def size_of(x: Any) -> int:
+    """The number of entries of ``x`` (``np.size``, which duck arrays need not implement)."""
+    return math.prod(np.shape(x))
+
+
+def split_along(dy: Any, sizes: list[int], axis: int) -> list:
+    """``dy`` cut along ``axis`` into consecutive pieces of ``sizes`` entries (as ``np.split``
+    does, by slicing, which duck arrays support).
+
+    Example:
+        >>> [p.tolist() for p in split_along(np.arange(5.0), [2, 3], 0)]
+        [[0.0, 1.0], [2.0, 3.0, 4.0]]
+    """
+    lead = (slice(None),) * (axis % np.ndim(dy))
+    ends = np.cumsum(sizes)
+    return [dy[(*lead, slice(end - n, end))] for n, end in zip(sizes, ends, strict=True)]
+
+
 def _concatenate_layout(arrays, axis=0, *args, **kwargs):
     if axis is None:
-        return 0, [np.size(x) for x in arrays]
+        return 0, [size_of(x) for x in arrays]
     return axis, [np.shape(x)[axis] for x in arrays]
 
 
@@ -425,7 +489,7 @@ def _joining_rules(f: Callable, layout: Callable) -> None:
         project_arrays = ProjectTo(arrays)
 
         def joining_pullback(dy):
-            pieces = np.split(dy, np.cumsum(sizes)[:-1], axis=axis)
+            pieces = split_along(dy, sizes, axis)
             dxs = [np.reshape(piece, shape) for piece, shape in zip(pieces, shapes, strict=True)]
             return NoTangent(), project_arrays(sequence_cotangent(arrays, dxs)), *no_tangents(args)
 
@@ -451,7 +515,7 @@ _joining_rules(np.column_stack, _column_stack_layout)
 def _append_split(arr: Any, axis: Any) -> tuple[int, int]:
     """Where ``append(arr, values, axis)`` splits into the two pieces: ``(axis, length of arr)``."""
     if axis is None:  # both arguments are flattened first
-        return 0, np.size(arr)
+        return 0, size_of(arr)
     return axis, np.shape(arr)[axis]
 
 
@@ -461,7 +525,7 @@ def _(arr, values, *args, **kwargs):
     project_arr, project_values = ProjectTo(arr), ProjectTo(values)
 
     def append_pullback(dy):
-        darr, dvalues = np.split(dy, [length], axis=axis)
+        darr, dvalues = split_along(dy, [length, np.shape(dy)[axis] - length], axis)
         return (
             NoTangent(),
             project_arr(np.reshape(darr, np.shape(arr))),
@@ -526,7 +590,7 @@ def _index_expression_rules(concatenator: Any) -> None:
 
         def index_expression_pullback(dy):
             dentries = scatter_add(np.ravel(dy), (sum(sizes),), origins)
-            pieces = np.split(dentries, np.cumsum(sizes)[:-1])
+            pieces = split_along(dentries, sizes, 0)
             ditems = [np.reshape(p, np.shape(item)) for p, item in zip(pieces, items, strict=True)]
             dkey = sequence_cotangent(key, ditems) if isinstance(key, tuple) else ditems[0]
             return NoTangent(), NoTangent(), project_key(dkey)

@@ -55,6 +55,8 @@ from chainrules.numpy.shape import (
     gather_rules,
     linear_rules,
     scatter_add,
+    size_of,
+    split_along,
 )
 from chainrules.operator import item_tangents, sequence_tangent
 from chainrules_core import (
@@ -115,7 +117,7 @@ def _numbered_leaves(arrays: Any, start: int = 0) -> tuple[Any, int]:
             positions, start = _numbered_leaves(item, start)
             numbered.append(positions)
         return numbered, start
-    size = np.size(arrays)
+    size = size_of(arrays)
     return np.arange(start, start + size).reshape(np.shape(arrays)), start + size
 
 
@@ -127,7 +129,7 @@ def _leaf_cotangents(arrays: Any, dentries: np.ndarray, start: int = 0) -> tuple
             dleaf, start = _leaf_cotangents(item, dentries, start)
             dleaves.append(dleaf)
         return dleaves, start
-    size = np.size(arrays)
+    size = size_of(arrays)
     return np.reshape(dentries[start : start + size], np.shape(arrays)), start + size
 
 
@@ -187,7 +189,7 @@ def _(tangents, *args, **kwargs):
 def _(*xi, **kwargs):
     # each output is its input, flattened and laid along one axis, repeated along the others: the
     # sparse grid holds each input in that layout
-    layouts = np.meshgrid(*xi, **{**kwargs, "sparse": True, "copy": False})
+    layouts = np.meshgrid(*xi, **{**kwargs, "sparse": True})
     projects = [ProjectTo(x) for x in xi]
 
     def meshgrid_pullback(dys):
@@ -237,7 +239,7 @@ def _(tangents, x, /, **kwargs):
 def _insert_origins(arr: Any, obj: Any, values: Any, *args, **kwargs) -> np.ndarray:
     """Where each entry of ``insert(arr, obj, values, ...)`` comes from, numbering ``arr``'s
     entries first and ``values``' after them."""
-    value_positions = flat_positions(np.asarray(values)) + np.size(arr)
+    value_positions = flat_positions(np.asarray(values)) + size_of(arr)
     return np.insert(flat_positions(np.asarray(arr)), obj, value_positions, *args, **kwargs)
 
 
@@ -247,8 +249,8 @@ def _(arr, obj, values, *args, **kwargs):
     project_arr, project_values = ProjectTo(arr), ProjectTo(values)
 
     def insert_pullback(dy):
-        dentries = scatter_add(np.ravel(dy), (np.size(arr) + np.size(values),), origins)
-        darr, dvalues = np.split(dentries, [np.size(arr)])
+        dentries = scatter_add(np.ravel(dy), (size_of(arr) + size_of(values),), origins)
+        darr, dvalues = split_along(dentries, [size_of(arr), size_of(values)], 0)
         return (
             NoTangent(),
             project_arr(np.reshape(darr, np.shape(arr))),
@@ -309,7 +311,7 @@ def _(filt, *args, **kwargs):
     project_filt = ProjectTo(filt)
 
     def trim_zeros_pullback(dy):
-        dfilt = scatter_add(np.ravel(dy), (np.size(filt),), np.ravel(origins))
+        dfilt = scatter_add(np.ravel(dy), (size_of(filt),), np.ravel(origins))
         return NoTangent(), project_filt(np.reshape(dfilt, np.shape(filt))), *no_tangents(args)
 
     return np.trim_zeros(filt, *args, **kwargs), trim_zeros_pullback
@@ -362,14 +364,14 @@ def _set_rules(f: Callable, arity: int) -> None:
         arrays, args = args[:arity], args[arity:]
         result, several, _, origins = origins_of(arrays, args, kwargs)
         projects = [ProjectTo(x) for x in arrays]
-        sizes = [np.size(x) for x in arrays]
+        sizes = [size_of(x) for x in arrays]
 
         def set_pullback(dresult):
             dvalues = unthunk(dresult[0] if several else dresult)
             if isinstance(dvalues, AbstractZero):
                 return NoTangent(), *(ZeroTangent() for _ in arrays), *no_tangents(args)
             dentries = scatter_add(np.ravel(dvalues), (sum(sizes),), origins)
-            pieces = np.split(dentries, np.cumsum(sizes)[:-1])
+            pieces = split_along(dentries, sizes, 0)
             dxs = (
                 project(np.reshape(piece, np.shape(x)))
                 for project, piece, x in zip(projects, pieces, arrays, strict=True)
@@ -819,7 +821,7 @@ def _(tangents, *args):
 def _bin_edges_layout(a, args, kwargs):
     options = bound_arguments(np.histogram_bin_edges, (a, *args), kwargs)
     edges = np.histogram_bin_edges(a, *args, **kwargs)
-    data_edges = options["range"] is None and np.ndim(options["bins"]) == 0 and np.size(a) > 0
+    data_edges = options["range"] is None and np.ndim(options["bins"]) == 0 and size_of(a) > 0
     return edges, data_edges
 
 
@@ -833,7 +835,7 @@ def _(a, *args, **kwargs):
         if not data_edges or isinstance(dedges, AbstractZero) or np.ptp(a) == 0:
             return NoTangent(), ZeroTangent(), *no_tangents(args)
         t = np.linspace(0.0, 1.0, len(edges))
-        da = np.zeros(np.size(a))
+        da = np.zeros(size_of(a))
         # the first edge is the minimum, the last the maximum, the rest evenly between
         da[np.argmin(a)] += np.sum((1 - t) * dedges)
         da[np.argmax(a)] += np.sum(t * dedges)

@@ -19,13 +19,12 @@ import warnings
 import numpy as np
 import pytest
 
+from registry_calls import call_refusing_warnings, numbers_of, valid_call
+
 from chainrules import coverage
 from chainrules_core.testing import test_frule, test_rrule
 
 SHAPES = [(3,), (2, 3)]
-# Inside (0, 1) and away from its ends: in the domain of log, sqrt and arcsin, away from the kinks
-# of abs at 0 and from the integer jumps of floor and round.
-LOW, HIGH = 0.2, 0.8
 STEP = 1e-6
 # A jump moves the output by far more than STEP times any slope the audited functions have.
 JUMP = 1e-3
@@ -72,47 +71,6 @@ def _is_random(name):
     return coverage._namespace_of(name) in ("numpy.random", "numpy.random.Generator")
 
 
-def _inputs(shape, count, seed):
-    """``count`` random arrays in [LOW, HIGH] whose entries are spread at least a tenth of the
-    range apart (for six entries), so no finite-difference step reorders them (max, sort, median)."""
-    rng = np.random.default_rng(seed)
-    size = int(np.prod(shape))
-    slots = [rng.permutation(size) + rng.uniform(0.25, 0.75, size) for _ in range(count)]
-    return [(LOW + (HIGH - LOW) * slot / size).reshape(shape) for slot in slots]
-
-
-def _call(f, args):
-    """``f(*args)`` with floating-point warnings raised, so a call outside the domain is refused."""
-    with np.errstate(all="raise"), warnings.catch_warnings():
-        warnings.simplefilter("error")
-        return f(*(a.copy() for a in args))
-
-
-def _numbers(y):
-    """The numeric content of an output as one float vector (tuples and lists are walked)."""
-    if isinstance(y, (tuple, list)):
-        parts = [_numbers(v) for v in y]
-        return np.concatenate(parts) if parts else np.empty(0)
-    if isinstance(y, (bool, int, float, complex, np.ndarray, np.generic)):
-        a = np.asarray(y)
-        if a.dtype.kind in "biufc":
-            return np.ascontiguousarray(a, dtype=complex).view(float).ravel()
-    return np.empty(0)
-
-
-def _valid_call(f, shape):
-    """The arguments (one float array, else two) for which numpy computes ``f``, or ``None``."""
-    for count in (1, 2):
-        args = _inputs(shape, count, seed=count)
-        try:
-            y = _call(f, args)
-        except Exception:  # numpy refuses this call: wrong arity, shape or domain
-            continue
-        if np.all(np.isfinite(_numbers(y))):
-            return args
-    return None
-
-
 def _moving_entries(f, args):
     """``(argument, entry, change)`` for each input entry that moves the output by a small step."""
     moving = []
@@ -122,7 +80,7 @@ def _moving_entries(f, args):
             for sign in (1, -1):
                 stepped = [b.copy() for b in args]
                 stepped[i].flat[j] += sign * STEP
-                outputs.append(_numbers(_call(f, stepped)))
+                outputs.append(numbers_of(call_refusing_warnings(f, stepped)))
             change = np.max(np.abs(outputs[0] - outputs[1]), initial=0.0)
             if 0 < change < JUMP:
                 moving.append((i, j, change))
@@ -150,7 +108,7 @@ def _audit_cases(names: list) -> list:
         )
         f = coverage.lookup(name)
         for shape in SHAPES:
-            if _valid_call(f, shape) is not None:
+            if valid_call(f, shape) is not None:
                 cases.append(pytest.param(name, shape, marks=marks, id=f"{name}-{shape}"))
     return cases
 
@@ -161,7 +119,7 @@ CONSTANT_CASES = _audit_cases(NON_DIFFERENTIABLE)
 @pytest.mark.parametrize(("name", "shape"), CONSTANT_CASES)
 def test_non_differentiable_registration_is_constant_away_from_jumps(name, shape):
     f = coverage.lookup(name)
-    moving = _moving_entries(f, _valid_call(f, shape))
+    moving = _moving_entries(f, valid_call(f, shape))
     assert not moving, (
         f"{name} is registered as non-differentiable, but its output changes smoothly with its "
         f"input (argument, entry, change over a step of {2 * STEP:g}): {moving}"
@@ -180,7 +138,7 @@ RULE_CASES = _audit_cases(DIFFERENTIABLE)
 @pytest.mark.parametrize(("name", "shape"), RULE_CASES)
 def test_rules_match_finite_differences_on_float_arrays(name, shape):
     f = coverage.lookup(name)
-    args = _valid_call(f, shape)
+    args = valid_call(f, shape)
     row = coverage.status(name)
     if row.rrule == "yes":
         test_rrule(f, *args)

@@ -34,6 +34,7 @@ from chainrules_core import (
     unbroadcast,
     unthunk,
 )
+from chainrules_core.arrays import is_duck_array
 from chainrules_core.projection import Projector, ProjectTo
 from chainrules_core.rule_helpers import ScalarPullback
 from chainrules_core.rules import RuleTable
@@ -63,6 +64,8 @@ for _decision in (
     special_methods,
     errors.user_location,
     store.is_tracked,
+    store._slot_names,
+    is_duck_array,
     reaches_tracked,
     inspect.getattr_static,
     ProjectTo,
