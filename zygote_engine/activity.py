@@ -77,6 +77,7 @@ class FunctionAnalysis:
         self.assign_counts: dict[str, int] = dict.fromkeys(self.params, 1)
         self.loop_assigned: set[str] = set()
         self.loop_variables: set[str] = set()
+        self.deleted: set[str] = set()  # names a ``del`` unbinds
         self.receivers: dict[str, str] = {}  # m -> obj for ``m = getattr(obj, "name")``
         self.loaded = _LoadedNames()
         self._scan(nf.body, in_loop=False)
@@ -109,6 +110,8 @@ class FunctionAnalysis:
             elif isinstance(s, ast.For):
                 targets = [s.target.id]
                 self.loop_variables.add(s.target.id)
+            elif isinstance(s, ast.Delete):
+                self.deleted.update(t.id for t in s.targets)
             for t in targets:
                 self.locals.add(t)
                 self.assign_counts[t] = self.assign_counts.get(t, 0) + 1
@@ -256,8 +259,12 @@ class FunctionAnalysis:
         return names
 
     def reads_module_state(self, value: ast.expr) -> bool:
-        """Whether ``value`` is ``getattr(module, "name")``: the normal form reads a module's
-        state (an array, an object) so, and its derivative goes to the module's attribute."""
+        """Whether ``value`` is ``getattr(module, "name")`` or ``zy.read_global(...)``: the
+        normal form reads a module's state (an array, an object, a global that code assigns)
+        so, and its derivative goes to the module's attribute (never a constant: a caller that
+        asks for no derivative of module state knows nothing of what code assigned)."""
+        if isinstance(value, ast.Call) and _is_helper(value.func, ("read_global",)):
+            return True
         return (
             isinstance(value, ast.Call)
             and isinstance(value.func, ast.Name)
@@ -268,8 +275,8 @@ class FunctionAnalysis:
         )
 
     def needs_pullback(self, call: ast.Call) -> bool:
-        if self.reads_module_state(call):
-            return True
+        if self.reads_module_state(call) or _is_helper(call.func, _GLOBAL_WRITES):
+            return True  # a write of a global, even of a constant, replaces what reads see
         if self._has_no_tangent(call):
             return False
         atoms = [call.func, *call.args, *(k.value for k in call.keywords)]
@@ -355,7 +362,10 @@ class FunctionAnalysis:
             return True
         name = e.id if isinstance(e, ast.Name) else None
         return (
-            name in self.locals and name not in self.loop_variables and not self.needs_reset(name)
+            name in self.locals
+            and name not in self.loop_variables
+            and not self.needs_reset(name)
+            and name not in self.deleted
         )
 
     # -- generation --
@@ -365,6 +375,19 @@ class FunctionAnalysis:
 _TEST_OPERATORS = frozenset(
     {"lt", "le", "gt", "ge", "eq", "ne", "not_", "truth", "is_", "is_not", "contains"}
 )
+
+
+_GLOBAL_WRITES = ("write_global", "delete_global")
+
+
+def _is_helper(func: ast.expr, names: tuple[str, ...]) -> bool:
+    """Whether ``func`` is one of the helpers ``zy.<name>`` of ``names``."""
+    return (
+        isinstance(func, ast.Attribute)
+        and isinstance(func.value, ast.Name)
+        and func.value.id == HELPERS_NAME
+        and func.attr in names
+    )
 
 
 def _is_pure(call: ast.Call) -> bool:

@@ -20,6 +20,8 @@ import types
 import weakref
 from typing import Any
 
+from zygote_engine import module_state
+from zygote_engine.module_state import NAMESPACE
 from zygote_engine.transform import forget_generated, note_origin, transform, transform_jvp
 
 __all__ = [
@@ -162,6 +164,8 @@ def _build(fn: types.FunctionType, code: types.CodeType) -> types.FunctionType:
     if not _runtime_cells:
         _runtime_cells.update({k: types.CellType(v) for k, v in RUNTIME_OBJECTS.items()})
     user_cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
+    if NAMESPACE in code.co_freevars and NAMESPACE not in user_cells:
+        user_cells[NAMESPACE] = types.CellType(fn.__globals__)  # see module_state.py
     closure = tuple(_runtime_cells.get(name) or user_cells[name] for name in code.co_freevars)
     forward = types.FunctionType(code, fn.__globals__, code.co_name, fn.__defaults__, closure)
     forward.__kwdefaults__ = fn.__kwdefaults__
@@ -174,10 +178,21 @@ def refresh() -> None:
     Meant for between differentiations: a backward pass still pending from before would no longer
     be recognised as the engine's own."""
     with _lock:
-        _transforms.clear()
-        _jvp_transforms.clear()
-        FORWARDS.clear()
-        VARIANTS.clear()
-        _JVPS.clear()
+        _forget_transforms()
         forget_generated()
+        module_state.forget()
         BACKWARD_CODES.clear()
+
+
+def _forget_transforms() -> None:
+    """Forget the transforms, so that each function is transformed again when next called (a
+    global it reads has become one that code assigns, see module_state.py); what runs now
+    keeps running, and its backward passes are still the engine's."""
+    _transforms.clear()
+    _jvp_transforms.clear()
+    FORWARDS.clear()
+    VARIANTS.clear()
+    _JVPS.clear()
+
+
+module_state.on_stale.append(_forget_transforms)

@@ -24,6 +24,7 @@ from zygote_engine.inline import (
     operand_text,
     scalar_adjoint,
 )
+from zygote_engine.module_state import NAMESPACE
 from zygote_engine.normalize import HELPERS_NAME, OPERATOR_NAME, Namer
 
 __all__ = ["RUNTIME_NAMES", "generate_jvp"]
@@ -41,6 +42,7 @@ RUNTIME_NAMES = (
     "__PARTIALS",
     "__ZEROS",
     "__jtuple",
+    NAMESPACE,
     OPERATOR_NAME,
     HELPERS_NAME,
 )

@@ -5,7 +5,8 @@ After normalisation a function body holds only these statements:
 * ``name = atom`` and ``name = f(atom, ..., key=atom)`` (every operation is a call; an atom is a
   name, a constant or an attribute of a module);
 * ``f(atom, ...)`` for a call whose result is unused (mutation: ``operator.setitem``, ``append``);
-* ``name = <lambda>`` / nested ``def``, ``raise name`` and raw inactive statements (``assert``);
+* ``name = <lambda>`` / nested ``def``, ``raise name``, ``del name`` and raw inactive statements
+  (``assert``);
 * ``if name:``, ``for name in name:`` (over a list made by ``zy.collect``) and ``while name:``
   (whose condition is recomputed at the end of the body);
 * ``with name as name:`` (one context manager, entered and exited as Python does);
@@ -393,6 +394,8 @@ class _Anf:
             value = self.rhs(s.value)
             if isinstance(value, ast.Call):
                 self.emit(ast.Expr(value))
+            elif isinstance(value, ast.Name):  # a bare name is read: it may be unbound
+                self.emit(_assign(self.namer.fresh("t"), value, self.line))
         elif isinstance(s, ast.If):
             test = self.atom(s.test)
             self.emit(
@@ -448,9 +451,13 @@ class _Anf:
             raise AssertionError(f"normalize: unexpected statement {type(s).__name__} (fence gap)")
 
     def delete(self, target: ast.expr) -> None:
-        """``del d[k]`` and ``del obj.a`` are operations; ``del name`` only unbinds, which the
-        generated code must not do (the backward pass may still read the name): it is dropped."""
-        if isinstance(target, ast.Subscript):
+        """``del d[k]`` and ``del obj.a`` are operations; ``del name`` stays a statement, which
+        unbinds the name as in Python (the backward pass never reads a deleted name: the values
+        it needs are kept where it is read, see ``FunctionAnalysis.is_stable``)."""
+        if isinstance(target, ast.Name):
+            self.emit(ast.Delete(targets=[_name(target.id, store=False)]))
+            self.out[-1].targets[0].ctx = ast.Del()
+        elif isinstance(target, ast.Subscript):
             obj, key = self.atom(target.value), self.index(target.slice)
             self.emit(ast.Expr(ast.Call(self.op("delitem"), [obj, key], [])))
         elif isinstance(target, ast.Attribute):

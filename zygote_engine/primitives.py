@@ -6,6 +6,7 @@ Normalised code refers to this module as ``zy``.
 
 from __future__ import annotations
 
+import builtins as _builtins
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -18,6 +19,7 @@ __all__ = [
     "as_tuple",
     "collect",
     "concat",
+    "delete_global",
     "exits",
     "is_mapping",
     "is_sequence",
@@ -28,6 +30,8 @@ __all__ = [
     "mapping_rest",
     "merge_dicts",
     "positional_attribute",
+    "read_global",
+    "write_global",
 ]
 
 
@@ -87,6 +91,37 @@ def append(xs: list, item: Any) -> None:
 def apply(f: Any, args: tuple, kwargs: dict) -> Any:
     """``f(*args, **kwargs)``: a call with starred arguments, as one operation."""
     return f(*args, **kwargs)
+
+
+# -- the module state that differentiated code assigns (see zygote_engine.module_state) --
+
+
+def read_global(namespace: dict, name: str) -> Any:
+    """The global ``name`` of the module whose globals are ``namespace`` (a builtin if none)."""
+    found = namespace.get(name, _MISSING)
+    if found is _MISSING:
+        builtins = namespace.get("__builtins__", _builtins)
+        builtins = builtins if isinstance(builtins, dict) else vars(builtins)
+        found = builtins.get(name, _MISSING)
+        if found is _MISSING:
+            raise NameError(f"name {name!r} is not defined", name=name)
+    return found
+
+
+def write_global(namespace: dict, name: str, value: Any) -> None:
+    """``global name; name = value``."""
+    namespace[name] = value
+
+
+def delete_global(namespace: dict, name: str) -> None:
+    """``global name; del name``."""
+    try:
+        del namespace[name]
+    except KeyError:
+        raise NameError(f"name {name!r} is not defined", name=name) from None
+
+
+_MISSING = object()
 
 
 # -- the structural tests and reads of match statements (see zygote_engine.patterns) --

@@ -25,6 +25,7 @@ from zygote_engine.inline import (
     operand_text,
     scalar_adjoint,
 )
+from zygote_engine.module_state import NAMESPACE
 from zygote_engine.normalize import HELPERS_NAME, OPERATOR_NAME, Namer
 
 __all__ = ["POSITIONAL_CALL_LIMIT", "RUNTIME_NAMES", "FunctionInfo", "generate"]
@@ -53,6 +54,7 @@ RUNTIME_NAMES = (
     "__deposit",
     "__resolve",
     "__cut_short",
+    NAMESPACE,
     OPERATOR_NAME,
     HELPERS_NAME,
 )
@@ -112,7 +114,7 @@ class _Reverse(FunctionAnalysis):
             head += parse("__stack = __tape.copy()", line)
         tail = []
         for g in sorted(n for n in self.active if n not in self.locals and self.info.is_global(n)):
-            tail += parse(f"__deposit(__cx, {g}, {self.dname(g)})", line)
+            tail += parse(f"__deposit(__cx, {g}, {self.dname(g)}, {NAMESPACE}, {g!r})", line)
         captured = sorted(
             n for n in self.active if n in self.info.freevars and n not in self.locals
         )

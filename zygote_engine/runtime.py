@@ -42,6 +42,7 @@ from zygote_engine.errors import (
     missing_rule_message,
     user_location,
 )
+from zygote_engine.module_state import deposit_global
 from zygote_engine.reverse import POSITIONAL_CALL_LIMIT
 from zygote_engine.store import ZERO_TYPES, is_tracked
 
@@ -673,7 +674,7 @@ cache.RUNTIME_OBJECTS.update(
         "__must_run": must_run,
         "__closure_tangent": _closure_tangent,
         "__cut_short": _cut_short,
-        "__deposit": lambda cx, obj, dx: cx.deposit(obj, dx),
+        "__deposit": deposit_global,
         "__resolve": lambda cx, obj, dx: cx.resolve(obj, dx),
         "operator": operator,
         "zy": zy,

@@ -67,10 +67,13 @@ class MutationStore:
         3.0
     """
 
-    __slots__ = ("store", "written")
+    __slots__ = ("assigned", "store", "written")
 
     def __init__(self) -> None:
         self.store: dict[int, tuple[Any, dict]] = {}
+        # the module globals this differentiation assigned, (id(module), name) (see
+        # zygote_engine/lib/module_state.py); None until the first
+        self.assigned: set | None = None
         # the arrays written in place, from the first write on (see zygote_engine.array_writes)
         self.written: ArrayWrites | None = None
 

@@ -21,6 +21,7 @@ from zygote_engine.codegen import compile_generated, definition_paths, follow, p
 from zygote_engine.emit import function_def
 from zygote_engine.errors import ENGINE_DIRECTORY, UnsupportedConstructError, user_location
 from zygote_engine.fence import check_supported
+from zygote_engine.module_state import route_globals
 from zygote_engine.nonlocals import box_nonlocals
 from zygote_engine.normalize import Namer, all_names, normalize
 from zygote_engine.source import FunctionSource, get_source
@@ -175,6 +176,8 @@ def source_of(fn: types.FunctionType) -> FunctionSource:
 def _generate(fn: types.FunctionType, generate) -> tuple[FunctionSource, ast.FunctionDef]:
     src = source_of(fn)
     src = dataclasses.replace(src, node=box_nonlocals(src.node, src.filename))
+    node = route_globals(src.node, src.filename, fn.__globals__, src.freevars)
+    src = dataclasses.replace(src, node=node)
     check_supported(src.node, src.filename)
     namer = Namer(all_names(src.node))
     closure = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))

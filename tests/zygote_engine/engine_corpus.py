@@ -2033,3 +2033,74 @@ def nonlocal_two_levels_down_of_a_parameter(x):
         return x
 
     return middle() + x
+
+
+# --- assigning globals ----------------------------------------------------------------------------
+
+_GAIN = 2.0
+_LATEST = None
+_COUNT = 0
+
+
+def _gain_times(v):
+    return _GAIN * v
+
+
+def _remember(v):
+    global _LATEST
+    _LATEST = v * v
+
+
+@case(1.5)
+def global_assigned_then_read_by_a_callee(x):
+    global _GAIN
+    y = _GAIN * x  # read before the assignment: the constant 2
+    _GAIN = x * x
+    z = _gain_times(x)  # the callee reads x²
+    _GAIN = 2.0  # a constant replaces it again
+    return y + z + _gain_times(x)
+
+
+@case(0.8)
+def global_assigned_by_a_callee_then_read(x):
+    _remember(x)
+    first = _LATEST * x  # read here, after the callee's assignment
+    _remember(first)
+    return first + _LATEST
+
+
+@case(1.3)
+def global_augmented_unpacked_and_loop_assignments(x):
+    global _LATEST, _COUNT
+    _LATEST, other = x, 2.0 * x
+    _LATEST *= other
+    for _COUNT in range(2):
+        _LATEST = _LATEST + x
+    return _LATEST * _COUNT
+
+
+@case(0.6)
+def global_deleted_and_assigned_again(x):
+    global _LATEST
+    _LATEST = x * 3.0
+    y = _LATEST * x
+    del _LATEST
+    try:
+        _LATEST  # noqa: B018 - the read raises
+    except NameError:
+        y = y * 2.0
+    _LATEST = y * y
+    return _LATEST + y
+
+
+@case(1.2)
+def del_of_a_name_then_rebinding_it(x):
+    y = x * x
+    z = y * 3.0
+    del y
+    try:
+        z = z + y  # noqa: F821 - the read raises
+    except UnboundLocalError:
+        z = z * x
+    y = z + x
+    return y * y

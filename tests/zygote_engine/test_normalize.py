@@ -11,6 +11,7 @@ import pytest
 from engine_corpus import CASES
 
 from zygote_engine import primitives
+from zygote_engine.module_state import NAMESPACE, route_globals
 from zygote_engine.normalize import Namer, all_names, normalize
 from zygote_engine.source import get_source
 
@@ -26,6 +27,7 @@ _ALLOWED_STATEMENTS = (
     ast.FunctionDef,
     ast.Raise,
     ast.Assert,
+    ast.Delete,
     ast.Pass,
 )
 _FORBIDDEN = (
@@ -56,7 +58,8 @@ def _normal_form(f):
         value = closure[name].cell_contents if name in closure else f.__globals__.get(name)
         return isinstance(value, types.ModuleType)
 
-    return normalize(src.node, is_module, Namer(all_names(src.node))), src
+    node = route_globals(src.node, src.filename, f.__globals__, src.freevars)
+    return normalize(node, is_module, Namer(all_names(node))), src
 
 
 def _own_statements(body):
@@ -100,6 +103,7 @@ def test_normal_form_computes_the_same_value(f, args):
     if f.__code__.co_freevars:
         pytest.skip("closures cannot be re-created by exec")
     namespace = {**f.__globals__, "operator": operator, "zy": primitives}
+    namespace[NAMESPACE] = f.__globals__  # the globals that code assigns are the module's own
     exec(compile(ast.fix_missing_locations(ast.Module([nf], [])), src.filename, "exec"), namespace)
     expected = f(*copy.deepcopy(args))
     assert namespace["normalized"](*copy.deepcopy(args)) == pytest.approx(expected)

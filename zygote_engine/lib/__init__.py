@@ -10,6 +10,7 @@ from zygote_engine.lib import (  # noqa: F401 - register rules
     containers,
     forward,
     modes,
+    module_state,
     nesting,
     objects,
     primitives,
