@@ -26,7 +26,7 @@ from zygote_engine.recursion import room_to_recurse
 from zygote_engine.runtime import call, must_run
 from zygote_engine.store import WHOLE, ZERO_TYPES, contents_of, is_tracked
 
-__all__ = ["Grads", "Params", "params_pullback"]
+__all__ = ["Grads", "Params", "params_pullback", "params_tangents_pullback"]
 
 _ZERO = ZeroTangent()
 _MISSING = object()  # what a store key names when the container no longer has that member
@@ -272,14 +272,38 @@ def params_pullback(f: Callable[[], Any], params: Params) -> tuple[Any, Callable
         >>> back(np.array([1.0, 0.0]))[w]
         array([3., 0.])
     """
+    y, back_all = params_tangents_pullback(f, params)
+    return y, lambda dy: back_all(dy)[1]
+
+
+def params_tangents_pullback(
+    f: Callable[[], Any], params: Params, cx: ZygoteRuleConfig | None = None
+) -> tuple[Any, Callable[[Any], tuple[Any, Grads]]]:
+    """``(y, back_all)``: ``back_all(dy)`` is ``(df, grads)``, ``f``'s own tangent as well.
+
+    ``df`` is the tangent of ``f`` itself (of the variables it captures, parameters among them)
+    as the engine writes it; nested differentiation needs it (see :mod:`zygote_engine.lib.modes`).
+    ``cx`` is the reverse-mode differentiation to run in (a new one when not given).
+
+    Example:
+        >>> import numpy as np
+        >>> from zygote_engine.params import Params, params_tangents_pullback
+        >>> w = np.array([1.0, 2.0])
+        >>> def scaled(s):
+        ...     return lambda: s * np.sum(w)
+        >>> y, back_all = params_tangents_pullback(scaled(3.0), Params([w]))
+        >>> df, gs = back_all(1.0)
+        >>> df.s, gs[w]
+        (3.0, array([3., 3.]))
+    """
     # differentiated code may mutate container parameters: gradients refer to what they held
     held = {id(p): contents_of(p) for p in params if is_tracked(p)}
-    cx = ZygoteRuleConfig()
+    cx = ZygoteRuleConfig() if cx is None else cx
     with room_to_recurse():
         y, pb = call(cx, f)
     returns_container = is_tracked(y)
 
-    def back(dy: Any) -> Grads:
+    def back_all(dy: Any) -> tuple[Any, Grads]:
         cx.store = {}  # each backward pass starts with an empty store
         writes = cx.written  # arrays written in place (see zygote_engine.array_writes)
         if writes is not None:
@@ -288,7 +312,7 @@ def params_pullback(f: Callable[[], Any], params: Params) -> tuple[Any, Callable
             cx.deposit(y, dy)
             dy = _ZERO
         if type(dy) in ZERO_TYPES and not must_run(pb) and writes is None:
-            return Grads(params, [None] * len(params))
+            return _ZERO, Grads(params, [None] * len(params))
         try:
             with room_to_recurse():
                 df = pb(dy)[0]
@@ -296,13 +320,13 @@ def params_pullback(f: Callable[[], Any], params: Params) -> tuple[Any, Callable
                 for p in params:
                     if type(p) is np.ndarray:
                         cx.accumulate(p, WHOLE, writes.claim(p, _ZERO))
-            return _collect(cx, f, df, params, held)
+            return df, _collect(cx, f, df, params, held)
         finally:
             cx.store = {}  # let go of the objects the entries keep alive
             if writes is not None:  # the arrays end as the forward pass left them
                 writes.finish()
 
-    return y, back
+    return y, back_all
 
 
 # -- gathering the cotangents the backward pass left, and finding the parameters among them --

@@ -56,6 +56,9 @@ def public_gradient(x: Any, dx: Any, held: Any = None) -> Any:
     if isinstance(x, np.ndarray):
         dx = ProjectTo(x)(dx)
         return None if isinstance(dx, AbstractZero) else dx
+    if type(x) is _grads_type():  # one gradient per parameter, as a Grads of the same Params
+        items = _grads_items(dx, len(x))
+        return type(x)(x.params, (public_gradient(g, d) for g, d in zip(x.values(), items)))
     held = contents_of(x) if held is None else held
     if type(x) in (list, tuple):
         items = dx.backing if isinstance(dx, Tangent) else dx
@@ -78,6 +81,9 @@ def public_tangent(y: Any, dy: Any) -> Any:
         (array([0., 0.]), 0.0)
     """
     dy = unthunk(dy)
+    if type(y) is _grads_type():  # one tangent per parameter, as a Grads of the same Params
+        items = _grads_items(dy, len(y))
+        return type(y)(y.params, (public_tangent(g, d) for g, d in zip(y.values(), items)))
     if isinstance(y, np.ndarray):
         if y.dtype.kind not in "fc":
             return None
@@ -118,8 +124,24 @@ def engine_tangent(dx: Any) -> Any:
     """
     if dx is None:
         return ZeroTangent()
+    if type(dx) is _grads_type():
+        return Tangent(type(dx), *map(engine_tangent, dx.values()))
     if type(dx) in (tuple, list):
         return type(dx)(map(engine_tangent, dx))
     if type(dx) is dict:
         return {k: engine_tangent(v) for k, v in dx.items()}
     return dx
+
+
+def _grads_type() -> type:
+    from zygote_engine.params import Grads  # params builds on this module
+
+    return Grads
+
+
+def _grads_items(d: Any, n: int) -> tuple:
+    """The per-parameter items of the engine's tangent of a ``Grads``: ``Tangent(Grads, ...)``,
+    one item per parameter in the order of its ``Params`` (see :mod:`zygote_engine.lib.implicit`)."""
+    if isinstance(d, Tangent) and isinstance(d.backing, tuple):
+        return d.backing
+    return (_NO,) * n

@@ -29,6 +29,7 @@ from chainrules_core import AbstractZero, Tangent, frule, rrule, unthunk
 from zygote_engine.api import (
     Pullback,
     WithGradient,
+    check_scalar,
     derivative,
     gradient,
     pullback,
@@ -46,20 +47,32 @@ from zygote_engine.jacobians import (
     withjacobian,
 )
 from zygote_engine.jvp import forward_pass, jvp
+from zygote_engine.lib.forward import forward_rule
+from zygote_engine.lib.implicit import (
+    directions as parameter_directions,
+)
+from zygote_engine.lib.implicit import (
+    first_cotangents,
+    grads_items,
+    grads_tangent,
+    implicit,
+    params_jvp,
+    params_second_order,
+)
 from zygote_engine.lib.store import NO, ZERO, items_of
-from zygote_engine.params import Params
+from zygote_engine.params import Params, params_pullback, params_tangents_pullback
 from zygote_engine.public import engine_tangent
 
 _config = {"config": ZygoteRuleConfig}
 
 
 def _explicit_arguments(name: str, args: tuple) -> None:
-    """Nested differentiation takes explicit arguments: a ``Params`` would silently be lost."""
+    """``pullback(f, params)`` is not differentiated again: its ``back`` would be lost."""
     if any(isinstance(a, Params) for a in args):
         raise UnsupportedConstructError(
             f"{user_location()}: {name}(f, params) with implicit Params inside differentiated code "
-            f"cannot be differentiated again yet: pass the parameters as arguments, "
-            f"{name}(lambda W, b: loss(W, b), W, b)"
+            f"cannot be differentiated again yet: use gradient(f, params) or jacobian(f, params), "
+            f"or pass the parameters as arguments, {name}(lambda W, b: loss(W, b), W, b)"
         )
 
 
@@ -93,7 +106,8 @@ def _first_order(back_all: Any, dy: Any) -> tuple:
 
 @rrule.register(gradient, **_config)
 def _gradient(cx, f: Any, *args: Any):
-    _explicit_arguments("gradient", args)
+    if implicit(args):
+        return _params_gradient(f, args[0])
     grads = gradient(f, *args)
     n = len(args)
 
@@ -108,7 +122,8 @@ def _gradient(cx, f: Any, *args: Any):
 
 @rrule.register(withgradient, **_config)
 def _withgradient(cx, f: Any, *args: Any):
-    _explicit_arguments("withgradient", args)
+    if implicit(args):
+        return _params_withgradient(f, args[0])
     _, back_all = tangents_pullback(f, args)
     result = withgradient(f, *args)
     n = len(args)
@@ -202,6 +217,136 @@ def _jvp(cx, f: Any, primals: Any, tangents: Any):
     return (y, dy), jvp_pullback
 
 
+# -- implicit Params: the same Hessian-vector products, the direction put on the parameters --
+#
+# ``gradient(f, params)`` is ∂L/∂θ for the parameters θ that f reaches by itself, everything
+# else f reads held. A cotangent w of the Grads pulls back to ∇²_θθ L w (to the Params, whence to
+# the parameters) and ∇²_cθ L w (to what f captures), both from one jvp along w on θ of the
+# first-order pass (see zygote_engine.lib.implicit). Forward mode runs that first-order pass with
+# the tangents the parameters and f have.
+
+
+def _params_gradient(f: Any, params: Params):
+    grads = gradient(f, params)
+    n = len(params)
+
+    def params_gradient_pullback(dgrads):
+        along = parameter_directions(dgrads, n)
+        if all(d is None for d in along):
+            return NO, ZERO, ZERO
+        return (NO, *params_second_order(f, params, 1.0, along))
+
+    return grads, params_gradient_pullback
+
+
+def _params_withgradient(f: Any, params: Params):
+    _, back_all = params_tangents_pullback(f, params)
+    result = withgradient(f, params)
+    n = len(params)
+
+    def params_withgradient_pullback(d):
+        dval, dgrads = items_of(d, 2)
+        total = (ZERO, ZERO)
+        dval = unthunk(dval)
+        if not isinstance(dval, AbstractZero):
+            total = _sum(total, first_cotangents(f, params, *back_all(dval)))
+        along = parameter_directions(dgrads, n)
+        if any(d is not None for d in along):
+            total = _sum(total, params_second_order(f, params, 1.0, along))
+        return (NO, *total)
+
+    return WithGradient(*result), params_withgradient_pullback
+
+
+def _params_withjacobian(f: Any, params: Params, mode: str | None):
+    result = withjacobian(f, params, mode=mode)
+    _, back_all = params_tangents_pullback(f, params)
+    n = len(params)
+
+    def params_withjacobian_pullback(d):
+        dval, djacobians = (unthunk(t) for t in items_of(d, 2))
+        total = (ZERO, ZERO)
+        if not isinstance(dval, AbstractZero):
+            total = _sum(total, first_cotangents(f, params, *back_all(dval)))
+        if isinstance(djacobians, AbstractZero):
+            return (NO, *total)
+        y, rows = result.val, np.size(result.val)
+        dmatrices = [unthunk(d) for d in grads_items(djacobians, n)]
+        for k in range(rows):
+            along = tuple(
+                None if isinstance(d, AbstractZero) or d is None else _row(d, k, rows, p)
+                for d, p in zip(dmatrices, params)
+            )
+            if all(d is None or not np.any(d) for d in along):
+                continue
+            total = _sum(total, params_second_order(f, params, _one_hot(y, k), along))
+        return (NO, *total)
+
+    return result, params_withjacobian_pullback
+
+
+def params_value_and_gradient(f: Any, params: Params) -> tuple:
+    """``(y, grads)`` of ``gradient(f, params)``, written out for forward mode to differentiate."""
+    y, back = params_pullback(f, params)
+    return y, back(1.0)
+
+
+def params_jacobian_rows(f: Any, params: Params) -> tuple:
+    """``(y, rows)``: row ``k`` is the :class:`Grads` of ``y.ravel()[k]`` (for forward mode)."""
+    y, back = params_pullback(f, params)
+    return y, [back(_one_hot(y, k)) for k in range(np.size(y))]
+
+
+def _params_forward(fx, tangents: tuple, compute: Any, f: Any, params: Params) -> tuple:
+    """``(result, dresult)`` of ``compute(f, params)`` along ``f``'s and the parameters' tangents."""
+    _, df, dparams = tangents
+    along = parameter_directions(dparams, len(params))
+    return params_jvp(compute, (f, params), (df, NO), params, along, fx)
+
+
+def _params_withgradient_frule(fx, tangents: tuple, f: Any, params: Params):
+    (y, grads), dresult = _params_forward(fx, tangents, params_value_and_gradient, f, params)
+    check_scalar(f, y)
+    dy, dgrads = items_of(dresult, 2)
+    return (y, grads), (dy, grads_tangent(grads_items(dgrads, len(params))))
+
+
+@forward_rule(gradient)
+def _gradient_frule(fx, tangents: tuple, f: Any, *args: Any):
+    if not implicit(args):
+        return None  # explicit arguments: forward mode differentiates gradient's code
+    (_, grads), (_, dgrads) = _params_withgradient_frule(fx, tangents, f, args[0])
+    return grads, dgrads
+
+
+@forward_rule(withgradient)
+def _withgradient_frule(fx, tangents: tuple, f: Any, *args: Any):
+    if not implicit(args):
+        return None
+    (y, grads), (dy, dgrads) = _params_withgradient_frule(fx, tangents, f, args[0])
+    return WithGradient(y, grads), Tangent(WithGradient, val=dy, grad=dgrads)
+
+
+def _params_withjacobian_frule(tangents: tuple, f: Any, params: Params, mode: str | None):
+    result = withjacobian(f, params, mode=mode)
+    (_, rows), dresult = _params_forward(None, tangents, params_jacobian_rows, f, params)
+    dy, drows = items_of(dresult, 2)
+    n = len(params)
+    drows = [grads_items(d, n) for d in items_of(drows, len(rows))]
+    dmatrices = []
+    for i, matrix in enumerate(result.grad.values()):
+        if matrix is None:
+            dmatrices.append(ZERO)
+            continue
+        dmatrix = np.zeros(matrix.shape, dtype=matrix.dtype)
+        for k, drow in enumerate(drows):
+            d = unthunk(drow[i])
+            if not isinstance(d, AbstractZero):
+                dmatrix[k] = np.ravel(d)
+        dmatrices.append(dmatrix)
+    return result, Tangent(WithJacobian, val=dy, grad=grads_tangent(dmatrices))
+
+
 # -- Jacobians and Hessians: every derivative of a Jacobian is a sum of Hessian-vector products --
 #
 # Reverse: a cotangent J̄ of J(a) (row k: the gradient of y_k) pulls back to
@@ -261,7 +406,8 @@ def _matrices_tangent(dmatrices: tuple) -> Any:
 
 @rrule.register(withjacobian, **_config)
 def _withjacobian(cx, f: Any, *args: Any, mode: str | None = None):
-    _explicit_arguments("withjacobian", args)
+    if implicit(args):
+        return _params_withjacobian(f, args[0], mode)
     result = withjacobian(f, *args, mode=mode)
     _, back_all = tangents_pullback(f, args)
     n = len(args)
@@ -280,7 +426,13 @@ def _withjacobian(cx, f: Any, *args: Any, mode: str | None = None):
 
 @rrule.register(jacobian, **_config)
 def _jacobian(cx, f: Any, *args: Any, mode: str | None = None):
-    _explicit_arguments("jacobian", args)
+    if implicit(args):
+        result, pullback_ = _params_withjacobian(f, args[0], mode)
+
+        def params_jacobian_pullback(djacobians):
+            return pullback_(Tangent(WithJacobian, val=ZERO, grad=djacobians))
+
+        return result.grad, params_jacobian_pullback
     y, matrices = withjacobian(f, *args, mode=mode)
 
     def jacobian_pullback(djacobians):
@@ -293,7 +445,9 @@ def _jacobian(cx, f: Any, *args: Any, mode: str | None = None):
 
 
 def _jacobian_frule(tangents: tuple, f: Any, *args: Any, mode: str | None = None):
-    _explicit_arguments("jacobian", args)
+    if implicit(args):
+        result, dresult = _params_withjacobian_frule(tangents, f, args[0], mode)
+        return result.grad, dresult.grad
     _, df, *dargs = tangents
     matrices = jacobian(f, *args, mode=mode)
     along = _along(f, df, tuple(dargs))
@@ -304,6 +458,8 @@ def _jacobian_frule(tangents: tuple, f: Any, *args: Any, mode: str | None = None
 
 
 def _withjacobian_frule(tangents: tuple, f: Any, *args: Any, mode: str | None = None):
+    if implicit(args):
+        return _params_withjacobian_frule(tangents, f, args[0], mode)
     _, df, *dargs = tangents
     result = withjacobian(f, *args, mode=mode)
     _, dmatrices = _jacobian_frule(tangents, f, *args, mode=mode)
@@ -369,41 +525,57 @@ _hessian_rules(hessian)
 _hessian_rules(hessian_reverse)
 
 
-def _one_argument(args: tuple) -> Any:
-    if len(args) != 1:
-        raise UnsupportedConstructError(
-            f"{user_location()}: diaghessian of several arguments inside differentiated code "
-            "cannot be differentiated yet: take each argument's diagonal on its own, "
-            "diaghessian(lambda x: f(x, y), x)"
-        )
-    return args[0]
+def _partial_gradient_of(f: Any, position: int):
+    """The gradient of ``f`` in its argument ``position``, as a function of all the arguments."""
+
+    def partial_gradient(*a):
+        g = gradient(f, *a)[position]
+        return np.zeros_like(a[position], dtype=float) if g is None else g
+
+    return partial_gradient
 
 
 @rrule.register(diaghessian, **_config)
 def _diaghessian(cx, f: Any, *args: Any):
-    x = _one_argument(args)
-    diagonal = diaghessian(f, x)
-    g = _gradient_of(f)
+    diagonals = diaghessian(f, *args)
+    n = len(args)
 
     def diaghessian_pullback(d):
-        (dd,) = (unthunk(t) for t in items_of(d, 1))
-        if isinstance(dd, AbstractZero) or dd is None:
-            return NO, ZERO, ZERO
-        dg, dx = _jacobian_cotangent(g, (x,), x, (np.diag(np.ravel(dd)),))
-        return NO, _captured_f(dg), dx
+        # the diagonal of argument j is that of the block ∂g_j/∂a_j of the Jacobian of the
+        # partial gradient g_j = ∇_{a_j} f: its cotangent is diag(d_j) on that block
+        total = (ZERO, *([ZERO] * n))
+        for j, dd in enumerate(map(unthunk, items_of(d, n))):
+            if diagonals[j] is None or dd is None or isinstance(dd, AbstractZero):
+                continue
+            blocks = tuple(np.diag(np.ravel(dd)) if i == j else ZERO for i in range(n))
+            g = _partial_gradient_of(f, j)
+            dg, *dargs = _jacobian_cotangent(g, args, args[j], blocks)
+            total = _sum(total, (_captured_f(dg), *dargs))
+        return (NO, *total)
 
-    return diagonal, diaghessian_pullback
+    return diagonals, diaghessian_pullback
 
 
 def _diaghessian_frule(tangents: tuple, f: Any, *args: Any):
-    x = _one_argument(args)
-    _, dh = _hessian_frule(hessian)(tangents, f, x)
-    dd = (
-        float(dh)
-        if np.ndim(x) == 0
-        else np.diag(np.reshape(dh, (np.size(x), -1))).reshape(np.shape(x))
-    )
-    return diaghessian(f, x), Tangent(tuple, dd)
+    _, df, *dargs = tangents
+    diagonals = diaghessian(f, *args)
+    ddiagonals = []
+    for j, (x, diagonal) in enumerate(zip(args, diagonals)):
+        if diagonal is None:
+            ddiagonals.append(ZERO)
+            continue
+        g = _partial_gradient_of(f, j)
+        dg = ZERO if isinstance(unthunk(df), AbstractZero) else Tangent(type(g), f=df)
+        along = _along(g, dg, tuple(dargs))
+
+        def along_j(a, j=j, along=along):
+            return along(*args[:j], a, *args[j + 1 :])
+
+        (dh,) = jacobian(along_j, x, mode="forward")
+        size = np.size(x)
+        dd = np.diag(np.reshape(dh, (size, size)))
+        ddiagonals.append(float(dd[0]) if np.ndim(x) == 0 else dd.reshape(np.shape(x)))
+    return diagonals, Tangent(tuple, *ddiagonals)
 
 
 frule.add(diaghessian, (), _diaghessian_frule)

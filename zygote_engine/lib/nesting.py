@@ -38,13 +38,23 @@ from chainrules_core.arrays import is_duck_array
 from chainrules_core.projection import Projector, ProjectTo
 from chainrules_core.rule_helpers import ScalarPullback
 from chainrules_core.rules import RuleTable
-from zygote_engine import cache, construction, elementwise, errors, forward_runtime, runtime, store
+from zygote_engine import (
+    cache,
+    construction,
+    elementwise,
+    errors,
+    forward_runtime,
+    params,
+    runtime,
+    store,
+)
 from zygote_engine.batched import Batched, stacked
 from zygote_engine.dunders import special_methods
 from zygote_engine.errors import UnsupportedConstructError
 from zygote_engine.forward_runtime import jcall
 from zygote_engine.lib.forward import forward_rule
 from zygote_engine.lib.store import NO, ZERO
+from zygote_engine.public import engine_tangent
 from zygote_engine.tangent_table import reaches_tracked
 
 for _decision in (
@@ -161,6 +171,28 @@ def _array_writes_not_yet(fx, tangents, *args: Any):
         "differentiation (a derivative of a derivative) is not supported yet: build a new array "
         "instead (np.where, np.concatenate, a list passed to np.stack) in code differentiated twice"
     )
+
+
+# Gathering the gradients of implicit parameters (``params._collect``) is linear in the
+# cotangents the backward pass left in the store and in ``f``'s own tangent: the tangent of the
+# Grads is the same gathering of their tangents (the table's entries of the store's dicts), which
+# is cheaper and simpler than differentiating the search by identity.
+
+
+@forward_rule(params._collect)
+def _collect(fx, tangents, cx, f: Any, df: Any, ps: Any, held: dict):
+    tangent_store = {}
+    for key, (obj, entries) in cx.store.items():
+        found = fx.tangents.get(id(entries))
+        dentries = found[1] if found is not None else {}
+        tangent_store[key] = (obj, {k: dentries.get(k, ZERO) for k in entries})
+    grads = params._collect(cx, f, df, ps, held)
+    tcx = type(cx)()
+    tcx.store = tangent_store
+    dgrads = params._collect(tcx, f, tangents[3], ps, held).values()
+    if all(d is None for d in dgrads):
+        return grads, ZERO
+    return grads, Tangent(params.Grads, *map(engine_tangent, dgrads))
 
 
 # Under nesting a thunk is computed when it is made: its laziness saves work at first order only,

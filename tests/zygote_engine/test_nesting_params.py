@@ -1,0 +1,235 @@
+"""Nested differentiation through implicit Params, and of diaghessian of several arguments.
+
+Expected values are derivatives worked out by hand, or central finite differences of functions
+written out by hand (no engine call inside), never the engine's own output.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from zygote_engine import (
+    Grads,
+    Params,
+    UnsupportedConstructError,
+    derivative,
+    diaghessian,
+    gradient,
+    jacobian,
+    jvp,
+    withgradient,
+    withjacobian,
+)
+
+X = np.array([1.0, 2.0, -1.0])
+TARGET = np.array([0.5, 1.0, 2.0])
+W = np.array([0.3, -0.2, 0.8])  # a module global the losses below read as a parameter
+
+
+def _central(fun, t: float, h: float = 1e-6) -> float:
+    return (fun(t + h) - fun(t - h)) / (2 * h)
+
+
+def _loss():
+    return np.sum((W * X - TARGET) ** 4)
+
+
+def _gradient_by_hand(w):
+    return 4 * X * (w * X - TARGET) ** 3
+
+
+def _after_one_step_by_hand(lr, w=None):
+    w = W if w is None else w
+    return np.sum(((w - lr * _gradient_by_hand(w)) * X - TARGET) ** 4)
+
+
+def _after_one_sgd_step(lr):
+    gs = gradient(_loss, Params([W]))
+    return np.sum(((W - lr * gs[W]) * X - TARGET) ** 4)
+
+
+# --- meta-learning: the derivative of the loss after an SGD step taken with Params -------------
+
+
+def test_learning_rate_derivative_of_one_sgd_step_in_both_modes():
+    # L1(lr) = L(W - lr g), so dL1/dlr = -∇L(W - lr g) · g
+    lr = 0.1
+    g = _gradient_by_hand(W)
+    by_hand = -np.dot(_gradient_by_hand(W - lr * g), g)
+    assert np.isclose(by_hand, _central(_after_one_step_by_hand, lr))
+    (dlr,) = gradient(_after_one_sgd_step, lr)
+    assert np.isclose(dlr, by_hand, rtol=1e-12)
+    _, dlr_forward = jvp(_after_one_sgd_step, (lr,), (1.0,))
+    assert np.isclose(dlr_forward, by_hand, rtol=1e-12)
+    assert np.isclose(derivative(_after_one_sgd_step, lr), by_hand, rtol=1e-12)
+
+
+def _maml_loss():
+    return _after_one_sgd_step(0.1)
+
+
+def test_maml_gradient_in_the_parameters_through_the_inner_step():
+    # the outer Params gradient sees W directly and through the inner gradient (a Hessian term)
+    gs = gradient(_maml_loss, Params([W]))
+    expected = np.zeros(3)
+    for i in range(3):
+        e = np.zeros(3)
+        e[i] = 1e-6
+        plus, minus = _after_one_step_by_hand(0.1, W + e), _after_one_step_by_hand(0.1, W - e)
+        expected[i] = (plus - minus) / 2e-6
+    np.testing.assert_allclose(gs[W], expected, rtol=1e-7, atol=1e-8 * np.max(np.abs(expected)))
+
+
+def test_parameter_computed_from_the_outer_variable_and_captured():
+    # W_s = s W, gradient 3 W_s^2: sum of squares 9 s^4 ΣW^4, derivative 36 s^3 ΣW^4
+    def squared_gradient(s):
+        w = s * W
+        gs = gradient(lambda: np.sum(w**3), Params([w]))
+        return np.sum(gs[w] ** 2)
+
+    s = 1.3
+    by_hand = 36 * s**3 * np.sum(W**4)
+    assert np.isclose(gradient(squared_gradient, s)[0], by_hand, rtol=1e-12)
+    assert np.isclose(jvp(squared_gradient, (s,), (1.0,))[1], by_hand, rtol=1e-12)
+
+
+def test_outer_variable_captured_by_the_inner_loss():
+    # ∂/∂W [s ΣW^3] = 3 s W^2: its sum is linear in s, slope 3 ΣW^2
+    def slope(s):
+        gs = gradient(lambda: s * np.sum(W**3), Params([W]))
+        return np.sum(gs[W])
+
+    assert np.isclose(gradient(slope, 2.0)[0], 3 * np.sum(W**2))
+    assert np.isclose(jvp(slope, (2.0,), (1.0,))[1], 3 * np.sum(W**2))
+
+
+def test_parameter_reached_as_an_attribute_and_an_object_parameter():
+    class Layer:
+        def __init__(self, w):
+            self.w = w
+
+    layer = Layer(W.copy())
+
+    def loss():
+        return np.sum((layer.w * X - TARGET) ** 4)
+
+    def after_step_of_the_array(lr):
+        gs = gradient(loss, Params([layer.w]))
+        return np.sum(((layer.w - lr * gs[layer.w]) * X - TARGET) ** 4)
+
+    def after_step_of_the_object(lr):
+        gs = gradient(loss, Params([layer]))
+        return np.sum(((layer.w - lr * gs[layer].w) * X - TARGET) ** 4)
+
+    expected = _central(_after_one_step_by_hand, 0.1)
+    for after_step in (after_step_of_the_array, after_step_of_the_object):
+        assert np.isclose(gradient(after_step, 0.1)[0], expected, rtol=1e-7)
+        assert np.isclose(jvp(after_step, (0.1,), (1.0,))[1], expected, rtol=1e-7)
+
+
+def test_withgradient_with_params_inside_gradient_and_jvp():
+    # val + Σ grad with W_s = s W: derivative Σ 4 (W_s X - T)^3 W X + Σ 12 X (W_s X - T)^2 W X
+    def value_and_slope(s):
+        w = s * W
+        val, gs = withgradient(lambda: np.sum((w * X - TARGET) ** 4), Params([w]))
+        return val + np.sum(gs[w])
+
+    s = 1.3
+    r = s * W * X - TARGET
+    by_hand = np.sum(4 * r**3 * W * X) + np.sum(12 * X * r**2 * W * X)
+    assert np.isclose(gradient(value_and_slope, s)[0], by_hand, rtol=1e-12)
+    assert np.isclose(jvp(value_and_slope, (s,), (1.0,))[1], by_hand, rtol=1e-12)
+
+
+def test_jacobian_with_params_inside_gradient_and_jvp():
+    # J = diag(3 W_s^2 X) for y = W_s^3 X: ΣJ² = 9 s^4 Σ W^4 X^2, derivative 36 s^3 Σ W^4 X^2
+    def squared_jacobian(s):
+        w = s * W
+        return np.sum(jacobian(lambda: w**3 * X, Params([w]))[w] ** 2)
+
+    s = 1.3
+    by_hand = 36 * s**3 * np.sum(W**4 * X**2)
+    assert np.isclose(gradient(squared_jacobian, s)[0], by_hand, rtol=1e-12)
+    assert np.isclose(jvp(squared_jacobian, (s,), (1.0,))[1], by_hand, rtol=1e-12)
+    _, d = jvp(lambda s: withjacobian(lambda: (s * W) ** 2, Params([W])), (2.0,), (1.0,))
+    (matrix,) = d.grad.values()  # J = diag(2 s^2 W): its derivative diag(4 s W)
+    np.testing.assert_allclose(matrix, np.diag(8 * W))
+
+
+def test_grads_arithmetic_values_items_and_vector_are_differentiated():
+    def combined(s):
+        w, b = s * W, s * np.ones(1)
+        gs = gradient(lambda: np.sum(w**3) * b[0], Params([w, b]))
+        scaled = gs + 0.5 * gs
+        pairs = sum(np.sum(g) for _, g in gs.items())
+        return np.sum(scaled.to_vector() ** 2) + sum(np.sum(g) for g in gs.values()) + pairs
+
+    def by_hand(s):  # ∂/∂w = 3 w^2 b, ∂/∂b = Σ w^3, with w = s W and b = s
+        gw, gb = 3 * (s * W) ** 2 * s, np.sum((s * W) ** 3)
+        return 2.25 * (np.sum(gw**2) + gb**2) + 2 * (np.sum(gw) + gb)
+
+    expected = _central(by_hand, 1.3)
+    assert np.isclose(gradient(combined, 1.3)[0], expected, rtol=1e-7)
+    assert np.isclose(jvp(combined, (1.3,), (1.0,))[1], expected, rtol=1e-7)
+
+
+def test_jvp_of_grads_is_a_grads_of_the_same_params():
+    b = np.array([0.5])
+
+    def grads_of(s):
+        w = s * W
+        return gradient(lambda: np.sum(w**3) + np.sum(b), Params([w, b]))
+
+    gs, dgs = jvp(grads_of, (1.0,), (1.0,))
+    assert isinstance(dgs, Grads) and list(map(id, dgs)) == list(map(id, gs))
+    dw, db = dgs.values()
+    np.testing.assert_allclose(dw, 6 * W**2)  # d/ds 3 s^2 W^2 at s = 1
+    np.testing.assert_allclose(db, [0.0])
+
+
+def test_a_third_derivative_through_params_is_a_located_error():
+    with pytest.raises(UnsupportedConstructError, match=r"test_nesting_params.py:\d+: .*third"):
+        jvp(derivative(_after_one_sgd_step), (0.1,), (1.0,))
+
+
+# --- diaghessian of several arguments inside differentiated code ---------------------------------
+
+
+def _two_argument_function(a, b, label):
+    return np.sum(a**3) * b**2 + np.sum(np.sin(a)) * b
+
+
+A, B = np.array([0.3, -0.7]), 1.5
+
+
+def test_diaghessian_of_several_arguments_inside_gradient():
+    # diagonals 6 a b^2 - sin(a) b and 2 Σa^3; their sum's gradient by hand
+    def total(a, b):
+        da, db, dlabel = diaghessian(_two_argument_function, a, b, "label")
+        assert dlabel is None
+        return np.sum(da) + db
+
+    ga, gb = gradient(total, A, B)
+    np.testing.assert_allclose(ga, 6 * B**2 - np.cos(A) * B + 6 * A**2, rtol=1e-12)
+    assert np.isclose(gb, 12 * np.sum(A) * B - np.sum(np.sin(A)), rtol=1e-12)
+
+
+def test_diaghessian_of_several_arguments_inside_jvp():
+    va, vb = np.array([1.0, -2.0]), 0.5
+    (da, db), (dda, ddb) = jvp(
+        lambda a, b: diaghessian(_two_argument_function, a, b, "label")[:2], (A, B), (va, vb)
+    )
+    np.testing.assert_allclose(da, 6 * A * B**2 - np.sin(A) * B)
+    assert np.isclose(db, 2 * np.sum(A**3))
+    np.testing.assert_allclose(dda, (6 * B**2 - np.cos(A) * B) * va + (12 * A * B - np.sin(A)) * vb)
+    assert np.isclose(ddb, np.sum(6 * A**2 * va))
+
+
+def test_diaghessian_of_several_arguments_of_a_function_that_captures():
+    def first_diagonal(s):  # diagonal in a of s Σa^4 b: 12 s a^2 b, linear in s
+        return np.sum(diaghessian(lambda a, b: s * np.sum(a**4) * b, A, B)[0])
+
+    expected = np.sum(12 * A**2 * B)
+    assert np.isclose(gradient(first_diagonal, 2.0)[0], expected)
+    assert np.isclose(jvp(first_diagonal, (2.0,), (1.0,))[1], expected)
