@@ -10,7 +10,7 @@ import functools
 import inspect
 import types
 
-__all__ = ["direct", "parameter_sources", "per_call_shape"]
+__all__ = ["by_position", "direct", "parameter_sources", "per_call_shape"]
 
 
 def direct(fn: types.FunctionType, nargs: int, kwnames: tuple) -> bool:
@@ -84,3 +84,51 @@ def per_call_shape(build):
         return found
 
     return cached
+
+
+def by_position(f: object, given: int, names: list[str], kwargs: dict) -> list[tuple] | str:
+    """How to pass the keyword arguments ``names`` of a call of ``f`` with ``given`` positional
+    arguments by position: ``(name, default)`` for each parameter from position ``given`` up to
+    the last of them, in order (the call gives the keyword's value where it has one, else the
+    default); or the name of the first keyword that ``f`` does not take by position.
+
+    Rules differentiate positional arguments only: this is how both protocols give a keyword
+    that carries a derivative one. (The values stay with the caller, which differentiates what
+    it passes.)
+
+    Example:
+        >>> import numpy as np
+        >>> by_position(np.clip, 1, ["a_max"], {"a_max": 2.0})
+        [('a_min', <no value>), ('a_max', <no value>)]
+        >>> by_position(max, 1, ["key"], {"key": abs})
+        'key'
+    """
+    parameters = _positional_parameters(f) or ()
+    position = {name: i for i, (name, _) in enumerate(parameters)}
+    for name in names:
+        if position.get(name, -1) < given:
+            return name
+    if not names:
+        return []
+    last = max(position[name] for name in names)
+    for name, default in parameters[given : last + 1]:
+        if name not in kwargs and default is inspect.Parameter.empty:
+            raise TypeError(f"{getattr(f, '__name__', f)}() missing required argument {name!r}")
+    return list(parameters[given : last + 1])
+
+
+@functools.lru_cache(maxsize=512)
+def _positional_parameters(f: object) -> tuple | None:
+    """``(name, default)`` of the parameters of ``f`` that can be given by position, in order
+    (``None`` when Python cannot read a signature)."""
+    try:
+        signature = inspect.signature(f)
+    except (TypeError, ValueError):
+        return None
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    found = []
+    for p in signature.parameters.values():
+        if p.kind not in kinds:
+            break
+        found.append((p.name, p.default))
+    return tuple(found)

@@ -29,7 +29,7 @@ from zygote_engine import cache
 from zygote_engine import primitives as zy
 from zygote_engine.array_writes import base_of, out_argument
 from zygote_engine.batched import Batched, BatchingError, batch_size, column, stacked
-from zygote_engine.binding import direct, parameter_sources, per_call_shape
+from zygote_engine.binding import by_position, direct, parameter_sources, per_call_shape
 from zygote_engine.construction import (
     constructible,
     init_fields,
@@ -123,7 +123,20 @@ def jcall(fx, primals: tuple, tangents: tuple, kwargs: dict | None = None, dkwar
             call_args, call_tangents = (unbound, *call_args), (_NO, *call_tangents)
         aware = getattr(impl, "table_aware", False)
         if dkwargs and not aware:
-            _refuse_keyword_tangents(f, kwargs, dkwargs)
+            carrying = _keywords_with_tangents(kwargs, dkwargs)
+            if carrying:  # a rule differentiates positions only: pass them by position
+                moved = by_position(unbound, len(call_args), carrying, kwargs)
+                if isinstance(moved, str):
+                    raise keyword_not_differentiated(unbound, moved, user_location())
+                names = [name for name, _ in moved]
+                rest = {k: v for k, v in kwargs.items() if k not in names}
+                return jcall(
+                    fx,
+                    (*primals, *(kwargs[k] if k in kwargs else v for k, v in moved)),
+                    (*tangents, *(dkwargs.get(name, _ZERO) for name in names)),
+                    rest,
+                    {k: d for k, d in dkwargs.items() if k in rest},
+                )
         if aware and kwargs:  # the engine's own rules see the keywords' tangents, after the rest
             call_tangents = (*call_tangents, *((dkwargs or {}).get(k, _ZERO) for k in kwargs))
         elif not aware:
@@ -151,12 +164,14 @@ def jcall(fx, primals: tuple, tangents: tuple, kwargs: dict | None = None, dkwar
     return _differentiate_code(fx, f, args, kwargs, tangents, dkwargs)
 
 
-def _refuse_keyword_tangents(f: Any, kwargs: dict, dkwargs: dict) -> None:
-    """Rules differentiate positional arguments only: the tangent of a real or complex keyword
-    would be lost (an integer's, an axis say, means nothing)."""
-    for name, d in dkwargs.items():
-        if not isinstance(unthunk(d), AbstractZero) and _inexact(kwargs.get(name)):
-            raise keyword_not_differentiated(f, name, user_location())
+def _keywords_with_tangents(kwargs: dict, dkwargs: dict) -> list[str]:
+    """The keywords whose tangent a rule would lose: real or complex values with a nonzero
+    tangent (an integer's, an axis say, means nothing)."""
+    return [
+        name
+        for name, d in dkwargs.items()
+        if not isinstance(unthunk(d), AbstractZero) and _inexact(kwargs.get(name))
+    ]
 
 
 def _inexact(x: Any) -> bool:

@@ -36,6 +36,7 @@ POSITIONAL_CALL_LIMIT = 5
 RUNTIME_NAMES = (
     "__call",
     "__callm",
+    "__callk",
     *(f"__call{n}" for n in range(POSITIONAL_CALL_LIMIT)),
     "__add",
     "__add_lazy",
@@ -329,14 +330,23 @@ class _Reverse(FunctionAnalysis):
     def protocol_forward(self, pb: str, target: str | None, call: ast.Call, s: ast.stmt) -> str:
         """The forward line of a call through the call protocol: ``y, pb = __call(...)``; a call of
         a name (a Python function, perhaps) where some of the values carry no derivative says
-        which: ``__callm(__cx, (0, 2), f, ...)`` (see ``runtime.call_masked``)."""
+        which: ``__callm(__cx, (0, 2), f, ...)`` (see ``runtime.call_masked``), and one whose
+        keyword arguments may carry one names them: ``__callk(__cx, ("b",), f, ..., b=w)`` (see
+        ``runtime.call_keywords``)."""
         n = len(call.args)
         inactive = ()
         if isinstance(call.func, ast.Name) and call.func.id != "getattr" and not call.keywords:
             inactive = self.inactive_at(s, [call.func, *call.args])
+        carrying = tuple(k.arg for k in call.keywords if k.arg and self.collects(k.value))
         if inactive:
             args = ", ".join(["__cx", repr(inactive), text(call.func), *map(text, call.args)])
             caller = "__callm"
+        elif carrying:  # rules take keywords without derivatives: these move into position
+            args = ", ".join(
+                ["__cx", repr(carrying), text(call.func), *map(text, call.args)]
+                + [f"{k.arg}={text(k.value)}" for k in call.keywords]
+            )
+            caller = "__callk"
         else:
             args = ", ".join(
                 ["__cx", text(call.func), *map(text, call.args)]

@@ -24,11 +24,12 @@ from typing import Any
 import numpy as np
 
 import chainrules_core as crc
-from chainrules_core import AbstractZero, NoTangent, Tangent, ZeroTangent, rrule, unthunk
+from chainrules_core import AbstractZero, NoTangent, Tangent, Thunk, ZeroTangent, rrule, unthunk
+from chainrules_core.rules import resolve_receiver
 from zygote_engine import cache, elementwise
 from zygote_engine import primitives as zy
 from zygote_engine.array_writes import out_argument
-from zygote_engine.binding import direct, parameter_sources, per_call_shape
+from zygote_engine.binding import by_position, direct, parameter_sources, per_call_shape
 from zygote_engine.construction import (
     constructible,
     init_fields,
@@ -39,6 +40,7 @@ from zygote_engine.dunders import special_methods
 from zygote_engine.errors import (
     MissingRuleError,
     UnsupportedConstructError,
+    keyword_not_differentiated,
     missing_rule_message,
     user_location,
 )
@@ -219,6 +221,76 @@ def call_masked(cx, inactive: tuple[int, ...], f: Any, *args: Any):
         if variant.arity == len(args):
             return variant.run(cx, *args)
     return call(cx, f, *args)
+
+
+def call_keywords(cx, active: tuple[str, ...], f: Any, *args: Any, **kwargs: Any):
+    """``call(cx, f, *args, **kwargs)`` where the caller's keyword arguments named in ``active``
+    may carry a derivative (the generated code knows which values may).
+
+    Rules differentiate positional arguments only (the ChainRules convention), so a keyword
+    argument of a rule would silently get no cotangent. Where such a keyword's value can carry
+    a derivative, it is passed by position instead (with the defaults of the parameters before
+    it), and its cotangent is handed back as the keyword's. Where ``f``'s signature does not
+    take it by position, its cotangent is a thunk that raises a located
+    ``UnsupportedConstructError`` when read: a value that is constant after all (the analysis
+    is conservative) drops it unread. Python code takes its keywords as they are.
+    """
+    # (out= is written, not read: the ufunc protocol handles it)
+    carrying = [k for k in active if k != "out" and _may_carry_derivative(kwargs[k])]
+    if carrying:
+        unbound, call_args, _ = resolve_receiver(f, args)
+        if resolve(cx, unbound, call_args) is not None:
+            n = len(call_args)
+            refused = [k for k in carrying if isinstance(by_position(unbound, n, [k], kwargs), str)]
+            moved = by_position(unbound, n, [k for k in carrying if k not in refused], kwargs)
+            names = [name for name, _ in moved]
+            rest = {k: v for k, v in kwargs.items() if k not in names}
+            by_name = (kwargs[k] if k in kwargs else default for k, default in moved)
+            y, pullback = call(cx, f, *args, *by_name, **rest)
+            lost = {k: _lost(unbound, k, user_location()) for k in refused}
+            return y, _keywords_back(pullback, len(args), names, list(rest), list(kwargs), lost)
+    return call(cx, f, *args, **kwargs)
+
+
+def _lost(f: Any, name: str, location: str) -> Thunk:
+    """The cotangent of a keyword argument that a rule cannot differentiate: an error if read."""
+
+    def refuse():
+        raise keyword_not_differentiated(f, name, location)
+
+    return Thunk(refuse)
+
+
+def _may_carry_derivative(value: Any) -> bool:
+    """Whether a value can carry a derivative: inexact numbers and arrays, and containers of them
+    (not flags, counts, axes, dtypes, functions or strings)."""
+    kind = type(value)
+    if kind is float or kind is complex:
+        return True
+    if kind in (list, tuple):
+        return any(map(_may_carry_derivative, value))
+    if kind is dict:
+        return any(map(_may_carry_derivative, value.values()))
+    dtype = getattr(value, "dtype", None)
+    return isinstance(dtype, np.dtype) and dtype.kind in "fc"
+
+
+def _keywords_back(pullback, n: int, moved: list, rest: list, order: list, lost: dict):
+    """The pullback of the call with ``moved`` keywords passed by position, in the caller's
+    order: ``f``, the ``n`` positional arguments, then the keywords as they were given (those in
+    ``lost`` with their refusing thunks)."""
+    places = {name: 1 + n + i for i, name in enumerate(moved)}
+    places.update((name, 1 + n + len(moved) + i) for i, name in enumerate(rest))
+    picks = [places[k] for k in order]
+
+    def keywords_pullback(dy):
+        tangents = pullback(dy)
+        keywords = (tangents[i] for i in picks)
+        if lost:
+            keywords = (lost.get(k, d) for k, d in zip(order, keywords))
+        return (*tangents[: 1 + n], *keywords)
+
+    return _like(pullback, keywords_pullback)
 
 
 def _call_rule(cx, f, impl, takes_config, receiver_first, args: tuple, kwargs: dict):
@@ -658,6 +730,7 @@ cache.RUNTIME_OBJECTS.update(
     {
         "__call": call,
         "__callm": call_masked,
+        "__callk": call_keywords,
         **{f"__call{n}": fn for n, fn in enumerate(POSITIONAL_CALLS)},
         "__add": accumulate,
         "__add_lazy": crc.add,

@@ -7,6 +7,7 @@ import traceback
 
 import numpy as np
 import pytest
+import scipy.stats
 
 from zygote_engine import (
     MissingRuleError,
@@ -242,16 +243,23 @@ def _clipped_below(lo):
     return np.sum(np.clip(np.array([0.3, 0.7]), a_min=lo, a_max=0.5))
 
 
-def test_a_rule_keyword_that_carries_a_tangent_is_a_located_error_in_forward_mode():
-    line = _clipped_below.__code__.co_firstlineno + 1
-    with pytest.raises(UnsupportedConstructError, match="a_min= of numpy.clip carries") as info:
-        jvp(_clipped_below, (0.4,), (1.0,))
-    assert str(info.value).startswith(f"{HERE}:{line}:")
-    # a constant keyword is fine
-    _, d = jvp(
-        lambda x: np.sum(np.clip(x, a_min=0.0, a_max=0.5)), (np.array([0.3, 0.7]),), (np.ones(2),)
-    )
-    assert d == 1.0
+def _log_density(mu):
+    return scipy.stats.norm.logpdf(1.0, loc=mu)
+
+
+def test_a_rule_keyword_that_carries_a_derivative_is_passed_by_position_or_refused():
+    # 0.3 lies below lo = 0.4 and follows it; 0.7 is clipped to the constant 0.5
+    assert jvp(_clipped_below, (0.4,), (1.0,))[1] == 1.0
+    assert gradient(_clipped_below, 0.4) == (1.0,)
+    # norm.logpdf takes loc through **kwds, never by position: refused at the user's line
+    line = _log_density.__code__.co_firstlineno + 1
+    for differentiate in (
+        lambda: jvp(_log_density, (0.4,), (1.0,)),
+        lambda: gradient(_log_density, 0.4),
+    ):
+        with pytest.raises(UnsupportedConstructError, match="loc= of scipy.stats") as info:
+            differentiate()
+        assert str(info.value).startswith(f"{HERE}:{line}:")
 
 
 def _sine_times_x(x):

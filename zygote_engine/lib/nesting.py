@@ -39,6 +39,7 @@ from chainrules_core.projection import Projector, ProjectTo
 from chainrules_core.rule_helpers import ScalarPullback
 from chainrules_core.rules import RuleTable
 from zygote_engine import (
+    binding,
     cache,
     construction,
     elementwise,
@@ -76,6 +77,8 @@ for _decision in (
     store.is_tracked,
     store._slot_names,
     is_duck_array,
+    binding.by_position,  # how a call's keywords are passed (runtime.call_keywords)
+    runtime._may_carry_derivative,
     reaches_tracked,
     inspect.getattr_static,
     ProjectTo,
