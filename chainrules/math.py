@@ -46,7 +46,8 @@ _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
 
 def _sign(x: float) -> int:
-    return (x > 0) - (x < 0)
+    # int() first: a 0-d array compares to a numpy bool, which refuses subtraction
+    return int(x > 0) - int(x < 0)
 
 
 def _log_partials(x, *base_and_out):

@@ -195,7 +195,8 @@ class _Contraction:
                     f"einsum subscripts {indices!r} do not match an operand of shape {np.shape(x)}"
                 )
             for c, n in zip(indices, np.shape(x)):
-                self.sizes[c] = max(n, self.sizes.get(c, 1))
+                # broadcasting: a size of 1 gives way to the other (0 included, so not max)
+                self.sizes[c] = n if self.sizes.get(c, 1) == 1 else self.sizes[c]
 
     @property
     def output_shape(self) -> tuple[int, ...]:

@@ -225,8 +225,9 @@ def _tensorsolve_layout(a: Any, b: Any, axes: Any) -> tuple[np.ndarray, np.ndarr
         order.remove(k)
         order.insert(np.ndim(a), k)
     moved = np.transpose(a, order)
-    rows = int(np.size(b))
-    return np.array(order), np.reshape(moved, (rows, -1))
+    # a's shape is b's shape then x's: not (rows, -1), which an empty b leaves undetermined
+    rows, columns = int(np.size(b)), int(np.prod(np.shape(moved)[np.ndim(b) :]))
+    return np.array(order), np.reshape(moved, (rows, columns))
 
 
 @rrule.register(np.linalg.tensorsolve)

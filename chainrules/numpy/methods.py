@@ -63,12 +63,15 @@ class Route:
     ``packs_arguments``: the method accepts its shape or axes spread out (``x.reshape(2, 3)``)
     where the function takes one tuple. ``copies``: the method always returns a new array.
     ``defaults``: keyword arguments whose method default differs from the function's.
+    ``array_result``: the method returns an array where the function, a ufunc, returns a scalar
+    (for 0-d input: ``x.conj()`` is a 0-d array, ``np.conjugate(x)`` a numpy scalar).
     """
 
     function: Callable
     packs_arguments: bool = False
     copies: bool = False
     defaults: dict = field(default_factory=dict)
+    array_result: bool = False
 
 
 ROUTES: dict[str, Route] = {
@@ -100,8 +103,8 @@ ROUTES: dict[str, Route] = {
             "nonzero",
         )
     },
-    "conj": Route(np.conjugate),
-    "conjugate": Route(np.conjugate),
+    "conj": Route(np.conjugate, array_result=True),
+    "conjugate": Route(np.conjugate, array_result=True),
     "reshape": Route(np.reshape, packs_arguments=True),
     "transpose": Route(np.transpose, packs_arguments=True),
     "flatten": Route(np.ravel, copies=True),
@@ -140,6 +143,8 @@ def _register_route(method: Callable, route: Route) -> None:
         y, function_pullback = result
         if route.copies:
             y = _fresh(y, x)
+        if route.array_result:
+            y = np.asarray(y)
         if function_args is args:
             return y, function_pullback
 
@@ -155,10 +160,12 @@ def _register_route(method: Callable, route: Route) -> None:
         if function_args is not args:
             tangents = (NoTangent(), tangents[1], NoTangent())
         result = frule(tangents, route.function, x, *function_args, **function_kwargs)
-        if result is None or not route.copies:
+        if result is None or not (route.copies or route.array_result):
             return result
         y, dy = result
-        return _fresh(y, x), dy
+        if route.array_result:
+            y, dy = np.asarray(y), dy if isinstance(dy, AbstractZero) else np.asarray(dy)
+        return (_fresh(y, x) if route.copies else y), dy
 
 
 for _name, _route in ROUTES.items():

@@ -124,6 +124,8 @@ def _linear_map(f: Any, p: Any, *args: Any, **kwargs: Any) -> np.ndarray:
     """The matrix of the linear map ``p ↦ f(p, ...) - f(0, ...)``, one column per coefficient."""
     n = np.size(p)
     offset = f(np.zeros(n), *args, **kwargs)
+    if n == 0:  # no coefficients: the map from an empty space has no columns
+        return np.zeros((*np.shape(offset), 0))
     return np.stack([f(e, *args, **kwargs) - offset for e in np.eye(n)], axis=-1)
 
 
@@ -226,7 +228,8 @@ def _(p, x):
             for i in range(n)
         ]
         dx = unbroadcast(x, np.conj(np.polyval(_slope_coefficients(p), x)) * dy)
-        return NoTangent(), project_p(np.reshape(np.stack(dp), np.shape(p))), project_x(dx)
+        dp = np.stack(dp) if dp else np.zeros(np.shape(p))  # no coefficients, no cotangents
+        return NoTangent(), project_p(np.reshape(dp, np.shape(p))), project_x(dx)
 
     return y, polyval_pullback
 

@@ -262,6 +262,8 @@ def _(tangents, x, *args, **kwargs):
 
 def _shift_in_one(v: Any, axis: int) -> Any:
     """``v`` moved one step along ``axis``, a 1 entering first and the last entry dropped."""
+    if np.shape(v)[axis] == 0:
+        return v  # an empty axis has no entry to drop, and no place for the 1
     ones = np.ones_like(np.take(v, [0], axis=axis))
     return np.concatenate([ones, np.delete(v, -1, axis=axis)], axis=axis)
 

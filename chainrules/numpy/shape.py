@@ -236,6 +236,8 @@ def gather_adjoint(dy: Any, gather: Callable, args: tuple, kwargs: dict, positio
         array([2., 2.])
     """
     x = args[position]
+    if size_of(x) == 0:  # nothing to gather from (np.resize fills with zeros instead)
+        return np.zeros(np.shape(x))
     positions = gather(*_replaced(args, position, flat_positions(x)), **_without_out(kwargs))
     dx = scatter_add(np.ravel(dy), (size_of(x),), np.ravel(positions))
     return np.reshape(dx, np.shape(x))

@@ -222,6 +222,8 @@ def _(x, /, **kwargs):
             np.zeros_like(y) if isinstance(d, AbstractZero) else d
             for y, d in zip(ys, map(unthunk, dys), strict=True)
         ]
+        if not filled:  # an empty axis unstacks into no arrays at all
+            return NoTangent(), project_x(np.zeros_like(x))
         return NoTangent(), project_x(np.stack(filled, axis=axis))
 
     return ys, unstack_pullback

@@ -124,6 +124,26 @@ def _adjoint_solve(solve: Callable, trans: int, rhs):
     return solve(rhs, 2 if trans == 0 else 0)
 
 
+class NotAMatrixError(ValueError):
+    """A rule of scipy.linalg was called with a scalar, 0-d or 1-d array where it needs a matrix."""
+
+
+def _require_matrix(fname: str, a, square: bool = False) -> None:
+    """Refuse what is not a matrix (or a stack of them): scipy reads a scalar as a 1 x 1 matrix,
+    and ``lu_factor`` a vector as a single row or column, but the rules are written for matrices,
+    square ones where ``square`` (scipy's ``lu_factor`` also factors rectangular ones)."""
+    if np.ndim(a) < 2:
+        raise NotAMatrixError(
+            f"the rules of {fname} take a matrix (an array with 2 or more dimensions), got "
+            f"{'a scalar' if np.ndim(a) == 0 else 'a 1-d array'} of shape {np.shape(a)}; pass "
+            "numpy.atleast_2d(a) for a 1 x 1 (or 1 x n) matrix"
+        )
+    if square and np.shape(a)[-1] != np.shape(a)[-2]:
+        raise NotAMatrixError(
+            f"the rules of {fname} take a square matrix, got one of shape {np.shape(a)}"
+        )
+
+
 def _is_zero(t) -> bool:
     return isinstance(t, AbstractZero)
 
@@ -256,6 +276,7 @@ def _factor_tangent(factor, da, lower: bool):
 
 @rrule.register(sla.cholesky)
 def _(a, *options, **kwargs):
+    _require_matrix("scipy.linalg.cholesky", a)
     given, settings = _options(sla.cholesky, 1, (a, *options), kwargs)
     factor, lower = sla.cholesky(a, **given), settings["lower"]
     project_a = ProjectTo(a)
@@ -272,6 +293,7 @@ def _(a, *options, **kwargs):
 
 @frule.register(sla.cholesky)
 def _(tangents, a, *options, **kwargs):
+    _require_matrix("scipy.linalg.cholesky", a)
     da = tangents[1]
     given, settings = _options(sla.cholesky, 1, (a, *options), kwargs)
     factor = sla.cholesky(a, **given)
@@ -300,6 +322,7 @@ def _inside_factor(c, lower: bool):
 
 @rrule.register(sla.cho_factor)
 def _(a, *options, **kwargs):
+    _require_matrix("scipy.linalg.cho_factor", a)
     given, _ = _options(sla.cho_factor, 1, (a, *options), kwargs)
     c, lower = y = sla.cho_factor(a, **given)
     factor = _inside_factor(c, lower)
@@ -321,6 +344,7 @@ def _(a, *options, **kwargs):
 
 @frule.register(sla.cho_factor)
 def _(tangents, a, *options, **kwargs):
+    _require_matrix("scipy.linalg.cho_factor", a)
     da = tangents[1]
     given, _ = _options(sla.cho_factor, 1, (a, *options), kwargs)
     c, lower = y = sla.cho_factor(a, **given)
@@ -402,6 +426,7 @@ def _permute(m, order, inverse: bool = False):
 
 @rrule.register(sla.lu_factor)
 def _(a, *options, **kwargs):
+    _require_matrix("scipy.linalg.lu_factor", a, square=True)
     given, _ = _options(sla.lu_factor, 1, (a, *options), kwargs)
     lu, piv = y = sla.lu_factor(a, **given)
     l, u = _lu_parts(lu)
@@ -427,6 +452,7 @@ def _(a, *options, **kwargs):
 
 @frule.register(sla.lu_factor)
 def _(tangents, a, *options, **kwargs):
+    _require_matrix("scipy.linalg.lu_factor", a, square=True)
     da = tangents[1]
     given, _ = _options(sla.lu_factor, 1, (a, *options), kwargs)
     lu, piv = y = sla.lu_factor(a, **given)
@@ -497,6 +523,7 @@ def _(tangents, lu_and_piv, b, *options, **kwargs):
 
 @rrule.register(sla.solve)
 def _(a, b, *options, **kwargs):
+    _require_matrix("scipy.linalg.solve", a)
     given, settings = _options(sla.solve, 2, (a, b, *options), kwargs)
     x = sla.solve(a, b, **given)
     read, read_adjoint = _structure(settings["assume_a"], settings["lower"])
@@ -515,6 +542,7 @@ def _(a, b, *options, **kwargs):
 
 @frule.register(sla.solve)
 def _(tangents, a, b, *options, **kwargs):
+    _require_matrix("scipy.linalg.solve", a)
     _, da, db, *_ = tangents
     given, settings = _options(sla.solve, 2, (a, b, *options), kwargs)
     x = sla.solve(a, b, **given)
@@ -745,6 +773,7 @@ _register_eigh(sla.eigvalsh, lambda settings: False)
 
 @rrule.register(sla.expm)
 def _(a):
+    _require_matrix("scipy.linalg.expm", a)
     y = sla.expm(a)
     project_a = ProjectTo(a)
 
@@ -757,6 +786,7 @@ def _(a):
 
 @frule.register(sla.expm)
 def _(tangents, a):
+    _require_matrix("scipy.linalg.expm", a)
     da = tangents[1]
     y = sla.expm(a)
     if _is_zero(da):
@@ -766,6 +796,7 @@ def _(tangents, a):
 
 @rrule.register(sla.sqrtm)
 def _(a):
+    _require_matrix("scipy.linalg.sqrtm", a)
     x = sla.sqrtm(a)
     project_a = ProjectTo(a)
 
@@ -778,6 +809,7 @@ def _(a):
 
 @frule.register(sla.sqrtm)
 def _(tangents, a):
+    _require_matrix("scipy.linalg.sqrtm", a)
     da = tangents[1]
     x = sla.sqrtm(a)
     if _is_zero(da):
@@ -787,6 +819,7 @@ def _(tangents, a):
 
 @rrule.register(sla.solve_sylvester)
 def _(a, b, q):
+    _require_matrix("scipy.linalg.solve_sylvester", a)
     x = sla.solve_sylvester(a, b, q)
     project_a, project_b, project_q = ProjectTo(a), ProjectTo(b), ProjectTo(q)
 
@@ -805,6 +838,7 @@ def _(a, b, q):
 
 @frule.register(sla.solve_sylvester)
 def _(tangents, a, b, q):
+    _require_matrix("scipy.linalg.solve_sylvester", a)
     _, da, db, dq = tangents
     x = sla.solve_sylvester(a, b, q)
     rhs = dq

@@ -61,7 +61,8 @@ def _numpy_correlate_start(mode: str, na: int, nb: int) -> int:
 
 def _pad_to_full(dy: Any, a: Any, b: Any, mode: str, start_of) -> Any:
     """The cotangent of the ``full`` output whose window for ``mode`` is ``dy`` (zeros elsewhere)."""
-    full_shape = tuple(na + nb - 1 for na, nb in zip(np.shape(a), np.shape(b), strict=True))
+    # an empty input has an empty full convolution, not one of length -1
+    full_shape = tuple(max(na + nb - 1, 0) for na, nb in zip(np.shape(a), np.shape(b), strict=True))
     dy_full = np.zeros(full_shape, dtype=np.result_type(dy))
     window = tuple(
         slice(start_of(mode, na, nb), start_of(mode, na, nb) + n)
@@ -90,13 +91,21 @@ def _register_convolution(f, correlate_valid, start_of, flips: bool, validate=No
         project_a, project_b = ProjectTo(a), ProjectTo(b)
 
         def convolution_pullback(dy):
+            rest = (_NO,) * (len(args) - 2)
+            if np.size(a) == 0 or np.size(b) == 0:  # the output is empty: nothing flows back
+                return (
+                    NoTangent(),
+                    project_a(np.zeros(np.shape(a))),
+                    project_b(np.zeros(np.shape(b))),
+                    *rest,
+                )
             # As a convolution of a with c, where c = b or, for a correlation, conj(flip(b)).
             c = _flip_conj(b) if flips else b
             dy_full = _pad_to_full(dy, a, c, params.get("mode", "full"), start_of)
             da = correlate_valid(dy_full, c, params)
             dc = correlate_valid(dy_full, a, params)
             db = _flip_conj(dc) if flips else dc
-            return (NoTangent(), project_a(da), project_b(db), *(_NO,) * (len(args) - 2))
+            return (NoTangent(), project_a(da), project_b(db), *rest)
 
         return y, convolution_pullback
 
@@ -159,6 +168,8 @@ def _trapezoid_weights(x, dx, n: int, axis: int, ndim: int):
     spacing = np.diff(x, axis=axis if np.ndim(x) > 1 else -1) if x is not None else dx
     if x is not None and np.ndim(x) == 1:
         spacing = np.reshape(spacing, (-1,) + (1,) * (ndim - 1 - (axis % ndim)))
+    if n == 0:  # no samples: nothing to weigh (and no -1 spacings)
+        return np.zeros(_with_length(np.shape(spacing), 0, axis, ndim))
     spacing = np.broadcast_to(spacing, _with_length(np.shape(spacing), n - 1, axis, ndim))
     pad = [(0, 0)] * ndim
     pad[axis % ndim] = (1, 0)

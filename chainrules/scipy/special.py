@@ -93,13 +93,39 @@ def _boxcox_partials(x, lmbda, out, shift=0):
     return base ** (lmbda - 1), dlmbda
 
 
+class ComplexInputError(TypeError):
+    """A rule of a scipy function was called with complex input that it does not differentiate."""
+
+
+def _real_only(fname: str, why: str, partials: Any) -> Any:
+    """``partials`` for real arguments; complex ones raise :class:`ComplexInputError`.
+
+    For functions scipy evaluates on complex numbers but whose derivative there the rule cannot
+    give, so that the rule fails loudly instead of returning a wrong cotangent.
+    """
+
+    def real_partials(*args_and_out):
+        if any(np.iscomplexobj(a) for a in args_and_out[:-1]):
+            raise ComplexInputError(
+                f"the rule of {fname} differentiates real arguments only: {why}. Differentiate "
+                f"the real and imaginary parts separately, or register your own rule for {fname}"
+            )
+        return partials(*args_and_out)
+
+    return real_partials
+
+
 # Partial derivatives of elementwise functions: ``partials(*args, out)`` with ``out = f(*args)``.
 ELEMENTWISE_PARTIALS = {
     # Gamma family.
     sc.gamma: lambda x, out: out * sc.digamma(x),
     sc.gammaln: lambda x, out: sc.digamma(x),
     sc.loggamma: lambda x, out: sc.digamma(x),
-    sc.digamma: lambda x, out: sc.polygamma(1, x),
+    sc.digamma: _real_only(
+        "scipy.special.digamma",
+        "its derivative, polygamma(1, z), is not computed by scipy for complex z",
+        lambda x, out: sc.polygamma(1, x),
+    ),
     sc.polygamma: lambda n, x, out: (_NO, sc.polygamma(n + 1, x)),
     sc.multigammaln: _multigammaln_partials,
     sc.rgamma: lambda x, out: -out * sc.digamma(x),
@@ -157,9 +183,13 @@ ELEMENTWISE_PARTIALS = {
     sc.yv: lambda v, x, out: (_NO, (sc.yv(v - 1, x) - sc.yv(v + 1, x)) / 2),
     sc.yn: lambda n, x, out: (_NO, (sc.yn(n - 1, x) - sc.yn(n + 1, x)) / 2),
     sc.iv: lambda v, x, out: (_NO, (sc.iv(v - 1, x) + sc.iv(v + 1, x)) / 2),
-    sc.ive: lambda v, x, out: (
-        _NO,
-        (sc.ive(v - 1, x) + sc.ive(v + 1, x)) / 2 - _real_sign(x) * out,
+    sc.ive: _real_only(
+        "scipy.special.ive",
+        "ive(v, z) = iv(v, z) exp(-|Re z|) is not holomorphic in z",
+        lambda v, x, out: (
+            _NO,
+            (sc.ive(v - 1, x) + sc.ive(v + 1, x)) / 2 - _real_sign(x) * out,
+        ),
     ),
     sc.kv: lambda v, x, out: (_NO, -(sc.kv(v - 1, x) + sc.kv(v + 1, x)) / 2),
     sc.kve: lambda v, x, out: (_NO, out - (sc.kve(v - 1, x) + sc.kve(v + 1, x)) / 2),
@@ -339,7 +369,9 @@ def _(*args, **kwargs):
     project_x = ProjectTo(x)
 
     def softmax_pullback(dy):
-        dx = y * (dy - np.sum(dy * y, axis=axis, keepdims=True))
+        # holomorphic in x: the transposed Jacobian diag(y) - y y^T, conjugated for complex x
+        y_bar = np.conj(y)
+        dx = y_bar * (dy - np.sum(dy * y_bar, axis=axis, keepdims=True))
         return (NoTangent(), project_x(dx), *_nondiff_rest(args))
 
     return y, softmax_pullback
@@ -362,7 +394,8 @@ def _(*args, **kwargs):
     project_x = ProjectTo(x)
 
     def log_softmax_pullback(dy):
-        dx = dy - np.exp(y) * np.sum(dy, axis=axis, keepdims=True)
+        # holomorphic in x: the softmax exp(y) is conjugated for complex x
+        dx = dy - np.conj(np.exp(y)) * np.sum(dy, axis=axis, keepdims=True)
         return (NoTangent(), project_x(dx), *_nondiff_rest(args))
 
     return y, log_softmax_pullback

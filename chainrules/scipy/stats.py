@@ -42,7 +42,7 @@ from multipledispatch.variadic import Variadic
 from scipy.stats._distn_infrastructure import rv_continuous, rv_discrete
 
 from chainrules.calls import bound_arguments
-from chainrules.scipy.special import check_no_tangent, no_closed_form_cotangent
+from chainrules.scipy.special import ComplexInputError, check_no_tangent, no_closed_form_cotangent
 from chainrules_core import (
     AbstractZero,
     NoTangent,
@@ -143,6 +143,17 @@ def _location_scale_partials(method: str, dist, family: _Family, params: dict, y
     return [k / scale, *dshapes, -k / scale, -(k * z + c) / scale]
 
 
+def _check_real(fname: str, args: tuple) -> None:
+    """Refuse complex arguments: scipy evaluates the formulas of a distribution on them, but the
+    distribution, and the rule's derivative, are those of real arguments."""
+    if any(np.iscomplexobj(a) for a in args):
+        raise ComplexInputError(
+            f"{fname} is a function of real arguments and its rule differentiates only those; "
+            "scipy computes its formula on complex input too, but that is not a derivative the "
+            "rule gives. Pass real arrays"
+        )
+
+
 def _register_location_scale(method: str, dist, family: _Family) -> None:
     unbound = getattr(rv_continuous, method)
     names = ("x", *family.shapes, "loc", "scale")
@@ -158,6 +169,7 @@ def _register_location_scale(method: str, dist, family: _Family) -> None:
 
     @rrule.register(unbound, dist_type, Variadic[object])
     def _(self, *args, **kwargs):
+        _check_real(fname, args)
         y = unbound(self, *args, **kwargs)
         params = bound_arguments(signature, args, kwargs)
         projectors = [ProjectTo(a) for a in args]
@@ -179,6 +191,7 @@ def _register_location_scale(method: str, dist, family: _Family) -> None:
 
     @frule.register(unbound, dist_type, Variadic[object])
     def _(tangents, self, *args, **kwargs):
+        _check_real(fname, args)
         y = unbound(self, *args, **kwargs)
         params = bound_arguments(signature, args, kwargs)
         partials = _location_scale_partials(method, self, family, params, y)
