@@ -199,6 +199,15 @@ def _nested_definitions(node: ast.AST) -> list[ast.AST]:
     return found
 
 
+def generated_codes(code: types.CodeType) -> list[types.CodeType]:
+    """``code`` and the code objects of every definition nested in it, at any depth (the ones
+    :func:`definition_paths` gives paths to)."""
+    found = [code]
+    for child in _nested_codes(code):
+        found += generated_codes(child)
+    return found
+
+
 def _nested_codes(code: types.CodeType) -> list[types.CodeType]:
     """Code objects of the functions defined directly in ``code`` (through comprehensions)."""
     found = []

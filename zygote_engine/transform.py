@@ -17,7 +17,14 @@ from dataclasses import dataclass
 
 from zygote_engine import forward, reverse
 from zygote_engine.activity import FunctionInfo
-from zygote_engine.codegen import compile_generated, definition_paths, follow, place, render
+from zygote_engine.codegen import (
+    compile_generated,
+    definition_paths,
+    follow,
+    generated_codes,
+    place,
+    render,
+)
 from zygote_engine.emit import function_def
 from zygote_engine.errors import ENGINE_DIRECTORY, UnsupportedConstructError, user_location
 from zygote_engine.fence import check_supported
@@ -113,13 +120,15 @@ def _run(fn: types.FunctionType, generate, runtime_names: tuple[str, ...]) -> Tr
     code = compile_generated(tree, src.filename, src.freevars, runtime_names)
     origin = _ORIGINS.setdefault(id(fn.__code__), [None, fn.__code__])
     origin[0] = _stand_in(fn)
-    for compiled, path in definition_paths(code, tree).items():
-        _GENERATED[compiled] = (origin, generate, path)
+    # where each definition is in the tree is found only if nested differentiation asks
+    for compiled in generated_codes(code):
+        _GENERATED[compiled] = (origin, generate, code)
     return Transformed(code, tree, f"{fn.__qualname__} ({src.filename}:{src.node.lineno})")
 
 
 # Code compiled from generated trees: how to find its definition again (nested differentiation
-# transforms it), as (the function transformed, the generation stage, the path in the tree).
+# transforms it), as (the function transformed, the generation stage, the code compiled from the
+# whole tree, whose definition paths say where in the tree each code's definition is).
 # The trees themselves are not kept (they are large); a definition is regenerated when asked,
 # from a function with the transformed code: the one the cache bound last (see
 # :func:`note_origin`), in a holder that every entry of that code shares. The holder keeps a
@@ -161,9 +170,12 @@ def source_of(fn: types.FunctionType) -> FunctionSource:
         return get_source(fn)
     found = _GENERATED_SOURCES.get(code)
     if found is None:
-        origin, generate, path = entry
+        origin, generate, top = entry
         _, tree = _generate(origin[0], generate)
         place(tree, tree.lineno)
+        path = definition_paths(top, tree).get(code)
+        if path is None:  # a definition the paths cannot tell from another (never seen)
+            return get_source(fn)
         node = follow(tree, path)
         if isinstance(node, ast.Lambda):
             body = [ast.Return(value=node.body, lineno=node.lineno, col_offset=0)]
