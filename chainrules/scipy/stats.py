@@ -8,7 +8,9 @@ first, so they are registered for that function and dispatch on the distribution
 Conventions:
 
 * **Pass parameters you differentiate positionally.** Keyword arguments (``loc=``, ``scale=``,
-  ``df=``, ``cov=``) are honoured but get no tangent, as everywhere in ChainRules.
+  ``df=``, ``cov=``) are honoured but get no tangent, as everywhere in ChainRules; they reach the
+  functions through ``**kwds``, never by position, so zygote_engine refuses a differentiated one
+  at its line rather than lose its derivative.
 * Continuous location-scale families (``norm``, ``t``, ``gamma``, ``beta``, ``chi2``, ``expon``,
   ``laplace``, ``logistic``, ``cauchy``): ``logpdf`` and ``pdf`` are differentiable in ``x``, every
   shape parameter, ``loc`` and ``scale``; ``cdf``, ``logcdf``, ``sf`` and ``logsf`` in ``x``, ``loc``
