@@ -241,10 +241,13 @@ _space_rules(np.logspace, 3)
 # kaiser(M, beta) = i0(beta r_n) / i0(beta), r_n = sqrt(1 - (2n/(M-1) - 1)^2): smooth in beta
 
 
-def _kaiser_slope(m: int, beta: float) -> np.ndarray:
-    if m <= 1:
-        return np.zeros(max(m, 0))
-    r = np.sqrt(np.clip(1 - (2 * np.arange(m) / (m - 1) - 1) ** 2, 0.0, None))
+def _kaiser_slope(m: float, beta: float) -> np.ndarray:
+    # on numpy's own samples n = 0, 1, ... < M, which also takes a float M (a 0-d array, say)
+    if m == 1:
+        return np.zeros(1)
+    n = np.arange(0, m)
+    alpha = (m - 1) / 2
+    r = np.sqrt(np.clip(1 - ((n - alpha) / alpha) ** 2, 0.0, None))
     i0, i1 = scipy.special.i0, scipy.special.i1
     return (i1(beta * r) * r * i0(beta) - i0(beta * r) * i1(beta)) / i0(beta) ** 2
 

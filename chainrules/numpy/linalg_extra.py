@@ -225,9 +225,11 @@ def _tensorsolve_layout(a: Any, b: Any, axes: Any) -> tuple[np.ndarray, np.ndarr
         order.remove(k)
         order.insert(np.ndim(a), k)
     moved = np.transpose(a, order)
-    # a's shape is b's shape then x's: not (rows, -1), which an empty b leaves undetermined
-    rows, columns = int(np.size(b)), int(np.prod(np.shape(moved)[np.ndim(b) :]))
-    return np.array(order), np.reshape(moved, (rows, columns))
+    # numpy solves a square system, b.size equations in as many unknowns: not (rows, -1), which
+    # an empty b leaves undetermined, nor a's shape after b's, which numpy does not read when
+    # a.ndim == b.ndim (it takes all of a's shape as x's then)
+    rows = int(np.size(b))
+    return np.array(order), np.reshape(moved, (rows, rows))
 
 
 @rrule.register(np.linalg.tensorsolve)

@@ -95,6 +95,8 @@ def _(a1, a2):
     project1, project2 = ProjectTo(a1), ProjectTo(a2)
 
     def polymul_pullback(dy):
+        if c1.size == 0 or c2.size == 0:  # numpy reads an empty array as the zero polynomial
+            return NoTangent(), project1(np.zeros(np.shape(a1))), project2(np.zeros(np.shape(a2)))
         # the adjoint of a ↦ convolve(a, b) is a correlation with b (np.correlate conjugates b)
         dy = np.asarray(unthunk(dy))
         da1 = np.reshape(np.correlate(dy, c2, "valid"), np.shape(a1))
@@ -108,10 +110,12 @@ def _(a1, a2):
 def _(tangents, a1, a2):
     y = np.polymul(a1, a2)
     _, da1, da2 = tangents
-    if isinstance(da1, AbstractZero) and isinstance(da2, AbstractZero):
+    c1, c2 = _coefficients(a1), _coefficients(a2)
+    # numpy reads an empty array as the zero polynomial, so the product stays zero
+    no_coefficients = c1.size == 0 or c2.size == 0
+    if no_coefficients or (isinstance(da1, AbstractZero) and isinstance(da2, AbstractZero)):
         return y, ZeroTangent()
     # np.convolve, not np.polymul, which would trim a zero tangent's leading zeros
-    c1, c2 = _coefficients(a1), _coefficients(a2)
     dy = np.convolve(np.ravel(_dense(da1, a1)), c2) + np.convolve(c1, np.ravel(_dense(da2, a2)))
     return y, ProjectTo(y)(dy)
 
@@ -121,12 +125,14 @@ def _(tangents, a1, a2):
 
 
 def _linear_map(f: Any, p: Any, *args: Any, **kwargs: Any) -> np.ndarray:
-    """The matrix of the linear map ``p ↦ f(p, ...) - f(0, ...)``, one column per coefficient."""
+    """The matrix of the linear map ``p ↦ f(p, ...) - f(0, ...)`` between flattened arrays, one
+    column per coefficient (a 0-d ``p`` is one coefficient; order 0 returns it as it is)."""
     n = np.size(p)
-    offset = f(np.zeros(n), *args, **kwargs)
+    offset = np.ravel(f(np.zeros(np.shape(p)), *args, **kwargs))
     if n == 0:  # no coefficients: the map from an empty space has no columns
-        return np.zeros((*np.shape(offset), 0))
-    return np.stack([f(e, *args, **kwargs) - offset for e in np.eye(n)], axis=-1)
+        return np.zeros((offset.size, 0))
+    columns = [np.ravel(f(np.reshape(e, np.shape(p)), *args, **kwargs)) for e in np.eye(n)]
+    return np.stack(columns, axis=-1) - offset[:, None]
 
 
 def _register_linear(f: Any) -> None:
@@ -137,7 +143,7 @@ def _register_linear(f: Any) -> None:
 
         def linear_pullback(dy):
             matrix = _linear_map(f, p, *args, **kwargs)
-            dp = np.conj(matrix.T) @ np.asarray(unthunk(dy))
+            dp = np.conj(matrix.T) @ np.ravel(unthunk(dy))
             return (NoTangent(), project_p(np.reshape(dp, np.shape(p))), *no_tangents(args))
 
         return y, linear_pullback
@@ -148,7 +154,8 @@ def _register_linear(f: Any) -> None:
         dp = unthunk(tangents[1])
         if isinstance(dp, AbstractZero):
             return y, dp
-        return y, ProjectTo(y)(_linear_map(f, p, *args, **kwargs) @ np.ravel(dp))
+        dy = _linear_map(f, p, *args, **kwargs) @ np.ravel(dp)
+        return y, ProjectTo(y)(np.reshape(dy, np.shape(y)))
 
 
 _register_linear(np.polyder)
@@ -274,7 +281,8 @@ def _(seq_of_zeros):
     project_r = ProjectTo(seq_of_zeros)
 
     def poly_pullback(dy):
-        dr = np.conj(_poly_jacobian(r).T) @ np.asarray(unthunk(dy))
+        # ravel: no roots give the number 1.0, whose cotangent is one number too
+        dr = np.conj(_poly_jacobian(r).T) @ np.ravel(unthunk(dy))
         return NoTangent(), project_r(dr)
 
     return y, poly_pullback
@@ -287,8 +295,8 @@ def _(tangents, seq_of_zeros):
     dr = unthunk(tangents[1])
     if isinstance(dr, AbstractZero):
         return y, dr
-    dy = _poly_jacobian(r) @ np.asarray(dr)
-    return y, ProjectTo(y)(np.real(dy) if y.dtype.kind != "c" else dy)
+    dy = np.reshape(_poly_jacobian(r) @ np.asarray(dr), np.shape(y))  # no roots: y is 1.0
+    return y, ProjectTo(y)(np.real(dy) if np.result_type(y).kind != "c" else dy)
 
 
 # ----------------------------------------------------------------------------------------------

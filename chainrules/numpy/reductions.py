@@ -677,7 +677,8 @@ def _(f, *varargs, axis=None, edge_order=1):
 
     def gradient_pullback(dy):
         dys = item_tangents(dy, len(axes)) if isinstance(y, tuple) else (dy,)
-        df = np.zeros(np.shape(f), dtype=ys[0].dtype)
+        # a 0-d f has no axes, so no derivatives (ys is empty): nothing flows back
+        df = np.zeros(np.shape(f), dtype=ys[0].dtype if ys else np.result_type(f, 1.0))
         dspacings = [0.0] * len(axes)
         for i, (a, h, g, d) in enumerate(zip(axes, spacings, ys, map(unthunk, dys), strict=True)):
             if isinstance(d, AbstractZero):

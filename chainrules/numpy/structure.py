@@ -823,8 +823,11 @@ def _(tangents, *args):
 def _bin_edges_layout(a, args, kwargs):
     options = bound_arguments(np.histogram_bin_edges, (a, *args), kwargs)
     edges = np.histogram_bin_edges(a, *args, **kwargs)
+    # One value v gives the edges v -+ 0.5, which move with it (argmin and argmax both find it).
+    # Several equal values have no derivative (the edges jump as soon as one moves): 0 there.
+    several_equal = size_of(a) > 1 and np.ptp(a) == 0
     data_edges = options["range"] is None and np.ndim(options["bins"]) == 0 and size_of(a) > 0
-    return edges, data_edges
+    return edges, data_edges and not several_equal
 
 
 @rrule.register(np.histogram_bin_edges)
@@ -834,10 +837,10 @@ def _(a, *args, **kwargs):
 
     def histogram_bin_edges_pullback(dedges):
         dedges = unthunk(dedges)
-        if not data_edges or isinstance(dedges, AbstractZero) or np.ptp(a) == 0:
+        if not data_edges or isinstance(dedges, AbstractZero):
             return NoTangent(), ZeroTangent(), *no_tangents(args)
         t = np.linspace(0.0, 1.0, len(edges))
-        da = np.zeros(size_of(a))
+        da = np.zeros(size_of(a), dtype=np.result_type(dedges))  # complex data: complex edges
         # the first edge is the minimum, the last the maximum, the rest evenly between
         da[np.argmin(a)] += np.sum((1 - t) * dedges)
         da[np.argmax(a)] += np.sum(t * dedges)
@@ -850,11 +853,11 @@ def _(a, *args, **kwargs):
 def _(tangents, a, *args, **kwargs):
     edges, data_edges = _bin_edges_layout(a, args, kwargs)
     da = unthunk(tangents[1])
-    if not data_edges or isinstance(da, AbstractZero) or np.ptp(a) == 0:
+    if not data_edges or isinstance(da, AbstractZero):
         return edges, ZeroTangent()
     da = np.ravel(array_tangent(a, da))
     t = np.linspace(0.0, 1.0, len(edges))
-    return edges, (1 - t) * da[np.argmin(a)] + t * da[np.argmax(a)]
+    return edges, ProjectTo(edges)((1 - t) * da[np.argmin(a)] + t * da[np.argmax(a)])
 
 
 # --------------------------------------------------------------------------------------------------

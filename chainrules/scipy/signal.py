@@ -99,11 +99,14 @@ def _register_convolution(f, correlate_valid, start_of, flips: bool, validate=No
                     project_b(np.zeros(np.shape(b))),
                     *rest,
                 )
+            # numpy's 1-D convolutions take a 0-d input as one entry: work on the inputs as f
+            # sees them (the projections give the cotangents their inputs' shapes back).
+            a_seen, b_seen = (np.array(x, ndmin=np.ndim(dy)) for x in (a, b))
             # As a convolution of a with c, where c = b or, for a correlation, conj(flip(b)).
-            c = _flip_conj(b) if flips else b
-            dy_full = _pad_to_full(dy, a, c, params.get("mode", "full"), start_of)
+            c = _flip_conj(b_seen) if flips else b_seen
+            dy_full = _pad_to_full(dy, a_seen, c, params.get("mode", "full"), start_of)
             da = correlate_valid(dy_full, c, params)
-            dc = correlate_valid(dy_full, a, params)
+            dc = correlate_valid(dy_full, a_seen, params)
             db = _flip_conj(dc) if flips else dc
             return (NoTangent(), project_a(da), project_b(db), *rest)
 

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import scipy.special
 
 import chainrules.numpy.creation  # noqa: F401 - registers the rules
 from chainrules_core import NoTangent, rrule
@@ -82,3 +83,12 @@ def test_frequencies_are_differentiable_in_the_spacing(f, n):
 def test_spaced_samples_and_the_kaiser_window(f, args):
     test_rrule(f, *args)
     test_frule(f, *args)
+
+
+def test_kaiser_takes_a_window_length_below_one_as_numpy_does():
+    # numpy samples n = 0 < M: the one entry i0(0) / i0(beta), of slope -i1(beta) / i0(beta)^2
+    test_rrule(np.kaiser, np.array(0.5), 2.5)
+    test_frule(np.kaiser, np.array(0.5), 2.5)
+    _, back = rrule(np.kaiser, np.array(0.5), 2.5)
+    i0, i1 = scipy.special.i0(2.5), scipy.special.i1(2.5)
+    np.testing.assert_allclose(back(np.ones(1))[2], -i1 / i0**2)

@@ -83,3 +83,11 @@ def test_tensorsolve(a_shape, b_shape, axes, dtype):
         check(np.linalg.tensorsolve, a, b)
     else:
         check(np.linalg.tensorsolve, a, b, nondiff(axes))
+
+
+def test_tensorsolve_of_empty_arrays():
+    # numpy solves the 0 x 0 system; its cotangents are empty too
+    check(np.linalg.tensorsolve, np.empty(0), np.empty(0))
+    _, back = rrule(np.linalg.tensorsolve, np.empty(0), np.empty(0))
+    _, da, db = back(np.empty(0))
+    assert da.shape == db.shape == (0,)

@@ -41,10 +41,37 @@ def test_polyint_constants_of_integration_are_constants():
     check(np.polyint, random(3), nondiff(2), nondiff([1.0, -2.0]))
 
 
+def test_polyint_of_order_zero_returns_a_0d_coefficient_as_it_is():
+    # np.polyint(p, 0) is p itself, 0-d or not: derivative 1
+    check(np.polyint, np.array(0.4), nondiff(0))
+    _, back = rrule(np.polyint, np.array(0.4), 0)
+    assert back(np.array(2.0))[1] == 2.0
+
+
 @pytest.mark.parametrize(("nu", "nv"), [(5, 2), (5, 3), (4, 4), (6, 1)], ids=str)
 @pytest.mark.parametrize("dtype", [np.float64, np.complex128])
 def test_polydiv(nu, nv, dtype):
     check(np.polydiv, random(nu, dtype), random(nv, dtype) + 2.0)
+
+
+def test_polydiv_float32_keeps_numpys_remainder_length():
+    # float32 rounding leaves the cancelled leading remainder entry near 1e-8, which numpy keeps
+    # here (float64 trims it): the tangents follow numpy's float32 output, and on the entries both
+    # keep they are the float64 rule's
+    u = np.array([0.6798491, 0.33142257, 0.4591916], dtype=np.float32)
+    v = np.array([0.32285604, 0.6687901, 0.45551467], dtype=np.float32)
+    du, dv = np.array([0.3, -0.2, 0.5]), np.array([0.1, 0.4, -0.3])
+    (q, r), (dq, dr) = frule(
+        (NoTangent(), du.astype(np.float32), dv.astype(np.float32)), np.polydiv, u, v
+    )
+    _, (dq64, dr64) = frule((NoTangent(), du, dv), np.polydiv, u.astype(float), v.astype(float))
+    assert (dq.shape, dr.shape, dq.dtype, dr.dtype) == (q.shape, r.shape, q.dtype, r.dtype)
+    assert r.size == dr64.size + 1 and abs(dr[0]) < 1e-6
+    np.testing.assert_allclose(dq, dq64, rtol=1e-5)
+    np.testing.assert_allclose(dr[1:], dr64, rtol=1e-5)
+    _, back = rrule(np.polydiv, u, v)
+    _, du_back, dv_back = back((np.ones_like(q), np.ones_like(r)))
+    assert du_back.dtype == dv_back.dtype == np.float32
 
 
 @pytest.mark.parametrize("x_shape", [(), (5,), (2, 3)], ids=str)
@@ -57,6 +84,17 @@ def test_polyval_in_both(x_shape, dtype):
 def test_poly_from_roots(dtype):
     check(np.poly, random(4, dtype))
     check(np.poly, random(1, dtype))
+
+
+def test_empty_coefficients_and_roots():
+    # numpy reads no coefficients as the zero polynomial, and no roots give the number 1.0
+    check(np.polymul, np.empty(0), random(3))
+    _, back = rrule(np.polymul, np.empty(0), np.array([1.0, 2.0]))
+    _, da1, da2 = back(np.ones(2))
+    assert da1.shape == (0,) and np.all(da2 == 0)
+    check(np.poly, np.empty(0))
+    _, back = rrule(np.poly, np.empty(0))
+    assert back(1.0)[1].shape == (0,)
 
 
 def test_poly_of_a_matrix_raises():

@@ -295,6 +295,14 @@ def test_gradient_pullback_passes_a_zero_cotangent_of_one_axis():
     np.testing.assert_allclose(df, [[-1.5, 0, 1.5], [-1.5, 0, 1.5]])
 
 
+def test_gradient_of_a_0d_array_has_no_axes():
+    # np.gradient returns no derivatives, so nothing flows back
+    check(np.gradient, np.array(0.5))
+    _, back = rrule(np.gradient, np.array(0.5))
+    df = back(())[1]
+    assert np.shape(df) == () and df == 0
+
+
 def test_gradient_refuses_coordinate_arrays():
     with pytest.raises(NotImplementedError, match="coordinate arrays"):
         rrule(np.gradient, np.ones(4), np.array([0.0, 1.0, 3.0, 4.0]))

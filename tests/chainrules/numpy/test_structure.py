@@ -211,6 +211,25 @@ def test_bin_edges_follow_the_data_extremes_and_ix_reshapes():
     test_frule(np.ix_, np.array([0.3, 0.9]), np.array([0.1, 0.5, 0.7]))
 
 
+@pytest.mark.parametrize(
+    "a",
+    [
+        np.array([0.3, 0.9, 0.1, 0.5], dtype=np.float32),
+        np.array([0.3 + 0.8j, 0.9 + 0.2j, 0.1 + 0.6j, 0.5 + 0.4j]),  # min, max: by real part
+        np.array(0.5),  # the edges 0.5 -+ 0.5 move with the value
+    ],
+    ids=["float32", "complex128", "0-d"],
+)
+def test_bin_edges_in_every_dtype_and_of_one_value(a):
+    test_rrule(np.histogram_bin_edges, a, 3)
+    test_frule(np.histogram_bin_edges, a, 3)
+
+
+def test_bin_edges_of_one_value_move_with_it():
+    _, back = rrule(np.histogram_bin_edges, np.array(0.5), 3)
+    assert back(np.ones(4))[1] == 4.0
+
+
 def test_histogram_counts_each_weight_in_numpys_bin():
     # 1.0 is the last edge: in the last bin; -1.0 is outside the range: in none
     a, weights = np.array([0.0, 0.5, 1.0, -1.0]), np.array([1.0, 2.0, 3.0, 4.0])

@@ -42,6 +42,16 @@ def test_1d_convolutions_in_every_mode(f, mode):
     _both(f, *_pair(((4,), (3,)), np.complex128), fkwargs={"mode": mode})
 
 
+def test_numpy_convolve_takes_a_0d_input_as_one_entry():
+    # (np.correlate refuses 0-d inputs)
+    _both(np.convolve, np.array(0.3), np.array(0.7))
+    _both(np.convolve, np.array(0.3), np.array([0.7, -0.2, 0.5]))
+    # convolve(2, 3) = [6]: the cotangents are 3 and 2, 0-d like their inputs
+    _, back = rrule(np.convolve, np.array(2.0), np.array(3.0))
+    _, da, db = back(np.array([1.0]))
+    assert (da.shape, db.shape, da, db) == ((), (), 3.0, 2.0)
+
+
 @pytest.mark.parametrize("method", ["direct", "fft"])
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize(
