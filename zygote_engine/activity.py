@@ -263,7 +263,7 @@ class FunctionAnalysis:
         normal form reads a module's state (an array, an object, a global that code assigns)
         so, and its derivative goes to the module's attribute (never a constant: a caller that
         asks for no derivative of module state knows nothing of what code assigned)."""
-        if isinstance(value, ast.Call) and _is_helper(value.func, ("read_global",)):
+        if isinstance(value, ast.Call) and _is_helper(value.func, ("read_global", "read_cell")):
             return True
         return (
             isinstance(value, ast.Call)
@@ -377,7 +377,7 @@ _TEST_OPERATORS = frozenset(
 )
 
 
-_GLOBAL_WRITES = ("write_global", "delete_global")
+_GLOBAL_WRITES = ("write_global", "delete_global", "write_cell", "delete_cell")
 
 
 def _is_helper(func: ast.expr, names: tuple[str, ...]) -> bool:

@@ -22,6 +22,7 @@ from typing import Any
 
 from zygote_engine import module_state
 from zygote_engine.module_state import NAMESPACE
+from zygote_engine.nonlocals import CELLS
 from zygote_engine.transform import forget_generated, note_origin, transform, transform_jvp
 
 __all__ = [
@@ -164,6 +165,8 @@ def _build(fn: types.FunctionType, code: types.CodeType) -> types.FunctionType:
     if not _runtime_cells:
         _runtime_cells.update({k: types.CellType(v) for k, v in RUNTIME_OBJECTS.items()})
     user_cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
+    if CELLS.place in code.co_freevars and CELLS.place not in user_cells:
+        user_cells[CELLS.place] = types.CellType(dict(user_cells))  # see nonlocals.py
     if NAMESPACE in code.co_freevars and NAMESPACE not in user_cells:
         user_cells[NAMESPACE] = types.CellType(fn.__globals__)  # see module_state.py
     closure = tuple(_runtime_cells.get(name) or user_cells[name] for name in code.co_freevars)

@@ -33,21 +33,42 @@ import functools
 import sys
 import types
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from zygote_engine.errors import UnsupportedConstructError, user_location
 from zygote_engine.normalize import HELPERS_NAME
 from zygote_engine.scopes import own_nodes
 
 __all__ = [
+    "GLOBALS",
     "NAMESPACE",
+    "Routing",
     "assigned_globals",
     "deposit_global",
     "forget",
     "owner_of",
+    "route",
     "route_globals",
 ]
 
 NAMESPACE = "__globals"  # the name of the module's namespace in generated code
+
+
+@dataclass(frozen=True)
+class Routing:
+    """How generated code reaches one kind of state that outlives a call (module globals, the
+    closure cells of ``nonlocal`` variables): the name of the place that holds it (a closure
+    cell of the generated code), the helpers that read, write and delete one of its items."""
+
+    place: str
+    read: str
+    write: str
+    delete: str
+    noun: str  # "global"
+    temp: str  # the prefix of the fresh locals that a part of a bigger target becomes
+
+
+GLOBALS = Routing(NAMESPACE, "read_global", "write_global", "delete_global", "global", "__global")
 
 _STORE_OPS = frozenset({dis.opmap["STORE_GLOBAL"], dis.opmap["DELETE_GLOBAL"]})
 _STORE_BYTES = tuple(bytes([op]) for op in _STORE_OPS)
@@ -149,9 +170,15 @@ def route_globals(
     _note_plain_reads(namespace, outside - routed)
     if assigned_here:
         _check_fresh(node, filename, namespace, assigned_here)
+    return route(node, filename, routed, GLOBALS)
+
+
+def route(node: ast.FunctionDef, filename: str, routed: set[str], how: Routing) -> ast.FunctionDef:
+    """``node`` with its reads, writes and deletions of the names ``routed`` made calls of the
+    helpers of ``how`` (a copy; ``node`` itself when ``routed`` is empty)."""
     if not routed:
         return node
-    node = _Router(routed, filename).rewrite(node)
+    node = _Router(routed, filename, how).rewrite(node)
     ast.fix_missing_locations(node)
     return node
 
@@ -255,19 +282,18 @@ def deposit_global(cx, value: object, dx: object, namespace: dict, name: str) ->
     cx.deposit(value, dx)
 
 
-def _helper(name: str, *args: ast.expr) -> ast.Call:
-    func = ast.Attribute(value=ast.Name(HELPERS_NAME, ast.Load()), attr=name, ctx=ast.Load())
-    return ast.Call(func=func, args=[ast.Name(NAMESPACE, ast.Load()), *args], keywords=[])
-
-
 class _Router(ast.NodeTransformer):
-    """Reads of the routed globals become ``zy.read_global``, assignments ``zy.write_global``
-    (through a fresh local where the target is part of a bigger one), ``del`` of them
-    ``zy.delete_global``."""
+    """Reads of the routed names become ``zy.read_global`` (the read helper of the routing),
+    assignments ``zy.write_global`` (through a fresh local where the target is part of a bigger
+    one), ``del`` of them ``zy.delete_global``."""
 
-    def __init__(self, routed: set[str], filename: str) -> None:
-        self.routed, self.filename = routed, filename
+    def __init__(self, routed: set[str], filename: str, how: Routing) -> None:
+        self.routed, self.filename, self.how = routed, filename, how
         self.count = 0
+
+    def helper(self, name: str, *args: ast.expr) -> ast.Call:
+        func = ast.Attribute(value=ast.Name(HELPERS_NAME, ast.Load()), attr=name, ctx=ast.Load())
+        return ast.Call(func=func, args=[ast.Name(self.how.place, ast.Load()), *args], keywords=[])
 
     def rewrite(self, node: ast.FunctionDef) -> ast.FunctionDef:
         node = copy.deepcopy(node)
@@ -287,7 +313,7 @@ class _Router(ast.NodeTransformer):
             return self.delete(s)
         if isinstance(s, ast.AugAssign) and self.is_routed(s.target):
             name, temp = s.target.id, self.temp()
-            read = _helper("read_global", ast.Constant(name))
+            read = self.helper(self.how.read, ast.Constant(name))
             return self.located(
                 [
                     ast.Assign(targets=[ast.Name(temp, ast.Store())], value=read),
@@ -365,7 +391,7 @@ class _Router(ast.NodeTransformer):
                     split(elt)
             elif self.is_routed(target):
                 flush()
-                out.append(ast.Expr(_helper("delete_global", ast.Constant(target.id))))
+                out.append(ast.Expr(self.helper(self.how.delete, ast.Constant(target.id))))
             else:
                 self.visit_target_parts(target)
                 kept.append(target)
@@ -405,11 +431,11 @@ class _Router(ast.NodeTransformer):
                 t.slice = self.visit(t.slice)
 
     def write(self, name: str, temp: str) -> ast.stmt:
-        return ast.Expr(_helper("write_global", ast.Constant(name), ast.Name(temp, ast.Load())))
+        return ast.Expr(self.helper(self.how.write, ast.Constant(name), ast.Name(temp, ast.Load())))
 
     def temp(self) -> str:
         self.count += 1
-        return f"__global{self.count}"
+        return f"{self.how.temp}{self.count}"
 
     def is_routed(self, t: ast.expr) -> bool:
         return isinstance(t, ast.Name) and t.id in self.routed
@@ -417,9 +443,9 @@ class _Router(ast.NodeTransformer):
     def refuse(self, node: ast.AST, name: str | None) -> None:
         if name in self.routed:
             raise UnsupportedConstructError(
-                f"{self.filename}:{node.lineno}: the global {name!r} is bound here by "
+                f"{self.filename}:{node.lineno}: the {self.how.noun} {name!r} is bound here by "
                 f"{_OTHER_BINDINGS[type(node)]}, which zygote_engine does not differentiate: "
-                "bind a local, then assign it to the global"
+                f"bind a local, then assign it to the {self.how.noun}"
             )
 
     @staticmethod
@@ -434,7 +460,7 @@ class _Router(ast.NodeTransformer):
 
     def visit_Name(self, node: ast.Name) -> ast.AST:
         if node.id in self.routed and isinstance(node.ctx, ast.Load):
-            return ast.copy_location(_helper("read_global", ast.Constant(node.id)), node)
+            return ast.copy_location(self.helper(self.how.read, ast.Constant(node.id)), node)
         return node
 
     def visit_NamedExpr(self, node: ast.NamedExpr) -> ast.AST:

@@ -18,8 +18,15 @@ nested functions that see it, reads or writes the box's ``value``:
 
 An attribute of an object is something both modes already differentiate through calls, aliases
 and closures (the mutation store, the tangent table). The nested functions are transformed, when
-they are called, from this rewritten code. A ``nonlocal`` of a function differentiated on its own,
-without the function that owns the variable, stays and is refused by the fence.
+they are called, from this rewritten code.
+
+A closure differentiated on its own, without the function that owns the variable (an
+accumulator returned by a factory), cannot box it: the variable is in a closure cell that
+outlives the call. :func:`route_cells` makes it state like a module global (see
+``module_state.py``, whose routing it reuses): its reads, writes and deletions go through
+``zy.read_cell(__cells, "total")``, ``zy.write_cell`` and ``zy.delete_cell``, where
+``__cells`` (filled by ``cache._build``) is the closure's cells by name, and their rules
+(``lib/module_state.py``) treat the cell as an object with one item.
 """
 
 from __future__ import annotations
@@ -28,10 +35,15 @@ import ast
 import copy
 
 from zygote_engine.errors import UnsupportedConstructError
+from zygote_engine.module_state import Routing, route
 from zygote_engine.normalize import HELPERS_NAME
 from zygote_engine.scopes import own_nodes
 
-__all__ = ["box_nonlocals"]
+__all__ = ["CELLS", "box_nonlocals", "route_cells"]
+
+# ``__cells``: the closure cells of the function transformed, by name (a closure cell of the
+# generated code, filled in ``cache._build``)
+CELLS = Routing("__cells", "read_cell", "write_cell", "delete_cell", "nonlocal variable", "__cell")
 
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
 # nodes that bind the name in their ``name`` field
@@ -93,6 +105,32 @@ def box_nonlocals(node: ast.FunctionDef, filename: str) -> ast.FunctionDef:
         ast.copy_location(statement, node.body[0])
         ast.fix_missing_locations(statement)
     node.body = [*_docstring(node.body), *prologue, *node.body[len(_docstring(node.body)) :]]
+    return node
+
+
+def route_cells(node: ast.FunctionDef, filename: str) -> ast.FunctionDef:
+    """``node`` with the variables it declares ``nonlocal`` (whose owner is not transformed with
+    it) read, written and deleted in their closure cells, through the helpers of ``CELLS`` (a
+    copy; the node itself when it declares none).
+
+    Example:
+        >>> tree = ast.parse("def step(x):\\n    nonlocal total\\n    total = total + x\\n")
+        >>> print(ast.unparse(route_cells(tree.body[0], "<doc>")))
+        def step(x):
+            __cell1 = zy.read_cell(__cells, 'total') + x
+            zy.write_cell(__cells, 'total', __cell1)
+    """
+    declared = _declared(node.body, ast.Nonlocal)
+    if not declared:
+        return node
+    node = route(node, filename, declared, CELLS)
+    blocks = [n for n in own_nodes(node.body) if not isinstance(n, (*_FUNCTIONS, ast.ClassDef))]
+    for n in [node, *blocks]:  # the nested functions keep theirs (transformed on their own)
+        for field in ("body", "orelse", "finalbody"):
+            block = getattr(n, field, None)
+            if isinstance(block, list) and any(isinstance(s, ast.Nonlocal) for s in block):
+                kept = [s for s in block if not isinstance(s, ast.Nonlocal)]
+                setattr(n, field, kept or [ast.copy_location(ast.Pass(), block[0])])
     return node
 
 

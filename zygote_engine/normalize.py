@@ -9,7 +9,9 @@ After normalisation a function body holds only these statements:
   (``assert``);
 * ``if name:``, ``for name in name:`` (over a list made by ``zy.collect``) and ``while name:``
   (whose condition is recomputed at the end of the body);
-* ``with name as name:`` (one context manager, entered and exited as Python does);
+* ``with name as name:`` (one context manager, entered and exited as Python does; a
+  ``@contextmanager`` function called in the ``with`` becomes calls of its generator's two halves
+  around a ``try``, see :meth:`_Anf.generator_with`);
 * ``try`` / ``except T as name`` / ``else`` / ``finally`` with normal-form blocks (the exception
   types stay expressions, evaluated only when an exception is raised);
 * exactly one ``return atom``, the last statement.
@@ -28,6 +30,7 @@ from collections.abc import Callable
 import numpy as np
 
 from zygote_engine.generators import collect_yields, is_generator
+from zygote_engine.managers import is_manager_function
 from zygote_engine.patterns import desugar_matches
 from zygote_engine.scopes import own_nodes
 from zygote_engine.store import is_tracked
@@ -121,7 +124,22 @@ def normalize(
             name not in local_names and is_module(name)
         )
 
-    return _Anf(namer, module_name, value_of).function(fn)
+    def manager_function(func: ast.expr) -> bool:
+        """Whether ``func``, called in a ``with`` item, is a ``@contextmanager`` function (read
+        through a name of the module, or an attribute of a module)."""
+        if value_of is None:
+            return False
+        if isinstance(func, ast.Name):
+            return func.id not in local_names and is_manager_function(value_of(func.id))
+        return (
+            isinstance(func, ast.Attribute)
+            and isinstance(func.value, ast.Name)
+            and func.value.id not in (OPERATOR_NAME, HELPERS_NAME)
+            and module_name(func.value.id)
+            and is_manager_function(getattr(value_of(func.value.id), func.attr, None))
+        )
+
+    return _Anf(namer, module_name, value_of, manager_function).function(fn)
 
 
 def _holds_state(value: object) -> bool:
@@ -346,10 +364,12 @@ class _Anf:
         namer: Namer,
         is_module: Callable[[str], bool],
         value_of: Callable[[str], object] | None = None,
+        manager_function: Callable[[ast.expr], bool] | None = None,
     ):
         self.namer = namer
         self.is_module = is_module
         self.value_of = value_of
+        self.manager_function = manager_function
         self.out: list[ast.stmt] = []
         self.line = 0
         self.first_param: str | None = None
@@ -472,7 +492,15 @@ class _Anf:
         ``v = a.__enter__()``, an ordinary (differentiated) call, and the statement becomes
         ``with zy.exits(a):``, which only exits ``a``."""
         item, rest = items[0], items[1:]
-        manager = self.atom(item.context_expr)
+        call = item.context_expr
+        if (
+            self.manager_function is not None
+            and isinstance(call, ast.Call)
+            and self.manager_function(call.func)
+        ):
+            self.generator_with(item, rest, body)
+            return
+        manager = self.atom(call)
         target = item.optional_vars
         if target is not None:
             enter = ast.Attribute(value=manager, attr="__enter__", ctx=ast.Load())
@@ -487,6 +515,72 @@ class _Anf:
             self.out += self.block(body)
         inner, self.out = self.out, saved
         self.emit(ast.With(items=[ast.withitem(context_expr=manager)], body=inner or [ast.Pass()]))
+
+    def generator_with(
+        self, item: ast.withitem, rest: list[ast.withitem], body: list[ast.stmt]
+    ) -> None:
+        """``with f(a) as v:`` where ``f`` is a ``@contextmanager`` function: the two halves of
+        its generator (``zygote_engine/managers.py``) are called like any Python function, so
+        that both modes differentiate the code before the yield and the code after it, the
+        exception of the body thrown in at the yield as contextlib does::
+
+            halves1 = zy.generator_halves(f)
+            enter1 = operator.getitem(halves1, 0)
+            exit1 = operator.getitem(halves1, 1)
+            entered1 = enter1(a)
+            try:
+                v = operator.getitem(entered1, 0)
+                <body>
+            except BaseException as error1:
+                swallowed1 = exit1(entered1, error1)
+                t1 = operator.not_(swallowed1)
+                if t1:
+                    raise
+            else:
+                exit1(entered1, None)
+
+        ``entered1`` is the list of the value yielded and the generator's locals that the exit
+        half reads (see ``generators.split_at_yield``).
+
+        The body has no ``return``, ``break`` or ``continue`` left (they are flags by now), so
+        it leaves the ``try`` by its end or by an exception.
+        """
+        call = item.context_expr
+        halves, enter, exit_ = (self.namer.fresh(n) for n in ("halves", "enter", "exit"))
+        entered, error = self.namer.fresh("entered"), self.namer.fresh("error")
+        found = ast.Call(func=self.helper("generator_halves"), args=[call.func], keywords=[])
+        self.emit(_assign(halves, self.rhs(found), self.line))
+        for i, name in enumerate((enter, exit_)):
+            part = ast.Call(self.op("getitem"), [_name(halves), ast.Constant(i)], [])
+            self.emit(_assign(name, part, self.line))
+        entering = ast.Call(func=_name(enter), args=call.args, keywords=call.keywords)
+        self.emit(_assign(entered, self.rhs(entering), self.line))
+        saved, self.out = self.out, []
+        if item.optional_vars is not None:  # inside: an unpacking that fails is the body's
+            value = ast.Call(self.op("getitem"), [_name(entered), ast.Constant(0)], [])
+            self.bind(item.optional_vars, value)
+        if rest:
+            self.with_statement(rest, body)
+        else:
+            self.out += self.block(body)
+        inner, self.out = self.out, []
+        swallowed = self.namer.fresh("swallowed")
+        self.emit(
+            _assign(
+                swallowed, ast.Call(_name(exit_), [_name(entered), _name(error)], []), self.line
+            )
+        )
+        passed = self.atom(ast.Call(self.op("not_"), [_name(swallowed)], []))
+        self.emit(ast.If(test=passed, body=[ast.Raise(exc=None, cause=None)], orelse=[]))
+        handler, self.out = self.out, []
+        self.emit(ast.Expr(ast.Call(_name(exit_), [_name(entered), ast.Constant(None)], [])))
+        completed, self.out = self.out, saved
+        catch_all = ast.ExceptHandler(type=_name("BaseException"), name=error, body=handler)
+        self.emit(
+            ast.Try(
+                body=inner or [ast.Pass()], handlers=[catch_all], orelse=completed, finalbody=[]
+            )
+        )
 
     def augmented(self, s: ast.AugAssign) -> None:
         op = self.op(_INPLACE[type(s.op)])

@@ -19,8 +19,10 @@ __all__ = [
     "as_tuple",
     "collect",
     "concat",
+    "delete_cell",
     "delete_global",
     "exits",
+    "generator_halves",
     "is_mapping",
     "is_sequence",
     "make_dict",
@@ -30,7 +32,9 @@ __all__ = [
     "mapping_rest",
     "merge_dicts",
     "positional_attribute",
+    "read_cell",
     "read_global",
+    "write_cell",
     "write_global",
 ]
 
@@ -124,6 +128,32 @@ def delete_global(namespace: dict, name: str) -> None:
 _MISSING = object()
 
 
+# -- the closure cells that a closure rebinds with nonlocal (see zygote_engine.nonlocals) --
+
+
+def read_cell(cells: dict, name: str) -> Any:
+    """The variable ``name`` of the enclosing function, in its closure cell ``cells[name]``."""
+    try:
+        return cells[name].cell_contents
+    except ValueError:
+        raise NameError(
+            f"cannot access free variable {name!r} where it is not associated with a value in "
+            "enclosing scope",
+            name=name,
+        ) from None
+
+
+def write_cell(cells: dict, name: str, value: Any) -> None:
+    """``nonlocal name; name = value``."""
+    cells[name].cell_contents = value
+
+
+def delete_cell(cells: dict, name: str) -> None:
+    """``nonlocal name; del name``."""
+    read_cell(cells, name)  # unbound: the NameError of Python
+    del cells[name].cell_contents
+
+
 # -- the structural tests and reads of match statements (see zygote_engine.patterns) --
 
 
@@ -154,6 +184,14 @@ def positional_attribute(x: Any, cls: type, i: int) -> Any:
     if i >= len(names):
         raise TypeError(f"{cls.__name__}() accepts {len(names)} positional sub-patterns")
     return getattr(x, names[i])
+
+
+def generator_halves(manager_function: Any) -> tuple:
+    """The ``(enter, exit)`` functions that run a ``@contextmanager`` function's generator up to
+    its yield and on from there (see :mod:`zygote_engine.managers`)."""
+    from zygote_engine.managers import halves
+
+    return halves(manager_function)
 
 
 class exits:

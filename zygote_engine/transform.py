@@ -29,7 +29,7 @@ from zygote_engine.emit import function_def
 from zygote_engine.errors import ENGINE_DIRECTORY, UnsupportedConstructError, user_location
 from zygote_engine.fence import check_supported
 from zygote_engine.module_state import route_globals
-from zygote_engine.nonlocals import box_nonlocals
+from zygote_engine.nonlocals import CELLS, box_nonlocals, route_cells
 from zygote_engine.normalize import Namer, all_names, normalize
 from zygote_engine.source import FunctionSource, get_source
 
@@ -37,6 +37,7 @@ __all__ = [
     "Transformed",
     "forget_generated",
     "note_origin",
+    "register_definition",
     "source_of",
     "transform",
     "transform_jvp",
@@ -162,12 +163,23 @@ def forget_generated() -> None:
     _ORIGINS.clear()
 
 
+# Definitions the engine built from the user's code before the transform (the halves of a
+# @contextmanager generator, see managers.py), by their compiled code.
+_BUILT: dict[types.CodeType, FunctionSource] = {}
+
+
+def register_definition(code: types.CodeType, source: FunctionSource) -> None:
+    """Record ``source`` as the definition of ``code``, compiled from a tree the engine built."""
+    _BUILT[code] = source
+
+
 def source_of(fn: types.FunctionType) -> FunctionSource:
     """Stage 1 for any function: its own source, or the definition the engine generated for it."""
     code = fn.__code__
     entry = _GENERATED.get(code)
     if entry is None:
-        return get_source(fn)
+        built = _BUILT.get(code)
+        return get_source(fn) if built is None else built
     found = _GENERATED_SOURCES.get(code)
     if found is None:
         origin, generate, top = entry
@@ -188,6 +200,9 @@ def source_of(fn: types.FunctionType) -> FunctionSource:
 def _generate(fn: types.FunctionType, generate) -> tuple[FunctionSource, ast.FunctionDef]:
     src = source_of(fn)
     src = dataclasses.replace(src, node=box_nonlocals(src.node, src.filename))
+    celled = route_cells(src.node, src.filename)
+    if celled is not src.node:  # reached through its closure cells (see nonlocals.py)
+        src = dataclasses.replace(src, node=celled, freevars=(*src.freevars, CELLS.place))
     node = route_globals(src.node, src.filename, fn.__globals__, src.freevars)
     src = dataclasses.replace(src, node=node)
     check_supported(src.node, src.filename)
@@ -216,6 +231,6 @@ def _generate(fn: types.FunctionType, generate) -> tuple[FunctionSource, ast.Fun
 
     nf = normalize(src.node, is_module, namer, value_of)
     name = "lambda" if src.name == "<lambda>" else src.name
-    constants = frozenset(src.freevars) & _RUNTIME_NAMES
+    constants = frozenset(src.freevars) & (_RUNTIME_NAMES | {CELLS.place})
     info = FunctionInfo(name, frozenset(src.freevars), is_global, is_module, value_of, constants)
     return src, generate(nf, info, namer)

@@ -1579,6 +1579,74 @@ def with_manager_entering_a_value_of_its_state(x):
     return y
 
 
+# @contextmanager managers: the generator's code before the yield runs at enter, after it at exit
+
+
+@contextlib.contextmanager
+def _scaled_by(s, power=2):
+    k = 2.0 * s
+    yield k * s**power
+
+
+@contextlib.contextmanager
+def _accumulating(total, weight):
+    box = []
+    try:
+        yield box
+    finally:
+        total.append(weight * sum(box))
+
+
+@contextlib.contextmanager
+def _forgiving(scale, log):
+    try:
+        yield scale * 2.0
+    except ValueError as error:
+        log.append(error.args[0] * scale)
+
+
+@contextlib.contextmanager
+def _recording(log, x):
+    before = math.sin(x)
+    yield
+    log.append(before * x)
+
+
+@case(1.3, 0.7)
+def with_generator_manager_yielding_a_value(x, y):
+    with _scaled_by(x) as v, _scaled_by(y, power=3) as w:
+        z = v * y + w
+    return z * x
+
+
+@case(0.9, 1.7)
+def with_generator_manager_accumulating_what_the_body_computes(x, w):
+    total = [x]
+    with _accumulating(total, w) as box:
+        box.append(x * x)
+        box.append(math.sin(x) * w)
+    return total[0] * total[1]
+
+
+@case(1.1)
+def with_generator_manager_swallowing_the_error_of_its_body(x):
+    log = []
+    y = x
+    with _forgiving(x, log) as s:
+        y = s * x
+        raise ValueError(y * y)
+    return y + log[0]
+
+
+@case(0.6)
+def with_generator_manager_yielding_nothing_in_a_loop(x):
+    log = []
+    for i in range(3):
+        with _recording(log, x * i):
+            x = x * 1.5
+    return log[0] + log[1] * log[2] + x
+
+
 # --- assignment expressions and operators of user classes -----------------------------------------
 
 
@@ -2033,6 +2101,29 @@ def nonlocal_two_levels_down_of_a_parameter(x):
         return x
 
     return middle() + x
+
+
+def _make_memory():
+    last = 0.0
+
+    def remember(v):
+        nonlocal last
+        previous = last
+        last = v
+        return previous
+
+    return remember
+
+
+_recall = _make_memory()  # a closure whose owner is never differentiated: its cell is state
+
+
+@case(0.7)
+def nonlocal_cell_of_a_closure_from_a_factory(x):
+    _recall(x * x)
+    y = _recall(math.sin(x))  # reads x², written by the call before
+    z = _recall(0.0)  # reads sin x
+    return y * z
 
 
 # --- assigning globals ----------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from zygote_engine.lib import (  # noqa: F401 - register rules
     arrays,
     containers,
     forward,
+    managers,
     modes,
     module_state,
     nesting,

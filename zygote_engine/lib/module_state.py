@@ -1,4 +1,5 @@
-"""Rules of the module globals that differentiated code assigns (see ``zygote_engine/module_state.py``).
+"""Rules of the module globals that differentiated code assigns (see ``zygote_engine/module_state.py``)
+and of the closure cells that a closure rebinds with ``nonlocal`` (``zygote_engine/nonlocals.py``).
 
 A global is an item of its module: its cotangent (reverse) and tangent (forward) are kept by
 the module, under the global's name, as for any attribute. In reverse mode a write keeps what it
@@ -6,7 +7,8 @@ wrote (the store's entry of ``(module, name)`` is the cotangent of the value wri
 configuration records which globals this differentiation assigned: a read after such a write
 adds its cotangent to that entry, which the write's pullback takes; a read of a global not
 assigned yet reads module state like any other read of a global, whose cotangent goes to the
-value read, by identity (where ``gradient`` leaves it and ``Params`` finds it).
+value read, by identity (where ``gradient`` leaves it and ``Params`` finds it). A closure cell
+is the same kind of state, an object with one item (the variable, under its name).
 """
 
 from __future__ import annotations
@@ -33,50 +35,80 @@ def _record(cx, owner: Any, name: str) -> None:
     cx.assigned.add((id(owner), name))
 
 
-@rrule.register(zy.read_global, **_config)
-def _read_global(cx, namespace: dict, name: str):
-    value = zy.read_global(namespace, name)
-    owner = owner_of(namespace)
+def _read_state(cx, owner: Any, name: str, value: Any):
+    """The forward half of a read of the item ``name`` of ``owner`` (a module, a closure cell)."""
     if cx.assigned is not None and (id(owner), name) in cx.assigned:
 
-        def read_assigned_global_pullback(dy):  # to the write that the read follows
+        def read_assigned_pullback(dy):  # to the write that the read follows
             cx.accumulate(owner, name, dy)
             return NO, NO, NO
 
-        return value, Reads(read_assigned_global_pullback)
+        return value, Reads(read_assigned_pullback)
     if isinstance(value, _CODE):
         return value, lambda dy: (NO, NO, NO)
 
-    def read_global_pullback(dy):  # module state: to the value read
+    def read_state_pullback(dy):  # state from before: to the value read
         cx.deposit(value, dy)
         return NO, NO, NO
 
-    return value, Reads(read_global_pullback)
+    return value, Reads(read_state_pullback)
+
+
+def _write_state(cx, owner: Any, name: str):
+    """The forward half of a write of the item ``name`` of ``owner``."""
+    _record(cx, owner, name)
+
+    def write_state_pullback(_):  # what the reads after the write left for the value
+        return NO, NO, NO, cx.take(owner, name)
+
+    return None, MustRun(write_state_pullback)
+
+
+def _delete_state(cx, owner: Any, name: str):
+    _record(cx, owner, name)
+
+    def delete_state_pullback(_):  # a read after the deletion did not read the value
+        cx.take(owner, name)
+        return NO, NO, NO
+
+    return None, MustRun(delete_state_pullback)
+
+
+@rrule.register(zy.read_global, **_config)
+def _read_global(cx, namespace: dict, name: str):
+    return _read_state(cx, owner_of(namespace), name, zy.read_global(namespace, name))
 
 
 @rrule.register(zy.write_global, **_config)
 def _write_global(cx, namespace: dict, name: str, value: Any):
     zy.write_global(namespace, name, value)
-    owner = owner_of(namespace)
-    _record(cx, owner, name)
-
-    def write_global_pullback(_):  # what the reads after the write left for the value
-        return NO, NO, NO, cx.take(owner, name)
-
-    return None, MustRun(write_global_pullback)
+    return _write_state(cx, owner_of(namespace), name)
 
 
 @rrule.register(zy.delete_global, **_config)
 def _delete_global(cx, namespace: dict, name: str):
     zy.delete_global(namespace, name)
-    owner = owner_of(namespace)
-    _record(cx, owner, name)
+    return _delete_state(cx, owner_of(namespace), name)
 
-    def delete_global_pullback(_):  # a read after the deletion read a builtin, not the value
-        cx.take(owner, name)
-        return NO, NO, NO
 
-    return None, MustRun(delete_global_pullback)
+# A variable that a closure rebinds with ``nonlocal`` is the one item of its closure cell.
+
+
+@rrule.register(zy.read_cell, **_config)
+def _read_cell(cx, cells: dict, name: str):
+    return _read_state(cx, cells[name], name, zy.read_cell(cells, name))
+
+
+@rrule.register(zy.write_cell, **_config)
+def _write_cell(cx, cells: dict, name: str, value: Any):
+    zy.write_cell(cells, name, value)
+    return _write_state(cx, cells[name], name)
+
+
+@rrule.register(zy.delete_cell, **_config)
+def _delete_cell(cx, cells: dict, name: str):
+    zy.delete_cell(cells, name)
+    return _delete_state(cx, cells[name], name)
 
 
 @rrule.register(setattr, types.ModuleType, object, object, **_config)
@@ -115,4 +147,23 @@ def _write_global_forward(fx, tangents, namespace: dict, name: str, value: Any):
 def _delete_global_forward(fx, tangents, namespace: dict, name: str):
     zy.delete_global(namespace, name)
     fx.entry(owner_of(namespace)).pop(name, None)
+    return None, NO
+
+
+@_forward_rule(zy.read_cell)
+def _read_cell_forward(fx, tangents, cells: dict, name: str):
+    return zy.read_cell(cells, name), fx.item(cells[name], name)
+
+
+@_forward_rule(zy.write_cell)
+def _write_cell_forward(fx, tangents, cells: dict, name: str, value: Any):
+    zy.write_cell(cells, name, value)
+    fx.entry(cells[name])[name] = tangents[3]
+    return None, NO
+
+
+@_forward_rule(zy.delete_cell)
+def _delete_cell_forward(fx, tangents, cells: dict, name: str):
+    zy.delete_cell(cells, name)
+    fx.entry(cells[name]).pop(name, None)
     return None, NO

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
 import types
 from typing import Any
 
 import numpy as np
 
-from chainrules_core import Tangent, frule, non_differentiable, rrule
+from chainrules_core import Tangent, non_differentiable, rrule
 from zygote_engine import primitives as zy
 from zygote_engine.config import ZygoteRuleConfig
 from zygote_engine.construction import property_getter, property_setter
-from zygote_engine.errors import UnsupportedConstructError, user_location
 from zygote_engine.lib.store import NO, ZERO
 from zygote_engine.runtime import MustRun, Reads, call
 from zygote_engine.store import is_tracked
@@ -22,25 +20,6 @@ _METHODS = (types.MethodType, types.BuiltinMethodType, types.MethodWrapperType)
 
 for _helper in (zy.make_set, zy.is_sequence, zy.is_mapping, zy.exits):
     non_differentiable(_helper)
-
-
-def _generator_context_manager(*args: Any, **kwargs: Any):
-    # The engine runs a differentiated generator to its end when it is called (generators.py);
-    # contextlib would then find a list where it needs a generator paused at its yield.
-    raise UnsupportedConstructError(
-        f"{user_location(skip_file=contextlib.__file__)}: a @contextlib.contextmanager "
-        "function is given a differentiated value, which the engine cannot differentiate yet "
-        "(it runs a generator to its end, and the manager must pause at its yield): write the "
-        "manager as a class with __enter__ and __exit__, which the engine differentiates, or "
-        "compute with the value inside the with block"
-    )
-
-
-# Reached only when a differentiated value goes in: a manager given none runs as plain Python,
-# its generator included (which yields no derivative).
-for _rule in (rrule, frule):
-    _rule.add(contextlib._GeneratorContextManager, (), _generator_context_manager)
-non_differentiable(contextlib._GeneratorContextManager.__enter__)
 
 
 @rrule.register(getattr, **_config)
