@@ -90,7 +90,7 @@ class Pullback:
 
 
 def tangents_pullback(
-    f: Callable, args: tuple, closure: bool = True
+    f: Callable, args: tuple, closure: bool = True, cx: ZygoteRuleConfig | None = None
 ) -> tuple[Any, Callable[[Any], tuple]]:
     """``(y, back_all)``: ``back_all(dy)`` is ``(df, grads)``, ``f``'s own tangent as well.
 
@@ -98,8 +98,11 @@ def tangents_pullback(
     writes it; ``grads`` are in the user-facing form of :func:`gradient`. Nested differentiation
     needs both; with ``closure=False`` ``df`` is not computed (``NoTangent()``), and neither is
     anything computed only from what ``f`` captures (the data of ``lambda W: loss(W, X)``).
+    ``cx`` is the reverse-mode differentiation to run in (a new one when not given); after
+    ``back_all`` its store holds the cotangents of the module state ``f`` read
+    (:func:`~zygote_engine.params.state_cotangents`).
     """
-    cx = ZygoteRuleConfig()
+    cx = ZygoteRuleConfig() if cx is None else cx
     # differentiated code may mutate its arguments: gradients refer to what they held at the call
     held = [None if type(a) in _LEAVES or not _structured(a) else contents_of(a) for a in args]
     with room_to_recurse():

@@ -18,11 +18,15 @@ from __future__ import annotations
 import functools
 import inspect
 import operator
+import os
+import sysconfig
 import types
 from typing import Any
 
 import numpy as np
 
+import chainrules
+import chainrules_core
 from chainrules_core import AbstractZero, NoTangent, Tangent, ZeroTangent, frule, unthunk
 from chainrules_core.rules import resolve_receiver
 from zygote_engine import cache
@@ -38,6 +42,7 @@ from zygote_engine.construction import (
 )
 from zygote_engine.dunders import special_methods
 from zygote_engine.errors import (
+    ENGINE_DIRECTORY,
     MissingRuleError,
     keyword_not_differentiated,
     missing_rule_message,
@@ -53,6 +58,9 @@ _ZERO = ZeroTangent()
 _INERT = frozenset({int, bool, str, bytes, type(None), range, slice})
 # Values that are never mutable objects with tangents in the table (checked first: most are).
 _PLAIN = frozenset({float, complex, np.ndarray, np.float64, np.float32, *_INERT})
+# Functions whose call is never run plainly while the table holds tangents: the differentiation
+# functions, whose function may read state that has them (filled by zygote_engine/lib/modes.py).
+READS_STATE: set = set()
 
 
 def table_aware(impl):
@@ -132,7 +140,8 @@ def jcall(fx, primals: tuple, tangents: tuple, kwargs: dict | None = None, dkwar
                 rest = {k: v for k, v in kwargs.items() if k not in names}
                 return jcall(
                     fx,
-                    (*primals, *(kwargs[k] if k in kwargs else v for k, v in moved)),
+                    # (an item read, not .get: what forward mode differentiates when nested)
+                    (*primals, *(kwargs[k] if k in kwargs else v for k, v in moved)),  # noqa: SIM401
                     (*tangents, *(dkwargs.get(name, _ZERO) for name in names)),
                     rest,
                     {k: d for k, d in dkwargs.items() if k in rest},
@@ -254,11 +263,29 @@ def _carries_tangent(fx, f: Any, args: tuple, tangents: tuple) -> bool:
         if type(a) not in _PLAIN and (reaches_tracked(a) or fx.has(a)):
             return True  # a mutable object, or an object with __slots__ that has an entry
     if type(f) is types.FunctionType:
-        return False
+        if not (fx.tangents or fx.written):
+            return False
+        # Python code may read state that has a tangent in the table (an attribute this pass
+        # set, ``model.W = w``, read through a global): the user's code is differentiated, the
+        # libraries' (which read no such state) run plainly
+        return f in READS_STATE or _is_user_code(f.__code__)
     if is_tracked(f) or fx.has(f):  # a callable object: its attributes' tangents
         return True
     receiver = getattr(f, "__self__", None)
     return is_tracked(receiver) or fx.has(receiver)
+
+
+# The installed libraries, the standard library and the ecosystem's own packages.
+_LIBRARIES = tuple(
+    {sysconfig.get_paths()[kind] for kind in ("stdlib", "platstdlib", "purelib", "platlib")}
+    | {os.path.dirname(os.path.abspath(m.__file__)) + os.sep for m in (chainrules, chainrules_core)}
+    | {ENGINE_DIRECTORY}
+)
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_user_code(code: types.CodeType) -> bool:
+    return not code.co_filename.startswith(_LIBRARIES)
 
 
 def _differentiate_code(fx, f: Any, args: tuple, kwargs: dict, tangents: tuple, dkwargs):

@@ -26,7 +26,14 @@ from zygote_engine.recursion import room_to_recurse
 from zygote_engine.runtime import call, must_run
 from zygote_engine.store import WHOLE, ZERO_TYPES, contents_of, is_tracked
 
-__all__ = ["Grads", "Params", "params_pullback", "params_tangents_pullback"]
+__all__ = [
+    "Grads",
+    "Params",
+    "StatePlaces",
+    "params_pullback",
+    "params_tangents_pullback",
+    "state_cotangents",
+]
 
 _ZERO = ZeroTangent()
 _MISSING = object()  # what a store key names when the container no longer has that member
@@ -277,13 +284,18 @@ def params_pullback(f: Callable[[], Any], params: Params) -> tuple[Any, Callable
 
 
 def params_tangents_pullback(
-    f: Callable[[], Any], params: Params, cx: ZygoteRuleConfig | None = None
-) -> tuple[Any, Callable[[Any], tuple[Any, Grads]]]:
+    f: Callable[[], Any],
+    params: Params,
+    cx: ZygoteRuleConfig | None = None,
+    with_state: bool = False,
+) -> tuple[Any, Callable[[Any], tuple]]:
     """``(y, back_all)``: ``back_all(dy)`` is ``(df, grads)``, ``f``'s own tangent as well.
 
     ``df`` is the tangent of ``f`` itself (of the variables it captures, parameters among them)
     as the engine writes it; nested differentiation needs it (see :mod:`zygote_engine.lib.modes`).
-    ``cx`` is the reverse-mode differentiation to run in (a new one when not given).
+    ``cx`` is the reverse-mode differentiation to run in (a new one when not given). With
+    ``with_state``, ``back_all(dy)`` is ``(df, grads, state)``, ``state`` the cotangents of the
+    module state ``f`` read (:func:`state_cotangents`, parameters among them).
 
     Example:
         >>> import numpy as np
@@ -312,7 +324,8 @@ def params_tangents_pullback(
             cx.deposit(y, dy)
             dy = _ZERO
         if type(dy) in ZERO_TYPES and not must_run(pb) and writes is None:
-            return _ZERO, Grads(params, [None] * len(params))
+            nothing = Grads(params, [None] * len(params))
+            return (_ZERO, nothing, (StatePlaces(()),)) if with_state else (_ZERO, nothing)
         try:
             with room_to_recurse():
                 df = pb(dy)[0]
@@ -320,6 +333,9 @@ def params_tangents_pullback(
                 for p in params:
                     if type(p) is np.ndarray:
                         cx.accumulate(p, WHOLE, writes.claim(p, _ZERO))
+            if with_state:  # before _collect moves the entries about
+                state = state_cotangents(cx)
+                return df, _collect(cx, f, df, params, held), state
             return df, _collect(cx, f, df, params, held)
         finally:
             cx.store = {}  # let go of the objects the entries keep alive
@@ -330,6 +346,42 @@ def params_tangents_pullback(
 
 
 # -- gathering the cotangents the backward pass left, and finding the parameters among them --
+
+
+class StatePlaces:
+    """Where the cotangents :func:`state_cotangents` gathers belong: ``(obj, key)`` pairs, as
+    the store keys them (opaque to forward mode, which differentiates the cotangents only)."""
+
+    __slots__ = ("pairs",)
+
+    def __init__(self, pairs: tuple) -> None:
+        self.pairs = pairs
+
+
+def state_cotangents(cx: ZygoteRuleConfig) -> tuple:
+    """``(places, *cotangents)``: what a backward pass left in ``cx``'s store, one cotangent per
+    ``(obj, key)`` of ``places.pairs``.
+
+    After the arguments' cotangents are taken out, these are the cotangents of the state the
+    function read by itself: module globals (an array's under ``WHOLE``), attributes and items of
+    objects reached through them. Nested differentiation hands them to the differentiation
+    outside (:mod:`zygote_engine.lib.modes`); forward mode differentiates them (a rule in
+    :mod:`zygote_engine.lib.nesting`).
+
+    Example:
+        >>> from zygote_engine.config import ZygoteRuleConfig
+        >>> cx, d = ZygoteRuleConfig(), {"w": 1.0}
+        >>> cx.accumulate(d, "w", 2.0)
+        >>> places, *cotangents = state_cotangents(cx)
+        >>> places.pairs, cotangents
+        ((({'w': 1.0}, 'w'),), [2.0])
+    """
+    pairs, cotangents = [], []
+    for obj, entries in cx.store.values():
+        for key, dx in entries.items():
+            pairs.append((obj, key))
+            cotangents.append(dx)
+    return (StatePlaces(tuple(pairs)), *cotangents)
 
 
 def _collect(cx: ZygoteRuleConfig, f: Any, df: Any, params: Params, held: dict) -> Grads:

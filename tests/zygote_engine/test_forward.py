@@ -232,3 +232,26 @@ def test_in_place_operators_on_numbers_still_differentiate():
         return y  # 2 x²
 
     assert jvp(f, (3.0,), (1.0,)) == (18.0, 12.0)
+
+
+class _Model:
+    pass
+
+
+_MODEL = _Model()
+_X0 = np.array([0.5, -1.0])
+
+
+def _loss_of_the_global_model(x):
+    return np.sum(_MODEL.W * x**2)
+
+
+def _set_then_call(w):
+    _MODEL.W = w
+    return _loss_of_the_global_model(_X0)  # constant arguments: the tangent is in the state
+
+
+def test_code_called_with_constants_sees_the_tangent_of_state_this_pass_set():
+    # d/dw sum(w x0²) along e0 = x0[0]² = 0.25 (it was 0: the call ran plainly)
+    _, dy = jvp(_set_then_call, (np.array([1.0, 2.0]),), (np.array([1.0, 0.0]),))
+    assert dy == 0.25

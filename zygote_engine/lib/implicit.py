@@ -30,6 +30,7 @@ import numpy as np
 
 import chainrules_core as crc
 from chainrules_core import AbstractZero, Tangent, frule, rrule, unthunk
+from zygote_engine.array_writes import base_of
 from zygote_engine.config import ForwardConfig, ZygoteRuleConfig
 from zygote_engine.errors import UnsupportedConstructError, user_location
 from zygote_engine.forward_runtime import jcall
@@ -38,6 +39,7 @@ from zygote_engine.lib.store import NO, ZERO, items_of
 from zygote_engine.params import Grads, Params, params_tangents_pullback
 from zygote_engine.public import engine_tangent
 from zygote_engine.recursion import room_to_recurse
+from zygote_engine.store import WHOLE, contents_of, is_tracked
 from zygote_engine.tangent_table import reaches_tracked
 
 __all__ = [
@@ -46,6 +48,7 @@ __all__ = [
     "grads_items",
     "grads_tangent",
     "implicit",
+    "outside_parameters",
     "params_first_order",
     "params_jvp",
     "params_second_order",
@@ -127,9 +130,49 @@ def grads_items(dgrads: Any, n: int) -> list:
 
 
 def params_first_order(f: Any, params: Params, dy: Any, cx: ZygoteRuleConfig) -> tuple:
-    """``(df, grads)``: ``f``'s own tangent and the :class:`Grads` pulled back from ``dy``, by
-    the reverse-mode differentiation ``cx``."""
-    return params_tangents_pullback(f, params, cx)[1](dy)
+    """``(df, grads, state)``: ``f``'s own tangent, the :class:`Grads` pulled back from ``dy``, by
+    the reverse-mode differentiation ``cx``, and the cotangents of the state ``f`` read
+    (:func:`~zygote_engine.params.state_cotangents`)."""
+    return params_tangents_pullback(f, params, cx, with_state=True)[1](dy)
+
+
+def outside_parameters(params: Params, pairs: tuple, cotangents: Any) -> tuple[tuple, list]:
+    """The ``(obj, key)`` pairs of the state's cotangents, and those cotangents, that are not the
+    parameters' (theirs go back through the :class:`Params`, and count once)."""
+    owned = _owned(params)
+    kept_pairs, kept = [], []
+    for (obj, key), dx in zip(pairs, cotangents):
+        member = obj if key is WHOLE else _member(obj, key)
+        if id(obj) in owned or id(member) in owned:
+            continue
+        if type(member) is np.ndarray and id(base_of(member)) in owned:
+            continue  # a view of an array parameter
+        kept_pairs.append((obj, key))
+        kept.append(dx)
+    return tuple(kept_pairs), kept
+
+
+def _owned(params: Params) -> set:
+    """The ids of the parameters and of everything a container parameter holds."""
+    owned, pending = set(), list(params)
+    while pending:
+        x = pending.pop()
+        if id(x) in owned:
+            continue
+        owned.add(id(x))
+        if is_tracked(x) or type(x) is tuple:
+            held = contents_of(x)
+            pending.extend(held.values() if isinstance(held, dict) else held)
+    return owned
+
+
+def _member(obj: Any, key: Any) -> Any:
+    """The member of ``obj`` that the store key ``key`` names (``None`` if it has none now)."""
+    if isinstance(obj, dict):
+        return obj.get(key)
+    if isinstance(obj, (list, tuple)):
+        return obj[key] if type(key) is int and -len(obj) <= key < len(obj) else None
+    return getattr(obj, key, None) if type(key) is str else None
 
 
 def without_parameters(f: Any, df: Any, params: Params) -> Any:
@@ -163,17 +206,21 @@ def first_cotangents(f: Any, params: Params, df: Any, grads: Grads) -> tuple:
 
 
 def params_second_order(f: Any, params: Params, dy: Any, directions: tuple) -> tuple:
-    """``(d f, d params)``: the derivative, along ``directions`` of the parameters, of the
-    first-order tangents of ``f`` pulled back from ``dy`` (a Hessian-vector product)."""
+    """``(d f, d params, (pairs, d state))``: the derivative, along ``directions`` of the
+    parameters, of the first-order tangents of ``f`` pulled back from ``dy`` (a Hessian-vector
+    product), and that of the cotangents of the state ``f`` read besides the parameters, one per
+    ``(obj, key)`` of ``pairs`` (see :func:`outside_parameters`)."""
     cx = ZygoteRuleConfig()
     args = (f, params, dy, cx)
-    _, dresult = params_jvp(
+    (_, _, state), dresult = params_jvp(
         params_first_order, args, (NO,) * 4, params, directions, carriers=(params, cx)
     )
-    ddf, dgrads = items_of(dresult, 2)
+    ddf, dgrads, dstate = items_of(dresult, 3)
+    dcotangents = items_of(dstate, len(state))[1:]
     return (
         _zero_if_none(without_parameters(f, ddf, params)),
         grads_tangent(items_of(dgrads, len(params)), Params),
+        outside_parameters(params, state[0].pairs, dcotangents),
     )
 
 

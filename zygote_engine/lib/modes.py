@@ -13,6 +13,13 @@ of ``f``'s own tangent. Forward mode differentiates the reverse-mode engine itse
 in both modes, built from the same Hessian-vector products (see their section below); forward
 mode differentiates the others by transforming their code.
 
+What ``f`` reads by itself (a module global, an attribute of an object reached through one, an
+item of a container) has a derivative too: ``f``'s backward pass leaves the state's cotangents in
+its store, by identity (:func:`~zygote_engine.params.state_cotangents`). The rules hand them to
+the store of the differentiation outside (``cx``), where whatever put the state there (an
+attribute assignment, a global assigned, a :class:`Params`) takes them: to first order as they
+are, to second order their derivative along the cotangent, from the same Hessian-vector product.
+
 Perturbations are not confused: each differentiation has its own context, and a derivative
 taken inside is an ordinary value to the one outside, whose own derivative comes from these
 rules (``gradient(lambda x: x * gradient(lambda y: x + y, 1.0)[0], 1.0)`` is ``(1.0,)``).
@@ -20,15 +27,18 @@ rules (``gradient(lambda x: x * gradient(lambda y: x + y, 1.0)[0], 1.0)`` is ``(
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import numpy as np
 
 import chainrules_core as crc
 from chainrules_core import AbstractZero, Tangent, frule, rrule, unthunk
+from zygote_engine import module_state
 from zygote_engine.api import (
     Pullback,
     WithGradient,
+    check_callable,
     check_scalar,
     derivative,
     gradient,
@@ -38,6 +48,7 @@ from zygote_engine.api import (
 )
 from zygote_engine.config import ZygoteRuleConfig
 from zygote_engine.errors import UnsupportedConstructError, user_location
+from zygote_engine.forward_runtime import READS_STATE, jcall
 from zygote_engine.jacobians import (
     WithJacobian,
     diaghessian,
@@ -56,12 +67,19 @@ from zygote_engine.lib.implicit import (
     grads_items,
     grads_tangent,
     implicit,
+    outside_parameters,
     params_jvp,
     params_second_order,
 )
 from zygote_engine.lib.store import NO, ZERO, items_of
-from zygote_engine.params import Params, params_pullback, params_tangents_pullback
-from zygote_engine.public import engine_tangent
+from zygote_engine.params import (
+    Params,
+    params_pullback,
+    params_tangents_pullback,
+    state_cotangents,
+)
+from zygote_engine.public import engine_tangent, public_tangent
+from zygote_engine.store import WHOLE
 
 _config = {"config": ZygoteRuleConfig}
 
@@ -83,10 +101,83 @@ def _directions(dgrads: Any, n: int) -> tuple:
     )
 
 
-def _second_order(f: Any, args: tuple, dy: Any, directions: tuple) -> tuple:
+class _Outside:
+    """The reverse-mode differentiation ``cx`` outside a rule, where the cotangents of the state
+    the inner function read go (:meth:`deposit`).
+
+    A module global that ``cx`` assigned before the rule ran is read by the inner function as
+    the value assigned, whose cotangent the assignment takes from the global's entry: those
+    values are noted at the call (``aliases``, by identity).
+    """
+
+    __slots__ = ("aliases", "cx")
+
+    def __init__(self, cx: ZygoteRuleConfig) -> None:
+        self.cx, self.aliases = cx, _assigned_values(cx)
+
+    def deposit(self, pairs: tuple, cotangents: Any) -> None:
+        """Add the cotangent of each ``(obj, key)`` of ``pairs`` to ``cx``'s store."""
+        for (obj, key), dx in zip(pairs, cotangents):
+            if key is WHOLE and id(obj) in self.aliases:
+                owner, name, _ = self.aliases[id(obj)]
+                self.cx.accumulate(owner, name, dx)
+            else:
+                self.cx.accumulate(obj, key, dx)
+
+    def first_order(self, inner: ZygoteRuleConfig, back_all: Any, dy: Any) -> tuple:
+        """``(df, *dargs)`` pulled back from ``dy`` by ``back_all``, which runs in ``inner``;
+        the state's cotangents it left go to ``cx``."""
+        df, grads = back_all(dy)
+        places, *cotangents = state_cotangents(inner)
+        self.deposit(places.pairs, cotangents)
+        return (df, *map(engine_tangent, grads))
+
+
+def _assigned_values(cx: ZygoteRuleConfig) -> dict:
+    """``{id(value): (owner, name, value)}`` of the module globals ``cx`` assigned, as they are."""
+    if not cx.assigned:
+        return {}
+    owners = {id(owner): owner for _, owner in list(module_state._owners.values())}
+    values = {}
+    for owner_id, name in cx.assigned:
+        owner = owners.get(owner_id)
+        if owner is None:  # a module assigned as ``othermodule.g = v``
+            owner = next((m for m in list(sys.modules.values()) if id(m) == owner_id), None)
+        namespace = owner if isinstance(owner, dict) else getattr(owner, "__dict__", {})
+        if name in namespace:
+            value = namespace[name]
+            values[id(value)] = (owner, name, value)
+    return values
+
+
+def _pullback_in(f: Any, args: tuple) -> tuple:
+    """``(y, back_all, inner)``: :func:`tangents_pullback` run in a differentiation of its own."""
+    inner = ZygoteRuleConfig()
+    y, back_all = tangents_pullback(f, args, cx=inner)
+    return y, back_all, inner
+
+
+def _first_order_with_state(f: Any, dy: Any):
+    """``a -> (df, grads, state)``: ``f``'s first-order tangents at ``a`` pulled back from ``dy``,
+    and the cotangents of the state ``f`` read (:func:`state_cotangents`)."""
+
+    def first_order(*a):
+        inner = ZygoteRuleConfig()
+        df, grads = tangents_pullback(f, a, cx=inner)[1](dy)
+        return df, grads, state_cotangents(inner)
+
+    return first_order
+
+
+def _second_order(outside: _Outside, f: Any, args: tuple, dy: Any, directions: tuple) -> tuple:
     """``(d df, *d args)``: the jvp along ``directions`` of ``a -> (df, *grads)`` at ``args``,
-    the tangents of ``f(*a)`` pulled back from ``dy`` (with ``f``'s own tangent first)."""
-    _, (ddf, dgrads) = jvp(lambda *a: tangents_pullback(f, a)[1](dy), args, directions)
+    the tangents of ``f(*a)`` pulled back from ``dy`` (with ``f``'s own tangent first); that of
+    the state's cotangents goes to ``outside``."""
+    y, dy_all = forward_pass(_first_order_with_state(f, dy), args, directions)
+    df, grads, state = y
+    ddf, dgrads, dstate = items_of(dy_all, 3)
+    ddf, dgrads = public_tangent((df, grads), Tangent(tuple, ddf, dgrads))
+    outside.deposit(state[0].pairs, items_of(dstate, len(state))[1:])
     return (_closure(ddf), *map(engine_tangent, dgrads))
 
 
@@ -98,24 +189,19 @@ def _sum(a: tuple, b: tuple) -> tuple:
     return tuple(crc.add(x, y) for x, y in zip(a, b))
 
 
-def _first_order(back_all: Any, dy: Any) -> tuple:
-    """``(df, *dargs)`` pulled back from ``dy`` by the first-order pullback ``back_all``."""
-    df, grads = back_all(dy)
-    return (df, *map(engine_tangent, grads))
-
-
 @rrule.register(gradient, **_config)
 def _gradient(cx, f: Any, *args: Any):
     if implicit(args):
-        return _params_gradient(f, args[0])
+        return _params_gradient(cx, f, args[0])
     grads = gradient(f, *args)
     n = len(args)
+    outside = _Outside(cx)
 
     def gradient_pullback(dgrads):
         directions = _directions(dgrads, n)
         if all(d is None for d in directions):
             return (NO, ZERO, *([ZERO] * n))
-        return (NO, *_second_order(f, args, 1.0, directions))
+        return (NO, *_second_order(outside, f, args, 1.0, directions))
 
     return grads, gradient_pullback
 
@@ -123,20 +209,21 @@ def _gradient(cx, f: Any, *args: Any):
 @rrule.register(withgradient, **_config)
 def _withgradient(cx, f: Any, *args: Any):
     if implicit(args):
-        return _params_withgradient(f, args[0])
-    _, back_all = tangents_pullback(f, args)
+        return _params_withgradient(cx, f, args[0])
+    _, back_all, inner = _pullback_in(f, args)
     result = withgradient(f, *args)
     n = len(args)
+    outside = _Outside(cx)
 
     def withgradient_pullback(d):
         dval, dgrads = items_of(d, 2)
         total = (ZERO, *([ZERO] * n))
         dval = unthunk(dval)
         if not isinstance(dval, AbstractZero):
-            total = _sum(total, _first_order(back_all, dval))
+            total = _sum(total, outside.first_order(inner, back_all, dval))
         directions = _directions(dgrads, n)
         if any(d is not None for d in directions):
-            total = _sum(total, _second_order(f, args, 1.0, directions))
+            total = _sum(total, _second_order(outside, f, args, 1.0, directions))
         return (NO, *total)
 
     return WithGradient(*result), withgradient_pullback
@@ -145,12 +232,13 @@ def _withgradient(cx, f: Any, *args: Any):
 @rrule.register(derivative, object, object, **_config)
 def _derivative(cx, f: Any, x: Any):
     dx = derivative(f, x)
+    outside = _Outside(cx)
 
     def derivative_pullback(ddx):
         ddx = unthunk(ddx)
         if isinstance(ddx, AbstractZero):
             return NO, ZERO, ZERO
-        return (NO, *_second_order(f, (x,), 1.0, (ddx,)))
+        return (NO, *_second_order(outside, f, (x,), 1.0, (ddx,)))
 
     return dx, derivative_pullback
 
@@ -158,15 +246,18 @@ def _derivative(cx, f: Any, x: Any):
 @rrule.register(pullback, **_config)
 def _pullback(cx, f: Any, *args: Any):
     _explicit_arguments("pullback", args)
-    y, back = pullback(f, *args)
+    check_callable(f, "pullback")
+    y, back_all, inner = _pullback_in(f, args)
+    back = Pullback(f, args, back_all)
     n = len(args)
+    outside = _Outside(cx)
 
     def pullback_pullback(d):
         dy, dback = items_of(d, 2)
         total = (ZERO, *([ZERO] * n))
         dy = unthunk(dy)
         if not isinstance(dy, AbstractZero):
-            total = _sum(total, _first_order(back.back_all, dy))
+            total = _sum(total, outside.first_order(inner, back.back_all, dy))
         dback = unthunk(dback)
         if isinstance(dback, Tangent):  # what calls of back(...) handed back to f and args
             total = _sum(total, (dback.f, *items_of(dback.args, n)))
@@ -179,6 +270,7 @@ def _pullback(cx, f: Any, *args: Any):
 def _call_pullback(cx, back: Pullback, dy: Any):
     grads = back(dy)
     f, args, n = back.f, back.args, len(back.args)
+    outside = _Outside(cx)
 
     def back_pullback(dgrads):
         directions = _directions(dgrads, n)
@@ -187,7 +279,7 @@ def _call_pullback(cx, back: Pullback, dy: Any):
         # grads = J(a)^T dy: linear in dy (its cotangent is J w), and J(a)^T dy's derivative
         # in a (and in what f captures) along w is the Hessian of <dy, f> times w
         _, ddy = jvp(f, args, directions)
-        ddf, *dargs = _second_order(f, args, dy, directions)
+        ddf, *dargs = _second_order(outside, f, args, dy, directions)
         dback = Tangent(Pullback, f=ddf, args=Tangent(tuple, *dargs))
         return NO, dback, engine_tangent(ddy)
 
@@ -198,19 +290,22 @@ def _call_pullback(cx, back: Pullback, dy: Any):
 def _jvp(cx, f: Any, primals: Any, tangents: Any):
     primals, tangents = tuple(primals), tuple(tangents)
     y, dy = jvp(f, primals, tangents)
-    _, back_all = tangents_pullback(f, primals)
+    _, back_all, inner = _pullback_in(f, primals)
     n = len(primals)
+    outside = _Outside(cx)
 
     def jvp_pullback(d):
         dy_bar, ddy_bar = (unthunk(t) for t in items_of(d, 2))
         dprimals = (ZERO, *([ZERO] * n))
         dtangents = [ZERO] * n
         if not isinstance(dy_bar, AbstractZero):  # y = f(a): J^T ȳ
-            dprimals = _sum(dprimals, _first_order(back_all, dy_bar))
+            dprimals = _sum(dprimals, outside.first_order(inner, back_all, dy_bar))
         if not isinstance(ddy_bar, AbstractZero):
-            # dy = J(a) v: linear in v (J^T ẏ̄), and in a the Hessian of <ẏ̄, f> times v
-            dtangents = list(_first_order(back_all, ddy_bar)[1:])
-            dprimals = _sum(dprimals, _second_order(f, primals, ddy_bar, tangents))
+            # dy = J(a) v: linear in v (J^T ẏ̄; the state's tangent is zero in the jvp, so what
+            # this pass leaves for it is no cotangent), and in a and in the state the Hessian
+            # of <ẏ̄, f> times v
+            dtangents = list(map(engine_tangent, back_all(ddy_bar)[1]))
+            dprimals = _sum(dprimals, _second_order(outside, f, primals, ddy_bar, tangents))
         df, *dargs = dprimals
         return NO, df, Tangent(tuple, *dargs), Tangent(tuple, *dtangents)
 
@@ -226,48 +321,65 @@ def _jvp(cx, f: Any, primals: Any, tangents: Any):
 # the tangents the parameters and f have.
 
 
-def _params_gradient(f: Any, params: Params):
+def _params_second_order(outside: _Outside, f: Any, params: Params, dy: Any, along: tuple):
+    """``(d f, d params)`` of :func:`params_second_order`; the state's go to ``outside``."""
+    ddf, dparams, (pairs, dcotangents) = params_second_order(f, params, dy, along)
+    outside.deposit(pairs, dcotangents)
+    return ddf, dparams
+
+
+def _params_first_order(outside: _Outside, f: Any, params: Params, back_all: Any, dy: Any):
+    """``(df, dparams)`` pulled back from ``dy``; the state's cotangents go to ``outside``."""
+    df, grads, (places, *cotangents) = back_all(dy)
+    outside.deposit(*outside_parameters(params, places.pairs, cotangents))
+    return first_cotangents(f, params, df, grads)
+
+
+def _params_gradient(cx, f: Any, params: Params):
     grads = gradient(f, params)
     n = len(params)
+    outside = _Outside(cx)
 
     def params_gradient_pullback(dgrads):
         along = parameter_directions(dgrads, n)
         if all(d is None for d in along):
             return NO, ZERO, ZERO
-        return (NO, *params_second_order(f, params, 1.0, along))
+        return (NO, *_params_second_order(outside, f, params, 1.0, along))
 
     return grads, params_gradient_pullback
 
 
-def _params_withgradient(f: Any, params: Params):
-    _, back_all = params_tangents_pullback(f, params)
+def _params_withgradient(cx, f: Any, params: Params):
+    _, back_all = params_tangents_pullback(f, params, with_state=True)
     result = withgradient(f, params)
     n = len(params)
+    outside = _Outside(cx)
 
     def params_withgradient_pullback(d):
         dval, dgrads = items_of(d, 2)
         total = (ZERO, ZERO)
         dval = unthunk(dval)
         if not isinstance(dval, AbstractZero):
-            total = _sum(total, first_cotangents(f, params, *back_all(dval)))
+            total = _sum(total, _params_first_order(outside, f, params, back_all, dval))
         along = parameter_directions(dgrads, n)
         if any(d is not None for d in along):
-            total = _sum(total, params_second_order(f, params, 1.0, along))
+            total = _sum(total, _params_second_order(outside, f, params, 1.0, along))
         return (NO, *total)
 
     return WithGradient(*result), params_withgradient_pullback
 
 
-def _params_withjacobian(f: Any, params: Params, mode: str | None):
+def _params_withjacobian(cx, f: Any, params: Params, mode: str | None):
     result = withjacobian(f, params, mode=mode)
-    _, back_all = params_tangents_pullback(f, params)
+    _, back_all = params_tangents_pullback(f, params, with_state=True)
     n = len(params)
+    outside = _Outside(cx)
 
     def params_withjacobian_pullback(d):
         dval, djacobians = (unthunk(t) for t in items_of(d, 2))
         total = (ZERO, ZERO)
         if not isinstance(dval, AbstractZero):
-            total = _sum(total, first_cotangents(f, params, *back_all(dval)))
+            total = _sum(total, _params_first_order(outside, f, params, back_all, dval))
         if isinstance(djacobians, AbstractZero):
             return (NO, *total)
         y, rows = result.val, np.size(result.val)
@@ -279,7 +391,7 @@ def _params_withjacobian(f: Any, params: Params, mode: str | None):
             )
             if all(d is None or not np.any(d) for d in along):
                 continue
-            total = _sum(total, params_second_order(f, params, _one_hot(y, k), along))
+            total = _sum(total, _params_second_order(outside, f, params, _one_hot(y, k), along))
         return (NO, *total)
 
     return result, params_withjacobian_pullback
@@ -314,7 +426,10 @@ def _params_withgradient_frule(fx, tangents: tuple, f: Any, params: Params):
 @forward_rule(gradient)
 def _gradient_frule(fx, tangents: tuple, f: Any, *args: Any):
     if not implicit(args):
-        return None  # explicit arguments: forward mode differentiates gradient's code
+        if not state_perturbed(fx):
+            return None  # forward mode differentiates gradient's code
+        (_, grads), (_, dgrads) = _carried(fx, _value_and_gradient, tangents, f, *args)
+        return grads, dgrads
     (_, grads), (_, dgrads) = _params_withgradient_frule(fx, tangents, f, args[0])
     return grads, dgrads
 
@@ -322,14 +437,106 @@ def _gradient_frule(fx, tangents: tuple, f: Any, *args: Any):
 @forward_rule(withgradient)
 def _withgradient_frule(fx, tangents: tuple, f: Any, *args: Any):
     if not implicit(args):
-        return None
-    (y, grads), (dy, dgrads) = _params_withgradient_frule(fx, tangents, f, args[0])
+        if not state_perturbed(fx):
+            return None
+        (y, grads), dresult = _carried(fx, _value_and_gradient, tangents, f, *args)
+        dy, dgrads = items_of(dresult, 2)
+    else:
+        (y, grads), (dy, dgrads) = _params_withgradient_frule(fx, tangents, f, args[0])
     return WithGradient(y, grads), Tangent(WithGradient, val=dy, grad=dgrads)
 
 
-def _params_withjacobian_frule(tangents: tuple, f: Any, params: Params, mode: str | None):
+# -- forward mode, the state the function reads perturbed --
+#
+# Forward mode runs a call plainly when none of its inputs carries a tangent, so a function that
+# reads a global (or an attribute of an object reached through one) whose tangent is in the
+# table would be run plainly inside ``gradient(f, x0)``. The differentiation functions are
+# therefore never run plainly while the table holds tangents (``forward_runtime.READS_STATE``);
+# where a tangent is not zero, their rules run the first-order pass in a reverse-mode
+# differentiation that has an entry in the table (a *carrier*, as for Params): every call that
+# takes it is differentiated, down to the reads of the state.
+
+
+def state_perturbed(fx) -> bool:
+    """Whether some object's or array's tangent in the forward differentiation ``fx`` is not zero."""
+    if fx.written is not None and fx.written.shadows:
+        return True
+    for _, entry in list(fx.tangents.values()):
+        for d in entry if type(entry) is list else entry.values():
+            if not isinstance(d, AbstractZero):
+                return True
+    return False
+
+
+def _carried(fx, compute: Any, tangents: tuple, f: Any, *args: Any) -> tuple:
+    """``(result, dresult)`` of ``compute(cx, f, *args)`` in the forward differentiation ``fx``,
+    along the tangents of ``f`` and ``args`` (``tangents``, the rule's), ``cx`` a carrier."""
+    cx = ZygoteRuleConfig()
+    fx.entry(cx)
+    result, dresult = jcall(fx, (compute, cx, f, *args), (NO, NO, *tangents[1:]))
+    return result, fx.tangent(result, dresult)
+
+
+def _value_and_gradient(cx: ZygoteRuleConfig, f: Any, *args: Any) -> tuple:
+    """``(y, grads)`` of ``withgradient(f, *args)``, run in the reverse differentiation ``cx``."""
+    y, back_all = tangents_pullback(f, args, closure=False, cx=cx)
+    check_scalar(f, y)
+    return y, back_all(1.0)[1]
+
+
+def _jacobian_rows(cx: ZygoteRuleConfig, f: Any, *args: Any) -> tuple:
+    """``(y, rows)``: row ``k`` the gradients of ``y.ravel()[k]``, run in ``cx``."""
+    y, back_all = tangents_pullback(f, args, closure=False, cx=cx)
+    return y, [back_all(_one_hot(y, k))[1] for k in range(np.size(y))]
+
+
+def _withjacobian_carried(fx, tangents: tuple, f: Any, *args: Any, mode: str | None = None):
+    result = withjacobian(f, *args, mode=mode)
+    (_, rows), dresult = _carried(fx, _jacobian_rows, tangents, f, *args)
+    dy, drows = items_of(dresult, 2)
+    drows = [items_of(d, len(args)) for d in items_of(drows, len(rows))]
+    dmatrices = []
+    for i, matrix in enumerate(result.grad):
+        if matrix is None:
+            dmatrices.append(None)
+            continue
+        dmatrix = np.zeros(matrix.shape, dtype=matrix.dtype)
+        for k, drow in enumerate(drows):
+            d = unthunk(drow[i])
+            if d is not None and not isinstance(d, AbstractZero):
+                dmatrix.reshape(len(drows), -1)[k] = np.ravel(d)
+        dmatrices.append(dmatrix)
+    return result, Tangent(WithJacobian, val=dy, grad=_matrices_tangent(tuple(dmatrices)))
+
+
+def _state_not_yet(fx, tangents: tuple, f: Any, *args: Any, **kwargs: Any):
+    raise UnsupportedConstructError(
+        f"{user_location()}: a Hessian inside forward-mode differentiation that changes what "
+        "the function reads by itself (a global, an attribute of an object) is not supported "
+        "yet: differentiate it in reverse mode (gradient outside), or pass what changes to the "
+        "function as an argument"
+    )
+
+
+def _state_aware(f: Any, structural: Any, carried: Any) -> None:
+    """Register the forward rule of ``f``: ``structural`` (the rule without the table) unless
+    the state has tangents or ``f`` was given :class:`Params`, then ``carried``, with the table."""
+
+    def rule(fx, tangents: tuple, *args: Any, **kwargs: Any):
+        tangents = tangents[: 1 + len(args)]  # the keywords' (mode=) last: an option, no tangent
+        if implicit(args[1:]) or state_perturbed(fx):
+            return carried(fx, tangents, *args, **kwargs)
+        return structural(tangents, *args, **kwargs)
+
+    forward_rule(f)(rule)
+    READS_STATE.add(f)
+
+
+def _params_withjacobian_frule(
+    tangents: tuple, f: Any, params: Params, mode: str | None, fx: Any = None
+):
     result = withjacobian(f, params, mode=mode)
-    (_, rows), dresult = _params_forward(None, tangents, params_jacobian_rows, f, params)
+    (_, rows), dresult = _params_forward(fx, tangents, params_jacobian_rows, f, params)
     dy, drows = items_of(dresult, 2)
     n = len(params)
     drows = [grads_items(d, n) for d in items_of(drows, len(rows))]
@@ -355,8 +562,9 @@ def _params_withjacobian_frule(tangents: tuple, f: Any, params: Params, mode: st
 # Jacobian of the directional derivative a -> ∂f(a)[ḟ, ȧ].
 
 
-def _jacobian_cotangent(f: Any, args: tuple, y: Any, djacobians: Any) -> tuple:
-    """``(df, *dargs)`` from the cotangents of ``jacobian(f, *args)``'s matrices."""
+def _jacobian_cotangent(outside: _Outside, f: Any, args: tuple, y: Any, djacobians: Any) -> tuple:
+    """``(df, *dargs)`` from the cotangents of ``jacobian(f, *args)``'s matrices (the state's
+    go to ``outside``)."""
     n = len(args)
     rows = np.size(y)
     dmatrices = [unthunk(d) for d in items_of(djacobians, n)]
@@ -368,7 +576,7 @@ def _jacobian_cotangent(f: Any, args: tuple, y: Any, djacobians: Any) -> tuple:
         )
         if all(d is None or not np.any(d) for d in directions):
             continue
-        total = _sum(total, _second_order(f, args, _one_hot(y, k), directions))
+        total = _sum(total, _second_order(outside, f, args, _one_hot(y, k), directions))
     return total
 
 
@@ -407,18 +615,19 @@ def _matrices_tangent(dmatrices: tuple) -> Any:
 @rrule.register(withjacobian, **_config)
 def _withjacobian(cx, f: Any, *args: Any, mode: str | None = None):
     if implicit(args):
-        return _params_withjacobian(f, args[0], mode)
+        return _params_withjacobian(cx, f, args[0], mode)
     result = withjacobian(f, *args, mode=mode)
-    _, back_all = tangents_pullback(f, args)
+    _, back_all, inner = _pullback_in(f, args)
     n = len(args)
+    outside = _Outside(cx)
 
     def withjacobian_pullback(d):
         dval, djacobians = (unthunk(t) for t in items_of(d, 2))
         total = (ZERO, *([ZERO] * n))
         if not isinstance(dval, AbstractZero):
-            total = _sum(total, _first_order(back_all, dval))
+            total = _sum(total, outside.first_order(inner, back_all, dval))
         if not isinstance(djacobians, AbstractZero):
-            total = _sum(total, _jacobian_cotangent(f, args, result.val, djacobians))
+            total = _sum(total, _jacobian_cotangent(outside, f, args, result.val, djacobians))
         return (NO, *total)
 
     return result, withjacobian_pullback
@@ -427,19 +636,20 @@ def _withjacobian(cx, f: Any, *args: Any, mode: str | None = None):
 @rrule.register(jacobian, **_config)
 def _jacobian(cx, f: Any, *args: Any, mode: str | None = None):
     if implicit(args):
-        result, pullback_ = _params_withjacobian(f, args[0], mode)
+        result, pullback_ = _params_withjacobian(cx, f, args[0], mode)
 
         def params_jacobian_pullback(djacobians):
             return pullback_(Tangent(WithJacobian, val=ZERO, grad=djacobians))
 
         return result.grad, params_jacobian_pullback
     y, matrices = withjacobian(f, *args, mode=mode)
+    outside = _Outside(cx)
 
     def jacobian_pullback(djacobians):
         djacobians = unthunk(djacobians)
         if isinstance(djacobians, AbstractZero):
             return (NO, ZERO, *([ZERO] * len(args)))
-        return (NO, *_jacobian_cotangent(f, args, y, djacobians))
+        return (NO, *_jacobian_cotangent(outside, f, args, y, djacobians))
 
     return matrices, jacobian_pullback
 
@@ -471,6 +681,22 @@ frule.add(jacobian, (), _jacobian_frule)
 frule.add(withjacobian, (), _withjacobian_frule)
 
 
+def _withjacobian_in(fx, tangents: tuple, f: Any, *args: Any, mode: str | None = None):
+    """``withjacobian``'s forward rule in ``fx`` (where the state has tangents: carried)."""
+    if implicit(args):  # the parameters' tangents and the state's are in fx
+        return _params_withjacobian_frule(tangents, f, args[0], mode, fx)
+    return _withjacobian_carried(fx, tangents, f, *args, mode=mode)
+
+
+def _jacobian_in(fx, tangents: tuple, f: Any, *args: Any, mode: str | None = None):
+    result, dresult = _withjacobian_in(fx, tangents, f, *args, mode=mode)
+    return result.grad, dresult.grad
+
+
+_state_aware(jacobian, _jacobian_frule, _jacobian_in)
+_state_aware(withjacobian, _withjacobian_frule, _withjacobian_in)
+
+
 # A Hessian is the Jacobian of the gradient: its rules are the Jacobian's, of ``_gradient_of``
 # bound to ``f``; ``f``'s own tangent is that function's captured ``f``'s.
 
@@ -492,12 +718,13 @@ def _hessian_rrule(compute: Any):
     def hessian_rrule(cx, f: Any, x: Any):
         h = compute(f, x)
         g = _gradient_of(f)
+        outside = _Outside(cx)
 
         def hessian_pullback(dh):
             dh = unthunk(dh)
             if isinstance(dh, AbstractZero):
                 return NO, ZERO, ZERO
-            dg, dx = _jacobian_cotangent(g, (x,), x, (dh,))
+            dg, dx = _jacobian_cotangent(outside, g, (x,), x, (dh,))
             return NO, _captured_f(dg), dx
 
         return h, hessian_pullback
@@ -519,6 +746,7 @@ def _hessian_frule(compute: Any):
 def _hessian_rules(compute: Any) -> None:
     rrule.register(compute, object, object, **_config)(_hessian_rrule(compute))
     frule.add(compute, (), _hessian_frule(compute))
+    _state_aware(compute, _hessian_frule(compute), _state_not_yet)
 
 
 _hessian_rules(hessian)
@@ -539,6 +767,7 @@ def _partial_gradient_of(f: Any, position: int):
 def _diaghessian(cx, f: Any, *args: Any):
     diagonals = diaghessian(f, *args)
     n = len(args)
+    outside = _Outside(cx)
 
     def diaghessian_pullback(d):
         # the diagonal of argument j is that of the block ∂g_j/∂a_j of the Jacobian of the
@@ -549,7 +778,7 @@ def _diaghessian(cx, f: Any, *args: Any):
                 continue
             blocks = tuple(np.diag(np.ravel(dd)) if i == j else ZERO for i in range(n))
             g = _partial_gradient_of(f, j)
-            dg, *dargs = _jacobian_cotangent(g, args, args[j], blocks)
+            dg, *dargs = _jacobian_cotangent(outside, g, args, args[j], blocks)
             total = _sum(total, (_captured_f(dg), *dargs))
         return (NO, *total)
 
@@ -579,3 +808,5 @@ def _diaghessian_frule(tangents: tuple, f: Any, *args: Any):
 
 
 frule.add(diaghessian, (), _diaghessian_frule)
+_state_aware(diaghessian, _diaghessian_frule, _state_not_yet)
+READS_STATE.update((gradient, withgradient, derivative))

@@ -198,6 +198,23 @@ def _collect(fx, tangents, cx, f: Any, df: Any, ps: Any, held: dict):
     return grads, Tangent(params.Grads, *map(engine_tangent, dgrads))
 
 
+# The state's cotangents a backward pass left in its store (``params.state_cotangents``): their
+# tangents are the table's entries of the store's dicts, as for ``_collect``.
+
+
+@forward_rule(params.state_cotangents)
+def _state_cotangents(fx, tangents, cx):
+    y = params.state_cotangents(cx)
+    dcotangents = []
+    for _, entries in cx.store.values():
+        found = fx.tangents.get(id(entries))
+        dentries = found[1] if found is not None else {}
+        dcotangents.extend(dentries.get(k, ZERO) for k in entries)
+    if all(isinstance(d, AbstractZero) for d in dcotangents):
+        return y, ZERO
+    return y, Tangent(tuple, NO, *dcotangents)
+
+
 # Under nesting a thunk is computed when it is made: its laziness saves work at first order only,
 # and differentiating its construction (and later its evaluation) costs more than the work.
 
