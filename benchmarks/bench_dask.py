@@ -117,7 +117,9 @@ def main() -> None:
     if args.cap_mb is None:
         args.cap_mb = int(data_mb / 2)
     if args.child:
-        print(json.dumps(_child(args.child, args.rows, args.features, args.chunk_rows, args.cap_mb)))
+        print(
+            json.dumps(_child(args.child, args.rows, args.features, args.chunk_rows, args.cap_mb))
+        )
         return
 
     print(
@@ -128,7 +130,9 @@ def main() -> None:
     runs = {what: _measure(what, args) for what in ("numpy", "forward", "hand-written", "gradient")}
     forward = runs["forward"]["seconds"]
     print()
-    print("| run | result | time | peak memory | of which the computation | in chunks | of the data |")
+    print(
+        "| run | result | time | peak memory | of which the computation | in chunks | of the data |"
+    )
     print("|---|---|---:|---:|---:|---:|---:|")
     for what, run in runs.items():
         failed = run["result"] == "MemoryError"

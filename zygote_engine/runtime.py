@@ -245,7 +245,8 @@ def call_keywords(cx, active: tuple[str, ...], f: Any, *args: Any, **kwargs: Any
             moved = by_position(unbound, n, [k for k in carrying if k not in refused], kwargs)
             names = [name for name, _ in moved]
             rest = {k: v for k, v in kwargs.items() if k not in names}
-            by_name = (kwargs[k] if k in kwargs else default for k, default in moved)
+            # (an item read, not .get: what forward mode differentiates when nested)
+            by_name = (kwargs[k] if k in kwargs else default for k, default in moved)  # noqa: SIM401
             y, pullback = call(cx, f, *args, *by_name, **rest)
             lost = {k: _lost(unbound, k, user_location()) for k in refused}
             return y, _keywords_back(pullback, len(args), names, list(rest), list(kwargs), lost)
@@ -664,6 +665,10 @@ def _foreign(cx, y: Any, pullback, args: tuple):
     there instead of being returned.
     """
     fresh = is_tracked(y)
+    if fresh and any(isinstance(a, tuple) and any(v is y for v in a) for a in args):
+        # not made by the rule: an item of a tuple argument (``state[0]``), whose cotangent
+        # joins its entry in the store, where the operations that filled it find it
+        return _deposited(cx, y, len(args) + 1)
     if not fresh:
         for a in args:
             if type(a) in CONTAINERS:
@@ -688,6 +693,14 @@ def _foreign(cx, y: Any, pullback, args: tuple):
         return tuple(out)
 
     return MustRun(store_pullback) if fresh else store_pullback
+
+
+def _deposited(cx, y: Any, size: int):
+    def deposit_pullback(dy):
+        cx.deposit(y, dy)
+        return (_ZERO,) * size
+
+    return deposit_pullback
 
 
 def accumulate(a: Any, b: Any) -> Any:

@@ -92,7 +92,7 @@ def test_a_duck_arrays_method_is_looked_up_as_the_ndarray_method():
 
 def test_operator_rules_apply_to_duck_arrays():
     x, y = Wrapped(np.array([1.0, 2.0])), np.array([3.0, 4.0])
-    product, pullback = rrule(np.multiply, x, y)
+    _, pullback = rrule(np.multiply, x, y)
     _, dx, dy = pullback(np.ones(2))
     assert type(dx) is Wrapped and np.array_equal(dx.data, [3.0, 4.0])
     assert type(dy) is Wrapped and np.array_equal(dy.data, [1.0, 2.0])  # d(x*y)/dy = x

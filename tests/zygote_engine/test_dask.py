@@ -130,7 +130,7 @@ def test_the_data_as_an_argument_gets_its_gradient_too():
 
 def test_forward_mode_over_chunked_data():
     direction = RNG.standard_normal(D)
-    y, dy = jvp(chunked_logistic, (W0,), (direction,))
+    _, dy = jvp(chunked_logistic, (W0,), (direction,))
     assert isinstance(dy, da.Array)
     assert dy.compute() == pytest.approx(logistic_gradient(W0) @ direction, rel=1e-12)
 

@@ -149,6 +149,25 @@ def test_a_starred_call_may_write_its_arguments_too():
     assert gradient(writes_through_a_starred_call, 2.0) == (3.0,)
 
 
+def _sum_into_the_last(state):
+    box, total = state
+    total.append(sum(box))
+
+
+def list_filled_after_it_was_put_in_a_tuple(x):
+    total, box = [x], []
+    state = (box, total)
+    box.append(x * x)  # after the tuple was made: the tuple holds the list, not a copy
+    _sum_into_the_last(state)
+    return total[0] * total[1]
+
+
+def test_a_list_read_out_of_a_tuple_keeps_the_cotangents_of_what_filled_it():
+    # x * x² = x³: 3x² = 12 at 2 (the read used to take the list's cotangent before the append's
+    # backward pass could: 4.0, silently)
+    assert gradient(list_filled_after_it_was_put_in_a_tuple, 2.0) == (12.0,)
+
+
 def _smooth_abs(x):
     return (x * x + 1e-3) ** 0.5
 
