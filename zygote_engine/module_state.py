@@ -46,6 +46,7 @@ __all__ = [
     "assigned_globals",
     "deposit_global",
     "forget",
+    "module_codes",
     "owner_of",
     "route",
     "route_globals",
@@ -102,11 +103,17 @@ def assigned_globals(namespace: dict) -> frozenset[str]:
     """The globals of ``namespace`` that the module's functions (and the functions and methods
     defined in them) assign or delete with ``global``."""
     names: set[str] = set()
+    for code in module_codes(namespace):
+        names |= _stored(code)
+    return frozenset(names)
+
+
+def module_codes(namespace: dict):
+    """The code objects of the module's functions, methods and properties (and of the functions
+    they wrap), the code nested in them not included."""
     seen: set[int] = set()
     for value in list(namespace.values()):
-        for code in _codes_of(value, namespace, seen):
-            names |= _stored(code)
-    return frozenset(names)
+        yield from _codes_of(value, namespace, seen)
 
 
 def _codes_of(value, namespace: dict, seen: set[int]):

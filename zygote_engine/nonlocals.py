@@ -33,13 +33,16 @@ from __future__ import annotations
 
 import ast
 import copy
+import dis
+import functools
+import types
 
 from zygote_engine.errors import UnsupportedConstructError
-from zygote_engine.module_state import Routing, route
+from zygote_engine.module_state import Routing, module_codes, route
 from zygote_engine.normalize import HELPERS_NAME
 from zygote_engine.scopes import own_nodes
 
-__all__ = ["CELLS", "box_nonlocals", "route_cells"]
+__all__ = ["CELLS", "box_nonlocals", "rebound_by_closures", "route_cells"]
 
 # ``__cells``: the closure cells of the function transformed, by name (a closure cell of the
 # generated code, filled in ``cache._build``)
@@ -108,10 +111,14 @@ def box_nonlocals(node: ast.FunctionDef, filename: str) -> ast.FunctionDef:
     return node
 
 
-def route_cells(node: ast.FunctionDef, filename: str) -> ast.FunctionDef:
+def route_cells(
+    node: ast.FunctionDef, filename: str, rebound: frozenset[str] = frozenset()
+) -> ast.FunctionDef:
     """``node`` with the variables it declares ``nonlocal`` (whose owner is not transformed with
     it) read, written and deleted in their closure cells, through the helpers of ``CELLS`` (a
-    copy; the node itself when it declares none).
+    copy; the node itself when it declares none). The variables in ``rebound``, which another
+    closure of the same owner rebinds (:func:`rebound_by_closures`), are read there too: a sibling
+    ``get()`` that reads what ``step`` wrote.
 
     Example:
         >>> tree = ast.parse("def step(x):\\n    nonlocal total\\n    total = total + x\\n")
@@ -121,9 +128,10 @@ def route_cells(node: ast.FunctionDef, filename: str) -> ast.FunctionDef:
             zy.write_cell(__cells, 'total', __cell1)
     """
     declared = _declared(node.body, ast.Nonlocal)
-    if not declared:
+    read = {n.id for n in own_nodes(node.body) if isinstance(n, ast.Name)} & rebound
+    if not declared and not read:
         return node
-    node = route(node, filename, declared, CELLS)
+    node = route(node, filename, declared | read, CELLS)
     blocks = [n for n in own_nodes(node.body) if not isinstance(n, (*_FUNCTIONS, ast.ClassDef))]
     for n in [node, *blocks]:  # the nested functions keep theirs (transformed on their own)
         for field in ("body", "orelse", "finalbody"):
@@ -132,6 +140,75 @@ def route_cells(node: ast.FunctionDef, filename: str) -> ast.FunctionDef:
                 kept = [s for s in block if not isinstance(s, ast.Nonlocal)]
                 setattr(n, field, kept or [ast.copy_location(ast.Pass(), block[0])])
     return node
+
+
+def rebound_by_closures(fn: types.FunctionType) -> frozenset[str]:
+    """The variables ``fn`` captures that a closure of their owner rebinds with ``nonlocal``.
+
+    Read as plain captured values, what such a closure wrote in the same differentiation would
+    not reach them (see :func:`route_cells`). The owner is found among the module's functions,
+    by the code objects nested in theirs; code the engine generated is not found (its owner was
+    transformed with it, and boxed the variable).
+
+    Example:
+        >>> def make():
+        ...     total = 0.0
+        ...     def step(x):
+        ...         nonlocal total
+        ...         total = total + x
+        ...     def get():
+        ...         return total
+        ...     return step, get
+        >>> step, get = make()
+        >>> sorted(rebound_by_closures(get)), sorted(rebound_by_closures(make))
+        (['total'], [])
+    """
+    names = set(fn.__code__.co_freevars)
+    if not names:
+        return frozenset()
+    parents = _parents(fn.__globals__)
+    found: set[str] = set()
+    owner = parents.get(fn.__code__)
+    while owner is not None and names:
+        owned = names.intersection(owner.co_cellvars)
+        found |= owned & _rebound_in(owner)
+        names -= owned
+        owner = parents.get(owner)
+    return frozenset(found)
+
+
+def _parents(namespace: dict) -> dict[types.CodeType, types.CodeType]:
+    """The code object that encloses each code object nested in the module's functions."""
+    parents: dict[types.CodeType, types.CodeType] = {}
+    for top in module_codes(namespace):
+        stack = [top]
+        while stack:
+            code = stack.pop()
+            for child in _children(code):
+                parents[child] = code
+                stack.append(child)
+    return parents
+
+
+@functools.cache
+def _children(code: types.CodeType) -> tuple[types.CodeType, ...]:
+    return tuple(c for c in code.co_consts if isinstance(c, types.CodeType))
+
+
+@functools.cache
+def _rebound_in(owner: types.CodeType) -> frozenset[str]:
+    """The variables of ``owner`` that code nested in it rebinds or deletes (``nonlocal``)."""
+    found: set[str] = set()
+    stack = list(_children(owner))
+    while stack:
+        code = stack.pop()
+        found.update(
+            i.argval
+            for i in dis.get_instructions(code)
+            if i.opname in ("STORE_DEREF", "DELETE_DEREF") and i.argval in code.co_freevars
+        )
+        stack.extend(_children(code))
+    return frozenset(found)
 
 
 def _docstring(body: list[ast.stmt]) -> list[ast.stmt]:

@@ -29,7 +29,7 @@ from zygote_engine.emit import function_def
 from zygote_engine.errors import ENGINE_DIRECTORY, UnsupportedConstructError, user_location
 from zygote_engine.fence import check_supported
 from zygote_engine.module_state import route_globals
-from zygote_engine.nonlocals import CELLS, box_nonlocals, route_cells
+from zygote_engine.nonlocals import CELLS, box_nonlocals, rebound_by_closures, route_cells
 from zygote_engine.normalize import Namer, all_names, normalize
 from zygote_engine.source import FunctionSource, get_source
 
@@ -200,7 +200,7 @@ def source_of(fn: types.FunctionType) -> FunctionSource:
 def _generate(fn: types.FunctionType, generate) -> tuple[FunctionSource, ast.FunctionDef]:
     src = source_of(fn)
     src = dataclasses.replace(src, node=box_nonlocals(src.node, src.filename))
-    celled = route_cells(src.node, src.filename)
+    celled = route_cells(src.node, src.filename, rebound_by_closures(fn))
     if celled is not src.node:  # reached through its closure cells (see nonlocals.py)
         src = dataclasses.replace(src, node=celled, freevars=(*src.freevars, CELLS.place))
     node = route_globals(src.node, src.filename, fn.__globals__, src.freevars)

@@ -197,3 +197,34 @@ def test_binding_the_variable_with_an_assignment_expression_is_a_located_error()
         gradient(make(), 1.0)
     with pytest.raises(UnsupportedConstructError, match=r"test_nonlocal_cells.py:\d+: .*:="):
         jvp(make(), (1.0,), (1.0,))
+
+
+def make_writer_and_reader():
+    total = 0.0
+
+    def add(x):
+        nonlocal total
+        total = total + x * x
+
+    def read():  # a sibling: it reads the cell, without declaring it nonlocal
+        return total
+
+    return add, read
+
+
+def test_a_sibling_closure_reads_what_the_other_wrote_in_both_modes():
+    add, read = make_writer_and_reader()
+
+    def f(x):
+        add(x)
+        return read() * x  # (t0 + x²) x
+
+    # t0 = 0 for the first call: d/dx x³ = 3x² = 12 at 2 (the sibling read a constant: 4.0)
+    assert gradient(f, 2.0) == (12.0,)
+    add2, read2 = make_writer_and_reader()
+
+    def g(x):
+        add2(x)
+        return read2() * x
+
+    assert jvp(g, (2.0,), (1.0,)) == (8.0, 12.0)
