@@ -188,7 +188,7 @@ def positional_attribute(x: Any, cls: type, i: int) -> Any:
 
 def generator_halves(manager_function: Any) -> tuple:
     """The ``(enter, exit)`` functions that run a ``@contextmanager`` function's generator up to
-    its yield and on from there (see :mod:`zygote_engine.managers`)."""
+    its yield and on from there (see ``zygote_engine/managers.py``)."""
     from zygote_engine.managers import halves
 
     return halves(manager_function)
