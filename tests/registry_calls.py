@@ -13,6 +13,7 @@ import warnings
 from typing import Any, NamedTuple
 
 import numpy as np
+import pytest
 
 from chainrules_core import AbstractZero, NoTangent, frule, rrule, unthunk
 from chainrules_core.testing import rand_tangent
@@ -251,3 +252,12 @@ def rule_claims(f, args):
         return frule(zeros, f, *args) is not None
     except Exception:  # the rule was found, and refused the call: the audit will say how
         return True
+
+
+def audit_param(name, kind, shape, args, known_wrong: dict):
+    """One audit case as a pytest parameter: strictly expected to fail while ``(name, kind)`` is
+    listed in ``known_wrong`` (a fix then shows as an unexpected pass, asking for its removal)."""
+    marks = []
+    if (name, kind) in known_wrong:
+        marks = [pytest.mark.xfail(strict=True, reason=known_wrong[name, kind])]
+    return pytest.param(name, kind, shape, args, marks=marks, id=f"{name}-{kind}-{shape}")

@@ -29,6 +29,7 @@ from registry_calls import (
     RANGES,
     STEP,
     ZERO_D,
+    audit_param,
     check_tangents_fit,
     moving_entries,
     rule_claims,
@@ -130,10 +131,7 @@ def _float64_call(f, shape):
 
 
 def _param(name, kind, shape, args):
-    marks = []
-    if (name, kind) in KNOWN_WRONG:
-        marks = [pytest.mark.xfail(strict=True, reason=KNOWN_WRONG[name, kind])]
-    return pytest.param(name, kind, shape, args, marks=marks, id=f"{name}-{kind}-{shape}")
+    return audit_param(name, kind, shape, args, KNOWN_WRONG)
 
 
 def _audit_cases(names: list) -> list:

@@ -35,6 +35,7 @@ from registry_calls import (
     ZERO_D,
     Kind,
     _inputs,
+    audit_param,
     call_refusing_warnings,
     check_tangents_fit,
     moving_entries,
@@ -243,10 +244,7 @@ def _call_of_kind(name: str, kind: Kind):
 
 
 def _param(name, kind, shape, args):
-    marks = []
-    if (name, kind) in KNOWN_WRONG:
-        marks = [pytest.mark.xfail(strict=True, reason=KNOWN_WRONG[name, kind])]
-    return pytest.param(name, kind, shape, args, marks=marks, id=f"{name}-{kind}-{shape}")
+    return audit_param(name, kind, shape, args, KNOWN_WRONG)
 
 
 def _audit_cases(names: list) -> list:
