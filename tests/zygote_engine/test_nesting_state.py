@@ -225,3 +225,27 @@ def test_inner_params_gradient_reads_other_state_outside_its_params():
 
     b = np.array([0.2])
     np.testing.assert_allclose(gradient(outer, b)[0], central(plain, b), rtol=1e-6)
+
+
+def _weighted_squares(x):
+    return np.sum(model.W * x**2)
+
+
+def test_jvp_and_pullback_inside_a_jvp_that_sets_the_state_they_read():
+    # jvp(f, x0, v) and the pullback's gradient dotted with v are both sum(2 W x0 v); along
+    # e0 in W that is 2 x0[0] v[0] = 1.0 (both were 0.0: the inner call ran plainly)
+    x0, v = np.array([0.5, -1.0]), np.array([1.0, 1.0])
+
+    def through_jvp(w):
+        model.W = w
+        return jvp(_weighted_squares, (x0,), (v,))[1]
+
+    def through_pullback(w):
+        model.W = w
+        _, back = pullback(_weighted_squares, x0)
+        return np.sum(back(1.0)[0] * v)
+
+    w, e0 = np.array([1.0, 2.0]), np.array([1.0, 0.0])
+    for outer in (through_jvp, through_pullback):
+        assert jvp(outer, (w,), (e0,))[1] == pytest.approx(1.0)
+        np.testing.assert_allclose(gradient(outer, w)[0], 2 * x0 * v)

@@ -809,4 +809,6 @@ def _diaghessian_frule(tangents: tuple, f: Any, *args: Any):
 
 frule.add(diaghessian, (), _diaghessian_frule)
 _state_aware(diaghessian, _diaghessian_frule, _state_not_yet)
-READS_STATE.update((gradient, withgradient, derivative))
+# (forward mode transforms jvp and pullback, whose code reaches the function through
+# forward_pass and the reverse protocol: none of them may run plainly either)
+READS_STATE.update((gradient, withgradient, derivative, jvp, pullback, forward_pass))
