@@ -15,10 +15,6 @@ _REJECTED: dict[type, tuple[str, str]] = {
     ast.AsyncFunctionDef: ("an async function", "differentiate a synchronous function"),
     ast.AsyncFor: ("async for", "use a plain for loop"),
     ast.AsyncWith: ("async with", "move the context manager out of the differentiated function"),
-    ast.Nonlocal: (
-        "nonlocal in a function differentiated without the function that owns the variable",
-        "differentiate the enclosing function, or return the new value instead",
-    ),
     ast.ClassDef: ("a class definition", "define the class at module level"),
     ast.Import: ("an import", "import at module level"),
     ast.ImportFrom: ("an import", "import at module level"),
