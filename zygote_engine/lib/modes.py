@@ -382,15 +382,9 @@ def _params_withjacobian(cx, f: Any, params: Params, mode: str | None):
             total = _sum(total, _params_first_order(outside, f, params, back_all, dval))
         if isinstance(djacobians, AbstractZero):
             return (NO, *total)
-        y, rows = result.val, np.size(result.val)
+        y = result.val
         dmatrices = [unthunk(d) for d in grads_items(djacobians, n)]
-        for k in range(rows):
-            along = tuple(
-                None if isinstance(d, AbstractZero) or d is None else _row(d, k, rows, p)
-                for d, p in zip(dmatrices, params)
-            )
-            if all(d is None or not np.any(d) for d in along):
-                continue
+        for k, along in _rows_of(dmatrices, params, y):
             total = _sum(total, _params_second_order(outside, f, params, _one_hot(y, k), along))
         return (NO, *total)
 
@@ -566,18 +560,24 @@ def _jacobian_cotangent(outside: _Outside, f: Any, args: tuple, y: Any, djacobia
     """``(df, *dargs)`` from the cotangents of ``jacobian(f, *args)``'s matrices (the state's
     go to ``outside``)."""
     n = len(args)
-    rows = np.size(y)
     dmatrices = [unthunk(d) for d in items_of(djacobians, n)]
     total = (ZERO, *([ZERO] * n))
+    for k, directions in _rows_of(dmatrices, args, y):
+        total = _sum(total, _second_order(outside, f, args, _one_hot(y, k), directions))
+    return total
+
+
+def _rows_of(dmatrices: list, values: tuple, y: Any):
+    """``(k, directions)`` for each row ``k`` of the Jacobians' cotangents ``dmatrices`` that is
+    not all zero: the row's part for each of ``values``, shaped like it (``None`` for none)."""
+    rows = np.size(y)
     for k in range(rows):
         directions = tuple(
             None if isinstance(d, AbstractZero) or d is None else _row(d, k, rows, a)
-            for d, a in zip(dmatrices, args)
+            for d, a in zip(dmatrices, values)
         )
-        if all(d is None or not np.any(d) for d in directions):
-            continue
-        total = _sum(total, _second_order(outside, f, args, _one_hot(y, k), directions))
-    return total
+        if not all(d is None or not np.any(d) for d in directions):
+            yield k, directions
 
 
 def _row(dmatrix: Any, k: int, rows: int, a: Any) -> Any:
