@@ -3,16 +3,14 @@
 ``Wrapped`` implements ``__array_ufunc__`` and ``__array_function__`` (and, through numpy's
 operator mixin, the arithmetic operators) by unwrapping its arguments, calling numpy and wrapping
 the array results again, the way dask and CuPy arrays hand numpy's calls to their own code. It
-counts the calls it serves, and it refuses ``np.asarray``, so a rule that converts a duck array
-to numpy instead of staying generic fails loudly.
+refuses ``np.asarray``, so a rule that converts a duck array to numpy instead of staying generic
+fails loudly.
 """
 
 import numpy as np
 
 
 class Wrapped(np.lib.mixins.NDArrayOperatorsMixin):
-    calls = 0  # numpy calls served, over all instances
-
     def __init__(self, data):
         self.data = np.asarray(data)
 
@@ -25,11 +23,9 @@ class Wrapped(np.lib.mixins.NDArrayOperatorsMixin):
         raise TypeError("Wrapped arrays are not converted to numpy arrays (np.asarray)")
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        Wrapped.calls += 1
         return _wrap(getattr(ufunc, method)(*_unwrap(inputs), **_unwrap(kwargs)))
 
     def __array_function__(self, func, types, args, kwargs):
-        Wrapped.calls += 1
         return _wrap(func(*_unwrap(args), **_unwrap(kwargs)))
 
     def __getitem__(self, index):

@@ -27,7 +27,9 @@ numpy functions that call a user function on pieces of an array.
   quotient). A sample is in the bin numpy puts it in (the last bin includes its right edge, samples
   outside the range are in none). The bin edges are functions of the data's range only: treated as
   non-differentiable outputs (no tangent). ``weights`` is differentiated when passed by position,
-  as every rule differentiates positional arguments only.
+  as every rule differentiates positional arguments only. ``histogram_bin_edges`` (a number of
+  bins, no range) is differentiated in the data's extremes; where several entries are all equal
+  the edges jump as soon as one moves, and the conventional 0 is returned.
 * **Iterables**: ``fromiter`` of a list, tuple or array is ``np.array`` of it (the ``count`` first
   items are read; the rest get a zero cotangent). Other iterables (a generator) cannot be
   differentiated: the engine never sees their items, so they have no rule.

@@ -42,11 +42,18 @@ def test_logistic_regression_gradient_on_the_gpu():
     np.testing.assert_allclose(cp.asnumpy(g), expected, rtol=1e-10)
 
 
-def test_a_two_layer_network_on_the_gpu_equals_numpy():
+def two_layer_gradient(W1, W2, X):
+    """Backpropagation by hand."""
+    h = np.tanh(X @ W1)
+    dout = 2 * (h @ W2) / X.shape[0]
+    dh = dout @ W2.T
+    return [X.T @ (dh * (1 - h * h)) + 0.2 * W1, h.T @ dout]
+
+
+def test_a_two_layer_network_on_the_gpu():
     W1, W2 = RNG.standard_normal((8, 16)), RNG.standard_normal((16, 3))
     on_gpu = gradient(two_layer, [cp.asarray(W1), cp.asarray(W2)], cp.asarray(X_NUMPY))[0]
-    on_cpu = gradient(two_layer, [W1, W2], X_NUMPY)[0]
-    for got, want in zip(on_gpu, on_cpu, strict=True):
+    for got, want in zip(on_gpu, two_layer_gradient(W1, W2, X_NUMPY), strict=True):
         assert isinstance(got, cp.ndarray)
         np.testing.assert_allclose(cp.asnumpy(got), want, rtol=1e-10)
 
