@@ -30,6 +30,9 @@ __all__ = [
 ]
 
 
+# the reductions the reverse generation writes out (see zygote_engine.array_inline)
+_INLINE_REDUCTIONS = frozenset({np.sum, np.mean})
+
 GLOBALS = -1  # the position, among FunctionInfo.inactive, of the module state a function reads
 
 
@@ -298,27 +301,41 @@ class FunctionAnalysis:
         builtin = _STRUCTURAL_BUILTINS.get(func.id)
         return builtin is not None and self.info.value_of(func.id) is builtin
 
+    def callee(self, call: ast.Call) -> Any:
+        """The function a call of a free name or a module's attribute calls, when the function is
+        first transformed (``None`` for anything else: a local, a method)."""
+        f = call.func
+        if isinstance(f, ast.Name) and f.id not in self.locals:
+            return self.info.value_of(f.id)
+        if (
+            isinstance(f, ast.Attribute)
+            and isinstance(f.value, ast.Name)
+            and self.info.is_module(f.value.id)
+        ):
+            return getattr(self.info.value_of(f.value.id), f.attr, None)
+        return None
+
     def has_scalar_partials(self, call: ast.Call) -> bool:
         """Whether the callee is, when first transformed, a function whose only rule comes from
         ``scalar_rule`` (``math.sin``, say): see :meth:`inline_partials`."""
         if call.keywords or not 1 <= len(call.args) <= 2:
             return False
-        f = call.func
-        if isinstance(f, ast.Name) and f.id not in self.locals:
-            fn = self.info.value_of(f.id)
-        elif (
-            isinstance(f, ast.Attribute)
-            and isinstance(f.value, ast.Name)
-            and self.info.is_module(f.value.id)
-        ):
-            fn = getattr(self.info.value_of(f.value.id), f.attr, None)
-        else:
-            return False
+        fn = self.callee(call)
         try:
             partials = rrule.scalar_partials.get(fn)
         except TypeError:  # unhashable
             return False
         return partials is not None and getattr(fn, "nin", len(call.args)) == len(call.args)
+
+    def is_inline_reduction(self, call: ast.Call) -> bool:
+        """Whether the call is ``np.sum(x)`` or ``np.mean(x)`` of a name, with no other argument,
+        when the function is first transformed: see :meth:`inline_reduction`."""
+        if call.keywords or len(call.args) != 1 or not isinstance(call.args[0], ast.Name):
+            return False
+        try:
+            return self.callee(call) in _INLINE_REDUCTIONS
+        except TypeError:  # unhashable
+            return False
 
     def has_work(self, body: list[ast.stmt]) -> bool:
         """Whether a block does anything in the backward pass."""

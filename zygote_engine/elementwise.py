@@ -87,8 +87,11 @@ def fit(g: Any, x: Any) -> Any:
         if g.__class__ is np.ndarray and g.shape == x and g.dtype is _F64:
             return g
         x = np.broadcast_to(_ZERO, x)  # stands for the array: its dtype and shape, no memory
-    elif g.__class__ is float and (kind is float or kind is int):
-        return g
+    elif kind is float or kind is int:
+        if g.__class__ is float:
+            return g
+        if g.__class__ is np.ndarray and g.dtype is _F64:  # a number broadcast over an array
+            return float(g.sum())
     elif kind is np.float64 and (g.__class__ is float or g.__class__ is np.float64):
         return np.float64(g)
     return ProjectTo(x)(unbroadcast(x, g))

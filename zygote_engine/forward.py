@@ -156,7 +156,7 @@ class _Forward(FunctionAnalysis):
         floats = " and ".join(f"{d}.__class__ is float" for d in tangents.values())
         test = " and ".join(t for t in (numbers_test(call.args, operands), floats) if t)
         adjoint = scalar_adjoint(call)
-        if adjoint is None:
+        if adjoint is None or not adjoint.on_numbers:
             if self.has_scalar_partials(call):
                 return self.inline_partials(target, call, operands, tangents, test)
             return None

@@ -9,6 +9,9 @@ pass adds ``dt * x`` and ``dt * y`` to the cotangents directly, as one would by 
 takes the call protocol, so the same code still works, through the rules, on arrays and on
 anything else. The derivatives are those of the ``operator`` rules in ``chainrules``.
 
+Matrix products of float64 arrays are written out the same way, on arrays only (see
+:mod:`zygote_engine.array_inline`).
+
 Operator calls that need no pullback (comparisons feeding a branch, say) are written as syntax
 too, which saves a function call. Calls of functions whose rule comes from ``scalar_rule``
 (``math.sin(x)``) are inlined from the rule table's partials instead of templates
@@ -72,6 +75,10 @@ class ScalarAdjoint:
     partials: tuple[str, ...]  # the cotangent contribution to each operand
     # whether the templates hold elementwise on float64 arrays too (``+=`` on an array writes it)
     on_arrays: bool = True
+    # whether they hold on Python numbers (``@`` does not apply to them)
+    on_numbers: bool = True
+    # the run-time test, a function of the config and the operands, for the array templates
+    arrays_test: str = "__on_arrays"
 
     def operands_used(self, i: int) -> set[int]:
         """The operands that operand ``i``'s partial reads."""
@@ -89,6 +96,13 @@ _ADJOINTS = {
     "truediv": _adjoint("truediv", "{dy} / {1}", "-{dy} * {0} / ({1} * {1})"),
     "neg": _adjoint("neg", "-{dy}"),
     "pos": _adjoint("pos", "{dy}"),
+    # float64 vectors and matrices (see zygote_engine.array_inline)
+    "matmul": ScalarAdjoint(
+        _SYNTAX["matmul"],
+        ("__matmul_left({dy}, {1})", "__matmul_right({0}, {dy})"),
+        on_numbers=False,
+        arrays_test="__on_matrices",
+    ),
 }
 # Python numbers are immutable: ``y += x`` computes what ``y + x`` does (on arrays it does not).
 _ADJOINTS.update(

@@ -47,6 +47,12 @@ RUNTIME_NAMES = (
     "__PARTIALS",
     "__partial_cotangents",
     "__on_arrays",
+    "__on_matrices",
+    "__on_array",
+    "__matmul_left",
+    "__matmul_right",
+    "__REDUCTIONS",
+    "__kept",
     "__fit",
     "__fit_partial",
     "__like",
@@ -295,13 +301,20 @@ class _Reverse(FunctionAnalysis):
         fwd = [self.protocol_forward(pb, target, call, s)]
         pullback = [f"{', '.join(slots)}, = {pb}({dt})"]
         # Operands that are names or literals (a module attribute such as ``math.pi`` is rare,
-        # and may be rebound) can be checked for Python numbers and written out inline.
-        if target is not None and all(isinstance(a, (ast.Name, ast.Constant)) for a in call.args):
+        # and may be rebound) can be checked for Python numbers and written out inline, when the
+        # callee needs no cotangent (a captured ``np.sin`` does: it may be a closure).
+        if (
+            target is not None
+            and all(isinstance(a, (ast.Name, ast.Constant)) for a in call.args)
+            and slots[0] == "_"
+        ):
             adjoint = scalar_adjoint(call)
             if adjoint is not None:
                 fwd, pullback = self.inline(pb, target, call, adjoint, fwd, pullback)
             elif self.has_scalar_partials(call):
                 fwd, pullback = self.inline_partials(pb, target, call, fwd, pullback)
+            elif self.is_inline_reduction(call):
+                fwd, pullback = self.inline_reduction(pb, target, call, fwd, pullback)
         if target is None:
             bwd = [f"if __must_run({pb}):"]
         else:
@@ -380,10 +393,13 @@ class _Reverse(FunctionAnalysis):
         names = ", ".join(dict.fromkeys(a.id for a in call.args if isinstance(a, ast.Name)))
         if names:
             test += f" or __on_arrays(__cx, {names})"
+        # one argument: its partial may read the result only (tanh's), and then the backward
+        # pass need not keep the argument (see array_inline.kept_input)
+        kept = f"__kept({pb}, {args[0]})" if len(args) == 1 else ", ".join(args)
         fwd = [
             f"{pb} = __PARTIALS.get({f}) if {test} else None",
             f"if {pb} is not None:",
-            f"    {pb} = ({pb}, {', '.join(args)}, {f}({', '.join(args)}))",
+            f"    {pb} = ({pb}, {kept}, {f}({', '.join(args)}))",
             f"    {target} = {pb}[-1]",
             "else:",
             *("    " + line for line in protocol_fwd),
@@ -411,6 +427,39 @@ class _Reverse(FunctionAnalysis):
         ]
         return fwd, pullback
 
+    def inline_reduction(
+        self,
+        pb: str,
+        target: str,
+        call: ast.Call,
+        protocol_fwd: list[str],
+        protocol_pullback: list[str],
+    ) -> tuple[list[str], list[str]]:
+        """``np.sum(x)`` or ``np.mean(x)`` of a float64 array differentiated in place: ``pb``
+        keeps the cotangent function from ``__REDUCTIONS`` (asked again at run time, which a
+        registration or a rebinding of the name changes) and ``x``'s shape. Anything else takes
+        the call protocol."""
+        f, x = text(call.func), call.args[0].id
+        if not self.is_active_atom(call.args[0]):
+            return protocol_fwd, protocol_pullback
+        shape = self.namer.fresh("s")
+        fwd = [
+            f"{pb} = __REDUCTIONS.get({f}) if __on_array(__cx, {x}) else None",
+            f"if {pb} is not None:",
+            f"    {pb} = ({pb}, {x}.shape)",
+            f"    {target} = {f}({x})",
+            "else:",
+            *("    " + line for line in protocol_fwd),
+        ]
+        pullback = [
+            f"if {pb}.__class__ is tuple:",
+            f"    __p, {shape} = {pb}",
+            f"    __g1 = __p({self.dname(target)}, {shape})",
+            "else:",
+            *("    " + line for line in protocol_pullback),
+        ]
+        return fwd, pullback
+
     def inline(
         self,
         pb: str,
@@ -420,10 +469,12 @@ class _Reverse(FunctionAnalysis):
         protocol_fwd: list[str],
         protocol_pullback: list[str],
     ) -> tuple[list[str], list[str]]:
-        """Arithmetic on Python numbers written out, with the call protocol as the fallback.
+        """Arithmetic on Python numbers and float64 arrays written out, with the call protocol as
+        the fallback.
 
-        ``pb`` holds either the fallback's pullback or the operands the adjoint needs (none:
-        ``None``; one: the number; more: a tuple), which tells the backward pass which ran.
+        ``pb`` holds either the fallback's pullback or the operands the adjoint needs: on numbers
+        none (``None``), one (the number) or more (a tuple); on arrays a list of the operands
+        (their shapes for those it does not read). That tells the backward pass which ran.
         Returns the forward lines and the backward lines that compute the ``__g<i>``.
         """
         operands = [operand_text(a) for a in call.args]
@@ -437,20 +488,22 @@ class _Reverse(FunctionAnalysis):
             record, test = kept[0], f"{pb}.__class__ in __SCALARS"
         else:
             record, test = f"({', '.join(kept)},)", f"{pb}.__class__ is tuple"
-        restored = {o: self.namer.fresh(o + "_") for o in kept}
-        values = [restored.get(o, o) for o in operands]
         primal = adjoint.primal.format(*operands)
-        fwd = [
-            f"if {numbers_test(call.args, operands)}:",
-            f"    {pb} = {record}",  # before the assignment: the target may be an operand
-            f"    {target} = {primal}",
-        ]
-        fast = []
-        if kept:
-            fast.append(f"{', '.join(restored.values())}{',' if len(kept) > 1 else ''} = {pb}")
         dt = self.dname(target)
-        fast += [f"__g{i + 1} = {adjoint.partials[i].format(*values, dy=dt)}" for i in active]
-        pullback = [f"if {test}:", *("    " + line for line in fast)]
+        fwd, pullback = [], []
+        if adjoint.on_numbers:
+            restored = {o: self.namer.fresh(o + "_") for o in kept}
+            values = [restored.get(o, o) for o in operands]
+            fwd += [
+                f"if {numbers_test(call.args, operands)}:",
+                f"    {pb} = {record}",  # before the assignment: the target may be an operand
+                f"    {target} = {primal}",
+            ]
+            fast = []
+            if kept:
+                fast.append(f"{', '.join(restored.values())}{',' if len(kept) > 1 else ''} = {pb}")
+            fast += [f"__g{i + 1} = {adjoint.partials[i].format(*values, dy=dt)}" for i in active]
+            pullback += [f"if {test}:", *("    " + line for line in fast)]
         # float64 arrays: the same adjoint, each cotangent fitted to its operand's shape
         names = list(
             dict.fromkeys(o for o, a in zip(operands, call.args) if isinstance(a, ast.Name))
@@ -458,15 +511,16 @@ class _Reverse(FunctionAnalysis):
         if adjoint.on_arrays and names:
             read = {operands[j] for j in needed}
             record = [o if o in read else f"__like({o})" for o in names]
+            keyword = "elif" if fwd else "if"
             fwd += [
-                f"elif __on_arrays(__cx, {', '.join(names)}):",
+                f"{keyword} {adjoint.arrays_test}(__cx, {', '.join(names)}):",
                 f"    {pb} = [{', '.join(record)}]",
                 f"    {target} = {primal}",
             ]
             saved = {o: self.namer.fresh(o + "_") for o in names}
             values = [saved.get(o, o) for o in operands]
             pullback += [
-                f"elif {pb}.__class__ is list:",
+                f"{keyword} {pb}.__class__ is list:",
                 f"    {', '.join(saved.values())}, = {pb}",
                 *(
                     f"    __g{i + 1} = __fit({adjoint.partials[i].format(*values, dy=dt)}, "
@@ -474,6 +528,8 @@ class _Reverse(FunctionAnalysis):
                     for i in active
                 ),
             ]
+        if not fwd:
+            return protocol_fwd, protocol_pullback
         fwd += ["else:", *("    " + line for line in protocol_fwd)]
         pullback += ["else:", *("    " + line for line in protocol_pullback)]
         return fwd, pullback

@@ -26,7 +26,7 @@ import numpy as np
 import chainrules_core as crc
 from chainrules_core import AbstractZero, NoTangent, Tangent, Thunk, ZeroTangent, rrule, unthunk
 from chainrules_core.rules import resolve_receiver
-from zygote_engine import cache, elementwise
+from zygote_engine import array_inline, cache, elementwise
 from zygote_engine import primitives as zy
 from zygote_engine.array_writes import out_argument
 from zygote_engine.binding import by_position, direct, parameter_sources, per_call_shape
@@ -754,6 +754,12 @@ cache.RUNTIME_OBJECTS.update(
         "__PARTIALS": rrule.scalar_partials,
         "__partial_cotangents": elementwise.partial_cotangents,
         "__on_arrays": elementwise.on_arrays,
+        "__on_matrices": array_inline.on_matrices,
+        "__on_array": array_inline.on_array,
+        "__matmul_left": array_inline.matmul_left,
+        "__matmul_right": array_inline.matmul_right,
+        "__REDUCTIONS": array_inline.REDUCTIONS,
+        "__kept": array_inline.kept_input,
         "__fit": elementwise.fit,
         "__fit_partial": elementwise.fit_partial,
         "__like": elementwise.like,

@@ -39,6 +39,7 @@ from chainrules_core.projection import Projector, ProjectTo
 from chainrules_core.rule_helpers import ScalarPullback
 from chainrules_core.rules import RuleTable
 from zygote_engine import (
+    array_inline,
     binding,
     cache,
     construction,
@@ -63,6 +64,9 @@ for _decision in (
     RuleTable.has_rules,
     runtime.must_run,
     elementwise.on_arrays,
+    array_inline.on_matrices,
+    array_inline.on_array,
+    type(array_inline.REDUCTIONS).get,
     runtime.store_aware,
     runtime._argument_map,
     errors.missing_rule_message,

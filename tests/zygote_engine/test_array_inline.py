@@ -1,0 +1,192 @@
+"""Matrix products and whole-array sums and means differentiated in the generated code itself
+(``zygote_engine.array_inline``): gradients against finite differences for every shape the inline
+path takes and for operands that must take the rules instead, the generated code computing the
+active operands' cotangents only, nesting over the inline path, and the rule table consulted."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from fd_check import assert_gradient_matches_fd
+
+from chainrules_core import NoTangent, rrule
+from zygote_engine import gradient, hessian, jvp, show_adjoint
+from zygote_engine.array_inline import (
+    REDUCTIONS,
+    _Reductions,
+    kept_input,
+    matmul_left,
+    matmul_right,
+    on_array,
+    on_matrices,
+)
+from zygote_engine.store import MutationStore
+from zygote_engine.transform import transform
+
+RNG = np.random.default_rng(11)
+
+
+def product_loss(a, b):
+    y = a @ b
+    return np.sum(np.sin(y))
+
+
+@pytest.mark.parametrize(
+    "a_shape, b_shape",
+    [((3, 4), (4, 2)), ((3, 4), (4,)), ((4,), (4, 2)), ((4,), (4,)), ((1, 1), (1, 3))],
+    ids=["matrix-matrix", "matrix-vector", "vector-matrix", "dot", "one-by-one"],
+)
+def test_products_of_vectors_and_matrices_match_finite_differences(a_shape, b_shape):
+    assert_gradient_matches_fd(product_loss, RNG.normal(size=a_shape), RNG.normal(size=b_shape))
+
+
+def test_batched_products_take_the_rule():
+    assert_gradient_matches_fd(product_loss, RNG.normal(size=(2, 3, 4)), RNG.normal(size=(4, 2)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.complex128], ids=["float32", "complex"])
+def test_products_of_other_dtypes_take_the_rule_and_keep_the_dtype(dtype):
+    def loss(a, b):
+        return np.sum(np.real(a @ b) ** 2)
+
+    a = RNG.normal(size=(3, 4)) * (1 + 1j) if dtype is np.complex128 else RNG.normal(size=(3, 4))
+    a, b = a.astype(dtype), RNG.normal(size=(4, 2))
+    da, db = gradient(loss, a, b)
+    assert da.dtype == dtype and da.shape == a.shape and db.shape == b.shape
+    # b is real, so real(a @ b) = real(a) @ b: the imaginary part of a has no influence
+    r = np.real(a) @ b
+    np.testing.assert_allclose(da, 2 * r @ b.T, rtol=1e-5)
+    np.testing.assert_allclose(db, np.real(a).T @ (2 * r), rtol=1e-5)
+
+
+def test_data_in_a_product_gets_no_cotangent_computed():
+    def layer(w, X):
+        return np.sum(np.tanh(X @ w))
+
+    # what ``gradient(lambda w: layer(w, X), w)`` runs: X (argument 2) carries no derivative
+    source = transform(layer, (2,)).source
+    assert "if __on_matrices(__cx, X, w):" in source
+    assert "__matmul_right(X_1, dt1)" in source  # w's
+    assert "__matmul_left" not in source  # X is data: its cotangent is never written out
+    assert "__matmul_left(dt1, w_1)" in show_adjoint(layer)  # unless asked for
+    X, w = RNG.normal(size=(5, 3)), RNG.normal(size=3)
+    (dw,) = gradient(lambda w: layer(w, X), w)
+    np.testing.assert_allclose(dw, X.T @ (1 - np.tanh(X @ w) ** 2), rtol=1e-12)
+
+
+def test_both_cotangents_of_a_product_of_active_operands():
+    X, w = RNG.normal(size=(5, 3)), RNG.normal(size=3)
+    dw, dX = gradient(lambda w, X: np.sum(np.tanh(X @ w)), w, X)
+    s = 1 - np.tanh(X @ w) ** 2
+    np.testing.assert_allclose(dw, X.T @ s, rtol=1e-12)
+    np.testing.assert_allclose(dX, np.outer(s, w), rtol=1e-12)
+
+
+def test_a_product_of_an_array_with_itself():
+    a = RNG.normal(size=(3, 3))
+    (da,) = gradient(lambda a: np.sum(a @ a), a)
+    ones = np.ones((3, 3))
+    np.testing.assert_allclose(da, ones @ a.T + a.T @ ones, rtol=1e-12)
+
+
+def test_products_of_arrays_written_in_place_take_the_rule():
+    def f(a, b):
+        c = a * 1.0
+        c[0, 0] = b[0, 0] * 2.0
+        return np.sum((c @ b) ** 2)
+
+    assert_gradient_matches_fd(f, RNG.normal(size=(2, 3)), RNG.normal(size=(3, 2)))
+
+
+@pytest.mark.parametrize("reduce", [np.sum, np.mean], ids=["sum", "mean"])
+@pytest.mark.parametrize("shape", [(4,), (2, 3), (2, 1, 3)])
+def test_whole_array_sums_and_means_match_finite_differences(reduce, shape):
+    def f(x):
+        return reduce(x * x) * 3.0 + reduce(np.exp(x))
+
+    assert_gradient_matches_fd(f, RNG.normal(size=shape))
+
+
+def test_reductions_with_more_arguments_and_other_types_take_the_rules():
+    def f(x):
+        return np.sum(np.mean(x, axis=0) ** 2) + np.sum(x, 0)[0]
+
+    source = show_adjoint(f)
+    assert "__REDUCTIONS.get(np.sum)" in source  # the outer sum of a name
+    assert "np.mean, x, axis=0" in source  # an axis: the protocol
+    assert_gradient_matches_fd(f, RNG.normal(size=(3, 2)))
+    x32 = RNG.normal(size=3).astype(np.float32)
+    (dx,) = gradient(lambda x: np.sum(x * x), x32)
+    assert dx.dtype == np.float32
+    np.testing.assert_allclose(dx, 2 * x32, rtol=1e-6)
+    assert gradient(lambda x: np.sum(x), 2.5) == (1.0,)  # a Python number: the rule
+
+
+def test_hessian_and_hessian_vector_product_through_the_inline_paths():
+    A = RNG.normal(size=(4, 3))
+
+    def f(x):
+        return np.sum(np.tanh(A @ x)) + np.mean(x * x)
+
+    x, v = RNG.normal(size=3), RNG.normal(size=3)
+    t = np.tanh(A @ x)
+    # the Hessian of sum(tanh(A x)) is Aᵀ diag(-2 t (1 - t²)) A; of mean(x²) it is 2/n I
+    expected = A.T @ np.diag(-2 * t * (1 - t**2)) @ A + 2.0 / 3 * np.eye(3)
+    np.testing.assert_allclose(hessian(f, x), expected, rtol=1e-10, atol=1e-12)
+    _, hv = jvp(lambda x: gradient(f, x)[0], (x,), (v,))
+    np.testing.assert_allclose(hv, expected @ v, rtol=1e-10, atol=1e-12)
+
+
+def test_reverse_over_reverse_through_the_inline_paths():
+    A = RNG.normal(size=(3, 3))
+
+    def g(x):
+        return np.sum(gradient(lambda y: np.sum((A @ y) ** 2), x)[0])
+
+    x = RNG.normal(size=3)
+    # gradient of sum(|Ay|²) is 2 AᵀA y; the sum of it has gradient 2 AᵀA 1
+    (dx,) = gradient(g, x)
+    np.testing.assert_allclose(dx, 2 * A.T @ A @ np.ones(3), rtol=1e-10)
+
+
+def test_the_tests_of_the_inline_paths():
+    cx = MutationStore()
+    assert on_matrices(cx, np.ones((2, 3)), np.ones(3))
+    assert not on_matrices(cx, np.ones((2, 3)), np.ones((3, 2), np.float32))
+    assert not on_matrices(cx, np.ones((2, 2, 2)), np.ones((2, 2)))
+    assert not on_matrices(cx, np.array(1.0), np.ones(2))
+    assert on_array(cx, np.ones((2, 2))) and not on_array(cx, np.array(1.0))
+    assert not on_array(cx, np.ones(2, np.complex128))
+    cx.array_writes()
+    assert not on_matrices(cx, np.ones((2, 3)), np.ones(3)) and not on_array(cx, np.ones(2))
+
+
+def test_product_cotangents_by_shape():
+    a, b, dy = RNG.normal(size=(3, 4)), RNG.normal(size=(4, 2)), RNG.normal(size=(3, 2))
+    np.testing.assert_allclose(matmul_left(dy, b), dy @ b.T)
+    np.testing.assert_allclose(matmul_right(a, dy), a.T @ dy)
+    v, u = RNG.normal(size=4), RNG.normal(size=3)
+    np.testing.assert_allclose(matmul_left(u, v), np.outer(u, v))  # (3, 4) @ (4,): dy is (3,)
+    np.testing.assert_allclose(matmul_right(v, dy[0]), np.outer(v, dy[0]))  # (4,) @ (4, 2)
+    assert np.allclose(matmul_left(2.0, v), 2 * v) and np.allclose(matmul_right(v, 2.0), 2 * v)
+
+
+def test_partials_that_read_only_the_result_keep_the_shape():
+    x = np.ones((2, 3))
+    assert kept_input(lambda x, out: 1 - out**2, x) == (2, 3)
+    assert kept_input(lambda x, out: np.cos(x), x) is x
+    assert kept_input(np.cos, x) is x  # not Python code: assumed to read it
+    assert kept_input(lambda x, out: (lambda: x)(), x) is x  # read by a nested function
+    assert kept_input(lambda x, out: out, 2.0) == 2.0  # a number is kept: it is its own "shape"
+
+
+def test_the_reductions_follow_the_rule_table():
+    def total(x):
+        return np.sum(x)
+
+    rrule.add(total, (), lambda x: (total(x), lambda dy: (NoTangent(), dy * np.ones_like(x))))
+    table = _Reductions({total: lambda dy, shape: np.full(shape, dy)})
+    assert table.get(total) is not None
+    rrule.add(total, (np.ndarray,), lambda x: (total(x), lambda dy: (NoTangent(), 2 * dy)))
+    assert table.get(total) is None  # a new rule for arrays: the rule, not the inline path
+    assert REDUCTIONS.get(np.sum) is not None and REDUCTIONS.get(np.max) is None

@@ -1,0 +1,185 @@
+"""Matrix products and whole-array sums and means of float64 arrays, differentiated in the
+generated code itself, as :mod:`zygote_engine.elementwise` does for arithmetic.
+
+Through the call protocol ``h @ W`` costs a rule lookup, a projector per operand, a pullback
+closure and a thunk per cotangent, and in the backward pass a conjugate-transpose helper and a
+projection per cotangent: about 5 µs forward and 8 µs backward around numpy's own 4 µs and 8 µs
+for a 16×64 by 64×64 product. The generated code (``reverse._Reverse.inline``) asks
+:func:`on_matrices` whether both operands are float64 arrays of one or two dimensions; if so it
+computes ``h @ W`` itself, and the backward pass computes the cotangents of the operands that
+carry a derivative only (``dy @ W.T`` for ``h``, ``h.T @ dy`` for ``W``): a product with
+constant data (``X @ W``) never computes the data's cotangent. ``np.sum(x)`` and ``np.mean(x)``
+with no other argument keep only ``x``'s shape (``reverse._Reverse.inline_reduction``).
+
+Like the elementwise arithmetic, these are built in: a rule registered later for
+``operator.matmul`` on float64 arrays is not consulted; one registered for ``np.sum`` or
+``np.mean`` is (:data:`REDUCTIONS` follows the rule table). Anything else (other dtypes, more
+dimensions, axes, arrays written in place in this call) takes the call protocol.
+"""
+
+from __future__ import annotations
+
+import dis
+import math
+import types
+from typing import Any
+
+import numpy as np
+
+from chainrules_core import rrule
+from zygote_engine.elementwise import fit, like
+
+__all__ = [
+    "REDUCTIONS",
+    "kept_input",
+    "matmul_left",
+    "matmul_right",
+    "on_array",
+    "on_matrices",
+]
+
+_F64 = np.dtype(np.float64)
+
+
+def on_matrices(cx, *operands: Any) -> bool:
+    """Whether a matrix product of ``operands`` may be differentiated inline: each is a float64
+    array of one or two dimensions, and no array has been written in place during this call.
+
+    Example:
+        >>> import numpy as np
+        >>> from zygote_engine.store import MutationStore
+        >>> cx = MutationStore()
+        >>> on_matrices(cx, np.ones((2, 3)), np.ones(3)), on_matrices(cx, np.ones((2, 2, 2)), 1.0)
+        (True, False)
+    """
+    if cx.written is not None:
+        return False
+    for x in operands:
+        if x.__class__ is not np.ndarray or x.dtype is not _F64:
+            return False
+        if not 0 < x.ndim <= 2:  # (a batch of matrices takes the rule)
+            return False
+    return True
+
+
+def on_array(cx, x: Any) -> bool:
+    """Whether a reduction of ``x`` may be differentiated inline: a float64 array of at least one
+    dimension, and no array written in place during this call.
+
+    Example:
+        >>> import numpy as np
+        >>> from zygote_engine.store import MutationStore
+        >>> on_array(MutationStore(), np.ones(3)), on_array(MutationStore(), 3.0)
+        (True, False)
+    """
+    return cx.written is None and x.__class__ is np.ndarray and x.dtype is _F64 and x.ndim > 0
+
+
+def matmul_left(dy: Any, b: np.ndarray) -> Any:
+    """The cotangent of ``a`` in ``a @ b`` (real arrays of one or two dimensions), from the
+    cotangent ``dy`` of the product.
+
+    Example:
+        >>> import numpy as np
+        >>> matmul_left(np.ones((2, 2)), np.array([[1.0, 2.0], [3.0, 4.0]]))
+        array([[3., 7.],
+               [3., 7.]])
+    """
+    if b.ndim == 1:  # a matrix times a vector (dy a vector), or a dot product (dy a number)
+        return np.outer(dy, b) if np.ndim(dy) else dy * b
+    return dy @ b.T
+
+
+def matmul_right(a: np.ndarray, dy: Any) -> Any:
+    """The cotangent of ``b`` in ``a @ b`` (real arrays of one or two dimensions), from the
+    cotangent ``dy`` of the product.
+
+    Example:
+        >>> import numpy as np
+        >>> matmul_right(np.array([[1.0, 2.0], [3.0, 4.0]]), np.ones((2, 2)))
+        array([[4., 4.],
+               [6., 6.]])
+    """
+    if a.ndim == 1:  # a vector times a matrix (dy a vector), or a dot product (dy a number)
+        return np.outer(a, dy) if np.ndim(dy) else a * dy
+    return a.T @ dy
+
+
+def _sum_cotangent(dy: Any, shape: tuple) -> Any:
+    return fit(np.full(shape, dy), shape)
+
+
+def _mean_cotangent(dy: Any, shape: tuple) -> Any:
+    return fit(np.full(shape, dy / math.prod(shape)), shape)
+
+
+class _Reductions:
+    """The reductions differentiated inline, while the rules for them on float64 arrays are still
+    the ones that were registered when this module was imported: ``get(f)`` gives the function
+    ``(dy, shape) -> cotangent``, or ``None``."""
+
+    def __init__(self, cotangents: dict):
+        self._cotangents = cotangents
+        self._rules = {f: self._rule(f) for f in cotangents}
+        self._live: dict = {}
+        self._generation = -1
+
+    @staticmethod
+    def _rule(f: Any) -> Any:
+        found = rrule.resolve(None, f, (np.ones(1),))
+        return None if found is None else found[0]
+
+    def get(self, f: Any) -> Any:
+        if self._generation != rrule.generation:
+            self._live = {
+                g: back for g, back in self._cotangents.items() if self._rule(g) is self._rules[g]
+            }
+            self._generation = rrule.generation
+        return self._live.get(f)
+
+
+REDUCTIONS = _Reductions({np.sum: _sum_cotangent, np.mean: _mean_cotangent})
+
+
+class _ReadsInput(dict):
+    """``READS_INPUT[partials]``: whether a one-argument function's scalar partials
+    ``partials(x, out)`` read ``x``. Those that read only ``out`` (``tanh``'s ``1 - out**2``)
+    let the forward pass keep the input's shape instead of the input."""
+
+    def __missing__(self, partials: Any) -> bool:
+        reads = self[partials] = _reads_first_argument(partials)
+        return reads
+
+
+def _reads_first_argument(fn: Any) -> bool:
+    code = getattr(fn, "__code__", None)
+    if type(fn) is not types.FunctionType or code.co_argcount < 2:
+        return True  # a builtin, a callable object, ``*args``: assume it does
+    name = code.co_varnames[0]
+    if name in code.co_cellvars:  # read by a nested function
+        return True
+    return any(
+        i.opname.startswith("LOAD_FAST") and name in _names(i.argval)
+        for i in dis.get_instructions(code)
+    )
+
+
+def _names(argval: Any) -> tuple:
+    # (LOAD_FAST_LOAD_FAST, from Python 3.13, loads two names at once)
+    return argval if type(argval) is tuple else (argval,)
+
+
+READS_INPUT = _ReadsInput()
+
+
+def kept_input(partials: Any, x: Any) -> Any:
+    """What the forward pass keeps of the input ``x`` of a function with scalar ``partials``:
+    ``x`` itself, or (see :func:`~zygote_engine.elementwise.like`) an array's shape when the
+    partials read only the result.
+
+    Example:
+        >>> import numpy as np
+        >>> kept_input(lambda x, out: 1 - out**2, np.ones(3)), kept_input(lambda x, out: x, 2.0)
+        ((3,), 2.0)
+    """
+    return x if READS_INPUT[partials] else like(x)
