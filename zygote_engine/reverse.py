@@ -38,6 +38,7 @@ RUNTIME_NAMES = (
     "__callm",
     "__callk",
     *(f"__call{n}" for n in range(POSITIONAL_CALL_LIMIT)),
+    *(f"__callm{n}" for n in range(POSITIONAL_CALL_LIMIT)),
     "__add",
     "__add_lazy",
     "__zero",
@@ -343,7 +344,7 @@ class _Reverse(FunctionAnalysis):
     def protocol_forward(self, pb: str, target: str | None, call: ast.Call, s: ast.stmt) -> str:
         """The forward line of a call through the call protocol: ``y, pb = __call(...)``; a call of
         a name (a Python function, perhaps) where some of the values carry no derivative says
-        which: ``__callm(__cx, (0, 2), f, ...)`` (see ``runtime.call_masked``), and one whose
+        which: ``__callm2(__cx, (0, 2), f, a, b)`` (see ``runtime.call_masked``), and one whose
         keyword arguments may carry one names them: ``__callk(__cx, ("b",), f, ..., b=w)`` (see
         ``runtime.call_keywords``)."""
         n = len(call.args)
@@ -353,7 +354,7 @@ class _Reverse(FunctionAnalysis):
         carrying = tuple(k.arg for k in call.keywords if k.arg and self.collects(k.value))
         if inactive:
             args = ", ".join(["__cx", repr(inactive), text(call.func), *map(text, call.args)])
-            caller = "__callm"
+            caller = f"__callm{n}" if n < POSITIONAL_CALL_LIMIT else "__callm"
         elif carrying:  # rules take keywords without derivatives: these move into position
             args = ", ".join(
                 ["__cx", repr(carrying), text(call.func), *map(text, call.args)]

@@ -51,6 +51,7 @@ from zygote_engine.store import ZERO_TYPES, is_tracked
 __all__ = [
     "BUILTIN_BOUND",
     "CONTAINERS",
+    "MASKED_CALLS",
     "POSITIONAL_CALLS",
     "UNBOUND_OWNERS",
     "MustRun",
@@ -184,17 +185,21 @@ def call{n}(cx, f{params}):
 """
 
 
-def _positional_call(n: int):
-    namespace = {"FORWARDS": cache.FORWARDS, "rules": rrule, "call": call}
-    source = _CALL_TEMPLATE.format(n=n, params="".join(f", a{i}" for i in range(n)))
-    filename = f"<zygote_engine call{n}>"
+def _from_template(template: str, name: str, n: int, namespace: dict):
+    source = template.format(n=n, params="".join(f", a{i}" for i in range(n)))
+    filename = f"<zygote_engine {name}{n}>"
     # its source where inspect finds it: nested differentiation transforms the entry points too
     linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
     exec(compile(source, filename, "exec"), namespace)
-    return namespace[f"call{n}"]
+    return namespace[f"{name}{n}"]
 
 
-POSITIONAL_CALLS = tuple(_positional_call(n) for n in range(POSITIONAL_CALL_LIMIT))
+POSITIONAL_CALLS = tuple(
+    _from_template(
+        _CALL_TEMPLATE, "call", n, {"FORWARDS": cache.FORWARDS, "rules": rrule, "call": call}
+    )
+    for n in range(POSITIONAL_CALL_LIMIT)
+)
 
 
 def call_masked(cx, inactive: tuple[int, ...], f: Any, *args: Any):
@@ -221,6 +226,31 @@ def call_masked(cx, inactive: tuple[int, ...], f: Any, *args: Any):
         if variant.arity == len(args):
             return variant.run(cx, *args)
     return call(cx, f, *args)
+
+
+# ``call_masked0``, ``call_masked1``, ...: ``call_masked`` per arity, as ``call<n>`` is ``call``.
+_MASKED_CALL_TEMPLATE = """
+def call_masked{n}(cx, inactive, f{params}):
+    variant = VARIANTS.get((id(f), inactive))
+    if (
+        variant is not None
+        and variant.ruleless_at == rules.generation
+        and variant.arity == {n}
+        and variant.function() is f
+    ):
+        return variant.run(cx{params})
+    return call_masked(cx, inactive, f{params})
+"""
+
+MASKED_CALLS = tuple(
+    _from_template(
+        _MASKED_CALL_TEMPLATE,
+        "call_masked",
+        n,
+        {"VARIANTS": cache.VARIANTS, "rules": rrule, "call_masked": call_masked},
+    )
+    for n in range(POSITIONAL_CALL_LIMIT)
+)
 
 
 def call_keywords(cx, active: tuple[str, ...], f: Any, *args: Any, **kwargs: Any):
@@ -703,6 +733,14 @@ def _deposited(cx, y: Any, size: int):
     return deposit_pullback
 
 
+def accumulate_lazy(a: Any, b: Any) -> Any:
+    """``chainrules_core.add``, which leaves thunks unevaluated, with a fast path for numbers (the
+    cotangents of arguments that are only handed back: see ``__add_lazy`` in generated code)."""
+    if type(a) is float and type(b) is float:
+        return a + b
+    return crc.add(a, b)
+
+
 def accumulate(a: Any, b: Any) -> Any:
     """``chainrules_core.add`` whose result is never a thunk, with fast paths for scalar code."""
     tb = type(b)
@@ -745,8 +783,9 @@ cache.RUNTIME_OBJECTS.update(
         "__callm": call_masked,
         "__callk": call_keywords,
         **{f"__call{n}": fn for n, fn in enumerate(POSITIONAL_CALLS)},
+        **{f"__callm{n}": fn for n, fn in enumerate(MASKED_CALLS)},
         "__add": accumulate,
-        "__add_lazy": crc.add,
+        "__add_lazy": accumulate_lazy,
         "__zero": _ZERO,
         "__no": _NO,
         "__ZEROS": ZERO_TYPES,

@@ -152,13 +152,16 @@ for _entry in (runtime.call, *runtime.POSITIONAL_CALLS):
     forward_rule(_entry)(_call_rule)
 
 
-@forward_rule(runtime.call_masked)
 def _call_masked(fx, tangents, cx, inactive: tuple, f: Any, *args: Any):
     # Differentiated again, a call runs the forward of every derivative (a second derivative
     # needs what the first one left out), which returns the same tangents.
     plain = (NO, tangents[1], *tangents[3:])
     result = _call_rule(fx, plain, cx, f, *args)
     return jcall(fx, (runtime.call, cx, f, *args), plain) if result is None else result
+
+
+for _entry in (runtime.call_masked, *runtime.MASKED_CALLS):
+    forward_rule(_entry)(_call_masked)
 
 
 @forward_rule(vars)
