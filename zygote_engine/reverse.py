@@ -45,6 +45,7 @@ RUNTIME_NAMES = (
     "__no",
     "__ZEROS",
     "__SCALARS",
+    "__DENSE",
     "__PARTIALS",
     "__partial_cotangents",
     "__on_arrays",
@@ -88,11 +89,12 @@ class _Reverse(FunctionAnalysis):
         so thunks may stay unevaluated (``__add_lazy``); the cotangents of anything else feed
         pullbacks, which are called with evaluated cotangents (``__add`` evaluates thunks).
         The first tangent of a zero accumulator is taken as it is, without a call, where that is
-        known to be right: always for ``__add_lazy``, for floats (never thunks) for ``__add``."""
+        known to be right: always for ``__add_lazy``, for floats and numpy values (never thunks)
+        for ``__add``."""
         d = self.dname(name)
         if self.assign_counts.get(name, 0) <= (name in self.params):
             return f"{d} = {tangent} if {d} is __zero else __add_lazy({d}, {tangent})"
-        first = f"{d} is __zero and {tangent}.__class__ is float"
+        first = f"{d} is __zero and {tangent}.__class__ in __DENSE"
         return f"{d} = {tangent} if {first} else __add({d}, {tangent})"
 
     def forward(self) -> ast.FunctionDef:
@@ -444,11 +446,13 @@ class _Reverse(FunctionAnalysis):
         if not self.is_active_atom(call.args[0]):
             return protocol_fwd, protocol_pullback
         shape = self.namer.fresh("s")
+        # on an ndarray the method computes what the function does, without its dispatch
+        method = self.callee(call).__name__
         fwd = [
             f"{pb} = __REDUCTIONS.get({f}) if __on_array(__cx, {x}) else None",
             f"if {pb} is not None:",
             f"    {pb} = ({pb}, {x}.shape)",
-            f"    {target} = {f}({x})",
+            f"    {target} = {x}.{method}()",
             "else:",
             *("    " + line for line in protocol_fwd),
         ]
@@ -523,17 +527,32 @@ class _Reverse(FunctionAnalysis):
             pullback += [
                 f"{keyword} {pb}.__class__ is list:",
                 f"    {', '.join(saved.values())}, = {pb}",
-                *(
-                    f"    __g{i + 1} = __fit({adjoint.partials[i].format(*values, dy=dt)}, "
-                    f"{values[i]})"
-                    for i in active
-                ),
+                *("    " + line for line in self.array_cotangents(adjoint, values, dt, active)),
             ]
         if not fwd:
             return protocol_fwd, protocol_pullback
         fwd += ["else:", *("    " + line for line in protocol_fwd)]
         pullback += ["else:", *("    " + line for line in protocol_pullback)]
         return fwd, pullback
+
+    @staticmethod
+    def array_cotangents(
+        adjoint: ScalarAdjoint, values: list[str], dt: str, active: list[int]
+    ) -> list[str]:
+        """The lines computing ``__g<i>`` from an inline adjoint on arrays. An operand that
+        appears twice (``h * h``) gets its two terms as one array (``2.0 * (dt * h)``) and the
+        second slot nothing, which saves an array operation and an accumulation per term."""
+        terms = {i: adjoint.partials[i].format(*values, dy=dt) for i in active}
+        lines = []
+        for i in active:
+            twin = next((j for j in active if j > i and values[j] == values[i]), None)
+            if twin is not None:
+                a, b = terms[i], terms.pop(twin)
+                total = f"2.0 * ({a})" if a == b else f"({a}) + ({b})"
+                lines += [f"__g{i + 1} = __fit({total}, {values[i]})", f"__g{twin + 1} = __zero"]
+            elif i in terms:
+                lines.append(f"__g{i + 1} = __fit({terms[i]}, {values[i]})")
+        return lines
 
     def branch(self, s: ast.If, in_loop: bool):
         line = s.lineno

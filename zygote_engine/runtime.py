@@ -790,6 +790,7 @@ cache.RUNTIME_OBJECTS.update(
         "__no": _NO,
         "__ZEROS": ZERO_TYPES,
         "__SCALARS": frozenset({float, int}),
+        "__DENSE": frozenset({float, np.float64, np.ndarray}),  # values, never thunks
         "__PARTIALS": rrule.scalar_partials,
         "__partial_cotangents": elementwise.partial_cotangents,
         "__on_arrays": elementwise.on_arrays,

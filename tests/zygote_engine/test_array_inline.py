@@ -190,3 +190,29 @@ def test_the_reductions_follow_the_rule_table():
     rrule.add(total, (np.ndarray,), lambda x: (total(x), lambda dy: (NoTangent(), 2 * dy)))
     assert table.get(total) is None  # a new rule for arrays: the rule, not the inline path
     assert REDUCTIONS.get(np.sum) is not None and REDUCTIONS.get(np.max) is None
+
+
+@pytest.mark.parametrize(
+    "f, derivative",
+    [
+        (lambda x: np.sum(x * x), lambda x: 2 * x),
+        (lambda x: np.sum(x + x), lambda x: 2 * np.ones_like(x)),
+        (lambda x: np.sum(x - x) + np.sum(x * 0.5), lambda x: 0.5 * np.ones_like(x)),
+        (lambda x: np.sum(x / x) + np.sum(x * 0.5), lambda x: 0.5 * np.ones_like(x)),
+    ],
+    ids=["x*x", "x+x", "x-x", "x/x"],
+)
+def test_an_operand_used_twice_gets_both_terms(f, derivative):
+    x = RNG.uniform(0.5, 1.5, size=(3, 2))
+    (dx,) = gradient(f, x)
+    np.testing.assert_allclose(dx, derivative(x), rtol=1e-12, atol=1e-15)
+
+
+def test_a_square_is_one_array_operation_in_the_backward_pass():
+    def f(x):
+        return np.sum(x * x)
+
+    source = show_adjoint(f)
+    assert "__g1 = __fit(2.0 * (dt1 * x_1), x_1)" in source
+    assert "__g2 = __zero" in source
+    assert "t2 = t1.sum()" in source  # np.sum of an ndarray through its method
