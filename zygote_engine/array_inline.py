@@ -31,6 +31,7 @@ from zygote_engine.elementwise import fit, like
 
 __all__ = [
     "REDUCTIONS",
+    "filled",
     "kept_input",
     "matmul_left",
     "matmul_right",
@@ -105,12 +106,27 @@ def matmul_right(a: np.ndarray, dy: Any) -> Any:
     return a.T @ dy
 
 
+def filled(shape: tuple, value: Any) -> Any:
+    """A float64 array of ``shape`` holding ``value`` (faster than ``np.full`` for a number); a
+    complex or array ``value`` is projected onto the real arrays.
+
+    Example:
+        >>> filled((2,), 1.5), filled((2,), 1.5 + 2j)
+        (array([1.5, 1.5]), array([1.5, 1.5]))
+    """
+    if value.__class__ is float or value.__class__ is np.float64:
+        filled = np.empty(shape)
+        filled.fill(value)
+        return filled
+    return fit(np.full(shape, value), shape)  # a complex or 0-d cotangent: projected
+
+
 def _sum_cotangent(dy: Any, shape: tuple) -> Any:
-    return fit(np.full(shape, dy), shape)
+    return filled(shape, dy)
 
 
 def _mean_cotangent(dy: Any, shape: tuple) -> Any:
-    return fit(np.full(shape, dy / math.prod(shape)), shape)
+    return filled(shape, dy / math.prod(shape))
 
 
 class _Reductions:

@@ -124,10 +124,16 @@ def property_getter(obj: Any, name: str) -> types.FunctionType | None:
     return _property_function(obj, name, "fget")
 
 
+# Types defined in C (numpy's arrays and scalars, the builtins) carry no Python properties: only
+# classes made by Python code are heap types (and inspect.getattr_static costs microseconds).
+_HEAPTYPE = 1 << 9
+
+
 def _property_function(obj: Any, name: str, role: str) -> types.FunctionType | None:
-    if type(obj) is super or isinstance(obj, type):
+    kind = type(obj)
+    if not kind.__flags__ & _HEAPTYPE or kind is super or isinstance(obj, type):
         return None
-    found = inspect.getattr_static(type(obj), name, None)
+    found = inspect.getattr_static(kind, name, None)
     function = getattr(found, role, None) if type(found) is property else None
     return function if type(function) is types.FunctionType else None
 

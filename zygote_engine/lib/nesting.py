@@ -327,6 +327,15 @@ def _linear(f, d: Any) -> Any:
     return f(d)
 
 
+@forward_rule(array_inline.filled)
+def _filled(fx, tangents, shape: tuple, value: Any):
+    # (its code writes into the array it makes, which forward mode would have to follow)
+    y, dvalue = array_inline.filled(shape, value), tangents[2]
+    if isinstance(dvalue, AbstractZero):
+        return y, ZERO
+    return y, _linear(lambda d: array_inline.filled(shape, d), dvalue)
+
+
 @forward_rule(unbroadcast)
 def _unbroadcast(fx, tangents, x: Any, dx: Any):
     dx, ddx = _evaluated(fx, dx, tangents[2])
