@@ -216,3 +216,20 @@ def test_a_square_is_one_array_operation_in_the_backward_pass():
     assert "__g1 = __fit(2.0 * (dt1 * x_1), x_1)" in source
     assert "__g2 = __zero" in source
     assert "t2 = t1.sum()" in source  # np.sum of an ndarray through its method
+
+
+@pytest.mark.parametrize(
+    "a_shape, b_shape", [((3, 4), (4, 2)), ((3, 4), (4,)), ((4,), (4, 2))], ids=str
+)
+def test_forward_over_reverse_when_both_operands_of_a_product_move(a_shape, b_shape):
+    a, b = RNG.normal(size=a_shape), RNG.normal(size=b_shape)
+    va, vb = RNG.normal(size=a_shape), RNG.normal(size=b_shape)
+
+    def grads(a, b):
+        return gradient(lambda a, b: np.sum(np.sin(a @ b)) + np.mean(a * a), a, b)
+
+    _, (dga, dgb) = jvp(grads, (a, b), (va, vb))
+    h = 1e-6
+    plus, minus = grads(a + h * va, b + h * vb), grads(a - h * va, b - h * vb)
+    np.testing.assert_allclose(dga, (plus[0] - minus[0]) / (2 * h), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(dgb, (plus[1] - minus[1]) / (2 * h), rtol=1e-6, atol=1e-8)

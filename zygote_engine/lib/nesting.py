@@ -327,11 +327,66 @@ def _linear(f, d: Any) -> Any:
     return f(d)
 
 
+# The helpers of the inline adjoints (see elementwise.py and array_inline.py): linear in the
+# cotangent, bilinear in the cotangent and an operand; rules here spare forward mode their shape
+# and dtype tests, which would each be a differentiated call.
+
+
+def _is_zero(d: Any) -> bool:
+    return isinstance(d, AbstractZero)
+
+
+@forward_rule(elementwise.like)
+def _like(fx, tangents, x: Any):
+    y = elementwise.like(x)
+    return y, tangents[1] if y is x else NO  # a number is kept, an array's shape has no tangent
+
+
+@forward_rule(elementwise.fit)
+def _fit(fx, tangents, g: Any, x: Any):
+    g, dg = _evaluated(fx, g, tangents[1])
+    y = elementwise.fit(g, x)
+    return y, dg if _is_zero(dg) else _linear(lambda d: elementwise.fit(d, x), dg)
+
+
+@forward_rule(elementwise.fit_partial)
+def _fit_partial(fx, tangents, dy: Any, p: Any, x: Any):
+    dy, ddy = _evaluated(fx, dy, tangents[1])
+    dp = tangents[2]
+    change = ZERO if _is_zero(ddy) else ddy * _conjugate(p)
+    if not _is_zero(dp):
+        change = crc.add(change, dy * _conjugate(dp))
+    y = elementwise.fit_partial(dy, p, x)
+    return y, change if _is_zero(change) else _linear(lambda d: elementwise.fit(d, x), change)
+
+
+def _bilinear(product, a: Any, da: Any, b: Any, db: Any) -> Any:
+    """The tangent of ``product(a, b)``, linear in each argument."""
+    change = ZERO if _is_zero(da) else _linear(lambda d: product(d, b), da)
+    if not _is_zero(db):
+        change = crc.add(change, _linear(lambda d: product(a, d), db))
+    return change
+
+
+@forward_rule(array_inline.matmul_left)
+def _matmul_left(fx, tangents, dy: Any, b: Any):
+    dy, ddy = _evaluated(fx, dy, tangents[1])
+    product = array_inline.matmul_left
+    return product(dy, b), _bilinear(product, dy, ddy, b, tangents[2])
+
+
+@forward_rule(array_inline.matmul_right)
+def _matmul_right(fx, tangents, a: Any, dy: Any):
+    dy, ddy = _evaluated(fx, dy, tangents[2])
+    product = array_inline.matmul_right
+    return product(a, dy), _bilinear(product, a, tangents[1], dy, ddy)
+
+
 @forward_rule(array_inline.filled)
 def _filled(fx, tangents, shape: tuple, value: Any):
     # (its code writes into the array it makes, which forward mode would have to follow)
     y, dvalue = array_inline.filled(shape, value), tangents[2]
-    if isinstance(dvalue, AbstractZero):
+    if _is_zero(dvalue):
         return y, ZERO
     return y, _linear(lambda d: array_inline.filled(shape, d), dvalue)
 
