@@ -16,6 +16,8 @@ from __future__ import annotations
 import ast
 import dataclasses
 
+import numpy as np
+
 from zygote_engine.activity import FunctionAnalysis, FunctionInfo, loaded_names, try_blocks
 from zygote_engine.emit import function_def, located, parse, strip_defaults, text
 from zygote_engine.inline import (
@@ -446,13 +448,14 @@ class _Reverse(FunctionAnalysis):
         if not self.is_active_atom(call.args[0]):
             return protocol_fwd, protocol_pullback
         shape = self.namer.fresh("s")
-        # on an ndarray the method computes what the function does, without its dispatch
-        method = self.callee(call).__name__
+        # on a float64 ndarray, what the function computes without its dispatch (np.mean
+        # divides the same sum by the size)
+        total = f"{x}.sum()" if self.callee(call) is np.sum else f"{x}.sum() / {x}.size"
         fwd = [
             f"{pb} = __REDUCTIONS.get({f}) if __on_array(__cx, {x}) else None",
             f"if {pb} is not None:",
             f"    {pb} = ({pb}, {x}.shape)",
-            f"    {target} = {x}.{method}()",
+            f"    {target} = {total}",
             "else:",
             *("    " + line for line in protocol_fwd),
         ]

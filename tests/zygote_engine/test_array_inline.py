@@ -10,7 +10,7 @@ import pytest
 from fd_check import assert_gradient_matches_fd
 
 from chainrules_core import NoTangent, rrule
-from zygote_engine import gradient, hessian, jvp, show_adjoint
+from zygote_engine import gradient, hessian, jvp, show_adjoint, withgradient
 from zygote_engine.array_inline import (
     REDUCTIONS,
     _Reductions,
@@ -233,3 +233,10 @@ def test_forward_over_reverse_when_both_operands_of_a_product_move(a_shape, b_sh
     plus, minus = grads(a + h * va, b + h * vb), grads(a - h * va, b - h * vb)
     np.testing.assert_allclose(dga, (plus[0] - minus[0]) / (2 * h), rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(dgb, (plus[1] - minus[1]) / (2 * h), rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("n", [1, 7, 9, 100, 1001])
+def test_inline_reductions_give_numpys_values_exactly(n):
+    x = RNG.normal(size=(n, 3)) * 1e3
+    assert withgradient(lambda x: np.mean(x), x).val == np.mean(x)
+    assert withgradient(lambda x: np.sum(x), x).val == np.sum(x)
