@@ -69,6 +69,8 @@ import string
 import numpy as np
 
 from chainrules.calls import no_tangents
+from chainrules.numpy.factorization import DTYPES as LU_DTYPES
+from chainrules.numpy.factorization import lu_of
 from chainrules.numpy.shape import size_of
 from chainrules_core import (
     AbstractZero,
@@ -631,9 +633,26 @@ def _(tangents, x):
 # ----------------------------------------------------------------------------------------------------
 
 
+# ``inv``, ``solve``, ``det`` and ``slogdet`` of one square float64 or complex128 matrix share its LU
+# factorization (chainrules.numpy.factorization), forward passes and pullbacks alike: ``lu`` is
+# ``None`` where numpy's own routines run (stacks, other dtypes, duck arrays, non-finite entries).
+
+
+def _inverse(a, lu):
+    """``A⁻¹``, from ``a``'s shared factorization ``lu`` where it has one."""
+    return np.linalg.inv(a) if lu is None else lu.inverse()
+
+
+def _solve(a, b, lu, adjoint: bool = False):
+    """``A⁻¹ b`` (``A⁻ᴴ b`` for ``adjoint``), from ``a``'s shared factorization ``lu`` where it has one."""
+    if lu is None:
+        return np.linalg.solve(_H(a) if adjoint else a, b)
+    return lu.solve(b, adjoint)
+
+
 @rrule.register(np.linalg.inv)
 def _(a):
-    y = np.linalg.inv(a)
+    y = _inverse(a, lu_of(a))
     project_a = ProjectTo(a)
 
     def inv_pullback(dy):
@@ -645,7 +664,7 @@ def _(a):
 @frule.register(np.linalg.inv)
 def _(tangents, a):
     _, da = tangents
-    y = np.linalg.inv(a)
+    y = _inverse(a, lu_of(a))
     return y, da if _is_zero(da) else -y @ da @ y
 
 
@@ -702,16 +721,27 @@ def _as_columns(b):
     return np.expand_dims(b, -1) if np.ndim(b) == 1 else b
 
 
+def _solve_lu_of(a, b):
+    """``a``'s shared factorization for ``solve(a, b)``, or ``None`` for numpy's own solve: numpy 2
+    reads a 1-d ``b`` as one vector and a 2-d one as one matrix (higher ones are stacks)."""
+    if type(b) is not np.ndarray or b.dtype not in LU_DTYPES or b.ndim not in (1, 2) or not b.size:
+        return None
+    lu = lu_of(a)
+    # rows that do not match: numpy's solve raises its own error
+    return lu if lu is not None and len(b) == lu.n else None
+
+
 @rrule.register(np.linalg.solve)
 def _(a, b):
-    x = np.linalg.solve(a, b)
+    lu = _solve_lu_of(a, b)
+    x = _solve(a, b, lu)
     project_a, project_b = ProjectTo(a), ProjectTo(b)
     vector = np.ndim(b) == 1
     xm = np.expand_dims(x, -1) if vector else x
 
     def solve_pullback(dx):
         # x = A⁻¹b: b̄ = A⁻ᴴ x̄, Ā = -b̄ xᴴ.
-        dbm = np.linalg.solve(_H(a), np.expand_dims(dx, -1) if vector else dx)
+        dbm = _solve(a, np.expand_dims(dx, -1) if vector else dx, lu, adjoint=True)
         da = -dbm @ _H(xm)
         db = dbm[..., 0] if vector else dbm
         return NoTangent(), project_a(unbroadcast(a, da)), project_b(unbroadcast(b, db))
@@ -722,7 +752,8 @@ def _(a, b):
 @frule.register(np.linalg.solve)
 def _(tangents, a, b):
     _, da, db = tangents
-    x = np.linalg.solve(a, b)
+    lu = _solve_lu_of(a, b)
+    x = _solve(a, b, lu)
     vector = np.ndim(b) == 1
     # A dx = db - dA x
     rhs = _sum_tangents(
@@ -733,22 +764,37 @@ def _(tangents, a, b):
     )
     if _is_zero(rhs):
         return x, rhs
-    dx = np.linalg.solve(a, rhs)
+    dx = _solve(a, rhs, lu)
     return x, ProjectTo(x)(dx[..., 0] if vector else dx)
 
 
-def _logdet_tangent(a, da):
+def _logdet_tangent(a, da, lu):
     """``tr(A⁻¹ dA)``, the tangent of the (complex) log-determinant."""
-    return np.trace(np.linalg.solve(a, da), axis1=-2, axis2=-1)
+    return np.trace(_solve(a, da, lu), axis1=-2, axis2=-1)
+
+
+_SlogdetResult = type(np.linalg.slogdet(np.eye(1)))  # numpy's NamedTuple, which it does not export
+
+
+def _slogdet(a, lu):
+    return np.linalg.slogdet(a) if lu is None else _SlogdetResult(*lu.slogdet())
+
+
+def _det(a, lu):
+    if lu is None:
+        return np.linalg.det(a)
+    sign, logabsdet = lu.slogdet()
+    return sign * np.exp(logabsdet)  # as numpy computes it (0 for a singular matrix)
 
 
 @rrule.register(np.linalg.det)
 def _(a):
-    y = np.linalg.det(a)
+    lu = lu_of(a)
+    y = _det(a, lu)
     project_a = ProjectTo(a)
 
     def det_pullback(dy):
-        return NoTangent(), project_a(_batch_scalar(np.conj(y) * dy) * _H(np.linalg.inv(a)))
+        return NoTangent(), project_a(_batch_scalar(np.conj(y) * dy) * _H(_inverse(a, lu)))
 
     return y, det_pullback
 
@@ -756,13 +802,15 @@ def _(a):
 @frule.register(np.linalg.det)
 def _(tangents, a):
     _, da = tangents
-    y = np.linalg.det(a)
-    return y, da if _is_zero(da) else ProjectTo(y)(y * _logdet_tangent(a, da))
+    lu = lu_of(a)
+    y = _det(a, lu)
+    return y, da if _is_zero(da) else ProjectTo(y)(y * _logdet_tangent(a, da, lu))
 
 
 @rrule.register(np.linalg.slogdet)
 def _(a):
-    y = np.linalg.slogdet(a)
+    lu = lu_of(a)
+    y = _slogdet(a, lu)
     project_a = ProjectTo(a)
     complex_input = np.iscomplexobj(a)
 
@@ -772,7 +820,7 @@ def _(a):
         dlogdet = np.zeros(np.shape(y.logabsdet)) if _is_zero(dlogabsdet) else dlogabsdet
         if complex_input and not _is_zero(dsign):
             dlogdet = dlogdet + 1j * np.imag(dsign * np.conj(y.sign))
-        return NoTangent(), project_a(_batch_scalar(dlogdet) * _H(np.linalg.inv(a)))
+        return NoTangent(), project_a(_batch_scalar(dlogdet) * _H(_inverse(a, lu)))
 
     return y, slogdet_pullback
 
@@ -780,10 +828,11 @@ def _(a):
 @frule.register(np.linalg.slogdet)
 def _(tangents, a):
     _, da = tangents
-    y = np.linalg.slogdet(a)
+    lu = lu_of(a)
+    y = _slogdet(a, lu)
     if _is_zero(da):
         return y, ZeroTangent()
-    dlogdet = _logdet_tangent(a, da)
+    dlogdet = _logdet_tangent(a, da, lu)
     dsign = 1j * y.sign * np.imag(dlogdet) if np.iscomplexobj(a) else ZeroTangent()
     return y, _tuple_tangent(y, ProjectTo(y.sign)(dsign), ProjectTo(y.logabsdet)(np.real(dlogdet)))
 

@@ -34,6 +34,7 @@ only works when the outputs are locally smooth functions of every input entry:
 from __future__ import annotations
 
 import operator
+import warnings
 
 import numpy as np
 import pytest
@@ -327,6 +328,196 @@ def test_matrix_rank_is_non_differentiable():
     assert rank == 3
     assert back(1.0) == (NoTangent(), NoTangent())
     assert frule((NoTangent(), a), np.linalg.matrix_rank, a) == (3, NoTangent())
+
+
+# Shared LU factorizations ----------------------------------------------------------------------------
+# inv, solve, det and slogdet of a square float64 or complex128 matrix go through one cached LU
+# factorization (chainrules/numpy/factorization.py); their results must stay numpy's.
+
+LU_DTYPES = [F64, C128]
+LU_FUNCTIONS = [np.linalg.inv, np.linalg.det, np.linalg.slogdet]
+
+
+@pytest.mark.parametrize("dtype", LU_DTYPES)
+@pytest.mark.parametrize("n", [1, 3, 50])
+@pytest.mark.parametrize("f", LU_FUNCTIONS, ids=lambda f: f.__name__)
+def test_square_through_the_shared_factorization(f, n, dtype):
+    _check(f, _well_conditioned(_rng("lu", f.__name__, n, dtype.__name__), n, (), dtype))
+
+
+@pytest.mark.parametrize("dtype", LU_DTYPES)
+@pytest.mark.parametrize("n", [1, 3, 50])
+@pytest.mark.parametrize("b_shape", [(), (2,)], ids=["vector", "matrix"])
+def test_solve_through_the_shared_factorization(b_shape, n, dtype):
+    rng = _rng("lu solve", n, b_shape, dtype.__name__)
+    _check(
+        np.linalg.solve, _well_conditioned(rng, n, (), dtype), _rand(rng, n, *b_shape, dtype=dtype)
+    )
+
+
+def test_solve_of_a_complex_right_hand_side_with_a_real_matrix():
+    rng = _rng("lu solve mixed")
+    _check(np.linalg.solve, _well_conditioned(rng, 3), _rand(rng, 3, 2, dtype=C128))
+
+
+def _calls(a, b):
+    """``{what: (call, (f, *args))}``: ``call()`` is the primal output of the reverse or forward rule
+    (with zero tangents) of ``f(*args)``, for inv, det, slogdet and solve (``b`` and ``b`` as one
+    column) of ``a``."""
+
+    def primal(kind, f, *args):
+        if kind == "rrule":
+            return rrule(f, *args)[0]
+        return frule((NoTangent(), *(ZeroTangent() for _ in args)), f, *args)[0]
+
+    cases = {f.__name__: (f, a) for f in LU_FUNCTIONS}
+    cases |= {"solve": (np.linalg.solve, a, b), "solve matrix": (np.linalg.solve, a, b[:, None])}
+    return {
+        f"{kind} of {name}": (lambda kind=kind, case=case: primal(kind, *case), case)
+        for name, case in cases.items()
+        for kind in ("rrule", "frule")
+    }
+
+
+def _assert_numpys(got, expected, rtol, what):
+    """``got`` is numpy's ``expected`` (a tuple for slogdet): same types, dtypes, shapes, and values
+    to ``rtol`` relative to the largest entry."""
+    for g, e in zip(*(x if isinstance(x, tuple) else (x,) for x in (got, expected))):
+        assert type(g) is type(e), what
+        assert (np.shape(g), np.result_type(g)) == (np.shape(e), np.result_type(e)), what
+        np.testing.assert_allclose(g, e, rtol=rtol, atol=rtol * np.max(np.abs(e)), err_msg=what)
+    assert type(got) is type(expected), what
+
+
+@pytest.mark.parametrize("dtype", LU_DTYPES)
+@pytest.mark.parametrize("n", [1, 3, 50, 100])
+def test_shared_factorization_primals_are_numpys(n, dtype):
+    rng = _rng("lu primals", n, dtype.__name__)
+    a, b = _well_conditioned(rng, n, (), dtype), _rand(rng, n, dtype=dtype)
+    for what, (call, (f, *args)) in _calls(a, b).items():
+        _assert_numpys(call(), f(*args), 1e-12, what)
+
+
+@pytest.mark.parametrize("dtype", LU_DTYPES)
+@pytest.mark.parametrize("n", [3, 50])
+def test_shared_factorization_of_an_ill_conditioned_matrix(n, dtype):
+    # numpy and scipy link different LAPACK builds, so the results may differ as much as two
+    # backward-stable solutions can: relative to the largest entry, about n · cond · eps.
+    condition = 1e8
+    rng = _rng("lu ill", n, dtype.__name__)
+    u, v = _unitary(rng, n, (), dtype), _unitary(rng, n, (), dtype)
+    a = (u * np.logspace(0, -np.log10(condition), n)) @ _H(v)
+    b = _rand(rng, n, dtype=dtype)
+    assert np.linalg.cond(a) == pytest.approx(condition, rel=1e-3)
+    for what, (call, (f, *args)) in _calls(a, b).items():
+        _assert_numpys(call(), f(*args), n * condition * np.finfo(F64).eps, what)
+    # and the solve is as backward stable as numpy's: a residual of rounding size
+    x = rrule(np.linalg.solve, a, b)[0]
+    residual = np.linalg.norm(a @ x - b) / (np.linalg.norm(a, 2) * np.linalg.norm(x))
+    assert residual < 10 * n * np.finfo(F64).eps
+
+
+@pytest.mark.parametrize("dtype", LU_DTYPES)
+@pytest.mark.parametrize("n", [1, 3, 50])
+def test_an_exactly_singular_matrix_fails_like_numpy(n, dtype):
+    rng = _rng("lu singular", n, dtype.__name__)
+    a = _rand(rng, n, n, dtype=dtype)
+    a[:, n // 2] = 0  # a zero column: every LU factorization meets an exactly zero pivot
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for what, (call, (f, *args)) in _calls(a, _rand(rng, n, dtype=dtype)).items():
+            if f in (np.linalg.inv, np.linalg.solve):
+                for attempt in (call, lambda f=f, args=args: f(*args)):
+                    with pytest.raises(np.linalg.LinAlgError, match="^Singular matrix$"):
+                        attempt()
+            else:
+                assert f(*args) == (0 if f is np.linalg.det else (0, -np.inf))
+                assert repr(call()) == repr(f(*args)), what  # types and values
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+@pytest.mark.parametrize("dtype", LU_DTYPES)
+def test_a_non_finite_matrix_gives_numpys_results_and_warnings(dtype, value):
+    rng = _rng("lu non-finite", dtype.__name__)
+    a = _well_conditioned(rng, 3, (), dtype)
+    a[1, 2] = value
+    for what, (call, (f, *args)) in _calls(a, _rand(rng, 3, dtype=dtype)).items():
+        outcomes = []
+        for attempt in (call, lambda f=f, args=args: f(*args)):
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                outcomes.append((attempt(), [str(w.message) for w in caught]))
+        (got, got_warnings), (expected, expected_warnings) = outcomes
+        np.testing.assert_array_equal(got, expected, err_msg=what)
+        assert got_warnings == expected_warnings, what
+
+
+@pytest.mark.parametrize("dtype", LU_DTYPES)
+def test_slogdet_and_solve_of_one_matrix_factorize_it_once(getrf_calls, dtype):
+    rng = _rng("lu shared", dtype.__name__)
+    a, b = _well_conditioned(rng, 4, (), dtype), _rand(rng, 4, dtype=dtype)
+    (_, logabsdet), slogdet_back = rrule(np.linalg.slogdet, a)
+    x, solve_back = rrule(np.linalg.solve, a, b)
+    assert len(getrf_calls) == 1
+    dx = _rand(rng, 4, dtype=dtype)
+    _, da_logdet = slogdet_back(Tangent(tuple, ZeroTangent(), 1.0))
+    _, da_solve, db = solve_back(dx)
+    assert len(getrf_calls) == 1
+    np.testing.assert_allclose(logabsdet, np.linalg.slogdet(a).logabsdet, rtol=1e-12)
+    np.testing.assert_allclose(x, np.linalg.solve(a, b), rtol=1e-12)
+    # d log|det A| = Re tr(A⁻¹ dA): the cotangent is A⁻ᴴ; x = A⁻¹b: b̄ = A⁻ᴴx̄, Ā = -b̄ xᴴ
+    np.testing.assert_allclose(da_logdet, _H(np.linalg.inv(a)), rtol=1e-12)
+    np.testing.assert_allclose(db, np.linalg.solve(_H(a), dx), rtol=1e-12)
+    np.testing.assert_allclose(da_solve, -np.outer(db, np.conj(x)), rtol=1e-12)
+
+
+def test_forward_rules_of_one_matrix_factorize_it_once(getrf_calls):
+    rng = _rng("lu shared forward")
+    a, b, da = _well_conditioned(rng, 4), _rand(rng, 4), _rand(rng, 4, 4)
+    _, dy = frule((NoTangent(), da), np.linalg.slogdet, a)
+    _, ddet = frule((NoTangent(), da), np.linalg.det, a)
+    _, dx = frule((NoTangent(), da, ZeroTangent()), np.linalg.solve, a, b)
+    _, dinv = frule((NoTangent(), da), np.linalg.inv, a)
+    assert len(getrf_calls) == 1
+    inverse = np.linalg.inv(a)
+    np.testing.assert_allclose(dy.logabsdet, np.trace(inverse @ da), rtol=1e-12)
+    np.testing.assert_allclose(ddet, np.linalg.det(a) * np.trace(inverse @ da), rtol=1e-12)
+    np.testing.assert_allclose(dx, -inverse @ da @ inverse @ b, rtol=1e-12)
+    np.testing.assert_allclose(dinv, -inverse @ da @ inverse, rtol=1e-12)
+
+
+def test_a_matrix_written_between_two_rules_is_factorized_again(getrf_calls):
+    rng = _rng("lu written")
+    a, b = _well_conditioned(rng, 4), _rand(rng, 4)
+    before = a.copy()
+    _, slogdet_back = rrule(np.linalg.slogdet, a)
+    a[1, 2] += 0.5
+    x, _ = rrule(np.linalg.solve, a, b)
+    assert len(getrf_calls) == 2
+    np.testing.assert_allclose(x, np.linalg.solve(a, b), rtol=1e-12)
+    # The pullback belongs to the matrix its forward pass saw.
+    _, da = slogdet_back(Tangent(tuple, ZeroTangent(), 1.0))
+    np.testing.assert_allclose(da, np.linalg.inv(before).T, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("f", "args"),
+    [
+        (np.linalg.slogdet, (np.eye(3, dtype=F32) * 2,)),
+        (np.linalg.inv, (_well_conditioned(_rng("lu stack"), 3, (2,)),)),
+        (np.linalg.det, (np.eye(3, dtype=C64) * 2,)),
+        (np.linalg.solve, (np.eye(3) * 2, np.ones((2, 3, 1)))),
+        (np.linalg.solve, (np.eye(3) * 2, np.arange(3))),
+        (np.linalg.solve, (np.eye(3, dtype=F32) * 2, np.ones(3))),
+    ],
+    ids=["float32", "stack", "complex64", "stacked right-hand side", "integer b", "float32 a"],
+)
+def test_other_inputs_keep_numpys_own_routines(f, args, getrf_calls):
+    np.testing.assert_array_equal(rrule(f, *args)[0], f(*args))
+    np.testing.assert_array_equal(
+        frule((NoTangent(), *map(np.ones_like, args)), f, *args)[0], f(*args)
+    )
+    assert getrf_calls == []
 
 
 # ----------------------------------------------------------------------------------------------------
