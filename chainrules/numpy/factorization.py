@@ -133,9 +133,11 @@ class _Entry:
 
 
 _CAPACITY = 4
-_entries: OrderedDict[int, _Entry] = (
-    OrderedDict()
-)  # by id() of the array, least recently used first
+# A larger matrix is factorized for each rule that asks, not kept: the copy that validates a
+# shared factorization would hold as much memory again as the matrix, for as long as it lives.
+SHARED_BYTES = 1 << 25
+# by id() of the array, least recently used first
+_entries: OrderedDict[int, _Entry] = OrderedDict()
 # Reentrant: an array that dies in a garbage collection (any allocation can start one) runs
 # _forget in whatever thread allocated, possibly while that thread holds the lock.
 _lock = threading.RLock()
@@ -164,7 +166,8 @@ def lu_of(a) -> LU | None:
 
     ``None`` where numpy's own routines should run instead: anything but a nonempty square 2-D
     ndarray of float64 or complex128 (stacks, other dtypes, subclasses, duck arrays), and a matrix
-    with infinite or NaN entries (numpy's results and warnings for those are its own).
+    with infinite or NaN entries (numpy's results and warnings for those are its own). A matrix
+    of more than :data:`SHARED_BYTES` is factorized afresh on every call (nothing is kept).
 
     Example:
         >>> import numpy as np
@@ -191,6 +194,8 @@ def lu_of(a) -> LU | None:
         and np.array_equal(entry.contents, a)
     ):
         return entry.lu
+    if a.nbytes > SHARED_BYTES:
+        return LU(a) if np.isfinite(a).all() else None
     # Factorize the copy kept, so that the factorization is of exactly the contents compared.
     contents = a.copy()
     if not np.isfinite(contents).all():

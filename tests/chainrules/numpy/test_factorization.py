@@ -110,6 +110,15 @@ def test_lu_of_sees_a_write_through_another_view(getrf_calls):
     assert len(getrf_calls) == 2
 
 
+def test_a_large_matrix_is_factorized_afresh_and_not_kept(getrf_calls, monkeypatch):
+    monkeypatch.setattr(factorization, "SHARED_BYTES", 8 * 4 * 4 - 1)  # below one 4×4 matrix
+    a = _matrix(np.random.default_rng(9), 4)
+    first, second = lu_of(a), lu_of(a)
+    assert first is not second and len(getrf_calls) == 2
+    assert id(a) not in factorization._entries
+    np.testing.assert_allclose(first.solve(np.ones(4)), np.linalg.solve(a, np.ones(4)), rtol=1e-12)
+
+
 def test_lu_of_holds_the_matrix_weakly():
     a = _matrix(np.random.default_rng(5), 4)
     key = id(a)
