@@ -28,18 +28,24 @@ class _Room:
         self.lock, self.active, self.user_limit = threading.Lock(), 0, 0
 
     def __enter__(self) -> None:
-        with self.lock:
+        self.lock.acquire()  # (not a with statement: this runs twice per gradient)
+        try:
             if self.active == 0:
                 self.user_limit = sys.getrecursionlimit()
                 sys.setrecursionlimit(FRAMES_PER_LEVEL * self.user_limit)
             self.active += 1
+        finally:
+            self.lock.release()
 
     def __exit__(self, kind, error, traceback) -> None:
         limit = self.user_limit
-        with self.lock:
+        self.lock.acquire()
+        try:
             self.active -= 1
             if self.active == 0:
                 sys.setrecursionlimit(limit)
+        finally:
+            self.lock.release()
         if kind is RecursionError and "while differentiating" not in str(error):
             raise RecursionError(
                 f"{error} while differentiating: differentiated code needs about "

@@ -117,6 +117,13 @@ def _selection_partials(first_wins: Callable) -> Callable:
     return partials
 
 
+def _absolute_partial(x, out):
+    # x / |x|, conjugated as a partial is (0 at 0); for real x that is sign(x), one operation
+    if np.iscomplexobj(x):
+        return np.conj(x) / _with_safe_zero(out)
+    return np.sign(x)
+
+
 def _sinc_partial(x, out):
     # d/dx sin(πx)/(πx) = (cos(πx) - sinc(x)) / x, which tends to 0 at x = 0.
     return np.where(x == 0, 0, (np.cos(np.pi * x) - out) / _with_safe_zero(x))
@@ -168,7 +175,7 @@ PARTIALS: dict[Callable, Callable] = {
     np.rad2deg: lambda x, out: 1 / _DEGREE,
     np.degrees: lambda x, out: 1 / _DEGREE,
     # magnitude, sign and complex parts
-    np.absolute: lambda x, out: np.conj(x) / _with_safe_zero(out),
+    np.absolute: _absolute_partial,
     np.fabs: lambda x, out: np.sign(x),
     np.copysign: lambda x1, x2, out: (np.copysign(1.0, x1) * np.copysign(1.0, x2), ZeroTangent()),
     # one ulp from x1 towards x2: it moves with x1; x2 only picks the direction
