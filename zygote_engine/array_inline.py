@@ -130,25 +130,32 @@ def _mean_cotangent(dy: Any, shape: tuple) -> Any:
 
 
 class _Reductions:
-    """The reductions differentiated inline, while the rules for them on float64 arrays are still
-    the ones that were registered when this module was imported: ``get(f)`` gives the function
+    """The reductions differentiated inline, while the rule that a differentiation would use for
+    them on float64 arrays is still the one registered when this module was imported (a rule
+    registered later, for the engine's config too, takes over): ``get(f)`` gives the function
     ``(dy, shape) -> cotangent``, or ``None``."""
 
     def __init__(self, cotangents: dict):
         self._cotangents = cotangents
-        self._rules = {f: self._rule(f) for f in cotangents}
+        self._rules = {f: self._rule(None, f) for f in cotangents}
         self._live: dict = {}
         self._generation = -1
 
     @staticmethod
-    def _rule(f: Any) -> Any:
-        found = rrule.resolve(None, f, (np.ones(1),))
+    def _rule(config: Any, f: Any) -> Any:
+        found = rrule.resolve(config, f, (np.ones(1),))
         return None if found is None else found[0]
 
     def get(self, f: Any) -> Any:
         if self._generation != rrule.generation:
+            # (imported here: the config's module imports the runtime, which imports this one)
+            from zygote_engine.config import ZygoteRuleConfig
+
+            config = ZygoteRuleConfig()
             self._live = {
-                g: back for g, back in self._cotangents.items() if self._rule(g) is self._rules[g]
+                g: back
+                for g, back in self._cotangents.items()
+                if self._rule(config, g) is self._rules[g]
             }
             self._generation = rrule.generation
         return self._live.get(f)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from fd_check import assert_gradient_matches_fd
 
-from chainrules_core import NoTangent, rrule
+from chainrules_core import HasReverseMode, NoTangent, rrule
 from zygote_engine import gradient, hessian, jvp, show_adjoint, withgradient
 from zygote_engine.array_inline import (
     REDUCTIONS,
@@ -190,6 +190,22 @@ def test_the_reductions_follow_the_rule_table():
     rrule.add(total, (np.ndarray,), lambda x: (total(x), lambda dy: (NoTangent(), 2 * dy)))
     assert table.get(total) is None  # a new rule for arrays: the rule, not the inline path
     assert REDUCTIONS.get(np.sum) is not None and REDUCTIONS.get(np.max) is None
+
+
+def test_a_rule_for_the_engines_config_takes_over_too():
+    def total(x):
+        return np.sum(x)
+
+    rrule.add(total, (), lambda x: (total(x), lambda dy: (NoTangent(), dy * np.ones_like(x))))
+    table = _Reductions({total: lambda dy, shape: np.full(shape, dy)})
+    assert table.get(total) is not None
+    rrule.add(
+        total,
+        (np.ndarray,),
+        lambda cx, x: (total(x), lambda dy: (NoTangent(), 2 * dy)),
+        config=HasReverseMode,
+    )
+    assert table.get(total) is None
 
 
 @pytest.mark.parametrize(
