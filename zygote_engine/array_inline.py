@@ -9,7 +9,10 @@ for a 16×64 by 64×64 product. The generated code (``reverse._Reverse.inline``)
 computes ``h @ W`` itself, and the backward pass computes the cotangents of the operands that
 carry a derivative only (``dy @ W.T`` for ``h``, ``h.T @ dy`` for ``W``): a product with
 constant data (``X @ W``) never computes the data's cotangent. ``np.sum(x)`` and ``np.mean(x)``
-with no other argument keep only ``x``'s shape (``reverse._Reverse.inline_reduction``).
+with no other argument keep only ``x``'s shape (``reverse._Reverse.inline_reduction``). And a
+function with scalar partials that read only its result (``tanh``'s ``1 - out**2``) keeps its
+argument's shape rather than the argument (:func:`kept_input`): a loop does not hold on to every
+step's input.
 
 Like the elementwise arithmetic, these are built in: a rule registered later for
 ``operator.matmul`` on float64 arrays is not consulted; one registered for ``np.sum`` or
@@ -115,9 +118,9 @@ def filled(shape: tuple, value: Any) -> Any:
         (array([1.5, 1.5]), array([1.5, 1.5]))
     """
     if value.__class__ is float or value.__class__ is np.float64:
-        filled = np.empty(shape)
-        filled.fill(value)
-        return filled
+        array = np.empty(shape)
+        array.fill(value)
+        return array
     return fit(np.full(shape, value), shape)  # a complex or 0-d cotangent: projected
 
 
