@@ -752,6 +752,8 @@ def accumulate(a: Any, b: Any) -> Any:
             return b
     elif tb is ZeroTangent:  # ``a`` is an accumulator: already evaluated
         return a
+    elif tb is NoTangent:  # from an argument that carries none (an int: a recursion's depth)
+        return b if type(a) in ZERO_TYPES else a
     elif tb is np.ndarray:
         ta = type(a)
         if ta is ZeroTangent:  # an array operation's first cotangent
