@@ -21,6 +21,7 @@ from chainrules_core import rrule
 from zygote_engine.normalize import HELPERS_NAME, OPERATOR_NAME, Namer
 
 __all__ = [
+    "ATOM",
     "GLOBALS",
     "FunctionAnalysis",
     "FunctionInfo",
@@ -34,6 +35,9 @@ __all__ = [
 _INLINE_REDUCTIONS = frozenset({np.sum, np.mean})
 
 GLOBALS = -1  # the position, among FunctionInfo.inactive, of the module state a function reads
+# ATOM + i among FunctionInfo.inactive: the argument at position i is an immutable atom (an int, a
+# string, None), which no call can store a derivative into: it stays constant unless reassigned.
+ATOM = 1000
 
 
 @dataclass(frozen=True)
@@ -182,9 +186,17 @@ class FunctionAnalysis:
                 for s in statements(self.nf.body)
                 if isinstance(s, ast.Assign) and isinstance(s.value, (ast.Call, ast.Name))
             }
-            active |= set(self.params) | self.outer
+            active |= (set(self.params) - self._atoms()) | self.outer
             return self._activity_from(active)
         return active
+
+    def _atoms(self) -> set[str]:
+        """The parameters the caller passed an immutable atom that the function never rebinds."""
+        positional = len(self.nf.args.posonlyargs) + len(self.nf.args.args)
+        names = {
+            self.params[i - ATOM - 1] for i in self.info.inactive if 0 < i - ATOM <= positional
+        }
+        return {name for name in names if self.assign_counts.get(name) == 1}
 
     def _activity_from(self, active: set[str], writes: bool = True) -> set[str]:
         changed = True

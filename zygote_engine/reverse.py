@@ -18,7 +18,13 @@ import dataclasses
 
 import numpy as np
 
-from zygote_engine.activity import FunctionAnalysis, FunctionInfo, loaded_names, try_blocks
+from zygote_engine.activity import (
+    ATOM,
+    FunctionAnalysis,
+    FunctionInfo,
+    loaded_names,
+    try_blocks,
+)
 from zygote_engine.emit import function_def, located, parse, strip_defaults, text
 from zygote_engine.inline import (
     ScalarAdjoint,
@@ -48,6 +54,7 @@ RUNTIME_NAMES = (
     "__ZEROS",
     "__SCALARS",
     "__DENSE",
+    "__ATOMS",
     "__PARTIALS",
     "__partial_cotangents",
     "__on_arrays",
@@ -357,7 +364,8 @@ class _Reverse(FunctionAnalysis):
             inactive = self.inactive_at(s, [call.func, *call.args])
         carrying = tuple(k.arg for k in call.keywords if k.arg and self.collects(k.value))
         if inactive:
-            args = ", ".join(["__cx", repr(inactive), text(call.func), *map(text, call.args)])
+            masked = self.masked(inactive, call.args)
+            args = ", ".join(["__cx", masked, text(call.func), *map(text, call.args)])
             caller = f"__callm{n}" if n < POSITIONAL_CALL_LIMIT else "__callm"
         elif carrying:  # rules take keywords without derivatives: these move into position
             args = ", ".join(
@@ -376,6 +384,20 @@ class _Reverse(FunctionAnalysis):
             if target is None
             else f"{target}, {pb} = {caller}({args})"
         )
+
+    @staticmethod
+    def masked(inactive: tuple[int, ...], args: list[ast.expr]) -> str:
+        """The positions a masked call passes: ``inactive``, with ``ATOM + i`` for an argument that
+        is an immutable atom (a literal; a name tested at run time, for one name): the callee's
+        variant then keeps that parameter constant even where a call may store derivatives into
+        containers (see ``activity.ATOM``)."""
+        literals = tuple(ATOM + i for i in inactive if i and isinstance(args[i - 1], ast.Constant))
+        names = [(i, args[i - 1].id) for i in inactive if i and isinstance(args[i - 1], ast.Name)]
+        known = (*inactive, *literals)
+        if len(names) != 1:  # (several names: the test would have to pick among their subsets)
+            return repr(known)
+        i, name = names[0]
+        return f"{(*known, ATOM + i)!r} if {name}.__class__ in __ATOMS else {known!r}"
 
     def inline_partials(
         self,

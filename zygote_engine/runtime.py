@@ -793,6 +793,9 @@ cache.RUNTIME_OBJECTS.update(
         "__ZEROS": ZERO_TYPES,
         "__SCALARS": frozenset({float, int}),
         "__DENSE": frozenset({float, np.float64, np.ndarray}),  # values, never thunks
+        "__ATOMS": frozenset(  # immutable values (see activity.ATOM)
+            {int, float, complex, bool, str, bytes, type(None), np.int64, np.float64, np.bool_}
+        ),
         "__PARTIALS": rrule.scalar_partials,
         "__partial_cotangents": elementwise.partial_cotangents,
         "__on_arrays": elementwise.on_arrays,

@@ -10,6 +10,7 @@ against an analytic value or finite differences.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from fd_check import assert_gradient_matches_fd
 
 from chainrules_core import NoTangent, rrule
@@ -170,3 +171,53 @@ def test_a_helper_without_arguments_that_reads_parameters_is_differentiated():
     np.testing.assert_array_equal(grads[DATA], 4.0 * DATA)
     grads = gradient(lambda: Scaled()(2.0), Params([DATA]))
     np.testing.assert_array_equal(grads[DATA], [6.0, 6.0, 6.0])
+
+
+# --- immutable arguments that a caller knows to be constant (activity.ATOM) ----------------------
+
+
+def power(x, n):
+    if n == 0:
+        return 1.0
+    return x * power(x, n - 1)
+
+
+def test_an_int_argument_of_a_recursive_call_gets_no_pullback():
+    from zygote_engine.transform import transform
+
+    # what gradient(lambda x: power(x, 5), x) runs: n (position 2) is constant and an int
+    source = transform(power, (2, 1002)).source
+    assert "t2 = n - 1" in source and "__on_arrays(__cx, n)" not in source  # plain: no pullback
+    assert "power, x, t2)" in source and "if t2.__class__ in __ATOMS else (2,)" in source
+    assert gradient(lambda x: power(x, 5), 1.3) == (pytest.approx(5 * 1.3**4, rel=1e-12),)
+    # without the atom, n is re-activated by the recursive call (it might alias a container)
+    assert "__on_arrays(__cx, n)" in transform(power, (2,)).source
+
+
+def stash_into(buffer, w):
+    buffer[0] = w * 3.0
+
+
+def read_after_stashing(w, buffer):
+    stash_into(buffer, w)  # writes a derivative into buffer, which the caller passed as constant
+    return buffer[0] * buffer[0]
+
+
+def test_a_container_argument_passed_as_constant_is_still_reached_by_writes():
+    # the list is constant when passed, but not an atom: the write through the call is followed
+    assert gradient(lambda w: read_after_stashing(w, [0.0]), 2.0) == (36.0,)
+    buffer = np.zeros(1)
+    (dw,) = gradient(lambda w: read_after_stashing(w, buffer), 2.0)
+    assert dw == pytest.approx(36.0, rel=1e-12)
+
+
+def scaled_by_count(x, n):
+    total = x * n
+    n = total  # rebinds the atom to a differentiated value
+    return n * x
+
+
+def test_an_atom_parameter_that_is_rebound_is_differentiated():
+    # f(x) = (x * 3) * x = 3x²: the rebound n carries x's derivative
+    assert gradient(lambda x: scaled_by_count(x, 3), 2.0) == (12.0,)
+    assert_gradient_matches_fd(lambda x: scaled_by_count(x, 4), 1.7)
