@@ -30,9 +30,10 @@ _REALS = frozenset({float, int, np.float64})
 
 def on_arrays(cx, *operands: Any) -> bool:
     """Whether an elementwise operation on ``operands`` may be differentiated inline: each is a
-    float64 array of at least one dimension or a real number, and no array has been written in
-    place during this call (reads of written arrays route their cotangents through the write log,
-    see :mod:`zygote_engine.array_writes`).
+    float64 array of at least one dimension or a real number. Once an array has been written in
+    place during this call, only numbers qualify: reads of written arrays route their cotangents
+    through the write log (see :mod:`zygote_engine.array_writes`), and a number (an element read
+    out of such an array, say) is never written.
 
     Example:
         >>> import numpy as np
@@ -40,9 +41,15 @@ def on_arrays(cx, *operands: Any) -> bool:
         >>> cx = MutationStore()
         >>> on_arrays(cx, np.ones(3), 2.0), on_arrays(cx, np.ones(3, np.float32), 2.0)
         (True, False)
+        >>> _ = cx.array_writes()
+        >>> on_arrays(cx, np.ones(3), 2.0), on_arrays(cx, np.float64(1.5), 2.0)
+        (False, True)
     """
     if cx.written is not None:
-        return False
+        for x in operands:
+            if x.__class__ not in _REALS:
+                return False
+        return True
     for x in operands:
         kind = x.__class__
         if kind is np.ndarray:

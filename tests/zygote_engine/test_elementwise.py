@@ -138,3 +138,16 @@ def test_binding_one_argument_gives_what_inspect_gives():
         bound.apply_defaults()
         assert bound_arguments(f, (x,), {}) == dict(bound.arguments)
     assert bound_arguments(np.sum, (x,), {}) is not bound_arguments(np.sum, (x,), {})
+
+
+def test_numbers_read_out_of_written_arrays_take_the_inline_path():
+    # after the first write only numbers qualify (the arrays go through the write log): the
+    # elements' arithmetic and tanh are differentiated inline, the writes and reads by the log
+    def filtered(x, w):
+        a = np.zeros(len(x))
+        a[0] = x[0]
+        for i in range(1, len(x)):
+            a[i] = np.tanh(a[i - 1] * w) + x[i] * 0.5
+        return np.sum(a * a)
+
+    assert_gradient_matches_fd(filtered, RNG.normal(size=6), 0.8)
