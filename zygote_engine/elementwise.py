@@ -46,10 +46,7 @@ def on_arrays(cx, *operands: Any) -> bool:
         (False, True)
     """
     if cx.written is not None:
-        for x in operands:
-            if x.__class__ not in _REALS:
-                return False
-        return True
+        return all(x.__class__ in _REALS for x in operands)
     for x in operands:
         kind = x.__class__
         if kind is np.ndarray:
