@@ -130,16 +130,20 @@ def partial_cotangents(
         ...                    (True, False))
         (array([3., 3.]), None)
     """
-    if all(a.__class__ is float or a.__class__ is int for a in args):
+    for a in args:  # (loops, not generator expressions: this runs per call, on small arrays)
+        if a.__class__ is not float and a.__class__ is not int:
+            break
+    else:
         return scalar_cotangents(partials, args, out, dy)
     ps = partials(*args, out)
     if ps.__class__ is not tuple:
         ps = (ps,)
     if len(ps) != len(args):
         scalar_cotangents(partials, args, out, dy)  # raises, saying what the partials gave
-    return tuple(
-        fit_partial(dy, p, x) if wanted else None for x, p, wanted in zip(args, ps, active)
-    )
+    cotangents = []
+    for x, p, wanted in zip(args, ps, active):
+        cotangents.append(fit_partial(dy, p, x) if wanted else None)
+    return tuple(cotangents)
 
 
 def _conjugate(p: Any) -> Any:

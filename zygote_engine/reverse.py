@@ -421,8 +421,13 @@ class _Reverse(FunctionAnalysis):
         if names:
             test += f" or __on_arrays(__cx, {names})"
         # one argument: its partial may read the result only (tanh's), and then the backward
-        # pass need not keep the argument (see array_inline.kept_input)
-        kept = f"__kept({pb}, {args[0]})" if len(args) == 1 else ", ".join(args)
+        # pass need not keep the argument (see array_inline.kept_input); a number is kept as is
+        x = args[0]
+        kept = (
+            f"{x} if {x}.__class__ in __SCALARS else __kept({pb}, {x})"
+            if len(args) == 1
+            else ", ".join(args)
+        )
         fwd = [
             f"{pb} = __PARTIALS.get({f}) if {test} else None",
             f"if {pb} is not None:",
