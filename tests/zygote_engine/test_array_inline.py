@@ -180,32 +180,28 @@ def test_partials_that_read_only_the_result_keep_the_shape():
     assert kept_input(lambda x, out: out, 2.0) == 2.0  # a number is kept: it is its own "shape"
 
 
-def test_the_reductions_follow_the_rule_table():
-    def total(x):
-        return np.sum(x)
-
-    rrule.add(total, (), lambda x: (total(x), lambda dy: (NoTangent(), dy * np.ones_like(x))))
-    table = _Reductions({total: lambda dy, shape: np.full(shape, dy)})
-    assert table.get(total) is not None
+def _register_for_arrays(total):
     rrule.add(total, (np.ndarray,), lambda x: (total(x), lambda dy: (NoTangent(), 2 * dy)))
-    assert table.get(total) is None  # a new rule for arrays: the rule, not the inline path
-    assert REDUCTIONS.get(np.sum) is not None and REDUCTIONS.get(np.max) is None
 
 
-def test_a_rule_for_the_engines_config_takes_over_too():
+def _register_for_the_engine(total):
+    def rule(cx, x):
+        return total(x), lambda dy: (NoTangent(), 2 * dy)
+
+    rrule.add(total, (np.ndarray,), rule, config=HasReverseMode)
+
+
+@pytest.mark.parametrize("register", [_register_for_arrays, _register_for_the_engine])
+def test_the_reductions_follow_the_rule_table(register):
     def total(x):
         return np.sum(x)
 
     rrule.add(total, (), lambda x: (total(x), lambda dy: (NoTangent(), dy * np.ones_like(x))))
     table = _Reductions({total: lambda dy, shape: np.full(shape, dy)})
     assert table.get(total) is not None
-    rrule.add(
-        total,
-        (np.ndarray,),
-        lambda cx, x: (total(x), lambda dy: (NoTangent(), 2 * dy)),
-        config=HasReverseMode,
-    )
+    register(total)  # a later rule for arrays, plain or the engine's: the rule, not the inline path
     assert table.get(total) is None
+    assert REDUCTIONS.get(np.sum) is not None and REDUCTIONS.get(np.max) is None
 
 
 @pytest.mark.parametrize(
