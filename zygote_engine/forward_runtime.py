@@ -48,6 +48,7 @@ from zygote_engine.errors import (
     missing_rule_message,
     user_location,
 )
+from zygote_engine.normalize import HELPERS_NAME, OPERATOR_NAME
 from zygote_engine.store import ZERO_TYPES, is_tracked
 from zygote_engine.tangent_table import reaches_tracked
 
@@ -439,7 +440,7 @@ cache.RUNTIME_OBJECTS.update(
         "__jtuple": _tuple_tangent,
         "__zero": _ZERO,
         "__no": _NO,
-        "operator": operator,
-        "zy": zy,
+        OPERATOR_NAME: operator,
+        HELPERS_NAME: zy,
     }
 )

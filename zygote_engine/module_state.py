@@ -9,9 +9,9 @@ through three helpers of :mod:`zygote_engine.primitives`:
 .. code-block:: python
 
     def step(x):                         def step(x):
-        global scale                         t1 = zy.read_global(__globals, "scale") * x
-        scale = scale * x         ->         zy.write_global(__globals, "scale", t1)
-        del cache                            zy.delete_global(__globals, "cache")
+        global scale                         t1 = __zy.read_global(__globals, "scale") * x
+        scale = scale * x         ->         __zy.write_global(__globals, "scale", t1)
+        del cache                            __zy.delete_global(__globals, "cache")
 
 ``__globals`` is the module's namespace (a closure cell of the generated code). Their rules
 (``zygote_engine/lib/module_state.py``) treat the global as an item of the module: a write keeps
@@ -290,9 +290,9 @@ def deposit_global(cx, value: object, dx: object, namespace: dict, name: str) ->
 
 
 class _Router(ast.NodeTransformer):
-    """Reads of the routed names become ``zy.read_global`` (the read helper of the routing),
-    assignments ``zy.write_global`` (through a fresh local where the target is part of a bigger
-    one), ``del`` of them ``zy.delete_global``."""
+    """Reads of the routed names become ``__zy.read_global`` (the read helper of the routing),
+    assignments ``__zy.write_global`` (through a fresh local where the target is part of a bigger
+    one), ``del`` of them ``__zy.delete_global``."""
 
     def __init__(self, routed: set[str], filename: str, how: Routing) -> None:
         self.routed, self.filename, self.how = routed, filename, how

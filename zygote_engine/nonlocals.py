@@ -9,7 +9,7 @@ nested functions that see it, reads or writes the box's ``value``:
 .. code-block:: python
 
     def outer(x):                        def outer(x):
-        total = 0.0                          total = zy.Box()
+        total = 0.0                          total = __zy.Box()
         def add(v):                          total.value = 0.0
             nonlocal total          ->       def add(v):
             total = total + v                    total.value = total.value + v
@@ -24,7 +24,7 @@ A closure differentiated on its own, without the function that owns the variable
 accumulator returned by a factory), cannot box it: the variable is in a closure cell that
 outlives the call. :func:`route_cells` makes it state like a module global (see
 ``module_state.py``, whose routing it reuses): its reads, writes and deletions go through
-``zy.read_cell(__cells, "total")``, ``zy.write_cell`` and ``zy.delete_cell``, where
+``__zy.read_cell(__cells, "total")``, ``__zy.write_cell`` and ``__zy.delete_cell``, where
 ``__cells`` (filled by ``cache._build``) is the closure's cells by name, and their rules
 (``lib/module_state.py``) treat the cell as an object with one item.
 """
@@ -80,7 +80,7 @@ def box_nonlocals(node: ast.FunctionDef, filename: str) -> ast.FunctionDef:
         ... )
         >>> print(ast.unparse(box_nonlocals(tree.body[0], "<doc>")))
         def f(x):
-            x = zy.Box(x)
+            x = __zy.Box(x)
         <BLANKLINE>
             def g():
                 x.value = x.value * 2
@@ -124,8 +124,8 @@ def route_cells(
         >>> tree = ast.parse("def step(x):\\n    nonlocal total\\n    total = total + x\\n")
         >>> print(ast.unparse(route_cells(tree.body[0], "<doc>")))
         def step(x):
-            __cell1 = zy.read_cell(__cells, 'total') + x
-            zy.write_cell(__cells, 'total', __cell1)
+            __cell1 = __zy.read_cell(__cells, 'total') + x
+            __zy.write_cell(__cells, 'total', __cell1)
     """
     declared = _declared(node.body, ast.Nonlocal)
     read = {n.id for n in own_nodes(node.body) if isinstance(n, ast.Name)} & rebound

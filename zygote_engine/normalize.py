@@ -7,7 +7,7 @@ After normalisation a function body holds only these statements:
 * ``f(atom, ...)`` for a call whose result is unused (mutation: ``operator.setitem``, ``append``);
 * ``name = <lambda>`` / nested ``def``, ``raise name``, ``del name`` and raw inactive statements
   (``assert``);
-* ``if name:``, ``for name in name:`` (over a list made by ``zy.collect``) and ``while name:``
+* ``if name:``, ``for name in name:`` (over a list made by ``__zy.collect``) and ``while name:``
   (whose condition is recomputed at the end of the body);
 * ``with name as name:`` (one context manager, entered and exited as Python does; a
   ``@contextmanager`` function called in the ``with`` becomes calls of its generator's two halves
@@ -37,10 +37,12 @@ from zygote_engine.store import is_tracked
 
 __all__ = ["HELPERS_NAME", "OPERATOR_NAME", "Namer", "normalize"]
 
-# Names the normal form uses for the operator module and the engine's primitives module. The
-# reverse stage binds them in a closure cell, so they never clash with the user's globals.
-OPERATOR_NAME = "operator"
-HELPERS_NAME = "zy"
+# Names the normal form uses for the operator module and the engine's primitives module, bound in
+# closure cells of the generated code. Dunder names, like the engine's others there: a variable
+# or global of the user's called ``operator`` or ``zy`` (``import zygote_engine as zy``) is not
+# shadowed by them.
+OPERATOR_NAME = "__operator"
+HELPERS_NAME = "__zy"
 
 _BINOPS = {
     ast.Add: "add",
@@ -490,7 +492,7 @@ class _Anf:
     def with_statement(self, items: list[ast.withitem], body: list[ast.stmt]) -> None:
         """``with a as v, b:`` -> nested ``with`` statements of one atom each. A bound value is
         ``v = a.__enter__()``, an ordinary (differentiated) call, and the statement becomes
-        ``with zy.exits(a):``, which only exits ``a``."""
+        ``with __zy.exits(a):``, which only exits ``a``."""
         item, rest = items[0], items[1:]
         call = item.context_expr
         if (
@@ -524,7 +526,7 @@ class _Anf:
         that both modes differentiate the code before the yield and the code after it, the
         exception of the body thrown in at the yield as contextlib does::
 
-            halves1 = zy.generator_halves(f)
+            halves1 = __zy.generator_halves(f)
             enter1 = operator.getitem(halves1, 0)
             exit1 = operator.getitem(halves1, 1)
             entered1 = enter1(a)
@@ -820,7 +822,7 @@ class _Anf:
             args = [self.atom(a) for a in e.args]
             keywords = [ast.keyword(arg=k.arg, value=self.atom(k.value)) for k in e.keywords]
             return ast.Call(func, args, keywords)
-        # f(*xs, **kw): one call of zy.apply(f, args_tuple, kwargs_dict), whose rule differentiates f
+        # f(*xs, **kw): one call of __zy.apply(f, args_tuple, kwargs_dict), whose rule differentiates f
         args = self.atom(self.sequence(ast.Tuple(elts=e.args, ctx=ast.Load())))
         kwargs = self.atom(
             ast.Dict(

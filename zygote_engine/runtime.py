@@ -45,6 +45,7 @@ from zygote_engine.errors import (
     user_location,
 )
 from zygote_engine.module_state import deposit_global
+from zygote_engine.normalize import HELPERS_NAME, OPERATOR_NAME
 from zygote_engine.reverse import POSITIONAL_CALL_LIMIT
 from zygote_engine.store import ZERO_TYPES, is_tracked
 
@@ -813,7 +814,7 @@ cache.RUNTIME_OBJECTS.update(
         "__cut_short": _cut_short,
         "__deposit": deposit_global,
         "__resolve": lambda cx, obj, dx: cx.resolve(obj, dx),
-        "operator": operator,
-        "zy": zy,
+        OPERATOR_NAME: operator,
+        HELPERS_NAME: zy,
     }
 )

@@ -135,7 +135,7 @@ def test_generated_code_shows_the_inline_path_and_the_fallback():
     text = show_adjoint(divide)
     assert "if a.__class__ in __SCALARS and b.__class__ in __SCALARS:" in text
     assert "t1 = a / b" in text
-    assert "__call2(__cx, operator.truediv, a, b)" in text
+    assert "__call2(__cx, __operator.truediv, a, b)" in text
 
 
 # --- calls of functions with scalar partials ------------------------------------------------------

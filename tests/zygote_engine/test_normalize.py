@@ -12,7 +12,7 @@ from engine_corpus import CASES
 
 from zygote_engine import primitives
 from zygote_engine.module_state import NAMESPACE, route_globals
-from zygote_engine.normalize import Namer, all_names, normalize
+from zygote_engine.normalize import HELPERS_NAME, OPERATOR_NAME, Namer, all_names, normalize
 from zygote_engine.source import get_source
 
 _ALLOWED_STATEMENTS = (
@@ -102,7 +102,7 @@ def test_normal_form_computes_the_same_value(f, args):
     nf.name = "normalized"
     if f.__code__.co_freevars:
         pytest.skip("closures cannot be re-created by exec")
-    namespace = {**f.__globals__, "operator": operator, "zy": primitives}
+    namespace = {**f.__globals__, OPERATOR_NAME: operator, HELPERS_NAME: primitives}
     namespace[NAMESPACE] = f.__globals__  # the globals that code assigns are the module's own
     exec(compile(ast.fix_missing_locations(ast.Module([nf], [])), src.filename, "exec"), namespace)
     expected = f(*copy.deepcopy(args))

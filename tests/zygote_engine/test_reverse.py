@@ -3,8 +3,10 @@ no pullback where none can be needed."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
+import zygote_engine as zy
 from zygote_engine import gradient, pullback, show_adjoint
 
 
@@ -30,7 +32,7 @@ def constants_and_tests(x):
 def test_straight_line_code_keeps_pullbacks_in_locals():
     text = show_adjoint(straight_line)
     assert "__tape" not in text
-    assert "z = x * y" in text and "pb1) = __call2(__cx, operator.mul, x, y)" in text.replace(
+    assert "z = x * y" in text and "pb1) = __call2(__cx, __operator.mul, x, y)" in text.replace(
         "z, pb1 =",
         "(z, pb1) =",  # Python 3.10's ast.unparse puts tuple targets in parentheses
     )
@@ -180,3 +182,21 @@ def test_scalar_rule_on_a_python_function_is_used_inline_in_both_modes():
     expected = 2.0 * 2.0 / (4.0 + 1e-3) ** 0.5
     assert gradient(lambda x: 2.0 * _smooth_abs(x), 2.0)[0] == pytest.approx(expected)
     assert jvp(lambda x: 2.0 * _smooth_abs(x), (2.0,), (1.0,))[1] == pytest.approx(expected)
+
+
+def scaled_by(x, operator):
+    return np.sum(x * operator)
+
+
+def second_derivative_of_cube(x):
+    return zy.gradient(lambda y: y**3, x)[0]
+
+
+def test_the_users_own_operator_and_zy_are_not_shadowed_by_the_engines():
+    # The generated code names the operator module and the engine's helpers __operator and __zy:
+    # a parameter called operator (read by the rule path, which float32 takes) and a module
+    # alias zy (import zygote_engine as zy) are the user's own
+    x = np.ones(2, np.float32)
+    dx, doperator = gradient(scaled_by, x, 3.0)
+    assert dx.dtype == np.float32 and dx.tolist() == [3.0, 3.0] and doperator == 2.0
+    assert gradient(second_derivative_of_cube, 2.0) == (12.0,)  # d/dx 3x² = 6x
