@@ -1589,7 +1589,8 @@ def _scaled_by(s, power=2):
 
 
 @contextlib.contextmanager
-def _accumulating(total, weight):
+def accumulating(total, weight):
+    """Yields a list; when the block ends, adds ``weight`` times the list's sum to ``total``."""
     box = []
     try:
         yield box
@@ -1622,7 +1623,7 @@ def with_generator_manager_yielding_a_value(x, y):
 @case(0.9, 1.7)
 def with_generator_manager_accumulating_what_the_body_computes(x, w):
     total = [x]
-    with _accumulating(total, w) as box:
+    with accumulating(total, w) as box:
         box.append(x * x)
         box.append(math.sin(x) * w)
     return total[0] * total[1]

@@ -13,10 +13,17 @@ import traceback
 
 import engine_corpus
 import pytest
+from engine_corpus import accumulating
 
 from zygote_engine import UnsupportedConstructError, gradient, jvp
 
 HERE = __file__
+
+
+def _differentiations(f):
+    """``f``'s gradient and its jvp at 1.0, to be called: the two modes, for behaviour that both
+    must show."""
+    return (lambda: gradient(f, 1.0), lambda: jvp(f, (1.0,), (1.0,)))
 
 
 def _both_modes(f, *args):
@@ -60,19 +67,10 @@ def test_the_code_before_the_yield_runs_at_enter_and_the_code_after_at_exit():
     assert events == ["enter", "body", "exit", "after"] * 2  # gradient, then jvp
 
 
-@contextlib.contextmanager
-def _accumulating(total, weight):
-    box = []
-    try:
-        yield box
-    finally:
-        total.append(weight * sum(box))
-
-
 def test_code_after_the_yield_uses_what_the_body_computed():
     def f(x, w):
         total = [x]
-        with _accumulating(total, w) as box:
+        with accumulating(total, w) as box:
             box.append(x * x)
             box.append(w * x)
         return total[0] * total[1]  # x · w (x² + w x) = w x³ + w² x²
@@ -179,7 +177,7 @@ def test_an_exception_the_generator_does_not_catch_goes_on_after_its_finally():
         with _forgiving(x, log) as s:
             return {}[s]
 
-    for differentiate in (lambda: gradient(f, 1.0), lambda: jvp(f, (1.0,), (1.0,))):
+    for differentiate in _differentiations(f):
         log.clear()
         with pytest.raises(KeyError):
             differentiate()
@@ -202,7 +200,7 @@ def test_an_exception_the_generator_catches_and_raises_again_propagates():
         with _rethrowing(log):
             raise KeyError(x)
 
-    for differentiate in (lambda: gradient(f, 1.0), lambda: jvp(f, (1.0,), (1.0,))):
+    for differentiate in _differentiations(f):
         log.clear()
         with pytest.raises(KeyError):
             differentiate()
@@ -275,7 +273,7 @@ def test_a_generator_that_captures_a_variable_passes_its_gradient_on():
 def test_second_derivatives_through_a_generator_manager():
     def f(x, w):
         total = [x]
-        with _accumulating(total, w) as box:
+        with accumulating(total, w) as box:
             box.append(x * x)
         return total[0] * total[1]  # w x³
 
@@ -340,7 +338,7 @@ def test_a_generator_that_cannot_be_split_is_a_located_error(manager, offset, wh
             return v * x
 
     line = manager.__wrapped__.__code__.co_firstlineno + offset  # from the decorator's line
-    for differentiate in (lambda: gradient(f, 1.0), lambda: jvp(f, (1.0,), (1.0,))):
+    for differentiate in _differentiations(f):
         with pytest.raises(UnsupportedConstructError, match=what) as info:
             differentiate()
         assert str(info.value).startswith(f"{HERE}:{line}:")
@@ -390,7 +388,7 @@ def _made_before(x):
 @pytest.mark.parametrize("f", [_by_method, _made_before])
 def test_a_manager_not_called_by_name_in_the_with_is_a_located_error(f):
     line = f.__code__.co_firstlineno + 1
-    for differentiate in (lambda: gradient(f, 1.0), lambda: jvp(f, (1.0,), (1.0,))):
+    for differentiate in _differentiations(f):
         with pytest.raises(UnsupportedConstructError, match="calls its function by name") as info:
             differentiate()
         assert str(info.value).startswith(f"{HERE}:{line}:")

@@ -489,18 +489,22 @@ def _withjacobian_carried(fx, tangents: tuple, f: Any, *args: Any, mode: str | N
     (_, rows), dresult = _carried(fx, _jacobian_rows, tangents, f, *args)
     dy, drows = items_of(dresult, 2)
     drows = [items_of(d, len(args)) for d in items_of(drows, len(rows))]
-    dmatrices = []
-    for i, matrix in enumerate(result.grad):
-        if matrix is None:
-            dmatrices.append(None)
-            continue
-        dmatrix = np.zeros(matrix.shape, dtype=matrix.dtype)
-        for k, drow in enumerate(drows):
-            d = unthunk(drow[i])
-            if d is not None and not isinstance(d, AbstractZero):
-                dmatrix.reshape(len(drows), -1)[k] = np.ravel(d)
-        dmatrices.append(dmatrix)
-    return result, Tangent(WithJacobian, val=dy, grad=_matrices_tangent(tuple(dmatrices)))
+    dmatrices = tuple(
+        None if matrix is None else _stacked_rows(matrix, drows, i)
+        for i, matrix in enumerate(result.grad)
+    )
+    return result, Tangent(WithJacobian, val=dy, grad=_matrices_tangent(dmatrices))
+
+
+def _stacked_rows(matrix: np.ndarray, drows: list, i: int) -> np.ndarray:
+    """The tangent of the Jacobian ``matrix`` of argument ``i``, from the tangents of the
+    differentiated Jacobian's rows: row ``k``'s is ``drows[k][i]`` (a zero or ``None`` for none)."""
+    dmatrix = np.zeros(matrix.shape, dtype=matrix.dtype)
+    for k, drow in enumerate(drows):
+        d = unthunk(drow[i])
+        if d is not None and not isinstance(d, AbstractZero):
+            dmatrix.reshape(len(drows), -1)[k] = np.ravel(d)
+    return dmatrix
 
 
 def _state_not_yet(fx, tangents: tuple, f: Any, *args: Any, **kwargs: Any):
@@ -534,17 +538,10 @@ def _params_withjacobian_frule(
     dy, drows = items_of(dresult, 2)
     n = len(params)
     drows = [grads_items(d, n) for d in items_of(drows, len(rows))]
-    dmatrices = []
-    for i, matrix in enumerate(result.grad.values()):
-        if matrix is None:
-            dmatrices.append(ZERO)
-            continue
-        dmatrix = np.zeros(matrix.shape, dtype=matrix.dtype)
-        for k, drow in enumerate(drows):
-            d = unthunk(drow[i])
-            if not isinstance(d, AbstractZero):
-                dmatrix[k] = np.ravel(d)
-        dmatrices.append(dmatrix)
+    dmatrices = [
+        ZERO if matrix is None else _stacked_rows(matrix, drows, i)
+        for i, matrix in enumerate(result.grad.values())
+    ]
     return result, Tangent(WithJacobian, val=dy, grad=grads_tangent(dmatrices))
 
 
