@@ -14,7 +14,9 @@ backward pass reads from the end.
 from __future__ import annotations
 
 import ast
+import copy
 import dataclasses
+from typing import NamedTuple
 
 import numpy as np
 
@@ -71,7 +73,6 @@ RUNTIME_NAMES = (
     "__closure_tangent",
     "__deposit",
     "__resolve",
-    "__cut_short",
     NAMESPACE,
     OPERATOR_NAME,
     HELPERS_NAME,
@@ -87,11 +88,25 @@ def generate(
     return _Reverse(nf, dataclasses.replace(info, inactive=inactive), namer).forward()
 
 
+class Counted(NamedTuple):
+    """A block compiled to be left halfway: its forward, its full backward pass, and the
+    backward pass of the part that ran (which reads the block's counters)."""
+
+    forward: list[ast.stmt]
+    full: list[ast.stmt]
+    partial: list[ast.stmt]
+
+
 class _Reverse(FunctionAnalysis):
     def __init__(self, nf: ast.FunctionDef, info: FunctionInfo, namer: Namer):
         super().__init__(nf, info, namer)
         self.pb_count = 0
         self.uses_tape = False
+        # > 0 while compiling statements that an exception may leave halfway (a ``try`` or
+        # ``with`` body), whose partial backward passes ``partials`` holds by statement
+        self.interruptible = 0
+        self.partials: dict[int, list[ast.stmt]] = {}
+        self.counters: list[tuple[str, int]] = []  # see counter()
 
     def accumulate(self, name: str, tangent: str) -> str:
         """``d<name> += tangent``. Inputs that are never reassigned only hand their cotangent back,
@@ -196,78 +211,115 @@ class _Reverse(FunctionAnalysis):
         line = s.lineno
         if not self.has_work(s.body):
             return [s], []
-        ran = self.namer.fresh("ran")
-        body_fwd, body_bwd, cut_short = self.counted(s.body, ran, in_loop, line)
-        s.body = body_fwd
-        fwd = [*parse(f"{ran} = 0", line), located(s, line)]
-        if in_loop:
-            self.uses_tape = True
-            fwd += parse(f"__tape.append({ran})", line)
-            return fwd, [*parse(f"{ran} = __stack.pop()", line), *cut_short, *body_bwd]
-        return fwd, [*cut_short, *body_bwd]
+        mark = len(self.counters)
+        body = self.counted(s.body, self.counter("ran"), in_loop, line)
+        s.body = body.forward
+        return self.recorded(s, located(s, line), mark, body.partial, in_loop)
 
     def try_statement(self, s: ast.Try, in_loop: bool):
         """``try`` runs as written; the backward pass follows the path that ran.
 
         ``ran<k>`` counts the statements of the body that completed, and ``caught<k>`` says
-        which handler ran (-1: none): the backward pass undoes the body's completed statements,
-        then that handler or the ``else`` block, then ``finally``. A compound statement of the
-        body (a loop, say) that an exception interrupted halfway cannot be undone: its backward
-        pass raises (the statements before it, and single operations, are always fine).
+        which handler ran (-1: none): the backward pass undoes the body's completed statements
+        and the part of the statement that the exception interrupted (see :meth:`counted`),
+        then that handler or the ``else`` block, then ``finally``. Inside a block that an
+        exception may leave halfway, the handlers, ``else`` and ``finally`` are counted too.
         """
         line = s.lineno
         if not any(self.has_work(block) for block in try_blocks(s)):
             return [s], []
-        ran, caught = self.namer.fresh("ran"), self.namer.fresh("caught")
-        body_fwd, body_bwd, cut_short = self.counted(s.body, ran, in_loop, line)
+        may_escape = self.interruptible > 0
+        mark = len(self.counters)
+        ran, caught = self.counter("ran"), self.counter("caught", -1)
+        body = self.counted(s.body, ran, in_loop, line)
+
+        def part(block: list[ast.stmt]) -> tuple[list[ast.stmt], list[ast.stmt]]:
+            if not may_escape:
+                return self.block(block, in_loop)
+            done = self.counted(block, self.counter("ran"), in_loop, line)
+            return done.forward, done.partial
+
         handlers_bwd = []
         for i, handler in enumerate(s.handlers):
-            fwd, bwd = self.block(handler.body, in_loop)
+            fwd, bwd = part(handler.body)
             handler.body = [*parse(f"{caught} = {i}", line), *fwd]
             if bwd:
                 guard = parse(f"if {caught} == {i}:\n    pass", line)[0]
                 guard.body = bwd
                 handlers_bwd.append(guard)
-        else_fwd, else_bwd = self.block(s.orelse, in_loop)
-        final_fwd, final_bwd = self.block(s.finalbody, in_loop)
-        forward = ast.Try(body=body_fwd, handlers=s.handlers, orelse=else_fwd, finalbody=final_fwd)
-        fwd = [*parse(f"{ran} = 0\n{caught} = -1", line), located(forward, line)]
-        bwd = []
-        if in_loop:
-            self.uses_tape = True
-            fwd += parse(f"__tape.append(({ran}, {caught}))", line)
-            bwd += parse(f"{ran}, {caught} = __stack.pop()", line)
-        bwd += final_bwd
+        else_fwd, else_bwd = part(s.orelse)
+        final_fwd, final_bwd = part(s.finalbody)
+        forward = ast.Try(
+            body=body.forward, handlers=s.handlers, orelse=else_fwd, finalbody=final_fwd
+        )
+        bwd = [*final_bwd]
         if else_bwd:
             guard = parse(f"if {caught} < 0:\n    pass", line)[0]
             guard.body = else_bwd
             bwd.append(guard)
         bwd += handlers_bwd
-        return fwd, [*bwd, *cut_short, *body_bwd]
+        return self.recorded(s, located(forward, line), mark, [*bwd, *body.partial], in_loop)
 
-    def counted(self, body: list[ast.stmt], ran: str, in_loop: bool, line: int):
-        """A block that an exception may leave halfway: ``(forward, backward, check)``.
+    def counter(self, base: str, start: int = 0) -> str:
+        """A fresh local that records how far a block that an exception may leave got."""
+        name = self.namer.fresh(base)
+        self.counters.append((name, start))
+        return name
 
-        The forward counts the completed statements in ``ran``; the backward undoes only
-        those; ``check`` raises in the backward pass if a compound statement with backward
-        work was left halfway (it cannot be undone in part).
+    def recorded(self, s: ast.With | ast.Try, forward: ast.stmt, mark: int, bwd, in_loop: bool):
+        """A ``with`` or ``try`` whose backward pass reads the counters made since ``mark``: its
+        own, and those of the statements inside it, which say how far an interrupted one got.
+        Inside a loop they go onto the tape. The statement's partial backward pass is the same,
+        reading the counters where an exception that left it halfway left them."""
+        line = s.lineno
+        counters = self.counters[mark:]
+        starts = parse("\n".join(f"{c} = {start}" for c, start in counters), line)
+        if self.interruptible:
+            self.partials[id(s)] = copy.deepcopy(bwd)
+        if not in_loop:
+            return [*starts, forward], bwd
+        self.uses_tape = True
+        names = ", ".join(c for c, _ in counters)
+        fwd = [*starts, forward, *parse(f"__tape.append(({names},))", line)]
+        return fwd, [*parse(f"{names}, = __stack.pop()", line), *bwd]
+
+    def counted(self, body: list[ast.stmt], ran: str, in_loop: bool, line: int) -> Counted:
+        """A block that an exception may leave halfway.
+
+        The forward counts the completed statements in ``ran``. A compound statement that the
+        exception interrupted is undone in part, by its partial backward pass (which reads the
+        counters and flags of the statements inside it, where the exception left them); the
+        statements before it are undone in full.
         """
+        self.interruptible += 1
         fwd: list[ast.stmt] = []
-        bwd: list[ast.stmt] = []
-        halfway = []
+        full: list[ast.stmt] = []
+        partial: list[ast.stmt] = []
+        interrupted: list[ast.stmt] = []
         for j, stmt in enumerate(body):
             f, b = self.statement(stmt, in_loop)
             fwd += [*f, *parse(f"{ran} = {j + 1}", line)]
             if b:
+                full[:0] = b
                 guard = parse(f"if {ran} > {j}:\n    pass", line)[0]
-                guard.body = b
-                bwd.insert(0, guard)
-                if not isinstance(stmt, (ast.Assign, ast.Expr)):
-                    halfway.append(j)
-        check = (
-            parse(f"if {ran} in {tuple(halfway)!r}:\n    __cut_short()", line) if halfway else []
-        )
-        return fwd, bwd, check
+                guard.body = copy.deepcopy(b)
+                partial.insert(0, guard)
+            undo = self.partials.pop(id(stmt), None)
+            if undo:
+                guard = parse(f"if {ran} == {j}:\n    pass", line)[0]
+                guard.body = undo
+                interrupted.append(guard)
+        self.interruptible -= 1
+        return Counted(fwd, full, [*interrupted, *partial])
+
+    def inner_block(self, body: list[ast.stmt], in_loop: bool, line: int) -> Counted:
+        """A block of a branch or loop: counted when an exception may leave it halfway."""
+        if not self.interruptible:
+            fwd, bwd = self.block(body, in_loop)
+            return Counted(fwd, bwd, [])
+        ran = self.counter("ran")
+        done = self.counted(body, ran, in_loop, line)
+        return Counted([*parse(f"{ran} = 0", line), *done.forward], done.full, done.partial)
 
     def simple_assign(self, s: ast.Assign, target: str):
         line = s.lineno
@@ -588,8 +640,8 @@ class _Reverse(FunctionAnalysis):
         line = s.lineno
         if not (self.has_work(s.body) or self.has_work(s.orelse)):
             return [s], []
-        body_f, body_b = self.block(s.body, in_loop)
-        else_f, else_b = self.block(s.orelse, in_loop)
+        body = self.inner_block(s.body, in_loop, line)
+        orelse = self.inner_block(s.orelse, in_loop, line)
         if in_loop:
             self.uses_tape = True
             taken, not_taken, test = "__tape.append(True)", "__tape.append(False)", "__stack.pop()"
@@ -598,13 +650,23 @@ class _Reverse(FunctionAnalysis):
             taken, not_taken, test = f"{flag} = True", f"{flag} = False", flag
         fwd = ast.If(
             test=s.test,
-            body=[*body_f, *parse(taken, line)],
-            orelse=[*else_f, *parse(not_taken, line)],
+            body=[*body.forward, *parse(taken, line)],
+            orelse=[*orelse.forward, *parse(not_taken, line)],
         )
         bwd = parse(f"if {test}:\n    pass\nelse:\n    pass", line)[0]
-        bwd.body = body_b or parse("pass", line)
-        bwd.orelse = else_b
-        return [located(fwd, line)], [bwd]
+        bwd.body = body.full or parse("pass", line)
+        bwd.orelse = orelse.full
+        if not self.interruptible:
+            return [located(fwd, line)], [bwd]
+        # the arm that an exception interrupted: 0 while the test runs
+        arm = self.counter("arm")
+        fwd.body[:0] = parse(f"{arm} = 1", line)
+        fwd.orelse[:0] = parse(f"{arm} = 2", line)
+        undo = parse(f"if {arm} == 1:\n    pass\nelif {arm} == 2:\n    pass", line)[0]
+        undo.body = body.partial or parse("pass", line)
+        undo.orelse[0].body = orelse.partial or parse("pass", line)
+        self.partials[id(s)] = [undo]
+        return [*parse(f"{arm} = 0", line), located(fwd, line)], [bwd]
 
     def for_loop(self, s: ast.For, in_loop: bool):
         line = s.lineno
@@ -612,9 +674,9 @@ class _Reverse(FunctionAnalysis):
         x_active = x in self.active
         if not (x_active or self.has_work(s.body)):
             return [s], []
-        body_f, body_b = self.block(s.body, in_loop=True)
-        fwd = [located(ast.For(target=s.target, iter=s.iter, body=body_f, orelse=[]), line)]
-        k = self.namer.fresh("k")
+        body = self.inner_block(s.body, in_loop=True, line=line)
+        loop = located(ast.For(target=s.target, iter=s.iter, body=body.forward, orelse=[]), line)
+        fwd = [loop]
         if in_loop:
             self.uses_tape = True
             fwd += parse(f"__tape.append(len({items}))", line)
@@ -622,31 +684,65 @@ class _Reverse(FunctionAnalysis):
         else:
             count = f"len({items})"
         n = self.namer.fresh("n")
-        head = [f"{n} = {count}"]
-        if x_active:
-            head.append(f"{self.dname(items)} = [__zero] * {n}")
-        loop = parse(f"for {k} in range({n} - 1, -1, -1):\n    pass", line)[0]
-        loop.body = body_b or parse("pass", line)
-        if x_active:
-            dx = self.dname(x)
-            loop.body += parse(f"{self.dname(items)}[{k}] = {dx}\n{dx} = __zero", line)
-        return fwd, [*parse("\n".join(head), line), loop]
+        bwd = [*parse(f"{n} = {count}", line), *self.items_cotangent(s, n)]
+        bwd += self.iterations(s, f"{n} - 1", body.full)
+        if self.interruptible:
+            # ``at``: the index of the iteration that the exception interrupted
+            at = self.counter("at")
+            fwd[:0] = parse(f"{at} = -1", line)
+            loop.body[:0] = parse(f"{at} += 1", line)
+            last = parse(f"if {at} >= 0:\n    pass", line)[0]
+            last.body = [*body.partial, *self.item_cotangent(s, at)] or parse("pass", line)
+            earlier = self.iterations(s, f"{at} - 1", copy.deepcopy(body.full))
+            self.partials[id(s)] = [*self.items_cotangent(s, f"len({items})"), last, *earlier]
+        return fwd, bwd
+
+    def items_cotangent(self, s: ast.For, n: str) -> list[ast.stmt]:
+        if s.target.id not in self.active:
+            return []
+        return parse(f"{self.dname(s.iter.id)} = [__zero] * {n}", s.lineno)
+
+    def item_cotangent(self, s: ast.For, k: str) -> list[ast.stmt]:
+        """The loop variable's cotangent, handed to its item when an iteration is undone."""
+        x = s.target.id
+        if x not in self.active:
+            return []
+        dx = self.dname(x)
+        return parse(f"{self.dname(s.iter.id)}[{k}] = {dx}\n{dx} = __zero", s.lineno)
+
+    def iterations(self, s: ast.For, last: str, body_bwd: list[ast.stmt]) -> list[ast.stmt]:
+        """The backward pass of iterations ``last``, ..., 1, 0 of a ``for`` loop."""
+        k = self.namer.fresh("k")
+        loop = parse(f"for {k} in range({last}, -1, -1):\n    pass", s.lineno)[0]
+        loop.body = [*body_bwd, *self.item_cotangent(s, k)] or parse("pass", s.lineno)
+        return [loop]
 
     def while_loop(self, s: ast.While, in_loop: bool):
         line = s.lineno
         if not self.has_work(s.body):
             return [s], []
-        body_f, body_b = self.block(s.body, in_loop=True)
-        n = self.namer.fresh("n")
+        body = self.inner_block(s.body, in_loop=True, line=line)
+        n = self.counter("n") if self.interruptible else self.namer.fresh("n")
         fwd = [*parse(f"{n} = 0", line)]
         loop = located(
-            ast.While(test=s.test, body=[*parse(f"{n} += 1", line), *body_f], orelse=[]), line
+            ast.While(test=s.test, body=[*parse(f"{n} += 1", line), *body.forward], orelse=[]),
+            line,
         )
         fwd.append(loop)
         if in_loop:
             self.uses_tape = True
             fwd += parse(f"__tape.append({n})", line)
         count = "__stack.pop()" if in_loop else n
+        if self.interruptible:
+            # the last iteration that started is the one the exception interrupted
+            last = parse(f"if {n} > 0:\n    pass", line)[0]
+            last.body = body.partial or parse("pass", line)
+            earlier = self.repeated(f"{n} - 1", copy.deepcopy(body.full), line)
+            self.partials[id(s)] = [last, *earlier]
+        return fwd, self.repeated(count, body.full, line)
+
+    @staticmethod
+    def repeated(count: str, body_bwd: list[ast.stmt], line: int) -> list[ast.stmt]:
         back = parse(f"for _ in range({count}):\n    pass", line)[0]
-        back.body = body_b or parse("pass", line)
-        return fwd, [back]
+        back.body = body_bwd or parse("pass", line)
+        return [back]

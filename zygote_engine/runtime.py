@@ -39,7 +39,6 @@ from zygote_engine.construction import (
 from zygote_engine.dunders import special_methods
 from zygote_engine.errors import (
     MissingRuleError,
-    UnsupportedConstructError,
     keyword_not_differentiated,
     missing_rule_message,
     user_location,
@@ -764,16 +763,6 @@ def accumulate(a: Any, b: Any) -> Any:
     return unthunk(crc.add(a, b))
 
 
-def _cut_short() -> None:
-    """The backward pass of a ``try`` body statement that an exception interrupted halfway."""
-    raise UnsupportedConstructError(
-        f"{user_location()}: an exception caught by this try (or swallowed by this with) "
-        "interrupted a compound statement (a loop, a branch, a with or a nested try) of its "
-        "body halfway, and zygote_engine cannot undo half a statement: put the code that may "
-        "raise in a try of its own, or outside the compound statement"
-    )
-
-
 def _closure_tangent(**captured: Any) -> Tangent:
     """The tangent of a closure: one field per captured variable."""
     return Tangent.from_backing(types.FunctionType, captured)
@@ -811,7 +800,6 @@ cache.RUNTIME_OBJECTS.update(
         "__like": elementwise.like,
         "__must_run": must_run,
         "__closure_tangent": _closure_tangent,
-        "__cut_short": _cut_short,
         "__deposit": deposit_global,
         "__resolve": lambda cx, obj, dx: cx.resolve(obj, dx),
         OPERATOR_NAME: operator,

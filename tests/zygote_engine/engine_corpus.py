@@ -1758,6 +1758,158 @@ def try_with_return_and_raise_inside(x):
         x = x * 0.0
 
 
+# An exception that leaves a compound statement halfway: the backward pass undoes the part that ran.
+
+
+class _Stop(Exception):
+    pass
+
+
+@case(1.1)
+def try_around_a_loop_that_an_exception_leaves(x):
+    try:
+        for i in range(5):
+            x = x * 2.0
+            if i == 2:
+                raise _Stop
+            x = x + 1.0
+    except _Stop:
+        x = x * x
+    return x
+
+
+@case([0.5, 1.5, 2.5, 3.5])
+def try_around_a_loop_over_items_read_after_it(xs):
+    total = 0.0
+    try:
+        for x in xs:
+            total = total + x * x
+            if x > 2.0:
+                raise _Stop
+            total = total * x
+    except _Stop:
+        total = total + x * 3.0
+    return total
+
+
+@case(1.2)
+def try_around_a_while_loop_that_an_exception_leaves(x):
+    n = 0
+    try:
+        while n < 10:
+            n = n + 1
+            x = x * 1.5
+            if n == 3:
+                raise _Stop
+            x = x + 0.5
+    except _Stop:
+        pass
+    return x * n
+
+
+@case(0.7, 2)
+def try_around_a_branch_that_an_exception_leaves(x, k):
+    y = x
+    try:
+        if k > 1:
+            y = y * x
+            y = y / (k - 2)
+            y = y * 100.0
+        else:
+            y = y + x
+    except ZeroDivisionError:
+        y = y * 3.0
+    return y
+
+
+@case([0.9, 1.1, 1.3])
+def exception_out_of_nested_loops(xs):
+    total = 1.0
+    try:
+        for i in range(3):
+            for x in xs:
+                total = total * x
+                if i == 1 and x > 1.0:
+                    raise _Stop
+            total = total + 1.0
+    except _Stop:
+        total = total * 2.0
+    return total
+
+
+@case([1.5, 0.4, 2.0, 0.3])
+def loops_left_halfway_inside_a_loop(xs):
+    total = 0.0
+    for x in xs:
+        try:
+            for j in range(4):
+                total = total + x * j
+                if j * x > 1.0:
+                    raise _Stop
+        except _Stop:
+            total = total * 1.5
+    return total
+
+
+@case(1.3)
+def inner_try_left_by_an_exception_from_its_handler(x):
+    y = x
+    try:
+        try:
+            y = y * x
+            raise KeyError("inner")
+        except KeyError:
+            y = y * 2.0
+            raise _Stop from None
+        finally:
+            y = y + x
+    except _Stop:
+        y = y * y
+    return y
+
+
+@case(2.0)
+def inner_finally_runs_before_the_outer_handler(x):
+    y = x
+    try:
+        try:
+            y = y * 3.0
+            raise _Stop
+        finally:
+            y = y * x
+            y = y + 1.0
+    except _Stop:
+        y = y / x
+    return y
+
+
+@case(0.8)
+def with_left_halfway_inside_try(x):
+    y = x
+    try:
+        with np.errstate(all="ignore"):
+            y = y * x
+            for i in range(3):
+                y = y * 2.0
+                if i == 1:
+                    raise _Stop
+    except _Stop:
+        y = y + x
+    return y
+
+
+@case([1.0, -2.0, 0.5])
+def suppressing_with_around_a_loop_left_halfway(xs):
+    total = 0.0
+    with contextlib.suppress(ValueError):
+        for x in xs:
+            total = total + x * x
+            if x < 0:
+                raise ValueError("negative")
+            total = total * 2.0
+    return total
+
+
 # --- match statements: every kind of pattern, guards, bindings carrying gradients -----------------
 
 

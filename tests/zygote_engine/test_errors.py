@@ -167,26 +167,6 @@ def test_missing_rule_for_a_method_names_its_class():
         gradient(f, 1.0)
 
 
-def _loop_cut_short_by_a_caught_exception(x):
-    try:
-        for i in range(3):
-            x = x * 2.0
-            if i == 1:
-                raise KeyError(i)
-    except KeyError:
-        pass
-    return x
-
-
-def test_a_loop_interrupted_halfway_inside_try_is_a_located_error():
-    with pytest.raises(UnsupportedConstructError) as info:
-        gradient(_loop_cut_short_by_a_caught_exception, 1.0)
-    line = _loop_cut_short_by_a_caught_exception.__code__.co_firstlineno + 1
-    assert f"test_errors.py:{line}: an exception caught by this try (or swallowed" in str(
-        info.value
-    )
-
-
 @contextlib.contextmanager
 def _scaled_by(s):
     yield 2.0 * s
