@@ -16,8 +16,6 @@ _REJECTED: dict[type, tuple[str, str]] = {
     ast.AsyncFor: ("async for", "use a plain for loop"),
     ast.AsyncWith: ("async with", "move the context manager out of the differentiated function"),
     ast.ClassDef: ("a class definition", "define the class at module level"),
-    ast.Import: ("an import", "import at module level"),
-    ast.ImportFrom: ("an import", "import at module level"),
 }
 if hasattr(ast, "TryStar"):
     _REJECTED[ast.TryStar] = (

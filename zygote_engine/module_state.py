@@ -30,13 +30,15 @@ import ast
 import copy
 import dis
 import functools
+import itertools
 import sys
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from zygote_engine.errors import UnsupportedConstructError, user_location
 from zygote_engine.normalize import HELPERS_NAME
+from zygote_engine.rebinding import assigned_through, caught_as
 from zygote_engine.scopes import own_nodes
 
 __all__ = [
@@ -83,15 +85,6 @@ _NAMED = (ast.FunctionDef, ast.ClassDef, ast.ExceptHandler, ast.MatchAs, ast.Mat
 _NOT_EVALUATED = frozenset(
     {"body", "orelse", "finalbody", "handlers", "cases", "targets", "target", "items"}
 )
-# binding forms that cannot write a routed global (their target must be a plain name)
-_OTHER_BINDINGS = {
-    ast.NamedExpr: "an assignment expression (:=)",
-    ast.ExceptHandler: "except ... as",
-    ast.MatchAs: "a match pattern",
-    ast.MatchStar: "a match pattern",
-    ast.FunctionDef: "a def statement",
-    ast.comprehension: "a comprehension",
-}
 
 
 def forget() -> None:
@@ -294,9 +287,11 @@ class _Router(ast.NodeTransformer):
     assignments ``__zy.write_global`` (through a fresh local where the target is part of a bigger
     one), ``del`` of them ``__zy.delete_global``."""
 
-    def __init__(self, routed: set[str], filename: str, how: Routing) -> None:
+    def __init__(
+        self, routed: set[str], filename: str, how: Routing, count: Iterator[int] | None = None
+    ) -> None:
         self.routed, self.filename, self.how = routed, filename, how
-        self.count = 0
+        self.count = itertools.count(1) if count is None else count
 
     def helper(self, name: str, *args: ast.expr) -> ast.Call:
         func = ast.Attribute(value=ast.Name(HELPERS_NAME, ast.Load()), attr=name, ctx=ast.Load())
@@ -337,7 +332,7 @@ class _Router(ast.NodeTransformer):
             s = ast.copy_location(ast.Assign(targets=[s.target], value=s.value), s)
         if isinstance(s, ast.FunctionDef):
             # transformed on its own when called; its decorators and defaults are evaluated here
-            self.refuse(s, s.name)
+            self.refuse_def(s)
             return [self.visit_FunctionDef(s)]
         if isinstance(s, ast.ClassDef):
             return [s]  # refused by the fence
@@ -346,17 +341,11 @@ class _Router(ast.NodeTransformer):
             if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
                 setattr(s, field, self.block(block))
         for handler in getattr(s, "handlers", []):
-            self.refuse(handler, handler.name)
             if handler.type is not None:
                 handler.type = self.visit(handler.type)
+            if handler.name in self.routed:
+                handler.body = caught_as(handler, self.temp())
             handler.body = self.block(handler.body)
-        for case in getattr(s, "cases", []):
-            for n in ast.walk(case.pattern):
-                if isinstance(n, (ast.MatchAs, ast.MatchStar)):
-                    self.refuse(n, n.name)
-            if case.guard is not None:
-                case.guard = self.visit(case.guard)
-            case.body = self.block(case.body)
         writes: list[ast.stmt] = []
         targets: list[ast.expr] = []
         if isinstance(s, ast.Assign):
@@ -441,18 +430,17 @@ class _Router(ast.NodeTransformer):
         return ast.Expr(self.helper(self.how.write, ast.Constant(name), ast.Name(temp, ast.Load())))
 
     def temp(self) -> str:
-        self.count += 1
-        return f"{self.how.temp}{self.count}"
+        return f"{self.how.temp}{next(self.count)}"
 
     def is_routed(self, t: ast.expr) -> bool:
         return isinstance(t, ast.Name) and t.id in self.routed
 
-    def refuse(self, node: ast.AST, name: str | None) -> None:
-        if name in self.routed:
+    def refuse_def(self, node: ast.FunctionDef) -> None:
+        if node.name in self.routed:
             raise UnsupportedConstructError(
-                f"{self.filename}:{node.lineno}: the {self.how.noun} {name!r} is bound here by "
-                f"{_OTHER_BINDINGS[type(node)]}, which zygote_engine does not differentiate: "
-                f"bind a local, then assign it to the {self.how.noun}"
+                f"{self.filename}:{node.lineno}: the {self.how.noun} {node.name!r} is bound here "
+                "by a def statement, which zygote_engine does not differentiate: define the "
+                f"function under another name, then assign it to the {self.how.noun}"
             )
 
     @staticmethod
@@ -471,15 +459,35 @@ class _Router(ast.NodeTransformer):
         return node
 
     def visit_NamedExpr(self, node: ast.NamedExpr) -> ast.AST:
-        self.refuse(node, node.target.id)
         node.value = self.visit(node.value)
+        name = node.target.id
+        if name not in self.routed:
+            return node
+        temp = self.temp()
+        write = self.helper(self.how.write, ast.Constant(name), ast.Name(temp, ast.Load()))
+        return assigned_through(node, temp, write)
+
+    def _comprehension(self, node: ast.AST) -> ast.AST:
+        # its variables are its own, not the routed names they may share a name with; the
+        # first iterable is evaluated outside
+        first = node.generators[0]
+        first.iter = self.visit(first.iter)
+        bound = {
+            n.id for g in node.generators for n in ast.walk(g.target) if isinstance(n, ast.Name)
+        }
+        inner = self
+        if bound & self.routed:
+            inner = _Router(self.routed - bound, self.filename, self.how, self.count)
+        for g in node.generators:
+            if g is not first:
+                g.iter = inner.visit(g.iter)
+            g.ifs = [inner.visit(i) for i in g.ifs]
+        for field in ("elt", "key", "value"):
+            if hasattr(node, field):
+                setattr(node, field, inner.visit(getattr(node, field)))
         return node
 
-    def visit_comprehension(self, node: ast.comprehension) -> ast.AST:
-        for n in ast.walk(node.target):
-            if isinstance(n, ast.Name):
-                self.refuse(node.target, n.id)
-        return self.generic_visit(node)
+    visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = _comprehension
 
     def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST:
         # a nested function is transformed on its own; its decorators and defaults are

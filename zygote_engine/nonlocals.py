@@ -35,11 +35,14 @@ import ast
 import copy
 import dis
 import functools
+import itertools
 import types
+from collections.abc import Iterator
 
 from zygote_engine.errors import UnsupportedConstructError
 from zygote_engine.module_state import Routing, module_codes, route
 from zygote_engine.normalize import HELPERS_NAME
+from zygote_engine.rebinding import assigned_through, caught_as
 from zygote_engine.scopes import own_nodes
 
 __all__ = ["CELLS", "box_nonlocals", "rebound_by_closures", "route_cells"]
@@ -58,15 +61,8 @@ _NAMED_BINDINGS = (
     ast.MatchAs,
     ast.MatchStar,
 )
-# binding forms whose target must be a plain name, so cannot become ``name.value``
-_BINDINGS = {
-    ast.NamedExpr: "an assignment expression (:=)",
-    ast.ExceptHandler: "except ... as",
-    ast.MatchAs: "a match pattern",
-    ast.MatchStar: "a match pattern",
-    ast.FunctionDef: "a def statement",
-    ast.ClassDef: "a class statement",
-}
+# binding statements whose target must be a plain name, so cannot become ``name.value``
+_BINDINGS = {ast.FunctionDef: "a def statement", ast.ClassDef: "a class statement"}
 
 
 def box_nonlocals(node: ast.FunctionDef, filename: str) -> ast.FunctionDef:
@@ -275,8 +271,12 @@ class _Boxer(ast.NodeTransformer):
     """Uses of the boxed names become ``name.value``, in the owner and in the nested functions
     that see the owner's variable; their ``nonlocal`` declarations go."""
 
-    def __init__(self, boxed: set[str], filename: str) -> None:
+    def __init__(self, boxed: set[str], filename: str, count: Iterator[int] | None = None) -> None:
         self.boxed, self.filename = boxed, filename
+        self.count = itertools.count(1) if count is None else count  # of the fresh locals
+
+    def temp(self) -> str:
+        return f"__box{next(self.count)}"
 
     def rewrite_body(self, fn: ast.FunctionDef | ast.Lambda) -> None:
         if isinstance(fn, ast.Lambda):
@@ -307,7 +307,7 @@ class _Boxer(ast.NodeTransformer):
         node.args.kw_defaults = [d if d is None else self.visit(d) for d in node.args.kw_defaults]
         visible = self.boxed - _locals(node)
         if visible:
-            _Boxer(visible, self.filename).rewrite_body(node)
+            _Boxer(visible, self.filename, self.count).rewrite_body(node)
         return node
 
     visit_FunctionDef = visit_Lambda = _function
@@ -319,7 +319,7 @@ class _Boxer(ast.NodeTransformer):
         bound = {
             n.id for g in node.generators for n in ast.walk(g.target) if isinstance(n, ast.Name)
         }
-        inner = _Boxer(self.boxed - bound, self.filename)
+        inner = _Boxer(self.boxed - bound, self.filename, self.count)
         for g in node.generators:
             if g is not first:
                 g.iter = inner.visit(g.iter)
@@ -339,13 +339,24 @@ class _Boxer(ast.NodeTransformer):
                 "follow into the nested function: bind it with an assignment"
             )
 
-    def generic_visit(self, node: ast.AST) -> ast.AST:
-        if isinstance(node, ast.NamedExpr) and node.target.id in self.boxed:
-            self._refuse_binding(node, node.target.id)
-        if isinstance(node, ast.ExceptHandler):
-            self._refuse_binding(node, node.name)
-        if isinstance(node, (ast.MatchAs, ast.MatchStar)):
-            self._refuse_binding(node, node.name)
-        if isinstance(node, ast.ClassDef):
-            self._refuse_binding(node, node.name)
-        return super().generic_visit(node)
+    def visit_NamedExpr(self, node: ast.NamedExpr) -> ast.AST:
+        node.value = self.visit(node.value)
+        name = node.target.id
+        if name not in self.boxed:
+            return node
+        temp = self.temp()
+        store = ast.Call(
+            func=ast.Name("setattr", ast.Load()),
+            args=[ast.Name(name, ast.Load()), ast.Constant("value"), ast.Name(temp, ast.Load())],
+            keywords=[],
+        )
+        return assigned_through(node, temp, store)
+
+    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> ast.AST:
+        if node.name in self.boxed:
+            node.body = caught_as(node, self.temp())
+        return self.generic_visit(node)
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> ast.AST:
+        self._refuse_binding(node, node.name)
+        return self.generic_visit(node)

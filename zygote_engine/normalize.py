@@ -31,7 +31,6 @@ import numpy as np
 
 from zygote_engine.generators import collect_yields, is_generator
 from zygote_engine.managers import is_manager_function
-from zygote_engine.patterns import desugar_matches
 from zygote_engine.scopes import own_nodes
 from zygote_engine.store import is_tracked
 
@@ -117,7 +116,6 @@ def normalize(
     fn = copy.deepcopy(fn)
     if is_generator(fn):
         collect_yields(fn, namer)
-    fn.body = desugar_matches(fn.body, namer, HELPERS_NAME)
     fn.body = _ControlFlow(namer).function_body(fn.body, fn.lineno)
     local_names = _assigned_names(fn)
 

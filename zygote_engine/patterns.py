@@ -1,4 +1,4 @@
-"""Stage 3a: ``match`` statements become ``if`` chains, before the rest of normalisation.
+"""Stage 1a: ``match`` statements become ``if`` chains, before anything else changes the code.
 
 Each case's pattern becomes statements that set a flag (``matched<k>``) and bind the pattern's
 names, testing each part only when the parts before it matched, as Python does; then
@@ -13,26 +13,37 @@ from __future__ import annotations
 import ast
 import copy
 
-__all__ = ["desugar_matches"]
+__all__ = ["without_matches"]
 
 
-def desugar_matches(body: list[ast.stmt], namer, helpers: str) -> list[ast.stmt]:
-    """``body`` with every ``match`` statement (outside nested functions) replaced.
+def without_matches(fn: ast.FunctionDef, namer, helpers: str) -> ast.FunctionDef:
+    """``fn`` with every ``match`` statement replaced, in the functions nested in it too (a copy;
+    ``fn`` itself when it has none).
 
-    ``namer`` is the normaliser's ``Namer`` (fresh names), ``helpers`` the name normalised code
-    gives :mod:`zygote_engine.primitives`.
+    This runs before the variables that the function shares with others (globals, ``nonlocal``
+    variables) are routed: a pattern that binds one becomes a plain assignment to it. ``namer``
+    is the normaliser's ``Namer`` (fresh names), ``helpers`` the name normalised code gives
+    :mod:`zygote_engine.primitives`.
     """
+    if not any(isinstance(n, ast.Match) for n in ast.walk(fn)):
+        return fn
+    fn = copy.deepcopy(fn)
+    fn.body = _desugar_matches(fn.body, namer, helpers)
+    return fn
+
+
+def _desugar_matches(body: list[ast.stmt], namer, helpers: str) -> list[ast.stmt]:
+    """``body`` with every ``match`` statement replaced (in place)."""
     out = []
     for s in body:
         if isinstance(s, ast.Match):
             out += _Desugar(namer, helpers).match(s)
             continue
         for field in ("body", "orelse", "finalbody"):
-            if isinstance(s, ast.FunctionDef) or not isinstance(getattr(s, field, None), list):
-                continue
-            setattr(s, field, desugar_matches(getattr(s, field), namer, helpers))
+            if isinstance(getattr(s, field, None), list):
+                setattr(s, field, _desugar_matches(getattr(s, field), namer, helpers))
         for handler in getattr(s, "handlers", []):
-            handler.body = desugar_matches(handler.body, namer, helpers)
+            handler.body = _desugar_matches(handler.body, namer, helpers)
         out.append(s)
     return out
 
@@ -62,7 +73,7 @@ class _Desugar:
             if case.guard is not None:
                 guard = ast.Assign([_name(ok, True)], _call("bool", case.guard))
                 test.append(ast.If(test=_name(ok), body=[guard], orelse=[]))
-            body = desugar_matches(case.body, self.namer, self.helpers)
+            body = _desugar_matches(case.body, self.namer, self.helpers)
             chain = [*test, ast.If(test=_name(ok), body=body, orelse=chain)]
             for stmt in chain:
                 ast.copy_location(stmt, case.pattern)

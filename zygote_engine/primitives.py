@@ -7,6 +7,7 @@ Normalised code refers to this module as ``zy``.
 from __future__ import annotations
 
 import builtins as _builtins
+import sys as _sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -229,3 +230,27 @@ class Box:
 
     def __repr__(self) -> str:
         return f"Box({self.__dict__.get('value', '<unbound>')!r})"
+
+
+# -- import statements inside differentiated functions (see zygote_engine.imports) --
+
+
+def import_name(name: str, fromlist: tuple[str, ...] | None, level: int, package: str | None):
+    """What an ``import`` statement's ``IMPORT_NAME`` step gives: the top package for ``import
+    a.b``, the module ``name`` when ``fromlist`` names what is taken from it; a relative import
+    (``level`` > 0) is relative to ``package``, the importing function's."""
+    return _builtins.__import__(name, {"__package__": package}, None, fromlist, level)
+
+
+def import_from(module: Any, name: str) -> Any:
+    """``from module import name`` (also each step of ``import a.b as c``): the attribute, or the
+    submodule of that name that the import loaded."""
+    try:
+        return getattr(module, name)
+    except AttributeError:
+        found = _sys.modules.get(f"{module.__name__}.{name}")
+        if found is None:
+            raise ImportError(
+                f"cannot import name {name!r} from {module.__name__!r}", name=module.__name__
+            ) from None
+        return found

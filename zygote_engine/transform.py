@@ -28,9 +28,11 @@ from zygote_engine.codegen import (
 from zygote_engine.emit import function_def
 from zygote_engine.errors import ENGINE_DIRECTORY, UnsupportedConstructError, user_location
 from zygote_engine.fence import check_supported
+from zygote_engine.imports import without_imports
 from zygote_engine.module_state import route_globals
 from zygote_engine.nonlocals import CELLS, box_nonlocals, rebound_by_closures, route_cells
-from zygote_engine.normalize import Namer, all_names, normalize
+from zygote_engine.normalize import HELPERS_NAME, Namer, all_names, normalize
+from zygote_engine.patterns import without_matches
 from zygote_engine.source import FunctionSource, get_source
 
 __all__ = [
@@ -199,14 +201,17 @@ def source_of(fn: types.FunctionType) -> FunctionSource:
 
 def _generate(fn: types.FunctionType, generate) -> tuple[FunctionSource, ast.FunctionDef]:
     src = source_of(fn)
-    src = dataclasses.replace(src, node=box_nonlocals(src.node, src.filename))
+    namer = Namer(all_names(src.node))
+    node = without_matches(src.node, namer, HELPERS_NAME)
+    node = without_imports(node, fn.__globals__.get("__package__"), HELPERS_NAME)
+    src = dataclasses.replace(src, node=box_nonlocals(node, src.filename))
     celled = route_cells(src.node, src.filename, rebound_by_closures(fn))
     if celled is not src.node:  # reached through its closure cells (see nonlocals.py)
         src = dataclasses.replace(src, node=celled, freevars=(*src.freevars, CELLS.place))
     node = route_globals(src.node, src.filename, fn.__globals__, src.freevars)
     src = dataclasses.replace(src, node=node)
     check_supported(src.node, src.filename)
-    namer = Namer(all_names(src.node))
+    namer.used |= all_names(src.node)  # the locals that routing made
     closure = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
 
     def value_of(name: str):

@@ -1,8 +1,8 @@
 """Small functions covering every construct the engine differentiates (checked in test_corpus.py)."""
 
 # The functions are written in the style under test (if/else blocks, unused loop variables,
-# list concatenation), not in the style ruff prefers.
-# ruff: noqa: SIM108, B007, RUF005
+# list concatenation, several names per import), not in the style ruff prefers.
+# ruff: noqa: SIM108, B007, RUF005, I001
 
 from __future__ import annotations
 
@@ -2279,6 +2279,83 @@ def nonlocal_cell_of_a_closure_from_a_factory(x):
     return y * z
 
 
+@case(1.4)
+def nonlocal_bound_by_assignment_expressions(x):
+    total = 0.0
+
+    def add(v):
+        nonlocal total
+        return (total := total + v) * v
+
+    a = add(x)  # total = x
+    b = add(x * x)  # total = x + x²
+    return a + b + (total := total * 2.0)
+
+
+@case(0.9)
+def nonlocal_bound_by_except_as_and_a_pattern(x):
+    seen = 0.0
+    caught = None
+
+    def catch(v):
+        nonlocal caught, seen
+        try:
+            raise ValueError(v * 3.0)
+        except ValueError as caught:
+            seen = caught.args[0] * v
+
+    def first(pair):
+        nonlocal seen
+        match pair:
+            case [seen, _]:
+                return seen * 2.0
+
+    catch(x)
+    return seen + first([x * x, 1.0]) + seen
+
+
+# --- import statements inside the function -------------------------------------------------------
+
+
+@case(0.8)
+def imports_inside_the_function(x):
+    import math as m
+    import os.path
+    from math import cos as c, sin
+
+    import numpy
+
+    scale = 2.0 if os.path.sep else 1.0
+    return m.exp(x) * sin(x) + c(x) * scale + float(numpy.tanh(x))
+
+
+@case(np.array([0.3, 1.2]))
+def import_inside_a_loop_and_a_nested_function(xs):
+    total = 0.0
+    for x in xs:
+        from numpy import sin
+
+        total = total + sin(x)
+
+    def cube(v):
+        import operator
+
+        return operator.mul(v, v * v)
+
+    return total + np.sum(cube(xs))
+
+
+_IMPORTED = None
+
+
+@case(1.3)
+def import_binding_a_global(x):
+    global _IMPORTED
+    import math as _IMPORTED
+
+    return _IMPORTED.log(x) * x
+
+
 # --- assigning globals ----------------------------------------------------------------------------
 
 _GAIN = 2.0
@@ -2335,6 +2412,37 @@ def global_deleted_and_assigned_again(x):
         y = y * 2.0
     _LATEST = y * y
     return _LATEST + y
+
+
+@case(1.1)
+def global_bound_by_assignment_expressions(x):
+    global _LATEST
+    if (_LATEST := x * 2.0) > 0.0:
+        y = _LATEST * x
+    return y + sum([(_LATEST := _LATEST + v) for v in (x, 1.0)]) + _LATEST
+
+
+@case(0.7)
+def global_bound_by_except_as(x):
+    global _LATEST
+    try:
+        raise ValueError(x * 3.0)
+    except ValueError as _LATEST:
+        y = _LATEST.args[0] * x
+    return y  # Python unbinds _LATEST at the end of the handler
+
+
+@case([1.5, 2.0, 0.5])
+def global_bound_by_patterns_and_shadowed_by_a_comprehension(xs):
+    global _LATEST, _GAIN
+    match xs:
+        case [_LATEST, *rest] if _LATEST > 1.0:
+            y = _LATEST * sum(rest)
+        case _:
+            y = 0.0
+    scaled = [_GAIN * 2.0 for _GAIN in rest]  # the comprehension's own _GAIN
+    _GAIN = 2.0
+    return y + sum(scaled) * _LATEST
 
 
 @case(1.2)

@@ -29,17 +29,6 @@ def with_send(x):
     return sum(gen())
 
 
-def with_walrus_on_a_nonlocal(x):
-    total = 0.0
-
-    def add():
-        nonlocal total
-        total = total + x
-
-    add()
-    return (total := total * 2.0)
-
-
 def with_yield(x):
     yield x
 
@@ -56,13 +45,6 @@ def test_unsupported_construct_names_file_line_and_construct(f, construct):
     message = str(info.value)
     assert f"{HERE}:" in message and construct in message
     assert "not supported by zygote_engine" in message
-
-
-def test_a_nonlocal_variable_bound_by_an_assignment_expression_is_a_located_error():
-    line = with_walrus_on_a_nonlocal.__code__.co_firstlineno + 8
-    with pytest.raises(UnsupportedConstructError, match=r"assignment expression \(:=\)") as info:
-        gradient(with_walrus_on_a_nonlocal, 1.0)
-    assert str(info.value).startswith(f"{HERE}:{line}: 'total'")
 
 
 def test_unsupported_construct_line_is_the_offending_line():

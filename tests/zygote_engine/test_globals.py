@@ -113,10 +113,29 @@ def _binds_a_global_with_walrus(x):
     return (SHIFTED := x * 2.0) * x
 
 
-def test_binding_a_global_otherwise_than_by_assignment_is_a_located_error():
-    line = _binds_a_global_with_walrus.__code__.co_firstlineno + 2
-    with pytest.raises(UnsupportedConstructError, match=rf"test_globals.py:{line}: the global"):
-        gradient(_binds_a_global_with_walrus, 1.0)
+def test_an_assignment_expression_binds_the_global():
+    assert gradient(_binds_a_global_with_walrus, 3.0) == (12.0,)  # 2x², 4x
+    assert SHIFTED == 6.0  # as plain Python binds it
+    assert jvp(_binds_a_global_with_walrus, (1.5,), (1.0,)) == (4.5, 6.0)
+    assert SHIFTED == 3.0
+
+
+def _binds_a_global_with_def(x):
+    global SHIFTED
+
+    def SHIFTED(v):
+        return v * 2.0
+
+    return SHIFTED(x)
+
+
+def test_binding_a_global_with_def_is_a_located_error():
+    line = _binds_a_global_with_def.__code__.co_firstlineno + 3
+    with pytest.raises(
+        UnsupportedConstructError,
+        match=rf"test_globals.py:{line}: the global 'SHIFTED' is bound here by a def statement",
+    ):
+        gradient(_binds_a_global_with_def, 1.0)
 
 
 _READER = """

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from fd_check import fd_gradient
 
-from zygote_engine import UnsupportedConstructError, gradient, jvp
+from zygote_engine import gradient, jvp
 
 
 def make_accumulator():
@@ -182,21 +182,35 @@ def test_deleting_the_variable_then_reading_it_is_pythons_name_error():
         gradient(make(), 1.0)
 
 
-def test_binding_the_variable_with_an_assignment_expression_is_a_located_error():
-    def make():
-        t = 0.0
+def make_walrus_and_handler():
+    t = 0.0
 
-        def walrus(x):
-            nonlocal t
-            y = (t := x * 2.0)
-            return y
+    def walrus(x):
+        nonlocal t
+        y = (t := x * 2.0)
+        return y * t  # 4x²
 
-        return walrus
+    def handler(x):
+        nonlocal t
+        try:
+            raise ValueError(x * x)
+        except ValueError as t:
+            y = t.args[0] * x  # x³
+        return y
 
-    with pytest.raises(UnsupportedConstructError, match=r"test_nonlocal_cells.py:\d+: .*:="):
-        gradient(make(), 1.0)
-    with pytest.raises(UnsupportedConstructError, match=r"test_nonlocal_cells.py:\d+: .*:="):
-        jvp(make(), (1.0,), (1.0,))
+    return walrus, handler
+
+
+def test_an_assignment_expression_and_except_as_bind_the_cell_in_both_modes():
+    walrus, handler = make_walrus_and_handler()
+    assert gradient(walrus, 1.5) == (12.0,)
+    assert _cell(walrus, "t") == 3.0
+    assert jvp(walrus, (2.0,), (1.0,)) == (16.0, 16.0)
+    assert _cell(walrus, "t") == 4.0
+    assert gradient(handler, 2.0) == (12.0,)
+    with pytest.raises(ValueError, match="empty"):  # Python unbinds it after the handler
+        _cell(handler, "t")
+    assert jvp(handler, (2.0,), (1.0,)) == (8.0, 12.0)
 
 
 def make_writer_and_reader():

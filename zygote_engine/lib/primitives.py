@@ -7,13 +7,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from chainrules_core import AbstractZero, Tangent, rrule
+from chainrules_core import AbstractZero, Tangent, non_differentiable, rrule
 from zygote_engine import primitives as zy
 from zygote_engine.config import ZygoteRuleConfig
 from zygote_engine.lib.store import NO, ZERO, items_of, tangent_for
 from zygote_engine.runtime import MustRun, Reads, call
 
 _config = {"config": ZygoteRuleConfig}
+
+non_differentiable(zy.import_name)
+non_differentiable(zy.import_from)
 
 
 def _fresh(cx, y: Any, dy: Any, snapshot: Any) -> Any:
