@@ -79,9 +79,23 @@ def _unbind(f: Any) -> tuple[Any, Any]:
         if receiver is None or isinstance(receiver, (types.ModuleType, type)):
             return f, _MISSING
         unbound = ndarray_method(receiver, f.__name__) or getattr(type(receiver), f.__name__, None)
+        if type(unbound) is types.FunctionType:  # overridden in Python: ``super().__init__``
+            unbound = _slot_of(f, receiver)
         if unbound is not None:
             return unbound, receiver
     return f, _MISSING
+
+
+def _slot_of(f: Any, receiver: Any) -> Any:
+    """The method of a C base class that the builtin bound method ``f`` binds (``super()``'s
+    ``__init__`` of an exception whose class defines its own), or ``None``."""
+    for klass in type(receiver).__mro__:
+        found = vars(klass).get(f.__name__)
+        if found is not None and type(found) is not types.FunctionType:
+            bind = getattr(found, "__get__", None)
+            if bind is not None and bind(receiver) == f:
+                return found
+    return None
 
 
 def resolve_receiver(f: Any, args: tuple) -> tuple[Any, tuple, bool]:

@@ -18,6 +18,7 @@ __all__ = [
     "constructible",
     "init_fields",
     "is_exception_class",
+    "made_in_python",
     "new_instance",
     "property_getter",
     "property_setter",
@@ -124,14 +125,28 @@ def property_getter(obj: Any, name: str) -> types.FunctionType | None:
     return _property_function(obj, name, "fget")
 
 
-# Types defined in C (numpy's arrays and scalars, the builtins) carry no Python properties: only
-# classes made by Python code are heap types (and inspect.getattr_static costs microseconds).
+# Only classes made by Python code are heap types: the types defined in C (numpy's arrays and
+# scalars, the builtins) carry no Python properties or special methods, and a flag test is
+# cheaper than a search of the class (``inspect.getattr_static`` costs microseconds).
 _HEAPTYPE = 1 << 9
+
+
+def made_in_python(kind: type) -> bool:
+    """Whether the class ``kind`` was made by Python code (a ``class`` statement), so that its
+    methods may be Python functions.
+
+    Example:
+        >>> class Log(list):
+        ...     pass
+        >>> made_in_python(Log), made_in_python(list)
+        (True, False)
+    """
+    return bool(kind.__flags__ & _HEAPTYPE)
 
 
 def _property_function(obj: Any, name: str, role: str) -> types.FunctionType | None:
     kind = type(obj)
-    if not kind.__flags__ & _HEAPTYPE or kind is super or isinstance(obj, type):
+    if not made_in_python(kind) or kind is super or isinstance(obj, type):
         return None
     found = inspect.getattr_static(kind, name, None)
     function = getattr(found, role, None) if type(found) is property else None

@@ -15,7 +15,9 @@ import operator
 import types
 from typing import Any
 
-__all__ = ["special_methods"]
+from zygote_engine.construction import made_in_python
+
+__all__ = ["overrides_rule", "special_methods"]
 
 _BINARY = {
     operator.add: ("__add__", "__radd__"),
@@ -112,3 +114,25 @@ def special_methods(f: Any, args: tuple) -> list[tuple[types.FunctionType, tuple
     ):
         candidates.reverse()  # a subclass's reflected method goes first
     return [(method, order) for method, order in candidates if method is not None]
+
+
+def overrides_rule(f: Any, args: tuple) -> bool:
+    """Whether ``f(*args)``, which a rule of a builtin type matched, runs a special method written
+    in Python: an operator on an instance of a subclass of ``dict`` or ``list`` (say) that
+    overrides it. The rule would run that method as a black box; it is differentiated instead.
+
+    Example:
+        >>> import operator
+        >>> class Scaled(dict):
+        ...     def __setitem__(self, key, value):
+        ...         super().__setitem__(key, 2.0 * value)
+        >>> overrides_rule(operator.setitem, (Scaled(), "a", 1.0))
+        True
+        >>> overrides_rule(operator.setitem, ({}, "a", 1.0))
+        False
+    """
+    if not args:
+        return False
+    if not (made_in_python(type(args[0])) or made_in_python(type(args[-1]))):
+        return False
+    return bool(special_methods(f, args))

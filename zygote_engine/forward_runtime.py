@@ -40,7 +40,7 @@ from zygote_engine.construction import (
     is_exception_class,
     new_instance,
 )
-from zygote_engine.dunders import special_methods
+from zygote_engine.dunders import overrides_rule, special_methods
 from zygote_engine.errors import (
     ENGINE_DIRECTORY,
     MissingRuleError,
@@ -126,7 +126,7 @@ def jcall(fx, primals: tuple, tangents: tuple, kwargs: dict | None = None, dkwar
     unbound, call_args, bound = resolve_receiver(f, args)
     call_tangents = (_NO, *tangents) if bound else tangents
     found = frule.resolve(fx, unbound, call_args)
-    if found is not None:
+    if found is not None and not overrides_rule(f, args):
         impl, takes_config, receiver_first = found
         if receiver_first:  # the rule of type(f).__call__: f's tangent is its receiver's
             call_args, call_tangents = (unbound, *call_args), (_NO, *call_tangents)

@@ -36,7 +36,7 @@ from zygote_engine.construction import (
     is_exception_class,
     new_instance,
 )
-from zygote_engine.dunders import special_methods
+from zygote_engine.dunders import overrides_rule, special_methods
 from zygote_engine.errors import (
     MissingRuleError,
     keyword_not_differentiated,
@@ -75,6 +75,7 @@ BUILTIN_BOUND = frozenset({types.BuiltinMethodType, types.MethodWrapperType})
 UNBOUND_OWNERS = frozenset({types.ModuleType, type(None)})
 resolve = rrule.resolve
 _WRITERS = frozenset({list, dict, np.ndarray})
+_WRITER_BASES = (*_WRITERS, BaseException)  # their subclasses, tested after the exact types
 _INERT = frozenset({int, bool, str, bytes, type(None), range, slice})
 
 
@@ -143,7 +144,7 @@ def call(cx, f: Any, *args: Any, **kwargs: Any):
         return _call_bound(cx, f, args, kwargs)
     else:
         found = resolve(cx, f, args)
-        if found is None:
+        if found is None or overrides_rule(f, args):
             return differentiate_code(cx, f, args, kwargs)
     impl, takes_config, receiver_first = found
     if receiver_first or kwargs:
@@ -361,10 +362,16 @@ def _ufunc_out(cx, ufunc: np.ufunc, args: tuple, kwargs: dict):
 
 def _call_bound(cx, f: Any, args: tuple, kwargs: dict):
     receiver = f.__self__
-    if type(receiver) in _WRITERS or (type(receiver) is np.ufunc and f.__name__ == "at"):
-        # methods that may write into their receiver (list.append, ndarray.fill, np.add.at): look
-        # up the unbound rule ourselves so that a MustRun pullback stays one
-        result = rrule(cx, getattr(type(receiver), f.__name__), receiver, *args, **kwargs)
+    if (
+        type(receiver) in _WRITERS
+        or (type(receiver) is np.ufunc and f.__name__ == "at")
+        or isinstance(receiver, _WRITER_BASES)
+    ):
+        # methods that may write into their receiver (list.append, ndarray.fill, np.add.at, an
+        # exception's __init__): look up the unbound rule ourselves so that a MustRun pullback
+        # stays one
+        unbound, _, _ = resolve_receiver(f, args)
+        result = rrule(cx, unbound, receiver, *args, **kwargs)
         if result is not None:
             if cx.written is not None:
                 result = through_arrays(cx, result, (None, receiver, *args))

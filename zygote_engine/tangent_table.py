@@ -65,7 +65,7 @@ class TangentTable:
         """The tangent entry of ``obj``, created with zero tangents (``obj`` is kept alive)."""
         found = self.tangents.get(id(obj))
         if found is None:
-            entry = [_ZERO] * len(obj) if type(obj) is list else {}
+            entry = [_ZERO] * len(obj) if isinstance(obj, list) else {}
             found = self.tangents[id(obj)] = (obj, entry)
         return found[1]
 

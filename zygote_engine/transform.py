@@ -39,6 +39,7 @@ __all__ = [
     "Transformed",
     "forget_generated",
     "note_origin",
+    "prepared",
     "register_definition",
     "source_of",
     "transform",
@@ -199,7 +200,10 @@ def source_of(fn: types.FunctionType) -> FunctionSource:
     return found
 
 
-def _generate(fn: types.FunctionType, generate) -> tuple[FunctionSource, ast.FunctionDef]:
+def prepared(fn: types.FunctionType) -> tuple[FunctionSource, Namer]:
+    """``fn``'s source as normalisation takes it: ``match`` and ``import`` statements rewritten,
+    the variables it shares with other code (``nonlocal`` variables, assigned globals) routed,
+    and checked for what is not supported; with a ``Namer`` that knows every name in it."""
     src = source_of(fn)
     namer = Namer(all_names(src.node))
     node = without_matches(src.node, namer, HELPERS_NAME)
@@ -212,6 +216,11 @@ def _generate(fn: types.FunctionType, generate) -> tuple[FunctionSource, ast.Fun
     src = dataclasses.replace(src, node=node)
     check_supported(src.node, src.filename)
     namer.used |= all_names(src.node)  # the locals that routing made
+    return src, namer
+
+
+def _generate(fn: types.FunctionType, generate) -> tuple[FunctionSource, ast.FunctionDef]:
+    src, namer = prepared(fn)
     closure = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
 
     def value_of(name: str):

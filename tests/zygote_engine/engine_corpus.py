@@ -2128,6 +2128,68 @@ def value_carried_by_a_caught_exception(x):
     return z
 
 
+class _Measured(Exception):
+    def __init__(self, value, label):
+        super().__init__(value, label)  # keeps both in args, as Exception does
+        self.value = value
+
+
+@case(1.7)
+def value_carried_by_an_exception_with_its_own_init(x):
+    try:
+        raise _Measured(x * 3.0, "label")
+    except _Measured as found:
+        return found.value * x + found.args[0]
+
+
+class _Doubling(list):
+    def append(self, v):
+        super().append(v * 2.0)
+
+
+class _Subclassed(list):
+    pass
+
+
+@case(1.5)
+def list_subclasses_with_and_without_their_own_append(x):
+    xs, ys = _Doubling(), _Subclassed()
+    xs.append(x * x)
+    xs.append(x)
+    ys.append(x)
+    ys.extend([x * 3.0])
+    return xs[0] + xs[1] * x + ys[0] * ys[1]
+
+
+class _ScaledDict(dict):
+    def __setitem__(self, key, value):
+        super().__setitem__(key, value * 2.0)
+
+    def __getitem__(self, key):
+        return super().__getitem__(key) + 1.0
+
+
+class _ClampedList(list):
+    def __setitem__(self, i, value):
+        super().__setitem__(i, min(value, 10.0))
+
+    def __delitem__(self, i):
+        super().__delitem__(i)
+
+
+@case(1.3)
+def container_subclasses_whose_operators_call_super(x):
+    d = _ScaledDict()
+    d["a"] = x * x  # stored 2x², read 2x² + 1
+    xs = _ClampedList()
+    xs.extend([0.0, 0.0, 0.0])
+    xs[0] = x * 3.0
+    xs[1] = x * 100.0  # clamped: constant
+    xs[2] = x
+    del xs[1]
+    return d["a"] * x + xs[0] * xs[1] + xs[-1]
+
+
 # --- numpy arrays written in place: every alias and view sees the write, as in plain numpy -------
 
 

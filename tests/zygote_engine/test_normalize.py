@@ -11,9 +11,9 @@ import pytest
 from engine_corpus import CASES
 
 from zygote_engine import primitives
-from zygote_engine.module_state import NAMESPACE, route_globals
-from zygote_engine.normalize import HELPERS_NAME, OPERATOR_NAME, Namer, all_names, normalize
-from zygote_engine.source import get_source
+from zygote_engine.module_state import NAMESPACE
+from zygote_engine.normalize import HELPERS_NAME, OPERATOR_NAME, normalize
+from zygote_engine.transform import prepared
 
 _ALLOWED_STATEMENTS = (
     ast.Assign,
@@ -51,15 +51,14 @@ _FORBIDDEN = (
 
 
 def _normal_form(f):
-    src = get_source(f)
+    src, namer = prepared(f)
     closure = dict(zip(f.__code__.co_freevars, f.__closure__ or ()))
 
     def is_module(name):
         value = closure[name].cell_contents if name in closure else f.__globals__.get(name)
         return isinstance(value, types.ModuleType)
 
-    node = route_globals(src.node, src.filename, f.__globals__, src.freevars)
-    return normalize(node, is_module, Namer(all_names(node))), src
+    return normalize(src.node, is_module, namer), src
 
 
 def _own_statements(body):

@@ -8,6 +8,7 @@ they are found only by this engine and are tried before the plain rules of ``cha
 from zygote_engine.lib import (  # noqa: F401 - register rules
     arrays,
     containers,
+    exceptions,
     forward,
     managers,
     modes,

@@ -1,6 +1,10 @@
 """Rules for lists and dicts: reads accumulate into the mutation store, writes take from it.
 
-Arrays written in place have their rules in :mod:`zygote_engine.lib.arrays`.
+The item rules are also the rules of the types' own methods (``dict.__setitem__``), which a
+subclass's Python override reaches through ``super()``; so they call those methods, never the
+operator (``d[key] = v`` would run the override again). The override itself is differentiated
+as Python code (``dunders.overrides_rule``). Arrays written in place have their rules in
+:mod:`zygote_engine.lib.arrays`.
 """
 
 from __future__ import annotations
@@ -22,8 +26,9 @@ _config = {"config": ZygoteRuleConfig}
 
 
 @rrule.register(operator.getitem, list, object, **_config)
+@rrule.register(list.__getitem__, **_config)
 def _getitem_list(cx, xs: list, i: Any):
-    y = xs[i]
+    y = list.__getitem__(xs, i)
     where = range(*i.indices(len(xs))) if isinstance(i, slice) else position(xs, i)
 
     snapshot = tuple(y) if isinstance(where, range) else None
@@ -41,12 +46,13 @@ def _getitem_list(cx, xs: list, i: Any):
 
 
 @rrule.register(operator.getitem, dict, object, **_config)
+@rrule.register(dict.__getitem__, **_config)
 def _getitem_dict(cx, d: dict, key: Any):
     def getitem_dict_pullback(dy):
         cx.accumulate(d, key, dy)
         return NO, ZERO, NO
 
-    return d[key], Reads(getitem_dict_pullback)
+    return dict.__getitem__(d, key), Reads(getitem_dict_pullback)
 
 
 @rrule.register(dict.get, **_config)
@@ -87,6 +93,7 @@ _view_rule(dict.keys, pair=False, values=False)
 
 
 @rrule.register(operator.setitem, list, object, object, **_config)
+@rrule.register(list.__setitem__, **_config)
 def _setitem_list(cx, xs: list, i: Any, v: Any):
     where = range(*i.indices(len(xs))) if isinstance(i, slice) else position(xs, i)
     if isinstance(where, range) and len(where) != len(v):
@@ -94,7 +101,7 @@ def _setitem_list(cx, xs: list, i: Any, v: Any):
             f"{user_location()}: slice assignment that changes a list's length is "
             "not supported: build a new list instead"
         )
-    xs[i] = v
+    list.__setitem__(xs, i, v)
 
     def setitem_list_pullback(_):
         if isinstance(where, range):
@@ -106,8 +113,9 @@ def _setitem_list(cx, xs: list, i: Any, v: Any):
 
 
 @rrule.register(operator.setitem, dict, object, object, **_config)
+@rrule.register(dict.__setitem__, **_config)
 def _setitem_dict(cx, d: dict, key: Any, v: Any):
-    d[key] = v
+    dict.__setitem__(d, key, v)
 
     def setitem_dict_pullback(_):
         return NO, ZERO, NO, cx.take(d, key)
@@ -124,7 +132,7 @@ def _iadd_list(cx, xs: list, ys):
 @rrule.register(zy.append, **_config)  # what lowered comprehensions call
 def _append(cx, xs: list, v: Any):
     n = len(xs)
-    xs.append(v)
+    list.append(xs, v)  # (a subclass's own append is differentiated, never run from here)
 
     def append_pullback(_):
         return NO, ZERO, cx.take(xs, n)
@@ -136,7 +144,7 @@ def _append(cx, xs: list, v: Any):
 def _extend(cx, xs: list, ys: Any):
     n = len(xs)
     items = list(ys)
-    xs.extend(items)
+    list.extend(xs, items)
 
     def extend_pullback(_):
         return NO, ZERO, _sequence_tangent(cx, ys, [cx.take(xs, n + j) for j in range(len(items))])
@@ -173,6 +181,7 @@ def _pop(cx, xs: list, *i: int):
 
 
 @rrule.register(operator.delitem, list, object, **_config)
+@rrule.register(list.__delitem__, **_config)
 def _delitem_list(cx, xs: list, i: Any):
     where = (
         range(*i.indices(len(xs)))
@@ -185,7 +194,7 @@ def _delitem_list(cx, xs: list, i: Any):
             "supported: build a new list instead"
         )
     n = len(xs)
-    del xs[i]
+    list.__delitem__(xs, i)
 
     def delitem_list_pullback(_):
         _shift(cx, xs, where.start, n - len(where), len(where))
@@ -195,8 +204,9 @@ def _delitem_list(cx, xs: list, i: Any):
 
 
 @rrule.register(operator.delitem, dict, object, **_config)
+@rrule.register(dict.__delitem__, **_config)
 def _delitem_dict(cx, d: dict, key: Any):
-    del d[key]
+    dict.__delitem__(d, key)
 
     def delitem_dict_pullback(_):
         cx.take(d, key)  # the deleted value's cotangent was complete when it was deleted

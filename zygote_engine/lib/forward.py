@@ -47,9 +47,13 @@ def _sequence(items: list) -> Any:
 # -- reads --
 
 
+# The item rules are also the rules of the types' own methods, and call those (see containers.py).
+
+
 @forward_rule(operator.getitem, list, object)
+@forward_rule(list.__getitem__)
 def _getitem_list(fx, tangents, xs: list, i: Any):
-    y = xs[i]
+    y = list.__getitem__(xs, i)
     if isinstance(i, slice):
         fx.record(y, fx.entry(xs)[i])
         return y, ZERO
@@ -57,8 +61,9 @@ def _getitem_list(fx, tangents, xs: list, i: Any):
 
 
 @forward_rule(operator.getitem, dict, object)
+@forward_rule(dict.__getitem__)
 def _getitem_dict(fx, tangents, d: dict, key: Any):
-    return d[key], fx.item(d, key)
+    return dict.__getitem__(d, key), fx.item(d, key)
 
 
 @forward_rule(dict.get)
@@ -123,19 +128,21 @@ def _super(fx, tangents, cls: type, obj: Any):
 
 
 @forward_rule(operator.setitem, list, object, object)
+@forward_rule(list.__setitem__)
 def _setitem_list(fx, tangents, xs: list, i: Any, v: Any):
     entry = fx.entry(xs)
     if isinstance(i, slice):
         entry[i] = items_of(_whole(fx, v, tangents[3]), len(v))
     else:
         entry[position(xs, i)] = tangents[3]
-    xs[i] = v
+    list.__setitem__(xs, i, v)
     return None, NO
 
 
 @forward_rule(operator.setitem, dict, object, object)
+@forward_rule(dict.__setitem__)
 def _setitem_dict(fx, tangents, d: dict, key: Any, v: Any):
-    d[key] = v
+    dict.__setitem__(d, key, v)
     fx.entry(d)[key] = tangents[3]
     return None, NO
 
@@ -153,13 +160,16 @@ def _setattr(fx, tangents, obj: Any, name: str, v: Any):
 
 @forward_rule(operator.delitem, list, object)
 @forward_rule(operator.delitem, dict, object)
+@forward_rule(list.__delitem__)
+@forward_rule(dict.__delitem__)
 def _delitem(fx, tangents, xs: Any, i: Any):
     entry = fx.entry(xs)
-    if type(xs) is dict:
+    if isinstance(xs, dict):
         entry.pop(i, None)
+        dict.__delitem__(xs, i)
     else:
         del entry[i]
-    del xs[i]
+        list.__delitem__(xs, i)
     return None, NO
 
 
@@ -174,7 +184,7 @@ def _delattr(fx, tangents, obj: Any, name: str):
 @forward_rule(zy.append)
 def _append(fx, tangents, xs: list, v: Any):
     fx.entry(xs).append(tangents[2])
-    xs.append(v)
+    list.append(xs, v)  # (a subclass's own append is differentiated, never run from here)
     return None, NO
 
 
@@ -196,7 +206,7 @@ def _repeat(fx, tangents, xs: list, n: int):
 def _extend(fx, tangents, xs: list, ys: Any):
     items = list(ys)
     fx.entry(xs).extend(items_of(_whole(fx, ys, tangents[2]), len(items)))
-    xs.extend(items)
+    list.extend(xs, items)
     return None, NO
 
 
