@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrules_core import rrule
+from chainrules_core import ignore_derivatives, rrule
 from zygote_engine.normalize import HELPERS_NAME, OPERATOR_NAME, Namer
 
 __all__ = [
@@ -129,8 +129,6 @@ class FunctionAnalysis:
                 self._scan(s.orelse, in_loop)
             elif isinstance(s, (ast.For, ast.While)):
                 self._scan(s.body, True)
-            elif isinstance(s, ast.With):
-                self._scan(s.body, in_loop)
             elif isinstance(s, ast.Try):
                 for block in try_blocks(s):
                     self._scan(block, in_loop)
@@ -299,12 +297,24 @@ class FunctionAnalysis:
 
     def _has_no_tangent(self, call: ast.Call) -> bool:
         """Whether the result of ``call`` has no tangent whatever its arguments: a comparison, a
-        containment, a negation (truth values), a class or a size (and generated code asks)."""
+        containment, a negation (truth values), a class, a traceback or a size (and generated
+        code asks), or ``ignore_derivatives``."""
         return (
             _is_test_operator(call.func)
             or _is_type_read(call)
             or self._is_structural_builtin(call.func)
+            or self._ignores_derivatives(call)
         )
+
+    def _ignores_derivatives(self, call: ast.Call) -> bool:
+        f = call.func
+        if (
+            isinstance(f, ast.Attribute)
+            and isinstance(f.value, ast.Name)
+            and f.value.id == HELPERS_NAME
+        ):
+            return f.attr == "ignore_derivatives"  # the normal form's
+        return self.callee(call) is ignore_derivatives
 
     def _is_structural_builtin(self, func: ast.expr) -> bool:
         """Whether ``func`` names a builtin whose result has no tangent space (``len``, ...)."""
@@ -364,7 +374,7 @@ class FunctionAnalysis:
             return self.has_work(s.body) or self.has_work(s.orelse)
         if isinstance(s, ast.For):
             return s.target.id in self.active or self.has_work(s.body)
-        if isinstance(s, (ast.While, ast.With)):
+        if isinstance(s, ast.While):
             return self.has_work(s.body)
         if isinstance(s, ast.Try):
             return any(self.has_work(block) for block in try_blocks(s))
@@ -508,13 +518,14 @@ _STRUCTURAL_BUILTINS = {
 
 
 def _is_type_read(call: ast.Call) -> bool:
-    """Whether ``call`` is ``getattr(x, "__class__")``, ``x.__class__`` in the normal form."""
+    """Whether ``call`` is ``getattr(x, "__class__")``, ``x.__class__`` in the normal form (or
+    an exception's ``__traceback__``)."""
     return (
         isinstance(call.func, ast.Name)
         and call.func.id == "getattr"
         and len(call.args) == 2
         and isinstance(call.args[1], ast.Constant)
-        and call.args[1].value == "__class__"
+        and call.args[1].value in ("__class__", "__traceback__")
     )
 
 
@@ -572,7 +583,7 @@ def _positions(body: list[ast.stmt]) -> tuple[dict[int, int], dict[int, frozense
             if isinstance(s, ast.If):
                 walk(s.body, inner)
                 walk(s.orelse, inner)
-            elif isinstance(s, (ast.For, ast.While, ast.With)):
+            elif isinstance(s, (ast.For, ast.While)):
                 walk(s.body, inner)
             elif isinstance(s, ast.Try):
                 for b in try_blocks(s):
@@ -588,7 +599,7 @@ def statements(body: list[ast.stmt]):
         if isinstance(s, ast.If):
             yield from statements(s.body)
             yield from statements(s.orelse)
-        elif isinstance(s, (ast.For, ast.While, ast.With)):
+        elif isinstance(s, (ast.For, ast.While)):
             yield from statements(s.body)
         elif isinstance(s, ast.Try):
             for block in try_blocks(s):

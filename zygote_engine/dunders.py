@@ -17,7 +17,11 @@ from typing import Any
 
 from zygote_engine.construction import made_in_python
 
-__all__ = ["overrides_rule", "special_methods"]
+__all__ = ["INERT", "overrides_rule", "runs_plainly", "special_methods"]
+
+# values that carry no derivative: indices, flags, names
+INERT = frozenset({int, bool, str, bytes, type(None), range, slice})
+_BUILTIN_BOUND = (types.BuiltinMethodType, types.MethodWrapperType)
 
 _BINARY = {
     operator.add: ("__add__", "__radd__"),
@@ -117,9 +121,10 @@ def special_methods(f: Any, args: tuple) -> list[tuple[types.FunctionType, tuple
 
 
 def overrides_rule(f: Any, args: tuple) -> bool:
-    """Whether ``f(*args)``, which a rule of a builtin type matched, runs a special method written
-    in Python: an operator on an instance of a subclass of ``dict`` or ``list`` (say) that
-    overrides it. The rule would run that method as a black box; it is differentiated instead.
+    """Whether ``f(*args)``, which a rule of a builtin container matched, runs a special method
+    written in Python: an operator on an instance of a subclass of ``list``, ``dict`` or
+    ``tuple`` that overrides it. The rule would run that method as a black box; it is
+    differentiated instead.
 
     Example:
         >>> import operator
@@ -131,8 +136,36 @@ def overrides_rule(f: Any, args: tuple) -> bool:
         >>> overrides_rule(operator.setitem, ({}, "a", 1.0))
         False
     """
-    if not args:
-        return False
-    if not (made_in_python(type(args[0])) or made_in_python(type(args[-1]))):
+    if not args or not (_subclassed(args[0]) or _subclassed(args[-1])):
         return False
     return bool(special_methods(f, args))
+
+
+def _subclassed(x: Any) -> bool:
+    """Whether ``x`` is an instance of a Python subclass of a builtin container, whose rules
+    match it (array-likes such as dask's take the ndarray rules on purpose)."""
+    return isinstance(x, (list, dict, tuple)) and made_in_python(type(x))
+
+
+def runs_plainly(f: Any, args: tuple, kwargs: dict) -> bool:
+    """Whether ``f(*args, **kwargs)``, which has no rule and no Python code, has nothing to
+    differentiate: no input can carry a derivative, or ``f`` is the ``__enter__`` or
+    ``__exit__`` of a context manager written in C (a lock's, a file's), which manages a
+    resource rather than computing a value.
+
+    Example:
+        >>> import threading
+        >>> runs_plainly(threading.Lock().__exit__, (None, None, None), {})
+        True
+        >>> runs_plainly(divmod, (7.5, 2.0), {})
+        False
+    """
+    receiver = getattr(f, "__self__", None)
+    if type(f) in _BUILTIN_BOUND and f.__name__ in ("__enter__", "__exit__"):
+        return True
+    inputs = (
+        *args,
+        *kwargs.values(),
+        *(() if isinstance(receiver, types.ModuleType) else (receiver,)),
+    )
+    return all(type(a) in INERT for a in inputs)

@@ -112,7 +112,7 @@ class _Forward(FunctionAnalysis):
             return [located(s, s.lineno)]
         if isinstance(s, ast.For):
             return [self.for_loop(s)]
-        if isinstance(s, (ast.While, ast.With)):
+        if isinstance(s, ast.While):
             s.body = self.block(s.body) or parse("pass", s.lineno)
             return [located(s, s.lineno)]
         if isinstance(s, ast.Try):

@@ -40,7 +40,7 @@ from zygote_engine.construction import (
     is_exception_class,
     new_instance,
 )
-from zygote_engine.dunders import overrides_rule, special_methods
+from zygote_engine.dunders import INERT, overrides_rule, runs_plainly, special_methods
 from zygote_engine.errors import (
     ENGINE_DIRECTORY,
     MissingRuleError,
@@ -56,9 +56,8 @@ __all__ = ["ClosureTangent", "jcall", "table_aware"]
 
 _NO = NoTangent()
 _ZERO = ZeroTangent()
-_INERT = frozenset({int, bool, str, bytes, type(None), range, slice})
 # Values that are never mutable objects with tangents in the table (checked first: most are).
-_PLAIN = frozenset({float, complex, np.ndarray, np.float64, np.float32, *_INERT})
+_PLAIN = frozenset({float, complex, np.ndarray, np.float64, np.float32, *INERT})
 # Functions whose call is never run plainly while the table holds tangents: the differentiation
 # functions, whose function may read state that has them (filled by zygote_engine/lib/modes.py).
 READS_STATE: set = set()
@@ -330,14 +329,8 @@ def _differentiate_code(fx, f: Any, args: tuple, kwargs: dict, tangents: tuple, 
             y, dy = jcall(fx, primals, (_NO, *(tangents[1 + i] for i in order)))
             if y is not NotImplemented:
                 return y, dy
-    receiver = getattr(f, "__self__", None)
-    inputs = (
-        *args,
-        *kwargs.values(),
-        *(() if isinstance(receiver, types.ModuleType) else (receiver,)),
-    )
-    if all(type(a) in _INERT for a in inputs):
-        return f(*args, **kwargs), _NO  # indices, flags, names: nothing to differentiate
+    if runs_plainly(f, args, kwargs):
+        return f(*args, **kwargs), _NO
     raise MissingRuleError(missing_rule_message(f, "frule"))
 
 

@@ -9,16 +9,17 @@ After normalisation a function body holds only these statements:
   (``assert``);
 * ``if name:``, ``for name in name:`` (over a list made by ``__zy.collect``) and ``while name:``
   (whose condition is recomputed at the end of the body);
-* ``with name as name:`` (one context manager, entered and exited as Python does; a
-  ``@contextmanager`` function called in the ``with`` becomes calls of its generator's two halves
-  around a ``try``, see :meth:`_Anf.generator_with`);
 * ``try`` / ``except T as name`` / ``else`` / ``finally`` with normal-form blocks (the exception
   types stay expressions, evaluated only when an exception is raised);
 * exactly one ``return atom``, the last statement.
 
 ``break``, ``continue`` and early ``return`` are first lowered to boolean flags and guarded blocks
-(as AutoGraph does), so every loop body runs to its end. User names are kept; temporaries are
-``t1``, ``t2``, ...; every generated statement keeps the line number of the statement it came from.
+(as AutoGraph does), so every loop body runs to its end. A ``with`` becomes a ``try`` around its
+body, with the manager's ``__enter__`` and ``__exit__`` called as Python calls them (see
+:meth:`_Anf.with_statement`; a ``@contextmanager`` function called in the ``with`` becomes calls
+of its generator's two halves, see :meth:`_Anf.generator_with`). User names are kept;
+temporaries are ``t1``, ``t2``, ...; every generated statement keeps the line number of the
+statement it came from.
 """
 
 from __future__ import annotations
@@ -488,9 +489,28 @@ class _Anf:
                 self.delete(elt)
 
     def with_statement(self, items: list[ast.withitem], body: list[ast.stmt]) -> None:
-        """``with a as v, b:`` -> nested ``with`` statements of one atom each. A bound value is
-        ``v = a.__enter__()``, an ordinary (differentiated) call, and the statement becomes
-        ``with __zy.exits(a):``, which only exits ``a``."""
+        """``with a as v, b:`` -> one ``try`` per manager, with its ``__exit__`` called as
+        Python calls it, so that both modes differentiate an ``__exit__`` written in Python like
+        any method (it may compute with what the body computed)::
+
+            exit1 = getattr(a, '__exit__')
+            entered1 = a.__enter__()
+            try:
+                v = entered1
+                <the rest: b, the body>
+            except BaseException as error1:
+                t1 = type(error1)
+                t2 = __zy.ignore_derivatives(error1)
+                t3 = getattr(error1, '__traceback__')
+                swallowed1 = exit1(t1, t2, t3)
+                t4 = operator.not_(swallowed1)
+                if t4:
+                    raise
+            else:
+                exit1(None, None, None)
+
+        A ``@contextmanager`` function called by name is :meth:`generator_with`.
+        """
         item, rest = items[0], items[1:]
         call = item.context_expr
         if (
@@ -501,20 +521,24 @@ class _Anf:
             self.generator_with(item, rest, body)
             return
         manager = self.atom(call)
-        target = item.optional_vars
-        if target is not None:
-            enter = ast.Attribute(value=manager, attr="__enter__", ctx=ast.Load())
-            entered = self.atom(ast.Call(func=enter, args=[], keywords=[]))
-            manager = self.atom(ast.Call(func=self.helper("exits"), args=[manager], keywords=[]))
-        saved, self.out = self.out, []
-        if target is not None:  # inside: an unpacking that fails is an exception of the body
-            self.bind(target, entered)
-        if rest:
-            self.with_statement(rest, body)
-        else:
-            self.out += self.block(body)
-        inner, self.out = self.out, saved
-        self.emit(ast.With(items=[ast.withitem(context_expr=manager)], body=inner or [ast.Pass()]))
+        exit_ = self.namer.fresh("exit")
+        lookup = ast.Call(_name("getattr"), [manager, ast.Constant("__exit__")], [])
+        self.emit(_assign(exit_, lookup, self.line))
+        enter = ast.Attribute(value=manager, attr="__enter__", ctx=ast.Load())
+        entered = self.atom(ast.Call(func=enter, args=[], keywords=[]))
+
+        def on_error(error: str) -> ast.Call:
+            # The exception goes to __exit__ without its derivatives: an __exit__ that
+            # computes with the values an exception carries is rare, and a library's
+            # manager (np.errstate) must not be differentiated for the sake of it.
+            kind = self.atom(ast.Call(_name("type"), [_name(error)], []))
+            passed = ast.Call(self.helper("ignore_derivatives"), [_name(error)], [])
+            trace = ast.Call(_name("getattr"), [_name(error), ast.Constant("__traceback__")], [])
+            args = [kind, self.atom(passed), self.atom(trace)]
+            return ast.Call(_name(exit_), args, [])
+
+        clean_exit = ast.Call(_name(exit_), [ast.Constant(None)] * 3, [])
+        self.exit_protected(item.optional_vars, entered, rest, body, on_error, clean_exit)
 
     def generator_with(
         self, item: ast.withitem, rest: list[ast.withitem], body: list[ast.stmt]
@@ -528,26 +552,24 @@ class _Anf:
             enter1 = operator.getitem(halves1, 0)
             exit1 = operator.getitem(halves1, 1)
             entered1 = enter1(a)
+            t1 = operator.getitem(entered1, 0)
             try:
-                v = operator.getitem(entered1, 0)
+                v = t1
                 <body>
             except BaseException as error1:
                 swallowed1 = exit1(entered1, error1)
-                t1 = operator.not_(swallowed1)
-                if t1:
+                t2 = operator.not_(swallowed1)
+                if t2:
                     raise
             else:
                 exit1(entered1, None)
 
         ``entered1`` is the list of the value yielded and the generator's locals that the exit
         half reads (see ``generators.split_at_yield``).
-
-        The body has no ``return``, ``break`` or ``continue`` left (they are flags by now), so
-        it leaves the ``try`` by its end or by an exception.
         """
         call = item.context_expr
         halves, enter, exit_ = (self.namer.fresh(n) for n in ("halves", "enter", "exit"))
-        entered, error = self.namer.fresh("entered"), self.namer.fresh("error")
+        entered = self.namer.fresh("entered")
         found = ast.Call(func=self.helper("generator_halves"), args=[call.func], keywords=[])
         self.emit(_assign(halves, self.rhs(found), self.line))
         for i, name in enumerate((enter, exit_)):
@@ -555,25 +577,46 @@ class _Anf:
             self.emit(_assign(name, part, self.line))
         entering = ast.Call(func=_name(enter), args=call.args, keywords=call.keywords)
         self.emit(_assign(entered, self.rhs(entering), self.line))
+        value = None
+        if item.optional_vars is not None:
+            value = self.atom(ast.Call(self.op("getitem"), [_name(entered), ast.Constant(0)], []))
+
+        def on_error(error: str) -> ast.Call:
+            return ast.Call(_name(exit_), [_name(entered), _name(error)], [])
+
+        clean_exit = ast.Call(_name(exit_), [_name(entered), ast.Constant(None)], [])
+        self.exit_protected(item.optional_vars, value, rest, body, on_error, clean_exit)
+
+    def exit_protected(
+        self,
+        target: ast.expr | None,
+        entered: ast.expr | None,
+        rest: list[ast.withitem],
+        body: list[ast.stmt],
+        on_error: Callable[[str], ast.Call],
+        clean_exit: ast.Call,
+    ) -> None:
+        """The ``try`` of a ``with`` whose manager was entered: ``target = entered`` (an unpacking
+        that fails is an exception of the body), the rest of the ``with``, then the exit, which
+        on an exception may swallow it (``on_error(error)`` is the call that says whether).
+
+        The body has no ``return``, ``break`` or ``continue`` left (they are flags by now), so
+        it leaves the ``try`` by its end or by an exception.
+        """
         saved, self.out = self.out, []
-        if item.optional_vars is not None:  # inside: an unpacking that fails is the body's
-            value = ast.Call(self.op("getitem"), [_name(entered), ast.Constant(0)], [])
-            self.bind(item.optional_vars, value)
+        if target is not None:
+            self.bind(target, entered)
         if rest:
             self.with_statement(rest, body)
         else:
             self.out += self.block(body)
         inner, self.out = self.out, []
-        swallowed = self.namer.fresh("swallowed")
-        self.emit(
-            _assign(
-                swallowed, ast.Call(_name(exit_), [_name(entered), _name(error)], []), self.line
-            )
-        )
+        error, swallowed = self.namer.fresh("error"), self.namer.fresh("swallowed")
+        self.emit(_assign(swallowed, on_error(error), self.line))
         passed = self.atom(ast.Call(self.op("not_"), [_name(swallowed)], []))
         self.emit(ast.If(test=passed, body=[ast.Raise(exc=None, cause=None)], orelse=[]))
         handler, self.out = self.out, []
-        self.emit(ast.Expr(ast.Call(_name(exit_), [_name(entered), ast.Constant(None)], [])))
+        self.emit(ast.Expr(clean_exit))
         completed, self.out = self.out, saved
         catch_all = ast.ExceptHandler(type=_name("BaseException"), name=error, body=handler)
         self.emit(

@@ -11,6 +11,8 @@ import sys as _sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from chainrules_core import ignore_derivatives
+
 __all__ = [
     "MATCH_SELF",
     "Box",
@@ -22,8 +24,10 @@ __all__ = [
     "concat",
     "delete_cell",
     "delete_global",
-    "exits",
     "generator_halves",
+    "ignore_derivatives",
+    "import_from",
+    "import_name",
     "is_mapping",
     "is_sequence",
     "make_dict",
@@ -193,23 +197,6 @@ def generator_halves(manager_function: Any) -> tuple:
     from zygote_engine.managers import halves
 
     return halves(manager_function)
-
-
-class exits:
-    """The manager of ``with m as v:`` once ``v = m.__enter__()`` has run: normalised code calls
-    ``__enter__`` as a differentiated call (its value may carry a derivative) and leaves
-    ``with exits(m):`` only the exit, which Python runs as it would for ``m``."""
-
-    __slots__ = ("manager",)
-
-    def __init__(self, manager: Any):
-        self.manager = manager
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exception: Any) -> Any:
-        return type(self.manager).__exit__(self.manager, *exception)
 
 
 class Box:

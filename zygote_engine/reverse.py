@@ -102,8 +102,8 @@ class _Reverse(FunctionAnalysis):
         super().__init__(nf, info, namer)
         self.pb_count = 0
         self.uses_tape = False
-        # > 0 while compiling statements that an exception may leave halfway (a ``try`` or
-        # ``with`` body), whose partial backward passes ``partials`` holds by statement
+        # > 0 while compiling statements that an exception may leave halfway (a ``try`` body,
+        # a ``with``'s among them), whose partial backward passes ``partials`` holds by statement
         self.interruptible = 0
         self.partials: dict[int, list[ast.stmt]] = {}
         self.counters: list[tuple[str, int]] = []  # see counter()
@@ -197,24 +197,9 @@ class _Reverse(FunctionAnalysis):
             return self.for_loop(s, in_loop)
         if isinstance(s, ast.While):
             return self.while_loop(s, in_loop)
-        if isinstance(s, ast.With):
-            return self.with_statement(s, in_loop)
         if isinstance(s, ast.Try):
             return self.try_statement(s, in_loop)
         return [s], []  # raise / assert: run as written
-
-    def with_statement(self, s: ast.With, in_loop: bool):
-        """Entered and exited in the forward pass, as Python does; the backward pass of its body
-        runs outside it (a context manager acts on the primal computation). A manager that
-        swallows an exception (``contextlib.suppress``) leaves the body halfway: its statements
-        are counted as in a ``try`` body."""
-        line = s.lineno
-        if not self.has_work(s.body):
-            return [s], []
-        mark = len(self.counters)
-        body = self.counted(s.body, self.counter("ran"), in_loop, line)
-        s.body = body.forward
-        return self.recorded(s, located(s, line), mark, body.partial, in_loop)
 
     def try_statement(self, s: ast.Try, in_loop: bool):
         """``try`` runs as written; the backward pass follows the path that ran.
@@ -266,8 +251,8 @@ class _Reverse(FunctionAnalysis):
         self.counters.append((name, start))
         return name
 
-    def recorded(self, s: ast.With | ast.Try, forward: ast.stmt, mark: int, bwd, in_loop: bool):
-        """A ``with`` or ``try`` whose backward pass reads the counters made since ``mark``: its
+    def recorded(self, s: ast.Try, forward: ast.stmt, mark: int, bwd, in_loop: bool):
+        """A ``try`` whose backward pass reads the counters made since ``mark``: its
         own, and those of the statements inside it, which say how far an interrupted one got.
         Inside a loop they go onto the tape. The statement's partial backward pass is the same,
         reading the counters where an exception that left it halfway left them."""

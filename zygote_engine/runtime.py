@@ -36,7 +36,7 @@ from zygote_engine.construction import (
     is_exception_class,
     new_instance,
 )
-from zygote_engine.dunders import overrides_rule, special_methods
+from zygote_engine.dunders import overrides_rule, runs_plainly, special_methods
 from zygote_engine.errors import (
     MissingRuleError,
     keyword_not_differentiated,
@@ -76,7 +76,6 @@ UNBOUND_OWNERS = frozenset({types.ModuleType, type(None)})
 resolve = rrule.resolve
 _WRITERS = frozenset({list, dict, np.ndarray})
 _WRITER_BASES = (*_WRITERS, BaseException)  # their subclasses, tested after the exact types
-_INERT = frozenset({int, bool, str, bytes, type(None), range, slice})
 
 
 class MustRun:
@@ -495,14 +494,7 @@ def differentiate_code(cx, f: Any, args: tuple, kwargs: dict):
             y, pullback = call(cx, method, *(args[i] for i in order))
             if y is not NotImplemented:
                 return y, MustRun(_reordered(pullback, order, len(args)))
-    receiver = getattr(f, "__self__", None)  # a builtin method's object is an input too
-    inputs = (
-        *args,
-        *kwargs.values(),
-        *(() if isinstance(receiver, types.ModuleType) else (receiver,)),
-    )
-    if all(type(a) in _INERT for a in inputs):
-        # no input can carry a derivative (indices, flags, names): nothing to differentiate
+    if runs_plainly(f, args, kwargs):
         size = 1 + len(args) + len(kwargs)
         return f(*args, **kwargs), lambda dy: (_NO,) * size
     raise MissingRuleError(missing_rule_message(f, "rrule"))

@@ -79,8 +79,8 @@ class TangentTable:
         if found is None:
             return _ZERO
         entry = found[1]
-        if type(entry) is list:
-            return entry[key]
+        if type(entry) is list:  # (the attributes of a list subclass have no tangents)
+            return entry[key] if type(key) is int else _ZERO
         return entry.get(key, _ZERO)
 
     def record(self, obj: Any, dobj: Any) -> None:
@@ -97,14 +97,14 @@ class TangentTable:
             return
         if not is_tracked(obj) or id(obj) in self.tangents:
             return
-        if type(obj) is list:
+        if isinstance(obj, list):
             items = _items(dobj, obj)
             self.tangents[id(obj)] = (obj, items)
             pairs = zip(obj, items)
         else:
             fields = _fields(dobj)
             self.tangents[id(obj)] = (obj, fields)
-            held = obj if type(obj) is dict else contents_of(obj)
+            held = obj if isinstance(obj, dict) else contents_of(obj)
             pairs = ((held[k], d) for k, d in fields.items() if k in held)
         for x, dx in pairs:
             if reaches_tracked(x):
@@ -136,12 +136,12 @@ class TangentTable:
             return _ZERO
         seen = _seen | {id(x)}
         entry = found[1]
-        if type(x) is list:
+        if isinstance(x, list):  # (a subclass's items: its entry is a list too)
             items = [self.tangent(item, d, seen) for item, d in zip(x, entry)]
             if all(isinstance(d, AbstractZero) for d in items):
                 return _ZERO
             return Tangent.from_backing(list, tuple(items))
-        held = x if type(x) is dict else contents_of(x)
+        held = x if isinstance(x, dict) else contents_of(x)
         fields = {k: self.tangent(v, entry.get(k, _ZERO), seen) for k, v in held.items()}
         fields = {k: d for k, d in fields.items() if not isinstance(d, AbstractZero)}
         if not fields:

@@ -10,6 +10,7 @@ import contextlib
 import functools
 import math
 import operator
+import threading
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -1576,6 +1577,37 @@ def with_manager_entered_as_itself(x):
 def with_manager_entering_a_value_of_its_state(x):
     with Squaring(math.sin(x)) as (square, v):
         y = square * x + v
+    return y
+
+
+class _Compounding:
+    """A manager whose ``__enter__`` and ``__exit__`` compute with its differentiated state."""
+
+    def __init__(self, rate):
+        self.rate = rate
+        self.total = 1.0
+
+    def __enter__(self):
+        self.total = self.total * self.rate  # entered without "as": still differentiated
+
+    def __exit__(self, kind, error, trace):
+        self.total = self.total * self.rate * 2.0
+        return kind is ZeroDivisionError
+
+
+_LOCK = threading.Lock()
+
+
+@case(1.2, 0)  # an int: finite differences do not move it off the exception
+def with_manager_computing_in_enter_and_exit(x, zero):
+    c = _Compounding(x)
+    with c:
+        c.total = c.total + x
+    with c:  # the exit swallows this body's error
+        c.total = c.total * x
+        c.total = c.total / zero
+    with _LOCK:  # a manager written in C
+        y = c.total * x
     return y
 
 

@@ -1,10 +1,10 @@
 """Rules for lists and dicts: reads accumulate into the mutation store, writes take from it.
 
-The item rules are also the rules of the types' own methods (``dict.__setitem__``), which a
-subclass's Python override reaches through ``super()``; so they call those methods, never the
-operator (``d[key] = v`` would run the override again). The override itself is differentiated
-as Python code (``dunders.overrides_rule``). Arrays written in place have their rules in
-:mod:`zygote_engine.lib.arrays`.
+The rules are also those of the types' own methods (``dict.__setitem__``, ``list.append``),
+which a subclass's Python override reaches through ``super()``; so they call those methods,
+never the operator or a method looked up on the object (``d[key] = v`` would run the override
+again). The override itself is differentiated as Python code (``dunders.overrides_rule``).
+Arrays written in place have their rules in :mod:`zygote_engine.lib.arrays`.
 """
 
 from __future__ import annotations
@@ -156,7 +156,7 @@ def _extend(cx, xs: list, ys: Any):
 def _insert(cx, xs: list, i: int, v: Any):
     n = len(xs)
     at = min(max(position(xs, i), 0), n)
-    xs.insert(i, v)
+    list.insert(xs, i, v)
 
     def insert_pullback(_):
         dv = cx.take(xs, at)
@@ -170,7 +170,7 @@ def _insert(cx, xs: list, i: int, v: Any):
 def _pop(cx, xs: list, *i: int):
     at = position(xs, i[0]) if i else len(xs) - 1
     n = len(xs)
-    y = xs.pop(*i)
+    y = list.pop(xs, *i)
 
     def pop_pullback(dy):
         _shift(cx, xs, at, n - 1, +1)
@@ -230,7 +230,7 @@ def _shift(cx, xs: list, start: int, stop: int, by: int) -> None:
 @rrule.register(dict.pop, **_config)
 def _dict_pop(cx, d: dict, key: Any, *default: Any):
     present = key in d
-    y = d.pop(key, *default)
+    y = dict.pop(d, key, *default)
 
     def dict_pop_pullback(dy):
         if present:  # the popped value was d[key]'s
@@ -244,7 +244,7 @@ def _dict_pop(cx, d: dict, key: Any, *default: Any):
 @rrule.register(dict.update, **_config)
 def _update(cx, d: dict, other: dict):
     keys = list(other)
-    d.update(other)
+    dict.update(d, other)
 
     def update_pullback(_):
         return NO, ZERO, _sequence_tangent(cx, other, [cx.take(d, k) for k in keys], keys)

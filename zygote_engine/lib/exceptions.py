@@ -3,7 +3,8 @@
 derivatives, as they do for an exception class without an ``__init__`` (``runtime._construct``).
 
 Each builtin exception class has its own ``__init__`` (``ValueError.__init__`` is not
-``Exception.__init__``), so the rules are registered for all of them.
+``Exception.__init__``), and most their own ``__new__``, so the rules are registered for all of
+them.
 """
 
 from __future__ import annotations
@@ -36,12 +37,28 @@ def _register(init: Any) -> None:
         return None, NO
 
 
-_INITS = {
-    id(init): init
-    for kind in vars(builtins).values()
-    if isinstance(kind, type) and issubclass(kind, BaseException)
-    for init in [vars(kind).get("__init__")]
-    if init is not None
-}
-for _init in _INITS.values():
+def _register_new(new: Any) -> None:
+    # Differentiated again (nesting), the engine's construction of such a class runs its
+    # ``__new__``, which keeps the arguments in ``args`` too.
+    @forward_rule(new)
+    def _exception_new_forward(fx, tangents, cls: type, *args: Any, **kwargs: Any):
+        error = new(cls, *args, **kwargs)
+        fx.entry(error)["args"] = Tangent(tuple, *tangents[2:])
+        return error, ZERO
+
+
+def _own(name: str) -> dict[int, Any]:
+    """The distinct ``__init__`` or ``__new__`` methods of the builtin exceptions, by identity."""
+    return {
+        id(method): method
+        for kind in vars(builtins).values()
+        if isinstance(kind, type) and issubclass(kind, BaseException)
+        for method in [vars(kind).get(name)]
+        if method is not None
+    }
+
+
+for _init in _own("__init__").values():
     _register(_init)
+for _new in _own("__new__").values():
+    _register_new(_new)

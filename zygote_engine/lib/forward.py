@@ -47,7 +47,7 @@ def _sequence(items: list) -> Any:
 # -- reads --
 
 
-# The item rules are also the rules of the types' own methods, and call those (see containers.py).
+# The container rules are also those of the types' own methods, and call them (see containers.py).
 
 
 @forward_rule(operator.getitem, list, object)
@@ -219,22 +219,22 @@ def _iadd_list(fx, tangents, xs: list, ys: Any):
 @forward_rule(list.insert)
 def _insert(fx, tangents, xs: list, i: int, v: Any):
     fx.entry(xs).insert(i, tangents[3])
-    xs.insert(i, v)
+    list.insert(xs, i, v)
     return None, NO
 
 
 @forward_rule(list.pop)
 def _pop(fx, tangents, xs: list, *i: int):
     entry = fx.entry(xs)
-    return xs.pop(*i), entry.pop(*i)
+    return list.pop(xs, *i), entry.pop(*i)
 
 
 @forward_rule(dict.pop)
 def _dict_pop(fx, tangents, d: dict, key: Any, *default: Any):
     if key in d:
         dy = fx.entry(d).pop(key, ZERO)
-        return d.pop(key), dy
-    return d.pop(key, *default), tangents[3] if default else NO
+        return dict.pop(d, key), dy
+    return dict.pop(d, key, *default), tangents[3] if default else NO
 
 
 @forward_rule(dict.update)
@@ -247,7 +247,7 @@ def _update(fx, tangents, d: dict, other: Any):
         other = list(other)
         dpairs = items_of(dother, len(other))
         pairs = [(k, items_of(dp, 2)[1]) for (k, _), dp in zip(other, dpairs)]
-    d.update(other)
+    dict.update(d, other)
     entry = fx.entry(d)
     entry.update(pairs)
     return None, NO

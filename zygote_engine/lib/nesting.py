@@ -51,7 +51,7 @@ from zygote_engine import (
     store,
 )
 from zygote_engine.batched import Batched, stacked
-from zygote_engine.dunders import special_methods
+from zygote_engine.dunders import overrides_rule, runs_plainly, special_methods
 from zygote_engine.errors import UnsupportedConstructError
 from zygote_engine.forward_runtime import jcall
 from zygote_engine.lib.forward import forward_rule
@@ -77,6 +77,8 @@ for _decision in (
     construction.property_getter,
     construction.property_setter,
     special_methods,
+    overrides_rule,
+    runs_plainly,
     errors.user_location,
     store.is_tracked,
     store._slot_names,
@@ -123,6 +125,8 @@ def _call_rule(fx, tangents, cx, f: Any, *args: Any, **kwargs: Any):
         return None
     df, dargs = tangents[2], tangents[3:]
     found = runtime.resolve(cx, f, args)
+    if found is not None and overrides_rule(f, args):
+        return None
     if found is None:
         if tf is not types.FunctionType:
             return None

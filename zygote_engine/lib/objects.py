@@ -18,7 +18,7 @@ from zygote_engine.store import is_tracked
 _config = {"config": ZygoteRuleConfig}
 _METHODS = (types.MethodType, types.BuiltinMethodType, types.MethodWrapperType)
 
-for _helper in (zy.make_set, zy.is_sequence, zy.is_mapping, zy.exits):
+for _helper in (zy.make_set, zy.is_sequence, zy.is_mapping):
     non_differentiable(_helper)
 
 
