@@ -21,7 +21,13 @@ __all__ = ["INERT", "overrides_rule", "runs_plainly", "special_methods"]
 
 # values that carry no derivative: indices, flags, names
 INERT = frozenset({int, bool, str, bytes, type(None), range, slice})
-_BUILTIN_BOUND = (types.BuiltinMethodType, types.MethodWrapperType)
+# a method written in C, bound or not
+_C_METHODS = (
+    types.BuiltinMethodType,
+    types.MethodWrapperType,
+    types.MethodDescriptorType,
+    types.WrapperDescriptorType,
+)
 
 _BINARY = {
     operator.add: ("__add__", "__radd__"),
@@ -155,13 +161,14 @@ def runs_plainly(f: Any, args: tuple, kwargs: dict) -> bool:
 
     Example:
         >>> import threading
-        >>> runs_plainly(threading.Lock().__exit__, (None, None, None), {})
+        >>> lock = threading.Lock()
+        >>> runs_plainly(type(lock).__exit__, (lock, None, None, None), {})
         True
         >>> runs_plainly(divmod, (7.5, 2.0), {})
         False
     """
     receiver = getattr(f, "__self__", None)
-    if type(f) in _BUILTIN_BOUND and f.__name__ in ("__enter__", "__exit__"):
+    if type(f) in _C_METHODS and f.__name__ in ("__enter__", "__exit__"):
         return True
     inputs = (
         *args,

@@ -66,7 +66,8 @@ _BOUND: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def halves(manager_function: Any) -> tuple[Any, Any]:
-    """``(enter, exit)`` for the ``@contextmanager`` function ``manager_function``.
+    """``(enter, exit)`` for the ``@contextmanager`` function ``manager_function`` (or for the
+    generator function it wraps).
 
     ``enter(*args, **kwargs)`` runs the generator up to its yield and returns the list of the
     value yielded and the locals the rest reads; ``exit(entered, error)`` resumes it there, given
@@ -75,7 +76,11 @@ def halves(manager_function: Any) -> tuple[Any, Any]:
     function rebound since the code was transformed, a ``@contextmanager`` of a function that is
     not a generator) gets halves that enter and exit its manager as Python's ``with`` does.
     """
-    func = generator_of(manager_function) if is_manager_function(manager_function) else None
+    func = (
+        generator_of(manager_function)
+        if is_manager_function(manager_function)
+        else manager_function
+    )
     if not inspect.isgeneratorfunction(func):
         return functools.partial(_enter_manager, manager_function), _exit_manager
     found = _BOUND.get(func)

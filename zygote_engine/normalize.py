@@ -489,25 +489,23 @@ class _Anf:
                 self.delete(elt)
 
     def with_statement(self, items: list[ast.withitem], body: list[ast.stmt]) -> None:
-        """``with a as v, b:`` -> one ``try`` per manager, with its ``__exit__`` called as
-        Python calls it, so that both modes differentiate an ``__exit__`` written in Python like
-        any method (it may compute with what the body computed)::
+        """``with a as v, b:`` -> one ``try`` per manager, entered and exited as Python does by
+        calls that both modes differentiate (``__enter__`` and ``__exit__`` written in Python
+        may compute with the manager's state, a ``@contextmanager`` manager made before the
+        ``with`` runs its generator's halves: see :func:`zygote_engine.primitives.enter_context`)::
 
-            exit1 = getattr(a, '__exit__')
-            entered1 = a.__enter__()
+            t1 = __zy.enter_context(a)
             try:
-                v = entered1
+                v = t1
                 <the rest: b, the body>
             except BaseException as error1:
-                t1 = type(error1)
                 t2 = __zy.ignore_derivatives(error1)
-                t3 = getattr(error1, '__traceback__')
-                swallowed1 = exit1(t1, t2, t3)
-                t4 = operator.not_(swallowed1)
-                if t4:
+                swallowed1 = __zy.exit_context(a, t2)
+                t3 = operator.not_(swallowed1)
+                if t3:
                     raise
             else:
-                exit1(None, None, None)
+                __zy.exit_context(a, None)
 
         A ``@contextmanager`` function called by name is :meth:`generator_with`.
         """
@@ -521,23 +519,16 @@ class _Anf:
             self.generator_with(item, rest, body)
             return
         manager = self.atom(call)
-        exit_ = self.namer.fresh("exit")
-        lookup = ast.Call(_name("getattr"), [manager, ast.Constant("__exit__")], [])
-        self.emit(_assign(exit_, lookup, self.line))
-        enter = ast.Attribute(value=manager, attr="__enter__", ctx=ast.Load())
-        entered = self.atom(ast.Call(func=enter, args=[], keywords=[]))
+        entered = self.atom(ast.Call(self.helper("enter_context"), [manager], []))
 
         def on_error(error: str) -> ast.Call:
             # The exception goes to __exit__ without its derivatives: an __exit__ that
             # computes with the values an exception carries is rare, and a library's
             # manager (np.errstate) must not be differentiated for the sake of it.
-            kind = self.atom(ast.Call(_name("type"), [_name(error)], []))
             passed = ast.Call(self.helper("ignore_derivatives"), [_name(error)], [])
-            trace = ast.Call(_name("getattr"), [_name(error), ast.Constant("__traceback__")], [])
-            args = [kind, self.atom(passed), self.atom(trace)]
-            return ast.Call(_name(exit_), args, [])
+            return ast.Call(self.helper("exit_context"), [manager, self.atom(passed)], [])
 
-        clean_exit = ast.Call(_name(exit_), [ast.Constant(None)] * 3, [])
+        clean_exit = ast.Call(self.helper("exit_context"), [manager, ast.Constant(None)], [])
         self.exit_protected(item.optional_vars, entered, rest, body, on_error, clean_exit)
 
     def generator_with(

@@ -9,6 +9,8 @@ from __future__ import annotations
 import builtins as _builtins
 import sys as _sys
 from collections.abc import Mapping, Sequence
+from contextlib import _GeneratorContextManager
+from inspect import isgeneratorfunction as _isgeneratorfunction
 from typing import Any
 
 from chainrules_core import ignore_derivatives
@@ -24,6 +26,8 @@ __all__ = [
     "concat",
     "delete_cell",
     "delete_global",
+    "enter_context",
+    "exit_context",
     "generator_halves",
     "ignore_derivatives",
     "import_from",
@@ -192,11 +196,42 @@ def positional_attribute(x: Any, cls: type, i: int) -> Any:
 
 
 def generator_halves(manager_function: Any) -> tuple:
-    """The ``(enter, exit)`` functions that run a ``@contextmanager`` function's generator up to
-    its yield and on from there (see ``zygote_engine/managers.py``)."""
+    """The ``(enter, exit)`` functions that run a ``@contextmanager`` function's generator (or
+    that generator function's) up to its yield and on from there (see
+    ``zygote_engine/managers.py``)."""
     from zygote_engine.managers import halves
 
     return halves(manager_function)
+
+
+# where enter_context keeps what the exit half of a @contextmanager generator reads
+_ENTERED = "_zygote_entered"
+
+
+def enter_context(manager: Any) -> Any:
+    """What ``with manager:`` enters, as Python does: ``type(manager).__enter__(manager)``.
+
+    A manager that ``@contextmanager`` made runs the first half of its generator instead, as
+    Python code that the engine differentiates (its arguments may carry derivatives); the
+    generator that contextlib made is never started. :func:`exit_context` runs the rest.
+    """
+    if type(manager) is _GeneratorContextManager and _isgeneratorfunction(manager.func):
+        enter, _ = generator_halves(manager.func)
+        entered = enter(*manager.args, **manager.kwds)
+        setattr(manager, _ENTERED, entered)
+        return entered[0]
+    return type(manager).__enter__(manager)
+
+
+def exit_context(manager: Any, error: BaseException | None) -> Any:
+    """``manager``'s exit, as ``with`` calls it, for ``error`` (``None``: the body completed);
+    what it returns says whether it swallowed ``error``."""
+    if type(manager) is _GeneratorContextManager and hasattr(manager, _ENTERED):
+        _, exit_ = generator_halves(manager.func)
+        return exit_(getattr(manager, _ENTERED), error)
+    if error is None:
+        return type(manager).__exit__(manager, None, None, None)
+    return type(manager).__exit__(manager, type(error), error, error.__traceback__)
 
 
 class Box:

@@ -376,19 +376,25 @@ class _Model:
 
 def _by_method(x):
     with _Model(2.0).scaled(x) as v:
-        return v * x
+        return v * x  # 2x²
+
+
+_EVENTS: list = []
 
 
 def _made_before(x):
-    manager = _squared(x, [])
+    manager = _squared(x, _EVENTS)
     with manager as v:
-        return v * x
+        return v * x  # 3x³
 
 
-@pytest.mark.parametrize("f", [_by_method, _made_before])
-def test_a_manager_not_called_by_name_in_the_with_is_a_located_error(f):
-    line = f.__code__.co_firstlineno + 1
-    for differentiate in _differentiations(f):
-        with pytest.raises(UnsupportedConstructError, match="calls its function by name") as info:
-            differentiate()
-        assert str(info.value).startswith(f"{HERE}:{line}:")
+@pytest.mark.parametrize(
+    ("f", "derivative"), [(_by_method, 4.0 * 1.5), (_made_before, 9.0 * 1.5**2)]
+)
+def test_a_manager_made_before_the_with_or_by_a_method_runs_its_generator_differentiated(
+    f, derivative
+):
+    _EVENTS.clear()
+    _assert_derivatives(f, (1.5,), (derivative,))
+    if f is _made_before:  # the generator's code ran, once in each mode
+        assert _EVENTS == ["enter", "exit", "enter", "exit"]

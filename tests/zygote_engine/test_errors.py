@@ -154,26 +154,6 @@ def _scaled_by(s):
     yield 2.0 * s
 
 
-def _uses_a_generator_manager_made_before(x):
-    manager = _scaled_by(x)
-    with manager as y:
-        return y * x
-
-
-@pytest.mark.parametrize(
-    "differentiate", [lambda f: gradient(f, 3.0), lambda f: jvp(f, (3.0,), (1.0,))]
-)
-def test_a_generator_context_manager_not_called_in_its_with_is_a_located_error(differentiate):
-    # `with _scaled_by(x) as y:` is differentiated (test_contextmanager.py); a manager made
-    # before its with runs its generator through contextlib, which the engine cannot follow
-    with pytest.raises(UnsupportedConstructError) as info:
-        differentiate(_uses_a_generator_manager_made_before)
-    line = _uses_a_generator_manager_made_before.__code__.co_firstlineno + 1
-    message = str(info.value)
-    assert f"{HERE}:{line}: a @contextlib.contextmanager manager" in message
-    assert "a class with __enter__ and __exit__" in message
-
-
 def test_a_generator_context_manager_given_no_differentiated_value_runs():
     def f(x):
         with _scaled_by(1.5) as k:

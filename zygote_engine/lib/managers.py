@@ -1,10 +1,10 @@
 """Rules for ``@contextlib.contextmanager`` managers (see :mod:`zygote_engine.managers`).
 
-A ``with`` statement that calls a ``@contextmanager`` function by name runs the two halves of its
-generator as Python code (``zy.generator_halves``); their tangents are the function's, which
-holds the variables its generator captures. A manager made any other way (a method, a manager
-created before the ``with``) runs its generator through contextlib, which the engine cannot
-differentiate: given a differentiated value, it is a located error.
+A ``with`` statement runs the two halves of a ``@contextmanager`` generator as Python code
+(``zy.generator_halves``): called by name in the ``with``, directly; a manager made any other way
+(before the ``with``, by a method) through ``zy.enter_context`` and ``zy.exit_context``, with
+the arguments the manager keeps. The halves' tangents are the function's, which holds the
+variables its generator captures.
 """
 
 from __future__ import annotations
@@ -14,8 +14,10 @@ from typing import Any
 
 from chainrules_core import AbstractZero, Tangent, add, frule, non_differentiable, rrule, unthunk
 from zygote_engine import primitives as zy
-from zygote_engine.errors import UnsupportedConstructError, user_location
+from zygote_engine.config import ZygoteRuleConfig
+from zygote_engine.lib.forward import forward_rule
 from zygote_engine.lib.store import NO, ZERO, items_of
+from zygote_engine.runtime import MustRun
 
 
 @rrule.register(zy.generator_halves)
@@ -39,21 +41,29 @@ def _generator_halves_frule(tangents: tuple, manager_function: Any):
     return pair, Tangent(tuple, dfunction, dfunction)
 
 
-def _generator_context_manager(*args: Any, **kwargs: Any):
-    # contextlib would run the generator, which the engine differentiates only as the two
-    # halves that a with statement calling the manager function by name runs
-    raise UnsupportedConstructError(
-        f"{user_location(skip_file=contextlib.__file__)}: a @contextlib.contextmanager manager "
-        "is given a differentiated value outside a with statement that calls its function by "
-        "name: zygote_engine differentiates `with manager(x) as v:` where `manager` is a "
-        "function of the module (or of an imported module), not a method or a manager made "
-        "before the with; write it so, or write the manager as a class with __enter__ and "
-        "__exit__"
-    )
+# A manager made by calling a @contextmanager function anywhere but in the with statement (made
+# before it, a method): ``zy.enter_context`` and ``zy.exit_context`` run its generator's halves
+# with the arguments it keeps, whose derivatives go back to where it was made.
 
 
-# Reached only when a differentiated value goes in: a manager given none runs as plain Python,
-# its generator included (which yields no derivative).
-for _rule in (rrule, frule):
-    _rule.add(contextlib._GeneratorContextManager, (), _generator_context_manager)
+@rrule.register(contextlib._GeneratorContextManager, config=ZygoteRuleConfig)
+def _generator_context_manager(cx, func: Any, args: tuple, kwds: dict):
+    manager = contextlib._GeneratorContextManager(func, args, kwds)  # (its generator never runs)
+
+    def generator_context_manager_pullback(_):
+        return NO, *(cx.take(manager, name) for name in ("func", "args", "kwds"))
+
+    return manager, MustRun(generator_context_manager_pullback)
+
+
+@forward_rule(contextlib._GeneratorContextManager)
+def _generator_context_manager_forward(fx, tangents, func: Any, args: tuple, kwds: dict):
+    manager = contextlib._GeneratorContextManager(func, args, kwds)
+    entry = fx.entry(manager)
+    entry["func"], entry["args"], entry["kwds"] = tangents[1:4]
+    return manager, ZERO
+
+
+# contextlib's own entry runs the generator, which yields no derivative: what a manager whose
+# function is not a generator function gets (zy.enter_context runs the halves of the others)
 non_differentiable(contextlib._GeneratorContextManager.__enter__)
