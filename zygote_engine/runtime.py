@@ -18,6 +18,7 @@ import functools
 import inspect
 import linecache
 import operator
+import sys
 import types
 from typing import Any
 
@@ -732,11 +733,31 @@ def _deposited(cx, y: Any, size: int):
     return deposit_pullback
 
 
+# An accumulator's array that nothing else refers to is added into in place, so that a loop
+# accumulating a parameter's cotangent allocates it once. ``sys.getrefcount`` tells: the caller's
+# variable, this function's parameter and getrefcount's own argument make 3; a cotangent shared
+# with anything else (``a + a``'s, a pullback's, the caller's seed) has more. (A view, or an
+# array of another shape or dtype, is never added into.)
+_EXCLUSIVE = 3
+
+
 def accumulate_lazy(a: Any, b: Any) -> Any:
-    """``chainrules_core.add``, which leaves thunks unevaluated, with a fast path for numbers (the
-    cotangents of arguments that are only handed back: see ``__add_lazy`` in generated code)."""
-    if type(a) is float and type(b) is float:
+    """``chainrules_core.add``, which leaves thunks unevaluated, with fast paths for numbers and
+    arrays (the cotangents of arguments that are only handed back: see ``__add_lazy`` in
+    generated code)."""
+    ta = type(a)
+    if ta is float and type(b) is float:
         return a + b
+    if (
+        ta is np.ndarray
+        and type(b) is np.ndarray
+        and a.shape == b.shape
+        and a.dtype is b.dtype
+        and a.base is None
+        and sys.getrefcount(a) == _EXCLUSIVE
+    ):
+        a += b
+        return a
     return crc.add(a, b)
 
 
@@ -758,7 +779,10 @@ def accumulate(a: Any, b: Any) -> Any:
         if ta is ZeroTangent:  # an array operation's first cotangent
             return b
         if ta is np.ndarray and a.shape == b.shape:
-            return a + b  # (never in place: a cotangent may be shared, ``a + a``'s for one)
+            if a.dtype is b.dtype and a.base is None and sys.getrefcount(a) == _EXCLUSIVE:
+                a += b  # (see accumulate_lazy)
+                return a
+            return a + b
     return unthunk(crc.add(a, b))
 
 

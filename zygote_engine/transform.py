@@ -215,7 +215,7 @@ def prepared(fn: types.FunctionType) -> tuple[FunctionSource, Namer]:
     node = route_globals(src.node, src.filename, fn.__globals__, src.freevars)
     src = dataclasses.replace(src, node=node)
     check_supported(src.node, src.filename)
-    namer.used |= all_names(src.node)  # the locals that routing made
+    # (the locals that routing made, __global1 and the like, are dunder names: never a Namer's)
     return src, namer
 
 

@@ -318,6 +318,7 @@ def _add(fx, tangents, a: Any, b: Any, **kwargs: Any):
 
 
 @forward_rule(runtime.accumulate)
+@forward_rule(runtime.accumulate_lazy)  # (differentiated, the sum need not stay lazy)
 def _accumulate(fx, tangents, a: Any, b: Any):
     a, da = _evaluated(fx, a, tangents[1])
     b, db = _evaluated(fx, b, tangents[2])
