@@ -112,7 +112,7 @@ class FunctionAnalysis:
                     and isinstance(value.args[0], ast.Name)
                 ):
                     self.receivers[targets[0]] = value.args[0].id
-            elif isinstance(s, ast.FunctionDef):
+            elif isinstance(s, (ast.FunctionDef, ast.ClassDef)):
                 targets = [s.name]
             elif isinstance(s, ast.For):
                 targets = [s.target.id]

@@ -192,6 +192,9 @@ def _nested_definitions(node: ast.AST) -> list[ast.AST]:
                 # decorators and defaults are evaluated in the enclosing scope, before the body
                 scan([*getattr(child, "decorator_list", ()), child.args])
                 found.append(child)
+            elif isinstance(child, ast.ClassDef):  # its body's code holds its methods'
+                scan([*child.decorator_list, *child.bases, *child.keywords])
+                found.append(child)
             else:
                 scan(ast.iter_child_nodes(child))
 

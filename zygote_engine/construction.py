@@ -78,7 +78,8 @@ def init_fields(cls: type) -> list[str] | None:
         >>> init_fields(Pair)
         ['a', 'b']
     """
-    if dataclasses.is_dataclass(cls) and "__init__" in vars(cls) and _generated(cls.__init__):
+    # (a subclass that is not a dataclass itself inherits the generated __init__ and the fields)
+    if dataclasses.is_dataclass(cls) and _generated(cls.__init__):
         return [f.name for f in dataclasses.fields(cls) if f.init]
     if issubclass(cls, tuple) and hasattr(cls, "_fields"):
         return list(cls._fields)

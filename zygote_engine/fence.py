@@ -15,7 +15,6 @@ _REJECTED: dict[type, tuple[str, str]] = {
     ast.AsyncFunctionDef: ("an async function", "differentiate a synchronous function"),
     ast.AsyncFor: ("async for", "use a plain for loop"),
     ast.AsyncWith: ("async with", "move the context manager out of the differentiated function"),
-    ast.ClassDef: ("a class definition", "define the class at module level"),
 }
 if hasattr(ast, "TryStar"):
     _REJECTED[ast.TryStar] = (
@@ -30,7 +29,8 @@ _STRING_CODE = frozenset({"eval", "exec"})
 def check_supported(node: ast.FunctionDef, filename: str) -> None:
     """Raise :class:`UnsupportedConstructError` at the first unsupported construct in ``node``.
 
-    Nested functions and lambdas are checked when they are themselves differentiated.
+    Nested functions and lambdas are checked when they are themselves differentiated, and so are
+    the methods of a class defined in ``node`` (see :func:`_check_class`).
     """
     if isinstance(node, ast.AsyncFunctionDef):
         _reject(node, filename, *_REJECTED[ast.AsyncFunctionDef])
@@ -69,6 +69,38 @@ def check_supported(node: ast.FunctionDef, filename: str) -> None:
             )
         if isinstance(child, ast.comprehension) and child.is_async:
             _reject(child.iter, filename, "an async comprehension", "use a plain comprehension")
+        if isinstance(child, ast.ClassDef):
+            _check_class(child, _variables(node), filename)
+
+
+def _check_class(node: ast.ClassDef, local: set[str], filename: str) -> None:
+    """A class defined in the function runs its body as Python does, undifferentiated; its
+    methods are differentiated when they are called. So it may read the module and the other
+    classes defined in the function, but not the function's variables, whose derivatives the
+    class would keep from the function."""
+    read = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    captured = sorted(read & local)
+    if captured:
+        _reject(
+            node,
+            filename,
+            f"a class defined in the function that reads its variable {captured[0]!r}",
+            "define the class at module level, or pass the value to its methods",
+        )
+
+
+def _variables(node: ast.FunctionDef) -> set[str]:
+    """The function's variables: its parameters and the names its own code binds, except those
+    bound to classes it defines and to nothing else."""
+    args = node.args
+    variables = {a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)}
+    variables |= {a.arg for a in (args.vararg, args.kwarg) if a is not None}
+    for n in own_nodes(node.body):
+        if isinstance(n, ast.Name) and isinstance(n.ctx, (ast.Store, ast.Del)):
+            variables.add(n.id)
+        elif isinstance(n, ast.FunctionDef):
+            variables.add(n.name)
+    return variables
 
 
 def _reject(node: ast.AST, filename: str, construct: str, advice: str) -> None:

@@ -107,6 +107,9 @@ class _Forward(FunctionAnalysis):
             return [s]
         if isinstance(s, ast.FunctionDef):
             return [s, *self.closure_tangent(s.name, s, s.lineno)]
+        if isinstance(s, ast.ClassDef):  # (it reads no variable of the function: see fence.py)
+            zero = parse(f"{self.dname(s.name)} = __zero", s.lineno)
+            return [s, *(zero if s.name in self.active else [])]
         if isinstance(s, ast.If):
             s.body, s.orelse = self.block(s.body) or parse("pass", s.lineno), self.block(s.orelse)
             return [located(s, s.lineno)]

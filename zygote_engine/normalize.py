@@ -154,7 +154,7 @@ def _assigned_names(fn: ast.FunctionDef) -> set[str]:
     for node in own_nodes(fn.body):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             names.add(node.id)
-        elif isinstance(node, ast.FunctionDef):
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
             names.add(node.name)
     return names
 
@@ -464,8 +464,10 @@ class _Anf:
             # the exception is built like any value: what it carries keeps its derivative
             cause = self.atom(s.cause) if s.cause is not None else None
             self.emit(ast.Raise(exc=self.atom(s.exc), cause=cause))
-        elif isinstance(s, (ast.FunctionDef, ast.Raise, ast.Assert)):
-            self.emit(s)  # runs as written; nested functions are differentiated when called
+        elif isinstance(s, (ast.FunctionDef, ast.ClassDef, ast.Raise, ast.Assert)):
+            # runs as written; nested functions (and a class's methods) are differentiated when
+            # they are called
+            self.emit(s)
         elif isinstance(s, (ast.Pass, ast.Global)):
             return
         else:

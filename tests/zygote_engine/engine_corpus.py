@@ -2222,6 +2222,28 @@ def container_subclasses_whose_operators_call_super(x):
     return d["a"] * x + xs[0] * xs[1] + xs[-1]
 
 
+@case(1.5, 0.5)
+def classes_defined_inside_the_function(x, y):
+    @dataclass
+    class Pair:
+        a: float
+        b: float
+
+        def norm2(self):
+            return self.a * self.a + self.b * self.b
+
+        def __add__(self, other):
+            return Pair(self.a + other.a, self.b + other.b)
+
+    class Doubled(Pair):
+        def norm2(self):
+            return 2.0 * super().norm2()
+
+    p = Doubled(x, y * x)
+    q = Pair(x, 1.0) + Pair(y, y)
+    return p.norm2() + q.norm2()
+
+
 # --- numpy arrays written in place: every alias and view sees the write, as in plain numpy -------
 
 

@@ -202,3 +202,26 @@ def test_reverse_mode_refuses_the_engines_machinery_at_the_users_line():
     # forward mode differentiates it: (sin x + x cos x)' = 2 cos x - x sin x
     _, d = jvp(_calls_the_engine_directly, (0.7,), (1.0,))
     assert np.isclose(d, 2 * np.cos(0.7) - 0.7 * np.sin(0.7))
+
+
+def _class_reading_a_variable(x):
+    scale = x * 2.0
+
+    class Scaled:
+        def times(self, v):
+            return v * scale
+
+    return Scaled().times(x)
+
+
+def test_a_class_defined_in_the_function_that_reads_its_variables_is_a_located_error():
+    line = _class_reading_a_variable.__code__.co_firstlineno + 3
+    for differentiate in (
+        lambda: gradient(_class_reading_a_variable, 1.0),
+        lambda: jvp(_class_reading_a_variable, (1.0,), (1.0,)),
+    ):
+        with pytest.raises(UnsupportedConstructError) as info:
+            differentiate()
+        message = str(info.value)
+        assert message.startswith(f"{HERE}:{line}: a class defined in the function that reads")
+        assert "'scale'" in message

@@ -21,10 +21,10 @@ _ALLOWED_STATEMENTS = (
     ast.If,
     ast.For,
     ast.While,
-    ast.With,
     ast.Try,
     ast.Return,
     ast.FunctionDef,
+    ast.ClassDef,  # runs as written (see fence.py)
     ast.Raise,
     ast.Assert,
     ast.Delete,
@@ -64,7 +64,7 @@ def _normal_form(f):
 def _own_statements(body):
     for s in body:
         yield s
-        if isinstance(s, (ast.If, ast.For, ast.While, ast.With, ast.Try)):
+        if isinstance(s, (ast.If, ast.For, ast.While, ast.Try)):
             yield from _own_statements(s.body)
             yield from _own_statements(getattr(s, "orelse", []))
             yield from _own_statements(getattr(s, "finalbody", []))
@@ -89,7 +89,7 @@ def test_normal_form_uses_only_the_small_statement_set(f, args):
         nf.body[-1], ast.Return
     )
     for s in statements:
-        if isinstance(s, (ast.FunctionDef, ast.Raise, ast.Assert, ast.Try)):
+        if isinstance(s, (ast.FunctionDef, ast.ClassDef, ast.Raise, ast.Assert, ast.Try)):
             continue  # (a try's blocks are checked as statements; its exception types stay)
         assert not any(isinstance(n, _FORBIDDEN) for n in _outside_lambdas(s))
         assert s.lineno >= f.__code__.co_firstlineno
