@@ -188,9 +188,18 @@ def test_jvp_of_grads_is_a_grads_of_the_same_params():
     np.testing.assert_allclose(db, [0.0])
 
 
+def _derivative_of_a_params_gradient(x):
+    w = np.array([x])
+    return gradient(lambda: np.sum(w**3), Params([w]))[w][0]  # 3x²
+
+
 def test_a_third_derivative_through_params_is_a_located_error():
     with pytest.raises(UnsupportedConstructError, match=r"test_nesting_params.py:\d+: .*third"):
         jvp(derivative(_after_one_sgd_step), (0.1,), (1.0,))
+    # a Grads read by its key (the rule's search by identity is not differentiated)
+    assert gradient(_derivative_of_a_params_gradient, 1.5) == (9.0,)
+    with pytest.raises(UnsupportedConstructError, match=r"test_nesting_params.py:\d+: .*third"):
+        gradient(derivative(_derivative_of_a_params_gradient), 1.5)
 
 
 # --- diaghessian of several arguments inside differentiated code ---------------------------------

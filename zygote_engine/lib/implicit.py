@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 import chainrules_core as crc
-from chainrules_core import AbstractZero, Tangent, frule, rrule, unthunk
+from chainrules_core import AbstractZero, Tangent, frule, non_differentiable, rrule, unthunk
 from zygote_engine.array_writes import base_of
 from zygote_engine.config import ForwardConfig, ZygoteRuleConfig
 from zygote_engine.errors import UnsupportedConstructError, user_location
@@ -269,6 +269,9 @@ def _position(gs: Grads, p: Any) -> int:
         if q is p:
             return i
     return -1
+
+
+non_differentiable(_position)  # (a search by identity, also when the rule is differentiated)
 
 
 def _one_item(n: int, i: int, d: Any) -> Any:
