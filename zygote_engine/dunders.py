@@ -142,15 +142,16 @@ def overrides_rule(f: Any, args: tuple) -> bool:
         >>> overrides_rule(operator.setitem, ({}, "a", 1.0))
         False
     """
-    if not args or not (_subclassed(args[0]) or _subclassed(args[-1])):
+    if not args or not (_subclassed(args[0].__class__) or _subclassed(args[-1].__class__)):
         return False
     return bool(special_methods(f, args))
 
 
-def _subclassed(x: Any) -> bool:
-    """Whether ``x`` is an instance of a Python subclass of a builtin container, whose rules
-    match it (array-likes such as dask's take the ndarray rules on purpose)."""
-    return isinstance(x, (list, dict, tuple)) and made_in_python(type(x))
+def _subclassed(kind: type) -> bool:
+    """Whether ``kind`` is a Python subclass of a builtin container, whose rules match its
+    instances (array-likes such as dask's take the ndarray rules on purpose). Asked on every
+    call of a rule: the flag test first."""
+    return made_in_python(kind) and issubclass(kind, (list, dict, tuple))
 
 
 def runs_plainly(f: Any, args: tuple, kwargs: dict) -> bool:
