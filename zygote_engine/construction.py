@@ -15,6 +15,7 @@ import types
 from typing import Any
 
 __all__ = [
+    "HEAPTYPE",
     "constructible",
     "init_fields",
     "is_exception_class",
@@ -129,7 +130,7 @@ def property_getter(obj: Any, name: str) -> types.FunctionType | None:
 # Only classes made by Python code are heap types: the types defined in C (numpy's arrays and
 # scalars, the builtins) carry no Python properties or special methods, and a flag test is
 # cheaper than a search of the class (``inspect.getattr_static`` costs microseconds).
-_HEAPTYPE = 1 << 9
+HEAPTYPE = 1 << 9
 
 
 def made_in_python(kind: type) -> bool:
@@ -142,7 +143,7 @@ def made_in_python(kind: type) -> bool:
         >>> made_in_python(Log), made_in_python(list)
         (True, False)
     """
-    return bool(kind.__flags__ & _HEAPTYPE)
+    return bool(kind.__flags__ & HEAPTYPE)
 
 
 def _property_function(obj: Any, name: str, role: str) -> types.FunctionType | None:

@@ -15,7 +15,7 @@ import operator
 import types
 from typing import Any
 
-from zygote_engine.construction import made_in_python
+from zygote_engine.construction import HEAPTYPE as _HEAPTYPE
 
 __all__ = ["INERT", "overrides_rule", "runs_plainly", "special_methods"]
 
@@ -142,16 +142,20 @@ def overrides_rule(f: Any, args: tuple) -> bool:
         >>> overrides_rule(operator.setitem, ({}, "a", 1.0))
         False
     """
-    if not args or not (_subclassed(args[0].__class__) or _subclassed(args[-1].__class__)):
+    if not args:
+        return False
+    first, last = args[0].__class__, args[-1].__class__
+    # asked on every call of a rule: classes made in C (arrays, numbers) are ruled out first,
+    # by the flag that made_in_python tests
+    if not (first.__flags__ | last.__flags__) & _HEAPTYPE:
+        return False
+    # (array-likes such as dask's, also made in Python, take the ndarray rules on purpose)
+    if not (issubclass(first, _CONTAINERS) or issubclass(last, _CONTAINERS)):
         return False
     return bool(special_methods(f, args))
 
 
-def _subclassed(kind: type) -> bool:
-    """Whether ``kind`` is a Python subclass of a builtin container, whose rules match its
-    instances (array-likes such as dask's take the ndarray rules on purpose). Asked on every
-    call of a rule: the flag test first."""
-    return made_in_python(kind) and issubclass(kind, (list, dict, tuple))
+_CONTAINERS = (list, dict, tuple)
 
 
 def runs_plainly(f: Any, args: tuple, kwargs: dict) -> bool:
