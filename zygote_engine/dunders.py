@@ -145,14 +145,13 @@ def overrides_rule(f: Any, args: tuple) -> bool:
     if not args:
         return False
     first, last = args[0].__class__, args[-1].__class__
-    # asked on every call of a rule: classes made in C (arrays, numbers) are ruled out first,
-    # by the flag that made_in_python tests
-    if not (first.__flags__ | last.__flags__) & _HEAPTYPE:
-        return False
-    # (array-likes such as dask's, also made in Python, take the ndarray rules on purpose)
-    if not (issubclass(first, _CONTAINERS) or issubclass(last, _CONTAINERS)):
-        return False
-    return bool(special_methods(f, args))
+    # Asked on every call of a rule: classes made in C (arrays, numbers, the containers
+    # themselves) are ruled out first, by the flag that made_in_python tests. (Array-likes
+    # such as dask's, made in Python too, take the ndarray rules on purpose.)
+    subclassed = (first.__flags__ & _HEAPTYPE and issubclass(first, _CONTAINERS)) or (
+        last.__flags__ & _HEAPTYPE and issubclass(last, _CONTAINERS)
+    )
+    return bool(subclassed and special_methods(f, args))
 
 
 _CONTAINERS = (list, dict, tuple)
