@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 
 from zygote_engine.errors import UnsupportedConstructError
-from zygote_engine.scopes import own_nodes
+from zygote_engine.scopes import bound_names, own_nodes
 
 __all__ = ["check_supported"]
 
@@ -70,7 +70,7 @@ def check_supported(node: ast.FunctionDef, filename: str) -> None:
         if isinstance(child, ast.comprehension) and child.is_async:
             _reject(child.iter, filename, "an async comprehension", "use a plain comprehension")
         if isinstance(child, ast.ClassDef):
-            _check_class(child, _variables(node), filename)
+            _check_class(child, bound_names(node, classes=False), filename)
 
 
 def _check_class(node: ast.ClassDef, local: set[str], filename: str) -> None:
@@ -87,20 +87,6 @@ def _check_class(node: ast.ClassDef, local: set[str], filename: str) -> None:
             f"a class defined in the function that reads its variable {captured[0]!r}",
             "define the class at module level, or pass the value to its methods",
         )
-
-
-def _variables(node: ast.FunctionDef) -> set[str]:
-    """The function's variables: its parameters and the names its own code binds, except those
-    bound to classes it defines and to nothing else."""
-    args = node.args
-    variables = {a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)}
-    variables |= {a.arg for a in (args.vararg, args.kwarg) if a is not None}
-    for n in own_nodes(node.body):
-        if isinstance(n, ast.Name) and isinstance(n.ctx, (ast.Store, ast.Del)):
-            variables.add(n.id)
-        elif isinstance(n, ast.FunctionDef):
-            variables.add(n.name)
-    return variables
 
 
 def _reject(node: ast.AST, filename: str, construct: str, advice: str) -> None:

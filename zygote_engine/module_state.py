@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from zygote_engine.errors import UnsupportedConstructError, user_location
 from zygote_engine.normalize import HELPERS_NAME
 from zygote_engine.rebinding import assigned_through, caught_as
-from zygote_engine.scopes import own_nodes
+from zygote_engine.scopes import bound_names, comprehension_scoped, own_nodes
 
 __all__ = [
     "GLOBALS",
@@ -81,7 +81,6 @@ _plain_reads: dict[int, tuple[dict, set[str]]] = {}
 # called when a transform read as a constant a global that is assigned after all
 on_stale: list[Callable[[], None]] = []
 
-_NAMED = (ast.FunctionDef, ast.ClassDef, ast.ExceptHandler, ast.MatchAs, ast.MatchStar)
 _NOT_EVALUATED = frozenset(
     {"body", "orelse", "finalbody", "handlers", "cases", "targets", "target", "items"}
 )
@@ -152,7 +151,7 @@ def route_globals(
     """``node`` with its reads, writes and deletions of assigned globals routed through the
     helpers (a copy; ``node`` itself when it touches none)."""
     declared = {n for s in own_nodes(node.body) if isinstance(s, ast.Global) for n in s.names}
-    bound = _bound_names(node)
+    bound = bound_names(node)
     assigned_here = declared & bound
     known = assigned_globals(namespace) | assigned_here
     local = bound - declared
@@ -181,21 +180,6 @@ def route(node: ast.FunctionDef, filename: str, routed: set[str], how: Routing) 
     node = _Router(routed, filename, how).rewrite(node)
     ast.fix_missing_locations(node)
     return node
-
-
-def _bound_names(node: ast.FunctionDef) -> set[str]:
-    """The names ``node``'s own code binds (parameters included)."""
-    args = node.args
-    names = {a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)}
-    names |= {a.arg for a in (args.vararg, args.kwarg) if a is not None}
-    for n in own_nodes(node.body):
-        if isinstance(n, ast.Name) and isinstance(n.ctx, (ast.Store, ast.Del)):
-            names.add(n.id)
-        elif isinstance(n, _NAMED) and n.name:
-            names.add(n.name)
-        elif isinstance(n, (ast.Import, ast.ImportFrom)):
-            names.update((a.asname or a.name).split(".")[0] for a in n.names)
-    return names
 
 
 def _enclosing_parts(node: ast.FunctionDef) -> list[ast.AST]:
@@ -468,24 +452,13 @@ class _Router(ast.NodeTransformer):
         return assigned_through(node, temp, write)
 
     def _comprehension(self, node: ast.AST) -> ast.AST:
-        # its variables are its own, not the routed names they may share a name with; the
-        # first iterable is evaluated outside
-        first = node.generators[0]
-        first.iter = self.visit(first.iter)
-        bound = {
-            n.id for g in node.generators for n in ast.walk(g.target) if isinstance(n, ast.Name)
-        }
-        inner = self
-        if bound & self.routed:
-            inner = _Router(self.routed - bound, self.filename, self.how, self.count)
-        for g in node.generators:
-            if g is not first:
-                g.iter = inner.visit(g.iter)
-            g.ifs = [inner.visit(i) for i in g.ifs]
-        for field in ("elt", "key", "value"):
-            if hasattr(node, field):
-                setattr(node, field, inner.visit(getattr(node, field)))
-        return node
+        # its variables are its own, not the routed names they may share a name with
+        def inside(bound: set[str]):
+            if not bound & self.routed:
+                return self.visit
+            return _Router(self.routed - bound, self.filename, self.how, self.count).visit
+
+        return comprehension_scoped(node, self.visit, inside)
 
     visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = _comprehension
 

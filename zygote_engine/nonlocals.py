@@ -43,7 +43,7 @@ from zygote_engine.errors import UnsupportedConstructError
 from zygote_engine.module_state import Routing, module_codes, route
 from zygote_engine.normalize import HELPERS_NAME
 from zygote_engine.rebinding import assigned_through, caught_as
-from zygote_engine.scopes import own_nodes
+from zygote_engine.scopes import bound_names, comprehension_scoped, own_nodes, parameters
 
 __all__ = ["CELLS", "box_nonlocals", "rebound_by_closures", "route_cells"]
 
@@ -52,15 +52,6 @@ __all__ = ["CELLS", "box_nonlocals", "rebound_by_closures", "route_cells"]
 CELLS = Routing("__cells", "read_cell", "write_cell", "delete_cell", "nonlocal variable", "__cell")
 
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
-# nodes that bind the name in their ``name`` field
-_NAMED_BINDINGS = (
-    ast.FunctionDef,
-    ast.AsyncFunctionDef,
-    ast.ClassDef,
-    ast.ExceptHandler,
-    ast.MatchAs,
-    ast.MatchStar,
-)
 # binding statements whose target must be a plain name, so cannot become ``name.value``
 _BINDINGS = {ast.FunctionDef: "a def statement", ast.ClassDef: "a class statement"}
 
@@ -87,7 +78,7 @@ def box_nonlocals(node: ast.FunctionDef, filename: str) -> ast.FunctionDef:
     if not boxed:
         return node
     node = copy.deepcopy(node)
-    params = _parameters(node.args)
+    params = parameters(node.args)
     _Boxer(boxed, filename).rewrite_body(node)
     prologue = [
         ast.Assign(
@@ -217,12 +208,6 @@ def _docstring(body: list[ast.stmt]) -> list[ast.stmt]:
     return [first] if is_doc else []
 
 
-def _parameters(args: ast.arguments) -> set[str]:
-    names = {a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)}
-    names |= {a.arg for a in (args.vararg, args.kwarg) if a is not None}
-    return names
-
-
 def _declared(body: list[ast.stmt], kind: type) -> set[str]:
     return {n for s in own_nodes(body) if isinstance(s, kind) for n in s.names}
 
@@ -230,18 +215,8 @@ def _declared(body: list[ast.stmt], kind: type) -> set[str]:
 def _locals(fn: ast.FunctionDef | ast.Lambda) -> set[str]:
     """The names local to the function ``fn``: its parameters and what its own code binds."""
     if isinstance(fn, ast.Lambda):
-        return _parameters(fn.args)
-    names = _parameters(fn.args)
-    for n in own_nodes(fn.body):
-        if isinstance(n, ast.Name) and isinstance(n.ctx, (ast.Store, ast.Del)):
-            names.add(n.id)
-        elif isinstance(n, _NAMED_BINDINGS) and n is not fn and n.name:
-            names.add(n.name)
-        elif isinstance(n, ast.MatchMapping) and n.rest:
-            names.add(n.rest)
-        elif isinstance(n, (ast.Import, ast.ImportFrom)):
-            names.update((a.asname or a.name).split(".")[0] for a in n.names)
-    return names - _declared(fn.body, ast.Nonlocal) - _declared(fn.body, ast.Global)
+        return parameters(fn.args)
+    return bound_names(fn) - _declared(fn.body, ast.Nonlocal) - _declared(fn.body, ast.Global)
 
 
 def _nested(body: list[ast.stmt]):
@@ -313,21 +288,10 @@ class _Boxer(ast.NodeTransformer):
     visit_FunctionDef = visit_Lambda = _function
 
     def _comprehension(self, node: ast.AST) -> ast.AST:
-        # the first iterable is evaluated outside; the rest sees the comprehension's variables
-        first = node.generators[0]
-        first.iter = self.visit(first.iter)
-        bound = {
-            n.id for g in node.generators for n in ast.walk(g.target) if isinstance(n, ast.Name)
-        }
-        inner = _Boxer(self.boxed - bound, self.filename, self.count)
-        for g in node.generators:
-            if g is not first:
-                g.iter = inner.visit(g.iter)
-            g.ifs = [inner.visit(i) for i in g.ifs]
-        for field in ("elt", "key", "value"):
-            if hasattr(node, field):
-                setattr(node, field, inner.visit(getattr(node, field)))
-        return node
+        def inside(bound: set[str]):
+            return _Boxer(self.boxed - bound, self.filename, self.count).visit
+
+        return comprehension_scoped(node, self.visit, inside)
 
     visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = _comprehension
 

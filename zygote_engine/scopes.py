@@ -1,16 +1,17 @@
-"""A function's own code: the nodes of a block, not those of the functions nested in it.
+"""A function's own code and scope: the nodes of a block, not those of the functions nested in
+it; the names it binds; what a comprehension's own variables hide.
 
 Each nested ``def`` and ``lambda`` is transformed on its own when it is called, so the stages
-that look at a function (the fence, the generator and normalisation passes) look at its own
-nodes only.
+that look at a function (the fence, the generator and normalisation passes, the routing of
+shared variables) look at its own nodes only.
 """
 
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
-__all__ = ["own_nodes"]
+__all__ = ["bound_names", "comprehension_scoped", "own_nodes", "parameters"]
 
 
 def own_nodes(body: list[ast.stmt]) -> Iterator[ast.AST]:
@@ -28,3 +29,67 @@ def own_nodes(body: list[ast.stmt]) -> Iterator[ast.AST]:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
             continue
         stack.extend(ast.iter_child_nodes(node))
+
+
+# nodes that bind the name in their ``name`` field
+_NAMED = (
+    ast.FunctionDef,
+    ast.AsyncFunctionDef,
+    ast.ClassDef,
+    ast.ExceptHandler,
+    ast.MatchAs,
+    ast.MatchStar,
+)
+
+
+def parameters(args: ast.arguments) -> set[str]:
+    """The names of a function's parameters."""
+    names = {a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)}
+    names |= {a.arg for a in (args.vararg, args.kwarg) if a is not None}
+    return names
+
+
+def bound_names(fn: ast.FunctionDef | ast.Lambda, classes: bool = True) -> set[str]:
+    """The names ``fn`` binds: its parameters and what its own code assigns, deletes, defines,
+    catches, captures in a pattern or imports (with ``classes=False``, a name bound only by a
+    ``class`` statement is left out). ``global`` and ``nonlocal`` declarations are not applied.
+
+    Example:
+        >>> tree = ast.parse("def f(x):\\n    y = 1\\n    class C: pass\\n    def g(z): w = 2")
+        >>> sorted(bound_names(tree.body[0])), sorted(bound_names(tree.body[0], classes=False))
+        (['C', 'g', 'x', 'y'], ['g', 'x', 'y'])
+    """
+    names = parameters(fn.args)
+    if isinstance(fn, ast.Lambda):
+        return names
+    by_class = set()
+    for n in own_nodes(fn.body):
+        if isinstance(n, ast.Name) and isinstance(n.ctx, (ast.Store, ast.Del)):
+            names.add(n.id)
+        elif isinstance(n, ast.ClassDef):
+            by_class.add(n.name)
+        elif isinstance(n, _NAMED) and n is not fn and n.name:
+            names.add(n.name)
+        elif isinstance(n, ast.MatchMapping) and n.rest:
+            names.add(n.rest)
+        elif isinstance(n, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in n.names)
+    return names | by_class if classes else names
+
+
+def comprehension_scoped(node: ast.AST, outside: Callable, inside: Callable) -> ast.AST:
+    """A comprehension (``[e for x in xs if c]``) visited by scope: its first iterable is
+    evaluated in the enclosing scope (``outside``), the rest sees the comprehension's own
+    variables; ``inside(bound)`` gives the visitor for it, ``bound`` being those variables."""
+    first = node.generators[0]
+    first.iter = outside(first.iter)
+    bound = {n.id for g in node.generators for n in ast.walk(g.target) if isinstance(n, ast.Name)}
+    visit = inside(bound)
+    for g in node.generators:
+        if g is not first:
+            g.iter = visit(g.iter)
+        g.ifs = [visit(i) for i in g.ifs]
+    for field in ("elt", "key", "value"):
+        if hasattr(node, field):
+            setattr(node, field, visit(getattr(node, field)))
+    return node
