@@ -317,9 +317,12 @@ class FunctionAnalysis:
         return self.callee(call) is ignore_derivatives
 
     def _is_structural_builtin(self, func: ast.expr) -> bool:
-        """Whether ``func`` names a builtin whose result has no tangent space (``len``, ...)."""
+        """Whether ``func`` names a builtin whose result has no tangent space (``len``, ...), or
+        one of the run-time tests of code the engine generated (``__on_arrays``, ...)."""
         if not isinstance(func, ast.Name) or func.id in self.locals:
             return False
+        if func.id in _RUNTIME_TESTS:
+            return func.id in self.info.constants
         builtin = _STRUCTURAL_BUILTINS.get(func.id)
         return builtin is not None and self.info.value_of(func.id) is builtin
 
@@ -512,6 +515,10 @@ _BUILTINS_WRITING_NOTHING = {
 
 
 # Builtins whose results (classes, sizes, identities, truth values) have no tangent space.
+# The run-time tests that generated reverse-mode code calls: truth values, which code that
+# differentiates it (nested differentiation) calls plainly.
+_RUNTIME_TESTS = frozenset({"__on_arrays", "__on_matrices", "__on_array", "__must_run"})
+
 _STRUCTURAL_BUILTINS = {
     f.__name__: f for f in (type, isinstance, issubclass, len, id, hasattr, callable)
 }
