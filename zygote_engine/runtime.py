@@ -402,7 +402,7 @@ def through_arrays(cx, result: tuple, inputs: tuple) -> tuple:
     routed = () if writes is None else tuple(_written_inputs(writes, inputs))
     if routed and inputs[0] is operator.getitem and routed[0] == (1, None):
         return y, _like(pullback, _written_read(writes, inputs[1], inputs[2], len(inputs)))
-    makes_view = type(y) is np.ndarray and y.base is not None
+    makes_view = is_view(y)
     if not routed and not makes_view:
         return result
 
@@ -739,6 +739,11 @@ def _deposited(cx, y: Any, size: int):
 # with anything else (``a + a``'s, a pullback's, the caller's seed) has more. (A view, or an
 # array of another shape or dtype, is never added into.)
 _EXCLUSIVE = 3
+
+
+def is_view(y: Any) -> bool:
+    """Whether ``y`` is a numpy array that views another's memory."""
+    return type(y) is np.ndarray and y.base is not None
 
 
 def accumulate_lazy(a: Any, b: Any) -> Any:

@@ -13,9 +13,9 @@ from fd_check import assert_gradient_matches_fd
 
 from zygote_engine import (
     MutationError,
-    UnsupportedConstructError,
     gradient,
     hessian,
+    hessian_reverse,
     jacobian,
     jvp,
     pullback,
@@ -208,14 +208,13 @@ def test_writes_with_no_single_derivative_are_located_errors_in_both_modes(f, me
 def _written_twice_differentiated(x):
     a = np.zeros(2)
     a[0] = x[0] * x[1]
-    return np.sum(a * x)
+    return np.sum(a * x)  # x0² x1: Hessian [[2 x1, 2 x0], [2 x0, 0]]
 
 
-def test_a_write_differentiated_twice_is_a_located_error():
-    line = _written_twice_differentiated.__code__.co_firstlineno + 2
-    with pytest.raises(UnsupportedConstructError, match="nested differentiation") as error:
-        hessian(_written_twice_differentiated, np.array([0.5, 1.5]))
-    assert str(error.value).startswith(f"{HERE}:{line}:")
+def test_a_write_differentiated_twice_has_the_analytic_hessian():
+    np.testing.assert_allclose(
+        hessian(_written_twice_differentiated, np.array([0.5, 1.5])), [[3.0, 1.0], [1.0, 0.0]]
+    )
 
 
 def _writes_into_what_it_was_given(v):
@@ -251,3 +250,45 @@ def test_params_written_in_place_through_a_view_made_outside():
     # read through the view only: the parameter still gets the view's part
     g = gradient(lambda: np.sum(np.sin(_FIRST_OF_W)), Params([_W]))
     np.testing.assert_allclose(g[_W], [np.cos(3.0), 0.0])
+
+
+# --- differentiated twice: forward mode over the reverse pass's record of writes --------------
+
+
+def _written_quartic(x):
+    a = np.zeros(3)
+    a[0] = x[0] * x[1]
+    a[1:] = x**2
+    a *= 2.0
+    return np.sum(a * a)  # 4 (x0² x1² + x0⁴ + x1⁴)
+
+
+def _written_quartic_hessian(x):
+    x0, x1 = x
+    return 4.0 * np.array(
+        [[2 * x1**2 + 12 * x0**2, 4 * x0 * x1], [4 * x0 * x1, 2 * x0**2 + 12 * x1**2]]
+    )
+
+
+@pytest.mark.parametrize("hessian_of", [hessian, hessian_reverse], ids=["forward", "reverse"])
+def test_the_hessian_of_code_that_writes_arrays_in_place_is_the_analytic_one(hessian_of):
+    x = np.array([1.0, 2.0])
+    np.testing.assert_allclose(hessian_of(_written_quartic, x), _written_quartic_hessian(x))
+    _, hvp = jvp(lambda x: gradient(_written_quartic, x)[0], (x,), (np.array([0.5, -1.0]),))
+    np.testing.assert_allclose(hvp, _written_quartic_hessian(x) @ [0.5, -1.0])
+
+
+def _filtered(x, w):
+    a = np.zeros(len(x))
+    a[0] = x[0]
+    for i in range(1, len(x)):
+        a[i] = a[i - 1] * w + x[i]
+    return np.sum(a * a)
+
+
+def test_the_hessian_of_a_recurrence_written_in_place_is_the_analytic_one():
+    # a = L x with L lower triangular, L[i, j] = w^(i-j): the loss is |L x|², its Hessian 2 LᵀL
+    x, w = np.array([0.3, -0.2, 0.5, 0.1]), 0.7
+    i, j = np.indices((4, 4))
+    lower = np.where(i >= j, w ** (i - j), 0.0)
+    np.testing.assert_allclose(hessian(lambda x: _filtered(x, w), x), 2 * lower.T @ lower)

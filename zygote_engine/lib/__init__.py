@@ -13,6 +13,7 @@ from zygote_engine.lib import (  # noqa: F401 - register rules
     managers,
     modes,
     module_state,
+    nested_writes,
     nesting,
     objects,
     primitives,

@@ -50,9 +50,9 @@ from zygote_engine import (
     runtime,
     store,
 )
+from zygote_engine.array_writes import base_of
 from zygote_engine.batched import Batched, stacked
 from zygote_engine.dunders import overrides_rule, runs_plainly, special_methods
-from zygote_engine.errors import UnsupportedConstructError
 from zygote_engine.forward_runtime import jcall
 from zygote_engine.lib.forward import forward_rule
 from zygote_engine.lib.store import NO, ZERO
@@ -86,6 +86,8 @@ for _decision in (
     binding.by_position,  # how a call's keywords are passed (runtime.call_keywords)
     runtime._may_carry_derivative,
     reaches_tracked,
+    base_of,  # (the identity of a written array's memory)
+    runtime.is_view,
     inspect.getattr_static,
     ProjectTo,
     frozenset.issuperset,  # the store's "all zero?" tests
@@ -119,8 +121,8 @@ def _forward_for(fx, tangents, fn: Any):
 
 def _call_rule(fx, tangents, cx, f: Any, *args: Any, **kwargs: Any):
     tf = type(f)
-    if kwargs or tf is types.MethodType:
-        return None
+    if kwargs or tf is types.MethodType or cx.written is not None:
+        return None  # (after an array write, the protocol routes arrays' cotangents itself)
     if tf in runtime.BUILTIN_BOUND and type(f.__self__) not in runtime.UNBOUND_OWNERS:
         return None
     df, dargs = tangents[2], tangents[3:]
@@ -175,16 +177,6 @@ def _vars(fx, tangents, obj: Any):
     entry = fx.entry(obj)
     fx.tangents[id(y)] = (y, entry)
     return y, ZERO
-
-
-@forward_rule(store.MutationStore.array_writes)
-def _array_writes_not_yet(fx, tangents, *args: Any):
-    # every reverse-mode array write starts here; its pullback's shadows have no tangents yet
-    raise UnsupportedConstructError(
-        f"{errors.user_location()}: writing into a numpy array in place inside nested "
-        "differentiation (a derivative of a derivative) is not supported yet: build a new array "
-        "instead (np.where, np.concatenate, a list passed to np.stack) in code differentiated twice"
-    )
 
 
 # Gathering the gradients of implicit parameters (``params._collect``) is linear in the
@@ -268,7 +260,7 @@ def _call_scalar_pullback(fx, tangents, pullback: ScalarPullback, dy: Any):
     several = isinstance(ps, tuple)  # partials give a tuple, or one value for one argument
     ps = ps if several else (ps,)
     dps = _partial_tangents(dps, len(ps), several)
-    dy, ddy = _evaluated(fx, dy, ddy)
+    dy, ddy = evaluated(fx, dy, ddy)
     cotangents, dcotangents = [], []
     for x, p, dp in zip(args, ps, dps):
         cotangents.append(ProjectTo(x)(unbroadcast(x, dy * _conjugate(p))))
@@ -300,7 +292,7 @@ def _items(d: Any) -> tuple:
     return d.backing if isinstance(d, Tangent) else tuple(d)
 
 
-def _evaluated(fx, x: Any, dx: Any) -> tuple[Any, Any]:
+def evaluated(fx, x: Any, dx: Any) -> tuple[Any, Any]:
     """``(unthunk(x), its tangent)``: a thunk's computation is differentiated like any code."""
     if isinstance(x, Thunk):
         return jcall(fx, (unthunk, x), (NO, dx))
@@ -312,16 +304,16 @@ def _evaluated(fx, x: Any, dx: Any) -> tuple[Any, Any]:
 
 @forward_rule(crc.add)
 def _add(fx, tangents, a: Any, b: Any, **kwargs: Any):
-    a, da = _evaluated(fx, a, tangents[1])
-    b, db = _evaluated(fx, b, tangents[2])
+    a, da = evaluated(fx, a, tangents[1])
+    b, db = evaluated(fx, b, tangents[2])
     return crc.add(a, b), crc.add(da, db)
 
 
 @forward_rule(runtime.accumulate)
 @forward_rule(runtime.accumulate_lazy)  # (differentiated, the sum need not stay lazy)
 def _accumulate(fx, tangents, a: Any, b: Any):
-    a, da = _evaluated(fx, a, tangents[1])
-    b, db = _evaluated(fx, b, tangents[2])
+    a, da = evaluated(fx, a, tangents[1])
+    b, db = evaluated(fx, b, tangents[2])
     return runtime.accumulate(a, b), runtime.accumulate(da, db)
 
 
@@ -349,14 +341,14 @@ def _like(fx, tangents, x: Any):
 
 @forward_rule(elementwise.fit)
 def _fit(fx, tangents, g: Any, x: Any):
-    g, dg = _evaluated(fx, g, tangents[1])
+    g, dg = evaluated(fx, g, tangents[1])
     y = elementwise.fit(g, x)
     return y, dg if _is_zero(dg) else _linear(lambda d: elementwise.fit(d, x), dg)
 
 
 @forward_rule(elementwise.fit_partial)
 def _fit_partial(fx, tangents, dy: Any, p: Any, x: Any):
-    dy, ddy = _evaluated(fx, dy, tangents[1])
+    dy, ddy = evaluated(fx, dy, tangents[1])
     dp = tangents[2]
     change = ZERO if _is_zero(ddy) else ddy * _conjugate(p)
     if not _is_zero(dp):
@@ -375,14 +367,14 @@ def _bilinear(product, a: Any, da: Any, b: Any, db: Any) -> Any:
 
 @forward_rule(array_inline.matmul_left)
 def _matmul_left(fx, tangents, dy: Any, b: Any):
-    dy, ddy = _evaluated(fx, dy, tangents[1])
+    dy, ddy = evaluated(fx, dy, tangents[1])
     product = array_inline.matmul_left
     return product(dy, b), _bilinear(product, dy, ddy, b, tangents[2])
 
 
 @forward_rule(array_inline.matmul_right)
 def _matmul_right(fx, tangents, a: Any, dy: Any):
-    dy, ddy = _evaluated(fx, dy, tangents[2])
+    dy, ddy = evaluated(fx, dy, tangents[2])
     product = array_inline.matmul_right
     return product(a, dy), _bilinear(product, a, tangents[1], dy, ddy)
 
@@ -398,14 +390,14 @@ def _filled(fx, tangents, shape: tuple, value: Any):
 
 @forward_rule(unbroadcast)
 def _unbroadcast(fx, tangents, x: Any, dx: Any):
-    dx, ddx = _evaluated(fx, dx, tangents[2])
+    dx, ddx = evaluated(fx, dx, tangents[2])
     return unbroadcast(x, dx), _linear(lambda d: unbroadcast(x, d), ddx)
 
 
 def _projection_rule(call):
     @forward_rule(call)
     def _(fx, tangents, project: Projector, dx: Any):
-        dx, ddx = _evaluated(fx, dx, tangents[2])
+        dx, ddx = evaluated(fx, dx, tangents[2])
         return project(dx), _linear(project, ddx)
 
 

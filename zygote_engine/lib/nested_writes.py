@@ -1,0 +1,142 @@
+"""Arrays written in place, differentiated twice: forward mode over reverse mode's record of writes.
+
+Reverse mode keeps the in-place writes of one differentiation in an
+:class:`~zygote_engine.array_writes.ArrayWrites`: shadows that collect the cotangents of written
+arrays' elements, and the values each write overwrote, which the backward pass puts back. When
+forward mode differentiates that reverse pass (a Hessian-vector product, ``hessian`` of code
+with ``a[i] = v``), the cotangents have tangents too. Every operation of the record is linear in
+the cotangents it holds, so their tangents are kept in a *dual* record, beside the record in its
+entry of the tangent table, which each operation updates with the tangents as it updates the
+record with the cotangents. A write that the backward pass undoes puts back the elements'
+values, and their tangents in forward mode's own record of the array
+(:class:`~zygote_engine.array_writes.ForwardWrites`); the end of the backward pass writes both
+again.
+
+A batch of tangents (``hessian`` carries every direction at once) is not kept in a shadow: the
+rules raise :class:`~zygote_engine.batched.BatchingError`, and the directions go one by one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from zygote_engine.array_writes import ArrayWrites, assign, spread
+from zygote_engine.batched import Batched, BatchingError
+from zygote_engine.lib.forward import forward_rule
+from zygote_engine.lib.nesting import evaluated
+from zygote_engine.lib.store import NO, ZERO
+from zygote_engine.store import MutationStore
+
+
+def _dual(fx, writes: ArrayWrites) -> ArrayWrites:
+    """The record of the tangents of ``writes``'s cotangents."""
+    entry = fx.entry(writes)
+    dual = entry.get("dual")
+    if dual is None:
+        dual = entry["dual"] = ArrayWrites()
+        entry["redo"] = []  # (array, index, tangent of what the undone write wrote)
+    return dual
+
+
+def _one(fx, x: Any, dx: Any) -> tuple[Any, Any]:
+    """``(x, dx)`` evaluated (a thunk's computation differentiated), one tangent, not a batch."""
+    x, dx = evaluated(fx, x, dx)
+    if type(dx) is Batched:
+        raise BatchingError("an array written in place holds one tangent, not a batch")
+    return x, dx
+
+
+@forward_rule(MutationStore.array_writes)
+def _array_writes(fx, tangents, cx: MutationStore):
+    writes = cx.array_writes()
+    _dual(fx, writes)
+    return writes, ZERO
+
+
+@forward_rule(ArrayWrites.register)
+def _register(fx, tangents, writes: ArrayWrites, base: np.ndarray):
+    _dual(fx, writes).register(base)  # (the dual routes what the record routes)
+    return writes.register(base), NO
+
+
+@forward_rule(ArrayWrites.holds)
+def _holds(fx, tangents, writes: ArrayWrites, a: np.ndarray):
+    return writes.holds(a), NO
+
+
+@forward_rule(ArrayWrites.region)
+def _region(fx, tangents, writes: ArrayWrites, w: np.ndarray, create: bool = True):
+    region = writes.region(w, create)
+    if region is None:
+        return None, NO
+    dregion = _dual(fx, writes).region(w, create)
+    return region, ZERO if dregion is None else dregion
+
+
+@forward_rule(ArrayWrites.deposit)
+def _deposit(fx, tangents, writes: ArrayWrites, a: np.ndarray, da: Any):
+    da, dda = _one(fx, da, tangents[3])
+    writes.deposit(a, da)
+    _dual(fx, writes).deposit(a, dda)
+    return None, NO
+
+
+@forward_rule(ArrayWrites.deposit_at)
+def _deposit_at(fx, tangents, writes: ArrayWrites, a: np.ndarray, index: Any, dy: Any):
+    dy, ddy = _one(fx, dy, tangents[4])
+    writes.deposit_at(a, index, dy)
+    _dual(fx, writes).deposit_at(a, index, ddy)
+    return None, NO
+
+
+@forward_rule(ArrayWrites.take)
+def _take(fx, tangents, writes: ArrayWrites, w: np.ndarray, index: Any):
+    return writes.take(w, index), _dual(fx, writes).take(w, index)
+
+
+@forward_rule(ArrayWrites.hand_over)
+def _hand_over(fx, tangents, writes: ArrayWrites, base: np.ndarray, w: np.ndarray):
+    return writes.hand_over(base, w), _dual(fx, writes).hand_over(base, w)
+
+
+@forward_rule(ArrayWrites.claim)
+def _claim(fx, tangents, writes: ArrayWrites, a: Any, da: Any):
+    da, dda = _one(fx, da, tangents[3])
+    return writes.claim(a, da), _dual(fx, writes).claim(a, dda)
+
+
+@forward_rule(ArrayWrites.route)
+def _route(fx, tangents, writes: ArrayWrites, y: Any, dy: Any):
+    dy, ddy = _one(fx, dy, tangents[3])
+    return writes.route(y, dy), _dual(fx, writes).route(y, ddy)
+
+
+@forward_rule(ArrayWrites.restore)
+def _restore(fx, tangents, writes: ArrayWrites, w: np.ndarray, index: Any, old: Any):
+    _, dold = _one(fx, old, tangents[4])
+    region = fx.array_writes().register(w, tangents[2])  # the tangents of w's elements
+    _dual(fx, writes)
+    fx.entry(writes)["redo"].append((w, index, np.array(region[index], copy=True)))
+    assign(region, index, dold)
+    writes.restore(w, index, old)
+    return None, NO
+
+
+@forward_rule(ArrayWrites.finish)
+def _finish(fx, tangents, writes: ArrayWrites):
+    dual = _dual(fx, writes)
+    redo = fx.entry(writes)["redo"]
+    writes.finish()
+    for w, index, new in reversed(redo):
+        assign(fx.array_writes().register(w, ZERO), index, new)
+    redo.clear()
+    dual.finish()
+    return None, NO
+
+
+@forward_rule(spread)
+def _spread(fx, tangents, view: np.ndarray, dview: Any):
+    dview, ddview = _one(fx, dview, tangents[2])
+    return spread(view, dview), spread(view, ddview)
