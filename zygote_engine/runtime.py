@@ -354,7 +354,10 @@ def _ufunc_out(cx, ufunc: np.ufunc, args: tuple, kwargs: dict):
         zero = isinstance(dy, AbstractZero)
         tangents = (_NO,) * (n + len(kwargs)) if zero else pullback(dy)
         dout = Tangent(tuple, dw_before) if given_as_tuple else dw_before
-        by_name = dict(zip(kwargs, tangents[n:]), out=dout)
+        by_name, i = {"out": dout}, n
+        for k in kwargs:  # (a plain loop: forward mode differentiates it again, when nested)
+            by_name[k] = tangents[i]
+            i += 1
         return (*tangents[:n], *(by_name[k] for k in keys))
 
     return w, Writes(ufunc_out_pullback)

@@ -13,7 +13,9 @@ values, and their tangents in forward mode's own record of the array
 again.
 
 A batch of tangents (``hessian`` carries every direction at once) is not kept in a shadow: the
-rules raise :class:`~zygote_engine.batched.BatchingError`, and the directions go one by one.
+rules raise :class:`~zygote_engine.batched.BatchingError`, and the directions go one by one. A
+write through a view, differentiated twice, is a located ``MutationError``: forward mode does not
+know the tangent of the array viewed where the reverse pass made the view.
 """
 
 from __future__ import annotations
