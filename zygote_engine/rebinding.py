@@ -10,7 +10,7 @@ Example:
     >>> expr = ast.parse("(n := len(a)) > 10", mode="eval").body.left
     >>> write = ast.parse("write('n', t1)", mode="eval").body
     >>> print(ast.unparse(assigned_through(expr, "t1", write)))
-    (t1 := len(a), write('n', t1))[0]
+    ((t1 := len(a)), write('n', t1))[0]
 """
 
 from __future__ import annotations
