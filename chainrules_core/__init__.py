@@ -18,6 +18,7 @@ from chainrules_core.config import (
 from chainrules_core.projection import ProjectionError, ProjectTo
 from chainrules_core.rule_helpers import (
     ignore_derivatives,
+    linear_pullback,
     non_differentiable,
     opt_out,
     scalar_cotangents,
@@ -57,6 +58,7 @@ __all__ = [
     "frule",
     "frule_via_ad",
     "ignore_derivatives",
+    "linear_pullback",
     "non_differentiable",
     "opt_out",
     "rrule",

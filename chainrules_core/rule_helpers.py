@@ -283,6 +283,35 @@ def opt_out(f: Callable, *types: type) -> None:
     frule.add(f, types, _opted_out)
 
 
+# The code of the pullbacks declared with linear_pullback (see there).
+LINEAR_PULLBACKS: set[types.CodeType] = set()
+
+
+def linear_pullback(pullback: Callable) -> Callable:
+    """Declare that ``pullback`` (a rule's inner function) is linear in its cotangent and reads
+    nothing else that a derivative could change: only shapes, dtypes and indices of the primal
+    values (``x[index]``'s pullback, a reshape's, a transpose's).
+
+    An engine that differentiates a backward pass again (forward mode over reverse mode, for a
+    Hessian-vector product) may then take the tangent of ``pullback(dy)`` as ``pullback(ddy)``
+    instead of differentiating its code. Returns ``pullback``, so it is a decorator.
+
+    Example:
+        >>> from chainrules_core import linear_pullback
+        >>> from chainrules_core.rule_helpers import LINEAR_PULLBACKS
+        >>> def rrule_of_double(x):
+        ...     @linear_pullback
+        ...     def double_pullback(dy):
+        ...         return 2.0 * dy
+        ...     return 2.0 * x, double_pullback
+        >>> _, back = rrule_of_double(1.5)
+        >>> back.__code__ in LINEAR_PULLBACKS, back(3.0)
+        (True, 6.0)
+    """
+    LINEAR_PULLBACKS.add(pullback.__code__)
+    return pullback
+
+
 def ignore_derivatives(fn_or_value: Any) -> Any:
     """Stop gradients: run a zero-argument function (or take a value) with no derivative through it.
 

@@ -28,6 +28,7 @@ import numpy as np
 import chainrules
 import chainrules_core
 from chainrules_core import AbstractZero, NoTangent, Tangent, ZeroTangent, frule, unthunk
+from chainrules_core.rule_helpers import LINEAR_PULLBACKS
 from chainrules_core.rules import resolve_receiver
 from zygote_engine import cache
 from zygote_engine import primitives as zy
@@ -168,9 +169,30 @@ def jcall(fx, primals: tuple, tangents: tuple, kwargs: dict | None = None, dkwar
                 _note_view(fx, y, call_args, call_tangents)
             return result
     elif type(f) is types.FunctionType:  # the commonest call, written out: one frame less
+        if f.__code__ in LINEAR_PULLBACKS and not kwargs:
+            return _linear_pullback(f, args, tangents)
         dparams = _binder(f, len(args), tuple(kwargs))(tangents[1:], dkwargs or {})
         return cache.jvp_for(f)(fx, tangents[0], dparams, *args, **kwargs)
     return _differentiate_code(fx, f, args, kwargs, tangents, dkwargs)
+
+
+def _linear_pullback(pullback: types.FunctionType, args: tuple, tangents: tuple):
+    """A pullback declared linear (``chainrules_core.linear_pullback``), differentiated again:
+    its result's tangent is the pullback of the cotangent's tangent, column by column for a
+    batch; none for a zero. (Thunks are evaluated: a thunk's tangent is the thunk's code
+    differentiated, which this does not do.)"""
+    (dy,), (ddy,) = args, tangents[1:]
+
+    def run(d):
+        return tuple(unthunk(g) for g in pullback(d))
+
+    y = run(unthunk(dy))
+    ddy = unthunk(ddy)
+    if isinstance(ddy, AbstractZero):
+        return y, _ZERO
+    if type(ddy) is Batched:
+        return y, stacked([run(ddy.values[i]) for i in range(len(ddy.values))])
+    return y, run(ddy)
 
 
 def _keywords_with_tangents(kwargs: dict, dkwargs: dict) -> list[str]:

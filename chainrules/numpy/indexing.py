@@ -48,6 +48,7 @@ from chainrules_core import (
     ProjectTo,
     ZeroTangent,
     frule,
+    linear_pullback,
     non_differentiable,
     rrule,
     unbroadcast,
@@ -63,6 +64,7 @@ from chainrules_core.arrays import ARRAY_TYPES, DuckArray
 def _(x, index):
     project_x = ProjectTo(x)
 
+    @linear_pullback  # (it reads x's shape and dtype only)
     def getitem_pullback(dy):
         dy = unthunk(dy)
         if not isinstance(dy, np.ndarray) and not np.isscalar(dy):

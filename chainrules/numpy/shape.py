@@ -55,6 +55,7 @@ from chainrules_core import (
     Tangent,
     ZeroTangent,
     frule,
+    linear_pullback,
     rrule,
     unbroadcast,
     unthunk,
@@ -256,11 +257,13 @@ def linear_rules(f: Callable, adjoint: Callable, position: int = 0) -> Callable:
     def _(*args, **kwargs):
         project_x = ProjectTo(args[position])
 
-        def linear_pullback(dy):
+        # (the transpose of a linear map does not depend on the point: only shapes are read)
+        @linear_pullback
+        def linear_map_pullback(dy):
             dx = project_x(adjoint(dy, *args, **kwargs))
             return NoTangent(), *_replaced(no_tangents(args), position, dx)
 
-        return f(*args, **kwargs), linear_pullback
+        return f(*args, **kwargs), linear_map_pullback
 
     @frule.register(f)
     def _(tangents, *args, **kwargs):
@@ -490,6 +493,7 @@ def _joining_rules(f: Callable, layout: Callable) -> None:
         shapes = [np.shape(x) for x in arrays]
         project_arrays = ProjectTo(arrays)
 
+        @linear_pullback
         def joining_pullback(dy):
             pieces = split_along(dy, sizes, axis)
             dxs = [np.reshape(piece, shape) for piece, shape in zip(pieces, shapes, strict=True)]

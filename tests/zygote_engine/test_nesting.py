@@ -14,7 +14,7 @@ import math
 import numpy as np
 import pytest
 
-from chainrules_core import ignore_derivatives
+from chainrules_core import NoTangent, ignore_derivatives, linear_pullback, rrule
 from zygote_engine import (
     Params,
     UnsupportedConstructError,
@@ -298,3 +298,38 @@ def test_diaghessian_of_one_argument_inside_gradient_and_jvp():
     np.testing.assert_allclose(gradient(lambda z: np.sum(diaghessian(quartic, z)[0]), x)[0], 24 * x)
     _, dd = jvp(lambda z: diaghessian(quartic, z)[0], (x,), (np.ones(2),))
     np.testing.assert_allclose(dd, 24 * x)
+
+
+# --- a pullback declared linear is not differentiated again --------------------------------------
+
+
+# ``v[::-1]`` by code that has no source to transform (made by eval) and no rule
+_reversed_in_c = eval("lambda v: v[::-1].copy()")
+
+
+def _flipped(x):
+    return x[::-1] * 1.0
+
+
+@rrule.register(_flipped)
+def _flipped_rrule(x):
+    @linear_pullback  # linear in dy, reads nothing of x
+    def flipped_pullback(dy):
+        return NoTangent(), _reversed_in_c(np.asarray(dy))
+
+    return _flipped(x), flipped_pullback
+
+
+def test_a_linear_pullback_is_applied_to_the_tangent_not_differentiated():
+    # f(x) = sum(flip(x) * w * x): its Hessian is (P W + W P) with P the reversal, W = diag(w)
+    w = np.array([1.0, 2.0, 3.0])
+
+    def f(x):
+        return np.sum(_flipped(x) * w * x)
+
+    x = np.array([0.5, -1.0, 2.0])
+    flip = np.eye(3)[::-1]
+    expected = flip @ np.diag(w) + np.diag(w) @ flip
+    np.testing.assert_allclose(hessian(f, x), expected)
+    _, hvp = jvp(lambda x: gradient(f, x)[0], (x,), (np.ones(3),))
+    np.testing.assert_allclose(hvp, expected @ np.ones(3))
