@@ -365,15 +365,16 @@ def _ufunc_out(cx, ufunc: np.ufunc, args: tuple, kwargs: dict):
 
 def _call_bound(cx, f: Any, args: tuple, kwargs: dict):
     receiver = f.__self__
-    if (
-        type(receiver) in _WRITERS
-        or (type(receiver) is np.ufunc and f.__name__ == "at")
-        or isinstance(receiver, _WRITER_BASES)
-    ):
-        # methods that may write into their receiver (list.append, ndarray.fill, np.add.at, an
-        # exception's __init__): look up the unbound rule ourselves so that a MustRun pullback
-        # stays one
-        unbound, _, _ = resolve_receiver(f, args)
+    # Methods that may write into their receiver (list.append, ndarray.fill, np.add.at, an
+    # exception's __init__): the unbound rule is looked up here so that a MustRun pullback stays
+    # one. A subclass's method may be its base class's reached through super().
+    if type(receiver) in _WRITERS or (type(receiver) is np.ufunc and f.__name__ == "at"):
+        unbound = getattr(type(receiver), f.__name__)
+    elif isinstance(receiver, _WRITER_BASES):
+        unbound = resolve_receiver(f, args)[0]
+    else:
+        unbound = None
+    if unbound is not None:
         result = rrule(cx, unbound, receiver, *args, **kwargs)
         if result is not None:
             if cx.written is not None:

@@ -32,14 +32,17 @@ from zygote_engine.lib.store import NO, ZERO
 from zygote_engine.store import MutationStore
 
 
-def _dual(fx, writes: ArrayWrites) -> ArrayWrites:
-    """The record of the tangents of ``writes``'s cotangents."""
+def _entry(fx, writes: ArrayWrites) -> dict:
+    """``writes``'s entry in the tangent table: ``"dual"``, the record of the tangents of its
+    cotangents, and ``"redo"``, ``(array, index, tangent of what the undone write wrote)``."""
     entry = fx.entry(writes)
-    dual = entry.get("dual")
-    if dual is None:
-        dual = entry["dual"] = ArrayWrites()
-        entry["redo"] = []  # (array, index, tangent of what the undone write wrote)
-    return dual
+    if "dual" not in entry:
+        entry["dual"], entry["redo"] = ArrayWrites(), []
+    return entry
+
+
+def _dual(fx, writes: ArrayWrites) -> ArrayWrites:
+    return _entry(fx, writes)["dual"]
 
 
 def _one(fx, x: Any, dx: Any) -> tuple[Any, Any]:
@@ -119,8 +122,7 @@ def _route(fx, tangents, writes: ArrayWrites, y: Any, dy: Any):
 def _restore(fx, tangents, writes: ArrayWrites, w: np.ndarray, index: Any, old: Any):
     _, dold = _one(fx, old, tangents[4])
     region = fx.array_writes().register(w, tangents[2])  # the tangents of w's elements
-    _dual(fx, writes)
-    fx.entry(writes)["redo"].append((w, index, np.array(region[index], copy=True)))
+    _entry(fx, writes)["redo"].append((w, index, np.array(region[index], copy=True)))
     assign(region, index, dold)
     writes.restore(w, index, old)
     return None, NO
@@ -128,13 +130,12 @@ def _restore(fx, tangents, writes: ArrayWrites, w: np.ndarray, index: Any, old: 
 
 @forward_rule(ArrayWrites.finish)
 def _finish(fx, tangents, writes: ArrayWrites):
-    dual = _dual(fx, writes)
-    redo = fx.entry(writes)["redo"]
+    entry = _entry(fx, writes)
     writes.finish()
-    for w, index, new in reversed(redo):
+    for w, index, new in reversed(entry["redo"]):
         assign(fx.array_writes().register(w, ZERO), index, new)
-    redo.clear()
-    dual.finish()
+    entry["redo"].clear()
+    entry["dual"].finish()
     return None, NO
 
 
