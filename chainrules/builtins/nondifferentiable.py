@@ -1,4 +1,5 @@
-"""Builtins with no derivative: sizes, types, identity, text, truth, printing and logging.
+"""Builtins with no derivative: sizes, types, identity, text (``str`` and its methods), truth,
+printing and logging.
 
 Every tangent of these calls is ``NoTangent()``: gradients stop there, without an error.
 (``round``, ``int`` and three-argument ``pow`` are in :mod:`chainrules.builtins.arithmetic`.)
@@ -54,5 +55,8 @@ _LOGGING = (
     warnings.warn,
 )
 
-for _f in _BUILTINS + _LOGGING:
+# Text in, text (or a count, a position, a truth value) out: every public method of str.
+_TEXT = tuple(getattr(str, name) for name in dir(str) if not name.startswith("_"))
+
+for _f in _BUILTINS + _LOGGING + _TEXT:
     non_differentiable(_f)

@@ -185,10 +185,11 @@ _LETTERS = string.ascii_uppercase + string.ascii_lowercase
 class _Contraction:
     """An einsum with every index explicit: ``inputs[k]`` are operand ``k``'s indices, ``output`` the result's.
 
-    ``spare`` are letters used nowhere, for the extra indices the cotangents need.
+    ``spare`` are letters used nowhere, for the extra indices the cotangents need (a string, not
+    a list: nested differentiation runs the pullbacks as code, and text carries no tangent).
     """
 
-    def __init__(self, inputs: list[str], output: str, operands: list, spare: list[str]):
+    def __init__(self, inputs: list[str], output: str, operands: list, spare: str):
         self.inputs, self.output, self.operands, self.spare = inputs, output, operands, spare
         self.sizes: dict[str, int] = {}
         for indices, x in zip(inputs, operands):
@@ -254,12 +255,12 @@ def _explicit(subscripts: str, operands: list) -> _Contraction:
             f"einsum subscripts {subscripts!r} name {len(inputs)} operands, "
             f"{len(operands)} were given"
         )
-    spare = [c for c in _LETTERS if c not in subscripts]
+    spare = "".join(c for c in _LETTERS if c not in subscripts)
     ellipsis_ndims = [np.ndim(x) - len(s) + 3 for s, x in zip(inputs, operands) if "..." in s]
     n_ellipsis = max(ellipsis_ndims, default=0)
     if n_ellipsis > len(spare):
         raise ValueError("einsum: too many dimensions under '...' to name them all")
-    ellipsis, spare = "".join(spare[:n_ellipsis]), spare[n_ellipsis:]
+    ellipsis, spare = spare[:n_ellipsis], spare[n_ellipsis:]
     # Like broadcasting, an operand with fewer dimensions under '...' takes the trailing ones.
     inputs = [
         s.replace("...", ellipsis[n_ellipsis - (np.ndim(x) - len(s) + 3) :]) if "..." in s else s

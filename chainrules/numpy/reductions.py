@@ -465,12 +465,10 @@ _register_spread(np.nanvar, lambda y: 1, _nan_variance_gradient)
 def _std_chain(y: Any) -> Any:
     """``d std / d var = 1 / (2 std)``; where ``std`` is 0 (constant data) the derivative does
     not exist and the conventional subgradient 0 is used (never ``inf * 0 = nan``)."""
-    if is_duck_array(y):  # out= and where= are numpy's; the same, lazily
-        return np.where(y != 0, 1.0 / (2.0 * np.where(y != 0, y, 1.0)), 0.0)
-    y = np.asarray(y)
-    return np.divide(
-        1.0, 2.0 * y, out=np.zeros(y.shape, dtype=np.result_type(y, 1.0)), where=y != 0
-    )
+    # (np.where rather than divide's where=: duck arrays have it, and nested differentiation
+    # runs this as code, whose calls its rules cover)
+    nonzero = y != 0
+    return np.where(nonzero, 1.0 / (2.0 * np.where(nonzero, y, 1.0)), 0.0)
 
 
 _register_spread(np.std, _std_chain, _variance_gradient)

@@ -205,6 +205,124 @@ def test_hessian_vector_product_by_jvp_of_gradient():
     np.testing.assert_allclose(hv, rosenbrock_hessian(x) @ v, rtol=1e-12)
 
 
+def test_hessian_vector_product_of_several_arguments_and_of_what_the_function_captures():
+    # g = gradient in (a, s) of sum(w a^2) s^2, with w captured and varied along with a:
+    # g_a = 2 w a s^2, g_s = 2 s sum(w a^2)
+    a0, s0 = np.array([0.5, -1.0, 2.0]), 1.5
+    va, vw, vs = np.array([1.0, 0.5, -1.0]), np.array([0.2, -0.3, 0.1]), 0.7
+
+    def grads(a, w, s):
+        return gradient(lambda a, s: np.sum(w * a**2) * s**2, a, s)
+
+    w0 = np.array([1.0, 2.0, 3.0])
+    (g_a, g_s), (dg_a, dg_s) = jvp(grads, (a0, w0, s0), (va, vw, vs))
+    np.testing.assert_allclose(g_a, 2 * w0 * a0 * s0**2)
+    assert math.isclose(g_s, 2 * s0 * np.sum(w0 * a0**2))
+    np.testing.assert_allclose(
+        dg_a, 2 * vw * a0 * s0**2 + 2 * w0 * va * s0**2 + 4 * w0 * a0 * s0 * vs
+    )
+    expected_s = 2 * vs * np.sum(w0 * a0**2) + 2 * s0 * np.sum(vw * a0**2 + 2 * w0 * a0 * va)
+    assert math.isclose(dg_s, expected_s)
+
+
+def test_hessian_vector_product_with_an_argument_that_does_not_reach_the_loss():
+    a0, v = np.array([0.5, -1.0]), np.array([1.0, 2.0])
+    (g_a, g_b), (dg_a, dg_b) = jvp(
+        lambda a: gradient(lambda a, b: np.sum(a**3), a, 4.0), (a0,), (v,)
+    )
+    np.testing.assert_allclose(g_a, 3 * a0**2)
+    np.testing.assert_allclose(dg_a, 6 * a0 * v)
+    assert g_b is None
+    assert dg_b is None  # (None has no tangent either)
+
+
+def test_hessian_vector_product_of_a_number_whose_gradient_is_a_numpy_scalar():
+    # d/ds (s sum(w))^2 = 2 s sum(w)^2 (np.sum gives a numpy scalar, the gradient a float)
+    w = np.array([1.0, 2.0, -0.5])
+    y, dy = jvp(lambda s: gradient(lambda s: np.sum(s * w) ** 2, s)[0], (2.0,), (1.0,))
+    assert type(y) is float
+    assert math.isclose(y, 2 * 2.0 * np.sum(w) ** 2)
+    assert math.isclose(dy, 2 * np.sum(w) ** 2)
+
+
+# --- rules' own code differentiated again: methods, contractions, reductions --------------------
+
+_X4 = np.array([0.3, -0.7, 1.1, 0.5])
+_A4 = np.arange(16.0).reshape(4, 4) / 10
+
+
+def _cube_of_reshape(a):
+    return np.sum(a.reshape(2, 2) ** 3)
+
+
+def _cube_of_copy(a):
+    return np.sum(a.copy() ** 3)
+
+
+def _cube_of_cast(a):
+    return np.sum(a.astype(np.float64) ** 3)
+
+
+def _cube_of_clipped(a):
+    return np.sum(a.clip(-5.0, 5.0) ** 3)
+
+
+def _quadratic_by_dot_method(a):
+    return a.dot(_A4 @ a)
+
+
+def _quadratic_by_dot(a):
+    return np.dot(a, _A4 @ a)
+
+
+def _quadratic_by_einsum(a):
+    return np.einsum("i,ij,j->", a, _A4, a)
+
+
+def _quadratic_by_tensordot(a):
+    return np.tensordot(a, _A4 @ a, 1)
+
+
+_CUBE_HESSIAN = np.diag(6 * _X4)
+_QUADRATIC_HESSIAN = _A4 + _A4.T
+
+
+@pytest.mark.parametrize(
+    ("f", "expected"),
+    [
+        # bound methods: their receiver's tangent was lost (a silently zero second derivative)
+        (_cube_of_reshape, _CUBE_HESSIAN),
+        (_cube_of_copy, _CUBE_HESSIAN),
+        (_cube_of_cast, _CUBE_HESSIAN),
+        # rules whose pullbacks build einsum subscripts from lists of letters, or check options
+        (_cube_of_clipped, _CUBE_HESSIAN),
+        (_quadratic_by_dot_method, _QUADRATIC_HESSIAN),
+        (_quadratic_by_dot, _QUADRATIC_HESSIAN),
+        (_quadratic_by_einsum, _QUADRATIC_HESSIAN),
+        (_quadratic_by_tensordot, _QUADRATIC_HESSIAN),
+    ],
+    ids=lambda case: getattr(case, "__name__", ""),
+)
+def test_hessians_through_methods_and_contractions(f, expected):
+    v = np.array([1.0, -2.0, 0.5, 3.0])
+    np.testing.assert_allclose(hessian(f, _X4), expected, atol=1e-12)
+    np.testing.assert_allclose(hessian_reverse(f, _X4), expected, atol=1e-12)
+    _, hv = jvp(lambda x: gradient(f, x)[0], (_X4,), (v,))
+    np.testing.assert_allclose(hv, expected @ v, atol=1e-12)
+
+
+def test_hessian_of_a_standard_deviation():
+    # s = sqrt(var), var = mean((x - m)^2): H = H_var / (2 s) - g_var g_var^T / (4 s^3), with
+    # g_var = 2 (x - m) / n and H_var = 2 (I - 1 1^T / n) / n
+    x, n = _X4, _X4.size
+    s, centred = np.std(x), x - np.mean(x)
+    g_var = 2 * centred / n
+    h_var = 2 * (np.eye(n) - np.ones((n, n)) / n) / n
+    expected = h_var / (2 * s) - np.outer(g_var, g_var) / (4 * s**3)
+    np.testing.assert_allclose(hessian(lambda a: a.std(), x), expected, atol=1e-12)
+    np.testing.assert_allclose(hessian_reverse(lambda a: np.std(a), x), expected, atol=1e-12)
+
+
 # --- custom gradients and control inside nested differentiation ----------------------------------
 
 

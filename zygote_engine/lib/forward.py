@@ -111,6 +111,8 @@ def _getattr(fx, tangents, obj: Any, name: str, *default: Any):
     dobj = tangents[1]
     if isinstance(y, _METHODS) and y.__self__ is obj:
         return y, dobj
+    if name == "__self__" and isinstance(obj, _METHODS):  # and back: the receiver's is the method's
+        return y, dobj
     if isinstance(dobj, Tangent):  # an immutable object (a NamedTuple, a functools.partial)
         dy = getattr(dobj, name)
         if reaches_tracked(y):  # a list or dict it holds (a partial's keywords): into the table

@@ -14,8 +14,9 @@ again.
 
 A batch of tangents (``hessian`` carries every direction at once) is not kept in a shadow: the
 rules raise :class:`~zygote_engine.batched.BatchingError`, and the directions go one by one. A
-write through a view, differentiated twice, is a located ``MutationError``: forward mode does not
-know the tangent of the array viewed where the reverse pass made the view.
+write through a view, differentiated twice, is a located ``MutationError`` (raised where the
+backward pass undoes it): the dual record does not yet follow the tangents of a view's elements
+to its base, and gave a wrong second derivative.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from zygote_engine.array_writes import ArrayWrites, assign, spread
+from zygote_engine.array_writes import ArrayWrites, assign, base_of, spread
 from zygote_engine.batched import Batched, BatchingError
+from zygote_engine.errors import MutationError, user_location
 from zygote_engine.lib.forward import forward_rule
 from zygote_engine.lib.nesting import evaluated
 from zygote_engine.lib.store import NO, ZERO
@@ -120,6 +122,13 @@ def _route(fx, tangents, writes: ArrayWrites, y: Any, dy: Any):
 
 @forward_rule(ArrayWrites.restore)
 def _restore(fx, tangents, writes: ArrayWrites, w: np.ndarray, index: Any, old: Any):
+    if base_of(w) is not w:
+        # the dual record does not follow the tangents of a view's elements to its base's
+        raise MutationError(
+            f"{user_location()}: an array written through a view (a slice, a row) cannot be "
+            "differentiated twice yet: write to the array itself (a[1:3][0] = v as a[1] = v), "
+            "or take this derivative once"
+        )
     _, dold = _one(fx, old, tangents[4])
     region = fx.array_writes().register(w, tangents[2])  # the tangents of w's elements
     _entry(fx, writes)["redo"].append((w, index, np.array(region[index], copy=True)))
