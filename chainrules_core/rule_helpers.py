@@ -76,6 +76,16 @@ def _times_partial(dy: Any, p: Any) -> Any:
     return dy * _conj(p)
 
 
+def _times_tangent(p: Any, dx: Any) -> Any:
+    """``p * dx``, a partial times a tangent; a constant partial of 1 or -1 costs no product."""
+    if type(p) is int or type(p) is float:
+        if p == 1:
+            return dx
+        if p == -1:
+            return -dx
+    return p * dx
+
+
 def _as_tuple(partials: Any) -> tuple:
     return partials if isinstance(partials, tuple) else (partials,)
 
@@ -204,13 +214,22 @@ def scalar_rule(f: Callable, partials: Callable, *types: type) -> Callable:
         return y, ScalarPullback(f, partials, args, y)
 
     def scalar_frule(tangents, *args, **kwargs):
-        _check_plain_call(f, args, kwargs, inputs)
+        if kwargs or (inputs is not None and len(args) != inputs):
+            _check_plain_call(f, args, kwargs, inputs)
         y = f(*args)
-        dy = ZeroTangent()
-        for dx, p in zip(tangents[1:], _partials_for(f, partials, args, y)):
-            dy = dy + p * dx
-        if isinstance(dy, AbstractZero):
-            return y, dy
+        ps = _partials_for(f, partials, args, y)
+        dy = None
+        for dx, p in zip(tangents[1:], ps):
+            if not isinstance(dx, AbstractZero):
+                term = _times_tangent(p, dx)
+                dy = term if dy is None else dy + term
+        if dy is None:
+            return y, ZeroTangent()
+        ty = type(y)
+        if type(dy) is ty and (
+            ty is float or (ty is np.ndarray and dy.shape == y.shape and dy.dtype is y.dtype)
+        ):
+            return y, dy  # nothing to broadcast or project
         if np.shape(dy) != np.shape(y):
             dy = np.broadcast_to(dy, np.shape(y)).copy()
         return y, ProjectTo(y)(dy)

@@ -514,13 +514,15 @@ _BUILTINS_WRITING_NOTHING = {
 }
 
 
-# Builtins whose results (classes, sizes, identities, truth values) have no tangent space.
-# The run-time tests that generated reverse-mode code calls: truth values, which code that
-# differentiates it (nested differentiation) calls plainly.
-_RUNTIME_TESTS = frozenset({"__on_arrays", "__on_matrices", "__on_array", "__must_run"})
+# Builtins whose results (classes, sizes, identities, truth values, index ranges) have no
+# tangent space.
+# The run-time tests that generated reverse-mode code calls, and what it keeps of an operand for
+# ``__fit`` (an array's shape; a number, whose tangent ``__fit`` never reads): truth values and
+# shapes, which code that differentiates it (nested differentiation) calls plainly.
+_RUNTIME_TESTS = frozenset({"__on_arrays", "__on_matrices", "__on_array", "__must_run", "__like"})
 
 _STRUCTURAL_BUILTINS = {
-    f.__name__: f for f in (type, isinstance, issubclass, len, id, hasattr, callable)
+    f.__name__: f for f in (type, isinstance, issubclass, len, id, hasattr, callable, slice)
 }
 
 

@@ -106,40 +106,54 @@ def tangents_pullback(
     # differentiated code may mutate its arguments: gradients refer to what they held at the call
     held = [None if type(a) in _LEAVES or not _structured(a) else contents_of(a) for a in args]
     with room_to_recurse():
-        y, pb = call(cx, f, *args) if closure else call_masked(cx, _CLOSURE, f, *args)
+        y, pb = call(cx, f, *args) if closure else call_masked(cx, ARGUMENTS_ONLY, f, *args)
     returns_container = is_tracked(y)
 
     def back_all(dy: Any) -> tuple:
-        cx.store = {}  # the store is backward-pass state: each pass starts empty
-        writes = cx.written  # arrays written in place (see zygote_engine.array_writes)
-        if writes is not None:
-            dy = writes.route(y, dy)
-        if returns_container:  # a returned list or dict: its cotangent lives in the store
-            cx.deposit(y, dy)
-            dy = _ZERO
-        if type(dy) in ZERO_TYPES and not must_run(pb) and writes is None:
-            return _NO, (None,) * len(args)
-        try:
-            with room_to_recurse():
-                tangents = pb(dy)
-            grads = []
-            for a, t, h in zip(args, tangents[1:], held):
-                if writes is not None and type(a) is np.ndarray:
-                    t = writes.claim(a, t)
-                if type(a) is not float or type(t) is not float:
-                    t = public_gradient(a, t if h is None else cx.resolve(a, t, h), h)
-                grads.append(t)
-        finally:
-            if writes is not None:  # the arrays end as the forward pass left them
-                writes.finish()
-        return tangents[0], tuple(grads)
+        return pulled_back(cx, args, held, y, pb, returns_container, dy)
 
     return y, back_all
 
 
+def pulled_back(
+    cx: ZygoteRuleConfig,
+    args: tuple,
+    held: list,
+    y: Any,
+    pb: Callable,
+    returns_container: bool,
+    dy: Any,
+) -> tuple:
+    """``(df, grads)`` of :func:`tangents_pullback`'s ``back_all``: the pullback ``pb`` of the call
+    ``y = f(*args)`` run from ``dy`` in ``cx``, the gradients in their user-facing forms."""
+    cx.store = {}  # the store is backward-pass state: each pass starts empty
+    writes = cx.written  # arrays written in place (see zygote_engine.array_writes)
+    if writes is not None:
+        dy = writes.route(y, dy)
+    if returns_container:  # a returned list or dict: its cotangent lives in the store
+        cx.deposit(y, dy)
+        dy = _ZERO
+    if type(dy) in ZERO_TYPES and not must_run(pb) and writes is None:
+        return _NO, (None,) * len(args)
+    try:
+        with room_to_recurse():
+            tangents = pb(dy)
+        grads = []
+        for a, t, h in zip(args, tangents[1:], held):
+            if writes is not None and type(a) is np.ndarray:
+                t = writes.claim(a, t)
+            if type(a) is not float or type(t) is not float:
+                t = public_gradient(a, t if h is None else cx.resolve(a, t, h), h)
+            grads.append(t)
+    finally:
+        if writes is not None:  # the arrays end as the forward pass left them
+            writes.finish()
+    return tangents[0], tuple(grads)
+
+
 # what a gradient does not ask for: the function's captured variables and the module state it
 # reads (their positions for call_masked)
-_CLOSURE = (GLOBALS, 0)
+ARGUMENTS_ONLY = (GLOBALS, 0)
 
 # Argument types that are never containers (checked first: most arguments are numbers or arrays).
 _LEAVES = frozenset({float, int, complex, bool, np.ndarray})

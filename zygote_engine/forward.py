@@ -42,6 +42,9 @@ RUNTIME_NAMES = (
     "__PARTIALS",
     "__ZEROS",
     "__jtuple",
+    "__jlist",
+    "__jitem",
+    "__jfit",
     NAMESPACE,
     OPERATOR_NAME,
     HELPERS_NAME,
@@ -151,7 +154,11 @@ class _Forward(FunctionAnalysis):
         (see :mod:`zygote_engine.inline`), with the call protocol as the fallback."""
         if not all(isinstance(a, (ast.Name, ast.Constant)) for a in call.args):
             return None
-        item = self.tuple_item(target, call) or self.tuple_display(target, call)
+        item = (
+            self.tuple_item(target, call)
+            or self.tuple_display(target, call)
+            or self.fitted(target, call)
+        )
         if item is not None:
             return item
         operands = [operand_text(a) for a in call.args]
@@ -174,13 +181,35 @@ class _Forward(FunctionAnalysis):
             ]
         )
 
+    def fitted(self, target: str, call: ast.Call) -> str | None:
+        """``__fit(g, x)`` of generated reverse-mode code: linear in ``g``, the same on its
+        tangent (an inline adjoint's cotangent, differentiated again)."""
+        if not (
+            isinstance(call.func, ast.Name)
+            and call.func.id == "__fit"
+            and "__fit" in self.info.constants
+            and len(call.args) == 2
+        ):
+            return None
+        g, x = (text(a) for a in call.args)
+        dg = self.tangent(call.args[0])
+        return f"{target}, {self.dname(target)} = __jfit({self.fx}, {g}, {dg}, {x})"
+
     def tuple_display(self, target: str, call: ast.Call) -> str | None:
-        """``(a, b)`` and ``tuple(t)`` of a tuple: no table is involved, so no protocol call."""
+        """``(a, b)`` and ``tuple(t)`` of a tuple: no table is involved, so no protocol call;
+        ``[a, b]``: the list's entry in the table made directly."""
         helper = text(call.func)
+        items = "".join(f"{text(a)}, " for a in call.args)
+        tangents = "".join(f"{self.tangent(a)}, " for a in call.args)
         if helper == f"{HELPERS_NAME}.make_tuple":
-            items = "".join(f"{text(a)}, " for a in call.args)
-            tangents = "".join(f"{self.tangent(a)}, " for a in call.args)
             return f"{target} = ({items})\n{self.dname(target)} = __jtuple(({tangents}))"
+        if helper == f"{HELPERS_NAME}.make_list":
+            return "\n".join(
+                [
+                    f"{target} = __jlist({self.fx}, [{items}], ({tangents}))",
+                    f"{self.dname(target)} = __zero",
+                ]
+            )
         if helper == f"{HELPERS_NAME}.as_tuple" and isinstance(call.args[0], ast.Name):
             xs = call.args[0].id
             return "\n".join(
@@ -195,7 +224,8 @@ class _Forward(FunctionAnalysis):
         return None
 
     def tuple_item(self, target: str, call: ast.Call) -> str | None:
-        """``t[i]`` of a tuple with a literal index (unpacking, in generated code above all)."""
+        """``t[i]`` of a tuple or a list with a literal index (unpacking, in generated code above
+        all): a tuple's tangent travels beside it, a list's items' are in the table."""
         f, args = call.func, call.args
         if not (
             isinstance(f, ast.Attribute)
@@ -212,6 +242,9 @@ class _Forward(FunctionAnalysis):
             [
                 f"if {t}.__class__ is tuple:",
                 f"    {self.dname(target)} = __zero if {dt}.__class__ in __ZEROS else {dt}[{i}]",
+                f"    {target} = {t}[{i}]",
+                f"elif {t}.__class__ is list and {i} < len({t}):",
+                f"    {self.dname(target)} = __jitem({self.fx}, {t}, {i})",
                 f"    {target} = {t}[{i}]",
                 "else:",
                 f"    {self.protocol(target, call)}",

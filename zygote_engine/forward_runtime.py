@@ -42,6 +42,7 @@ from zygote_engine.construction import (
     new_instance,
 )
 from zygote_engine.dunders import INERT, overrides_rule, runs_plainly, special_methods
+from zygote_engine.elementwise import fit
 from zygote_engine.errors import (
     ENGINE_DIRECTORY,
     MissingRuleError,
@@ -59,6 +60,13 @@ _NO = NoTangent()
 _ZERO = ZeroTangent()
 # Values that are never mutable objects with tangents in the table (checked first: most are).
 _PLAIN = frozenset({float, complex, np.ndarray, np.float64, np.float32, *INERT})
+# Tangents that need nothing from the table or a batch: the exact types of the commonest.
+_PLAIN_TANGENTS = frozenset({float, np.ndarray, np.float64, ZeroTangent, NoTangent})
+# Cotangents that elementwise.fit takes as they are, and tangents of them that need nothing more.
+_DENSE = frozenset({float, np.ndarray, np.float64})
+_DENSE_TANGENTS = _DENSE | ZERO_TYPES
+# Callables that are never bound methods (a builtin function is one when bound to an object).
+_UNBOUND_CALLABLES = frozenset({np.ufunc, types.FunctionType, type(np.sum)})
 # Functions whose call is never run plainly while the table holds tangents: the differentiation
 # functions, whose function may read state that has them (filled by zygote_engine/lib/modes.py).
 READS_STATE: set = set()
@@ -110,8 +118,22 @@ def jcall(fx, primals: tuple, tangents: tuple, kwargs: dict | None = None, dkwar
     them.
     """
     f, args = primals[0], primals[1:]
-    kwargs = kwargs or {}
     writes = fx.written
+    if (
+        not kwargs
+        and (writes is None or not writes.shadows)
+        and (
+            type(f) in _UNBOUND_CALLABLES
+            or (type(f) is types.BuiltinFunctionType and type(f.__self__) is types.ModuleType)
+        )
+        and dkwargs is None
+        and _PLAIN.issuperset(map(type, args))
+        and _PLAIN_TANGENTS.issuperset(map(type, tangents))
+    ):
+        found = frule.resolve(fx, f, args)
+        if found is not None and not found[2]:
+            return _call_frule(fx, found, f, args, tangents)
+    kwargs = kwargs or {}
     if writes is not None and writes.shadows:  # a written array's tangent is its shadow's
         tangents = (tangents[0], *_current(writes, args, tangents[1:]))
         if "out" in kwargs and type(f) is np.ufunc:
@@ -174,6 +196,30 @@ def jcall(fx, primals: tuple, tangents: tuple, kwargs: dict | None = None, dkwar
         dparams = _binder(f, len(args), tuple(kwargs))(tangents[1:], dkwargs or {})
         return cache.jvp_for(f)(fx, tangents[0], dparams, *args, **kwargs)
     return _differentiate_code(fx, f, args, kwargs, tangents, dkwargs)
+
+
+def _call_frule(fx, found: tuple, f: Any, args: tuple, tangents: tuple):
+    """The commonest call, with the checks of :func:`jcall` that cannot apply left out: a function
+    (an operator, a ufunc) whose rule applies to numbers and arrays, with plain tangents (no batch,
+    no structure, nothing in the table)."""
+    impl, takes_config, _ = found
+    for t in tangents:
+        if type(t) not in ZERO_TYPES:
+            break
+    else:  # no tangent reaches the call
+        y = f(*args)
+        if type(y) is np.ndarray and y.base is not None:
+            _note_view(fx, y, args, tangents)
+        return y, _ZERO
+    result = impl(fx, tangents, *args) if takes_config else impl(tangents, *args)
+    if result is None:
+        return _differentiate_code(fx, f, args, {}, tangents, None)
+    y = result[0]
+    if type(y) not in _PLAIN and not getattr(impl, "table_aware", False):
+        fx.record(*result)
+    elif type(y) is np.ndarray and y.base is not None:
+        _note_view(fx, y, args, tangents)
+    return result
 
 
 def _linear_pullback(pullback: types.FunctionType, args: tuple, tangents: tuple):
@@ -433,6 +479,24 @@ def _tuple_tangent(items: tuple) -> Any:
     return _ZERO
 
 
+def _list(fx, items: list, tangents: tuple) -> list:
+    """The list display ``items`` (new), its items' tangents entered in the table."""
+    fx.record(items, list(tangents))
+    return items
+
+
+def _item(fx, xs: list, i: int) -> Any:
+    """The tangent of ``xs[i]`` (``0 <= i < len(xs)``), from the table."""
+    return fx.item(xs, i)
+
+
+def _fit(fx, g: Any, dg: Any, x: Any) -> tuple:
+    """``(fit(g, x), its tangent)``: ``fit`` is linear in ``g`` (see ``elementwise.fit``)."""
+    if type(g) in _DENSE and type(dg) in _DENSE_TANGENTS:
+        return fit(g, x), dg if type(dg) in ZERO_TYPES else fit(dg, x)
+    return jcall(fx, (fit, g, x), (_NO, dg, _ZERO))
+
+
 def _pairs(fx, items: list):
     """``(item, tangent)`` for the items of a ``for`` loop (a list made by ``zy.collect``)."""
     return zip(items, fx.entry(items))
@@ -453,6 +517,9 @@ cache.RUNTIME_OBJECTS.update(
         "__jpairs": _pairs,
         "__jrecord_kwargs": _record_kwargs,
         "__jtuple": _tuple_tangent,
+        "__jlist": _list,
+        "__jitem": _item,
+        "__jfit": _fit,
         "__zero": _ZERO,
         "__no": _NO,
         OPERATOR_NAME: operator,

@@ -14,7 +14,7 @@ import math
 import numpy as np
 import pytest
 
-from chainrules_core import NoTangent, ignore_derivatives, linear_pullback, rrule
+from chainrules_core import NoTangent, frule, ignore_derivatives, linear_pullback, rrule
 from zygote_engine import (
     Params,
     UnsupportedConstructError,
@@ -321,6 +321,48 @@ def test_hessian_of_a_standard_deviation():
     expected = h_var / (2 * s) - np.outer(g_var, g_var) / (4 * s**3)
     np.testing.assert_allclose(hessian(lambda a: a.std(), x), expected, atol=1e-12)
     np.testing.assert_allclose(hessian_reverse(lambda a: np.std(a), x), expected, atol=1e-12)
+
+
+def _power(x, p):
+    return x**p
+
+
+@rrule.register(_power)
+def _power_rrule(x, p):
+    if p == 1:
+
+        @linear_pullback  # linear for p = 1 only
+        def identity_pullback(dy):
+            return NoTangent(), dy * 1.0, NoTangent()
+
+        return x * 1.0, identity_pullback
+
+    def power_pullback(dy):
+        return NoTangent(), dy * p * x ** (p - 1), NoTangent()
+
+    return x**p, power_pullback
+
+
+@frule.register(_power)
+def _power_frule(tangents, x, p):
+    return x**p, p * x ** (p - 1) * tangents[1]
+
+
+def test_a_rule_whose_pullback_is_linear_for_some_calls_only():
+    # Differentiated again, a rule that returned a linear pullback runs as it is the next time;
+    # when its pullback is not linear after all, the call is differentiated. f = sum(w x) +
+    # sum(x^3): H = diag(6 x), in either order of the calls.
+    w, x, v = np.array([1.0, -2.0, 0.5]), np.array([0.3, -0.7, 1.1]), np.array([1.0, 2.0, -1.0])
+
+    def linear_first(x):
+        return np.sum(_power(x, 1) * w) + np.sum(_power(x, 3))
+
+    def cubic_first(x):
+        return np.sum(_power(x, 3)) + np.sum(_power(x, 1) * w)
+
+    for f in (linear_first, cubic_first, linear_first):
+        _, hv = jvp(lambda x, f=f: gradient(f, x)[0], (x,), (v,))
+        np.testing.assert_allclose(hv, 6 * x * v)
 
 
 # --- custom gradients and control inside nested differentiation ----------------------------------

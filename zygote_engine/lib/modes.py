@@ -36,6 +36,7 @@ import chainrules_core as crc
 from chainrules_core import AbstractZero, Tangent, frule, rrule, unthunk
 from zygote_engine import module_state
 from zygote_engine.api import (
+    ARGUMENTS_ONLY,
     Pullback,
     WithGradient,
     check_callable,
@@ -43,6 +44,7 @@ from zygote_engine.api import (
     derivative,
     gradient,
     pullback,
+    pulled_back,
     tangents_pullback,
     withgradient,
 )
@@ -78,8 +80,10 @@ from zygote_engine.params import (
     params_tangents_pullback,
     state_cotangents,
 )
-from zygote_engine.public import engine_tangent, public_tangent
-from zygote_engine.store import WHOLE
+from zygote_engine.public import engine_tangent, public_gradient, public_tangent
+from zygote_engine.recursion import room_to_recurse
+from zygote_engine.runtime import call_masked
+from zygote_engine.store import WHOLE, is_tracked
 
 _config = {"config": ZygoteRuleConfig}
 
@@ -421,11 +425,61 @@ def _params_withgradient_frule(fx, tangents: tuple, f: Any, params: Params):
 def _gradient_frule(fx, tangents: tuple, f: Any, *args: Any):
     if not implicit(args):
         if not state_perturbed(fx):
+            if args and _NUMBERS_AND_ARRAYS.issuperset(map(type, args)):
+                return _gradient_of_numbers(fx, tangents, f, args)
             return None  # forward mode differentiates gradient's code
         (_, grads), (_, dgrads) = _carried(fx, _value_and_gradient, tangents, f, *args)
         return grads, dgrads
     (_, grads), (_, dgrads) = _params_withgradient_frule(fx, tangents, f, args[0])
     return grads, dgrads
+
+
+# A gradient of numbers and arrays, differentiated (a Hessian-vector product): only what carries
+# derivatives is differentiated, the call of f's generated forward and then of its backward.
+# The rest of gradient (checks, the gradients' user-facing forms) runs as it is; where it
+# changes a gradient, or the function returned a container or wrote an array in place, its code
+# is differentiated as without this rule (``pulled_back``).
+_NUMBERS_AND_ARRAYS = frozenset({float, np.ndarray})
+
+
+def _gradient_of_numbers(fx, tangents: tuple, f: Any, args: tuple):
+    check_callable(f, "gradient")
+    cx = ZygoteRuleConfig()
+    with room_to_recurse():
+        (y, pb), dresult = jcall(
+            fx, (call_masked, cx, ARGUMENTS_ONLY, f, *args), (NO, NO, NO, *tangents[1:])
+        )
+    check_scalar(f, y)
+    dy, dpb = items_of(dresult, 2)
+    n = len(args)
+    if cx.written is not None or is_tracked(y):
+        held = [None] * n
+        primals = (pulled_back, cx, args, held, y, pb, is_tracked(y), 1.0)
+        (_, grads), dback = jcall(
+            fx, primals, (NO, NO, _tuple(tangents[2:]), NO, dy, dpb, NO, ZERO)
+        )
+        return grads, items_of(dback, 2)[1]
+    cx.store = {}
+    with room_to_recurse():
+        cotangents, dcotangents = jcall(fx, (pb, 1.0), (dpb, ZERO))
+    grads, dgrads = [], []
+    for a, t, dt in zip(args, cotangents[1:], items_of(dcotangents, n + 1)[1:]):
+        g = public_gradient(a, t)
+        if g is None:
+            dg = ZERO
+        elif g is t:
+            dg = dt
+        else:
+            g, dg = jcall(fx, (public_gradient, a, t), (NO, ZERO, dt))
+        grads.append(g)
+        dgrads.append(dg)
+    return tuple(grads), _tuple(dgrads)
+
+
+def _tuple(items) -> Any:
+    """The tangent of a tuple from its items' (zero when they all are)."""
+    items = tuple(items)
+    return ZERO if all(isinstance(d, AbstractZero) for d in items) else Tangent(tuple, *items)
 
 
 @forward_rule(withgradient)

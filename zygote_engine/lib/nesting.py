@@ -31,13 +31,14 @@ from chainrules_core import (
     InplaceableThunk,
     Tangent,
     Thunk,
+    frule,
     non_differentiable,
     unbroadcast,
     unthunk,
 )
 from chainrules_core.arrays import is_duck_array
 from chainrules_core.projection import Projector, ProjectTo
-from chainrules_core.rule_helpers import ScalarPullback
+from chainrules_core.rule_helpers import LINEAR_PULLBACKS, ScalarPullback
 from chainrules_core.rules import RuleTable
 from zygote_engine import (
     array_inline,
@@ -141,10 +142,16 @@ def _call_rule(fx, tangents, cx, f: Any, *args: Any, **kwargs: Any):
     impl, takes_config, receiver_first = found
     if receiver_first:
         return None
+    if impl in _LINEAR_RULES:
+        plain = _linear_rule(fx, impl, takes_config, cx, f, args, dargs)
+        if plain is not None:
+            return plain
     if takes_config:
         result, dresult = jcall(fx, (impl, cx, *args), (NO, NO, *dargs))
     else:
         result, dresult = jcall(fx, (impl, *args), (NO, *dargs))
+    if result is not None and _is_linear_pullback(result[1]):
+        _LINEAR_RULES.add(impl)
     if result is None:  # the rule declined: the protocol differentiates the code
         rest = (cx, f, args, {}), (NO, NO, df, Tangent(tuple, *dargs), ZERO)
         return jcall(fx, (runtime.differentiate_code, *rest[0]), rest[1])
@@ -158,6 +165,37 @@ def _call_rule(fx, tangents, cx, f: Any, *args: Any, **kwargs: Any):
 
 for _entry in (runtime.call, *runtime.POSITIONAL_CALLS):
     forward_rule(_entry)(_call_rule)
+
+
+# Rules that have returned a pullback declared linear (``chainrules_core.linear_pullback``:
+# ``x[i]``'s, a reshape's), which reads only shapes: such a pullback has no tangent, and the
+# tangent of the rule's result is its function's forward rule's. The rule runs as it is instead
+# of differentiated; a pullback that is not linear after all (rules are pure) sends the call
+# the long way.
+_LINEAR_RULES: set = set()
+
+
+def _is_linear_pullback(pullback: Any) -> bool:
+    return type(pullback) is types.FunctionType and pullback.__code__ in LINEAR_PULLBACKS
+
+
+def _linear_rule(fx, impl, takes_config: bool, cx, f: Any, args: tuple, dargs: tuple):
+    """``((y, pullback), tangent)`` of the call of a rule in :data:`_LINEAR_RULES`, or ``None``."""
+    if frule.resolve(fx, f, args) is None or any(type(x) in runtime.CONTAINERS for x in args):
+        return None
+    result = impl(cx, *args) if takes_config else impl(*args)
+    if (
+        result is None
+        or not _is_linear_pullback(result[1])
+        or type(result[0]) in runtime.CONTAINERS
+    ):
+        _LINEAR_RULES.discard(impl)
+        return None
+    y = result[0]
+    _, dy = jcall(fx, (f, *args), (NO, *dargs))
+    if type(y) is np.ndarray and y.base is not None:  # (as for any view a rule makes)
+        forward_runtime._note_view(fx, y, args, (NO, *dargs))
+    return result, ZERO if _is_zero(dy) else Tangent(tuple, dy, ZERO)
 
 
 def _call_masked(fx, tangents, cx, inactive: tuple, f: Any, *args: Any):
