@@ -19,6 +19,7 @@ from zygote_engine.store import contents_of
 __all__ = ["engine_tangent", "public_gradient", "public_tangent"]
 
 _NO = NoTangent()
+_FLOAT = frozenset({float})
 
 
 def public_gradient(x: Any, dx: Any, held: Any = None) -> Any:
@@ -62,6 +63,8 @@ def public_gradient(x: Any, dx: Any, held: Any = None) -> Any:
     held = contents_of(x) if held is None else held
     if type(x) in (list, tuple):
         items = dx.backing if isinstance(dx, Tangent) else dx
+        if _FLOAT.issuperset(map(type, held)) and _FLOAT.issuperset(map(type, items)):
+            return type(x)(items)  # (a list of numbers, the common case: no item to convert)
         return type(x)(
             d if type(a) is float and type(d) is float else public_gradient(a, d)
             for a, d in zip(held, items)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import types
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -104,7 +105,9 @@ class MutationStore:
         if entries:
             for i, dx in enumerate(items):
                 self.accumulate(obj, i, dx)
-        else:  # the common case, a first deposit: no additions
+        elif ZERO_TYPES.isdisjoint(map(type, items)):  # a first deposit, no zero: no additions
+            entries.update(enumerate(items))
+        else:
             entries.update((i, dx) for i, dx in enumerate(items) if type(dx) not in ZERO_TYPES)
 
     def take(self, obj: Any, key: Any) -> Any:
@@ -178,12 +181,15 @@ class MutationStore:
             }
         elif isinstance(obj, (list, tuple)):
             zero = ZeroTangent()
-            items = [
-                entries.get(i, zero)
-                if type(x) in _IMMUTABLE
-                else self._part(x, entries.get(i), seen)
-                for i, x in enumerate(held)
-            ]
+            if _IMMUTABLE.issuperset(map(type, held)):  # numbers: their cotangents as they are
+                items = list(map(entries.get, range(len(held)), repeat(zero)))
+            else:
+                items = [
+                    entries.get(i, zero)
+                    if type(x) in _IMMUTABLE
+                    else self._part(x, entries.get(i), seen)
+                    for i, x in enumerate(held)
+                ]
             if ZERO_TYPES.issuperset(map(type, items)):
                 return ZeroTangent()
             return Tangent.from_backing(type(obj), tuple(items))
