@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ast
 
-__all__ = ["function_def", "located", "parse", "strip_defaults", "text"]
+__all__ = ["function_def", "located", "parse", "strip_defaults", "text", "with_leading"]
 
 
 def text(node: ast.AST) -> str:
@@ -61,6 +61,16 @@ def strip_defaults(args: ast.arguments) -> ast.arguments:
         kwarg=bare(args.kwarg),
         defaults=[],
     )
+
+
+def with_leading(args: ast.arguments, names: tuple[str, ...]) -> ast.arguments:
+    """``args`` with the positional parameters ``names`` first (before positional-only ones)."""
+    leading = [ast.arg(arg=name) for name in names]
+    if args.posonlyargs:
+        args.posonlyargs[:0] = leading
+    else:
+        args.args[:0] = leading
+    return args
 
 
 def function_def(

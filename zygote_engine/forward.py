@@ -16,7 +16,7 @@ from __future__ import annotations
 import ast
 
 from zygote_engine.activity import FunctionAnalysis, FunctionInfo, loaded_names
-from zygote_engine.emit import function_def, located, parse, strip_defaults, text
+from zygote_engine.emit import function_def, located, parse, strip_defaults, text, with_leading
 from zygote_engine.inline import (
     as_syntax,
     forward_tangent,
@@ -79,8 +79,7 @@ class _Forward(FunctionAnalysis):
         for name in sorted(self.captured()):
             prologue.append(f"{self.dname(name)} = __jcaptured({self.df}, {name!r})")
         result = f"return ({text(ret.value)}, {self.tangent(ret.value)})"
-        args = strip_defaults(nf.args)
-        args.args[:0] = [ast.arg(arg=a) for a in (self.fx, self.df, self.dparams)]
+        args = with_leading(strip_defaults(nf.args), (self.fx, self.df, self.dparams))
         body = [*parse("\n".join(prologue), line), *self.block(body), *parse(result, ret.lineno)]
         return function_def(f"{self.info.name}__jvp", args, body, line)
 

@@ -27,7 +27,7 @@ from zygote_engine.activity import (
     loaded_names,
     try_blocks,
 )
-from zygote_engine.emit import function_def, located, parse, strip_defaults, text
+from zygote_engine.emit import function_def, located, parse, strip_defaults, text, with_leading
 from zygote_engine.inline import (
     ScalarAdjoint,
     as_syntax,
@@ -136,8 +136,7 @@ class _Reverse(FunctionAnalysis):
         backward_def = self.backward_def(name, result_cot, bwd, line)
         prologue = parse("__tape = []", line) if self.uses_tape else []
         epilogue = [*backward_def, *parse(f"return ({result}, {name}__backward)", ret.lineno)]
-        args = strip_defaults(nf.args)
-        args.args.insert(0, ast.arg(arg="__cx"))
+        args = with_leading(strip_defaults(nf.args), ("__cx",))
         return function_def(f"{name}__forward", args, [*prologue, *fwd, *epilogue], line)
 
     def backward_def(

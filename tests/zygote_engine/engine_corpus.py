@@ -667,6 +667,21 @@ def keyword_only_parameter(x):
     return _helper_kwonly(x, power=3)
 
 
+def _helper_positional_only(a, b, /, c=2.0, *rest, scale=1.0):
+    return (a * b + c + sum(rest)) * scale
+
+
+@case(1.5, 2.5)
+def positional_only_parameters(x, y):
+    # (the engine's own leading parameters go before the positional-only ones)
+    return _helper_positional_only(x, y) + _helper_positional_only(y, x, x, y, scale=x)
+
+
+@case(1.5, 2.5)
+def positional_only_parameters_of_its_own(x, y, /):
+    return x * y + x
+
+
 @case(1.0, 2.0, 3.0)
 def varargs_call(a, b, c):
     return _helper_varargs(a, b * b, c)
