@@ -86,6 +86,9 @@ class FunctionAnalysis:
         self.loop_variables: set[str] = set()
         self.deleted: set[str] = set()  # names a ``del`` unbinds
         self.receivers: dict[str, str] = {}  # m -> obj for ``m = getattr(obj, "name")``
+        self.table_lookups: set[str] = (
+            set()
+        )  # m for ``m = getattr(__PARTIALS, "get")`` and the like
         self.loaded = _LoadedNames()
         self._scan(nf.body, in_loop=False)
         self.outer = self._outer_state()
@@ -112,6 +115,13 @@ class FunctionAnalysis:
                     and isinstance(value.args[0], ast.Name)
                 ):
                     self.receivers[targets[0]] = value.args[0].id
+                    name = value.args[1]
+                    if (
+                        value.args[0].id in _RUNTIME_TABLES
+                        and isinstance(name, ast.Constant)
+                        and name.value == "get"
+                    ):
+                        self.table_lookups.add(targets[0])
             elif isinstance(s, (ast.FunctionDef, ast.ClassDef)):
                 targets = [s.name]
             elif isinstance(s, ast.For):
@@ -318,8 +328,13 @@ class FunctionAnalysis:
 
     def _is_structural_builtin(self, func: ast.expr) -> bool:
         """Whether ``func`` names a builtin whose result has no tangent space (``len``, ...), or
-        one of the run-time tests of code the engine generated (``__on_arrays``, ...)."""
-        if not isinstance(func, ast.Name) or func.id in self.locals:
+        one of the run-time tests or look-ups of code the engine generated (``__on_arrays``,
+        ``__PARTIALS.get``, ...)."""
+        if not isinstance(func, ast.Name):
+            return False
+        if func.id in self.table_lookups and self.assign_counts[func.id] == 1:
+            return self.receivers[func.id] in self.info.constants
+        if func.id in self.locals:
             return False
         if func.id in _RUNTIME_TESTS:
             return func.id in self.info.constants
@@ -520,6 +535,10 @@ _BUILTINS_WRITING_NOTHING = {
 # ``__fit`` (an array's shape; a number, whose tangent ``__fit`` never reads): truth values and
 # shapes, which code that differentiates it (nested differentiation) calls plainly.
 _RUNTIME_TESTS = frozenset({"__on_arrays", "__on_matrices", "__on_array", "__must_run", "__like"})
+
+# The tables generated reverse-mode code looks rules' helpers up in (their ``get``): a function's
+# scalar partials, a reduction's pullback.
+_RUNTIME_TABLES = frozenset({"__PARTIALS", "__REDUCTIONS"})
 
 _STRUCTURAL_BUILTINS = {
     f.__name__: f for f in (type, isinstance, issubclass, len, id, hasattr, callable, slice)

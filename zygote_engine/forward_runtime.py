@@ -65,6 +65,7 @@ _PLAIN_TANGENTS = frozenset({float, np.ndarray, np.float64, ZeroTangent, NoTange
 # Cotangents that elementwise.fit takes as they are, and tangents of them that need nothing more.
 _DENSE = frozenset({float, np.ndarray, np.float64})
 _DENSE_TANGENTS = _DENSE | ZERO_TYPES
+_BOUND_METHODS = frozenset({types.MethodType, types.BuiltinMethodType, types.MethodWrapperType})
 # Callables that are never bound methods (a builtin function is one when bound to an object).
 _UNBOUND_CALLABLES = frozenset({np.ufunc, types.FunctionType, type(np.sum)})
 # Functions whose call is never run plainly while the table holds tangents: the differentiation
@@ -330,6 +331,8 @@ def _carries_tangent(fx, f: Any, args: tuple, tangents: tuple) -> bool:
     for a in args:
         if type(a) not in _PLAIN and (reaches_tracked(a) or fx.has(a)):
             return True  # a mutable object, or an object with __slots__ that has an entry
+        if type(a) in _BOUND_METHODS and _has_entry(fx, a.__self__):
+            return True  # a bound method (``map(d.get, keys)``): its tangent is its receiver's
     if type(f) is types.FunctionType:
         if not (fx.tangents or fx.written):
             return False
@@ -339,8 +342,12 @@ def _carries_tangent(fx, f: Any, args: tuple, tangents: tuple) -> bool:
         return f in READS_STATE or _is_user_code(f.__code__)
     if is_tracked(f) or fx.has(f):  # a callable object: its attributes' tangents
         return True
-    receiver = getattr(f, "__self__", None)
-    return is_tracked(receiver) or fx.has(receiver)
+    return _has_entry(fx, getattr(f, "__self__", None))
+
+
+def _has_entry(fx, obj: Any) -> bool:
+    """Whether ``obj`` keeps its tangent in the table (a mutable object, one with an entry)."""
+    return is_tracked(obj) or fx.has(obj)
 
 
 # The installed libraries, the standard library and the ecosystem's own packages.

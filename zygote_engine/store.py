@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import types
-from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -182,7 +181,8 @@ class MutationStore:
         elif isinstance(obj, (list, tuple)):
             zero = ZeroTangent()
             if _IMMUTABLE.issuperset(map(type, held)):  # numbers: their cotangents as they are
-                items = list(map(entries.get, range(len(held)), repeat(zero)))
+                get = entries.get
+                items = [get(i, zero) for i in range(len(held))]
             else:
                 items = [
                     entries.get(i, zero)

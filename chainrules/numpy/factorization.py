@@ -13,6 +13,11 @@ one its forward pass used. A cached factorization is never stale: the cache hold
 (the entry goes when the array dies) with a copy of its contents, and reuses the factorization only
 while the array still equals that copy (an O(n²) comparison against an O(n³) factorization), since
 arrays can be written in place between calls.
+
+The factorization has forward rules (``frule``), for engines that differentiate the rules that
+use it (a Hessian-vector product differentiates a backward pass): the tangent of an ``LU`` is the
+tangent ``dA`` of the matrix it factorizes, and ``solve``, ``inverse`` and ``slogdet`` derive
+their results' tangents from it.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ from functools import partial
 
 import numpy as np
 from scipy.linalg import lapack
+
+from chainrules_core import AbstractZero, Tangent, ZeroTangent, frule
 
 DTYPES = (np.dtype(np.float64), np.dtype(np.complex128))
 """The dtypes :func:`lu_of` factorizes (LAPACK's ``d`` and ``z`` routines)."""
@@ -207,3 +214,46 @@ def lu_of(a) -> LU | None:
         while len(_entries) > _CAPACITY:
             _entries.popitem(last=False)
     return entry.lu
+
+
+# --- forward rules: an LU's tangent is its matrix's --------------------------------------------
+
+
+def _zero(d) -> bool:
+    return isinstance(d, AbstractZero)
+
+
+@frule.register(lu_of)
+def _lu_of_frule(tangents: tuple, a):
+    lu = lu_of(a)
+    return lu, ZeroTangent() if lu is None else tangents[1]
+
+
+@frule.register(LU.solve)
+def _solve_frule(tangents: tuple, lu: LU, b: np.ndarray, adjoint: bool = False):
+    # x = A⁻¹ b: dx = A⁻¹ (db − dA x); with adjoint, x = A⁻ᴴ b: dx = A⁻ᴴ (db − dAᴴ x)
+    _, da, db = tangents[:3]
+    x = lu.solve(b, adjoint)
+    change = ZeroTangent() if _zero(db) else db
+    if not _zero(da):
+        change = change - (np.conj(da).T if adjoint else da) @ x
+    return x, change if _zero(change) else lu.solve(change, adjoint)
+
+
+@frule.register(LU.inverse)
+def _inverse_frule(tangents: tuple, lu: LU):
+    y = lu.inverse()
+    da = tangents[1]
+    return y, ZeroTangent() if _zero(da) else -(y @ da @ y)
+
+
+@frule.register(LU.slogdet)
+def _slogdet_frule(tangents: tuple, lu: LU):
+    # d log|det A| = Re tr(A⁻¹ dA); a complex A's sign turns by i Im tr(A⁻¹ dA)
+    sign, logdet = lu.slogdet()
+    da = tangents[1]
+    if _zero(da) or lu.singular:
+        return (sign, logdet), ZeroTangent()
+    t = np.trace(lu.solve(da))
+    dsign = ZeroTangent() if lu.dtype.kind == "f" else sign * 1j * t.imag
+    return (sign, logdet), Tangent(tuple, dsign, np.real(t))

@@ -88,6 +88,26 @@ def _(tangents, x, index):
     return x[index], ZeroTangent() if isinstance(dx, AbstractZero) else dx[index]
 
 
+# A numpy scalar indexed (``s[..., None, None]``, ``s[()]``): every element of the result is ``s``.
+
+
+@rrule.register(operator.getitem, np.generic, object)
+def _(x, index):
+    project_x = ProjectTo(x)
+
+    @linear_pullback
+    def scalar_getitem_pullback(dy):
+        return NoTangent(), project_x(np.sum(unthunk(dy))), NoTangent()
+
+    return x[index], scalar_getitem_pullback
+
+
+@frule.register(operator.getitem, np.generic, object)
+def _(tangents, x, index):
+    dx = unthunk(tangents[1])
+    return x[index], ZeroTangent() if isinstance(dx, AbstractZero) else np.asarray(dx)[index]
+
+
 @rrule.register(operator.getitem, DuckArray, object)
 def _(x, index):
     project_x = ProjectTo(x)

@@ -4,7 +4,7 @@ Registered with ``chainrules_core.non_differentiable``, so every tangent (of the
 input) is ``NoTangent()``. Covered: comparisons, membership (``isin``) and logical functions
 (``all``, ``any``), piecewise-constant rounding (``floor``, ``ceil``, ``trunc``, ``rint``,
 ``round``/``around``, ``fix``, ``floor_divide``, ``spacing``), floating-point
-predicates, index-valued functions (``argmax``, ``argsort``, ``argpartition``, ``nonzero``,
+and memory predicates, index-valued functions (``argmax``, ``argsort``, ``argpartition``, ``nonzero``,
 ``searchsorted``, ``digitize``, ``lexsort``, ``tril_indices``, ...), bitwise and integer functions, the integer and
 boolean scalar types called as casts (``np.int64(x)``, ``np.bool_(x)``), shape queries,
 array constructors (``zeros_like``, ``arange``, ``eye``, ``tri``, the window functions of an
@@ -62,6 +62,8 @@ PREDICATES = (
     np.isrealobj,
     np.iscomplexobj,
     np.isscalar,
+    np.may_share_memory,
+    np.shares_memory,
 )
 INDEX_VALUED = (
     np.argmax,

@@ -69,9 +69,11 @@ from chainrules_core import (
     AbstractZero,
     NoTangent,
     ProjectTo,
+    Tangent,
     ZeroTangent,
     add,
     frule,
+    non_differentiable,
     rrule,
     unbroadcast,
 )
@@ -148,6 +150,7 @@ def _is_zero(t) -> bool:
     return isinstance(t, AbstractZero)
 
 
+@non_differentiable  # (flags: an engine that differentiates a rule's code need not look inside)
 def _options(f: Callable, n_args: int, args: tuple, kwargs: dict) -> tuple[dict, dict]:
     """The options of a call ``f(*args, **kwargs)`` after its first ``n_args`` arguments.
 
@@ -792,6 +795,54 @@ def _(tangents, a):
     if _is_zero(da):
         return y, ZeroTangent()
     return y, ProjectTo(y)(sla.expm_frechet(a, da, compute_expm=False))
+
+
+# The Fréchet derivative L(A, E) is the upper right block of expm([[A, E], [0, A]]) (Higham,
+# Functions of Matrices, 3.16): differentiated (expm's rules differentiated again), it is that
+# block of the Fréchet derivative of the block matrix, itself a block of a matrix twice the size.
+
+
+def _frechet_block(a, e):
+    """``[[A, E], [0, A]]``, whose exponential holds ``L(A, E)`` in its upper right block."""
+    return np.block([[a, e], [np.zeros_like(a), a]])
+
+
+@rrule.register(sla.expm_frechet)
+def _(a, e, *options, **kwargs):
+    given, settings = _options(sla.expm_frechet, 2, (a, e, *options), kwargs)
+    y = sla.expm_frechet(a, e, **given)
+    n = np.shape(a)[-1]
+    project_a, project_e = ProjectTo(a), ProjectTo(e)
+
+    def expm_frechet_pullback(dy):
+        dexp, dl = dy if settings["compute_expm"] else (ZeroTangent(), dy)
+        x = _frechet_block(a, e)
+        g = np.zeros_like(x, dtype=np.result_type(x, dl))
+        g[:n, n:] = dl
+        g = sla.expm_frechet(_H(x), g, compute_expm=False)
+        da, de = g[:n, :n] + g[n:, n:], g[:n, n:]
+        if not _is_zero(dexp):
+            da = da + sla.expm_frechet(_H(a), dexp, compute_expm=False)
+        return NoTangent(), project_a(da), project_e(de), *no_tangents(options)
+
+    return y, expm_frechet_pullback
+
+
+@frule.register(sla.expm_frechet)
+def _(tangents, a, e, *options, **kwargs):
+    _, da, de = tangents[:3]
+    given, settings = _options(sla.expm_frechet, 2, (a, e, *options), kwargs)
+    y = sla.expm_frechet(a, e, **given)
+    if _is_zero(da) and _is_zero(de):
+        return y, ZeroTangent()
+    n = np.shape(a)[-1]
+    da = np.zeros_like(a) if _is_zero(da) else da
+    de = np.zeros_like(e) if _is_zero(de) else de
+    big = sla.expm_frechet(_frechet_block(a, e), _frechet_block(da, de), compute_expm=False)
+    dl = big[:n, n:]
+    if settings["compute_expm"]:
+        return y, Tangent(tuple, sla.expm_frechet(a, da, compute_expm=False), dl)
+    return y, dl
 
 
 @rrule.register(sla.sqrtm)

@@ -39,7 +39,7 @@ from chainrules_core import (
 from chainrules_core.arrays import is_duck_array
 from chainrules_core.projection import Projector, ProjectTo
 from chainrules_core.rule_helpers import LINEAR_PULLBACKS, ScalarPullback
-from chainrules_core.rules import RuleTable
+from chainrules_core.rules import RuleTable, _slot_of
 from zygote_engine import (
     array_inline,
     binding,
@@ -63,6 +63,7 @@ from zygote_engine.tangent_table import reaches_tracked
 
 for _decision in (
     RuleTable.resolve,
+    _slot_of,  # (the C method a bound method through super() binds)
     RuleTable.has_rules,
     runtime.must_run,
     elementwise.on_arrays,
@@ -95,6 +96,7 @@ for _decision in (
     plain_call_only,  # (a rule's check of the options it was called with)
     frozenset.issuperset,  # the store's "all zero?" tests
     frozenset.issubset,
+    frozenset.isdisjoint,
     dict.fromkeys,  # a snapshot of keys (its values are None)
 ):
     non_differentiable(_decision)
@@ -438,6 +440,7 @@ def _projection_rule(call):
     @forward_rule(call)
     def _(fx, tangents, project: Projector, dx: Any):
         dx, ddx = evaluated(fx, dx, tangents[2])
+        ddx = fx.tangent(dx, ddx)  # (a list's or a dict's is in the table)
         return project(dx), _linear(project, ddx)
 
 

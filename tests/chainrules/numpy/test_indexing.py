@@ -18,6 +18,20 @@ def check(f, args, kwargs, dtype):
     test_frule(f, *args, fkwargs=kwargs)
 
 
+@pytest.mark.parametrize("index", [(Ellipsis, None, None), (), (None, Ellipsis), True])
+def test_a_numpy_scalar_indexed_hands_the_sum_of_its_copies_back(index):
+    # every element of s[index] is s: the derivative of sum(w * s[index]) is sum(w), and the
+    # tangent of s[index] is ds in every element (the finite-difference checker rebuilds a numpy
+    # scalar as a float, which cannot be indexed: checked by hand)
+    s = np.float64(0.7)
+    y, back = rrule(operator.getitem, s, index)
+    w = np.arange(1.0, np.size(y) + 1.0).reshape(np.shape(y))
+    assert np.array_equal(y, np.asarray(s)[index])
+    assert unthunk(back(w)[1]) == np.sum(w)
+    y, dy = frule((NoTangent(), np.float64(0.5), NoTangent()), operator.getitem, s, index)
+    assert np.shape(dy) == np.shape(y) and np.all(dy == 0.5)
+
+
 MASK = np.array([True, False, True])
 MASK_23 = np.array([[True, False, False], [True, True, False]])
 REPEATS = np.array([[0, 1], [1, 1]])

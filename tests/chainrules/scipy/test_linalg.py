@@ -447,6 +447,14 @@ def test_expm(n, dtype):
     check_both(sla.expm, random((n, n), dtype, 3))
 
 
+@pytest.mark.parametrize("compute_expm", [False, True])
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+def test_expm_frechet(dtype, compute_expm):
+    # (expm's rules differentiated again call it: a Hessian through expm)
+    a, e = random((3, 3), dtype, 5) / 2, random((3, 3), dtype, 6)
+    check_both(sla.expm_frechet, a, e, fkwargs={"compute_expm": compute_expm})
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
 @pytest.mark.parametrize("n", [2, 3])
 def test_sqrtm(n, dtype):
