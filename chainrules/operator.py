@@ -124,10 +124,16 @@ scalar_rule(operator.pos, lambda x, out: 1, NUMERIC)
 
 def _power_partial_base(x: Any, p: Any) -> Any:
     """``p x^(p-1)``, and ``0`` where ``p == 0`` (``x ** 0`` is constant: not ``0 * inf`` at 0)."""
+    if type(p) is int and p >= 1 and (type(x) is float or _is_real_array(x)):
+        return p * x if p == 2 else p * x ** (p - 1)  # (the commonest: nothing to guard)
     with np.errstate(divide="ignore", invalid="ignore"):
         # x * 1.0: an integer base with a negative integer power has no integer result in numpy.
         # (np.equal, not ==: a numpy bool for a number p, which CuPy's where takes, not a bool)
         return np.where(np.equal(p, 0), 0, p * np.power(x * 1.0, p - 1))
+
+
+def _is_real_array(x: Any) -> bool:
+    return type(x) is np.ndarray and x.dtype.kind == "f"
 
 
 def _power_partial_exponent(x: Any, y: Any) -> Any:

@@ -103,16 +103,23 @@ def tangents_pullback(
     (:func:`~zygote_engine.params.state_cotangents`).
     """
     cx = ZygoteRuleConfig() if cx is None else cx
-    # differentiated code may mutate its arguments: gradients refer to what they held at the call
-    held = [None if type(a) in _LEAVES or not _structured(a) else contents_of(a) for a in args]
-    with room_to_recurse():
-        y, pb = call(cx, f, *args) if closure else call_masked(cx, ARGUMENTS_ONLY, f, *args)
+    y, pb, held = recorded_call(cx, f, args, closure)
     returns_container = is_tracked(y)
 
     def back_all(dy: Any) -> tuple:
         return pulled_back(cx, args, held, y, pb, returns_container, dy)
 
     return y, back_all
+
+
+def recorded_call(cx: ZygoteRuleConfig, f: Callable, args: tuple, closure: bool) -> tuple:
+    """``(y, pb, held)``: the forward half of :func:`tangents_pullback`, ``y = f(*args)`` run in
+    ``cx`` with its pullback ``pb``; ``held`` what the arguments that are containers held at the
+    call (differentiated code may mutate them: gradients refer to what they held)."""
+    held = [None if type(a) in _LEAVES or not _structured(a) else contents_of(a) for a in args]
+    with room_to_recurse():
+        y, pb = call(cx, f, *args) if closure else call_masked(cx, ARGUMENTS_ONLY, f, *args)
+    return y, pb, held
 
 
 def pulled_back(

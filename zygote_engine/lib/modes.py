@@ -45,6 +45,7 @@ from zygote_engine.api import (
     gradient,
     pullback,
     pulled_back,
+    recorded_call,
     tangents_pullback,
     withgradient,
 )
@@ -82,8 +83,8 @@ from zygote_engine.params import (
 )
 from zygote_engine.public import engine_tangent, public_gradient, public_tangent
 from zygote_engine.recursion import room_to_recurse
-from zygote_engine.runtime import call_masked
-from zygote_engine.store import WHOLE, is_tracked
+from zygote_engine.runtime import call, call_masked, must_run
+from zygote_engine.store import WHOLE, ZERO_TYPES, is_tracked
 
 _config = {"config": ZygoteRuleConfig}
 
@@ -167,7 +168,8 @@ def _first_order_with_state(f: Any, dy: Any):
 
     def first_order(*a):
         inner = ZygoteRuleConfig()
-        df, grads = tangents_pullback(f, a, cx=inner)[1](dy)
+        y, pb, held = recorded_call(inner, f, a, True)
+        df, grads = pulled_back(inner, a, held, y, pb, is_tracked(y), dy)
         return df, grads, state_cotangents(inner)
 
     return first_order
@@ -434,36 +436,61 @@ def _gradient_frule(fx, tangents: tuple, f: Any, *args: Any):
     return grads, dgrads
 
 
-# A gradient of numbers and arrays, differentiated (a Hessian-vector product): only what carries
-# derivatives is differentiated, the call of f's generated forward and then of its backward.
-# The rest of gradient (checks, the gradients' user-facing forms) runs as it is; where it
-# changes a gradient, or the function returned a container or wrote an array in place, its code
-# is differentiated as without this rule (``pulled_back``).
+# A differentiation of numbers and arrays, differentiated (a Hessian-vector product): only what
+# carries derivatives is differentiated, the call of f's generated forward and then of its
+# backward; the rest (checks, the gradients' user-facing forms) runs as it is. With arrays
+# written in place or containers, the rules decline and the code is differentiated.
 _NUMBERS_AND_ARRAYS = frozenset({float, np.ndarray})
 
 
 def _gradient_of_numbers(fx, tangents: tuple, f: Any, args: tuple):
     check_callable(f, "gradient")
     cx = ZygoteRuleConfig()
-    with room_to_recurse():
-        (y, pb), dresult = jcall(
-            fx, (call_masked, cx, ARGUMENTS_ONLY, f, *args), (NO, NO, NO, *tangents[1:])
-        )
+    dargs = _tuple(tangents[2:])
+    (y, pb, held), dresult = jcall(
+        fx, (recorded_call, cx, f, args, False), (NO, NO, tangents[1], dargs, NO)
+    )
     check_scalar(f, y)
-    dy, dpb = items_of(dresult, 2)
-    n = len(args)
-    if cx.written is not None or is_tracked(y):
-        held = [None] * n
-        primals = (pulled_back, cx, args, held, y, pb, is_tracked(y), 1.0)
-        (_, grads), dback = jcall(
-            fx, primals, (NO, NO, _tuple(tangents[2:]), NO, dy, dpb, NO, ZERO)
-        )
-        return grads, items_of(dback, 2)[1]
-    cx.store = {}
+    dy, dpb, _ = items_of(dresult, 3)
+    primals = (pulled_back, cx, args, held, y, pb, False, 1.0)
+    (_, grads), dback = jcall(fx, primals, (NO, NO, dargs, NO, dy, dpb, NO, ZERO))
+    return grads, items_of(dback, 2)[1]
+
+
+@forward_rule(recorded_call)
+def _recorded_call_frule(fx, tangents: tuple, cx, f: Any, args: tuple, closure: bool):
+    # The forward half of every differentiation (tangents_pullback's), the same way.
+    if not _NUMBERS_AND_ARRAYS.issuperset(map(type, args)):
+        return None
+    call_args = (call, cx, f, *args) if closure else (call_masked, cx, ARGUMENTS_ONLY, f, *args)
+    call_tangents = (NO, NO, tangents[2], *items_of(tangents[3], len(args)))
+    if not closure:
+        call_tangents = (NO, *call_tangents)
     with room_to_recurse():
-        cotangents, dcotangents = jcall(fx, (pb, 1.0), (dpb, ZERO))
+        (y, pb), dresult = jcall(fx, call_args, call_tangents)
+    dy, dpb = items_of(dresult, 2)
+    return (y, pb, [None] * len(args)), _tuple((dy, dpb, ZERO))
+
+
+@forward_rule(pulled_back)
+def _pulled_back_frule(fx, tangents: tuple, cx, args, held, y, pb, returns_container, dy):
+    # The backward half of every differentiation (tangents_pullback's back_all), the same way:
+    # arrays written in place or containers returned, its code is differentiated instead.
+    if (
+        cx.written is not None
+        or returns_container
+        or not _NUMBERS_AND_ARRAYS.issuperset(map(type, args))
+    ):
+        return None
+    n = len(args)
+    cx.store = {}  # (as pulled_back does)
+    if type(dy) in ZERO_TYPES and not must_run(pb):
+        return (NO, (None,) * n), ZERO
+    with room_to_recurse():
+        cotangents, dcotangents = jcall(fx, (pb, dy), (tangents[5], tangents[7]))
+    dcotangents = items_of(dcotangents, n + 1)
     grads, dgrads = [], []
-    for a, t, dt in zip(args, cotangents[1:], items_of(dcotangents, n + 1)[1:]):
+    for a, t, dt in zip(args, cotangents[1:], dcotangents[1:]):
         g = public_gradient(a, t)
         if g is None:
             dg = ZERO
@@ -473,7 +500,7 @@ def _gradient_of_numbers(fx, tangents: tuple, f: Any, args: tuple):
             g, dg = jcall(fx, (public_gradient, a, t), (NO, ZERO, dt))
         grads.append(g)
         dgrads.append(dg)
-    return tuple(grads), _tuple(dgrads)
+    return (cotangents[0], tuple(grads)), _tuple((dcotangents[0], _tuple(dgrads)))
 
 
 def _tuple(items) -> Any:
