@@ -10,7 +10,7 @@ import pytest
 from engine_corpus import CASES, Affine
 from fd_check import fd_gradient
 
-from chainrules_core import Tangent
+from chainrules_core import ProjectTo, Tangent
 from zygote_engine import jvp, pushforward
 
 
@@ -255,3 +255,28 @@ def test_code_called_with_constants_sees_the_tangent_of_state_this_pass_set():
     # d/dw sum(w x0²) along e0 = x0[0]² = 0.25 (it was 0: the call ran plainly)
     _, dy = jvp(_set_then_call, (np.array([1.0, 2.0]),), (np.array([1.0, 0.0]),))
     assert dy == 0.25
+
+
+def _items_by_bound_method(a, b):
+    d = {0: a, 1: b}
+    items = list(map(d.get, range(2)))
+    return items[0] * 2.0 + items[1]
+
+
+def test_a_bound_method_passed_as_an_argument_carries_its_receivers_tangent():
+    # map(d.get, keys): d's items' tangents are in the table, reached through the method (it
+    # ran plainly, and gave 0.0)
+    assert jvp(_items_by_bound_method, (1.0, 2.0), (1.0, 1.0)) == (4.0, 3.0)
+    assert jvp(_items_by_bound_method, (1.0, 2.0), (0.0, 1.0)) == (4.0, 1.0)
+
+
+def _first_of_projected_list(a, project):
+    return np.sum(project([a, 2.0 * a])[0] * 3.0)
+
+
+def test_a_projection_of_a_list_keeps_its_items_tangents():
+    # (the pullbacks that project a list of cotangents, multi_dot's, differentiated again)
+    x = np.array([1.0, -2.0])
+    project = ProjectTo([x, x])
+    _, dy = jvp(lambda a: _first_of_projected_list(a, project), (x,), (np.array([1.0, 1.0]),))
+    assert dy == 6.0
