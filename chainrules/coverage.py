@@ -137,8 +137,6 @@ EXCLUDED: dict[str, tuple[str, ...]] = {
         "numpy.issubdtype",
         "numpy.iterable",
         "numpy.isfortran",
-        "numpy.may_share_memory",
-        "numpy.shares_memory",
         "numpy.nested_iters",
         "numpy.frompyfunc",
         "numpy.einsum_path",

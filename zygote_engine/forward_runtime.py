@@ -488,7 +488,10 @@ def _tuple_tangent(items: tuple) -> Any:
 
 def _list(fx, items: list, tangents: tuple) -> list:
     """The list display ``items`` (new), its items' tangents entered in the table."""
-    fx.record(items, list(tangents))
+    if _PLAIN.issuperset(map(type, items)):  # (what generated code keeps: arrays, numbers)
+        fx.tangents[id(items)] = (items, list(tangents))
+    else:
+        fx.record(items, list(tangents))
     return items
 
 

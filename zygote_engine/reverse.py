@@ -117,10 +117,7 @@ class _Reverse(FunctionAnalysis):
         for ``__add``."""
         d = self.dname(name)
         if self.assign_counts.get(name, 0) <= (name in self.params):
-            return (
-                f"{d} = {tangent} if {d} is __zero else ({d} + {tangent} if {d}.__class__ is float "
-                f"and {tangent}.__class__ is float else __add_lazy({d}, {tangent}))"
-            )
+            return f"{d} = {tangent} if {d} is __zero else __add_lazy({d}, {tangent})"
         first = f"{d} is __zero and {tangent}.__class__ in __DENSE"
         return f"{d} = {tangent} if {first} else __add({d}, {tangent})"
 
