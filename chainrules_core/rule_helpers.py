@@ -66,24 +66,18 @@ _NO = NoTangent()
 
 
 def _times_partial(dy: Any, p: Any) -> Any:
-    """``dy * conj(p)``; a constant partial of 1 or -1 (``+``, ``-``) costs no array product."""
-    if type(p) is int or type(p) is float:
-        if p == 1:
-            return dy
-        if p == -1:
-            return -dy
-        return dy * p
-    return dy * _conj(p)
+    """``dy * conj(p)``, a cotangent times the conjugate of a partial."""
+    return _scaled(dy, p if type(p) is int or type(p) is float else _conj(p))
 
 
-def _times_tangent(p: Any, dx: Any) -> Any:
-    """``p * dx``, a partial times a tangent; a constant partial of 1 or -1 costs no product."""
+def _scaled(d: Any, p: Any) -> Any:
+    """``d * p``; a constant partial of 1 or -1 (``+``, ``-``) costs no array product."""
     if type(p) is int or type(p) is float:
         if p == 1:
-            return dx
+            return d
         if p == -1:
-            return -dx
-    return p * dx
+            return -d
+    return d * p
 
 
 def _as_tuple(partials: Any) -> tuple:
@@ -221,7 +215,7 @@ def scalar_rule(f: Callable, partials: Callable, *types: type) -> Callable:
         dy = None
         for dx, p in zip(tangents[1:], ps):
             if not isinstance(dx, AbstractZero):
-                term = _times_tangent(p, dx)
+                term = _scaled(dx, p)
                 dy = term if dy is None else dy + term
         if dy is None:
             return y, ZeroTangent()

@@ -12,7 +12,6 @@ import numpy as np
 
 from chainrules_core import (
     NoTangent,
-    ZeroTangent,
     non_differentiable,
 )
 from chainrules_core.arrays import is_duck_array
@@ -27,7 +26,6 @@ from zygote_engine.runtime import call, call_masked, must_run
 from zygote_engine.store import ZERO_TYPES, contents_of, is_tracked
 from zygote_engine.transform import transform
 
-_ZERO = ZeroTangent()
 _NO = NoTangent()
 
 __all__ = [
@@ -133,13 +131,8 @@ def pulled_back(
 ) -> tuple:
     """``(df, grads)`` of :func:`tangents_pullback`'s ``back_all``: the pullback ``pb`` of the call
     ``y = f(*args)`` run from ``dy`` in ``cx``, the gradients in their user-facing forms."""
-    cx.store = {}  # the store is backward-pass state: each pass starts empty
+    dy = cx.start_backward(y, dy, returns_container)
     writes = cx.written  # arrays written in place (see zygote_engine.array_writes)
-    if writes is not None:
-        dy = writes.route(y, dy)
-    if returns_container:  # a returned list or dict: its cotangent lives in the store
-        cx.deposit(y, dy)
-        dy = _ZERO
     if type(dy) in ZERO_TYPES and not must_run(pb) and writes is None:
         return _NO, (None,) * len(args)
     try:

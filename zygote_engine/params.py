@@ -316,13 +316,8 @@ def params_tangents_pullback(
     returns_container = is_tracked(y)
 
     def back_all(dy: Any) -> tuple[Any, Grads]:
-        cx.store = {}  # each backward pass starts with an empty store
+        dy = cx.start_backward(y, dy, returns_container)
         writes = cx.written  # arrays written in place (see zygote_engine.array_writes)
-        if writes is not None:
-            dy = writes.route(y, dy)
-        if returns_container:  # a returned list or dict: its cotangent lives in the store
-            cx.deposit(y, dy)
-            dy = _ZERO
         if type(dy) in ZERO_TYPES and not must_run(pb) and writes is None:
             nothing = Grads(params, [None] * len(params))
             return (_ZERO, nothing, (StatePlaces(()),)) if with_state else (_ZERO, nothing)

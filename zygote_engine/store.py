@@ -83,6 +83,18 @@ class MutationStore:
             self.written = ArrayWrites()
         return self.written
 
+    def start_backward(self, y: Any, dy: Any, returns_container: bool) -> Any:
+        """The cotangent a backward pass from the result ``y`` starts with, the store emptied
+        (it is backward-pass state): ``dy`` routed to arrays written in place, and, for a
+        returned list or dict, deposited in the store (whence zero)."""
+        self.store = {}
+        if self.written is not None:
+            dy = self.written.route(y, dy)
+        if returns_container:
+            self.deposit(y, dy)
+            dy = ZeroTangent()
+        return dy
+
     def entries(self, obj: Any) -> dict:
         """The store's cotangent entries of ``obj`` (created empty; ``obj`` is kept alive)."""
         found = self.store.get(id(obj))

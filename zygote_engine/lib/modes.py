@@ -483,7 +483,7 @@ def _pulled_back_frule(fx, tangents: tuple, cx, args, held, y, pb, returns_conta
     ):
         return None
     n = len(args)
-    cx.store = {}  # (as pulled_back does)
+    dy = cx.start_backward(y, dy, returns_container)
     if type(dy) in ZERO_TYPES and not must_run(pb):
         return (NO, (None,) * n), ZERO
     with room_to_recurse():
