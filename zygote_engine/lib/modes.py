@@ -447,13 +447,16 @@ def _gradient_of_numbers(fx, tangents: tuple, f: Any, args: tuple):
     check_callable(f, "gradient")
     cx = ZygoteRuleConfig()
     dargs = _tuple(tangents[2:])
-    (y, pb, held), dresult = jcall(
-        fx, (recorded_call, cx, f, args, False), (NO, NO, tangents[1], dargs, NO)
-    )
+    forward_tangents = (NO, NO, tangents[1], dargs, NO)
+    (y, pb, held), dresult = _recorded_call_frule(fx, forward_tangents, cx, f, args, False)
     check_scalar(f, y)
     dy, dpb, _ = items_of(dresult, 3)
-    primals = (pulled_back, cx, args, held, y, pb, False, 1.0)
-    (_, grads), dback = jcall(fx, primals, (NO, NO, dargs, NO, dy, dpb, NO, ZERO))
+    backward = (cx, args, held, y, pb, False, 1.0)
+    backward_tangents = (NO, NO, dargs, NO, dy, dpb, NO, ZERO)
+    result = _pulled_back_frule(fx, backward_tangents, *backward)
+    if result is None:  # (arrays written in place: pulled_back's code is differentiated)
+        result = jcall(fx, (pulled_back, *backward), backward_tangents)
+    (_, grads), dback = result
     return grads, items_of(dback, 2)[1]
 
 
