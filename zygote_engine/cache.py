@@ -162,17 +162,49 @@ def _entry(table: dict, key: Any, fn: types.FunctionType, inactive: tuple[int, .
 
 
 def _build(fn: types.FunctionType, code: types.CodeType) -> types.FunctionType:
-    if not _runtime_cells:
-        _runtime_cells.update({k: types.CellType(v) for k, v in RUNTIME_OBJECTS.items()})
-    user_cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
-    if CELLS.place in code.co_freevars and CELLS.place not in user_cells:
-        user_cells[CELLS.place] = types.CellType(dict(user_cells))  # see nonlocals.py
-    if NAMESPACE in code.co_freevars and NAMESPACE not in user_cells:
-        user_cells[NAMESPACE] = types.CellType(fn.__globals__)  # see module_state.py
-    closure = tuple(_runtime_cells.get(name) or user_cells[name] for name in code.co_freevars)
+    found = _layouts.get((fn.__code__, code))
+    if found is None:
+        layout = _layout(fn.__code__, code)
+        found = _layouts[fn.__code__, code] = (layout, None in layout)
+    layout, makes_cells = found
+    user = fn.__closure__
+    closure = tuple([user[c] if type(c) is int else c for c in layout])
+    if makes_cells:
+        closure = _with_made_cells(fn, code, closure)
     forward = types.FunctionType(code, fn.__globals__, code.co_name, fn.__defaults__, closure)
     forward.__kwdefaults__ = fn.__kwdefaults__
     return forward
+
+
+# Where each closure cell of a generated function comes from, by (the user's code, the generated
+# code): the run-time object's cell, the position of the user's own cell (an int), or ``None``
+# for a cell made per function (see _with_made_cells). Built once: the commonest binding is of a
+# closure made afresh at each call, a backward pass, whose code is always the same.
+_layouts: dict[tuple[types.CodeType, types.CodeType], tuple] = {}
+
+
+def _layout(user_code: types.CodeType, code: types.CodeType) -> tuple:
+    if not _runtime_cells:
+        _runtime_cells.update({k: types.CellType(v) for k, v in RUNTIME_OBJECTS.items()})
+    own = {name: i for i, name in enumerate(user_code.co_freevars)}
+    return tuple(
+        _runtime_cells[name] if name in _runtime_cells else own.get(name)
+        for name in code.co_freevars
+    )
+
+
+def _with_made_cells(fn: types.FunctionType, code: types.CodeType, closure: tuple) -> tuple:
+    """``closure`` with the cells a binding makes of its own: the user's cells by name, for code
+    that reaches them (see nonlocals.py), and the module's namespace (see module_state.py)."""
+    made = {
+        CELLS.place: lambda: types.CellType(
+            dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
+        ),
+        NAMESPACE: lambda: types.CellType(fn.__globals__),
+    }
+    return tuple(
+        made[name]() if cell is None else cell for name, cell in zip(code.co_freevars, closure)
+    )
 
 
 def refresh() -> None:
@@ -196,6 +228,7 @@ def _forget_transforms() -> None:
     FORWARDS.clear()
     VARIANTS.clear()
     _JVPS.clear()
+    _layouts.clear()
 
 
 module_state.on_stale.append(_forget_transforms)

@@ -105,12 +105,12 @@ def _getattr(fx, tangents, obj: Any, name: str, *default: Any):
         if default and not hasattr(obj, name):
             return y, tangents[3]
         return y, fx.item(receiver, name)
-    found = frule(tangents, getattr, obj, name, *default)  # the rule library's: arrays, numbers
-    if found is not None:
-        return found
     dobj = tangents[1]
     if isinstance(y, _METHODS) and y.__self__ is obj:
         return y, dobj
+    found = frule(tangents, getattr, obj, name, *default)  # the rule library's: arrays, numbers
+    if found is not None:
+        return found
     if name == "__self__" and isinstance(obj, _METHODS):  # and back: the receiver's is the method's
         return y, dobj
     if isinstance(dobj, Tangent):  # an immutable object (a NamedTuple, a functools.partial)

@@ -509,7 +509,7 @@ def _pulled_back_frule(fx, tangents: tuple, cx, args, held, y, pb, returns_conta
 def _tuple(items) -> Any:
     """The tangent of a tuple from its items' (zero when they all are)."""
     items = tuple(items)
-    return ZERO if all(isinstance(d, AbstractZero) for d in items) else Tangent(tuple, *items)
+    return ZERO if ZERO_TYPES.issuperset(map(type, items)) else Tangent(tuple, *items)
 
 
 @forward_rule(withgradient)
