@@ -98,6 +98,21 @@ def _slot_of(f: Any, receiver: Any) -> Any:
     return None
 
 
+_CALL = "__call__"  # (in the cache key of a class's instances: see RuleTable.resolve)
+_HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class defined in Python
+
+
+def _unregistered_instance(f: Any, registered: set) -> bool:
+    """Whether ``f`` is an instance (not a class) of a class defined in Python, with no rule of
+    its own."""
+    if isinstance(f, type) or not type(f).__flags__ & _HEAPTYPE:
+        return False
+    try:
+        return f not in registered
+    except TypeError:  # unhashable: resolved afresh every time anyway
+        return False
+
+
 def resolve_receiver(f: Any, args: tuple) -> tuple[Any, tuple, bool]:
     """``(f, args, bound)``: a bound method becomes its unbound function with the receiver first.
 
@@ -231,6 +246,16 @@ class RuleTable:
         """
         if type(f) is types.FunctionType and f not in self._functions:
             return None  # user code, which differentiating engines see most: no rule at all
+        if _unregistered_instance(f, self._functions):
+            # An instance of a Python class (a pullback object, a model) has no rule of its own
+            # (those are for functions and library objects): its class's __call__'s applies,
+            # found by the class, not remembered per instance (there may be one per call).
+            key = (type(f), _CALL, type(config), *map(type, args))
+            try:
+                found = self._cache[key]
+            except KeyError:
+                found = self._cache[key] = self._lookup(config, f, args)
+            return found
         key = (f, type(config), *map(type, args))
         try:
             return self._cache[key]

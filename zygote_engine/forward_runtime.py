@@ -54,7 +54,7 @@ from zygote_engine.normalize import HELPERS_NAME, OPERATOR_NAME
 from zygote_engine.store import ZERO_TYPES, is_tracked
 from zygote_engine.tangent_table import reaches_tracked
 
-__all__ = ["ClosureTangent", "jcall", "table_aware"]
+__all__ = ["ClosureTangent", "jcall", "linear_pullback_jvp", "table_aware"]
 
 _NO = NoTangent()
 _ZERO = ZeroTangent()
@@ -193,7 +193,7 @@ def jcall(fx, primals: tuple, tangents: tuple, kwargs: dict | None = None, dkwar
             return result
     elif type(f) is types.FunctionType:  # the commonest call, written out: one frame less
         if f.__code__ in LINEAR_PULLBACKS and not kwargs:
-            return _linear_pullback(f, args, tangents)
+            return linear_pullback_jvp(f, args, tangents)
         dparams = _binder(f, len(args), tuple(kwargs))(tangents[1:], dkwargs or {})
         return cache.jvp_for(f)(fx, tangents[0], dparams, *args, **kwargs)
     return _differentiate_code(fx, f, args, kwargs, tangents, dkwargs)
@@ -223,7 +223,7 @@ def _call_frule(fx, found: tuple, f: Any, args: tuple, tangents: tuple):
     return result
 
 
-def _linear_pullback(pullback: types.FunctionType, args: tuple, tangents: tuple):
+def linear_pullback_jvp(pullback: types.FunctionType, args: tuple, tangents: tuple):
     """A pullback declared linear (``chainrules_core.linear_pullback``), differentiated again:
     its result's tangent is the pullback of the cotangent's tangent, column by column for a
     batch; none for a zero. (Thunks are evaluated: a thunk's tangent is the thunk's code

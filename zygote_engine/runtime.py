@@ -424,13 +424,36 @@ def through_arrays(cx, result: tuple, inputs: tuple) -> tuple:
                 tangents[i] = _ZERO
             else:
                 tangents[i] = _routed_item(writes, a, item, tangents[i])
-        if pending:
-            for i, a in enumerate(inputs):
-                if type(a) is np.ndarray:
-                    tangents[i] = cx.written.claim(a, tangents[i])
-        return tuple(tangents)
+        return claimed(cx, inputs, tangents) if pending else tuple(tangents)
 
     return y, _like(pullback, through_arrays_pullback)
+
+
+def claimed(cx, inputs: tuple, tangents: list) -> tuple:
+    """``tangents`` of ``inputs`` (a view's maker's) with what writes through the view left for
+    its input arrays (``ArrayWrites.claim``)."""
+    for i, a in enumerate(inputs):
+        if type(a) is np.ndarray:
+            tangents[i] = cx.written.claim(a, tangents[i])
+    return tuple(tangents)
+
+
+class ViewPullback:
+    """``through_arrays``'s pullback of a rule that made a view, for a ``pullback`` declared
+    linear (``chainrules_core.linear_pullback``): nested differentiation gives it a forward rule
+    (see ``lib/nested_writes.py``) instead of differentiating its code."""
+
+    __slots__ = ("cx", "inputs", "pullback")
+
+    def __init__(self, cx, inputs: tuple, pullback) -> None:
+        self.cx, self.inputs, self.pullback = cx, inputs, pullback
+
+    def __call__(self, dy: Any) -> tuple:
+        tangents = self.pullback(dy)
+        written = self.cx.written
+        if written is None or not written.pending:
+            return tangents
+        return claimed(self.cx, self.inputs, list(tangents))
 
 
 def _written_read(writes, a: np.ndarray, index: Any, size: int):

@@ -278,6 +278,30 @@ def test_the_hessian_of_code_that_writes_arrays_in_place_is_the_analytic_one(hes
     np.testing.assert_allclose(hvp, _written_quartic_hessian(x) @ [0.5, -1.0])
 
 
+def _written_through_a_view(x):
+    a = x * 1.0
+    b = a[1:3]  # a view of a
+    b[0] = 2.0 * x[0]  # a[1] = 2 x0
+    row = a[None][0]  # a view of a view
+    row[2:] *= 3.0  # a[2:] = 3 x[2:]
+    return np.sum(np.sin(a))  # sin(x0) + sin(2 x0) + sin(3 x2) + sin(3 x3)
+
+
+@pytest.mark.parametrize("hessian_of", [hessian, hessian_reverse], ids=["forward", "reverse"])
+def test_the_hessian_of_code_that_writes_through_views_is_the_analytic_one(hessian_of):
+    # (the reads of the rest of a reached the Hessian only through the rule that made the view;
+    # it lost them, and then raised a MutationError)
+    x = np.array([0.3, -0.7, 1.1, 0.5])
+    expected = np.diag([-np.sin(x[0]) - 4 * np.sin(2 * x[0]), 0.0, *(-9 * np.sin(3 * x[2:]))])
+    np.testing.assert_allclose(hessian_of(_written_through_a_view, x), expected, atol=1e-12)
+    v = np.array([1.0, 2.0, -1.0, 0.5])
+    grad, hvp = jvp(lambda x: gradient(_written_through_a_view, x)[0], (x,), (v,))
+    np.testing.assert_allclose(
+        grad, [np.cos(x[0]) + 2 * np.cos(2 * x[0]), 0.0, *(3 * np.cos(3 * x[2:]))]
+    )
+    np.testing.assert_allclose(hvp, expected @ v, atol=1e-12)
+
+
 def _filtered(x, w):
     a = np.zeros(len(x))
     a[0] = x[0]

@@ -14,9 +14,8 @@ again.
 
 A batch of tangents (``hessian`` carries every direction at once) is not kept in a shadow: the
 rules raise :class:`~zygote_engine.batched.BatchingError`, and the directions go one by one. A
-write through a view, differentiated twice, is a located ``MutationError`` (raised where the
-backward pass undoes it): the dual record does not yet follow the tangents of a view's elements
-to its base, and gave a wrong second derivative.
+write through a view works as in reverse mode: the rule that made the view hands on, to the
+array it views, what the write left (``ArrayWrites.claim``), and the dual record its tangent.
 """
 
 from __future__ import annotations
@@ -25,12 +24,14 @@ from typing import Any
 
 import numpy as np
 
-from zygote_engine.array_writes import ArrayWrites, assign, base_of, spread
+from chainrules_core import Tangent
+from zygote_engine.array_writes import ArrayWrites, assign, spread
 from zygote_engine.batched import Batched, BatchingError
-from zygote_engine.errors import MutationError, user_location
+from zygote_engine.forward_runtime import linear_pullback_jvp
 from zygote_engine.lib.forward import forward_rule
 from zygote_engine.lib.nesting import evaluated
-from zygote_engine.lib.store import NO, ZERO
+from zygote_engine.lib.store import NO, ZERO, items_of
+from zygote_engine.runtime import ViewPullback
 from zygote_engine.store import MutationStore
 
 
@@ -122,13 +123,6 @@ def _route(fx, tangents, writes: ArrayWrites, y: Any, dy: Any):
 
 @forward_rule(ArrayWrites.restore)
 def _restore(fx, tangents, writes: ArrayWrites, w: np.ndarray, index: Any, old: Any):
-    if base_of(w) is not w:
-        # the dual record does not follow the tangents of a view's elements to its base's
-        raise MutationError(
-            f"{user_location()}: an array written through a view (a slice, a row) cannot be "
-            "differentiated twice yet: write to the array itself (a[1:3][0] = v as a[1] = v), "
-            "or take this derivative once"
-        )
     _, dold = _one(fx, old, tangents[4])
     region = fx.array_writes().register(w, tangents[2])  # the tangents of w's elements
     _entry(fx, writes)["redo"].append((w, index, np.array(region[index], copy=True)))
@@ -152,3 +146,20 @@ def _finish(fx, tangents, writes: ArrayWrites):
 def _spread(fx, tangents, view: np.ndarray, dview: Any):
     dview, ddview = _one(fx, dview, tangents[2])
     return spread(view, dview), spread(view, ddview)
+
+
+@forward_rule(ViewPullback.__call__)
+def _view_pullback(fx, tangents, view_pullback: ViewPullback, dy: Any):
+    # The pullback is linear (its tangent is the pullback of the tangent); what writes through
+    # the view left is claimed as reverse mode does, and its tangent from the dual record.
+    cotangents, dcotangents = linear_pullback_jvp(view_pullback.pullback, (dy,), (NO, tangents[2]))
+    writes = view_pullback.cx.written
+    if writes is None or not (writes.pending or _dual(fx, writes).pending):
+        return cotangents, dcotangents
+    inputs, dual = view_pullback.inputs, _dual(fx, writes)
+    cotangents, dcotangents = list(cotangents), items_of(dcotangents, len(cotangents))
+    for i, a in enumerate(inputs):
+        if type(a) is np.ndarray:
+            cotangents[i] = writes.claim(a, cotangents[i])
+            dcotangents[i] = dual.claim(a, _one(fx, ZERO, dcotangents[i])[1])
+    return tuple(cotangents), Tangent(tuple, *dcotangents)

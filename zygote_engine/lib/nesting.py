@@ -158,6 +158,8 @@ def _call_rule(fx, tangents, cx, f: Any, *args: Any, **kwargs: Any):
         rest = (cx, f, args, {}), (NO, NO, df, Tangent(tuple, *dargs), ZERO)
         return jcall(fx, (runtime.differentiate_code, *rest[0]), rest[1])
     y, pullback = result
+    if runtime.is_view(y):  # (as runtime.call: the pullback hands on what writes through it leave)
+        return jcall(fx, (runtime.through_arrays, cx, result, (f, *args)), (NO, NO, dresult, ZERO))
     if runtime.store_aware(pullback) or not any(type(x) in runtime.CONTAINERS for x in (y, *args)):
         return result, dresult
     dy, dpullback = dresult if isinstance(dresult, Tangent) else (ZERO, ZERO)
@@ -195,8 +197,10 @@ def _linear_rule(fx, impl, takes_config: bool, cx, f: Any, args: tuple, dargs: t
         return None
     y = result[0]
     _, dy = jcall(fx, (f, *args), (NO, *dargs))
-    if type(y) is np.ndarray and y.base is not None:  # (as for any view a rule makes)
+    if runtime.is_view(y):  # (as for any view a rule makes)
         forward_runtime._note_view(fx, y, args, (NO, *dargs))
+        # the pullback hands on what writes through the view leave, as runtime.call makes it
+        result = (y, runtime.ViewPullback(cx, (f, *args), result[1]))
     return result, ZERO if _is_zero(dy) else Tangent(tuple, dy, ZERO)
 
 
