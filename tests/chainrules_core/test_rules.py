@@ -272,6 +272,20 @@ def test_an_instance_rule_of_its_own_beats_the_class_call(table):
     assert table(s, 1.0)[0] == "instance"
 
 
+def test_instances_share_their_class_resolution_and_keep_none_alive(table):
+    # (an engine differentiating pullback objects again makes one per call)
+    table.add(Scaler.__call__, (Scaler, float), scale_rule)
+    assert table(Scaler(2.0), 5.0)[0] == 10.0
+    entries = len(table._cache)
+    instances = [Scaler(float(k)) for k in range(20)]
+    assert [table(s, 1.0)[0] for s in instances] == [float(k) for k in range(20)]
+    assert len(table._cache) == entries
+    s = instances[3]
+    table.add(s, (), constant_rule("instance"))  # registered later: its own rule applies
+    assert table(s, 1.0)[0] == "instance"
+    assert table(instances[4], 1.0)[0] == 4.0
+
+
 def test_rrule_needs_a_function(table):
     with pytest.raises(TypeError, match="needs the function"):
         table()
