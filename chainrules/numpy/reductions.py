@@ -155,7 +155,8 @@ def _register_linear_frule(f: Callable) -> None:
 
     @frule.register(f)
     def _(tangents, x, *args, **kwargs):
-        _options(f, x, args, kwargs)
+        if args or kwargs:  # (``f(x)`` has no option to refuse)
+            _options(f, x, args, kwargs)
         return f(x, *args, **kwargs), _reduce_tangent(f, tangents[1], *args, **kwargs)
 
 
