@@ -45,10 +45,22 @@ RUNTIME_NAMES = (
     "__jlist",
     "__jitem",
     "__jfit",
+    "__jarray",
     NAMESPACE,
     OPERATOR_NAME,
     HELPERS_NAME,
 )
+
+
+def _array_test(fx: str, call: ast.Call, adjoint, tangents: dict[int, str]) -> str | None:
+    """The run-time test under which an inline adjoint's templates give the tangent on an array
+    (``__jarray``): one array operand, the others literal numbers (no broadcasting)."""
+    if not adjoint.on_arrays or adjoint.arrays_test != "__on_arrays" or len(tangents) != 1:
+        return None
+    ((i, d),) = tangents.items()
+    if not all(isinstance(a, ast.Constant) for j, a in enumerate(call.args) if j != i):
+        return None
+    return f"__jarray({fx}, {operand_text(call.args[i])}, {d})"
 
 
 def generate_jvp(nf: ast.FunctionDef, info: FunctionInfo, namer: Namer) -> ast.FunctionDef:
@@ -170,11 +182,16 @@ class _Forward(FunctionAnalysis):
                 return self.inline_partials(target, call, operands, tangents, test)
             return None
         # the tangent first: the target may be an operand
+        both = [
+            f"    {self.dname(target)} = {forward_tangent(adjoint, operands, tangents)}",
+            f"    {target} = {adjoint.primal.format(*operands)}",
+        ]
+        array = _array_test(self.fx, call, adjoint, tangents)
         return "\n".join(
             [
                 f"if {test}:",
-                f"    {self.dname(target)} = {forward_tangent(adjoint, operands, tangents)}",
-                f"    {target} = {adjoint.primal.format(*operands)}",
+                *both,
+                *([f"elif {array}:", *both] if array else []),
                 "else:",
                 f"    {self.protocol(target, call)}",
             ]

@@ -507,6 +507,18 @@ def _fit(fx, g: Any, dg: Any, x: Any) -> tuple:
     return jcall(fx, (fit, g, x), (_NO, dg, _ZERO))
 
 
+def _on_array(fx, x: Any, dx: Any) -> bool:
+    """Whether an inline adjoint's templates give the tangent of an operation on ``x`` (see
+    ``forward.py``): an array whose tangent is an array of its dtype (nothing to project), while
+    no array written in place has its tangent elsewhere (in its shadow: see :func:`jcall`)."""
+    return (
+        type(x) is np.ndarray
+        and type(dx) is np.ndarray
+        and dx.dtype is x.dtype
+        and (fx.written is None or not fx.written.shadows)
+    )
+
+
 def _pairs(fx, items: list):
     """``(item, tangent)`` for the items of a ``for`` loop (a list made by ``zy.collect``)."""
     return zip(items, fx.entry(items))
@@ -530,6 +542,7 @@ cache.RUNTIME_OBJECTS.update(
         "__jlist": _list,
         "__jitem": _item,
         "__jfit": _fit,
+        "__jarray": _on_array,
         "__zero": _ZERO,
         "__no": _NO,
         OPERATOR_NAME: operator,

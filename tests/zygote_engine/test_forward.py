@@ -280,3 +280,19 @@ def test_a_projection_of_a_list_keeps_its_items_tangents():
     project = ProjectTo([x, x])
     _, dy = jvp(lambda a: _first_of_projected_list(a, project), (x,), (np.array([1.0, 1.0]),))
     assert dy == 6.0
+
+
+def _affine_power(x):
+    return 1.0 - 2.0 * x**3 / 4.0
+
+
+@pytest.mark.parametrize("dtypes", [(np.float64, np.float64), (np.float32, np.float64)])
+def test_array_arithmetic_with_literal_numbers_is_written_out_and_exact(dtypes):
+    # d/dx (1 - x³/2) = -3x²/2 (written out for an array tangent of the array's dtype; the
+    # protocol, which projects, for any other)
+    x = np.array([0.5, -1.0, 2.0], dtype=dtypes[0])
+    dx = np.array([1.0, 2.0, -1.0], dtype=dtypes[1])
+    y, dy = jvp(_affine_power, (x,), (dx,))
+    np.testing.assert_allclose(y, 1.0 - x**3 / 2, rtol=1e-6)
+    np.testing.assert_allclose(dy, -1.5 * x.astype(np.float64) ** 2 * dx, rtol=1e-6)
+    assert dy.dtype == x.dtype
