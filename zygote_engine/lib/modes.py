@@ -487,7 +487,7 @@ def _pulled_back_frule(fx, tangents: tuple, cx, args, held, y, pb, returns_conta
         return None
     n = len(args)
     dy = cx.start_backward(y, dy, returns_container)
-    if type(dy) in ZERO_TYPES and not must_run(pb):
+    if type(dy) in ZERO_TYPES and type(tangents[7]) in ZERO_TYPES and not must_run(pb):
         return (NO, (None,) * n), ZERO
     with room_to_recurse():
         cotangents, dcotangents = jcall(fx, (pb, dy), (tangents[5], tangents[7]))
