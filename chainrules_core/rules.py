@@ -103,9 +103,9 @@ _HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class defined in Python
 
 
 def _unregistered_instance(f: Any, registered: set) -> bool:
-    """Whether ``f`` is an instance (not a class) of a class defined in Python, with no rule of
-    its own."""
-    if isinstance(f, type) or not type(f).__flags__ & _HEAPTYPE:
+    """Whether ``f``, of a class defined in Python (the caller tests that, cheaply), is an
+    instance (not a class) with no rule of its own."""
+    if isinstance(f, type):
         return False
     try:
         return f not in registered
@@ -246,20 +246,18 @@ class RuleTable:
         """
         if type(f) is types.FunctionType and f not in self._functions:
             return None  # user code, which differentiating engines see most: no rule at all
-        if _unregistered_instance(f, self._functions):
-            # An instance of a Python class (a pullback object, a model) has no rule of its own
-            # (those are for functions and library objects): its class's __call__'s applies,
-            # found by the class, not remembered per instance (there may be one per call).
-            key = (type(f), _CALL, type(config), *map(type, args))
-            try:
-                found = self._cache[key]
-            except KeyError:
-                found = self._cache[key] = self._lookup(config, f, args)
-            return found
         key = (f, type(config), *map(type, args))
         try:
             return self._cache[key]
         except KeyError:
+            if type(f).__flags__ & _HEAPTYPE and _unregistered_instance(f, self._functions):
+                # An instance of a Python class (a pullback object, a model) has no rule of its
+                # own (those are for functions and library objects): its class's __call__'s
+                # applies, remembered by the class, not per instance (there may be one per call).
+                key = (type(f), _CALL, type(config), *map(type, args))
+                found = self._cache.get(key, _MISSING)
+                if found is not _MISSING:
+                    return found
             found = self._cache[key] = self._lookup(config, f, args)
             return found
         except TypeError:  # an unhashable callable: resolved afresh every time
