@@ -54,7 +54,7 @@ from zygote_engine.normalize import HELPERS_NAME, OPERATOR_NAME
 from zygote_engine.store import ZERO_TYPES, is_tracked
 from zygote_engine.tangent_table import reaches_tracked
 
-__all__ = ["ClosureTangent", "jcall", "linear_pullback_jvp", "table_aware"]
+__all__ = ["ClosureTangent", "jcall", "linear_pullback_jvp", "table_aware", "tuple_tangent"]
 
 _NO = NoTangent()
 _ZERO = ZeroTangent()
@@ -185,12 +185,7 @@ def jcall(fx, primals: tuple, tangents: tuple, kwargs: dict | None = None, dkwar
         else:
             result = impl(call_tangents, *call_args, **kwargs)
         if result is not None:
-            y = result[0]
-            if not aware and type(y) not in _PLAIN:
-                fx.record(*result)
-            elif type(y) is np.ndarray and y.base is not None:
-                _note_view(fx, y, call_args, call_tangents)
-            return result
+            return _entered(fx, result, aware, call_args, call_tangents)
     elif type(f) is types.FunctionType:  # the commonest call, written out: one frame less
         if f.__code__ in LINEAR_PULLBACKS and not kwargs:
             return linear_pullback_jvp(f, args, tangents)
@@ -215,8 +210,14 @@ def _call_frule(fx, found: tuple, f: Any, args: tuple, tangents: tuple):
     result = impl(fx, tangents, *args) if takes_config else impl(tangents, *args)
     if result is None:
         return _differentiate_code(fx, f, args, {}, tangents, None)
+    return _entered(fx, result, getattr(impl, "table_aware", False), args, tangents)
+
+
+def _entered(fx, result: tuple, aware: bool, args: tuple, tangents: tuple) -> tuple:
+    """A rule's ``(y, dy)``: a new mutable ``y``'s tangent entered in the table (the engine's
+    own rules enter theirs), or the view ``y`` noted with the argument it views."""
     y = result[0]
-    if type(y) not in _PLAIN and not getattr(impl, "table_aware", False):
+    if not aware and type(y) not in _PLAIN:
         fx.record(*result)
     elif type(y) is np.ndarray and y.base is not None:
         _note_view(fx, y, args, tangents)
@@ -478,8 +479,8 @@ def _captured(df: Any, name: str) -> Any:
     return _ZERO
 
 
-def _tuple_tangent(items: tuple) -> Any:
-    """The tangent of a tuple display from its items' tangents (zero if they all are)."""
+def tuple_tangent(items: tuple | list) -> Any:
+    """The tangent of a tuple from its items' tangents (zero if they all are)."""
     for d in items:
         if type(d) not in ZERO_TYPES:
             return Tangent(tuple, *items)
@@ -538,7 +539,7 @@ cache.RUNTIME_OBJECTS.update(
         "__jcaptured": _captured,
         "__jpairs": _pairs,
         "__jrecord_kwargs": _record_kwargs,
-        "__jtuple": _tuple_tangent,
+        "__jtuple": tuple_tangent,
         "__jlist": _list,
         "__jitem": _item,
         "__jfit": _fit,

@@ -249,10 +249,11 @@ def _inverse_frule(tangents: tuple, lu: LU):
 
 @frule.register(LU.slogdet)
 def _slogdet_frule(tangents: tuple, lu: LU):
-    # d log|det A| = Re tr(A⁻¹ dA); a complex A's sign turns by i Im tr(A⁻¹ dA)
+    # d log|det A| = Re tr(A⁻¹ dA); a complex A's sign turns by i Im tr(A⁻¹ dA) (a singular A
+    # has none: lu.solve raises numpy's LinAlgError, as np.linalg.slogdet's rule does)
     sign, logdet = lu.slogdet()
     da = tangents[1]
-    if _zero(da) or lu.singular:
+    if _zero(da):
         return (sign, logdet), ZeroTangent()
     t = np.trace(lu.solve(da))
     dsign = ZeroTangent() if lu.dtype.kind == "f" else sign * 1j * t.imag

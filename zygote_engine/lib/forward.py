@@ -13,11 +13,11 @@ import operator
 import types
 from typing import Any
 
-from chainrules_core import AbstractZero, NoTangent, Tangent, frule
+from chainrules_core import NoTangent, Tangent, frule
 from zygote_engine import primitives as zy
 from zygote_engine.config import ForwardConfig
 from zygote_engine.construction import property_getter, property_setter
-from zygote_engine.forward_runtime import jcall, table_aware
+from zygote_engine.forward_runtime import jcall, table_aware, tuple_tangent
 from zygote_engine.lib.store import NO, ZERO, items_of, position
 from zygote_engine.store import is_tracked
 from zygote_engine.tangent_table import reaches_tracked
@@ -38,10 +38,6 @@ def forward_rule(f: Any, *types_: Any):
 def _whole(fx, x: Any, dx: Any) -> Any:
     """The structural tangent of ``x`` (for a mutable object, from the table)."""
     return fx.tangent(x, dx)
-
-
-def _sequence(items: list) -> Any:
-    return ZERO if all(isinstance(d, AbstractZero) for d in items) else Tangent(tuple, *items)
 
 
 # -- reads --
@@ -78,7 +74,7 @@ def _view_rule(method, kind: str):
     def _(fx, tangents, d: dict):
         y = list(method(d))
         if kind == "items":
-            items = [_sequence([NO, fx.item(d, k)]) for k in d]
+            items = [tuple_tangent([NO, fx.item(d, k)]) for k in d]
         else:
             items = [fx.item(d, k) if kind == "values" else NO for k in d]
         fx.record(y, items)
@@ -260,7 +256,7 @@ def _update(fx, tangents, d: dict, other: Any):
 
 @forward_rule(zy.make_tuple)
 def _make_tuple(fx, tangents, *items: Any):
-    return items, _sequence(list(tangents[1:]))
+    return items, tuple_tangent(list(tangents[1:]))
 
 
 @forward_rule(zy.make_list)
@@ -293,7 +289,7 @@ def _merge_dicts(fx, tangents, *dicts: dict):
 @forward_rule(zy.as_tuple)
 def _as_tuple(fx, tangents, xs: Any):
     y = tuple(xs)
-    return y, _sequence(items_of(_whole(fx, xs, tangents[1]), len(y)))
+    return y, tuple_tangent(items_of(_whole(fx, xs, tangents[1]), len(y)))
 
 
 @forward_rule(zy.as_list)
@@ -311,7 +307,7 @@ def _as_list(fx, tangents, xs: Any):
 @forward_rule(zy.concat)
 def _concat(fx, tangents, *parts: tuple):
     items = [d for part, dpart in zip(parts, tangents[1:]) for d in items_of(dpart, len(part))]
-    return zy.concat(*parts), _sequence(items)
+    return zy.concat(*parts), tuple_tangent(items)
 
 
 @forward_rule(zy.apply)

@@ -51,7 +51,7 @@ from zygote_engine.api import (
 )
 from zygote_engine.config import ZygoteRuleConfig
 from zygote_engine.errors import UnsupportedConstructError, user_location
-from zygote_engine.forward_runtime import READS_STATE, jcall
+from zygote_engine.forward_runtime import READS_STATE, jcall, tuple_tangent
 from zygote_engine.jacobians import (
     WithJacobian,
     diaghessian,
@@ -446,7 +446,7 @@ _NUMBERS_AND_ARRAYS = frozenset({float, np.ndarray})
 def _gradient_of_numbers(fx, tangents: tuple, f: Any, args: tuple):
     check_callable(f, "gradient")
     cx = ZygoteRuleConfig()
-    dargs = _tuple(tangents[2:])
+    dargs = tuple_tangent(tangents[2:])
     forward_tangents = (NO, NO, tangents[1], dargs, NO)
     (y, pb, held), dresult = _recorded_call_frule(fx, forward_tangents, cx, f, args, False)
     check_scalar(f, y)
@@ -472,7 +472,7 @@ def _recorded_call_frule(fx, tangents: tuple, cx, f: Any, args: tuple, closure: 
     with room_to_recurse():
         (y, pb), dresult = jcall(fx, call_args, call_tangents)
     dy, dpb = items_of(dresult, 2)
-    return (y, pb, [None] * len(args)), _tuple((dy, dpb, ZERO))
+    return (y, pb, [None] * len(args)), tuple_tangent((dy, dpb, ZERO))
 
 
 @forward_rule(pulled_back)
@@ -503,13 +503,7 @@ def _pulled_back_frule(fx, tangents: tuple, cx, args, held, y, pb, returns_conta
             g, dg = jcall(fx, (public_gradient, a, t), (NO, ZERO, dt))
         grads.append(g)
         dgrads.append(dg)
-    return (cotangents[0], tuple(grads)), _tuple((dcotangents[0], _tuple(dgrads)))
-
-
-def _tuple(items) -> Any:
-    """The tangent of a tuple from its items' (zero when they all are)."""
-    items = tuple(items)
-    return ZERO if ZERO_TYPES.issuperset(map(type, items)) else Tangent(tuple, *items)
+    return (cotangents[0], tuple(grads)), tuple_tangent((dcotangents[0], tuple_tangent(dgrads)))
 
 
 @forward_rule(withgradient)

@@ -154,11 +154,13 @@ def _view_pullback(fx, tangents, view_pullback: ViewPullback, dy: Any):
     # the view left is claimed as reverse mode does, and its tangent from the dual record.
     cotangents, dcotangents = linear_pullback_jvp(view_pullback.pullback, (dy,), (NO, tangents[2]))
     writes = view_pullback.cx.written
-    if writes is None or not (writes.pending or _dual(fx, writes).pending):
+    if writes is None:
         return cotangents, dcotangents
-    inputs, dual = view_pullback.inputs, _dual(fx, writes)
+    dual = _dual(fx, writes)
+    if not (writes.pending or dual.pending):
+        return cotangents, dcotangents
     cotangents, dcotangents = list(cotangents), items_of(dcotangents, len(cotangents))
-    for i, a in enumerate(inputs):
+    for i, a in enumerate(view_pullback.inputs):
         if type(a) is np.ndarray:
             cotangents[i] = writes.claim(a, cotangents[i])
             dcotangents[i] = dual.claim(a, _one(fx, ZERO, dcotangents[i])[1])

@@ -14,6 +14,7 @@ from duck_array import Wrapped
 
 from chainrules.numpy import factorization
 from chainrules.numpy.factorization import LU, lu_of
+from chainrules_core import NoTangent, frule
 
 F64, C128 = np.float64, np.complex128
 
@@ -203,3 +204,35 @@ def test_lu_of_from_many_threads():
         thread.join()
     assert failures == []
     assert len(factorization._entries) <= factorization._CAPACITY
+
+
+# --- forward rules: an LU's tangent is its matrix's ----------------------------------------------
+
+
+def _along(fun, a, da, h=1e-6):
+    return (np.asarray(fun(a + h * da)) - np.asarray(fun(a - h * da))) / (2 * h)
+
+
+@pytest.mark.parametrize("dtype", [F64, C128])
+def test_the_forward_rules_of_a_factorization_match_finite_differences(dtype):
+    rng = np.random.default_rng(7)
+    a, da = _matrix(rng, 3, dtype), _matrix(rng, 3, dtype) - 3 * np.eye(3)
+    b, db = _rhs(rng, 3, 2, dtype=dtype), _rhs(rng, 3, 2, dtype=dtype)
+    lu, dlu = frule((NoTangent(), da), lu_of, a)
+    for adjoint in (False, True):
+        _, dx = frule((NoTangent(), dlu, db), LU.solve, lu, b, adjoint=adjoint)
+        np.testing.assert_allclose(
+            dx, _along(lambda m, t=adjoint: LU(m).solve(b, t), a, da) + LU(a).solve(db, adjoint)
+        )
+    _, dinv = frule((NoTangent(), dlu), LU.inverse, lu)
+    np.testing.assert_allclose(dinv, _along(lambda m: LU(m).inverse(), a, da), rtol=1e-6)
+    _, (dsign, dlogdet) = frule((NoTangent(), dlu), LU.slogdet, lu)
+    np.testing.assert_allclose(dlogdet, _along(lambda m: LU(m).slogdet()[1], a, da), rtol=1e-6)
+    if dtype is C128:
+        np.testing.assert_allclose(dsign, _along(lambda m: LU(m).slogdet()[0], a, da), atol=1e-8)
+
+
+def test_a_singular_factorization_has_no_logdet_tangent():
+    singular = LU(np.array([[1.0, 2.0], [2.0, 4.0]]))
+    with pytest.raises(np.linalg.LinAlgError):
+        frule((NoTangent(), np.eye(2)), LU.slogdet, singular)
