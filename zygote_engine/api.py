@@ -19,7 +19,7 @@ from zygote_engine import cache
 from zygote_engine.activity import GLOBALS
 from zygote_engine.config import ZygoteRuleConfig
 from zygote_engine.errors import NonScalarOutputError, UnsupportedConstructError
-from zygote_engine.params import Grads, Params, params_pullback
+from zygote_engine.params import Grads, Params, params_pullback, params_tangents_pullback
 from zygote_engine.public import public_gradient
 from zygote_engine.recursion import room_to_recurse
 from zygote_engine.runtime import call, call_masked, must_run
@@ -62,8 +62,9 @@ def pullback(f: Callable, *args: Any) -> tuple[Any, Callable[[Any], Any]]:
     """
     check_callable(f, "pullback")
     if len(args) == 1 and isinstance(args[0], Params):
-        return params_pullback(f, args[0])
-    y, back_all = tangents_pullback(f, args)
+        y, back_all = params_tangents_pullback(f, args[0])
+    else:
+        y, back_all = tangents_pullback(f, args)
     return y, Pullback(f, args, back_all)
 
 
@@ -84,6 +85,8 @@ class Pullback:
 
     def __repr__(self) -> str:
         name = getattr(self.f, "__qualname__", repr(self.f))
+        if len(self.args) == 1 and isinstance(self.args[0], Params):
+            return f"<pullback of {name} at {self.args[0]!r}>"
         return f"<pullback of {name} at {len(self.args)} arguments>"
 
 

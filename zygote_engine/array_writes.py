@@ -44,6 +44,7 @@ __all__ = [
     "assign",
     "base_of",
     "check_distinct",
+    "is_view",
     "out_argument",
     "spread",
 ]
@@ -62,6 +63,17 @@ def base_of(a: np.ndarray) -> np.ndarray:
     while isinstance(a.base, np.ndarray):
         a = a.base
     return a
+
+
+def is_view(y: Any) -> bool:
+    """Whether ``y`` is a numpy array that views another's memory.
+
+    Example:
+        >>> a = np.zeros(3)
+        >>> is_view(a[1:]), is_view(a), is_view(1.0)
+        (True, False, False)
+    """
+    return type(y) is np.ndarray and y.base is not None
 
 
 def _address(a: np.ndarray) -> int:
@@ -359,8 +371,12 @@ class ForwardWrites:
 
     def tangent_of(self, a: np.ndarray) -> np.ndarray:
         """The tangent of the written array ``a`` now (a copy: later writes do not change it)."""
+        return self.region(a).copy()
+
+    def region(self, a: np.ndarray) -> np.ndarray:
+        """The part of the shadow that holds the tangent of ``a``, an array written so far."""
         base = base_of(a)
-        return _region(self.shadows[id(base)], base, a).copy()
+        return _region(self.shadows[id(base)], base, a)
 
     def result_tangent(self, y: Any, dy: Any) -> Any:
         """The tangent of a differentiated call's result ``y``, written arrays' from their shadows."""

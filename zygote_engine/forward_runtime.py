@@ -32,7 +32,7 @@ from chainrules_core.rule_helpers import LINEAR_PULLBACKS
 from chainrules_core.rules import resolve_receiver
 from zygote_engine import cache
 from zygote_engine import primitives as zy
-from zygote_engine.array_writes import base_of, out_argument
+from zygote_engine.array_writes import base_of, is_view, out_argument
 from zygote_engine.batched import Batched, BatchingError, batch_size, column, stacked
 from zygote_engine.binding import by_position, direct, parameter_sources, per_call_shape
 from zygote_engine.construction import (
@@ -54,7 +54,14 @@ from zygote_engine.normalize import HELPERS_NAME, OPERATOR_NAME
 from zygote_engine.store import ZERO_TYPES, is_tracked
 from zygote_engine.tangent_table import reaches_tracked
 
-__all__ = ["ClosureTangent", "jcall", "linear_pullback_jvp", "table_aware", "tuple_tangent"]
+__all__ = [
+    "ClosureTangent",
+    "jcall",
+    "linear_pullback_jvp",
+    "note_view",
+    "table_aware",
+    "tuple_tangent",
+]
 
 _NO = NoTangent()
 _ZERO = ZeroTangent()
@@ -143,8 +150,8 @@ def jcall(fx, primals: tuple, tangents: tuple, kwargs: dict | None = None, dkwar
         return _ufunc_out(fx, f, args, kwargs, tangents)
     if dkwargs is None and not _carries_tangent(fx, f, args, tangents):
         y = f(*args, **kwargs)
-        if type(y) is np.ndarray and y.base is not None:
-            _note_view(fx, y, args, tangents)
+        if is_view(y):
+            note_view(fx, y, args, tangents)
         return y, _ZERO
     unbound, call_args, bound = resolve_receiver(f, args)
     call_tangents = (_NO, *tangents) if bound else tangents
@@ -204,8 +211,8 @@ def _call_frule(fx, found: tuple, f: Any, args: tuple, tangents: tuple):
             break
     else:  # no tangent reaches the call
         y = f(*args)
-        if type(y) is np.ndarray and y.base is not None:
-            _note_view(fx, y, args, tangents)
+        if is_view(y):
+            note_view(fx, y, args, tangents)
         return y, _ZERO
     result = impl(fx, tangents, *args) if takes_config else impl(tangents, *args)
     if result is None:
@@ -219,8 +226,8 @@ def _entered(fx, result: tuple, aware: bool, args: tuple, tangents: tuple) -> tu
     y = result[0]
     if not aware and type(y) not in _PLAIN:
         fx.record(*result)
-    elif type(y) is np.ndarray and y.base is not None:
-        _note_view(fx, y, args, tangents)
+    elif is_view(y):
+        note_view(fx, y, args, tangents)
     return result
 
 
@@ -269,7 +276,7 @@ def _current(writes, args: tuple, tangents: tuple) -> tuple:
     )
 
 
-def _note_view(fx, y: np.ndarray, args: tuple, tangents: tuple) -> None:
+def note_view(fx, y: np.ndarray, args: tuple, tangents: tuple) -> None:
     """Record which argument (and its tangent) the view ``y`` a rule returned looks into."""
     base = base_of(y)
     for a, t in zip(args, tangents[1:]):

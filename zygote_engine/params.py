@@ -30,6 +30,7 @@ __all__ = [
     "Grads",
     "Params",
     "StatePlaces",
+    "member",
     "params_pullback",
     "params_tangents_pullback",
     "state_cotangents",
@@ -387,7 +388,7 @@ def _collect(cx: ZygoteRuleConfig, f: Any, df: Any, params: Params, held: dict) 
     flows: dict[int, Any] = {}  # id(array parameter) -> the sum of its cotangents
     for obj, entries in cx.store.values():
         for key, dx in entries.items():
-            loose.append((obj if key is WHOLE else _member(obj, key), dx))
+            loose.append((obj if key is WHOLE else member(obj, key), dx))
     for value, dx in loose:
         # container parameters take their cotangent from the store, whole, by `resolve` below
         if id(value) in params._by_id and not is_tracked(value):
@@ -419,7 +420,7 @@ def _spread(cx: ZygoteRuleConfig, value: Any, dx: Any, loose: list, pending: lis
         return
     if type(value) is types.MethodType:  # a bound method's tangent is its receiver's
         value = value.__self__
-    if is_tracked(value) or isinstance(value, tuple):
+    if is_tracked(value) or isinstance(value, (tuple, Params)):
         cx.deposit(value, dx)
         pending.append(value)
     elif type(value) is types.FunctionType:
@@ -445,7 +446,7 @@ def _settle(cx: ZygoteRuleConfig, loose: list, pending: list) -> None:
             continue
         entries = found[1]
         for key in [k for k in entries if k is not WHOLE]:
-            value = _member(obj, key)
+            value = member(obj, key)
             if is_tracked(value) or isinstance(value, tuple) or type(value) in _CALLABLES:
                 _spread(cx, value, entries.pop(key), loose, pending)
 
@@ -453,12 +454,16 @@ def _settle(cx: ZygoteRuleConfig, loose: list, pending: list) -> None:
 _CALLABLES = frozenset({types.FunctionType, types.MethodType})
 
 
-def _member(obj: Any, key: Any) -> Any:
+def member(obj: Any, key: Any) -> Any:
     """The member of ``obj`` that the store key ``key`` names (an item or an attribute)."""
     if isinstance(obj, dict):
         return obj.get(key, _MISSING)
     if isinstance(obj, (list, tuple)) and type(key) is int:
         return obj[key] if -len(obj) <= key < len(obj) else _MISSING
+    if type(obj) is Params and type(key) is int:
+        # a Params the code captured: a differentiation inside it handed its parameters'
+        # cotangents to it, by position (see zygote_engine.lib.implicit)
+        return obj._order[key] if -len(obj) <= key < len(obj) else _MISSING
     return getattr(obj, key, _MISSING) if type(key) is str else _MISSING
 
 

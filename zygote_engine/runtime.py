@@ -29,7 +29,7 @@ from chainrules_core import AbstractZero, NoTangent, Tangent, Thunk, ZeroTangent
 from chainrules_core.rules import resolve_receiver
 from zygote_engine import array_inline, cache, elementwise
 from zygote_engine import primitives as zy
-from zygote_engine.array_writes import out_argument
+from zygote_engine.array_writes import is_view, out_argument
 from zygote_engine.binding import by_position, direct, parameter_sources, per_call_shape
 from zygote_engine.construction import (
     constructible,
@@ -766,11 +766,6 @@ def _deposited(cx, y: Any, size: int):
 # with anything else (``a + a``'s, a pullback's, the caller's seed) has more. (A view, or an
 # array of another shape or dtype, is never added into.)
 _EXCLUSIVE = 3
-
-
-def is_view(y: Any) -> bool:
-    """Whether ``y`` is a numpy array that views another's memory."""
-    return type(y) is np.ndarray and y.base is not None
 
 
 def accumulate_lazy(a: Any, b: Any) -> Any:

@@ -1019,6 +1019,16 @@ def dict_update(a, b):
 
 
 @case(2.0, 3.0)
+def dict_setdefault_present_missing_and_a_list(a, b):
+    d = {"a": a}
+    kept = d.setdefault("a", b)  # present: a read of d["a"]
+    added = d.setdefault("b", b * 2.0)  # missing: stored, then read
+    xs = d.setdefault("xs", [])
+    xs.append(a * b)
+    return kept * added + d["b"] * d["xs"][0] + d["a"] ** 2
+
+
+@case(2.0, 3.0)
 def list_literal_and_sum(a, b):
     return sum([a, b, a * b])
 

@@ -316,3 +316,34 @@ def test_the_hessian_of_a_recurrence_written_in_place_is_the_analytic_one():
     i, j = np.indices((4, 4))
     lower = np.where(i >= j, w ** (i - j), 0.0)
     np.testing.assert_allclose(hessian(lambda x: _filtered(x, w), x), 2 * lower.T @ lower)
+
+
+def _written_several_ways(x):
+    a = x * 1.0
+    b = a[1:3]  # a view, written first
+    b[0] = b[0] * x[0] ** 2
+    a[2] += np.sin(a[0])
+    np.add.at(a, [0, 0], x[1])
+    return np.sum(a**3)
+
+
+def _directional(s, x, u, v):
+    return jvp(_written_several_ways, (x + s * u,), (v,))[1]
+
+
+def test_forward_mode_over_forward_mode_through_writes_and_views():
+    # the inner differentiation's shadows are arrays written in place for the outer one (these
+    # raised a MutationError); checked against central differences of the inner jvp
+    x = np.array([1.0, 2.0, 3.0, 0.5])
+    u, v = np.array([1.0, 0.5, -0.2, 0.4]), np.array([0.3, -1.0, 0.7, 0.2])
+    h = 1e-5
+    expected = (_directional(h, x, u, v) - _directional(-h, x, u, v)) / (2 * h)
+    got = jvp(lambda s: _directional(s, x, u, v), (0.0,), (1.0,))[1]
+    assert np.isclose(got, expected, rtol=1e-8)
+    assert np.isclose(gradient(lambda s: _directional(s, x, u, v), 0.0)[0], expected, rtol=1e-8)
+
+    def second(t):  # a third derivative, forward three times
+        return jvp(lambda s: _directional(s, x, u, v), (t,), (1.0,))[1]
+
+    expected = (second(h) - second(-h)) / (2 * h)
+    assert np.isclose(jvp(second, (0.0,), (1.0,))[1], expected, rtol=1e-6)

@@ -7,17 +7,16 @@ written out by hand (no engine call inside), never the engine's own output.
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from zygote_engine import (
     Grads,
     Params,
-    UnsupportedConstructError,
     derivative,
     diaghessian,
     gradient,
     jacobian,
     jvp,
+    pullback,
     withgradient,
     withjacobian,
 )
@@ -193,13 +192,87 @@ def _derivative_of_a_params_gradient(x):
     return gradient(lambda: np.sum(w**3), Params([w]))[w][0]  # 3x²
 
 
-def test_a_third_derivative_through_params_is_a_located_error():
-    with pytest.raises(UnsupportedConstructError, match=r"test_nesting_params.py:\d+: .*third"):
-        jvp(derivative(_after_one_sgd_step), (0.1,), (1.0,))
-    # a Grads read by its key (the rule's search by identity is not differentiated)
+def _second_central(fun, t: float, h: float = 1e-4) -> float:
+    return (fun(t + h) - 2 * fun(t) + fun(t - h)) / h**2
+
+
+def test_third_derivatives_through_params_in_every_mix_of_modes():
+    # d²/dlr² of the loss after one SGD step, the step's gradient taken with Params
+    lr = 0.1
+    expected = _second_central(_after_one_step_by_hand, lr)
+    assert np.isclose(jvp(derivative(_after_one_sgd_step), (lr,), (1.0,))[1], expected, rtol=1e-6)
+    assert np.isclose(gradient(derivative(_after_one_sgd_step), lr)[0], expected, rtol=1e-6)
+    assert np.isclose(derivative(derivative(_after_one_sgd_step))(lr), expected, rtol=1e-6)
+    # the parameter built from the outer variable: d/dx 3x² = 6x, then 6
     assert gradient(_derivative_of_a_params_gradient, 1.5) == (9.0,)
-    with pytest.raises(UnsupportedConstructError, match=r"test_nesting_params.py:\d+: .*third"):
-        gradient(derivative(_derivative_of_a_params_gradient), 1.5)
+    assert gradient(derivative(_derivative_of_a_params_gradient), 1.5) == (6.0,)
+    assert jvp(derivative(_derivative_of_a_params_gradient), (1.5,), (1.0,))[1] == 6.0
+
+
+# sin(w) w² elementwise, and its derivatives by hand
+def _f(v):
+    return np.sin(v) * v**2
+
+
+def _f1(v):
+    return np.cos(v) * v**2 + 2 * v * np.sin(v)
+
+
+def _f2(v):
+    return -np.sin(v) * v**2 + 4 * v * np.cos(v) + 2 * np.sin(v)
+
+
+def _f3(v):
+    return -np.cos(v) * v**2 - 6 * v * np.sin(v) + 6 * np.cos(v)
+
+
+V = np.array([0.3, -0.7])
+U = np.array([1.0, 2.0])
+PS = Params([V])  # built outside the differentiated code, read as a global
+
+
+def _sum_f():
+    return np.sum(_f(V))
+
+
+def _directional_gradient():
+    return np.sum(gradient(_sum_f, PS)[V] * U)
+
+
+def test_a_params_built_outside_hands_its_parameters_their_cotangents():
+    # the inner gradient's cotangent reaches V through the global PS: a Hessian-vector product,
+    # then a third derivative (these were None, the cotangent of PS lost)
+    np.testing.assert_allclose(gradient(_directional_gradient, PS)[V], _f2(V) * U, rtol=1e-12)
+    np.testing.assert_allclose(jacobian(lambda: gradient(_sum_f, PS)[V], PS)[V], np.diag(_f2(V)))
+    third = gradient(lambda: np.sum(gradient(_directional_gradient, PS)[V] * U), PS)[V]
+    np.testing.assert_allclose(third, _f3(V) * U * U, rtol=1e-12)
+
+    def captured(ps):  # the same Params captured by a closure instead
+        return lambda: np.sum(gradient(_sum_f, ps)[V] * U)
+
+    np.testing.assert_allclose(gradient(captured(PS), PS)[V], _f2(V) * U, rtol=1e-12)
+
+
+def _pullback_of_params(s):
+    y, back = pullback(lambda: s * _sum_f(), PS)
+    return y + np.sum(back(s)[V] ** 2)  # s Σf + s⁴ Σf'²
+
+
+def test_pullback_with_params_differentiated_to_third_order():
+    s = 1.3
+    first = np.sum(_f(V)) + 4 * s**3 * np.sum(_f1(V) ** 2)
+    second = 12 * s**2 * np.sum(_f1(V) ** 2)
+    assert np.isclose(gradient(_pullback_of_params, s)[0], first, rtol=1e-12)
+    assert np.isclose(jvp(_pullback_of_params, (s,), (1.0,))[1], first, rtol=1e-12)
+    assert np.isclose(derivative(derivative(_pullback_of_params))(s), second, rtol=1e-12)
+    assert np.isclose(jvp(derivative(_pullback_of_params), (s,), (1.0,))[1], second, rtol=1e-12)
+
+    def squared_gradient():  # Σ (f')², differentiated in V: 2 f' f''
+        _, back = pullback(_sum_f, PS)
+        return np.sum(back(1.0)[V] ** 2)
+
+    np.testing.assert_allclose(gradient(squared_gradient, PS)[V], 2 * _f1(V) * _f2(V))
+    assert "pullback of _sum_f at Params([ndarray" in repr(pullback(_sum_f, PS)[1])
 
 
 # --- diaghessian of several arguments inside differentiated code ---------------------------------

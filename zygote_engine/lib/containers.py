@@ -241,6 +241,20 @@ def _dict_pop(cx, d: dict, key: Any, *default: Any):
     return y, MustRun(dict_pop_pullback)
 
 
+@rrule.register(dict.setdefault, **_config)
+def _setdefault(cx, d: dict, key: Any, *default: Any):
+    present = key in d
+    y = dict.setdefault(d, key, *default)
+
+    def setdefault_pullback(dy):
+        cx.accumulate(d, key, dy)  # y is d[key], read
+        if present:
+            return (NO, ZERO, NO, *([ZERO] * len(default)))
+        return (NO, ZERO, NO, *([cx.take(d, key)] * len(default)))  # ... after default was stored
+
+    return y, MustRun(setdefault_pullback)
+
+
 @rrule.register(dict.update, **_config)
 def _update(cx, d: dict, other: dict):
     keys = list(other)

@@ -235,6 +235,14 @@ def _dict_pop(fx, tangents, d: dict, key: Any, *default: Any):
     return dict.pop(d, key, *default), tangents[3] if default else NO
 
 
+@forward_rule(dict.setdefault)
+def _setdefault(fx, tangents, d: dict, key: Any, *default: Any):
+    if key not in d:
+        dict.__setitem__(d, key, *(default or (None,)))
+        fx.entry(d)[key] = tangents[3] if default else NO
+    return d[key], fx.item(d, key)
+
+
 @forward_rule(dict.update)
 def _update(fx, tangents, d: dict, other: Any):
     dother = _whole(fx, other, tangents[2])

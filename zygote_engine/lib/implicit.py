@@ -7,7 +7,9 @@ product computed forward over reverse; what differs is how the direction reaches
 parameters. Forward mode keeps the tangent of an array written in place by the array's identity
 (its *shadow*, see :class:`~zygote_engine.array_writes.ForwardWrites`) and the tangent of a list,
 dict or object in the tangent table, whatever name the code reaches it by. So :func:`params_jvp`
-seeds the parameters there, and the first-order pass of ``f`` then sees them perturbed.
+seeds the parameters there, and the first-order pass of ``f`` then sees them perturbed. A third
+derivative differentiates :func:`params_jvp` itself, as code: to the forward mode outside, the
+seeded shadows are arrays written in place (see :mod:`zygote_engine.lib.nested_writes`).
 
 The tangent of a ``Params`` and of a ``Grads`` is a structural tangent of that type with one item
 per parameter, in the order of the ``Params``: ``Tangent(Grads, dW, db)`` for the gradients of
@@ -30,13 +32,13 @@ import numpy as np
 
 import chainrules_core as crc
 from chainrules_core import AbstractZero, Tangent, frule, non_differentiable, rrule, unthunk
+from zygote_engine import primitives as zy
 from zygote_engine.array_writes import base_of
 from zygote_engine.config import ForwardConfig, ZygoteRuleConfig
-from zygote_engine.errors import UnsupportedConstructError, user_location
-from zygote_engine.forward_runtime import jcall
+from zygote_engine.forward_runtime import jcall, tuple_tangent
 from zygote_engine.lib.forward import forward_rule
 from zygote_engine.lib.store import NO, ZERO, items_of
-from zygote_engine.params import Grads, Params, params_tangents_pullback
+from zygote_engine.params import Grads, Params, member, params_tangents_pullback
 from zygote_engine.public import engine_tangent
 from zygote_engine.recursion import room_to_recurse
 from zygote_engine.store import WHOLE, contents_of, is_tracked
@@ -104,7 +106,7 @@ def params_jvp(
     fx = ForwardConfig() if fx is None else fx
     for obj in carriers:
         fx.entry(obj)
-    for p, dp in zip(params, dparams):
+    for p, dp in zip(tuple(params), dparams):
         dp = unthunk(dp)
         if dp is None or isinstance(dp, AbstractZero):
             continue
@@ -142,10 +144,10 @@ def outside_parameters(params: Params, pairs: tuple, cotangents: Any) -> tuple[t
     owned = _owned(params)
     kept_pairs, kept = [], []
     for (obj, key), dx in zip(pairs, cotangents):
-        member = obj if key is WHOLE else _member(obj, key)
-        if id(obj) in owned or id(member) in owned:
+        held = obj if key is WHOLE else member(obj, key)
+        if id(obj) in owned or id(held) in owned:
             continue
-        if type(member) is np.ndarray and id(base_of(member)) in owned:
+        if type(held) is np.ndarray and id(base_of(held)) in owned:
             continue  # a view of an array parameter
         kept_pairs.append((obj, key))
         kept.append(dx)
@@ -164,15 +166,6 @@ def _owned(params: Params) -> set:
             held = contents_of(x)
             pending.extend(held.values() if isinstance(held, dict) else held)
     return owned
-
-
-def _member(obj: Any, key: Any) -> Any:
-    """The member of ``obj`` that the store key ``key`` names (``None`` if it has none now)."""
-    if isinstance(obj, dict):
-        return obj.get(key)
-    if isinstance(obj, (list, tuple)):
-        return obj[key] if type(key) is int and -len(obj) <= key < len(obj) else None
-    return getattr(obj, key, None) if type(key) is str else None
 
 
 def without_parameters(f: Any, df: Any, params: Params) -> Any:
@@ -240,7 +233,7 @@ def _params(cx, items: Any = ()):
         dps = unthunk(dps)
         if listed is None or isinstance(dps, AbstractZero):
             return NO, NO if listed is None else ZERO
-        by_id = dict(zip(map(id, ps), items_of(dps, len(ps))))
+        by_id = {id(p): dp for p, dp in zip(tuple(ps), items_of(dps, len(ps)))}
         ditems = [by_id.pop(id(x), ZERO) for x in listed]  # a repeated parameter counts once
         return NO, Tangent(type(items), *ditems)
 
@@ -259,6 +252,29 @@ def _params_frule(tangents, items: Any = ()):
     for x, dx in zip(items, items_of(dseq, len(items))):
         by_id.setdefault(id(x), dx)
     return ps, grads_tangent((by_id.get(id(p), ZERO) for p in ps), Params)
+
+
+# A Params iterated: each parameter's tangent is the one it has here (an array's shadow where
+# it was seeded by identity, see params_jvp), else what travelled with the Params.
+
+
+def _parameter_tangents(fx, ps: Params, dps: Any) -> list:
+    return [fx.tangent(p, d) for p, d in zip(tuple(ps), items_of(dps, len(ps)))]
+
+
+@forward_rule(tuple, Params)
+@forward_rule(zy.as_tuple, Params)
+def _params_as_tuple(fx, tangents, ps: Params):
+    return tuple(ps), tuple_tangent(_parameter_tangents(fx, ps, tangents[1]))
+
+
+@forward_rule(list, Params)
+@forward_rule(zy.as_list, Params)
+@forward_rule(zy.collect, Params)
+def _params_as_list(fx, tangents, ps: Params):
+    y = list(ps)
+    fx.record(y, _parameter_tangents(fx, ps, tangents[1]))
+    return y, ZERO
 
 
 # -- Grads: reading it, adding, scaling, flattening --
@@ -409,13 +425,3 @@ def _to_vector_frule(tangents: tuple, gs: Grads):
     if isinstance(dgs, AbstractZero):
         return gs.to_vector(), ZERO
     return gs.to_vector(), Grads(gs.params, grads_items(dgs, len(gs))).to_vector()
-
-
-@forward_rule(params_jvp)
-def _params_jvp_not_yet(fx, tangents, *args: Any, **kwargs: Any):
-    # reached when forward mode differentiates the rules above: a third derivative
-    raise UnsupportedConstructError(
-        f"{user_location()}: a third derivative through gradient(f, params) with implicit Params "
-        "is not supported yet (first and second derivatives are): take the innermost gradient "
-        "in explicit arguments, gradient(lambda W: loss(W), W)"
-    )

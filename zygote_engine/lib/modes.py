@@ -89,16 +89,6 @@ from zygote_engine.store import WHOLE, ZERO_TYPES, is_tracked
 _config = {"config": ZygoteRuleConfig}
 
 
-def _explicit_arguments(name: str, args: tuple) -> None:
-    """``pullback(f, params)`` is not differentiated again: its ``back`` would be lost."""
-    if any(isinstance(a, Params) for a in args):
-        raise UnsupportedConstructError(
-            f"{user_location()}: {name}(f, params) with implicit Params inside differentiated code "
-            f"cannot be differentiated again yet: use gradient(f, params) or jacobian(f, params), "
-            f"or pass the parameters as arguments, {name}(lambda W, b: loss(W, b), W, b)"
-        )
-
-
 def _directions(dgrads: Any, n: int) -> tuple:
     """The cotangents of ``n`` gradients as ``jvp`` tangents (``None`` where there is none)."""
     return tuple(
@@ -251,19 +241,26 @@ def _derivative(cx, f: Any, x: Any):
 
 @rrule.register(pullback, **_config)
 def _pullback(cx, f: Any, *args: Any):
-    _explicit_arguments("pullback", args)
     check_callable(f, "pullback")
-    y, back_all, inner = _pullback_in(f, args)
+    if implicit(args):
+        y, back_all = params_tangents_pullback(f, args[0], with_state=True)
+    else:
+        y, back_all, inner = _pullback_in(f, args)
     back = Pullback(f, args, back_all)
     n = len(args)
     outside = _Outside(cx)
+
+    def first_order(dy):
+        if implicit(args):
+            return _params_first_order(outside, f, args[0], back_all, dy)
+        return outside.first_order(inner, back_all, dy)
 
     def pullback_pullback(d):
         dy, dback = items_of(d, 2)
         total = (ZERO, *([ZERO] * n))
         dy = unthunk(dy)
         if not isinstance(dy, AbstractZero):
-            total = _sum(total, outside.first_order(inner, back.back_all, dy))
+            total = _sum(total, first_order(dy))
         dback = unthunk(dback)
         if isinstance(dback, Tangent):  # what calls of back(...) handed back to f and args
             total = _sum(total, (dback.f, *items_of(dback.args, n)))
@@ -279,15 +276,22 @@ def _call_pullback(cx, back: Pullback, dy: Any):
     outside = _Outside(cx)
 
     def back_pullback(dgrads):
-        directions = _directions(dgrads, n)
-        if all(d is None for d in directions):
-            return NO, ZERO, ZERO
         # grads = J(a)^T dy: linear in dy (its cotangent is J w), and J(a)^T dy's derivative
         # in a (and in what f captures) along w is the Hessian of <dy, f> times w
-        _, ddy = jvp(f, args, directions)
-        ddf, *dargs = _second_order(outside, f, args, dy, directions)
-        dback = Tangent(Pullback, f=ddf, args=Tangent(tuple, *dargs))
-        return NO, dback, engine_tangent(ddy)
+        if implicit(args):
+            along = parameter_directions(dgrads, len(args[0]))
+            if all(d is None for d in along):
+                return NO, ZERO, ZERO
+            _, ddy = params_jvp(f, (), (), args[0], along)
+            second = _params_second_order(outside, f, args[0], dy, along)
+        else:
+            along = _directions(dgrads, n)
+            if all(d is None for d in along):
+                return NO, ZERO, ZERO
+            _, ddy = jvp(f, args, along)
+            ddy, second = engine_tangent(ddy), _second_order(outside, f, args, dy, along)
+        dback = Tangent(Pullback, f=second[0], args=Tangent(tuple, *second[1:]))
+        return NO, dback, ddy
 
     return grads, back_pullback
 

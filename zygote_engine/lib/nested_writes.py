@@ -16,6 +16,14 @@ A batch of tangents (``hessian`` carries every direction at once) is not kept in
 rules raise :class:`~zygote_engine.batched.BatchingError`, and the directions go one by one. A
 write through a view works as in reverse mode: the rule that made the view hands on, to the
 array it views, what the write left (``ArrayWrites.claim``), and the dual record its tangent.
+
+Forward mode over forward mode needs less: the inner differentiation's shadows are themselves
+arrays written in place (each write sets the tangents of some elements), so the outer one keeps
+their tangents in its own :class:`~zygote_engine.array_writes.ForwardWrites`, from the moment
+the inner one creates a shadow. Its tangents' tangents are then found the way any written
+array's tangent is, and the rules below only say what the first fill of a shadow was: the
+tangent of the base's tangent (for a write through a view, of the tangent the base had where the
+view was made, which the rule noting the view keeps in the outer table).
 """
 
 from __future__ import annotations
@@ -25,14 +33,15 @@ from typing import Any
 import numpy as np
 
 from chainrules_core import Tangent
-from zygote_engine.array_writes import ArrayWrites, assign, spread
+from zygote_engine.array_writes import ArrayWrites, ForwardWrites, assign, base_of, spread
 from zygote_engine.batched import Batched, BatchingError
-from zygote_engine.forward_runtime import linear_pullback_jvp
+from zygote_engine.forward_runtime import linear_pullback_jvp, note_view
 from zygote_engine.lib.forward import forward_rule
 from zygote_engine.lib.nesting import evaluated
 from zygote_engine.lib.store import NO, ZERO, items_of
 from zygote_engine.runtime import ViewPullback
 from zygote_engine.store import MutationStore
+from zygote_engine.tangent_table import TangentTable
 
 
 def _entry(fx, writes: ArrayWrites) -> dict:
@@ -165,3 +174,73 @@ def _view_pullback(fx, tangents, view_pullback: ViewPullback, dy: Any):
             cotangents[i] = writes.claim(a, cotangents[i])
             dcotangents[i] = dual.claim(a, _one(fx, ZERO, dcotangents[i])[1])
     return tuple(cotangents), Tangent(tuple, *dcotangents)
+
+
+# -- forward mode over forward mode: the inner shadows are arrays written in place --
+
+
+def _view_tangents(fx, writes: ForwardWrites) -> dict:
+    """For each view noted in ``writes``, by ``id``: the tangent of the tangent it was noted with."""
+    return fx.entry(writes).setdefault("views", {})
+
+
+@forward_rule(TangentTable.array_writes)
+def _inner_writes(fx, tangents, table: TangentTable):
+    # The inner differentiation's shadows hold tangents of tangents from now on, which no
+    # argument shows: it and its record carry them (they have entries), so that the calls that
+    # take them are differentiated, not run plainly.
+    writes = table.array_writes()
+    fx.entry(table)
+    fx.entry(writes)
+    return writes, ZERO
+
+
+@forward_rule(note_view)
+def _note_view(fx, tangents, inner, y: np.ndarray, args: tuple, inner_tangents: tuple):
+    note_view(inner, y, args, inner_tangents)
+    found = inner.written.views.get(id(y)) if inner.written is not None else None
+    if found is not None and found[0] is y:
+        dtangents = items_of(tangents[4], len(inner_tangents))
+        for a, dt in zip(args, dtangents[1:]):
+            if a is found[1]:
+                _view_tangents(fx, inner.written)[id(y)] = dt
+                break
+    return None, NO
+
+
+@forward_rule(ForwardWrites.register)
+def _register_shadow(fx, tangents, writes: ForwardWrites, w: np.ndarray, dw: Any):
+    first = not writes.holds(w)
+    region = writes.register(w, dw)
+    outer = fx.array_writes()
+    if first:
+        base = base_of(w)
+        flat, whole = writes.shadows[id(base)]
+        outer.register(flat, ZERO)
+        assign(outer.register(whole, ZERO), Ellipsis, _first_fill(fx, tangents, writes, w, base))
+    return region, outer.tangent_of(region)
+
+
+def _first_fill(fx, tangents, writes: ForwardWrites, w: np.ndarray, base: np.ndarray) -> Any:
+    """The tangent of what a base's new shadow was filled with (see the module's docstring)."""
+    if w is base:
+        return tangents[3]
+    noted, view = _view_tangents(fx, writes), w
+    while True:
+        _, source, _ = writes.views[id(view)]
+        if source is base:
+            return noted.get(id(view), ZERO)
+        view = source
+
+
+@forward_rule(ForwardWrites.holds)
+def _holds_shadow(fx, tangents, writes: ForwardWrites, a: np.ndarray):
+    return writes.holds(a), NO
+
+
+@forward_rule(ForwardWrites.tangent_of)
+def _tangent_of_shadow(fx, tangents, writes: ForwardWrites, a: np.ndarray):
+    region = writes.region(a)
+    outer = fx.written
+    dregion = outer.tangent_of(region) if outer is not None and outer.holds(region) else ZERO
+    return region.copy(), dregion

@@ -52,7 +52,7 @@ from zygote_engine import (
     runtime,
     store,
 )
-from zygote_engine.array_writes import base_of
+from zygote_engine.array_writes import base_of, is_view
 from zygote_engine.batched import Batched, stacked
 from zygote_engine.dunders import overrides_rule, runs_plainly, special_methods
 from zygote_engine.forward_runtime import jcall
@@ -90,7 +90,7 @@ for _decision in (
     runtime._may_carry_derivative,
     reaches_tracked,
     base_of,  # (the identity of a written array's memory)
-    runtime.is_view,
+    is_view,
     inspect.getattr_static,
     ProjectTo,
     plain_call_only,  # (a rule's check of the options it was called with)
@@ -158,7 +158,7 @@ def _call_rule(fx, tangents, cx, f: Any, *args: Any, **kwargs: Any):
         rest = (cx, f, args, {}), (NO, NO, df, Tangent(tuple, *dargs), ZERO)
         return jcall(fx, (runtime.differentiate_code, *rest[0]), rest[1])
     y, pullback = result
-    if runtime.is_view(y):  # (as runtime.call: the pullback hands on what writes through it leave)
+    if is_view(y):  # (as runtime.call: the pullback hands on what writes through it leave)
         return jcall(fx, (runtime.through_arrays, cx, result, (f, *args)), (NO, NO, dresult, ZERO))
     if runtime.store_aware(pullback) or not any(type(x) in runtime.CONTAINERS for x in (y, *args)):
         return result, dresult
@@ -197,8 +197,8 @@ def _linear_rule(fx, impl, takes_config: bool, cx, f: Any, args: tuple, dargs: t
         return None
     y = result[0]
     _, dy = jcall(fx, (f, *args), (NO, *dargs))
-    if runtime.is_view(y):  # (as for any view a rule makes)
-        forward_runtime._note_view(fx, y, args, (NO, *dargs))
+    if is_view(y):  # (as for any view a rule makes)
+        forward_runtime.note_view(fx, y, args, (NO, *dargs))
         # the pullback hands on what writes through the view leave, as runtime.call makes it
         result = (y, runtime.ViewPullback(cx, (f, *args), result[1]))
     return result, ZERO if _is_zero(dy) else Tangent(tuple, dy, ZERO)
