@@ -168,6 +168,29 @@ def _at(node: ast.AST, line: int) -> ast.AST:
     return node
 
 
+def _gram(e: ast.BinOp) -> tuple[str, ast.Name] | None:
+    """``(helper, x)`` for ``x @ x.T`` or ``x.T @ x`` of one name ``x`` (a Gram matrix, whose
+    derivative needs one matrix product, not two): the helper is ``"times_own_transpose"`` or
+    ``"transpose_times_self"`` of :mod:`zygote_engine.primitives`; ``None`` for anything else."""
+
+    def transposed(t: ast.expr, x: ast.expr) -> bool:
+        return (
+            isinstance(t, ast.Attribute)
+            and t.attr == "T"
+            and isinstance(t.value, ast.Name)
+            and isinstance(x, ast.Name)
+            and t.value.id == x.id
+        )
+
+    if not isinstance(e.op, ast.MatMult):
+        return None
+    if transposed(e.right, e.left):
+        return "times_own_transpose", e.left
+    if transposed(e.left, e.right):
+        return "transpose_times_self", e.right
+    return None
+
+
 def _name(id_: str, store: bool = False) -> ast.Name:
     return ast.Name(id=id_, ctx=ast.Store() if store else ast.Load())
 
@@ -735,6 +758,10 @@ class _Anf:
         if isinstance(e, ast.Attribute):
             return ast.Call(_name("getattr"), [self.atom(e.value), ast.Constant(e.attr)], [])
         if isinstance(e, ast.BinOp):
+            gram = _gram(e)
+            if gram is not None:
+                helper, x = gram
+                return ast.Call(self.helper(helper), [self.atom(x)], [])
             return ast.Call(
                 self.op(_BINOPS[type(e.op)]), [self.atom(e.left), self.atom(e.right)], []
             )

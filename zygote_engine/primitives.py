@@ -43,6 +43,8 @@ __all__ = [
     "positional_attribute",
     "read_cell",
     "read_global",
+    "times_own_transpose",
+    "transpose_times_self",
     "write_cell",
     "write_global",
 ]
@@ -56,6 +58,20 @@ def make_tuple(*items: Any) -> tuple:
 def make_list(*items: Any) -> list:
     """The list display ``[a, b]``."""
     return list(items)
+
+
+def times_own_transpose(x: Any) -> Any:
+    """``x @ x.T`` of one variable ``x`` (its rule's pullback makes one matrix product where
+    those of ``@`` and ``.T`` make two). Where the rule declines, this code is differentiated:
+    two statements, so that normalisation does not make it a call of itself."""
+    transposed = x.T
+    return x @ transposed
+
+
+def transpose_times_self(x: Any) -> Any:
+    """``x.T @ x`` of one variable ``x`` (see :func:`times_own_transpose`)."""
+    transposed = x.T
+    return transposed @ x
 
 
 def make_set(*items: Any) -> set:

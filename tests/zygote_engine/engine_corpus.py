@@ -1257,7 +1257,13 @@ def numpy_broadcast_scalar(a, s):
 
 @case(np.array([[1.0, 2.0], [3.0, 4.0]]))
 def numpy_transpose_attribute(m):
-    return np.sum(m.T @ m)
+    t = m.T
+    return np.sum(t @ m)
+
+
+@case(np.array([[1.0, 2.0, -1.0], [3.0, 4.0, 0.5]]))
+def numpy_gram_matrices(m):
+    return np.sum(np.sin(m @ m.T)) + np.sum(np.cos(m.T @ m) * m[0])
 
 
 @case(np.array([1.0, 2.0, 3.0]))

@@ -10,7 +10,9 @@ import pytest
 from fd_check import assert_gradient_matches_fd
 
 from chainrules_core import HasReverseMode, NoTangent, rrule
+from chainrules_core.testing import test_frule, test_rrule
 from zygote_engine import gradient, hessian, jvp, show_adjoint, withgradient
+from zygote_engine import primitives as zy
 from zygote_engine.array_inline import (
     REDUCTIONS,
     _Reductions,
@@ -252,3 +254,57 @@ def test_inline_reductions_give_numpys_values_exactly(n):
     x = RNG.normal(size=(n, 3)) * 1e3
     assert withgradient(lambda x: np.mean(x), x).val == np.mean(x)
     assert withgradient(lambda x: np.sum(x), x).val == np.sum(x)
+
+
+# --- Gram matrices: x @ x.T and x.T @ x of one variable are one call, with a rule --------------
+
+
+def gram_loss(x):
+    return np.sum(np.sin(x @ x.T)) + np.sum((x.T @ x) ** 2)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("gram", [zy.times_own_transpose, zy.transpose_times_self])
+def test_gram_rules_match_finite_differences(gram, dtype):
+    x = RNG.normal(size=(3, 4)).astype(dtype)
+    test_rrule(gram, x, rng=RNG)
+    test_frule(gram, x, rng=RNG)
+
+
+def test_gram_matrices_are_one_call_and_differentiate_in_every_mode():
+    source = show_adjoint(gram_loss)
+    assert "__zy.times_own_transpose, x)" in source and "__zy.transpose_times_self, x)" in source
+    assert "'T'" not in source  # no transpose of its own, so no second product in the backward
+    x = RNG.normal(size=(3, 4))
+    assert_gradient_matches_fd(gram_loss, x)
+    v = RNG.normal(size=(3, 4))
+    h = 1e-6
+    expected = (gram_loss(x + h * v) - gram_loss(x - h * v)) / (2 * h)
+    assert np.isclose(jvp(gram_loss, (x,), (v,))[1], expected, rtol=1e-7)
+    # a Hessian-vector product, against differences of the gradient (checked above)
+    grad = lambda x: gradient(gram_loss, x)[0]  # noqa: E731
+    _, hvp = jvp(grad, (x,), (v,))
+    np.testing.assert_allclose(
+        hvp, (grad(x + h * v) - grad(x - h * v)) / (2 * h), rtol=1e-5, atol=1e-7
+    )
+
+
+@pytest.mark.parametrize(
+    "x",
+    [
+        RNG.normal(size=4),
+        RNG.normal(size=(3, 3, 3)),
+        RNG.normal(size=(3, 2)) + 1j,
+        np.arange(6.0).reshape(2, 3).astype(np.int64),
+    ],
+    ids=["vector", "stack", "complex", "integer"],
+)
+def test_gram_of_other_operands_is_the_code_it_replaces(x):
+    # the rule declines; the helper's own code (x @ x.T) is differentiated
+    def loss(x):
+        return np.sum(np.real(x @ x.T) ** 2) + np.sum(np.real(x.T @ x))
+
+    if x.dtype.kind == "i":  # no derivative, as for the product it replaces
+        assert gradient(loss, x) == (None,)
+        return
+    assert_gradient_matches_fd(loss, x)

@@ -7,7 +7,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from chainrules_core import AbstractZero, Tangent, non_differentiable, rrule
+import numpy as np
+
+from chainrules_core import (
+    AbstractZero,
+    ProjectTo,
+    Tangent,
+    frule,
+    non_differentiable,
+    rrule,
+    unthunk,
+)
 from zygote_engine import primitives as zy
 from zygote_engine.config import ZygoteRuleConfig
 from zygote_engine.lib.store import NO, ZERO, items_of, tangent_for
@@ -135,3 +145,70 @@ def _apply(cx, f: Any, args: tuple, kwargs: dict):
         return NO, tangents[0], Tangent(tuple, *dargs), ZERO
 
     return y, MustRun(apply_pullback)
+
+
+# -- Gram matrices: x @ x.T and x.T @ x of one variable (see zygote_engine.normalize) --
+# The derivative of x xᵀ along dx is dx xᵀ + x dxᵀ = P + Pᵀ with P = dx xᵀ, and its pullback
+# (dy + dyᵀ) x: one matrix product each. Other operands (vectors, stacks, complex or integer
+# arrays, objects) decline, and the helper's code, ``x @ x.T``, is differentiated.
+
+
+def _real_matrix(x: Any) -> bool:
+    return type(x) is np.ndarray and x.ndim == 2 and x.dtype.kind == "f"
+
+
+def _symmetrized(dy: Any, x: np.ndarray) -> Any:
+    """``dy + dyᵀ`` of the cotangent ``dy`` of a Gram matrix of ``x`` (as real as ``x``)."""
+    if dy.__class__ is not np.ndarray or dy.dtype is not x.dtype:
+        dy = ProjectTo(np.empty((len(dy), len(dy)), x.dtype))(dy)
+    return dy + dy.T
+
+
+@rrule.register(zy.times_own_transpose, np.ndarray)
+def _times_own_transpose(x: np.ndarray):
+    if not _real_matrix(x):
+        return None
+
+    def times_own_transpose_pullback(dy):
+        dy = unthunk(dy)
+        if isinstance(dy, AbstractZero):
+            return NO, dy
+        return NO, _symmetrized(dy, x) @ x
+
+    return x @ x.T, times_own_transpose_pullback
+
+
+@rrule.register(zy.transpose_times_self, np.ndarray)
+def _transpose_times_self(x: np.ndarray):
+    if not _real_matrix(x):
+        return None
+
+    def transpose_times_self_pullback(dy):
+        dy = unthunk(dy)
+        if isinstance(dy, AbstractZero):
+            return NO, dy
+        return NO, x @ _symmetrized(dy, x)
+
+    return x.T @ x, transpose_times_self_pullback
+
+
+@frule.register(zy.times_own_transpose, np.ndarray)
+def _times_own_transpose_frule(tangents: tuple, x: np.ndarray):
+    if not _real_matrix(x):
+        return None
+    dx = unthunk(tangents[1])
+    if isinstance(dx, AbstractZero):
+        return x @ x.T, ZERO
+    p = dx @ x.T
+    return x @ x.T, p + p.T
+
+
+@frule.register(zy.transpose_times_self, np.ndarray)
+def _transpose_times_self_frule(tangents: tuple, x: np.ndarray):
+    if not _real_matrix(x):
+        return None
+    dx = unthunk(tangents[1])
+    if isinstance(dx, AbstractZero):
+        return x.T @ x, ZERO
+    q = x.T @ dx
+    return x.T @ x, q + q.T
