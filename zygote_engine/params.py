@@ -306,7 +306,7 @@ def params_tangents_pullback(
         ...     return lambda: s * np.sum(w)
         >>> y, back_all = params_tangents_pullback(scaled(3.0), Params([w]))
         >>> df, gs = back_all(1.0)
-        >>> df.s, gs[w]
+        >>> float(df.s), gs[w]
         (3.0, array([3., 3.]))
     """
     # differentiated code may mutate container parameters: gradients refer to what they held

@@ -71,6 +71,14 @@ def public_gradient(x: Any, dx: Any, held: Any = None) -> Any:
         )
     if type(x) is dict:
         return {k: public_gradient(v, dx[k]) for k, v in held.items()}
+    if isinstance(dx, Tangent) and isinstance(dx.backing, dict) and isinstance(held, dict):
+        # an object's fields: a float's gradient is a float, as for an argument (scalar code
+        # with numpy scalars in it computes numpy ones)
+        fields = {
+            k: float(d) if type(d) is np.float64 and type(held.get(k)) is float else d
+            for k, d in dx.backing.items()
+        }
+        return Tangent.from_backing(dx.primal_type, fields)
     return dx
 
 

@@ -831,7 +831,7 @@ cache.RUNTIME_OBJECTS.update(
         "__zero": _ZERO,
         "__no": _NO,
         "__ZEROS": ZERO_TYPES,
-        "__SCALARS": frozenset({float, int}),
+        "__SCALARS": frozenset({float, int, np.float64}),
         "__DENSE": frozenset({float, np.float64, np.ndarray}),  # values, never thunks
         "__ATOMS": frozenset(  # immutable values (see activity.ATOM)
             {int, float, complex, bool, str, bytes, type(None), np.int64, np.float64, np.bool_}
