@@ -3,9 +3,10 @@
 Through the call protocol an operation such as ``t = y * x`` costs a rule lookup, a rule call, a
 pullback closure and, in the backward pass, a pullback call: microseconds, where the arithmetic
 itself takes tens of nanoseconds. For the operators below the generated code checks at run time
-whether the operands are Python ``float`` s or ``int`` s (not ``bool``, not numpy scalars). If they
-are, it runs ``t = y * x`` itself, keeps only the operands the adjoint needs, and in the backward
-pass adds ``dt * x`` and ``dt * y`` to the cotangents directly, as one would by hand. Otherwise it
+whether the operands are Python ``float`` s or ``int`` s or numpy ``float64`` scalars (not
+``bool``, not other numpy scalars). If they are, it runs ``t = y * x`` itself, keeps only the
+operands the adjoint needs, and in the backward pass adds ``dt * x`` and ``dt * y`` to the
+cotangents directly, as one would by hand. Otherwise it
 takes the call protocol, so the same code still works, through the rules, on arrays and on
 anything else. The derivatives are those of the ``operator`` rules in ``chainrules``.
 
@@ -177,7 +178,8 @@ def as_syntax(call: ast.Call) -> str | None:
 
 
 def numbers_test(args: list[ast.expr], texts: list[str]) -> str:
-    """The run-time test that every name among ``args`` holds a Python ``float`` or ``int``."""
+    """The run-time test that every name among ``args`` holds a ``float``, an ``int`` or a numpy
+    ``float64``."""
     names = dict.fromkeys(t for a, t in zip(args, texts) if isinstance(a, ast.Name))
     return " and ".join(f"{t}.__class__ in __SCALARS" for t in names) or "True"
 
