@@ -14,6 +14,8 @@ from zygote_engine import (
     derivative,
     diaghessian,
     gradient,
+    hessian,
+    hessian_reverse,
     jacobian,
     jvp,
     pullback,
@@ -315,3 +317,18 @@ def test_diaghessian_of_several_arguments_of_a_function_that_captures():
     expected = np.sum(12 * A**2 * B)
     assert np.isclose(gradient(first_diagonal, 2.0)[0], expected)
     assert np.isclose(jvp(first_diagonal, (2.0,), (1.0,))[1], expected)
+
+
+def _squared_params_gradient(x):
+    w = x * 1.0
+    gs = gradient(lambda: np.sum(w**3), Params([w]))
+    return np.sum(gs[w] ** 2)  # Σ (3 x²)² = 9 Σ x⁴
+
+
+def test_hessians_of_a_loss_that_takes_a_params_gradient():
+    # third derivatives: 9 Σ x⁴ has the Hessian diag(108 x²)
+    x = np.array([0.5, -1.2, 2.0])
+    expected = np.diag(108 * x**2)
+    np.testing.assert_allclose(hessian(_squared_params_gradient, x), expected)
+    np.testing.assert_allclose(hessian_reverse(_squared_params_gradient, x), expected)
+    np.testing.assert_allclose(diaghessian(_squared_params_gradient, x)[0], 108 * x**2)
