@@ -11,7 +11,6 @@ import numpy as np
 
 from chainrules_core import (
     AbstractZero,
-    ProjectTo,
     Tangent,
     frule,
     non_differentiable,
@@ -160,7 +159,7 @@ def _real_matrix(x: Any) -> bool:
 def _symmetrized(dy: Any, x: np.ndarray) -> Any:
     """``dy + dyᵀ`` of the cotangent ``dy`` of a Gram matrix of ``x`` (as real as ``x``)."""
     if dy.__class__ is not np.ndarray or dy.dtype is not x.dtype:
-        dy = ProjectTo(np.empty((len(dy), len(dy)), x.dtype))(dy)
+        dy = np.asarray(np.real(dy), dtype=x.dtype)
     return dy + dy.T
 
 
