@@ -19,6 +19,7 @@ import numpy as np
 
 from chainrules_core import ignore_derivatives, rrule
 from zygote_engine.normalize import HELPERS_NAME, OPERATOR_NAME, Namer
+from zygote_engine.scopes import all_nodes
 
 __all__ = [
     "ATOM",
@@ -58,7 +59,9 @@ class FunctionInfo:
 
 
 def loaded_names(node: ast.AST) -> set[str]:
-    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    return {
+        n.id for n in all_nodes(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+    }
 
 
 class _LoadedNames(dict):
@@ -91,6 +94,7 @@ class FunctionAnalysis:
         )  # m for ``m = getattr(__PARTIALS, "get")`` and the like
         self.loaded = _LoadedNames()
         self._scan(nf.body, in_loop=False)
+        self.free = _free_names(nf.body)
         self.outer = self._outer_state()
         self.active = self._activity()
         self._order, self._loops = _positions(nf.body)
@@ -165,7 +169,7 @@ class FunctionAnalysis:
                 names.add(name)
         # Python code may read the module's state, so what it returns may carry a derivative
         # whatever its arguments (a Flux-style ``loss()`` that reads global parameters)
-        for name in _free_names(self.nf.body) - self.locals - self.info.constants:
+        for name in self.free - self.locals - self.info.constants:
             value = self.info.value_of(name)
             if _is_python_code(value) and not rrule.has_rules(value):  # (a rule's result is
                 names.add(name)  # computed from its arguments alone)
@@ -176,7 +180,7 @@ class FunctionAnalysis:
         differentiable state; not modules, not the engine's own objects)."""
         return {
             name
-            for name in _free_names(self.nf.body) - self.locals
+            for name in self.free - self.locals
             if (name in self.info.freevars or self.info.is_global(name))
             and name not in self.info.constants
             and not self.info.is_module(name)

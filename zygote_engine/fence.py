@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 
 from zygote_engine.errors import UnsupportedConstructError
-from zygote_engine.scopes import bound_names, own_nodes
+from zygote_engine.scopes import all_nodes, bound_names, own_nodes
 
 __all__ = ["check_supported"]
 
@@ -35,7 +35,7 @@ def check_supported(node: ast.FunctionDef, filename: str) -> None:
     if isinstance(node, ast.AsyncFunctionDef):
         _reject(node, filename, *_REJECTED[ast.AsyncFunctionDef])
     assigned = {
-        n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+        n.id for n in all_nodes(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
     }
     statement_yields = {
         id(child.value)
@@ -78,7 +78,9 @@ def _check_class(node: ast.ClassDef, local: set[str], filename: str) -> None:
     methods are differentiated when they are called. So it may read the module and the other
     classes defined in the function, but not the function's variables, whose derivatives the
     class would keep from the function."""
-    read = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    read = {
+        n.id for n in all_nodes(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+    }
     captured = sorted(read & local)
     if captured:
         _reject(

@@ -22,6 +22,8 @@ from __future__ import annotations
 import ast
 import copy
 
+from zygote_engine.scopes import all_nodes
+
 __all__ = ["without_imports"]
 
 
@@ -30,7 +32,7 @@ def without_imports(fn: ast.FunctionDef, package: str | None, helpers: str) -> a
     ``fn`` itself when it has none). ``package`` is the package of the function's module, for
     relative imports; ``helpers`` is the name normalised code gives
     :mod:`zygote_engine.primitives`."""
-    if not any(isinstance(n, (ast.Import, ast.ImportFrom)) for n in ast.walk(fn)):
+    if not any(isinstance(n, (ast.Import, ast.ImportFrom)) for n in all_nodes(fn)):
         return fn
     fn = copy.deepcopy(fn)
     _Imports(package, helpers).visit(fn)

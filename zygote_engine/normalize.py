@@ -32,7 +32,7 @@ import numpy as np
 
 from zygote_engine.generators import collect_yields, is_generator
 from zygote_engine.managers import is_manager_function
-from zygote_engine.scopes import own_nodes
+from zygote_engine.scopes import all_nodes, own_nodes
 from zygote_engine.store import is_tracked
 
 __all__ = ["HELPERS_NAME", "OPERATOR_NAME", "Namer", "normalize"]
@@ -92,9 +92,14 @@ class Namer:
 
 
 def all_names(node: ast.AST) -> set[str]:
-    names = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
-    names |= {n.arg for n in ast.walk(node) if isinstance(n, ast.arg)}
-    names |= {n.name for n in ast.walk(node) if isinstance(n, ast.FunctionDef)}
+    names = set()
+    for n in all_nodes(node):
+        if isinstance(n, ast.Name):
+            names.add(n.id)
+        elif isinstance(n, ast.arg):
+            names.add(n.arg)
+        elif isinstance(n, ast.FunctionDef):
+            names.add(n.name)
     return names
 
 
@@ -161,7 +166,7 @@ def _assigned_names(fn: ast.FunctionDef) -> set[str]:
 
 def _at(node: ast.AST, line: int) -> ast.AST:
     """Give ``node`` and its children the user's line where they have none."""
-    for child in ast.walk(node):
+    for child in all_nodes(node):
         if "lineno" in child._attributes and getattr(child, "lineno", None) is None:
             child.lineno = child.end_lineno = line
             child.col_offset = child.end_col_offset = 0

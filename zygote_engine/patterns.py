@@ -13,6 +13,8 @@ from __future__ import annotations
 import ast
 import copy
 
+from zygote_engine.scopes import all_nodes
+
 __all__ = ["without_matches"]
 
 
@@ -25,7 +27,7 @@ def without_matches(fn: ast.FunctionDef, namer, helpers: str) -> ast.FunctionDef
     is the normaliser's ``Namer`` (fresh names), ``helpers`` the name normalised code gives
     :mod:`zygote_engine.primitives`.
     """
-    if not any(isinstance(n, ast.Match) for n in ast.walk(fn)):
+    if not any(isinstance(n, ast.Match) for n in all_nodes(fn)):
         return fn
     fn = copy.deepcopy(fn)
     fn.body = _desugar_matches(fn.body, namer, helpers)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable, Iterator
 
-__all__ = ["bound_names", "comprehension_scoped", "own_nodes", "parameters"]
+__all__ = ["all_nodes", "bound_names", "comprehension_scoped", "own_nodes", "parameters"]
 
 
 def own_nodes(body: list[ast.stmt]) -> Iterator[ast.AST]:
@@ -26,9 +26,37 @@ def own_nodes(body: list[ast.stmt]) -> Iterator[ast.AST]:
     while stack:
         node = stack.pop()
         yield node
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
-            continue
-        stack.extend(ast.iter_child_nodes(node))
+        if not isinstance(node, _SCOPES):
+            _push_children(node, stack)
+
+
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+
+
+def all_nodes(node: ast.AST) -> list[ast.AST]:
+    """Every node of ``node``'s tree, ``node`` included: what ``ast.walk`` gives, in another order.
+
+    Example:
+        >>> len(all_nodes(ast.parse("x = y + 1"))) == len(list(ast.walk(ast.parse("x = y + 1"))))
+        True
+    """
+    found, stack = [], [node]
+    while stack:
+        node = stack.pop()
+        found.append(node)
+        _push_children(node, stack)
+    return found
+
+
+def _push_children(node: ast.AST, stack: list) -> None:
+    # (ast.iter_child_nodes written out: the stages walk a function a dozen times, and its two
+    # generators per node cost most of a walk)
+    for name in node._fields:
+        child = getattr(node, name, None)
+        if child.__class__ is list:
+            stack.extend([c for c in child if isinstance(c, ast.AST)])
+        elif isinstance(child, ast.AST):
+            stack.append(child)
 
 
 # nodes that bind the name in their ``name`` field
