@@ -218,7 +218,8 @@ def _register_shadow(fx, tangents, writes: ForwardWrites, w: np.ndarray, dw: Any
         flat, whole = writes.shadows[id(base)]
         outer.register(flat, ZERO)
         assign(outer.register(whole, ZERO), Ellipsis, _first_fill(fx, tangents, writes, w, base))
-    return region, outer.tangent_of(region)
+    # (a shadow made before this differentiation began does not depend on its direction)
+    return region, outer.tangent_of(region) if outer.holds(region) else ZERO
 
 
 def _first_fill(fx, tangents, writes: ForwardWrites, w: np.ndarray, base: np.ndarray) -> Any:
