@@ -7,6 +7,7 @@ written out by hand (no engine call inside), never the engine's own output.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from zygote_engine import (
     Grads,
@@ -332,3 +333,41 @@ def test_hessians_of_a_loss_that_takes_a_params_gradient():
     np.testing.assert_allclose(hessian(_squared_params_gradient, x), expected)
     np.testing.assert_allclose(hessian_reverse(_squared_params_gradient, x), expected)
     np.testing.assert_allclose(diaghessian(_squared_params_gradient, x)[0], 108 * x**2)
+
+
+class _Holder:
+    def __init__(self, w):
+        self.w = w
+
+
+def _dict_parameter_slope(s):
+    d = {"a": s * 1.0}
+    return gradient(lambda: d["a"] ** 3, Params([d]))[d]["a"]  # 3 s²
+
+
+def _object_parameter_slope(s):
+    m = _Holder(np.array([s, 2 * s]))
+    return np.sum(gradient(lambda: np.sum(m.w**3), Params([m]))[m].w)  # 15 s²
+
+
+def _list_parameter_slope(s):
+    xs = [X * s]
+    return np.sum(gradient(lambda: np.sum(xs[0] ** 3), Params([xs]))[xs][0])  # 3 s² Σ X²
+
+
+@pytest.mark.parametrize(
+    "slope, c",
+    [
+        (_dict_parameter_slope, 3.0),
+        (_object_parameter_slope, 15.0),
+        (_list_parameter_slope, 3 * np.sum(X**2)),
+    ],
+    ids=["dict", "object", "list"],
+)
+def test_third_derivatives_through_container_parameters(slope, c):
+    # slope(s) = c s²: its first derivative 2 c s, its second 2 c, in every mix of modes
+    s = 1.5
+    assert np.isclose(derivative(slope)(s), 2 * c * s)
+    assert np.isclose(derivative(derivative(slope))(s), 2 * c)
+    assert np.isclose(jvp(derivative(slope), (s,), (1.0,))[1], 2 * c)
+    assert np.isclose(gradient(lambda s: jvp(slope, (s,), (1.0,))[1], s)[0], 2 * c)
