@@ -19,7 +19,8 @@ and leaves the call to the AD engine. Keys, ``range``\\ s and strings have no ta
 from __future__ import annotations
 
 import numbers
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from types import GeneratorType
 from typing import Any
 
 import numpy as np
@@ -227,27 +228,61 @@ def _(tangents, d, key, *default):
 
 # --- zip, enumerate -----------------------------------------------------------------------------
 
+# What zip and map take besides sequences: an iterator (itertools.count(), itertools.repeat(c), a
+# generator) is read in step with the sequences, only as far as the shortest, and has no tangent:
+# its state is consumed, and nothing here can say where its items came from. So its tangent in a
+# forward rule must be zero, and an iterator class written in Python (whose __next__ may read
+# state that carries one) is left to the AD engine.
+ZIPPABLE = (*_ITERABLES, Iterator)
+_HEAPTYPE = 1 << 9  # (a class made by a class statement)
 
-@rrule.register(zip, Variadic[_ITERABLES])
+
+def plain_iterator(x: Any) -> bool:
+    """Whether ``x``, an argument of zip or map that is not a sequence, is an iterator these
+    rules read: a generator or an iterator of a type made in C (``itertools``, the builtins).
+
+    Example:
+        >>> import itertools
+        >>> plain_iterator(itertools.count()), plain_iterator(x for x in ())
+        (True, True)
+    """
+    return isinstance(x, GeneratorType) or not type(x).__flags__ & _HEAPTYPE
+
+
+def _zip_tangent(seq: Any, rows: list, j: int) -> Any:
+    """The tangent of the ``j``-th argument of zip from the tangents of the rows it made."""
+    if not isinstance(seq, _ITERABLES):
+        return NoTangent()  # an iterator
+    return tangent_of(
+        seq, [rows[i][j] if i < len(rows) else ZeroTangent() for i in range(len(seq))]
+    )
+
+
+@rrule.register(zip, Variadic[ZIPPABLE])
 def _(*seqs, **strict):
+    if not all(isinstance(s, _ITERABLES) or plain_iterator(s) for s in seqs):
+        return None
     y = list(zip(*seqs, **strict))
 
     def zip_pullback(dy):
         rows = [item_tangents(t, len(seqs)) for t in item_tangents(dy, len(y))]
-        return NoTangent(), *(
-            tangent_of(
-                seq, [rows[i][j] if i < len(rows) else ZeroTangent() for i in range(len(seq))]
-            )
-            for j, seq in enumerate(seqs)
-        )
+        return NoTangent(), *(_zip_tangent(seq, rows, j) for j, seq in enumerate(seqs))
 
     return y, zip_pullback
 
 
-@frule.register(zip, Variadic[_ITERABLES])
+@frule.register(zip, Variadic[ZIPPABLE])
 def _(tangents, *seqs, **strict):
+    for seq, d in zip(seqs, tangents[1:], strict=True):
+        if not isinstance(seq, _ITERABLES) and not (
+            plain_iterator(seq) and isinstance(d, AbstractZero)
+        ):
+            return None
     y = list(zip(*seqs, **strict))
-    columns = [item_tangents(d, len(seq)) for d, seq in zip(tangents[1:], seqs, strict=True)]
+    columns = [
+        item_tangents(d, len(seq)) if isinstance(seq, _ITERABLES) else [ZeroTangent()] * len(y)
+        for d, seq in zip(tangents[1:], seqs, strict=True)
+    ]
     rows = (sequence_tangent(row, [column[i] for column in columns]) for i, row in enumerate(y))
     return y, sequence_tangent(y, list(rows))
 

@@ -18,12 +18,13 @@ from __future__ import annotations
 import builtins
 import functools
 import operator
+from typing import Any
 
 import numpy as np
 from multipledispatch.variadic import Variadic
 
 from chainrules.builtins.arithmetic import numeric_items
-from chainrules.builtins.containers import register_selection, tangent_of
+from chainrules.builtins.containers import ZIPPABLE, plain_iterator, register_selection, tangent_of
 from chainrules.operator import item_tangents, sequence_tangent
 from chainrules_core import (
     AbstractZero,
@@ -47,13 +48,18 @@ _ITERABLES = (list, tuple, np.ndarray, range, str)
 # --- map ----------------------------------------------------------------------------------------
 
 
-@rrule.register(map, object, Variadic[_ITERABLES], config=HasReverseMode)
+# (an iterator among the sequences, itertools.repeat(c) say, is read as zip reads it: see ZIPPABLE)
+
+
+@rrule.register(map, object, Variadic[ZIPPABLE], config=HasReverseMode)
 def _(config, f, *seqs):
+    if not all(isinstance(s, _ITERABLES) or plain_iterator(s) for s in seqs):
+        return None
     calls = [rrule_via_ad(config, f, *items) for items in zip(*seqs)]
 
     def map_pullback(dy):
         df = ZeroTangent()
-        columns = [[ZeroTangent()] * len(seq) for seq in seqs]
+        columns = [[ZeroTangent()] * _length(seq, calls) for seq in seqs]
         for i, ((_, pullback), d) in enumerate(
             zip(calls, item_tangents(dy, len(calls)), strict=True)
         ):
@@ -64,19 +70,35 @@ def _(config, f, *seqs):
             df = add(df, tangents[0])
             for column, t in zip(columns, tangents[1:], strict=True):
                 column[i] = t
-        seq_tangents = (tangent_of(seq, column) for seq, column in zip(seqs, columns, strict=True))
+        seq_tangents = (
+            tangent_of(seq, column) if isinstance(seq, _ITERABLES) else NoTangent()
+            for seq, column in zip(seqs, columns, strict=True)
+        )
         return NoTangent(), df, *seq_tangents
 
     return [y for y, _ in calls], map_pullback
 
 
-@frule.register(map, object, Variadic[_ITERABLES], config=HasForwardsMode)
+def _length(seq: Any, calls: list) -> int:
+    return len(seq) if isinstance(seq, _ITERABLES) else len(calls)
+
+
+@frule.register(map, object, Variadic[ZIPPABLE], config=HasForwardsMode)
 def _(config, tangents, f, *seqs):
     _, df, *dseqs = tangents
-    columns = [item_tangents(d, len(seq)) for d, seq in zip(dseqs, seqs, strict=True)]
+    for seq, d in zip(seqs, dseqs, strict=True):
+        if not isinstance(seq, _ITERABLES) and not (
+            plain_iterator(seq) and isinstance(d, AbstractZero)
+        ):
+            return None
+    rows = list(zip(*seqs))
+    columns = [
+        item_tangents(d, len(seq)) if isinstance(seq, _ITERABLES) else [d] * len(rows)
+        for d, seq in zip(dseqs, seqs, strict=True)
+    ]
     results = [
         frule_via_ad(config, (df, *(column[i] for column in columns)), f, *items)
-        for i, items in enumerate(zip(*seqs))
+        for i, items in enumerate(rows)
     ]
     y = [y for y, _ in results]
     return y, sequence_tangent(y, [dy for _, dy in results])

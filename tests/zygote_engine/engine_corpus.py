@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import math
 import operator
 import threading
@@ -1026,6 +1027,19 @@ def dict_setdefault_present_missing_and_a_list(a, b):
     xs = d.setdefault("xs", [])
     xs.append(a * b)
     return kept * added + d["b"] * d["xs"][0] + d["a"] ** 2
+
+
+def _endless(v):
+    while True:
+        yield v
+
+
+@case(1.5)
+def zip_and_map_with_iterators(x):
+    # iterators of constants, read only as far as the shortest sequence
+    counted = sum(a * k for a, k in zip([x, x * x], itertools.count(1.0)))
+    repeated = sum(map(lambda a, b: a * b, [x, 2.0 * x], itertools.repeat(3.0)))
+    return counted + repeated + sum(a * b for a, b in zip([x], _endless(2.0)))
 
 
 @case(2.0, 3.0)

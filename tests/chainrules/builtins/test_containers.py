@@ -1,5 +1,6 @@
 """Finite-difference tests of the container builtins' rules (chainrules/builtins/containers.py)."""
 
+import itertools
 from typing import NamedTuple
 
 import numpy as np
@@ -7,7 +8,7 @@ import pytest
 
 import chainrules  # noqa: F401 - registers the rules
 from chainrules_core import AbstractZero, NoTangent, Tangent, ZeroTangent, frule, rrule
-from chainrules_core.testing import test_frule, test_rrule
+from chainrules_core.testing import nondiff, test_frule, test_rrule
 
 RNG = np.random.default_rng(2718)
 
@@ -135,6 +136,33 @@ def test_zip_pullback_splits_per_sequence_with_zeros_past_the_shortest():
     _, back = rrule(zip, [1.0, 2.0], (3.0,))
     dy = Tangent(list, Tangent(tuple, 10.0, 30.0))
     assert back(dy) == (NoTangent(), Tangent(list, 10.0, ZeroTangent()), Tangent(tuple, 30.0))
+
+
+def test_zip_reads_an_iterator_in_step_and_gives_it_no_tangent():
+    check(materialized(zip), [0.5, RNG.standard_normal(2)], nondiff(itertools.repeat(3.0)))
+    y, back = rrule(zip, [1.0, 2.0], itertools.count())
+    assert y == [(1.0, 0), (2.0, 1)]
+    dy = Tangent(list, Tangent(tuple, 10.0, 0.0), Tangent(tuple, 20.0, 0.0))
+    assert back(dy) == (NoTangent(), Tangent(list, 10.0, 20.0), NoTangent())
+    y, dy = frule((NoTangent(), Tangent(list, 1.0), ZeroTangent()), zip, [2.0], (v for v in "a"))
+    assert y == [(2.0, "a")] and dy == Tangent(list, Tangent(tuple, 1.0, ZeroTangent()))
+
+
+class _Repeat:
+    """An iterator written in Python: its ``__next__`` might read anything."""
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return 1.0
+
+
+def test_zip_leaves_other_iterators_to_the_engine():
+    assert rrule(zip, [1.0], _Repeat()) is None
+    assert frule((NoTangent(), ZeroTangent(), ZeroTangent()), zip, [1.0], _Repeat()) is None
+    # an iterator given a tangent: nothing here can say how its items move
+    assert frule((NoTangent(), ZeroTangent(), 1.0), zip, [1.0], itertools.repeat(2.0)) is None
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ config that only uses rules, so the functions handed to them have rules of their
 """
 
 import functools
+import itertools
 import math
 import operator
 
@@ -25,7 +26,7 @@ from chainrules_core import (
     rrule,
     scalar_rule,
 )
-from chainrules_core.testing import test_frule, test_rrule
+from chainrules_core.testing import nondiff, test_frule, test_rrule
 
 RNG = np.random.default_rng(161803)
 
@@ -86,6 +87,13 @@ REDUCE = through_rules(functools.reduce)
 )
 def test_map(f, seqs):
     check(MAP, f, *seqs)
+
+
+def test_map_reads_an_iterator_in_step_with_the_sequences():
+    check(MAP, operator.mul, [0.5, -1.0, 2.0], nondiff(itertools.repeat(3.0)))
+    y, back = rrule(_RulesOnly(), map, operator.mul, [0.5, 2.0], itertools.count(1.0))
+    assert y == [0.5, 4.0]
+    assert back(Tangent(list, 1.0, 1.0))[2:] == (Tangent(list, 1.0, 2.0), NoTangent())
 
 
 def test_map_pullback_skips_zero_cotangents():
