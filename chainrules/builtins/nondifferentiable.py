@@ -1,5 +1,5 @@
 """Builtins with no derivative: sizes, types, identity, text (``str`` and its methods), truth,
-printing and logging.
+positions and counts in sequences (``list.index``, ``tuple.count``...), printing and logging.
 
 Every tangent of these calls is ``NoTangent()``: gradients stop there, without an error.
 (``round``, ``int`` and three-argument ``pow`` are in :mod:`chainrules.builtins.arithmetic`.)
@@ -58,5 +58,8 @@ _LOGGING = (
 # Text in, text (or a count, a position, a truth value) out: every public method of str.
 _TEXT = tuple(getattr(str, name) for name in dir(str) if not name.startswith("_"))
 
-for _f in _BUILTINS + _LOGGING + _TEXT:
+# Where a value is in a sequence, how often: integers.
+_SEARCHES = (list.index, list.count, tuple.index, tuple.count)
+
+for _f in _BUILTINS + _LOGGING + _TEXT + _SEARCHES:
     non_differentiable(_f)

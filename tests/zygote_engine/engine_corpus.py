@@ -1029,6 +1029,33 @@ def dict_setdefault_present_missing_and_a_list(a, b):
     return kept * added + d["b"] * d["xs"][0] + d["a"] ** 2
 
 
+@case(1.5, 2.0)
+def list_methods_that_rearrange(a, b):
+    xs = [3.0 * a, b, a * b, -a]
+    xs.sort()  # -a, b, 3a, ab
+    xs.reverse()  # ab, 3a, b, -a
+    xs.remove(b)
+    xs.sort(key=abs, reverse=True)  # ab (3.0), 3a (4.5), -a: by magnitude, largest first
+    ys = xs.copy()
+    ys.append(a)
+    n = ys.index(a) + ys.count(-a)
+    xs.clear()
+    xs.append(b * b)
+    return ys[0] * ys[1] + xs[0] * n + ys[2] * ys[3]
+
+
+@case(1.5, 2.0)
+def dict_methods(a, b):
+    d = {"a": a, "b": 2.0 * b}
+    e = d.copy()
+    e.update([("c", a * b), ("a", b)], k=1.0)  # the last pair names "a": e["a"] is b
+    _key, v = e.popitem()  # ("k", 1.0)
+    e["b"] *= v
+    d.clear()
+    d.update({"x": e["b"]})
+    return e["a"] * e["c"] + d["x"] * a
+
+
 def _endless(v):
     while True:
         yield v

@@ -347,3 +347,27 @@ def test_forward_mode_over_forward_mode_through_writes_and_views():
 
     expected = (second(h) - second(-h)) / (2 * h)
     assert np.isclose(jvp(second, (0.0,), (1.0,))[1], expected, rtol=1e-6)
+
+
+def _squares_after_a_write(x):
+    a = x * 1.0
+    a[0] = a[0] * a[1]
+    return np.sum(a**2)  # x0² x1² + x1² + x2²
+
+
+def test_the_hessian_of_a_directional_derivative_through_a_write():
+    # g = <∇f, v>; its Hessian is the third derivative of f along v: f's only third
+    # derivatives are ∂³/∂x0²∂x1 = 4 x1 and ∂³/∂x0∂x1² = 4 x0
+    v = np.array([1.0, 0.5, -1.0])
+
+    def g(x):
+        return jvp(_squares_after_a_write, (x,), (v,))[1]
+
+    x = np.array([1.0, 2.0, 3.0])
+    x0, x1 = x[:2]
+    expected = np.zeros((3, 3))
+    expected[0, 0] = 4 * x1 * v[1]  # Σ_i ∂³f/∂x0∂x0∂x_i v_i
+    expected[0, 1] = expected[1, 0] = 4 * x1 * v[0] + 4 * x0 * v[1]
+    expected[1, 1] = 4 * x0 * v[0]
+    np.testing.assert_allclose(hessian(g, x), expected)
+    np.testing.assert_allclose(jacobian(lambda x: gradient(g, x)[0], x)[0], expected)

@@ -96,3 +96,17 @@ def test_second_derivatives_through_a_moved_keyword():
     np.testing.assert_allclose(hessian(weighted_logsumexp, W), -np.outer(p, p), rtol=1e-12)
     (g,) = gradient(lambda w: np.sum(gradient(weighted_logsumexp, w)[0]), W)
     np.testing.assert_allclose(g, -p * p.sum(), rtol=1e-12)
+
+
+def _updated_by_keyword(x):
+    d = {"a": x}
+    d.update(b=2.0 * x)
+    return d["a"] * d["b"]  # 2x²
+
+
+def test_dict_update_by_keyword():
+    # forward mode's rule sees the keywords' tangents; in reverse mode dict.update's rule can
+    # give a keyword no cotangent (rules differentiate positions), so it is refused where read
+    assert jvp(_updated_by_keyword, (1.5,), (1.0,))[1] == pytest.approx(6.0)
+    with pytest.raises(UnsupportedConstructError, match=r"test_rule_keywords.py:\d+: .*b= of "):
+        gradient(_updated_by_keyword, 1.5)

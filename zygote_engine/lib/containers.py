@@ -16,7 +16,7 @@ from chainrules_core import Tangent, rrule
 from zygote_engine import primitives as zy
 from zygote_engine.config import ZygoteRuleConfig
 from zygote_engine.errors import MutationError, user_location
-from zygote_engine.lib.store import NO, ZERO, items_of, position, tangent_for
+from zygote_engine.lib.store import NO, ZERO, items_of, position, sort_order, tangent_for
 from zygote_engine.runtime import MustRun, Reads
 
 _config = {"config": ZygoteRuleConfig}
@@ -256,14 +256,103 @@ def _setdefault(cx, d: dict, key: Any, *default: Any):
 
 
 @rrule.register(dict.update, **_config)
-def _update(cx, d: dict, other: dict):
-    keys = list(other)
-    dict.update(d, other)
+def _update(cx, d: dict, *other: Any, **kwargs: Any):
+    source = other[0] if other else {}
+    pairs = list(source.items()) if isinstance(source, dict) else [tuple(p) for p in source]
+    dict.update(d, pairs, **kwargs)
+    # the position of the pair each key's value in d comes from (the last that names it; a
+    # keyword's value, which the engine lets through only when it carries no derivative, wins)
+    last = {k: i for i, (k, _) in enumerate(pairs) if k not in kwargs}
 
     def update_pullback(_):
-        return NO, ZERO, _sequence_tangent(cx, other, [cx.take(d, k) for k in keys], keys)
+        taken = {k: cx.take(d, k) for k in (*last, *kwargs)}
+        from_source = [taken[k] if last.get(k) == i else ZERO for i, (k, _) in enumerate(pairs)]
+        if isinstance(source, dict):
+            dsource = _sequence_tangent(cx, source, from_source, [k for k, _ in pairs])
+        else:  # an iterable of (key, value) pairs
+            dpairs = [tangent_for(cx, p, [NO, dv]) for p, dv in zip(source, from_source)]
+            dsource = tangent_for(cx, source, dpairs)
+        return (NO, ZERO, dsource) if other else (NO, ZERO)
 
     return None, MustRun(update_pullback)
+
+
+@rrule.register(dict.copy, **_config)
+def _dict_copy(cx, d: dict):
+    y = dict.copy(d)
+    snapshot = dict(y)
+
+    def dict_copy_pullback(dy):
+        dy = cx.release(y, dy, snapshot)
+        fields = dy.backing if isinstance(dy, Tangent) else {}
+        keys = list(snapshot)
+        return NO, _sequence_tangent(cx, d, [fields.get(k, ZERO) for k in keys], keys)
+
+    return y, MustRun(dict_copy_pullback)
+
+
+@rrule.register(dict.popitem, **_config)
+def _popitem(cx, d: dict):
+    key, value = dict.popitem(d)
+
+    def popitem_pullback(dy):
+        cx.accumulate(d, key, items_of(dy, 2)[1])  # the value was d[key]'s
+        return NO, ZERO
+
+    return (key, value), MustRun(popitem_pullback)
+
+
+@rrule.register(list.clear, **_config)
+@rrule.register(dict.clear, **_config)
+def _clear(cx, xs: Any):
+    (list.clear if isinstance(xs, list) else dict.clear)(xs)
+
+    def clear_pullback(_):
+        # what the container holds now was put there after the clear, by operations whose
+        # pullbacks have taken their cotangents; the items cleared away were not read after it
+        cx.store.pop(id(xs), None)
+        return NO, ZERO
+
+    return None, MustRun(clear_pullback)
+
+
+@rrule.register(list.reverse, **_config)
+def _reverse(cx, xs: list):
+    list.reverse(xs)
+    n = len(xs)
+    return None, MustRun(_permuted_pullback(cx, xs, range(n - 1, -1, -1)))
+
+
+@rrule.register(list.sort, **_config)
+def _sort(cx, xs: list, *, key: Any = None, reverse: bool = False):
+    order = sort_order(xs, key, reverse)
+    list.__setitem__(xs, slice(None), [xs[i] for i in order])
+    return None, MustRun(_permuted_pullback(cx, xs, order))
+
+
+def _permuted_pullback(cx, xs: list, order: Any):
+    """The pullback of rearranging ``xs`` in place so that position ``j`` holds what position
+    ``order[j]`` held: each item's store entry goes back to where the item was."""
+
+    def permuted_pullback(_):
+        found = cx.store.get(id(xs))
+        if found is not None:
+            entries = found[1]
+            moved = {order[j]: entries.pop(j) for j in range(len(order)) if j in entries}
+            entries.update(moved)
+        return NO, ZERO
+
+    return permuted_pullback
+
+
+@rrule.register(list.remove, **_config)
+def _remove(cx, xs: list, v: Any):
+    _, delitem_pullback = _delitem_list(cx, xs, list.index(xs, v))
+
+    def remove_pullback(dy):
+        return NO, ZERO, delitem_pullback(dy)[2]  # (v is compared, not kept: NO)
+
+    return None, MustRun(remove_pullback)
 
 
 def _sequence_tangent(cx, source: Any, items: list, keys: list | None = None) -> Any:

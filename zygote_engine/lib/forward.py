@@ -18,7 +18,7 @@ from zygote_engine import primitives as zy
 from zygote_engine.config import ForwardConfig
 from zygote_engine.construction import property_getter, property_setter
 from zygote_engine.forward_runtime import jcall, table_aware, tuple_tangent
-from zygote_engine.lib.store import NO, ZERO, items_of, position
+from zygote_engine.lib.store import NO, ZERO, items_of, position, sort_order
 from zygote_engine.store import is_tracked
 from zygote_engine.tangent_table import reaches_tracked
 
@@ -193,6 +193,13 @@ def _copy(fx, tangents, xs: list):
     return y, ZERO
 
 
+@forward_rule(dict.copy)
+def _dict_copy(fx, tangents, d: dict):
+    y = dict.copy(d)
+    fx.record(y, dict(fx.entry(d)))
+    return y, ZERO
+
+
 @forward_rule(operator.mul, list, int)
 def _repeat(fx, tangents, xs: list, n: int):
     y = xs * n
@@ -244,18 +251,61 @@ def _setdefault(fx, tangents, d: dict, key: Any, *default: Any):
 
 
 @forward_rule(dict.update)
-def _update(fx, tangents, d: dict, other: Any):
-    dother = _whole(fx, other, tangents[2])
-    if isinstance(other, dict):
-        fields = dother.backing if isinstance(dother, Tangent) else {}
-        pairs = [(k, fields.get(k, ZERO)) for k in other]
-    else:  # an iterable of (key, value) pairs
-        other = list(other)
-        dpairs = items_of(dother, len(other))
-        pairs = [(k, items_of(dp, 2)[1]) for (k, _), dp in zip(other, dpairs)]
-    dict.update(d, other)
-    entry = fx.entry(d)
-    entry.update(pairs)
+def _update(fx, tangents, d: dict, *other: Any, **kwargs: Any):
+    pairs = []
+    if other:
+        source = other[0]
+        dsource = _whole(fx, source, tangents[2])
+        if isinstance(source, dict):
+            fields = dsource.backing if isinstance(dsource, Tangent) else {}
+            pairs = [(k, fields.get(k, ZERO)) for k in source]
+        else:  # an iterable of (key, value) pairs
+            source = list(source)
+            dpairs = items_of(dsource, len(source))
+            pairs = [(k, items_of(dp, 2)[1]) for (k, _), dp in zip(source, dpairs)]
+        other = (source,)
+    # (the keywords' tangents follow the arguments', in the order of the call)
+    pairs += zip(kwargs, tangents[2 + len(other) :])
+    dict.update(d, *other, **kwargs)
+    fx.entry(d).update(pairs)
+    return None, NO
+
+
+@forward_rule(dict.popitem)
+def _popitem(fx, tangents, d: dict):
+    key, value = dict.popitem(d)
+    return (key, value), tuple_tangent([NO, fx.entry(d).pop(key, ZERO)])
+
+
+@forward_rule(list.clear)
+@forward_rule(dict.clear)
+def _clear(fx, tangents, xs: Any):
+    fx.entry(xs).clear()
+    (list.clear if isinstance(xs, list) else dict.clear)(xs)
+    return None, NO
+
+
+@forward_rule(list.reverse)
+def _reverse(fx, tangents, xs: list):
+    fx.entry(xs).reverse()
+    list.reverse(xs)
+    return None, NO
+
+
+@forward_rule(list.sort)
+def _sort(fx, tangents, xs: list, *, key: Any = None, reverse: bool = False):
+    order = sort_order(xs, key, reverse)
+    entry = fx.entry(xs)
+    entry[:] = [entry[i] for i in order]
+    list.__setitem__(xs, slice(None), [xs[i] for i in order])
+    return None, NO
+
+
+@forward_rule(list.remove)
+def _remove(fx, tangents, xs: list, v: Any):
+    i = list.index(xs, v)
+    del fx.entry(xs)[i]
+    list.__delitem__(xs, i)
     return None, NO
 
 

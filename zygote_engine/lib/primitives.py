@@ -94,6 +94,7 @@ def _as_tuple(cx, xs: Any):
 
 
 @rrule.register(zy.as_list, **_config)
+@rrule.register(list.copy, **_config)
 def _as_list(cx, xs: Any):
     y = list(xs)
     snapshot = tuple(y)

@@ -6,7 +6,14 @@ from typing import Any
 
 import numpy as np
 
-from chainrules_core import AbstractZero, NoTangent, Tangent, ZeroTangent, unthunk
+from chainrules_core import (
+    AbstractZero,
+    NoTangent,
+    Tangent,
+    ZeroTangent,
+    non_differentiable,
+    unthunk,
+)
 from zygote_engine.store import is_tracked
 
 NO = NoTangent()
@@ -16,6 +23,21 @@ ZERO = ZeroTangent()
 def position(xs: list, i: int) -> int:
     """The non-negative position that index ``i`` denotes in ``xs`` now."""
     return i + len(xs) if i < 0 else i
+
+
+def sort_order(xs: list, key: Any, reverse: bool) -> list[int]:
+    """The positions of ``xs``'s items in the order ``xs.sort(key=key, reverse=reverse)`` puts
+    them (stably, as sort does).
+
+    Example:
+        >>> sort_order([3.0, 1.0, 2.0], None, False), sort_order([3.0, -4.0], abs, True)
+        ([1, 2, 0], [1, 0])
+    """
+    keys = list(xs) if key is None else [key(x) for x in xs]
+    return sorted(range(len(xs)), key=keys.__getitem__, reverse=reverse)
+
+
+non_differentiable(sort_order)  # (positions; also when a rule that uses it is differentiated)
 
 
 def items_of(dx: Any, n: int) -> list:
