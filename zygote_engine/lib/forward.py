@@ -264,8 +264,9 @@ def _update(fx, tangents, d: dict, *other: Any, **kwargs: Any):
             dpairs = items_of(dsource, len(source))
             pairs = [(k, items_of(dp, 2)[1]) for (k, _), dp in zip(source, dpairs)]
         other = (source,)
-    # (the keywords' tangents follow the arguments', in the order of the call)
-    pairs += zip(kwargs, tangents[2 + len(other) :])
+    if kwargs:  # (their tangents follow the arguments', in the order of the call)
+        first = 2 + len(other)
+        pairs += [(k, tangents[first + i]) for i, k in enumerate(list(kwargs))]
     dict.update(d, *other, **kwargs)
     fx.entry(d).update(pairs)
     return None, NO
