@@ -99,7 +99,11 @@ def _slot_of(f: Any, receiver: Any) -> Any:
 
 
 _CALL = "__call__"  # (in the cache key of a class's instances: see RuleTable.resolve)
-_HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class defined in Python
+
+# Py_TPFLAGS_HEAPTYPE: only classes made by Python code (a ``class`` statement) have it. The types
+# made in C (the builtins, numpy's) carry no Python methods, and a flag test is cheaper than a
+# search of the class.
+HEAPTYPE = 1 << 9
 
 
 def _unregistered_instance(f: Any, registered: set) -> bool:
@@ -250,7 +254,7 @@ class RuleTable:
         try:
             return self._cache[key]
         except KeyError:
-            if type(f).__flags__ & _HEAPTYPE and _unregistered_instance(f, self._functions):
+            if type(f).__flags__ & HEAPTYPE and _unregistered_instance(f, self._functions):
                 # An instance of a Python class (a pullback object, a model) has no rule of its
                 # own (those are for functions and library objects): its class's __call__'s
                 # applies, remembered by the class, not per instance (there may be one per call).

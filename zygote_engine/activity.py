@@ -89,9 +89,8 @@ class FunctionAnalysis:
         self.loop_variables: set[str] = set()
         self.deleted: set[str] = set()  # names a ``del`` unbinds
         self.receivers: dict[str, str] = {}  # m -> obj for ``m = getattr(obj, "name")``
-        self.table_lookups: set[str] = (
-            set()
-        )  # m for ``m = getattr(__PARTIALS, "get")`` and the like
+        # m for ``m = getattr(__PARTIALS, "get")`` and the like
+        self.table_lookups: set[str] = set()
         self.loaded = _LoadedNames()
         self._scan(nf.body, in_loop=False)
         self.free = _free_names(nf.body)

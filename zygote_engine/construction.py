@@ -14,8 +14,9 @@ import inspect
 import types
 from typing import Any
 
+from chainrules_core.rules import HEAPTYPE
+
 __all__ = [
-    "HEAPTYPE",
     "constructible",
     "init_fields",
     "is_exception_class",
@@ -125,12 +126,6 @@ def property_getter(obj: Any, name: str) -> types.FunctionType | None:
         ('area', None)
     """
     return _property_function(obj, name, "fget")
-
-
-# Only classes made by Python code are heap types: the types defined in C (numpy's arrays and
-# scalars, the builtins) carry no Python properties or special methods, and a flag test is
-# cheaper than a search of the class (``inspect.getattr_static`` costs microseconds).
-HEAPTYPE = 1 << 9
 
 
 def made_in_python(kind: type) -> bool:

@@ -15,7 +15,7 @@ import operator
 import types
 from typing import Any
 
-from zygote_engine.construction import HEAPTYPE as _HEAPTYPE
+from chainrules_core.rules import HEAPTYPE
 
 __all__ = ["INERT", "overrides_rule", "runs_plainly", "special_methods"]
 
@@ -148,8 +148,8 @@ def overrides_rule(f: Any, args: tuple) -> bool:
     # Asked on every call of a rule: classes made in C (arrays, numbers, the containers
     # themselves) are ruled out first, by the flag that made_in_python tests. (Array-likes
     # such as dask's, made in Python too, take the ndarray rules on purpose.)
-    subclassed = (first.__flags__ & _HEAPTYPE and issubclass(first, _CONTAINERS)) or (
-        last.__flags__ & _HEAPTYPE and issubclass(last, _CONTAINERS)
+    subclassed = (first.__flags__ & HEAPTYPE and issubclass(first, _CONTAINERS)) or (
+        last.__flags__ & HEAPTYPE and issubclass(last, _CONTAINERS)
     )
     return bool(subclassed and special_methods(f, args))
 

@@ -37,6 +37,7 @@ from chainrules_core import (
     non_differentiable,
     rrule,
 )
+from chainrules_core.rules import HEAPTYPE
 
 _SEQUENCES = (list, tuple, np.ndarray)
 _ITERABLES = (list, tuple, np.ndarray, range, str)
@@ -234,19 +235,27 @@ def _(tangents, d, key, *default):
 # forward rule must be zero, and an iterator class written in Python (whose __next__ may read
 # state that carries one) is left to the AD engine.
 ZIPPABLE = (*_ITERABLES, Iterator)
-_HEAPTYPE = 1 << 9  # (a class made by a class statement)
 
 
-def plain_iterator(x: Any) -> bool:
-    """Whether ``x``, an argument of zip or map that is not a sequence, is an iterator these
-    rules read: a generator or an iterator of a type made in C (``itertools``, the builtins).
+def readable(seqs: tuple, tangents: tuple | None = None) -> bool:
+    """Whether zip's and map's rules read ``seqs``: each a sequence, or an iterator that is a
+    generator or of a type made in C (``itertools``, the builtins) and, with the forward rule's
+    ``tangents``, has a zero tangent.
 
     Example:
         >>> import itertools
-        >>> plain_iterator(itertools.count()), plain_iterator(x for x in ())
-        (True, True)
+        >>> seqs = ([1.0], itertools.count())
+        >>> readable(seqs), readable(seqs, (None, None, 1.0))
+        (True, False)
     """
-    return isinstance(x, GeneratorType) or not type(x).__flags__ & _HEAPTYPE
+    for i, x in enumerate(seqs):
+        if isinstance(x, _ITERABLES):
+            continue
+        if not isinstance(x, GeneratorType) and type(x).__flags__ & HEAPTYPE:
+            return False  # an iterator class written in Python
+        if tangents is not None and not isinstance(tangents[i + 1], AbstractZero):
+            return False
+    return True
 
 
 def _zip_tangent(seq: Any, rows: list, j: int) -> Any:
@@ -260,7 +269,7 @@ def _zip_tangent(seq: Any, rows: list, j: int) -> Any:
 
 @rrule.register(zip, Variadic[ZIPPABLE])
 def _(*seqs, **strict):
-    if not all(isinstance(s, _ITERABLES) or plain_iterator(s) for s in seqs):
+    if not readable(seqs):
         return None
     y = list(zip(*seqs, **strict))
 
@@ -273,11 +282,8 @@ def _(*seqs, **strict):
 
 @frule.register(zip, Variadic[ZIPPABLE])
 def _(tangents, *seqs, **strict):
-    for seq, d in zip(seqs, tangents[1:], strict=True):
-        if not isinstance(seq, _ITERABLES) and not (
-            plain_iterator(seq) and isinstance(d, AbstractZero)
-        ):
-            return None
+    if not readable(seqs, tangents):
+        return None
     y = list(zip(*seqs, **strict))
     columns = [
         item_tangents(d, len(seq)) if isinstance(seq, _ITERABLES) else [ZeroTangent()] * len(y)

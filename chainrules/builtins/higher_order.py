@@ -24,7 +24,7 @@ import numpy as np
 from multipledispatch.variadic import Variadic
 
 from chainrules.builtins.arithmetic import numeric_items
-from chainrules.builtins.containers import ZIPPABLE, plain_iterator, register_selection, tangent_of
+from chainrules.builtins.containers import ZIPPABLE, readable, register_selection, tangent_of
 from chainrules.operator import item_tangents, sequence_tangent
 from chainrules_core import (
     AbstractZero,
@@ -53,7 +53,7 @@ _ITERABLES = (list, tuple, np.ndarray, range, str)
 
 @rrule.register(map, object, Variadic[ZIPPABLE], config=HasReverseMode)
 def _(config, f, *seqs):
-    if not all(isinstance(s, _ITERABLES) or plain_iterator(s) for s in seqs):
+    if not readable(seqs):
         return None
     calls = [rrule_via_ad(config, f, *items) for items in zip(*seqs)]
 
@@ -86,11 +86,8 @@ def _length(seq: Any, calls: list) -> int:
 @frule.register(map, object, Variadic[ZIPPABLE], config=HasForwardsMode)
 def _(config, tangents, f, *seqs):
     _, df, *dseqs = tangents
-    for seq, d in zip(seqs, dseqs, strict=True):
-        if not isinstance(seq, _ITERABLES) and not (
-            plain_iterator(seq) and isinstance(d, AbstractZero)
-        ):
-            return None
+    if not readable(seqs, tangents[1:]):
+        return None
     rows = list(zip(*seqs))
     columns = [
         item_tangents(d, len(seq)) if isinstance(seq, _ITERABLES) else [d] * len(rows)

@@ -258,7 +258,8 @@ def _setdefault(cx, d: dict, key: Any, *default: Any):
 @rrule.register(dict.update, **_config)
 def _update(cx, d: dict, *other: Any, **kwargs: Any):
     source = other[0] if other else {}
-    pairs = list(source.items()) if isinstance(source, dict) else [tuple(p) for p in source]
+    given = None if isinstance(source, dict) else list(source)  # (read once: it may be an iterator)
+    pairs = list(source.items()) if given is None else [tuple(p) for p in given]
     dict.update(d, pairs, **kwargs)
     # the position of the pair each key's value in d comes from (the last that names it; a
     # keyword's value, which the engine lets through only when it carries no derivative, wins)
@@ -267,10 +268,10 @@ def _update(cx, d: dict, *other: Any, **kwargs: Any):
     def update_pullback(_):
         taken = {k: cx.take(d, k) for k in (*last, *kwargs)}
         from_source = [taken[k] if last.get(k) == i else ZERO for i, (k, _) in enumerate(pairs)]
-        if isinstance(source, dict):
+        if given is None:
             dsource = _sequence_tangent(cx, source, from_source, [k for k, _ in pairs])
         else:  # an iterable of (key, value) pairs
-            dpairs = [tangent_for(cx, p, [NO, dv]) for p, dv in zip(source, from_source)]
+            dpairs = [tangent_for(cx, p, [NO, dv]) for p, dv in zip(given, from_source)]
             dsource = tangent_for(cx, source, dpairs)
         return (NO, ZERO, dsource) if other else (NO, ZERO)
 
