@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from chainrules_core import ignore_derivatives, rrule
+from zygote_engine import primitives as zy
 from zygote_engine.normalize import HELPERS_NAME, OPERATOR_NAME, Namer
 from zygote_engine.scopes import all_nodes
 
@@ -33,7 +34,16 @@ __all__ = [
 
 
 # the reductions the reverse generation writes out (see zygote_engine.array_inline)
-_INLINE_REDUCTIONS = frozenset({np.sum, np.mean})
+_INLINE_REDUCTIONS = frozenset(
+    {
+        np.sum,
+        np.mean,
+        zy.sum_of_squares,
+        zy.sum_of_second_powers,
+        zy.mean_of_squares,
+        zy.mean_of_second_powers,
+    }
+)
 
 GLOBALS = -1  # the position, among FunctionInfo.inactive, of the module state a function reads
 # ATOM + i among FunctionInfo.inactive: the argument at position i is an immutable atom (an int, a
@@ -350,12 +360,11 @@ class FunctionAnalysis:
         f = call.func
         if isinstance(f, ast.Name) and f.id not in self.locals:
             return self.info.value_of(f.id)
-        if (
-            isinstance(f, ast.Attribute)
-            and isinstance(f.value, ast.Name)
-            and self.info.is_module(f.value.id)
-        ):
-            return getattr(self.info.value_of(f.value.id), f.attr, None)
+        if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name):
+            if f.value.id == HELPERS_NAME:  # what normalisation wrote
+                return getattr(zy, f.attr, None)
+            if self.info.is_module(f.value.id):
+                return getattr(self.info.value_of(f.value.id), f.attr, None)
         return None
 
     def has_scalar_partials(self, call: ast.Call) -> bool:

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from chainrules_core import rrule
+from zygote_engine import primitives as zy
 from zygote_engine.elementwise import fit, like
 
 __all__ = [
@@ -132,15 +133,29 @@ def _mean_cotangent(dy: Any, shape: tuple) -> Any:
     return filled(shape, dy / math.prod(shape))
 
 
+# The sums and means of squares (see zygote_engine.primitives) keep ``x`` itself, not its shape.
+
+
+def _sum_of_squares_cotangent(dy: Any, x: np.ndarray) -> Any:
+    return fit((2.0 * dy) * x, x)
+
+
+def _mean_of_squares_cotangent(dy: Any, x: np.ndarray) -> Any:
+    return fit((2.0 * dy / x.size) * x, x)
+
+
 class _Reductions:
     """The reductions differentiated inline, while the rule that a differentiation would use for
     them on float64 arrays is still the one registered when this module was imported (a rule
     registered later, for the engine's config too, takes over): ``get(f)`` gives the function
-    ``(dy, shape) -> cotangent``, or ``None``."""
+    ``(dy, shape) -> cotangent`` (``(dy, x) -> cotangent`` for a sum or mean of squares), or
+    ``None``. A sum or mean of squares follows the rule of ``np.sum`` or ``np.mean`` (``via``):
+    it stands for that call."""
 
-    def __init__(self, cotangents: dict):
+    def __init__(self, cotangents: dict, via: dict | None = None):
         self._cotangents = cotangents
-        self._rules = {f: self._rule(None, f) for f in cotangents}
+        self._via = via or {}
+        self._rules = {f: self._rule(None, self._via.get(f, f)) for f in cotangents}
         self._live: dict = {}
         self._generation = -1
 
@@ -158,13 +173,28 @@ class _Reductions:
             self._live = {
                 g: back
                 for g, back in self._cotangents.items()
-                if self._rule(config, g) is self._rules[g]
+                if self._rule(config, self._via.get(g, g)) is self._rules[g]
             }
             self._generation = rrule.generation
         return self._live.get(f)
 
 
-REDUCTIONS = _Reductions({np.sum: _sum_cotangent, np.mean: _mean_cotangent})
+REDUCTIONS = _Reductions(
+    {
+        np.sum: _sum_cotangent,
+        np.mean: _mean_cotangent,
+        zy.sum_of_squares: _sum_of_squares_cotangent,
+        zy.sum_of_second_powers: _sum_of_squares_cotangent,
+        zy.mean_of_squares: _mean_of_squares_cotangent,
+        zy.mean_of_second_powers: _mean_of_squares_cotangent,
+    },
+    via={
+        zy.sum_of_squares: np.sum,
+        zy.sum_of_second_powers: np.sum,
+        zy.mean_of_squares: np.mean,
+        zy.mean_of_second_powers: np.mean,
+    },
+)
 
 
 class _ReadsInput(dict):

@@ -196,6 +196,27 @@ def _gram(e: ast.BinOp) -> tuple[str, ast.Name] | None:
     return None
 
 
+# np.sum / np.mean of x * x or x ** 2: the helper of zygote_engine.primitives that stands for it
+_SQUARE_REDUCTIONS = {
+    (np.sum, ast.Mult): "sum_of_squares",
+    (np.sum, ast.Pow): "sum_of_second_powers",
+    (np.mean, ast.Mult): "mean_of_squares",
+    (np.mean, ast.Pow): "mean_of_second_powers",
+}
+
+
+def _squares(e: ast.expr) -> ast.expr | None:
+    """``x`` for ``x * x`` of one name ``x``, or for ``x ** 2`` of any expression ``x``."""
+    if not isinstance(e, ast.BinOp):
+        return None
+    if isinstance(e.op, ast.Mult):
+        same = isinstance(e.left, ast.Name) and isinstance(e.right, ast.Name)
+        return e.left if same and e.left.id == e.right.id else None
+    if isinstance(e.op, ast.Pow) and isinstance(e.right, ast.Constant):
+        return e.left if type(e.right.value) is int and e.right.value == 2 else None
+    return None
+
+
 def _name(id_: str, store: bool = False) -> ast.Name:
     return ast.Name(id=id_, ctx=ast.Store() if store else ast.Load())
 
@@ -753,6 +774,27 @@ class _Anf:
         self.emit(_assign(name, value, self.line))
         return _name(name)
 
+    def square_reduction(self, e: ast.Call) -> tuple[str, ast.expr] | None:
+        """``(helper, x)`` for ``np.sum(x * x)``, ``np.mean(x ** 2)`` and the like, with numpy's
+        function read as a module's attribute and no other argument (see ``_SQUARE_REDUCTIONS``);
+        ``None`` for anything else."""
+        f = e.func
+        if e.keywords or len(e.args) != 1 or self.value_of is None:
+            return None
+        x = _squares(e.args[0])
+        if x is None or not (
+            isinstance(f, ast.Attribute)
+            and f.attr in ("sum", "mean")
+            and isinstance(f.value, ast.Name)
+            and f.value.id not in (OPERATOR_NAME, HELPERS_NAME)
+            and self.is_module(f.value.id)
+        ):
+            return None
+        reduction = getattr(self.value_of(f.value.id), f.attr, None)
+        if reduction is not np.sum and reduction is not np.mean:
+            return None
+        return _SQUARE_REDUCTIONS[reduction, type(e.args[0].op)], x
+
     def result_var(self) -> str:
         return self.namer.fresh("t")
 
@@ -784,6 +826,10 @@ class _Anf:
             self.emit(ast.If(test=test, body=then, orelse=orelse))
             return _name(result)
         if isinstance(e, ast.Call):
+            squares = self.square_reduction(e)
+            if squares is not None:
+                helper, x = squares
+                return ast.Call(self.helper(helper), [self.atom(x)], [])
             return self.call(e)
         if isinstance(e, ast.Subscript):
             return ast.Call(self.op("getitem"), [self.atom(e.value), self.index(e.slice)], [])

@@ -13,6 +13,8 @@ from contextlib import _GeneratorContextManager
 from inspect import isgeneratorfunction as _isgeneratorfunction
 from typing import Any
 
+import numpy as _np
+
 from chainrules_core import ignore_derivatives
 
 __all__ = [
@@ -39,10 +41,14 @@ __all__ = [
     "make_set",
     "make_tuple",
     "mapping_rest",
+    "mean_of_second_powers",
+    "mean_of_squares",
     "merge_dicts",
     "positional_attribute",
     "read_cell",
     "read_global",
+    "sum_of_second_powers",
+    "sum_of_squares",
     "times_own_transpose",
     "transpose_times_self",
     "write_cell",
@@ -72,6 +78,44 @@ def transpose_times_self(x: Any) -> Any:
     """``x.T @ x`` of one variable ``x`` (see :func:`times_own_transpose`)."""
     transposed = x.T
     return transposed @ x
+
+
+# Sums and means of squares of one variable: their derivative is one array operation, 2 dy x,
+# where the product's and the reduction's take three (the reduction's cotangent filled in, then
+# multiplied by x twice). The generated code differentiates them in place on float64 arrays
+# (``array_inline.SQUARE_REDUCTIONS``); elsewhere this code is differentiated, in two statements
+# so that normalisation does not make it a call of itself. ``x ** 2`` and ``x * x`` have helpers
+# of their own: they are the same on arrays, not on every type.
+
+
+def sum_of_squares(x: Any) -> Any:
+    """``np.sum(x * x)`` of one variable ``x``.
+
+    Example:
+        >>> import numpy as np
+        >>> float(sum_of_squares(np.array([1.0, 2.0])))
+        5.0
+    """
+    squares = x * x
+    return _np.sum(squares)
+
+
+def sum_of_second_powers(x: Any) -> Any:
+    """``np.sum(x ** 2)`` of one variable ``x``."""
+    squares = x**2
+    return _np.sum(squares)
+
+
+def mean_of_squares(x: Any) -> Any:
+    """``np.mean(x * x)`` of one variable ``x``."""
+    squares = x * x
+    return _np.mean(squares)
+
+
+def mean_of_second_powers(x: Any) -> Any:
+    """``np.mean(x ** 2)`` of one variable ``x``."""
+    squares = x**2
+    return _np.mean(squares)
 
 
 def make_set(*items: Any) -> set:

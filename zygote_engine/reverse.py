@@ -20,6 +20,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from zygote_engine import primitives as zy
 from zygote_engine.activity import (
     ATOM,
     FunctionAnalysis,
@@ -55,7 +56,8 @@ RUNTIME_NAMES = (
     "__no",
     "__ZEROS",
     "__SCALARS",
-    "__DENSE",
+    "__FIRST",
+    "__STATEFUL",
     "__ATOMS",
     "__PARTIALS",
     "__partial_cotangents",
@@ -97,6 +99,16 @@ class Counted(NamedTuple):
     partial: list[ast.stmt]
 
 
+# What the inline reductions sum (see inline_reduction): x, or its squares.
+_SUMMED = {
+    zy.sum_of_squares: "({x} * {x})",
+    zy.sum_of_second_powers: "({x} ** 2)",
+    zy.mean_of_squares: "({x} * {x})",
+    zy.mean_of_second_powers: "({x} ** 2)",
+}
+_SUMS = frozenset({np.sum, zy.sum_of_squares, zy.sum_of_second_powers})
+
+
 class _Reverse(FunctionAnalysis):
     def __init__(self, nf: ast.FunctionDef, info: FunctionInfo, namer: Namer):
         super().__init__(nf, info, namer)
@@ -113,12 +125,15 @@ class _Reverse(FunctionAnalysis):
         so thunks may stay unevaluated (``__add_lazy``); the cotangents of anything else feed
         pullbacks, which are called with evaluated cotangents (``__add`` evaluates thunks).
         The first tangent of a zero accumulator is taken as it is, without a call, where that is
-        known to be right: always for ``__add_lazy``, for floats and numpy values (never thunks)
-        for ``__add``."""
+        known to be right: always for ``__add_lazy``, for floats, numpy values (never thunks)
+        and the zero itself for ``__add``. An input's cotangent summed over a loop or a
+        recursion adds floats without a call."""
         d = self.dname(name)
         if self.assign_counts.get(name, 0) <= (name in self.params):
-            return f"{d} = {tangent} if {d} is __zero else __add_lazy({d}, {tangent})"
-        first = f"{d} is __zero and {tangent}.__class__ in __DENSE"
+            floats = f"{d}.__class__ is float and {tangent}.__class__ is float"
+            added = f"{d} + {tangent} if {floats} else __add_lazy({d}, {tangent})"
+            return f"{d} = {tangent} if {d} is __zero else {added}"
+        first = f"{d} is __zero and {tangent}.__class__ in __FIRST"
         return f"{d} = {tangent} if {first} else __add({d}, {tangent})"
 
     def forward(self) -> ast.FunctionDef:
@@ -363,10 +378,12 @@ class _Reverse(FunctionAnalysis):
                 fwd, pullback = self.inline_partials(pb, target, call, fwd, pullback)
             elif self.is_inline_reduction(call):
                 fwd, pullback = self.inline_reduction(pb, target, call, fwd, pullback)
+        # (a pullback the generated code keeps itself, a number or a list, is never one that must run)
         if target is None:
             bwd = [f"if __must_run({pb}):"]
         else:
-            bwd = [f"if {dt}.__class__ not in __ZEROS or __must_run({pb}):"]
+            stateful = f"{pb}.__class__ in __STATEFUL and __must_run({pb})"
+            bwd = [f"if {dt}.__class__ not in __ZEROS or {stateful}:"]
         bwd += ["    " + line for line in pullback]
         if target is not None and self.needs_reset(target):
             bwd.append(f"    {dt} = __zero")
@@ -505,27 +522,29 @@ class _Reverse(FunctionAnalysis):
     ) -> tuple[list[str], list[str]]:
         """``np.sum(x)`` or ``np.mean(x)`` of a float64 array differentiated in place: ``pb``
         keeps the cotangent function from ``__REDUCTIONS`` (asked again at run time, which a
-        registration or a rebinding of the name changes) and ``x``'s shape. Anything else takes
-        the call protocol."""
+        registration or a rebinding of the name changes) and ``x``'s shape; a sum or mean of
+        squares keeps ``x``, which its cotangent reads. Anything else takes the call protocol."""
         f, x = text(call.func), call.args[0].id
         if not self.is_active_atom(call.args[0]):
             return protocol_fwd, protocol_pullback
-        shape = self.namer.fresh("s")
         # on a float64 ndarray, what the function computes without its dispatch (np.mean
         # divides the same sum by the size)
-        total = f"{x}.sum()" if self.callee(call) is np.sum else f"{x}.sum() / {x}.size"
+        reduction = self.callee(call)
+        summed = _SUMMED.get(reduction, "{x}").format(x=x)
+        total = f"{summed}.sum()" if reduction in _SUMS else f"{summed}.sum() / {x}.size"
+        kept = self.namer.fresh("s") if summed == x else self.namer.fresh(f"{x}_")
         fwd = [
             f"{pb} = __REDUCTIONS.get({f}) if __on_array(__cx, {x}) else None",
             f"if {pb} is not None:",
-            f"    {pb} = ({pb}, {x}.shape)",
+            f"    {pb} = ({pb}, {x + '.shape' if summed == x else x})",
             f"    {target} = {total}",
             "else:",
             *("    " + line for line in protocol_fwd),
         ]
         pullback = [
             f"if {pb}.__class__ is tuple:",
-            f"    __p, {shape} = {pb}",
-            f"    __g1 = __p({self.dname(target)}, {shape})",
+            f"    __p, {kept} = {pb}",
+            f"    __g1 = __p({self.dname(target)}, {kept})",
             "else:",
             *("    " + line for line in protocol_pullback),
         ]

@@ -832,7 +832,10 @@ cache.RUNTIME_OBJECTS.update(
         "__no": _NO,
         "__ZEROS": ZERO_TYPES,
         "__SCALARS": frozenset({float, int, np.float64}),
-        "__DENSE": frozenset({float, np.float64, np.ndarray}),  # values, never thunks
+        # what a zero accumulator takes as it is: values, never thunks, and the zero itself
+        "__FIRST": frozenset({float, np.float64, np.ndarray, ZeroTangent}),
+        # the kinds of pullback that ``must_run`` may find must run
+        "__STATEFUL": _MUST_RUN | {types.FunctionType},
         "__ATOMS": frozenset(  # immutable values (see activity.ATOM)
             {int, float, complex, bool, str, bytes, type(None), np.int64, np.float64, np.bool_}
         ),
