@@ -832,8 +832,9 @@ cache.RUNTIME_OBJECTS.update(
         "__no": _NO,
         "__ZEROS": ZERO_TYPES,
         "__SCALARS": frozenset({float, int, np.float64}),
-        # what a zero accumulator takes as it is: values, never thunks, and the zero itself
-        "__FIRST": frozenset({float, np.float64, np.ndarray, ZeroTangent}),
+        # what a zero accumulator takes as it is: values, never thunks, and the zeros (``__add``
+        # would give the same: a NoTangent wins over a ZeroTangent)
+        "__FIRST": frozenset({float, np.float64, np.ndarray, ZeroTangent, NoTangent}),
         # the kinds of pullback that ``must_run`` may find must run
         "__STATEFUL": _MUST_RUN | {types.FunctionType},
         "__ATOMS": frozenset(  # immutable values (see activity.ATOM)
