@@ -174,6 +174,30 @@ def recurrence_gradient(x, w):
     return dx, dw
 
 
+def weighted_elements(x, w):
+    """A loop that reads a vector element by element: ``sum(x[i] * w**i)``."""
+    total, scale = 0.0, 1.0
+    for i in range(len(x)):
+        total = total + x[i] * scale
+        scale = scale * w
+    return total
+
+
+def weighted_elements_gradient(x, w):
+    """The reverse sweep of :func:`weighted_elements`, by hand."""
+    scales = [1.0]
+    for _ in range(len(x) - 1):
+        scales.append(scales[-1] * w)
+    dx, dw, dscale = np.zeros(len(x)), 0.0, 0.0
+    for i in range(len(x) - 1, -1, -1):
+        dx[i] = scales[i]
+        dscale += x[i]
+        if i > 0:
+            dw += dscale * scales[i - 1]
+            dscale *= w
+    return dx, dw
+
+
 def rnn_loss(W, U, xs):
     """A tanh RNN over the steps ``xs[t]``, with a loss at every step."""
     h = np.zeros((xs.shape[1], W.shape[0]))
@@ -295,6 +319,15 @@ def main() -> None:
         20,
         "20x",
     )
+    for n in (100, 10000):  # the reads of one vector add into one buffer: ratios stay flat
+        xs = np.linspace(-1.0, 1.0, n)
+        row(
+            f"vector read element by element, n = {n}",
+            lambda xs=xs: gradient(weighted_elements, xs, 0.999),
+            lambda xs=xs: weighted_elements_gradient(xs, 0.999),
+            max(1, 2000 // n),
+            "",
+        )
     for n in (100, 1000, 10000):  # the cost of a write is that of what it writes: ratios stay flat
         xs = np.linspace(-1.0, 1.0, n)
         row(

@@ -66,6 +66,8 @@ RUNTIME_NAMES = (
     "__on_array",
     "__matmul_left",
     "__matmul_right",
+    "__on_element",
+    "__add_at",
     "__REDUCTIONS",
     "__kept",
     "__fit",
@@ -97,6 +99,21 @@ class Counted(NamedTuple):
     forward: list[ast.stmt]
     full: list[ast.stmt]
     partial: list[ast.stmt]
+
+
+def _is_read(call: ast.Call) -> bool:
+    """Whether ``call`` is ``__operator.getitem(x, i)`` of a name and a name or an integer."""
+    f, args = call.func, call.args
+    return (
+        isinstance(f, ast.Attribute)
+        and isinstance(f.value, ast.Name)
+        and f.value.id == OPERATOR_NAME
+        and f.attr == "getitem"
+        and len(args) == 2
+        and not call.keywords
+        and isinstance(args[0], ast.Name)
+        and (isinstance(args[1], ast.Name) or type(getattr(args[1], "value", None)) is int)
+    )
 
 
 # What the inline reductions sum (see inline_reduction): x, or its squares.
@@ -378,6 +395,12 @@ class _Reverse(FunctionAnalysis):
                 fwd, pullback = self.inline_partials(pb, target, call, fwd, pullback)
             elif self.is_inline_reduction(call):
                 fwd, pullback = self.inline_reduction(pb, target, call, fwd, pullback)
+            elif _is_read(call) and slots[1] != "_":
+                accumulations = [self.accumulate(a.id, g) for g, a in zip(slots, atoms) if g != "_"]
+                fwd, pullback = self.inline_element_read(
+                    pb, target, call, fwd, [*pullback, *accumulations]
+                )
+                slots = ["_"] * len(slots)  # (each branch has accumulated what it computed)
         # (a pullback the generated code keeps itself, a number or a list, is never one that must run)
         if target is None:
             bwd = [f"if __must_run({pb}):"]
@@ -545,6 +568,38 @@ class _Reverse(FunctionAnalysis):
             f"if {pb}.__class__ is tuple:",
             f"    __p, {kept} = {pb}",
             f"    __g1 = __p({self.dname(target)}, {kept})",
+            "else:",
+            *("    " + line for line in protocol_pullback),
+        ]
+        return fwd, pullback
+
+    def inline_element_read(
+        self,
+        pb: str,
+        target: str,
+        call: ast.Call,
+        protocol_fwd: list[str],
+        protocol_pullback: list[str],
+    ) -> tuple[list[str], list[str]]:
+        """``x[i]``, an element of a float64 vector at an integer, read in place: ``pb`` keeps
+        the index and the vector's shape, and the backward adds the element's cotangent into
+        ``x``'s (``__add_at``: one buffer for every read, not an array each). Anything else
+        (other indices, dtypes and dimensions, arrays written in place) takes the call
+        protocol, whose pullback ``protocol_pullback`` runs and accumulates."""
+        x, index = (operand_text(a) for a in call.args)
+        at, shape = self.namer.fresh("at"), self.namer.fresh("s")
+        fwd = [
+            f"if __on_element(__cx, {x}, {index}):",
+            f"    {pb} = ({index}, {x}.shape)",
+            f"    {target} = {x}[{index}]",
+            "else:",
+            *("    " + line for line in protocol_fwd),
+        ]
+        dx = self.dname(call.args[0].id)
+        pullback = [
+            f"if {pb}.__class__ is tuple:",
+            f"    {at}, {shape} = {pb}",
+            f"    {dx} = __add_at({dx}, {shape}, {at}, {self.dname(target)})",
             "else:",
             *("    " + line for line in protocol_pullback),
         ]

@@ -766,6 +766,8 @@ def _deposited(cx, y: Any, size: int):
 # with anything else (``a + a``'s, a pullback's, the caller's seed) has more. (A view, or an
 # array of another shape or dtype, is never added into.)
 _EXCLUSIVE = 3
+# numbers added as they are (numpy's float64 scalars: what an element of an array is)
+_REALS = frozenset({float, np.float64})
 
 
 def accumulate_lazy(a: Any, b: Any) -> Any:
@@ -773,7 +775,7 @@ def accumulate_lazy(a: Any, b: Any) -> Any:
     arrays (the cotangents of arguments that are only handed back: see ``__add_lazy`` in
     generated code)."""
     ta = type(a)
-    if ta is float and type(b) is float:
+    if ta in _REALS and type(b) in _REALS:
         return a + b
     if (
         ta is np.ndarray
@@ -791,9 +793,9 @@ def accumulate_lazy(a: Any, b: Any) -> Any:
 def accumulate(a: Any, b: Any) -> Any:
     """``chainrules_core.add`` whose result is never a thunk, with fast paths for scalar code."""
     tb = type(b)
-    if tb is float:
+    if tb in _REALS:
         ta = type(a)
-        if ta is float:
+        if ta in _REALS:
             return a + b
         if ta is ZeroTangent:
             return b
@@ -847,6 +849,8 @@ cache.RUNTIME_OBJECTS.update(
         "__on_array": array_inline.on_array,
         "__matmul_left": array_inline.matmul_left,
         "__matmul_right": array_inline.matmul_right,
+        "__on_element": array_inline.on_element,
+        "__add_at": array_inline.add_at,
         "__REDUCTIONS": array_inline.REDUCTIONS,
         "__kept": array_inline.kept_input,
         "__fit": elementwise.fit,

@@ -69,6 +69,7 @@ for _decision in (
     elementwise.on_arrays,
     array_inline.on_matrices,
     array_inline.on_array,
+    array_inline.on_element,
     type(array_inline.REDUCTIONS).get,
     runtime.store_aware,
     runtime._argument_map,
@@ -423,6 +424,17 @@ def _matmul_right(fx, tangents, a: Any, dy: Any):
     dy, ddy = evaluated(fx, dy, tangents[2])
     product = array_inline.matmul_right
     return product(a, dy), _bilinear(product, a, tangents[1], dy, ddy)
+
+
+@forward_rule(array_inline.add_at)
+def _add_at(fx, tangents, acc: Any, shape: tuple, index: int, dy: Any):
+    acc, dacc = evaluated(fx, acc, tangents[1])
+    dy, ddy = evaluated(fx, dy, tangents[4])
+    change = dacc
+    if not _is_zero(ddy):  # the read's tangent: ddy at index
+        read = _linear(lambda d: array_inline.add_at(ZERO, shape, index, d), ddy)
+        change = read if _is_zero(dacc) else crc.add(dacc, read)
+    return array_inline.add_at(acc, shape, index, dy), change
 
 
 @forward_rule(array_inline.filled)
