@@ -93,6 +93,7 @@ def sum_of_squares(x: Any) -> Any:
 
     Example:
         >>> import numpy as np
+        >>> from zygote_engine.primitives import sum_of_squares
         >>> float(sum_of_squares(np.array([1.0, 2.0])))
         5.0
     """
