@@ -322,7 +322,7 @@ def main() -> None:
     for n in (100, 10000):  # the reads of one vector add into one buffer: ratios stay flat
         xs = np.linspace(-1.0, 1.0, n)
         row(
-            f"vector read element by element, n = {n}",
+            f"vector read by element, n = {n}",
             lambda xs=xs: gradient(weighted_elements, xs, 0.999),
             lambda xs=xs: weighted_elements_gradient(xs, 0.999),
             max(1, 2000 // n),
@@ -370,11 +370,11 @@ def main() -> None:
         "1.3x",
     )
 
-    print(f"{'benchmark':34} {'gradient':>12} {'hand-written':>14} {'ratio':>8} {'target':>7}")
+    print(f"{'benchmark':38} {'gradient':>12} {'hand-written':>14} {'ratio':>8} {'target':>7}")
     for name, ad, hand, ratio, target in rows:
-        print(f"{name:34} {ad * 1e6:10.1f}us {hand * 1e6:12.1f}us {ratio:7.2f}x {target:>7}")
+        print(f"{name:38} {ad * 1e6:10.1f}us {hand * 1e6:12.1f}us {ratio:7.2f}x {target:>7}")
     print(
-        f"{'first call, 50-line function':34} {wall * 1e3:10.1f}ms"
+        f"{'first call, 50-line function':38} {wall * 1e3:10.1f}ms"
         f" {f'(CPU {cpu * 1e3:.1f}ms)':>14} {'':>8} {'50 ms':>7}"
     )
 

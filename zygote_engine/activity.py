@@ -546,9 +546,7 @@ _BUILTINS_WRITING_NOTHING = {
 # The run-time tests that generated reverse-mode code calls, and what it keeps of an operand for
 # ``__fit`` (an array's shape; a number, whose tangent ``__fit`` never reads): truth values and
 # shapes, which code that differentiates it (nested differentiation) calls plainly.
-_RUNTIME_TESTS = frozenset(
-    {"__on_arrays", "__on_matrices", "__on_array", "__on_element", "__must_run", "__like"}
-)
+_RUNTIME_TESTS = frozenset({"__on_arrays", "__on_matrices", "__on_array", "__must_run", "__like"})
 
 # The tables generated reverse-mode code looks rules' helpers up in (their ``get``): a function's
 # scalar partials, a reduction's pullback.

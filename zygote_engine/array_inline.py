@@ -24,25 +24,22 @@ from __future__ import annotations
 
 import dis
 import math
-import sys
 import types
 from typing import Any
 
 import numpy as np
 
-from chainrules_core import ZeroTangent, add, rrule, unthunk
+from chainrules_core import rrule
 from zygote_engine import primitives as zy
 from zygote_engine.elementwise import fit, like
 
 __all__ = [
     "REDUCTIONS",
-    "add_at",
     "filled",
     "kept_input",
     "matmul_left",
     "matmul_right",
     "on_array",
-    "on_element",
     "on_matrices",
 ]
 
@@ -81,65 +78,6 @@ def on_array(cx, x: Any) -> bool:
         (True, False)
     """
     return cx.written is None and x.__class__ is np.ndarray and x.dtype is _F64 and x.ndim > 0
-
-
-_INDICES = frozenset({int, np.int64})
-
-
-def on_element(cx, x: Any, index: Any) -> bool:
-    """Whether the read ``x[index]`` may be differentiated inline: an element of a float64
-    vector at an integer (a number, not a view), and no array written in place during this call.
-
-    Example:
-        >>> import numpy as np
-        >>> from zygote_engine.store import MutationStore
-        >>> cx = MutationStore()
-        >>> on_element(cx, np.ones(3), 1), on_element(cx, np.ones((2, 2)), 1)
-        (True, False)
-    """
-    return (
-        cx.written is None
-        and x.__class__ is np.ndarray
-        and x.dtype is _F64
-        and x.ndim == 1
-        and index.__class__ in _INDICES
-    )
-
-
-def add_at(acc: Any, shape: tuple, index: int, dy: Any) -> np.ndarray:
-    """The accumulated cotangent ``acc`` of a float64 vector of ``shape`` plus the cotangent
-    ``dy`` of its element ``index``: the cotangent of one read ``x[index]``.
-
-    A loop that reads a vector element by element adds every read into one buffer, in place when
-    nothing but the caller's accumulator refers to it (see ``runtime.accumulate``), so ``n``
-    reads cost ``O(n)``, not an array each. A complex ``dy`` is projected onto the reals.
-
-    Example:
-        >>> from chainrules_core import ZeroTangent
-        >>> acc = add_at(ZeroTangent(), (3,), 1, 2.0)
-        >>> add_at(acc, (3,), -1, 0.5)
-        array([0. , 2. , 0.5])
-    """
-    if dy.__class__ is not float and dy.__class__ is not np.float64:
-        dy = float(np.real(unthunk(dy)))
-    if acc.__class__ is ZeroTangent:
-        acc = np.zeros(shape)
-    elif not (
-        acc.__class__ is np.ndarray
-        and acc.shape == shape
-        and acc.dtype is _F64
-        and acc.base is None
-        and sys.getrefcount(acc) == _EXCLUSIVE
-    ):
-        read = np.zeros(shape)
-        read[index] = dy
-        return unthunk(add(acc, read))
-    acc[index] += dy
-    return acc
-
-
-# the caller's accumulator, this function's parameter and getrefcount's argument
-_EXCLUSIVE = 3
 
 
 def matmul_left(dy: Any, b: np.ndarray) -> Any:

@@ -66,8 +66,10 @@ RUNTIME_NAMES = (
     "__on_array",
     "__matmul_left",
     "__matmul_right",
-    "__on_element",
+    "__element_read",
     "__add_at",
+    "__element_write",
+    "__element_unwrite",
     "__REDUCTIONS",
     "__kept",
     "__fit",
@@ -101,18 +103,20 @@ class Counted(NamedTuple):
     partial: list[ast.stmt]
 
 
-def _is_read(call: ast.Call) -> bool:
-    """Whether ``call`` is ``__operator.getitem(x, i)`` of a name and a name or an integer."""
+def _is_element_access(call: ast.Call, name: str) -> bool:
+    """Whether ``call`` is ``__operator.getitem(x, i)`` (``name``) or ``setitem(x, i, v)`` of a
+    name ``x``, a name or an integer ``i``, and a name or a number ``v``."""
     f, args = call.func, call.args
     return (
         isinstance(f, ast.Attribute)
         and isinstance(f.value, ast.Name)
         and f.value.id == OPERATOR_NAME
-        and f.attr == "getitem"
-        and len(args) == 2
+        and f.attr == name
+        and len(args) == (2 if name == "getitem" else 3)
         and not call.keywords
         and isinstance(args[0], ast.Name)
         and (isinstance(args[1], ast.Name) or type(getattr(args[1], "value", None)) is int)
+        and all(isinstance(arg, (ast.Name, ast.Constant)) for arg in args[2:])
     )
 
 
@@ -395,14 +399,19 @@ class _Reverse(FunctionAnalysis):
                 fwd, pullback = self.inline_partials(pb, target, call, fwd, pullback)
             elif self.is_inline_reduction(call):
                 fwd, pullback = self.inline_reduction(pb, target, call, fwd, pullback)
-            elif _is_read(call) and slots[1] != "_":
+            elif _is_element_access(call, "getitem") and slots[1] != "_":
                 accumulations = [self.accumulate(a.id, g) for g, a in zip(slots, atoms) if g != "_"]
                 fwd, pullback = self.inline_element_read(
                     pb, target, call, fwd, [*pullback, *accumulations]
                 )
                 slots = ["_"] * len(slots)  # (each branch has accumulated what it computed)
+        element_write = target is None and _is_element_access(call, "setitem")
+        if element_write:
+            fwd, pullback = self.inline_element_write(pb, call, fwd, pullback)
         # (a pullback the generated code keeps itself, a number or a list, is never one that must run)
-        if target is None:
+        if element_write:
+            bwd = [f"if {pb}.__class__ is tuple or __must_run({pb}):"]
+        elif target is None:
             bwd = [f"if __must_run({pb}):"]
         else:
             stateful = f"{pb}.__class__ in __STATEFUL and __must_run({pb})"
@@ -581,16 +590,15 @@ class _Reverse(FunctionAnalysis):
         protocol_fwd: list[str],
         protocol_pullback: list[str],
     ) -> tuple[list[str], list[str]]:
-        """``x[i]``, an element of a float64 vector at an integer, read in place: ``pb`` keeps
-        the index and the vector's shape, and the backward adds the element's cotangent into
-        ``x``'s (``__add_at``: one buffer for every read, not an array each). Anything else
-        (other indices, dtypes and dimensions, arrays written in place) takes the call
-        protocol, whose pullback ``protocol_pullback`` runs and accumulates."""
+        """``x[i]``, an element of a float64 vector at an integer, read in place: ``pb`` is
+        ``__element_read``'s record, and the backward adds the element's cotangent into ``x``'s
+        (``__add_at``: one buffer for every read, not an array each) or into a written vector's
+        shadow. Anything else takes the call protocol, whose pullback ``protocol_pullback`` runs
+        and accumulates (see :mod:`zygote_engine.elements`)."""
         x, index = (operand_text(a) for a in call.args)
-        at, shape = self.namer.fresh("at"), self.namer.fresh("s")
         fwd = [
-            f"if __on_element(__cx, {x}, {index}):",
-            f"    {pb} = ({index}, {x}.shape)",
+            f"{pb} = __element_read(__cx, {x}, {index})",
+            f"if {pb} is not None:",
             f"    {target} = {x}[{index}]",
             "else:",
             *("    " + line for line in protocol_fwd),
@@ -598,8 +606,28 @@ class _Reverse(FunctionAnalysis):
         dx = self.dname(call.args[0].id)
         pullback = [
             f"if {pb}.__class__ is tuple:",
-            f"    {at}, {shape} = {pb}",
-            f"    {dx} = __add_at({dx}, {shape}, {at}, {self.dname(target)})",
+            f"    {dx} = __add_at({dx}, {pb}, {self.dname(target)})",
+            "else:",
+            *("    " + line for line in protocol_pullback),
+        ]
+        return fwd, pullback
+
+    def inline_element_write(
+        self, pb: str, call: ast.Call, protocol_fwd: list[str], protocol_pullback: list[str]
+    ) -> tuple[list[str], list[str]]:
+        """``a[i] = v`` of a real number into a float64 vector: ``__element_write`` writes it and
+        keeps what it overwrote, and the backward undoes it as the rule's pullback would
+        (``__element_unwrite``, same cotangents). Anything else takes the call protocol."""
+        a, index, v = (operand_text(arg) for arg in call.args)
+        fwd = [
+            f"{pb} = __element_write(__cx, {a}, {index}, {v})",
+            f"if {pb} is None:",
+            *("    " + line for line in protocol_fwd),
+        ]
+        unwritten = protocol_pullback[0].replace(f"{pb}(__zero)", f"__element_unwrite({pb})")
+        pullback = [
+            f"if {pb}.__class__ is tuple:",
+            f"    {unwritten}",
             "else:",
             *("    " + line for line in protocol_pullback),
         ]

@@ -27,7 +27,7 @@ import numpy as np
 import chainrules_core as crc
 from chainrules_core import AbstractZero, NoTangent, Tangent, Thunk, ZeroTangent, rrule, unthunk
 from chainrules_core.rules import resolve_receiver
-from zygote_engine import array_inline, cache, elementwise
+from zygote_engine import array_inline, cache, elements, elementwise
 from zygote_engine import primitives as zy
 from zygote_engine.array_writes import is_view, out_argument
 from zygote_engine.binding import by_position, direct, parameter_sources, per_call_shape
@@ -849,8 +849,10 @@ cache.RUNTIME_OBJECTS.update(
         "__on_array": array_inline.on_array,
         "__matmul_left": array_inline.matmul_left,
         "__matmul_right": array_inline.matmul_right,
-        "__on_element": array_inline.on_element,
-        "__add_at": array_inline.add_at,
+        "__element_read": elements.element_read,
+        "__add_at": elements.add_at,
+        "__element_write": elements.element_write,
+        "__element_unwrite": elements.element_unwrite,
         "__REDUCTIONS": array_inline.REDUCTIONS,
         "__kept": array_inline.kept_input,
         "__fit": elementwise.fit,

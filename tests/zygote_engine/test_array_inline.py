@@ -9,14 +9,13 @@ import numpy as np
 import pytest
 from fd_check import assert_gradient_matches_fd
 
-from chainrules_core import HasReverseMode, NoTangent, ZeroTangent, rrule
+from chainrules_core import HasReverseMode, NoTangent, rrule
 from chainrules_core.testing import test_frule, test_rrule
-from zygote_engine import gradient, hessian, hessian_reverse, jvp, show_adjoint, withgradient
+from zygote_engine import gradient, hessian, jvp, show_adjoint, withgradient
 from zygote_engine import primitives as zy
 from zygote_engine.array_inline import (
     REDUCTIONS,
     _Reductions,
-    add_at,
     kept_input,
     matmul_left,
     matmul_right,
@@ -443,120 +442,3 @@ def test_the_square_helpers_are_what_they_stand_for():
     assert zy.sum_of_second_powers(x) == np.sum(x**2)
     assert zy.mean_of_squares(x) == np.mean(x * x)
     assert zy.mean_of_second_powers(x) == np.mean(x**2)
-
-
-# --- elements of a vector read at an integer: x[i] in a loop adds into one buffer ---------------
-
-
-def weighted_sum_of_elements(x, w):
-    total = 0.0
-    for i in range(1, len(x)):
-        total = total + x[i] * w + x[i - 1] * x[i]
-    return total + x[0] ** 2 + x[-1]
-
-
-def weighted_sum_gradient(x, w):
-    dx = np.zeros_like(x)
-    dx[1:] += w + x[:-1]
-    dx[:-1] += x[1:]
-    dx[0] += 2 * x[0]
-    dx[-1] += 1.0
-    return dx, float(np.sum(x[1:]))
-
-
-def test_element_reads_are_written_out():
-    source = show_adjoint(weighted_sum_of_elements)
-    assert "__on_element(__cx, x, i)" in source and "__on_element(__cx, x, 0)" in source
-    assert "dx = __add_at(dx, s" in source
-
-
-@pytest.mark.parametrize("n", [1, 2, 7])
-def test_element_reads_match_their_derivative(n):
-    x = RNG.normal(size=n)
-    dx, dw = gradient(weighted_sum_of_elements, x, 0.7)
-    expected_dx, expected_dw = weighted_sum_gradient(x, 0.7)
-    np.testing.assert_allclose(dx, expected_dx, rtol=1e-12)
-    if n == 1:  # the loop never runs: w has no influence, so no gradient
-        assert dw is None
-    else:
-        assert np.isclose(dw, expected_dw, rtol=1e-12)
-        assert_gradient_matches_fd(weighted_sum_of_elements, x, 0.7)
-
-
-def test_element_reads_at_numpy_integers_and_mixed_with_whole_array_operations():
-    def f(x):
-        total = np.sum(x * 3.0)
-        for i in np.arange(len(x)):  # np.int64 indices
-            total = total + x[i] * x[i]
-        return total + np.sum(np.sin(x))
-
-    x = RNG.normal(size=5)
-    np.testing.assert_allclose(gradient(f, x)[0], 3.0 + 2 * x + np.cos(x), rtol=1e-12)
-
-
-@pytest.mark.parametrize(
-    "x",
-    [
-        RNG.normal(size=(3, 2)),
-        RNG.normal(size=4).astype(np.float32),
-        RNG.normal(size=4) + 1j * RNG.normal(size=4),
-        [0.5, 1.5, -0.5, 2.0],
-    ],
-    ids=["matrix-rows", "float32", "complex", "list"],
-)
-def test_other_reads_take_the_rules(x):
-    def f(x):
-        total = 0.0
-        for i in range(len(x)):
-            total = total + np.sum(np.real(x[i] * x[i]))
-        return total
-
-    (dx,) = gradient(f, x)
-    np.testing.assert_allclose(np.asarray(dx), 2 * np.conj(np.asarray(x)), rtol=1e-6)
-
-
-def test_a_complex_cotangent_of_a_read_is_projected_onto_the_reals():
-    def f(x):
-        return np.real(x[1] * (2.0 + 3.0j)) + abs(x[0] * (1.0 + 1.0j))
-
-    x = np.array([0.5, -1.5])
-    np.testing.assert_allclose(gradient(f, x)[0], [np.sqrt(2.0), 2.0], rtol=1e-12)
-
-
-def test_reads_after_a_write_in_place_take_the_rules():
-    def f(x):
-        y = x * 1.0
-        y[0] = x[1] * 2.0
-        return y[0] * y[1] + y[2]
-
-    x = RNG.normal(size=3)
-    np.testing.assert_allclose(gradient(f, x)[0], [0.0, 2 * x[1] + 2 * x[1], 1.0], rtol=1e-12)
-
-
-def test_add_at_adds_in_place_only_into_a_buffer_nothing_else_holds():
-    acc = add_at(ZeroTangent(), (3,), 1, 2.0)
-    same = add_at(acc, (3,), -1, 1.0)  # nothing but `acc` holds it: added into
-    assert same is acc
-    held = acc
-    other = add_at(acc, (3,), 0, 5.0)  # `held` refers to it too: a new array
-    assert other is not acc
-    np.testing.assert_array_equal(held, [0.0, 2.0, 1.0])
-    np.testing.assert_array_equal(other, [5.0, 2.0, 1.0])
-    np.testing.assert_array_equal(add_at(acc[:], (3,), 0, 1.0), [1.0, 2.0, 1.0])  # a view
-    np.testing.assert_array_equal(acc, [0.0, 2.0, 1.0])
-    assert add_at(ZeroTangent(), (2,), 0, 1.0 + 2.0j).dtype == np.float64
-
-
-def test_element_reads_differentiate_in_every_mode():
-    x, v = RNG.normal(size=4), RNG.normal(size=4)
-
-    def f(x):
-        return weighted_sum_of_elements(x, 0.7)
-
-    # the Hessian: 2 at (0, 0) from x[0]², and 1 at (i - 1, i) and (i, i - 1)
-    expected = np.diag(np.ones(3), 1) + np.diag(np.ones(3), -1)
-    expected[0, 0] += 2.0
-    np.testing.assert_allclose(hessian(f, x), expected, atol=1e-12)
-    np.testing.assert_allclose(hessian_reverse(f, x), expected, atol=1e-12)
-    _, hv = jvp(lambda x: gradient(f, x)[0], (x,), (v,))
-    np.testing.assert_allclose(hv, expected @ v, atol=1e-12)

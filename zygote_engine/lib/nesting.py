@@ -33,6 +33,7 @@ from chainrules_core import (
     Thunk,
     frule,
     non_differentiable,
+    rrule,
     unbroadcast,
     unthunk,
 )
@@ -45,6 +46,7 @@ from zygote_engine import (
     binding,
     cache,
     construction,
+    elements,
     elementwise,
     errors,
     forward_runtime,
@@ -69,7 +71,6 @@ for _decision in (
     elementwise.on_arrays,
     array_inline.on_matrices,
     array_inline.on_array,
-    array_inline.on_element,
     type(array_inline.REDUCTIONS).get,
     runtime.store_aware,
     runtime._argument_map,
@@ -426,15 +427,45 @@ def _matmul_right(fx, tangents, a: Any, dy: Any):
     return product(a, dy), _bilinear(product, a, tangents[1], dy, ddy)
 
 
-@forward_rule(array_inline.add_at)
-def _add_at(fx, tangents, acc: Any, shape: tuple, index: int, dy: Any):
+# Elements read and written in the generated code (zygote_engine.elements): nested, a read of a
+# vector written in place and every write take the rules (which follow the writes of the inner
+# differentiation), so the records of those are None here; a read of a vector never written
+# keeps its record, and its add_at is linear.
+
+
+def _unwritten(read: tuple | None) -> tuple | None:
+    return None if read is None or len(read) == 3 else read
+
+
+@forward_rule(elements.element_read)
+def _element_read(fx, tangents, cx: Any, x: Any, index: Any):
+    return _unwritten(elements.element_read(cx, x, index)), NO
+
+
+@rrule.register(elements.element_read)
+def _element_read_rrule(cx: Any, x: Any, index: Any):
+    return _unwritten(elements.element_read(cx, x, index)), lambda _: (NO, NO, NO, NO)
+
+
+@forward_rule(elements.element_write)
+def _element_write(fx, tangents, cx: Any, a: Any, index: Any, v: Any):
+    return None, NO
+
+
+@rrule.register(elements.element_write)
+def _element_write_rrule(cx: Any, a: Any, index: Any, v: Any):
+    return None, lambda _: (NO, NO, NO, NO, NO)
+
+
+@forward_rule(elements.add_at)
+def _add_at(fx, tangents, acc: Any, read: tuple, dy: Any):
     acc, dacc = evaluated(fx, acc, tangents[1])
-    dy, ddy = evaluated(fx, dy, tangents[4])
+    dy, ddy = evaluated(fx, dy, tangents[3])
     change = dacc
-    if not _is_zero(ddy):  # the read's tangent: ddy at index
-        read = _linear(lambda d: array_inline.add_at(ZERO, shape, index, d), ddy)
-        change = read if _is_zero(dacc) else crc.add(dacc, read)
-    return array_inline.add_at(acc, shape, index, dy), change
+    if not _is_zero(ddy):  # the read's tangent: ddy at its index
+        element = _linear(lambda d: elements.add_at(ZERO, read, d), ddy)
+        change = element if _is_zero(dacc) else crc.add(dacc, element)
+    return elements.add_at(acc, read, dy), change
 
 
 @forward_rule(array_inline.filled)
