@@ -15,7 +15,7 @@ import ast
 import copy
 
 from zygote_engine.errors import UnsupportedConstructError
-from zygote_engine.scopes import own_nodes
+from zygote_engine.scopes import copy_tree, own_nodes
 
 __all__ = ["collect_yields", "is_generator", "split_at_yield"]
 
@@ -170,25 +170,25 @@ def split_at_yield(
     throw = ast.If(
         test=_is_not_none(error), body=[ast.Raise(exc=_name(error), cause=None)], orelse=[]
     )
-    rest = [_fill(throw, at), *copy.deepcopy(block[i + 1 :])]
+    rest = [_fill(throw, at), *copy_tree(block[i + 1 :])]
     for b, j, _ in reversed(levels[:-1]):
         s = b[j]
         if isinstance(s, ast.Try):
             resumed = ast.Try(
                 body=rest,
-                handlers=copy.deepcopy(s.handlers),
-                orelse=copy.deepcopy(s.orelse),
-                finalbody=copy.deepcopy(s.finalbody),
+                handlers=copy_tree(s.handlers),
+                orelse=copy_tree(s.orelse),
+                finalbody=copy_tree(s.finalbody),
             )
             rest = [_fill(resumed, s)]
-        rest += copy.deepcopy(b[j + 1 :])
+        rest += copy_tree(b[j + 1 :])
     unpack = []
     if names:
         parts = [_name(namer.fresh("value"), True), *(_name(n, True) for n in names)]
         targets = ast.Tuple(elts=parts, ctx=ast.Store())
         unpack = [_fill(ast.Assign(targets=[targets], value=_name(state)), at)]
     swallowed = ast.Return(value=_is_not_none(error))
-    body = _replace_returns(rest, lambda r: _fill(copy.deepcopy(swallowed), r))
+    body = _replace_returns(rest, lambda r: _fill(copy_tree(swallowed), r))
     args = ast.arguments(
         posonlyargs=[],
         args=[ast.arg(arg=state), ast.arg(arg=error)],
@@ -198,7 +198,7 @@ def split_at_yield(
         kwarg=None,
         defaults=[],
     )
-    body = [*copy.deepcopy(declared), *unpack, *body, _fill(swallowed, fn.body[-1])]
+    body = [*copy_tree(declared), *unpack, *body, _fill(swallowed, fn.body[-1])]
     return enter, _function(f"{fn.name}__exit", args, body, at)
 
 
@@ -256,25 +256,25 @@ def _find(block: list[ast.stmt], target: ast.AST) -> list[tuple[list, int, str]]
 def _enter_block(levels, k: int, pause: list[ast.stmt], paused: str | None) -> list[ast.stmt]:
     block, i, field = levels[k]
     if k == len(levels) - 1:
-        return [*copy.deepcopy(block[:i]), *pause]
+        return [*copy_tree(block[:i]), *pause]
     s = copy.copy(block[i])
     inner = _enter_block(levels, k + 1, pause, paused)
     if isinstance(s, ast.If):
         other = "orelse" if field == "body" else "body"
         setattr(s, field, inner)
-        setattr(s, other, copy.deepcopy(getattr(s, other)))
-        s.test = copy.deepcopy(s.test)
+        setattr(s, other, copy_tree(getattr(s, other)))
+        s.test = copy_tree(s.test)
     else:  # a try around the yield: its finally runs only if the code stops before the yield
         s.body = inner
-        s.handlers, s.orelse = copy.deepcopy(s.handlers), copy.deepcopy(s.orelse)
+        s.handlers, s.orelse = copy_tree(s.handlers), copy_tree(s.orelse)
         if s.finalbody:
             guard = ast.If(
                 test=ast.UnaryOp(op=ast.Not(), operand=_name(paused)),
-                body=copy.deepcopy(s.finalbody),
+                body=copy_tree(s.finalbody),
                 orelse=[],
             )
             s.finalbody = [_fill(guard, s.finalbody[0])]
-    return [*copy.deepcopy(block[:i]), s, *copy.deepcopy(block[i + 1 :])]
+    return [*copy_tree(block[:i]), s, *copy_tree(block[i + 1 :])]
 
 
 def _state_names(fn: ast.FunctionDef, levels) -> list[str]:
@@ -359,7 +359,7 @@ def _is_not_none(name: str) -> ast.Compare:
 def _function(name: str, args: ast.arguments, body: list[ast.stmt], where: ast.AST):
     fn = ast.FunctionDef(
         name=name,
-        args=copy.deepcopy(args),
+        args=copy_tree(args),
         body=body,
         decorator_list=[],
         returns=None,

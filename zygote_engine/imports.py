@@ -20,9 +20,8 @@ Example:
 from __future__ import annotations
 
 import ast
-import copy
 
-from zygote_engine.scopes import all_nodes
+from zygote_engine.scopes import all_nodes, copy_tree
 
 __all__ = ["without_imports"]
 
@@ -34,7 +33,7 @@ def without_imports(fn: ast.FunctionDef, package: str | None, helpers: str) -> a
     :mod:`zygote_engine.primitives`."""
     if not any(isinstance(n, (ast.Import, ast.ImportFrom)) for n in all_nodes(fn)):
         return fn
-    fn = copy.deepcopy(fn)
+    fn = copy_tree(fn)
     _Imports(package, helpers).visit(fn)
     ast.fix_missing_locations(fn)
     return fn

@@ -25,7 +25,6 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import copy
 import functools
 import inspect
 import types
@@ -34,6 +33,7 @@ from typing import Any
 
 from zygote_engine.codegen import compile_generated
 from zygote_engine.generators import split_at_yield
+from zygote_engine.scopes import copy_tree
 from zygote_engine.source import FunctionSource
 
 __all__ = ["exit_manager", "generator_of", "halves", "is_manager_function"]
@@ -100,7 +100,7 @@ def _compile_halves(func: types.FunctionType) -> tuple[types.CodeType, types.Cod
     compiled = []
     for half in split_at_yield(src.node, Namer(all_names(src.node)), src.filename):
         code = compile_generated(half, src.filename, src.freevars, ())
-        definition = FunctionSource(copy.deepcopy(half), src.filename, half.name, code.co_freevars)
+        definition = FunctionSource(copy_tree(half), src.filename, half.name, code.co_freevars)
         register_definition(code, definition)
         compiled.append(code)
     return tuple(compiled)

@@ -27,7 +27,6 @@ located error (the stale transforms are forgotten, so differentiating again work
 from __future__ import annotations
 
 import ast
-import copy
 import dis
 import functools
 import itertools
@@ -39,7 +38,7 @@ from dataclasses import dataclass
 from zygote_engine.errors import UnsupportedConstructError, user_location
 from zygote_engine.normalize import HELPERS_NAME
 from zygote_engine.rebinding import assigned_through, caught_as
-from zygote_engine.scopes import bound_names, comprehension_scoped, own_nodes
+from zygote_engine.scopes import bound_names, comprehension_scoped, copy_tree, own_nodes
 
 __all__ = [
     "GLOBALS",
@@ -282,7 +281,7 @@ class _Router(ast.NodeTransformer):
         return ast.Call(func=func, args=[ast.Name(self.how.place, ast.Load()), *args], keywords=[])
 
     def rewrite(self, node: ast.FunctionDef) -> ast.FunctionDef:
-        node = copy.deepcopy(node)
+        node = copy_tree(node)
         node.body = self.block(node.body)
         return node
 

@@ -32,7 +32,6 @@ outlives the call. :func:`route_cells` makes it state like a module global (see
 from __future__ import annotations
 
 import ast
-import copy
 import dis
 import functools
 import itertools
@@ -43,7 +42,7 @@ from zygote_engine.errors import UnsupportedConstructError
 from zygote_engine.module_state import Routing, module_codes, route
 from zygote_engine.normalize import HELPERS_NAME
 from zygote_engine.rebinding import assigned_through, caught_as
-from zygote_engine.scopes import bound_names, comprehension_scoped, own_nodes, parameters
+from zygote_engine.scopes import bound_names, comprehension_scoped, copy_tree, own_nodes, parameters
 
 __all__ = ["CELLS", "box_nonlocals", "rebound_by_closures", "route_cells"]
 
@@ -77,7 +76,7 @@ def box_nonlocals(node: ast.FunctionDef, filename: str) -> ast.FunctionDef:
     boxed = _rebound_inside(node)
     if not boxed:
         return node
-    node = copy.deepcopy(node)
+    node = copy_tree(node)
     params = parameters(node.args)
     _Boxer(boxed, filename).rewrite_body(node)
     prologue = [

@@ -25,14 +25,13 @@ statement it came from.
 from __future__ import annotations
 
 import ast
-import copy
 from collections.abc import Callable
 
 import numpy as np
 
 from zygote_engine.generators import collect_yields, is_generator
 from zygote_engine.managers import is_manager_function
-from zygote_engine.scopes import all_nodes, own_nodes
+from zygote_engine.scopes import all_nodes, copy_tree, own_nodes
 from zygote_engine.store import is_tracked
 
 __all__ = ["HELPERS_NAME", "OPERATOR_NAME", "Namer", "normalize"]
@@ -119,7 +118,7 @@ def normalize(
             list, an object: ``model.W`` with ``model`` a module) is read with ``getattr``, so
             that its derivative is kept; other module attributes (functions) stay atoms.
     """
-    fn = copy.deepcopy(fn)
+    fn = copy_tree(fn)
     if is_generator(fn):
         collect_yields(fn, namer)
     fn.body = _ControlFlow(namer).function_body(fn.body, fn.lineno)
@@ -1049,7 +1048,7 @@ class _Anf:
                 mapping.update(saved)
                 return node
 
-        renamed = Rename().visit(copy.deepcopy(e))
+        renamed = Rename().visit(copy_tree(e))
         # The first iterable is evaluated in the enclosing scope: keep its names.
         renamed.generators[0].iter = e.generators[0].iter
         return renamed

