@@ -14,6 +14,9 @@ from chainrules_core.projection import ProjectTo
 from chainrules_core.rules import _opted_out, frule, rrule
 from chainrules_core.tangents import AbstractZero, NoTangent, Thunk, ZeroTangent
 
+_REAL_COTANGENTS = frozenset({float, np.float64})
+_REAL_NUMBERS = frozenset({float, int, np.float64})
+
 
 def unbroadcast(x: Any, dx: Any) -> Any:
     """Sum the cotangent ``dx`` down to the shape of ``x``, undoing numpy broadcasting.
@@ -32,7 +35,7 @@ def unbroadcast(x: Any, dx: Any) -> Any:
         >>> float(unbroadcast(2.0, np.ones(5)))
         5.0
     """
-    if type(dx) is float and (type(x) is float or type(x) is int):
+    if type(dx) in _REAL_COTANGENTS and type(x) in _REAL_NUMBERS:
         return dx  # the common scalar case, without numpy's shape machinery
     if isinstance(dx, Thunk):
         dx = dx.unthunk()

@@ -9,7 +9,9 @@ for a 16×64 by 64×64 product. The generated code (``reverse._Reverse.inline``)
 computes ``h @ W`` itself, and the backward pass computes the cotangents of the operands that
 carry a derivative only (``dy @ W.T`` for ``h``, ``h.T @ dy`` for ``W``): a product with
 constant data (``X @ W``) never computes the data's cotangent. ``np.sum(x)`` and ``np.mean(x)``
-with no other argument keep only ``x``'s shape (``reverse._Reverse.inline_reduction``). And a
+with no other argument keep only ``x``'s shape (``reverse._Reverse.inline_reduction``); the
+sums and means of squares that normalisation makes of ``np.sum(x * x)`` and the like keep ``x``,
+and their cotangent, ``2 dy x``, is one array operation. And a
 function with scalar partials that read only its result (``tanh``'s ``1 - out**2``) keeps its
 argument's shape rather than the argument (:func:`kept_input`): a loop does not hold on to every
 step's input.

@@ -1,5 +1,6 @@
-"""Elements of float64 vectors read and written at an integer, differentiated in the generated code
-itself, as :mod:`zygote_engine.elementwise` does for arithmetic.
+"""Elements of float64 vectors read and written at an integer, and the items a lowered
+comprehension appends to its list, differentiated in the generated code itself, as
+:mod:`zygote_engine.elementwise` does for arithmetic.
 
 Through the call protocol a read ``x[i]`` costs a rule lookup, a projector and an
 ``InplaceableThunk``, and in the backward pass three generic additions; a write ``a[i] = v``
@@ -15,6 +16,9 @@ per element. The generated code (``reverse._Reverse.inline_element_read`` and
 * :func:`element_write` performs ``a[i] = v`` for a float64 vector ``a`` that owns its memory and
   a real number ``v``, and keeps what it overwrote; :func:`element_unwrite` is its pullback, the
   rule's, for one element.
+* :func:`appended` appends an item to the list a comprehension builds (``__zy.append``) and
+  gives its position, where the backward pass takes the item's cotangent from the mutation store,
+  as the rule's pullback does.
 
 Anything else (other dtypes and dimensions, views written through, slices, arrays) takes the
 call protocol and its rules. Nested differentiation takes the rules too: the records' functions
@@ -31,7 +35,7 @@ import numpy as np
 
 from chainrules_core import NoTangent, ZeroTangent, add, unthunk
 
-__all__ = ["add_at", "element_read", "element_unwrite", "element_write"]
+__all__ = ["add_at", "appended", "element_read", "element_unwrite", "element_write"]
 
 _F64 = np.dtype(np.float64)
 _INDICES = frozenset({int, np.int64})
@@ -164,3 +168,21 @@ def element_unwrite(write: tuple) -> tuple:
         shadow[index] = 0.0
     writes.restore(a, index, old)
     return _NO, writes.hand_over(a, a) if first else _ZERO, _NO, dv
+
+
+def appended(cx, xs: list, item: Any) -> int | None:
+    """``xs.append(item)`` for the list a lowered comprehension builds, and the position of the
+    item, whose cotangent the backward pass takes out of the mutation store (``cx.take``);
+    ``None`` (and nothing appended) once arrays have been written in place in this call, where
+    the rule routes a written array's cotangent to its shadow.
+
+    Example:
+        >>> from zygote_engine.store import MutationStore
+        >>> cx, xs = MutationStore(), [1.0]
+        >>> appended(cx, xs, 2.0), xs
+        (1, [1.0, 2.0])
+    """
+    if cx.written is not None:
+        return None
+    xs.append(item)
+    return len(xs) - 1

@@ -19,7 +19,9 @@ body, with the manager's ``__enter__`` and ``__exit__`` called as Python calls t
 :meth:`_Anf.with_statement`; a ``@contextmanager`` function called in the ``with`` becomes calls
 of its generator's two halves, see :meth:`_Anf.generator_with`). User names are kept;
 temporaries are ``t1``, ``t2``, ...; every generated statement keeps the line number of the
-statement it came from.
+statement it came from. Two patterns of one variable become one call of a helper whose rule
+does the work in fewer array operations: a Gram matrix, ``x @ x.T`` or ``x.T @ x``, and a sum or
+mean of squares, ``np.sum(x * x)`` or ``np.mean(e ** 2)`` (see :mod:`zygote_engine.primitives`).
 """
 
 from __future__ import annotations

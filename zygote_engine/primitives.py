@@ -83,7 +83,7 @@ def transpose_times_self(x: Any) -> Any:
 # Sums and means of squares of one variable: their derivative is one array operation, 2 dy x,
 # where the product's and the reduction's take three (the reduction's cotangent filled in, then
 # multiplied by x twice). The generated code differentiates them in place on float64 arrays
-# (``array_inline.SQUARE_REDUCTIONS``); elsewhere this code is differentiated, in two statements
+# (``array_inline.REDUCTIONS``); elsewhere this code is differentiated, in two statements
 # so that normalisation does not make it a call of itself. ``x ** 2`` and ``x * x`` have helpers
 # of their own: they are the same on arrays, not on every type.
 

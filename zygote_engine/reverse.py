@@ -70,6 +70,7 @@ RUNTIME_NAMES = (
     "__add_at",
     "__element_write",
     "__element_unwrite",
+    "__appended",
     "__REDUCTIONS",
     "__kept",
     "__fit",
@@ -117,6 +118,20 @@ def _is_element_access(call: ast.Call, name: str) -> bool:
         and isinstance(args[0], ast.Name)
         and (isinstance(args[1], ast.Name) or type(getattr(args[1], "value", None)) is int)
         and all(isinstance(arg, (ast.Name, ast.Constant)) for arg in args[2:])
+    )
+
+
+def _is_comprehension_append(call: ast.Call) -> bool:
+    """Whether ``call`` is ``__zy.append(xs, v)``, which lowered comprehensions make."""
+    f = call.func
+    return (
+        isinstance(f, ast.Attribute)
+        and isinstance(f.value, ast.Name)
+        and f.value.id == HELPERS_NAME
+        and f.attr == "append"
+        and len(call.args) == 2
+        and not call.keywords
+        and all(isinstance(arg, (ast.Name, ast.Constant)) for arg in call.args)
     )
 
 
@@ -408,9 +423,14 @@ class _Reverse(FunctionAnalysis):
         element_write = target is None and _is_element_access(call, "setitem")
         if element_write:
             fwd, pullback = self.inline_element_write(pb, call, fwd, pullback)
+        item_appended = target is None and _is_comprehension_append(call)
+        if item_appended:
+            fwd, pullback = self.inline_append(pb, call, fwd, pullback, slots)
+            slots[1] = "_"  # (the list's cotangent lives in the store: the rule gives it none)
         # (a pullback the generated code keeps itself, a number or a list, is never one that must run)
-        if element_write:
-            bwd = [f"if {pb}.__class__ is tuple or __must_run({pb}):"]
+        if element_write or item_appended:
+            inline = "tuple" if element_write else "int"
+            bwd = [f"if {pb}.__class__ is {inline} or __must_run({pb}):"]
         elif target is None:
             bwd = [f"if __must_run({pb}):"]
         else:
@@ -628,6 +648,33 @@ class _Reverse(FunctionAnalysis):
         pullback = [
             f"if {pb}.__class__ is tuple:",
             f"    {unwritten}",
+            "else:",
+            *("    " + line for line in protocol_pullback),
+        ]
+        return fwd, pullback
+
+    def inline_append(
+        self,
+        pb: str,
+        call: ast.Call,
+        protocol_fwd: list[str],
+        protocol_pullback: list[str],
+        slots: list[str],
+    ) -> tuple[list[str], list[str]]:
+        """``__zy.append(xs, v)`` of a lowered comprehension: ``__appended`` appends and gives
+        the item's position, where the backward takes its cotangent from the mutation store, as
+        the rule's pullback does (the list itself gets none). Once arrays are written in place it
+        declines, and the call protocol appends (see :mod:`zygote_engine.elements`)."""
+        xs, v = (operand_text(arg) for arg in call.args)
+        fwd = [
+            f"{pb} = __appended(__cx, {xs}, {v})",
+            f"if {pb} is None:",
+            *("    " + line for line in protocol_fwd),
+        ]
+        taken = f"{slots[2]} = __cx.take({xs}, {pb})" if slots[2] != "_" else "pass"
+        pullback = [
+            f"if {pb}.__class__ is int:",
+            f"    {taken}",
             "else:",
             *("    " + line for line in protocol_pullback),
         ]

@@ -853,6 +853,7 @@ cache.RUNTIME_OBJECTS.update(
         "__add_at": elements.add_at,
         "__element_write": elements.element_write,
         "__element_unwrite": elements.element_unwrite,
+        "__appended": elements.appended,
         "__REDUCTIONS": array_inline.REDUCTIONS,
         "__kept": array_inline.kept_input,
         "__fit": elementwise.fit,

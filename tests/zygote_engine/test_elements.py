@@ -11,7 +11,7 @@ from fd_check import assert_gradient_matches_fd
 
 from chainrules_core import ZeroTangent
 from zygote_engine import gradient, hessian, hessian_reverse, jvp, show_adjoint, withgradient
-from zygote_engine.elements import add_at, element_read, element_unwrite, element_write
+from zygote_engine.elements import add_at, appended, element_read, element_unwrite, element_write
 from zygote_engine.store import MutationStore
 
 RNG = np.random.default_rng(12)
@@ -283,3 +283,51 @@ def test_written_vectors_differentiate_in_every_mode():
     np.testing.assert_allclose(hessian_reverse(f, x), expected, rtol=1e-6, atol=1e-8)
     _, hv = jvp(grad, (x,), (v,))
     np.testing.assert_allclose(hv, expected @ v, rtol=1e-6, atol=1e-8)
+
+
+# --- items a comprehension appends ------------------------------------------------------------------
+
+
+def squares_of_elements(w):
+    return sum(w[i] ** 2 for i in range(len(w))) + sum([np.sin(v) * v for v in w])
+
+
+def test_comprehension_appends_are_written_out():
+    source = show_adjoint(squares_of_elements)
+    assert "__appended(__cx, t" in source and "__cx.take(t" in source
+
+
+def test_comprehension_appends_match_their_derivative():
+    w = RNG.normal(size=6)
+    (dw,) = gradient(squares_of_elements, w)
+    np.testing.assert_allclose(dw, 2 * w + np.cos(w) * w + np.sin(w), rtol=1e-12)
+    assert_gradient_matches_fd(squares_of_elements, w)
+    (dx,) = gradient(lambda x: sum([x * 2.0, x * x]), 1.5)  # Python numbers
+    assert dx == 2.0 + 3.0
+
+
+def test_appends_after_a_write_in_place_take_the_rule():
+    def f(x):
+        a = x * 1.0
+        a[0] = 2.0 * x[1]
+        return sum([a[i] * x[i] for i in range(len(x))])
+
+    x = RNG.normal(size=3)
+    assert_gradient_matches_fd(f, x)
+
+
+def test_appended_declines_once_arrays_are_written():
+    cx, xs = MutationStore(), [1.0]
+    assert appended(cx, xs, 2.0) == 1
+    cx.array_writes()
+    assert appended(cx, xs, 3.0) is None and xs == [1.0, 2.0]
+
+
+def test_comprehension_appends_differentiate_in_every_mode():
+    w, v = RNG.normal(size=3), RNG.normal(size=3)
+    # the Hessian of sum(w_i²) + sum(sin(w_i) w_i) is diagonal: 2 + 2 cos(w) - sin(w) w
+    expected = np.diag(2 + 2 * np.cos(w) - np.sin(w) * w)
+    np.testing.assert_allclose(hessian(squares_of_elements, w), expected, rtol=1e-10)
+    np.testing.assert_allclose(hessian_reverse(squares_of_elements, w), expected, rtol=1e-10)
+    _, hv = jvp(lambda w: gradient(squares_of_elements, w)[0], (w,), (v,))
+    np.testing.assert_allclose(hv, expected @ v, rtol=1e-10)

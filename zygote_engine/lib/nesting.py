@@ -428,9 +428,9 @@ def _matmul_right(fx, tangents, a: Any, dy: Any):
 
 
 # Elements read and written in the generated code (zygote_engine.elements): nested, a read of a
-# vector written in place and every write take the rules (which follow the writes of the inner
-# differentiation), so the records of those are None here; a read of a vector never written
-# keeps its record, and its add_at is linear.
+# vector written in place, every write and every append take the rules (which follow the writes
+# of the inner differentiation), so the records of those are None here; a read of a vector never
+# written keeps its record, and its add_at is linear.
 
 
 def _unwritten(read: tuple | None) -> tuple | None:
@@ -455,6 +455,16 @@ def _element_write(fx, tangents, cx: Any, a: Any, index: Any, v: Any):
 @rrule.register(elements.element_write)
 def _element_write_rrule(cx: Any, a: Any, index: Any, v: Any):
     return None, lambda _: (NO, NO, NO, NO, NO)
+
+
+@forward_rule(elements.appended)
+def _appended(fx, tangents, cx: Any, xs: list, item: Any):
+    return None, NO
+
+
+@rrule.register(elements.appended)
+def _appended_rrule(cx: Any, xs: list, item: Any):
+    return None, lambda _: (NO, NO, NO, NO)
 
 
 @forward_rule(elements.add_at)
