@@ -102,6 +102,7 @@ class FunctionAnalysis:
         # m for ``m = getattr(__PARTIALS, "get")`` and the like
         self.table_lookups: set[str] = set()
         self.loaded = _LoadedNames()
+        self._fresh_lists: set[str] = set()  # xs for ``xs = __zy.make_list()``
         self._scan(nf.body, in_loop=False)
         self.free = _free_names(nf.body)
         self.outer = self._outer_state()
@@ -135,6 +136,12 @@ class FunctionAnalysis:
                         and name.value == "get"
                     ):
                         self.table_lookups.add(targets[0])
+                elif (
+                    isinstance(value, ast.Call)
+                    and _is_helper(value.func, ("make_list",))
+                    and not value.args
+                ):
+                    self._fresh_lists.add(targets[0])
             elif isinstance(s, (ast.FunctionDef, ast.ClassDef)):
                 targets = [s.name]
             elif isinstance(s, ast.For):
@@ -198,7 +205,12 @@ class FunctionAnalysis:
     def _activity(self) -> set[str]:
         """Names whose value may carry a derivative (fixed point over the body)."""
         active = self._activity_from(self._initially_active())
-        if any(self._may_mutate(s) and self.loaded[s] & active for s in statements(self.nf.body)):
+        mutations = (
+            s
+            for s in statements(self.nf.body)
+            if self._may_mutate(s) and not self._fills_fresh_list(s)
+        )
+        if any(self.loaded[s] & active for s in mutations):
             # Active values are stored into containers, and any container may be an alias of
             # another (``alias = xs``, ``row = m[0]``): every container-valued local is active,
             # and so is every parameter and captured variable.
@@ -210,6 +222,20 @@ class FunctionAnalysis:
             active |= (set(self.params) - self._atoms()) | self.outer
             return self._activity_from(active)
         return active
+
+    def _fills_fresh_list(self, s: ast.stmt) -> bool:
+        """Whether ``s`` is ``__zy.append(xs, v)`` of a lowered comprehension into its own list
+        (a local assigned once, by ``__zy.make_list()``): no other container refers to that list
+        while it is filled, so what it stores makes only the list itself active."""
+        if not (
+            isinstance(s, ast.Expr)
+            and isinstance(s.value, ast.Call)
+            and _is_helper(s.value.func, ("append",))
+            and isinstance(s.value.args[0], ast.Name)
+        ):
+            return False
+        xs = s.value.args[0].id
+        return self.assign_counts.get(xs) == 1 and xs in self._fresh_lists
 
     def _atoms(self) -> set[str]:
         """The parameters the caller passed an immutable atom that the function never rebinds."""

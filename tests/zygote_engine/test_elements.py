@@ -11,8 +11,10 @@ from fd_check import assert_gradient_matches_fd
 
 from chainrules_core import ZeroTangent
 from zygote_engine import gradient, hessian, hessian_reverse, jvp, show_adjoint, withgradient
+from zygote_engine.api import ARGUMENTS_ONLY
 from zygote_engine.elements import add_at, appended, element_read, element_unwrite, element_write
 from zygote_engine.store import MutationStore
+from zygote_engine.transform import transform
 
 RNG = np.random.default_rng(12)
 
@@ -331,3 +333,33 @@ def test_comprehension_appends_differentiate_in_every_mode():
     np.testing.assert_allclose(hessian_reverse(squares_of_elements, w), expected, rtol=1e-10)
     _, hv = jvp(lambda w: gradient(squares_of_elements, w)[0], (w,), (v,))
     np.testing.assert_allclose(hv, expected @ v, rtol=1e-10)
+
+
+# --- what a comprehension fills is its own list: the data it reads stays constant ---------------
+
+DATA = np.linspace(-1.0, 1.0, 5)
+
+
+def comprehension_over_data(w):
+    values = [np.tanh(row * w) for row in DATA]
+    return np.sum(np.array(values))
+
+
+def test_a_comprehension_over_module_data_computes_no_cotangent_for_the_data():
+    source = transform(comprehension_over_data, ARGUMENTS_ONLY).source
+    assert "items1 = __zy.collect(DATA)" in source  # no pullback: the data is constant
+    (dw,) = gradient(comprehension_over_data, 0.7)
+    assert np.isclose(dw, np.sum(DATA * (1 - np.tanh(DATA * 0.7) ** 2)), rtol=1e-12)
+
+
+def test_a_comprehension_list_filled_further_and_nested_comprehensions():
+    def f(w):
+        values = [w * x for x in DATA]
+        alias = values
+        alias.append(w * 3.0)  # a mutation of the list by another name: the general rule
+        grid = [[w * x * y for x in DATA] for y in DATA]
+        return sum(values) + sum(sum(row) for row in grid)
+
+    (dw,) = gradient(f, 0.5)
+    assert np.isclose(dw, np.sum(DATA) + 3.0 + np.sum(DATA) ** 2, rtol=1e-12)
+    assert_gradient_matches_fd(f, 0.5)
