@@ -34,16 +34,7 @@ __all__ = [
 
 
 # the reductions the reverse generation writes out (see zygote_engine.array_inline)
-_INLINE_REDUCTIONS = frozenset(
-    {
-        np.sum,
-        np.mean,
-        zy.sum_of_squares,
-        zy.sum_of_second_powers,
-        zy.mean_of_squares,
-        zy.mean_of_second_powers,
-    }
-)
+_INLINE_REDUCTIONS = frozenset({np.sum, np.mean, *zy.SQUARE_REDUCTIONS})
 
 GLOBALS = -1  # the position, among FunctionInfo.inactive, of the module state a function reads
 # ATOM + i among FunctionInfo.inactive: the argument at position i is an immutable atom (an int, a

@@ -181,21 +181,14 @@ class _Reductions:
         return self._live.get(f)
 
 
+_SQUARES_COTANGENTS = {np.sum: _sum_of_squares_cotangent, np.mean: _mean_of_squares_cotangent}
 REDUCTIONS = _Reductions(
     {
         np.sum: _sum_cotangent,
         np.mean: _mean_cotangent,
-        zy.sum_of_squares: _sum_of_squares_cotangent,
-        zy.sum_of_second_powers: _sum_of_squares_cotangent,
-        zy.mean_of_squares: _mean_of_squares_cotangent,
-        zy.mean_of_second_powers: _mean_of_squares_cotangent,
+        **{f: _SQUARES_COTANGENTS[reduction] for f, (reduction, _) in zy.SQUARE_REDUCTIONS.items()},
     },
-    via={
-        zy.sum_of_squares: np.sum,
-        zy.sum_of_second_powers: np.sum,
-        zy.mean_of_squares: np.mean,
-        zy.mean_of_second_powers: np.mean,
-    },
+    via={f: reduction for f, (reduction, _) in zy.SQUARE_REDUCTIONS.items()},
 )
 
 

@@ -31,6 +31,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from zygote_engine import primitives as zy
 from zygote_engine.generators import collect_yields, is_generator
 from zygote_engine.managers import is_manager_function
 from zygote_engine.scopes import all_nodes, copy_tree, own_nodes
@@ -199,10 +200,8 @@ def _gram(e: ast.BinOp) -> tuple[str, ast.Name] | None:
 
 # np.sum / np.mean of x * x or x ** 2: the helper of zygote_engine.primitives that stands for it
 _SQUARE_REDUCTIONS = {
-    (np.sum, ast.Mult): "sum_of_squares",
-    (np.sum, ast.Pow): "sum_of_second_powers",
-    (np.mean, ast.Mult): "mean_of_squares",
-    (np.mean, ast.Pow): "mean_of_second_powers",
+    (reduction, ast.Mult if squaring == "*" else ast.Pow): helper.__name__
+    for helper, (reduction, squaring) in zy.SQUARE_REDUCTIONS.items()
 }
 
 

@@ -119,6 +119,17 @@ def mean_of_second_powers(x: Any) -> Any:
     return _np.mean(squares)
 
 
+# What each of them stands for: the numpy reduction, and how it squares (``*``: ``x * x``,
+# ``**``: ``x ** 2``). Normalisation, the activity analysis, the generated code and the rule
+# table of the inline reductions all read it here.
+SQUARE_REDUCTIONS = {
+    sum_of_squares: (_np.sum, "*"),
+    sum_of_second_powers: (_np.sum, "**"),
+    mean_of_squares: (_np.mean, "*"),
+    mean_of_second_powers: (_np.mean, "**"),
+}
+
+
 def make_set(*items: Any) -> set:
     """The set display ``{a, b}`` (not differentiable)."""
     return set(items)

@@ -135,16 +135,6 @@ def _is_comprehension_append(call: ast.Call) -> bool:
     )
 
 
-# What the inline reductions sum (see inline_reduction): x, or its squares.
-_SUMMED = {
-    zy.sum_of_squares: "({x} * {x})",
-    zy.sum_of_second_powers: "({x} ** 2)",
-    zy.mean_of_squares: "({x} * {x})",
-    zy.mean_of_second_powers: "({x} ** 2)",
-}
-_SUMS = frozenset({np.sum, zy.sum_of_squares, zy.sum_of_second_powers})
-
-
 class _Reverse(FunctionAnalysis):
     def __init__(self, nf: ast.FunctionDef, info: FunctionInfo, namer: Namer):
         super().__init__(nf, info, namer)
@@ -422,7 +412,7 @@ class _Reverse(FunctionAnalysis):
                 slots = ["_"] * len(slots)  # (each branch has accumulated what it computed)
         element_write = target is None and _is_element_access(call, "setitem")
         if element_write:
-            fwd, pullback = self.inline_element_write(pb, call, fwd, pullback)
+            fwd, pullback = self.inline_element_write(pb, call, fwd, pullback, slots)
         item_appended = target is None and _is_comprehension_append(call)
         if item_appended:
             fwd, pullback = self.inline_append(pb, call, fwd, pullback, slots)
@@ -582,13 +572,18 @@ class _Reverse(FunctionAnalysis):
         # on a float64 ndarray, what the function computes without its dispatch (np.mean
         # divides the same sum by the size)
         reduction = self.callee(call)
-        summed = _SUMMED.get(reduction, "{x}").format(x=x)
-        total = f"{summed}.sum()" if reduction in _SUMS else f"{summed}.sum() / {x}.size"
-        kept = self.namer.fresh("s") if summed == x else self.namer.fresh(f"{x}_")
+        squares = zy.SQUARE_REDUCTIONS.get(reduction)
+        if squares is None:  # the sum or mean of x: its shape is kept
+            summed, keep, kept = x, f"{x}.shape", self.namer.fresh("s")
+        else:
+            reduction, squaring = squares
+            summed = f"({x} * {x})" if squaring == "*" else f"({x} ** 2)"
+            keep, kept = x, self.namer.fresh(f"{x}_")
+        total = f"{summed}.sum()" if reduction is np.sum else f"{summed}.sum() / {x}.size"
         fwd = [
             f"{pb} = __REDUCTIONS.get({f}) if __on_array(__cx, {x}) else None",
             f"if {pb} is not None:",
-            f"    {pb} = ({pb}, {x + '.shape' if summed == x else x})",
+            f"    {pb} = ({pb}, {keep})",
             f"    {target} = {total}",
             "else:",
             *("    " + line for line in protocol_fwd),
@@ -633,7 +628,12 @@ class _Reverse(FunctionAnalysis):
         return fwd, pullback
 
     def inline_element_write(
-        self, pb: str, call: ast.Call, protocol_fwd: list[str], protocol_pullback: list[str]
+        self,
+        pb: str,
+        call: ast.Call,
+        protocol_fwd: list[str],
+        protocol_pullback: list[str],
+        slots: list[str],
     ) -> tuple[list[str], list[str]]:
         """``a[i] = v`` of a real number into a float64 vector: ``__element_write`` writes it and
         keeps what it overwrote, and the backward undoes it as the rule's pullback would
@@ -644,10 +644,9 @@ class _Reverse(FunctionAnalysis):
             f"if {pb} is None:",
             *("    " + line for line in protocol_fwd),
         ]
-        unwritten = protocol_pullback[0].replace(f"{pb}(__zero)", f"__element_unwrite({pb})")
         pullback = [
             f"if {pb}.__class__ is tuple:",
-            f"    {unwritten}",
+            f"    {', '.join(slots)}, = __element_unwrite({pb})",
             "else:",
             *("    " + line for line in protocol_pullback),
         ]
