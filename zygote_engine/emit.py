@@ -1,15 +1,29 @@
 """Helpers of the generation stages: generated statements as text, placed on the user's lines.
 
-A generated statement carries ``user_line``, the line of the user's statement it came from;
-``codegen.place`` gives that line to its parts when the function is compiled, so tracebacks and
-error messages point into the user's file.
+The generators write statements as source text (:func:`generated`) and keep it as text: the
+whole function is written out and compiled once (``codegen``), which is several times quicker
+than parsing each piece and compiling the tree. Only the compound statements whose bodies the
+generators fill in are parsed (:func:`compound`). A generated statement carries ``user_line``,
+the line of the user's statement it came from; ``codegen`` moves the compiled code onto those
+lines, so tracebacks and error messages point into the user's file.
 """
 
 from __future__ import annotations
 
 import ast
 
-__all__ = ["function_def", "located", "parse", "strip_defaults", "text", "with_leading"]
+__all__ = [
+    "Generated",
+    "compound",
+    "function_def",
+    "generated",
+    "located",
+    "strip_defaults",
+    "text",
+    "tuple_of",
+    "unpacked",
+    "with_leading",
+]
 
 
 def text(node: ast.AST) -> str:
@@ -21,23 +35,48 @@ def text(node: ast.AST) -> str:
     return ast.unparse(node)
 
 
-def parse(source: str, line: int) -> list[ast.stmt]:
-    """The statements of ``source``, marked to be placed on the user's ``line`` when compiled."""
-    body = ast.parse(source).body
-    _mark(body, line)
-    return body
+def tuple_of(items: list[str]) -> str:
+    """The text of a tuple display of ``items``: ``(a, b)``, ``(a,)``."""
+    return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
+
+
+def unpacked(names: list[str]) -> str:
+    """The text of targets that unpack a sequence into ``names``: ``a, b``, ``a,``."""
+    return f"{names[0]}," if len(names) == 1 else ", ".join(names)
+
+
+class Generated(ast.stmt):
+    """Statements a generator wrote, as source text (one or more lines, indented from column 0),
+    in the tree of the function being generated; ``codegen`` writes them out as they are."""
+
+    _fields = ("source",)
+
+
+def generated(source: str, line: int) -> list[ast.stmt]:
+    """The statements of ``source``, to be placed on the user's ``line`` (none if it is empty)."""
+    if not source:
+        return []
+    node = Generated(source=source)
+    node.user_line = line
+    return [node]
+
+
+def compound(source: str, line: int) -> ast.stmt:
+    """The compound statement of ``source`` (``if t:\\n    pass``, say), parsed, for the caller
+    to fill its bodies in; placed on the user's ``line``."""
+    (node,) = ast.parse(source).body
+    _mark([node], line)
+    return node
 
 
 def _mark(body: list[ast.stmt], line: int) -> None:
-    """Give generated statements their user line (``codegen.place`` gives it to their parts)."""
     for stmt in body:
         stmt.user_line = line
-        if isinstance(stmt, (ast.If, ast.For, ast.While, ast.With, ast.Try, ast.FunctionDef)):
+        if isinstance(stmt, ast.If):
             _mark(stmt.body, line)
-            _mark(getattr(stmt, "orelse", []), line)
-            _mark(getattr(stmt, "finalbody", []), line)
-            for handler in getattr(stmt, "handlers", []):
-                _mark(handler.body, line)
+            _mark(stmt.orelse, line)
+        else:
+            _mark(getattr(stmt, "body", []), line)
 
 
 def located(node: ast.stmt, line: int) -> ast.stmt:

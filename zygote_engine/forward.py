@@ -16,7 +16,15 @@ from __future__ import annotations
 import ast
 
 from zygote_engine.activity import FunctionAnalysis, FunctionInfo, loaded_names
-from zygote_engine.emit import function_def, located, parse, strip_defaults, text, with_leading
+from zygote_engine.emit import (
+    function_def,
+    generated,
+    located,
+    strip_defaults,
+    text,
+    unpacked,
+    with_leading,
+)
 from zygote_engine.inline import (
     as_syntax,
     forward_tangent,
@@ -84,7 +92,7 @@ class _Forward(FunctionAnalysis):
         prologue = []
         dparams = [self.dname(p) if p in self.active else "_" for p in self.params]
         if dparams:
-            prologue.append(f"{', '.join(dparams)}, = {self.dparams}")
+            prologue.append(f"{unpacked(dparams)} = {self.dparams}")
         kwarg = nf.args.kwarg
         if kwarg is not None and kwarg.arg in self.active:
             prologue.append(f"__jrecord_kwargs({self.fx}, {kwarg.arg}, {self.dname(kwarg.arg)})")
@@ -92,7 +100,11 @@ class _Forward(FunctionAnalysis):
             prologue.append(f"{self.dname(name)} = __jcaptured({self.df}, {name!r})")
         result = f"return ({text(ret.value)}, {self.tangent(ret.value)})"
         args = with_leading(strip_defaults(nf.args), (self.fx, self.df, self.dparams))
-        body = [*parse("\n".join(prologue), line), *self.block(body), *parse(result, ret.lineno)]
+        body = [
+            *generated("\n".join(prologue), line),
+            *self.block(body),
+            *generated(result, ret.lineno),
+        ]
         return function_def(f"{self.info.name}__jvp", args, body, line)
 
     def captured(self) -> set[str]:
@@ -117,28 +129,31 @@ class _Forward(FunctionAnalysis):
             return self.assign(s, s.targets[0].id)
         if isinstance(s, ast.Expr):
             if self.needs_pullback(s.value):
-                return parse(self.protocol(None, s.value), s.lineno)
+                return generated(self.protocol(None, s.value), s.lineno)
             return [s]
         if isinstance(s, ast.FunctionDef):
             return [s, *self.closure_tangent(s.name, s, s.lineno)]
         if isinstance(s, ast.ClassDef):  # (it reads no variable of the function: see fence.py)
-            zero = parse(f"{self.dname(s.name)} = __zero", s.lineno)
+            zero = generated(f"{self.dname(s.name)} = __zero", s.lineno)
             return [s, *(zero if s.name in self.active else [])]
         if isinstance(s, ast.If):
-            s.body, s.orelse = self.block(s.body) or parse("pass", s.lineno), self.block(s.orelse)
+            s.body, s.orelse = (
+                self.block(s.body) or generated("pass", s.lineno),
+                self.block(s.orelse),
+            )
             return [located(s, s.lineno)]
         if isinstance(s, ast.For):
             return [self.for_loop(s)]
         if isinstance(s, ast.While):
-            s.body = self.block(s.body) or parse("pass", s.lineno)
+            s.body = self.block(s.body) or generated("pass", s.lineno)
             return [located(s, s.lineno)]
         if isinstance(s, ast.Try):
             # an exception interrupts the tangents where it interrupts the values
-            s.body = self.block(s.body) or parse("pass", s.lineno)
+            s.body = self.block(s.body) or generated("pass", s.lineno)
             for handler in s.handlers:
-                handler.body = self.block(handler.body) or parse("pass", s.lineno)
+                handler.body = self.block(handler.body) or generated("pass", s.lineno)
                 if handler.name in self.active:  # the exception's tangents are in the table
-                    handler.body[:0] = parse(f"{self.dname(handler.name)} = __zero", s.lineno)
+                    handler.body[:0] = generated(f"{self.dname(handler.name)} = __zero", s.lineno)
             s.orelse, s.finalbody = self.block(s.orelse), self.block(s.finalbody)
             return [located(s, s.lineno)]
         return [s]  # raise / assert: run as written
@@ -147,18 +162,18 @@ class _Forward(FunctionAnalysis):
         line, value = s.lineno, s.value
         if target not in self.active:
             syntax = as_syntax(value) if isinstance(value, ast.Call) else None
-            return [s] if syntax is None else parse(f"{target} = {syntax}", line)
+            return [s] if syntax is None else generated(f"{target} = {syntax}", line)
         if isinstance(value, ast.Lambda):
             return [s, *self.closure_tangent(target, value, line)]
         if isinstance(value, ast.Call):
             if self.needs_pullback(value):
-                return parse(self.inline(target, value) or self.protocol(target, value), line)
+                return generated(self.inline(target, value) or self.protocol(target, value), line)
             syntax = as_syntax(value)
-            primal = [s] if syntax is None else parse(f"{target} = {syntax}", line)
-            return [*primal, *parse(f"{self.dname(target)} = __zero", line)]
+            primal = [s] if syntax is None else generated(f"{target} = {syntax}", line)
+            return [*primal, *generated(f"{self.dname(target)} = __zero", line)]
         if isinstance(value, (ast.Name, ast.Constant, ast.Attribute)):
-            return [s, *parse(f"{self.dname(target)} = {self.tangent(value)}", line)]
-        return [s, *parse(f"{self.dname(target)} = __zero", line)]  # an f-string
+            return [s, *generated(f"{self.dname(target)} = {self.tangent(value)}", line)]
+        return [s, *generated(f"{self.dname(target)} = __zero", line)]  # an f-string
 
     def inline(self, target: str, call: ast.Call) -> str | None:
         """Arithmetic on Python numbers with float tangents written out, as in reverse mode
@@ -322,14 +337,14 @@ class _Forward(FunctionAnalysis):
         outer = self.locals | self.info.freevars
         captured = sorted((loaded_names(fn) - inner_params) & self.active & outer)
         if not captured:
-            return parse(f"{self.dname(target)} = __zero", line)
+            return generated(f"{self.dname(target)} = __zero", line)
         names = "".join(f"{n!r}, " for n in captured)
         readers = ", ".join(f"lambda: {self.dname(n)}" for n in captured)
-        return parse(f"{self.dname(target)} = __jclosure(({names}), {readers})", line)
+        return generated(f"{self.dname(target)} = __jclosure(({names}), {readers})", line)
 
     def for_loop(self, s: ast.For) -> ast.stmt:
         x = s.target.id
-        s.body = self.block(s.body) or parse("pass", s.lineno)
+        s.body = self.block(s.body) or generated("pass", s.lineno)
         if x in self.active:
             pair = ast.Tuple([s.target, ast.Name(self.dname(x), ast.Store())], ast.Store())
             s.target = pair

@@ -99,7 +99,7 @@ def _compile_halves(func: types.FunctionType) -> tuple[types.CodeType, types.Cod
     src = source_of(func)
     compiled = []
     for half in split_at_yield(src.node, Namer(all_names(src.node)), src.filename):
-        code = compile_generated(half, src.filename, src.freevars, ())
+        code = compile_generated(half, src.filename, src.freevars, ()).code
         definition = FunctionSource(copy_tree(half), src.filename, half.name, code.co_freevars)
         register_definition(code, definition)
         compiled.append(code)

@@ -28,7 +28,18 @@ from zygote_engine.activity import (
     loaded_names,
     try_blocks,
 )
-from zygote_engine.emit import function_def, located, parse, strip_defaults, text, with_leading
+from zygote_engine.codegen import BACKWARD_COMMENT
+from zygote_engine.emit import (
+    compound,
+    function_def,
+    generated,
+    located,
+    strip_defaults,
+    text,
+    tuple_of,
+    unpacked,
+    with_leading,
+)
 from zygote_engine.inline import (
     ScalarAdjoint,
     as_syntax,
@@ -172,8 +183,8 @@ class _Reverse(FunctionAnalysis):
         result_cot = self.dname(ret.value.id) if active_result else self.namer.fresh("dresult")
         name = self.info.name
         backward_def = self.backward_def(name, result_cot, bwd, line)
-        prologue = parse("__tape = []", line) if self.uses_tape else []
-        epilogue = [*backward_def, *parse(f"return ({result}, {name}__backward)", ret.lineno)]
+        prologue = generated("__tape = []", line) if self.uses_tape else []
+        epilogue = [*backward_def, *generated(f"return ({result}, {name}__backward)", ret.lineno)]
         args = with_leading(strip_defaults(nf.args), ("__cx",))
         return function_def(f"{name}__forward", args, [*prologue, *fwd, *epilogue], line)
 
@@ -183,12 +194,12 @@ class _Reverse(FunctionAnalysis):
         cots = [self.dname(n) for n in sorted(self.active) if self.dname(n) != result_cot]
         head = []
         if cots:
-            head += parse(" = ".join(cots) + " = __zero", line)
+            head += generated(" = ".join(cots) + " = __zero", line)
         if self.uses_tape:
-            head += parse("__stack = __tape.copy()", line)
+            head += generated("__stack = __tape.copy()", line)
         tail = []
         for g in sorted(n for n in self.active if n not in self.locals and self.info.is_global(n)):
-            tail += parse(f"__deposit(__cx, {g}, {self.dname(g)}, {NAMESPACE}, {g!r})", line)
+            tail += generated(f"__deposit(__cx, {g}, {self.dname(g)}, {NAMESPACE}, {g!r})", line)
         captured = sorted(
             n for n in self.active if n in self.info.freevars and n not in self.locals
         )
@@ -198,10 +209,10 @@ class _Reverse(FunctionAnalysis):
         else:
             df = "__no"
         dparams = [self.param_cot(p) for p in self.params]
-        tail += parse(f"return ({', '.join([df, *dparams])},)", line)
-        fn = parse(f"def {name}__backward({result_cot}):\n    pass", line)[0]
+        tail += generated(f"return {tuple_of([df, *dparams])}", line)
+        fn = compound(f"def {name}__backward({result_cot}):\n    pass", line)
         fn.body = [*head, *bwd, *tail]
-        return [fn]
+        return [*generated(BACKWARD_COMMENT, line), fn]
 
     def param_cot(self, p: str) -> str:
         if p in self.active:
@@ -267,9 +278,9 @@ class _Reverse(FunctionAnalysis):
         handlers_bwd = []
         for i, handler in enumerate(s.handlers):
             fwd, bwd = part(handler.body)
-            handler.body = [*parse(f"{caught} = {i}", line), *fwd]
+            handler.body = [*generated(f"{caught} = {i}", line), *fwd]
             if bwd:
-                guard = parse(f"if {caught} == {i}:\n    pass", line)[0]
+                guard = compound(f"if {caught} == {i}:\n    pass", line)
                 guard.body = bwd
                 handlers_bwd.append(guard)
         else_fwd, else_bwd = part(s.orelse)
@@ -279,7 +290,7 @@ class _Reverse(FunctionAnalysis):
         )
         bwd = [*final_bwd]
         if else_bwd:
-            guard = parse(f"if {caught} < 0:\n    pass", line)[0]
+            guard = compound(f"if {caught} < 0:\n    pass", line)
             guard.body = else_bwd
             bwd.append(guard)
         bwd += handlers_bwd
@@ -298,15 +309,15 @@ class _Reverse(FunctionAnalysis):
         reading the counters where an exception that left it halfway left them."""
         line = s.lineno
         counters = self.counters[mark:]
-        starts = parse("\n".join(f"{c} = {start}" for c, start in counters), line)
+        starts = generated("\n".join(f"{c} = {start}" for c, start in counters), line)
         if self.interruptible:
             self.partials[id(s)] = copy.deepcopy(bwd)
         if not in_loop:
             return [*starts, forward], bwd
         self.uses_tape = True
-        names = ", ".join(c for c, _ in counters)
-        fwd = [*starts, forward, *parse(f"__tape.append(({names},))", line)]
-        return fwd, [*parse(f"{names}, = __stack.pop()", line), *bwd]
+        names = [c for c, _ in counters]
+        fwd = [*starts, forward, *generated(f"__tape.append({tuple_of(names)})", line)]
+        return fwd, [*generated(f"{unpacked(names)} = __stack.pop()", line), *bwd]
 
     def counted(self, body: list[ast.stmt], ran: str, in_loop: bool, line: int) -> Counted:
         """A block that an exception may leave halfway.
@@ -323,15 +334,15 @@ class _Reverse(FunctionAnalysis):
         interrupted: list[ast.stmt] = []
         for j, stmt in enumerate(body):
             f, b = self.statement(stmt, in_loop)
-            fwd += [*f, *parse(f"{ran} = {j + 1}", line)]
+            fwd += [*f, *generated(f"{ran} = {j + 1}", line)]
             if b:
                 full[:0] = b
-                guard = parse(f"if {ran} > {j}:\n    pass", line)[0]
+                guard = compound(f"if {ran} > {j}:\n    pass", line)
                 guard.body = copy.deepcopy(b)
                 partial.insert(0, guard)
             undo = self.partials.pop(id(stmt), None)
             if undo:
-                guard = parse(f"if {ran} == {j}:\n    pass", line)[0]
+                guard = compound(f"if {ran} == {j}:\n    pass", line)
                 guard.body = undo
                 interrupted.append(guard)
         self.interruptible -= 1
@@ -344,7 +355,7 @@ class _Reverse(FunctionAnalysis):
             return Counted(fwd, bwd, [])
         ran = self.counter("ran")
         done = self.counted(body, ran, in_loop, line)
-        return Counted([*parse(f"{ran} = 0", line), *done.forward], done.full, done.partial)
+        return Counted([*generated(f"{ran} = 0", line), *done.forward], done.full, done.partial)
 
     def simple_assign(self, s: ast.Assign, target: str):
         line = s.lineno
@@ -358,7 +369,7 @@ class _Reverse(FunctionAnalysis):
             bwd.append(self.accumulate(s.value.id, dt))
         if self.needs_reset(target):
             bwd.append(f"{dt} = __zero")
-        return [s], parse("\n".join(bwd), line) if bwd else []
+        return [s], generated("\n".join(bwd), line) if bwd else []
 
     def closure_backward(self, target: str, fn: ast.AST, line: int) -> list[ast.stmt]:
         """A nested function's tangent holds its captured variables: pass them on."""
@@ -372,23 +383,23 @@ class _Reverse(FunctionAnalysis):
         lines += ["    " + self.accumulate(v, f"{dg}.{v}") for v in captured] or ["    pass"]
         if self.needs_reset(target):
             lines.append(f"{dg} = __zero")
-        return parse("\n".join(lines), line)
+        return generated("\n".join(lines), line)
 
     def call(self, s: ast.stmt, target: str | None, call: ast.Call, in_loop: bool):
         line = s.lineno
         if not self.needs_pullback(call):
             reset = []
             if target in self.active and self.needs_reset(target):
-                reset = parse(f"{self.dname(target)} = __zero", line)
+                reset = generated(f"{self.dname(target)} = __zero", line)
             syntax = as_syntax(call) if target is not None else None
-            return ([s] if syntax is None else parse(f"{target} = {syntax}", line)), reset
+            return ([s] if syntax is None else generated(f"{target} = {syntax}", line)), reset
         self.pb_count += 1
         pb = f"pb{self.pb_count}"
         atoms = [call.func, *call.args, *(k.value for k in call.keywords)]
         slots = [f"__g{i}" if self.collects(a) else "_" for i, a in enumerate(atoms)]
         dt = "__zero" if target is None else self.dname(target)
         fwd = [self.protocol_forward(pb, target, call, s)]
-        pullback = [f"{', '.join(slots)}, = {pb}({dt})"]
+        pullback = [f"{unpacked(slots)} = {pb}({dt})"]
         # Operands that are names or literals (a module attribute such as ``math.pi`` is rare,
         # and may be rebound) can be checked for Python numbers and written out inline, when the
         # callee needs no cotangent (a captured ``np.sin`` does: it may be a closure).
@@ -425,7 +436,7 @@ class _Reverse(FunctionAnalysis):
             bwd = [f"if __must_run({pb}):"]
         else:
             stateful = f"{pb}.__class__ in __STATEFUL and __must_run({pb})"
-            bwd = [f"if {dt}.__class__ not in __ZEROS or {stateful}:"]
+            bwd = [f"if {dt}.__class__ not in __ZEROS or ({stateful}):"]
         bwd += ["    " + line for line in pullback]
         if target is not None and self.needs_reset(target):
             bwd.append(f"    {dt} = __zero")
@@ -436,7 +447,7 @@ class _Reverse(FunctionAnalysis):
             self.uses_tape = True
             fwd.append(f"__tape.append({pb})")
             bwd.insert(0, f"{pb} = __stack.pop()")
-        return parse("\n".join(fwd), line), parse("\n".join(bwd), line)
+        return generated("\n".join(fwd), line), generated("\n".join(bwd), line)
 
     def collects(self, a: ast.expr) -> bool:
         """Whether the backward pass keeps a cotangent for the atom ``a``: an active local, a
@@ -536,7 +547,7 @@ class _Reverse(FunctionAnalysis):
         active = tuple(self.is_active_atom(a) for a in call.args)
         slots = [f"__g{i + 1}" if wanted else "_" for i, wanted in enumerate(active)]
         dt = self.dname(target)
-        cotangents = f"__partial_cotangents(__p, ({', '.join(saved)},), {out}, {dt}, {active})"
+        cotangents = f"__partial_cotangents(__p, {tuple_of(saved)}, {out}, {dt}, {active})"
         fast = [f"__p, {', '.join(saved)}, {out} = {pb}"]
         if len(args) == 1:  # the usual case, a real partial and cotangent, without the helper
             real = f"__q.__class__ in __SCALARS and {dt}.__class__ is float"
@@ -545,7 +556,7 @@ class _Reverse(FunctionAnalysis):
                 f"__g1 = {dt} * __q if {real} else __fit_partial({dt}, __q, {saved[0]})",
             ]
         else:
-            fast.append(f"{', '.join(slots)}, = {cotangents}")
+            fast.append(f"{unpacked(slots)} = {cotangents}")
         pullback = [
             f"if {pb}.__class__ is tuple:",
             *("    " + line for line in fast),
@@ -646,7 +657,7 @@ class _Reverse(FunctionAnalysis):
         ]
         pullback = [
             f"if {pb}.__class__ is tuple:",
-            f"    {', '.join(slots)}, = __element_unwrite({pb})",
+            f"    {unpacked(slots)} = __element_unwrite({pb})",
             "else:",
             *("    " + line for line in protocol_pullback),
         ]
@@ -706,7 +717,7 @@ class _Reverse(FunctionAnalysis):
         elif len(kept) == 1:
             record, test = kept[0], f"{pb}.__class__ in __SCALARS"
         else:
-            record, test = f"({', '.join(kept)},)", f"{pb}.__class__ is tuple"
+            record, test = tuple_of(kept), f"{pb}.__class__ is tuple"
         primal = adjoint.primal.format(*operands)
         dt = self.dname(target)
         fwd, pullback = [], []
@@ -740,7 +751,7 @@ class _Reverse(FunctionAnalysis):
             values = [saved.get(o, o) for o in operands]
             pullback += [
                 f"{keyword} {pb}.__class__ is list:",
-                f"    {', '.join(saved.values())}, = {pb}",
+                f"    {unpacked(list(saved.values()))} = {pb}",
                 *("    " + line for line in self.array_cotangents(adjoint, values, dt, active)),
             ]
         if not fwd:
@@ -782,23 +793,23 @@ class _Reverse(FunctionAnalysis):
             taken, not_taken, test = f"{flag} = True", f"{flag} = False", flag
         fwd = ast.If(
             test=s.test,
-            body=[*body.forward, *parse(taken, line)],
-            orelse=[*orelse.forward, *parse(not_taken, line)],
+            body=[*body.forward, *generated(taken, line)],
+            orelse=[*orelse.forward, *generated(not_taken, line)],
         )
-        bwd = parse(f"if {test}:\n    pass\nelse:\n    pass", line)[0]
-        bwd.body = body.full or parse("pass", line)
+        bwd = compound(f"if {test}:\n    pass\nelse:\n    pass", line)
+        bwd.body = body.full or generated("pass", line)
         bwd.orelse = orelse.full
         if not self.interruptible:
             return [located(fwd, line)], [bwd]
         # the arm that an exception interrupted: 0 while the test runs
         arm = self.counter("arm")
-        fwd.body[:0] = parse(f"{arm} = 1", line)
-        fwd.orelse[:0] = parse(f"{arm} = 2", line)
-        undo = parse(f"if {arm} == 1:\n    pass\nelif {arm} == 2:\n    pass", line)[0]
-        undo.body = body.partial or parse("pass", line)
-        undo.orelse[0].body = orelse.partial or parse("pass", line)
+        fwd.body[:0] = generated(f"{arm} = 1", line)
+        fwd.orelse[:0] = generated(f"{arm} = 2", line)
+        undo = compound(f"if {arm} == 1:\n    pass\nelif {arm} == 2:\n    pass", line)
+        undo.body = body.partial or generated("pass", line)
+        undo.orelse[0].body = orelse.partial or generated("pass", line)
         self.partials[id(s)] = [undo]
-        return [*parse(f"{arm} = 0", line), located(fwd, line)], [bwd]
+        return [*generated(f"{arm} = 0", line), located(fwd, line)], [bwd]
 
     def for_loop(self, s: ast.For, in_loop: bool):
         line = s.lineno
@@ -811,20 +822,20 @@ class _Reverse(FunctionAnalysis):
         fwd = [loop]
         if in_loop:
             self.uses_tape = True
-            fwd += parse(f"__tape.append(len({items}))", line)
+            fwd += generated(f"__tape.append(len({items}))", line)
             count = "__stack.pop()"
         else:
             count = f"len({items})"
         n = self.namer.fresh("n")
-        bwd = [*parse(f"{n} = {count}", line), *self.items_cotangent(s, n)]
+        bwd = [*generated(f"{n} = {count}", line), *self.items_cotangent(s, n)]
         bwd += self.iterations(s, f"{n} - 1", body.full)
         if self.interruptible:
             # ``at``: the index of the iteration that the exception interrupted
             at = self.counter("at")
-            fwd[:0] = parse(f"{at} = -1", line)
-            loop.body[:0] = parse(f"{at} += 1", line)
-            last = parse(f"if {at} >= 0:\n    pass", line)[0]
-            last.body = [*body.partial, *self.item_cotangent(s, at)] or parse("pass", line)
+            fwd[:0] = generated(f"{at} = -1", line)
+            loop.body[:0] = generated(f"{at} += 1", line)
+            last = compound(f"if {at} >= 0:\n    pass", line)
+            last.body = [*body.partial, *self.item_cotangent(s, at)] or generated("pass", line)
             earlier = self.iterations(s, f"{at} - 1", copy.deepcopy(body.full))
             self.partials[id(s)] = [*self.items_cotangent(s, f"len({items})"), last, *earlier]
         return fwd, bwd
@@ -832,7 +843,7 @@ class _Reverse(FunctionAnalysis):
     def items_cotangent(self, s: ast.For, n: str) -> list[ast.stmt]:
         if s.target.id not in self.active:
             return []
-        return parse(f"{self.dname(s.iter.id)} = [__zero] * {n}", s.lineno)
+        return generated(f"{self.dname(s.iter.id)} = [__zero] * {n}", s.lineno)
 
     def item_cotangent(self, s: ast.For, k: str) -> list[ast.stmt]:
         """The loop variable's cotangent, handed to its item when an iteration is undone."""
@@ -840,13 +851,13 @@ class _Reverse(FunctionAnalysis):
         if x not in self.active:
             return []
         dx = self.dname(x)
-        return parse(f"{self.dname(s.iter.id)}[{k}] = {dx}\n{dx} = __zero", s.lineno)
+        return generated(f"{self.dname(s.iter.id)}[{k}] = {dx}\n{dx} = __zero", s.lineno)
 
     def iterations(self, s: ast.For, last: str, body_bwd: list[ast.stmt]) -> list[ast.stmt]:
         """The backward pass of iterations ``last``, ..., 1, 0 of a ``for`` loop."""
         k = self.namer.fresh("k")
-        loop = parse(f"for {k} in range({last}, -1, -1):\n    pass", s.lineno)[0]
-        loop.body = [*body_bwd, *self.item_cotangent(s, k)] or parse("pass", s.lineno)
+        loop = compound(f"for {k} in range({last}, -1, -1):\n    pass", s.lineno)
+        loop.body = [*body_bwd, *self.item_cotangent(s, k)] or generated("pass", s.lineno)
         return [loop]
 
     def while_loop(self, s: ast.While, in_loop: bool):
@@ -855,26 +866,26 @@ class _Reverse(FunctionAnalysis):
             return [s], []
         body = self.inner_block(s.body, in_loop=True, line=line)
         n = self.counter("n") if self.interruptible else self.namer.fresh("n")
-        fwd = [*parse(f"{n} = 0", line)]
+        fwd = [*generated(f"{n} = 0", line)]
         loop = located(
-            ast.While(test=s.test, body=[*parse(f"{n} += 1", line), *body.forward], orelse=[]),
+            ast.While(test=s.test, body=[*generated(f"{n} += 1", line), *body.forward], orelse=[]),
             line,
         )
         fwd.append(loop)
         if in_loop:
             self.uses_tape = True
-            fwd += parse(f"__tape.append({n})", line)
+            fwd += generated(f"__tape.append({n})", line)
         count = "__stack.pop()" if in_loop else n
         if self.interruptible:
             # the last iteration that started is the one the exception interrupted
-            last = parse(f"if {n} > 0:\n    pass", line)[0]
-            last.body = body.partial or parse("pass", line)
+            last = compound(f"if {n} > 0:\n    pass", line)
+            last.body = body.partial or generated("pass", line)
             earlier = self.repeated(f"{n} - 1", copy.deepcopy(body.full), line)
             self.partials[id(s)] = [last, *earlier]
         return fwd, self.repeated(count, body.full, line)
 
     @staticmethod
     def repeated(count: str, body_bwd: list[ast.stmt], line: int) -> list[ast.stmt]:
-        back = parse(f"for _ in range({count}):\n    pass", line)[0]
-        back.body = body_bwd or parse("pass", line)
+        back = compound(f"for _ in range({count}):\n    pass", line)
+        back.body = body_bwd or generated("pass", line)
         return [back]

@@ -18,12 +18,13 @@ from dataclasses import dataclass
 from zygote_engine import forward, reverse
 from zygote_engine.activity import FunctionInfo
 from zygote_engine.codegen import (
+    Compiled,
     compile_generated,
     definition_paths,
     follow,
     generated_codes,
-    place,
     render,
+    reparsed,
 )
 from zygote_engine.emit import function_def
 from zygote_engine.errors import ENGINE_DIRECTORY, UnsupportedConstructError, user_location
@@ -51,9 +52,12 @@ __all__ = [
 class Transformed:
     """The result of transforming one code object in one mode."""
 
-    code: types.CodeType  # of ``<name>__forward(__cx, *params)`` or ``<name>__jvp(...)``
-    tree: ast.FunctionDef
+    compiled: Compiled  # ``<name>__forward(__cx, *params)`` or ``<name>__jvp(...)``
     origin: str
+
+    @property
+    def code(self) -> types.CodeType:
+        return self.compiled.code
 
     @property
     def backward_code(self) -> types.CodeType | None:
@@ -67,7 +71,7 @@ class Transformed:
     @property
     def source(self) -> str:
         """The readable generated source (rendered on demand: most transforms are never shown)."""
-        return render(self.tree, self.origin)
+        return render(self.compiled, self.origin)
 
 
 # The run-time objects generated code reads through closure cells: constants to a transform of
@@ -121,13 +125,14 @@ def transform_jvp(fn: types.FunctionType) -> Transformed:
 
 def _run(fn: types.FunctionType, generate, runtime_names: tuple[str, ...]) -> Transformed:
     src, tree = _generate(fn, generate)
-    code = compile_generated(tree, src.filename, src.freevars, runtime_names)
+    compiled = compile_generated(tree, src.filename, src.freevars, runtime_names)
+    code = compiled.code
     origin = _ORIGINS.setdefault(id(fn.__code__), [None, fn.__code__])
     origin[0] = _stand_in(fn)
     # where each definition is in the tree is found only if nested differentiation asks
-    for compiled in generated_codes(code):
-        _GENERATED[compiled] = (origin, generate, code)
-    return Transformed(code, tree, f"{fn.__qualname__} ({src.filename}:{src.node.lineno})")
+    for nested in generated_codes(code):
+        _GENERATED[nested] = (origin, generate, code)
+    return Transformed(compiled, f"{fn.__qualname__} ({src.filename}:{src.node.lineno})")
 
 
 # Code compiled from generated trees: how to find its definition again (nested differentiation
@@ -186,8 +191,7 @@ def source_of(fn: types.FunctionType) -> FunctionSource:
     found = _GENERATED_SOURCES.get(code)
     if found is None:
         origin, generate, top = entry
-        _, tree = _generate(origin[0], generate)
-        place(tree, tree.lineno)
+        tree = reparsed(_generate(origin[0], generate)[1])
         path = definition_paths(top, tree).get(code)
         if path is None:  # a definition the paths cannot tell from another (never seen)
             return get_source(fn)
