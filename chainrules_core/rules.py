@@ -100,9 +100,10 @@ def _slot_of(f: Any, receiver: Any) -> Any:
 
 _CALL = "__call__"  # (in the cache key of a class's instances: see RuleTable.resolve)
 
-# Py_TPFLAGS_HEAPTYPE: only classes made by Python code (a ``class`` statement) have it. The types
-# made in C (the builtins, numpy's) carry no Python methods, and a flag test is cheaper than a
-# search of the class.
+# Py_TPFLAGS_HEAPTYPE: every class made by Python code (a ``class`` statement) has it, and so do
+# some made in C (from 3.12, itertools' types). The builtins and numpy's types, which carry no
+# Python methods, do not: a flag test, cheaper than a search of the class, rules them out before
+# a precise test.
 HEAPTYPE = 1 << 9
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Callable, Iterator, Sequence
-from types import GeneratorType
+from types import FunctionType
 from typing import Any
 
 import numpy as np
@@ -37,7 +37,6 @@ from chainrules_core import (
     non_differentiable,
     rrule,
 )
-from chainrules_core.rules import HEAPTYPE
 
 _SEQUENCES = (list, tuple, np.ndarray)
 _ITERABLES = (list, tuple, np.ndarray, range, str)
@@ -251,7 +250,7 @@ def readable(seqs: tuple, tangents: tuple | None = None) -> bool:
     for i, x in enumerate(seqs):
         if isinstance(x, _ITERABLES):
             continue
-        if not isinstance(x, GeneratorType) and type(x).__flags__ & HEAPTYPE:
+        if type(getattr(type(x), "__next__", None)) is FunctionType:
             return False  # an iterator class written in Python
         if tangents is not None and not isinstance(tangents[i + 1], AbstractZero):
             return False
