@@ -20,7 +20,7 @@ import numpy as np
 from chainrules_core import ignore_derivatives, rrule
 from zygote_engine import primitives as zy
 from zygote_engine.normalize import HELPERS_NAME, OPERATOR_NAME, Namer
-from zygote_engine.scopes import all_nodes
+from zygote_engine.scopes import all_nodes, child_nodes
 
 __all__ = [
     "ATOM",
@@ -94,6 +94,7 @@ class FunctionAnalysis:
         self.table_lookups: set[str] = set()
         self.loaded = _LoadedNames()
         self._fresh_lists: set[str] = set()  # xs for ``xs = __zy.make_list()``
+        self._propagations: dict[bool, list] = {}  # (see _propagation)
         self._scan(nf.body, in_loop=False)
         self.free = _free_names(nf.body)
         self.outer = self._outer_state()
@@ -237,15 +238,39 @@ class FunctionAnalysis:
         return {name for name in names if self.assign_counts.get(name) == 1}
 
     def _activity_from(self, active: set[str], writes: bool = True) -> set[str]:
+        """``active`` and every name the statements make active from it (a fixed point)."""
+        propagation = self._propagation(writes)
         changed = True
         while changed:
             changed = False
-            for s in statements(self.nf.body):
-                new = self._activated_by(s, active, writes)
-                if not new <= active:
-                    active |= new
+            for loaded, made in propagation:
+                if not made <= active and loaded & active:
+                    active |= made
                     changed = True
         return active
+
+    def _propagation(self, writes: bool) -> list[tuple[set[str], set[str]]]:
+        """For each statement that can make names active: the names it loads, and those it makes
+        active when one of those is."""
+        found = self._propagations.get(writes)
+        if found is not None:
+            return found
+        found = self._propagations[writes] = []
+        for s in statements(self.nf.body):
+            if isinstance(s, ast.Assign):
+                if not (isinstance(s.value, ast.Call) and self._has_no_tangent(s.value)):
+                    found.append((self.loaded[s.value], {s.targets[0].id}))
+            elif isinstance(s, ast.FunctionDef):
+                found.append((self.loaded[s], {s.name}))
+            elif isinstance(s, ast.For):
+                found.append(({s.iter.id}, {s.target.id}))
+            if writes and self._may_mutate(s):
+                # the call may store an active value into any argument, or into the object whose
+                # method it is (``xs.append(x)`` is ``m = getattr(xs, "append"); m(x)``)
+                called = {a.id for a in [s.value.func, *s.value.args] if isinstance(a, ast.Name)}
+                called |= {self.receivers[n] for n in called if n in self.receivers}
+                found.append((self.loaded[s.value], called & (self.locals | self.outer)))
+        return found
 
     def inactive_at(self, s: ast.stmt, atoms: list[ast.expr]) -> tuple[int, ...]:
         """The positions among ``atoms`` (a call's function and positional arguments) whose
@@ -293,23 +318,6 @@ class FunctionAnalysis:
         if any(k.arg == "out" for k in call.keywords) or value in _NUMPY_WRITERS:
             return False
         return isinstance(value, np.ufunc) or _is_numpy_function(value)
-
-    def _activated_by(self, s: ast.stmt, active: set[str], writes: bool = True) -> set[str]:
-        names: set[str] = set()
-        if isinstance(s, ast.Assign) and self.loaded[s.value] & active:
-            if not (isinstance(s.value, ast.Call) and self._has_no_tangent(s.value)):
-                names.add(s.targets[0].id)
-        elif isinstance(s, ast.FunctionDef) and self.loaded[s] & active:
-            names.add(s.name)
-        elif isinstance(s, ast.For) and s.iter.id in active:
-            names.add(s.target.id)
-        if writes and self._may_mutate(s) and self.loaded[s.value] & active:
-            # the call may store an active value into any argument, or into the object whose
-            # method it is (``xs.append(x)`` is ``m = getattr(xs, "append"); m(x)``)
-            called = {a.id for a in [s.value.func, *s.value.args] if isinstance(a, ast.Name)}
-            called |= {self.receivers[n] for n in called if n in self.receivers}
-            names |= called & (self.locals | self.outer)
-        return names
 
     def reads_module_state(self, value: ast.expr) -> bool:
         """Whether ``value`` is ``getattr(module, "name")`` or ``zy.read_global(...)``: the
@@ -619,7 +627,7 @@ def _free_names(body: list[ast.stmt]) -> set[str]:
             body = node.body if isinstance(node.body, list) else [node.body]
             stack.extend((child, bound | own) for child in body)
             continue
-        stack.extend((child, bound) for child in ast.iter_child_nodes(node))
+        stack.extend((child, bound) for child in child_nodes(node))
     return names
 
 

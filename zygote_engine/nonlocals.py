@@ -114,7 +114,9 @@ def route_cells(
             __zy.write_cell(__cells, 'total', __cell1)
     """
     declared = _declared(node.body, ast.Nonlocal)
-    read = {n.id for n in own_nodes(node.body) if isinstance(n, ast.Name)} & rebound
+    read: set[str] = set()
+    if rebound:
+        read = {n.id for n in own_nodes(node.body) if isinstance(n, ast.Name)} & rebound
     if not declared and not read:
         return node
     node = route(node, filename, declared | read, CELLS)
@@ -225,6 +227,9 @@ def _nested(body: list[ast.stmt]):
 
 def _rebound_inside(fn: ast.FunctionDef) -> set[str]:
     """The locals of ``fn`` that a function nested in it (at any depth) declares ``nonlocal``."""
+    nested = list(_nested(fn.body))
+    if not nested:
+        return set()
     owned = _locals(fn)
     found: set[str] = set()
 
@@ -236,7 +241,7 @@ def _rebound_inside(fn: ast.FunctionDef) -> set[str]:
         for deeper in _nested(inner.body):
             search(deeper, still_visible)
 
-    for inner in _nested(fn.body):
+    for inner in nested:
         search(inner, owned)
     return found
 

@@ -166,13 +166,20 @@ def _assigned_names(fn: ast.FunctionDef) -> set[str]:
     return names
 
 
-def _at(node: ast.AST, line: int) -> ast.AST:
-    """Give ``node`` and its children the user's line where they have none."""
-    for child in all_nodes(node):
-        if "lineno" in child._attributes and getattr(child, "lineno", None) is None:
-            child.lineno = child.end_lineno = line
-            child.col_offset = child.end_col_offset = 0
+def _at(node: ast.stmt, line: int) -> ast.stmt:
+    """Give the statement ``node``, and the statements in its blocks, the user's line where they
+    have none. (Expressions need none: the generated code is written out as text, on its
+    statements' lines; see ``codegen``.)"""
+    if getattr(node, "lineno", None) is None:
+        node.lineno = node.end_lineno = line
+        node.col_offset = node.end_col_offset = 0
+    for field in _BLOCKS:
+        for child in getattr(node, field, ()):
+            _at(child, line)
     return node
+
+
+_BLOCKS = ("body", "orelse", "finalbody", "handlers")  # (the fields that hold statements)
 
 
 def _gram(e: ast.BinOp) -> tuple[str, ast.Name] | None:

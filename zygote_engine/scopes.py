@@ -15,6 +15,7 @@ from typing import Any
 __all__ = [
     "all_nodes",
     "bound_names",
+    "child_nodes",
     "comprehension_scoped",
     "copy_tree",
     "own_nodes",
@@ -42,11 +43,13 @@ _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 
 
 def all_nodes(node: ast.AST) -> list[ast.AST]:
-    """Every node of ``node``'s tree, ``node`` included: what ``ast.walk`` gives, in another order.
+    """Every node of ``node``'s tree, ``node`` included: what ``ast.walk`` gives, in another
+    order, without the contexts and operators (``Load``, ``Add``: look at ``ctx`` and ``op``).
 
     Example:
-        >>> len(all_nodes(ast.parse("x = y + 1"))) == len(list(ast.walk(ast.parse("x = y + 1"))))
-        True
+        >>> kinds = [type(n).__name__ for n in all_nodes(ast.parse("x = y + 1"))]
+        >>> sorted(kinds)
+        ['Assign', 'BinOp', 'Constant', 'Module', 'Name', 'Name']
     """
     found, stack = [], [node]
     while stack:
@@ -81,15 +84,56 @@ def copy_tree(node: Any) -> Any:
     return copied
 
 
+def child_nodes(node: ast.AST) -> list[ast.AST]:
+    """The nodes directly under ``node``: ``ast.iter_child_nodes`` without the contexts and
+    operators (see :func:`all_nodes`).
+
+    Example:
+        >>> [type(n).__name__ for n in child_nodes(ast.parse("x = y").body[0])]
+        ['Name', 'Name']
+    """
+    found: list[ast.AST] = []
+    _push_children(node, found)
+    return found
+
+
 def _push_children(node: ast.AST, stack: list) -> None:
-    # (ast.iter_child_nodes written out: the stages walk a function a dozen times, and its two
-    # generators per node cost most of a walk)
-    for name in node._fields:
+    # (ast.iter_child_nodes written out, over the fields that can hold a node other than a
+    # context or an operator: the stages walk a function a dozen times on its first call)
+    fields = _CHILD_FIELDS.get(node.__class__)
+    if fields is None:
+        fields = _CHILD_FIELDS[node.__class__] = tuple(
+            f for f in node._fields if f not in _LEAF_FIELDS
+        )
+    for name in fields:
         child = getattr(node, name, None)
         if child.__class__ is list:
             stack.extend([c for c in child if isinstance(c, ast.AST)])
         elif isinstance(child, ast.AST):
             stack.append(child)
+
+
+_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
+# Fields that hold no node but a context, an operator, a name or a flag. (Not ``name``: a type
+# alias's is a ``Name``.)
+_LEAF_FIELDS = frozenset(
+    {
+        "ctx",
+        "op",
+        "ops",
+        "id",
+        "attr",
+        "arg",
+        "asname",
+        "module",
+        "level",
+        "kind",
+        "type_comment",
+        "conversion",
+        "is_async",
+        "simple",
+    }
+)
 
 
 # nodes that bind the name in their ``name`` field

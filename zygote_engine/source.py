@@ -36,17 +36,19 @@ def get_source(fn: types.FunctionType) -> FunctionSource:
     filename = code.co_filename
     try:
         # of the code object: inspect would follow a decorator's __wrapped__ to another function
-        lines, first_line = inspect.getsourcelines(fn.__code__)
+        lines, start = inspect.findsource(code)
     except (OSError, TypeError) as error:
         raise UnsupportedConstructError(
             f"{filename}:{code.co_firstlineno}: function {fn.__qualname__} has no readable source "
             "(defined in a REPL, by exec, or compiled); zygote_engine needs the source to "
             "differentiate it: define it in a file or register an rrule for it"
         ) from error
-    source = textwrap.dedent("".join(lines))
-    tree = _parse(source, filename, first_line)
-    ast.increment_lineno(tree, first_line - 1)
     is_lambda = code.co_name == "<lambda>"
+    tree = None if is_lambda else _parse_definition(lines, start, filename)
+    if tree is None:
+        tree = _parse(
+            textwrap.dedent("".join(inspect.getblock(lines[start:]))), filename, start + 1
+        )
     node = (
         _lambda_as_def(tree, fn, filename)
         if is_lambda
@@ -56,17 +58,52 @@ def get_source(fn: types.FunctionType) -> FunctionSource:
     return FunctionSource(node, filename, code.co_name, code.co_freevars)
 
 
-def _parse(source: str, filename: str, first_line: int) -> ast.Module:
+def _parse_definition(lines: list[str], start: int, filename: str) -> ast.Module | None:
+    """The ``def`` that starts at ``lines[start]`` (or its decorators do), parsed on its lines
+    of the file; None where its end is not where indentation says (``inspect.getblock``, which
+    tokenizes, then finds it: a tenth of a millisecond per line, on every first call).
+
+    The definition ends before the first line of code after the ``def`` line that is indented
+    no deeper than the ``def`` and does not close a bracket (the ``):`` of a long signature).
+    A line of a string or an expression that continues less indented ends it too early, and
+    what comes before does not parse.
+    """
+    first = lines[start]
+    indent = len(first) - len(first.lstrip())
+    header = start
+    while lines[header].lstrip().startswith("@"):
+        header += 1
+    if not lines[header].lstrip().startswith(("def ", "async def ")):
+        return None
+    end = header + 1
+    for i in range(header + 1, len(lines)):
+        text = lines[i]
+        code = text.lstrip()
+        if not code or code.startswith("#"):
+            continue
+        if len(text) - len(code) <= indent and not code.startswith((")", "]", "}")):
+            break
+        end = i + 1
+    source = textwrap.dedent("".join(lines[start:end]))
     try:
-        return ast.parse(source, filename)
+        return ast.parse("\n" * start + source, filename)  # (blank lines: the file's numbering)
+    except SyntaxError:
+        return None
+
+
+def _parse(source: str, filename: str, first_line: int) -> ast.Module:
+    """``source``, which starts on line ``first_line`` of its file, parsed on the file's lines."""
+    try:
+        return ast.parse("\n" * (first_line - 1) + source, filename)
     except SyntaxError:
         # A lambda inside a multi-line expression yields a fragment such as "key=lambda x: x)":
         # wrapping it in brackets usually makes it parse.
         for prefix, suffix in (("(", ")"), ("(", ""), ("[", "]"), ("{", "}")):
             try:
-                return ast.parse(prefix + source.strip() + suffix, filename)
+                tree = ast.parse(prefix + source.strip() + suffix, filename)
             except SyntaxError:
                 continue
+            return ast.increment_lineno(tree, first_line - 1)
         raise UnsupportedConstructError(
             f"{filename}:{first_line}: the source around this function could not be parsed on its "
             "own; define the function with `def` on lines of its own"

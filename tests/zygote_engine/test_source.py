@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import math
+import textwrap
 import types
 
 import pytest
@@ -216,3 +217,81 @@ def test_unidentifiable_lambda_raises_instead_of_guessing():
 
 _TWO_ON_A_LINE = [lambda x: x * 2.0, lambda x: x + 2.0]
 _TWO_ON_A_LINE_LINENO = _TWO_ON_A_LINE[0].__code__.co_firstlineno
+
+
+# --- a def's extent, found by indentation (inspect.getblock where that is not enough) ---------
+
+
+# fmt: off
+def _one_line(x): return x * 2.0  # a one-line def, followed by another def
+# fmt: on
+
+
+def _after_one_line(x):
+    return x * 3.0
+
+
+def _long_signature(
+    x,
+    y=1.0,
+):
+    return x * y
+
+
+def _string_at_column_zero(x):
+    label = """a label
+that continues at column 0"""
+    return x * len(label)
+
+
+# fmt: off
+def _continued_expression(x):
+    y = (x *
+2.0)  # a continuation line less indented than the body
+    return y
+# fmt: on
+
+
+def _twice(fn):
+    return fn
+
+
+@_twice
+@_twice
+def _decorated(x):
+    return x * 5.0
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        _one_line,
+        _after_one_line,
+        _long_signature,
+        _string_at_column_zero,
+        _continued_expression,
+        _decorated,
+    ],
+)
+def test_a_definitions_source_is_its_whole_def_on_its_lines(fn):
+    node = get_source(fn).node
+    found = ast.parse(ast.unparse(node)).body[0]
+    import inspect
+
+    lines, first = inspect.getsourcelines(fn.__code__)
+    expected = ast.parse(textwrap.dedent("".join(lines))).body[0]
+    expected.decorator_list = []
+    assert ast.dump(found) == ast.dump(expected)
+    body_lines = [s.lineno for s in node.body]
+    expected_lines = [s.lineno + first - 1 for s in expected.body]
+    assert body_lines == expected_lines
+
+
+def test_definitions_found_by_indentation_differentiate():
+    assert gradient(_one_line, 1.0) == (2.0,)
+    assert gradient(_long_signature, 3.0, 2.0) == (2.0, 3.0)
+    assert gradient(_string_at_column_zero, 1.0) == (
+        float(len("a label\nthat continues at column 0")),
+    )
+    assert gradient(_continued_expression, 1.0) == (2.0,)
+    assert gradient(_decorated, 1.0) == (5.0,)
