@@ -144,6 +144,8 @@ class _Writer(ast._Unparser):
     def visit_Generated(self, node) -> None:
         for line in node.source.split("\n"):
             self.fill(line)
+            if not line:
+                self._source[-1] = ""  # (a blank line, without the indentation)
 
 
 def _write(

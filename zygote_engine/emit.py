@@ -36,7 +36,7 @@ def text(node: ast.AST) -> str:
 
 
 def tuple_of(items: list[str]) -> str:
-    """The text of a tuple display of ``items``: ``(a, b)``, ``(a,)``."""
+    """The text of a tuple display of ``items``: ``(a, b)``, ``(a,)``, ``()``."""
     return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
 
 

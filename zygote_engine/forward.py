@@ -22,6 +22,7 @@ from zygote_engine.emit import (
     located,
     strip_defaults,
     text,
+    tuple_of,
     unpacked,
     with_leading,
 )
@@ -230,14 +231,14 @@ class _Forward(FunctionAnalysis):
         """``(a, b)`` and ``tuple(t)`` of a tuple: no table is involved, so no protocol call;
         ``[a, b]``: the list's entry in the table made directly."""
         helper = text(call.func)
-        items = "".join(f"{text(a)}, " for a in call.args)
-        tangents = "".join(f"{self.tangent(a)}, " for a in call.args)
+        items = [text(a) for a in call.args]
+        tangents = tuple_of([self.tangent(a) for a in call.args])
         if helper == f"{HELPERS_NAME}.make_tuple":
-            return f"{target} = ({items})\n{self.dname(target)} = __jtuple(({tangents}))"
+            return f"{target} = {tuple_of(items)}\n{self.dname(target)} = __jtuple({tangents})"
         if helper == f"{HELPERS_NAME}.make_list":
             return "\n".join(
                 [
-                    f"{target} = __jlist({self.fx}, [{items}], ({tangents}))",
+                    f"{target} = __jlist({self.fx}, [{', '.join(items)}], {tangents})",
                     f"{self.dname(target)} = __zero",
                 ]
             )
@@ -316,15 +317,15 @@ class _Forward(FunctionAnalysis):
     def protocol(self, target: str | None, call: ast.Call) -> str:
         """``y, dy = __jcall(__fx, (f, *args), (df, *dargs)[, kwargs, dkwargs])``."""
         atoms = [call.func, *call.args]
-        primals = ", ".join(map(text, atoms))
-        tangents = ", ".join(map(self.tangent, atoms))
+        primals = tuple_of([text(a) for a in atoms])
+        tangents = tuple_of([self.tangent(a) for a in atoms])
         rest = ""
         if call.keywords:
             kwargs = ", ".join(f"{k.arg!r}: {text(k.value)}" for k in call.keywords)
             active = [k for k in call.keywords if self.is_active_atom(k.value)]
             dkwargs = ", ".join(f"{k.arg!r}: {self.tangent(k.value)}" for k in active)
             rest = f", {{{kwargs}}}, " + (f"{{{dkwargs}}}" if active else "None")
-        run = f"__jcall({self.fx}, ({primals},), ({tangents},){rest})"
+        run = f"__jcall({self.fx}, {primals}, {tangents}{rest})"
         if target is None:
             return run
         return f"{target}, {self.dname(target)} = {run}"
@@ -338,9 +339,9 @@ class _Forward(FunctionAnalysis):
         captured = sorted((loaded_names(fn) - inner_params) & self.active & outer)
         if not captured:
             return generated(f"{self.dname(target)} = __zero", line)
-        names = "".join(f"{n!r}, " for n in captured)
+        names = tuple_of([repr(n) for n in captured])
         readers = ", ".join(f"lambda: {self.dname(n)}" for n in captured)
-        return generated(f"{self.dname(target)} = __jclosure(({names}), {readers})", line)
+        return generated(f"{self.dname(target)} = __jclosure({names}, {readers})", line)
 
     def for_loop(self, s: ast.For) -> ast.stmt:
         x = s.target.id

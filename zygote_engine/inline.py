@@ -192,4 +192,5 @@ def forward_tangent(adjoint: ScalarAdjoint, operands: list[str], tangents: dict[
     tangent's text; operands left out have none).
     """
     terms = [adjoint.partials[i].format(*operands, dy=d) for i, d in tangents.items()]
-    return " + ".join(f"({term})" for term in terms) or "0.0"
+    # (every partial is a product, a quotient, a negation or a call: each binds tighter than +)
+    return " + ".join(terms) or "0.0"

@@ -212,7 +212,7 @@ class _Reverse(FunctionAnalysis):
         tail += generated(f"return {tuple_of([df, *dparams])}", line)
         fn = compound(f"def {name}__backward({result_cot}):\n    pass", line)
         fn.body = [*head, *bwd, *tail]
-        return [*generated(BACKWARD_COMMENT, line), fn]
+        return [*generated(f"\n{BACKWARD_COMMENT}", line), fn]
 
     def param_cot(self, p: str) -> str:
         if p in self.active:
