@@ -105,6 +105,44 @@ class FunctionAnalysis:
         self._computed_active = self._activity_from(self._initially_active(), writes=False)
         self._writes = [s for s in statements(nf.body) if self._may_mutate(s)]
         self.cots: dict[str, str] = {}
+        self.used_once = self._used_once()
+
+    def _used_once(self) -> set[str]:
+        """The locals whose cotangent gets one contribution between the backward pass's visits
+        to their definition: assigned once, by a statement of a block (or as the target of a
+        ``for`` loop), and read once in the whole function, by a later simple statement of that
+        block (of the loop's body). The normal form's temporaries, and a loop's item used once,
+        are such names: their backward pass takes the contribution as the cotangent, with no
+        addition (see ``reverse.accumulate``)."""
+        loads: dict[str, int] = {}
+        for n in all_nodes(self.nf):
+            if n.__class__ is ast.Name and n.ctx.__class__ is ast.Load:
+                loads[n.id] = loads.get(n.id, 0) + 1
+        candidates = {
+            name
+            for name, count in self.assign_counts.items()
+            if count == 1 and loads.get(name) == 1 and name not in self.params
+        } - self.deleted
+        found: set[str] = set()
+        # (blocks with what is defined on entry; a stack, not a recursive closure, which would
+        # make a reference cycle through this analysis to the function's values)
+        blocks: list[tuple[list[ast.stmt], set[str]]] = [(self.nf.body, set())]
+        while blocks:
+            block, defined = blocks.pop()
+            for s in block:
+                if isinstance(s, (ast.Assign, ast.Expr)):
+                    found.update(self.loaded[s] & defined)
+                if isinstance(s, ast.Assign) and s.targets[0].id in candidates:
+                    defined.add(s.targets[0].id)
+                elif isinstance(s, ast.For):
+                    blocks.append((s.body, {s.target.id} & candidates))
+                elif isinstance(s, ast.While):
+                    blocks.append((s.body, set()))
+                elif isinstance(s, ast.If):
+                    blocks += [(s.body, set()), (s.orelse, set())]
+                elif isinstance(s, ast.Try):
+                    blocks += [(inner, set()) for inner in try_blocks(s)]
+        return found
 
     # -- analysis --
 

@@ -166,6 +166,10 @@ class _Reverse(FunctionAnalysis):
         and the zero itself for ``__add``. An input's cotangent summed over a loop or a
         recursion adds floats without a call."""
         d = self.dname(name)
+        if name in self.used_once:  # (its only contribution: the accumulator is zero)
+            return (
+                f"{d} = {tangent} if {tangent}.__class__ in __FIRST else __add(__zero, {tangent})"
+            )
         if self.assign_counts.get(name, 0) <= (name in self.params):
             floats = f"{d}.__class__ is float and {tangent}.__class__ is float"
             added = f"{d} + {tangent} if {floats} else __add_lazy({d}, {tangent})"
