@@ -96,7 +96,7 @@ class FunctionAnalysis:
         self._fresh_lists: set[str] = set()  # xs for ``xs = __zy.make_list()``
         self._propagations: dict[bool, list] = {}  # (see _propagation)
         self._scan(nf.body, in_loop=False)
-        self.free = _free_names(nf.body)
+        self.free, self._loads = _free_names(nf.body)
         self.outer = self._outer_state()
         self.active = self._activity()
         self._order, self._loops = _positions(nf.body)
@@ -114,10 +114,7 @@ class FunctionAnalysis:
         block (of the loop's body). The normal form's temporaries, and a loop's item used once,
         are such names: their backward pass takes the contribution as the cotangent, with no
         addition (see ``reverse.accumulate``)."""
-        loads: dict[str, int] = {}
-        for n in all_nodes(self.nf):
-            if n.__class__ is ast.Name and n.ctx.__class__ is ast.Load:
-                loads[n.id] = loads.get(n.id, 0) + 1
+        loads = self._loads
         candidates = {
             name
             for name, count in self.assign_counts.items()
@@ -641,17 +638,20 @@ def _is_test_operator(func: ast.expr) -> bool:
     )
 
 
-def _free_names(body: list[ast.stmt]) -> set[str]:
+def _free_names(body: list[ast.stmt]) -> tuple[set[str], dict[str, int]]:
     """Names the code of ``body`` reads, nested functions and lambdas included, but not their
     own parameters and variables (a lambda's ``y`` is not the enclosing function's, nor a
-    global)."""
+    global); and how many times each name is loaded anywhere in it."""
     names: set[str] = set()
+    loads: dict[str, int] = {}
     stack: list[tuple[ast.AST, frozenset]] = [(s, frozenset()) for s in body]
     while stack:
         node, bound = stack.pop()
         if isinstance(node, ast.Name):
             if node.id not in bound:
                 names.add(node.id)
+            if node.ctx.__class__ is ast.Load:
+                loads[node.id] = loads.get(node.id, 0) + 1
             continue
         if isinstance(node, (ast.FunctionDef, ast.Lambda)):
             own = frozenset(a.arg for a in ast.walk(node.args) if isinstance(a, ast.arg)) | {
@@ -666,7 +666,7 @@ def _free_names(body: list[ast.stmt]) -> set[str]:
             stack.extend((child, bound | own) for child in body)
             continue
         stack.extend((child, bound) for child in child_nodes(node))
-    return names
+    return names, loads
 
 
 def try_blocks(s: ast.Try) -> list[list[ast.stmt]]:

@@ -40,6 +40,7 @@ from zygote_engine.emit import (
     unpacked,
     with_leading,
 )
+from zygote_engine.float_loops import FLOAT, OUTER, ZERO, FloatOp, states
 from zygote_engine.inline import (
     ScalarAdjoint,
     as_syntax,
@@ -82,6 +83,7 @@ RUNTIME_NAMES = (
     "__element_write",
     "__element_unwrite",
     "__appended",
+    "__floats",
     "__REDUCTIONS",
     "__kept",
     "__fit",
@@ -156,6 +158,7 @@ class _Reverse(FunctionAnalysis):
         self.interruptible = 0
         self.partials: dict[int, list[ast.stmt]] = {}
         self.counters: list[tuple[str, int]] = []  # see counter()
+        self.float_ops: dict[int, FloatOp] = {}  # by statement (see float_loops)
 
     def accumulate(self, name: str, tangent: str) -> str:
         """``d<name> += tangent``. Inputs that are never reassigned only hand their cotangent back,
@@ -404,6 +407,7 @@ class _Reverse(FunctionAnalysis):
         dt = "__zero" if target is None else self.dname(target)
         fwd = [self.protocol_forward(pb, target, call, s)]
         pullback = [f"{unpacked(slots)} = {pb}({dt})"]
+        number_arm = None  # (the arm for floats of inline arithmetic: see float_loops)
         # Operands that are names or literals (a module attribute such as ``math.pi`` is rare,
         # and may be rebound) can be checked for Python numbers and written out inline, when the
         # callee needs no cotangent (a captured ``np.sin`` does: it may be a closure).
@@ -414,7 +418,11 @@ class _Reverse(FunctionAnalysis):
         ):
             adjoint = scalar_adjoint(call)
             if adjoint is not None:
-                fwd, pullback = self.inline(pb, target, call, adjoint, fwd, pullback)
+                fwd, pullback, arm = self.inline(pb, target, call, adjoint, fwd, pullback)
+                if arm is not None and all(
+                    type(getattr(a, "value", 0.0)) in (int, float) for a in call.args
+                ):
+                    number_arm = arm
             elif self.has_scalar_partials(call):
                 fwd, pullback = self.inline_partials(pb, target, call, fwd, pullback)
             elif self.is_inline_reduction(call):
@@ -441,6 +449,14 @@ class _Reverse(FunctionAnalysis):
         else:
             stateful = f"{pb}.__class__ in __STATEFUL and __must_run({pb})"
             bwd = [f"if {dt}.__class__ not in __ZEROS or ({stateful}):"]
+        if number_arm is not None:
+            self.float_ops[id(s)] = FloatOp(
+                pb,
+                target,
+                *number_arm,
+                operands=[a.id for a in call.args if isinstance(a, ast.Name)],
+                slots=[(g, a.id) for g, a in zip(slots, atoms) if g != "_"],
+            )
         bwd += ["    " + line for line in pullback]
         if target is not None and self.needs_reset(target):
             bwd.append(f"    {dt} = __zero")
@@ -702,18 +718,20 @@ class _Reverse(FunctionAnalysis):
         adjoint: ScalarAdjoint,
         protocol_fwd: list[str],
         protocol_pullback: list[str],
-    ) -> tuple[list[str], list[str]]:
+    ) -> tuple[list[str], list[str], tuple[list[str], list[str]] | None]:
         """Arithmetic on Python numbers and float64 arrays written out, with the call protocol as
         the fallback.
 
         ``pb`` holds either the fallback's pullback or the operands the adjoint needs: on numbers
         none (``None``), one (the number) or more (a tuple); on arrays a list of the operands
         (their shapes for those it does not read). That tells the backward pass which ran.
-        Returns the forward lines and the backward lines that compute the ``__g<i>``.
+        Returns the forward lines, the backward lines that compute the ``__g<i>``, and the arm
+        for numbers alone (its forward lines and those lines), if there is one.
         """
         operands = [operand_text(a) for a in call.args]
         active = [i for i, a in enumerate(call.args) if self.is_active_atom(a)]
         needed = sorted({j for i in active for j in adjoint.operands_used(i)})
+        arm = None
         # operands that may have changed by the time the backward pass runs are kept
         kept = list(dict.fromkeys(operands[j] for j in needed if not self.is_stable(call.args[j])))
         if not kept:
@@ -738,6 +756,7 @@ class _Reverse(FunctionAnalysis):
                 fast.append(f"{', '.join(restored.values())}{',' if len(kept) > 1 else ''} = {pb}")
             fast += [f"__g{i + 1} = {adjoint.partials[i].format(*values, dy=dt)}" for i in active]
             pullback += [f"if {test}:", *("    " + line for line in fast)]
+            arm = ([line.strip() for line in fwd[1:]], fast)
         # float64 arrays: the same adjoint, each cotangent fitted to its operand's shape
         names = list(
             dict.fromkeys(o for o, a in zip(operands, call.args) if isinstance(a, ast.Name))
@@ -759,10 +778,10 @@ class _Reverse(FunctionAnalysis):
                 *("    " + line for line in self.array_cotangents(adjoint, values, dt, active)),
             ]
         if not fwd:
-            return protocol_fwd, protocol_pullback
+            return protocol_fwd, protocol_pullback, None
         fwd += ["else:", *("    " + line for line in protocol_fwd)]
         pullback += ["else:", *("    " + line for line in protocol_pullback)]
-        return fwd, pullback
+        return fwd, pullback, arm
 
     @staticmethod
     def array_cotangents(
@@ -833,6 +852,8 @@ class _Reverse(FunctionAnalysis):
         n = self.namer.fresh("n")
         bwd = [*generated(f"{n} = {count}", line), *self.items_cotangent(s, n)]
         bwd += self.iterations(s, f"{n} - 1", body.full)
+        if not (in_loop or self.interruptible):
+            fwd, bwd = self.float_loop(s, fwd, bwd, n)
         if self.interruptible:
             # ``at``: the index of the iteration that the exception interrupted
             at = self.counter("at")
@@ -843,6 +864,74 @@ class _Reverse(FunctionAnalysis):
             earlier = self.iterations(s, f"{at} - 1", copy.deepcopy(body.full))
             self.partials[id(s)] = [*self.items_cotangent(s, f"len({items})"), last, *earlier]
         return fwd, bwd
+
+    def float_loop(self, s: ast.For, fwd: list[ast.stmt], bwd: list[ast.stmt], n: str):
+        """The loop ``s`` (generated as ``fwd`` and ``bwd``, ``n``: its length in the backward
+        pass) with a second version of both passes for floats, when its body is nothing but
+        arithmetic written out and the backward loop's states are the same at every iteration
+        (see :mod:`zygote_engine.float_loops`)."""
+        ops = [self.float_ops.get(id(statement)) for statement in s.body]
+        if not ops or None in ops:
+            return fwd, bwd
+        x, items, line = s.target.id, s.iter.id, s.lineno
+        item = x if x in self.active else None
+        reset = {op.target for op in ops if self.needs_reset(op.target)}
+        start = states(ops, item, reset)
+        if start is None:
+            return fwd, bwd
+        # the forward version: every value read before the body assigns it is a float
+        assigned: set[str] = set()
+        entry: list[str] = []
+        for op in ops:
+            entry += [v for v in op.operands if v not in assigned and v != x and v not in entry]
+            assigned.add(op.target)
+        reads_item = any(x in op.operands for op in ops)
+        test = f"__floats({items if reads_item else '()'}, {', '.join(entry)})"
+        body = [f"for {x} in {items}:"]
+        for op in ops:
+            body += [f"    {code}" for code in (*op.forward, f"__tape.append({op.pb})")]
+        fast = self.namer.fresh("floats")
+        forward = compound(f"if {test}:\n    pass\nelse:\n    pass", line)
+        forward.body = generated("\n".join([*body, f"{fast} = True"]), line)
+        forward.orelse = [*fwd, *generated(f"{fast} = False", line)]
+        # the backward version: each cotangent in the state the iterations keep
+        checks = [fast]
+        for name, state in start.items():
+            if name not in assigned and name != item and not self.collects(ast.Name(name)):
+                continue  # (read, but no cotangent kept)
+            d = self.dname(name)
+            checks.append(
+                {
+                    FLOAT: f"{d}.__class__ is float",
+                    ZERO: f"{d} is __zero",
+                    OUTER: f"({d} is __zero or {d}.__class__ is float)",
+                }[state]
+            )
+        k = self.namer.fresh("k")
+        lines = [f"for {k} in range({n} - 1, -1, -1):"]
+        state = dict(start)
+        for op in reversed(ops):
+            lines += [f"    {op.pb} = __stack.pop()", *(f"    {code}" for code in op.partials)]
+            if op.target in reset:
+                lines.append(f"    {self.dname(op.target)} = __zero")
+                state[op.target] = ZERO
+            for g, name in op.slots:
+                d = self.dname(name)
+                if state[name] == ZERO:
+                    lines.append(f"    {d} = {g}")
+                    state[name] = FLOAT
+                elif state[name] == FLOAT:
+                    lines.append(f"    {d} = {d} + {g}")
+                else:
+                    lines.append(f"    {d} = {g} if {d} is __zero else {d} + {g}")
+        if item is not None:
+            d = self.dname(x)
+            lines += [f"    {self.dname(items)}[{k}] = {d}", f"    {d} = __zero"]
+        *head, generic = bwd
+        backward = compound(f"if {' and '.join(checks)}:\n    pass\nelse:\n    pass", line)
+        backward.body = generated("\n".join(lines), line)
+        backward.orelse = [generic]
+        return [forward], [*head, backward]
 
     def items_cotangent(self, s: ast.For, n: str) -> list[ast.stmt]:
         if s.target.id not in self.active:

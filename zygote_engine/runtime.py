@@ -27,7 +27,7 @@ import numpy as np
 import chainrules_core as crc
 from chainrules_core import AbstractZero, NoTangent, Tangent, Thunk, ZeroTangent, rrule, unthunk
 from chainrules_core.rules import resolve_receiver
-from zygote_engine import array_inline, cache, elements, elementwise
+from zygote_engine import array_inline, cache, elements, elementwise, float_loops
 from zygote_engine import primitives as zy
 from zygote_engine.array_writes import is_view, out_argument
 from zygote_engine.binding import by_position, direct, parameter_sources, per_call_shape
@@ -854,6 +854,7 @@ cache.RUNTIME_OBJECTS.update(
         "__element_write": elements.element_write,
         "__element_unwrite": elements.element_unwrite,
         "__appended": elements.appended,
+        "__floats": float_loops.floats,
         "__REDUCTIONS": array_inline.REDUCTIONS,
         "__kept": array_inline.kept_input,
         "__fit": elementwise.fit,

@@ -49,6 +49,7 @@ from zygote_engine import (
     elements,
     elementwise,
     errors,
+    float_loops,
     forward_runtime,
     params,
     runtime,
@@ -465,6 +466,20 @@ def _appended(fx, tangents, cx: Any, xs: list, item: Any):
 @rrule.register(elements.appended)
 def _appended_rrule(cx: Any, xs: list, item: Any):
     return None, lambda _: (NO, NO, NO, NO)
+
+
+# Loops of floats (zygote_engine.float_loops): nested, the general loops run, which the rules
+# of every operation (and the tangent table) follow.
+
+
+@forward_rule(float_loops.floats)
+def _floats(fx, tangents, items: Any, *values: Any):
+    return False, NO
+
+
+@rrule.register(float_loops.floats)
+def _floats_rrule(items: Any, *values: Any):
+    return False, lambda _: (NO, NO, *(NO for _ in values))
 
 
 @forward_rule(elements.add_at)
