@@ -42,8 +42,9 @@ _INDICES = frozenset({int, np.int64})
 _REALS = frozenset({float, np.float64})
 _ZERO = ZeroTangent()
 _NO = NoTangent()
-# the caller's accumulator, add_at's parameter and getrefcount's argument
-_EXCLUSIVE = 3
+# the caller's accumulator, add_at's parameter and getrefcount's argument (and before 3.11, the
+# caller's reference to the argument it passes)
+_EXCLUSIVE = 3 if sys.version_info >= (3, 11) else 4
 
 
 def element_read(cx, x: Any, index: Any) -> tuple | None:

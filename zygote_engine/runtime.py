@@ -762,10 +762,11 @@ def _deposited(cx, y: Any, size: int):
 
 # An accumulator's array that nothing else refers to is added into in place, so that a loop
 # accumulating a parameter's cotangent allocates it once. ``sys.getrefcount`` tells: the caller's
-# variable, this function's parameter and getrefcount's own argument make 3; a cotangent shared
-# with anything else (``a + a``'s, a pullback's, the caller's seed) has more. (A view, or an
-# array of another shape or dtype, is never added into.)
-_EXCLUSIVE = 3
+# variable, this function's parameter and getrefcount's own argument make 3 (4 before 3.11, whose
+# caller holds the arguments it passes); a cotangent shared with anything else (``a + a``'s, a
+# pullback's, the caller's seed) has more. (A view, or an array of another shape or dtype, is
+# never added into.)
+_EXCLUSIVE = 3 if sys.version_info >= (3, 11) else 4
 # numbers added as they are (numpy's float64 scalars: what an element of an array is)
 _REALS = frozenset({float, np.float64})
 
