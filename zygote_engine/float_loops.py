@@ -1,20 +1,21 @@
-"""Loops of float arithmetic, generated a second time without the type tests.
+"""Loops of number arithmetic, generated a second time without the type tests.
 
 Reverse mode writes each arithmetic operation out with three arms (numbers, arrays, the call
 protocol) and tests at run time which one applies, in the forward pass and again in the
 backward pass, for every operation of every iteration. In a loop whose body is nothing but such
-arithmetic, floats in give floats out: when every value it starts from is a ``float`` (and every
-item it visits), every operation of every iteration takes the arm for numbers. Such a loop is
-generated twice: the general loop, and one without the tests, which runs when
-:func:`floats` says it may. The second one records what the arm for numbers records, on the same
-tape, so either backward loop can replay either forward loop.
+arithmetic, numbers in give numbers out (a ``float``, an ``int`` or a numpy ``float64``, the
+types the arm for numbers takes, :data:`NUMBERS`): when every value the loop starts from, and
+every item it visits, is one, every operation of every iteration takes the arm for numbers.
+Such a loop is generated twice: the general loop, and one without the tests, which runs when
+:func:`numbers` says it may. The second one records what the arm for numbers records, on the
+same tape, so either backward loop can replay either forward loop.
 
 The backward pass has its own version of the loop too. It runs when the forward loop was the
 specialised one and every cotangent the loop starts from is in the state the generator
 assumed: a ``float``, or the zero where an iteration leaves a cotangent zero (a temporary,
 consumed by its definition). Those states are found at transform time by running the backward
 body on them (:func:`states`): each contribution is then known to be the first one into a zero
-accumulator (an assignment) or one more float (an addition), and no operation's cotangent is
+accumulator (an assignment) or one more number (an addition), and no operation's cotangent is
 ever zero, so none is skipped. The values computed are those of the general loop, operation for
 operation, in the same order.
 """
@@ -23,24 +24,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["FloatOp", "floats", "states"]
+import numpy as np
 
-_FLOAT = frozenset({float})
+__all__ = ["NUMBERS", "FloatOp", "numbers", "states"]
+
+# the types of the arm for numbers of inline arithmetic (the generated code's __SCALARS)
+NUMBERS = frozenset({float, int, np.float64})
 FLOAT, ZERO, OUTER = "float", "zero", "outer"  # the states of a cotangent in the backward loop
 
 
-def floats(items, *values) -> bool:
-    """Whether every one of ``values`` and every item of ``items`` is a ``float`` (the run-time
-    test of a specialised loop; nested differentiation declines it, see ``lib/nesting.py``).
+def numbers(items, *values) -> bool:
+    """Whether every one of ``values`` and every item of ``items`` is of :data:`NUMBERS` (the
+    run-time test of a specialised loop; nested differentiation declines it, see
+    ``lib/nesting.py``).
 
     Example:
-        >>> floats([1.0, 2.0], 0.5), floats([1.0, 2], 0.5), floats((), 0.5, 1)
+        >>> numbers([1.0, 2], 0.5), numbers([1.0, "2"], 0.5), numbers((), 0.5, True)
         (True, False, False)
     """
     for v in values:
-        if v.__class__ is not float:
+        if v.__class__ not in NUMBERS:
             return False
-    return _FLOAT.issuperset(map(type, items))
+    return NUMBERS.issuperset(map(type, items))
 
 
 @dataclass

@@ -83,7 +83,7 @@ RUNTIME_NAMES = (
     "__element_write",
     "__element_unwrite",
     "__appended",
-    "__floats",
+    "__numbers",
     "__REDUCTIONS",
     "__kept",
     "__fit",
@@ -407,7 +407,7 @@ class _Reverse(FunctionAnalysis):
         dt = "__zero" if target is None else self.dname(target)
         fwd = [self.protocol_forward(pb, target, call, s)]
         pullback = [f"{unpacked(slots)} = {pb}({dt})"]
-        number_arm = None  # (the arm for floats of inline arithmetic: see float_loops)
+        number_arm = None  # (the arm for numbers of inline arithmetic: see float_loops)
         # Operands that are names or literals (a module attribute such as ``math.pi`` is rare,
         # and may be rebound) can be checked for Python numbers and written out inline, when the
         # callee needs no cotangent (a captured ``np.sin`` does: it may be a closure).
@@ -867,7 +867,7 @@ class _Reverse(FunctionAnalysis):
 
     def float_loop(self, s: ast.For, fwd: list[ast.stmt], bwd: list[ast.stmt], n: str):
         """The loop ``s`` (generated as ``fwd`` and ``bwd``, ``n``: its length in the backward
-        pass) with a second version of both passes for floats, when its body is nothing but
+        pass) with a second version of both passes for numbers, when its body is nothing but
         arithmetic written out and the backward loop's states are the same at every iteration
         (see :mod:`zygote_engine.float_loops`)."""
         ops = [self.float_ops.get(id(statement)) for statement in s.body]
@@ -879,18 +879,18 @@ class _Reverse(FunctionAnalysis):
         start = states(ops, item, reset)
         if start is None:
             return fwd, bwd
-        # the forward version: every value read before the body assigns it is a float
+        # the forward version: every value read before the body assigns it is a number
         assigned: set[str] = set()
         entry: list[str] = []
         for op in ops:
             entry += [v for v in op.operands if v not in assigned and v != x and v not in entry]
             assigned.add(op.target)
         reads_item = any(x in op.operands for op in ops)
-        test = f"__floats({items if reads_item else '()'}, {', '.join(entry)})"
+        test = f"__numbers({items if reads_item else '()'}, {', '.join(entry)})"
         body = [f"for {x} in {items}:"]
         for op in ops:
             body += [f"    {code}" for code in (*op.forward, f"__tape.append({op.pb})")]
-        fast = self.namer.fresh("floats")
+        fast = self.namer.fresh("numbers")
         forward = compound(f"if {test}:\n    pass\nelse:\n    pass", line)
         forward.body = generated("\n".join([*body, f"{fast} = True"]), line)
         forward.orelse = [*fwd, *generated(f"{fast} = False", line)]

@@ -834,7 +834,7 @@ cache.RUNTIME_OBJECTS.update(
         "__zero": _ZERO,
         "__no": _NO,
         "__ZEROS": ZERO_TYPES,
-        "__SCALARS": frozenset({float, int, np.float64}),
+        "__SCALARS": float_loops.NUMBERS,
         # what a zero accumulator takes as it is: values, never thunks, and the zeros (``__add``
         # would give the same: a NoTangent wins over a ZeroTangent)
         "__FIRST": frozenset({float, np.float64, np.ndarray, ZeroTangent, NoTangent}),
@@ -855,7 +855,7 @@ cache.RUNTIME_OBJECTS.update(
         "__element_write": elements.element_write,
         "__element_unwrite": elements.element_unwrite,
         "__appended": elements.appended,
-        "__floats": float_loops.floats,
+        "__numbers": float_loops.numbers,
         "__REDUCTIONS": array_inline.REDUCTIONS,
         "__kept": array_inline.kept_input,
         "__fit": elementwise.fit,

@@ -468,17 +468,17 @@ def _appended_rrule(cx: Any, xs: list, item: Any):
     return None, lambda _: (NO, NO, NO, NO)
 
 
-# Loops of floats (zygote_engine.float_loops): nested, the general loops run, which the rules
-# of every operation (and the tangent table) follow.
+# Loops of number arithmetic (zygote_engine.float_loops): nested, the general loops run, which
+# the rules of every operation (and the tangent table) follow.
 
 
-@forward_rule(float_loops.floats)
-def _floats(fx, tangents, items: Any, *values: Any):
+@forward_rule(float_loops.numbers)
+def _numbers(fx, tangents, items: Any, *values: Any):
     return False, NO
 
 
-@rrule.register(float_loops.floats)
-def _floats_rrule(items: Any, *values: Any):
+@rrule.register(float_loops.numbers)
+def _numbers_rrule(items: Any, *values: Any):
     return False, lambda _: (NO, NO, *(NO for _ in values))
 
 
