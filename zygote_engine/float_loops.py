@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["NUMBERS", "FloatOp", "numbers", "states"]
+__all__ = ["NUMBERS", "NumberOp", "numbers", "states"]
 
 # the types of the arm for numbers of inline arithmetic (the generated code's __SCALARS)
 NUMBERS = frozenset({float, int, np.float64})
@@ -49,7 +49,7 @@ def numbers(items, *values) -> bool:
 
 
 @dataclass
-class FloatOp:
+class NumberOp:
     """One arithmetic operation of a loop body, in its arm for numbers: ``forward``, the lines
     that record ``pb`` and compute ``target``; ``partials``, the lines that compute the
     ``__g<i>`` from the record and the target's cotangent; ``slots``, each ``(__g<i>, name)``
@@ -63,7 +63,7 @@ class FloatOp:
     slots: list[tuple[str, str]] = field(default_factory=list)
 
 
-def states(ops: list[FloatOp], item: str | None, reset: set[str]) -> dict[str, str] | None:
+def states(ops: list[NumberOp], item: str | None, reset: set[str]) -> dict[str, str] | None:
     """The state of each cotangent at the start of every backward iteration of a loop whose body
     is ``ops`` (``item``: the loop variable, when its cotangent is kept; ``reset``: the targets
     whose cotangent is zeroed after their definition's pullback), or None where the loop cannot
@@ -75,8 +75,8 @@ def states(ops: list[FloatOp], item: str | None, reset: set[str]) -> dict[str, s
     reads but never assigns are ``OUTER``: their cotangent may be zero or a float.
 
     Example:
-        >>> mul = FloatOp("pb2", "t1", [], [], ["y", "x"], [("__g1", "y"), ("__g2", "x")])
-        >>> add = FloatOp("pb3", "y", [], [], ["t1", "c"], [("__g1", "t1"), ("__g2", "c")])
+        >>> mul = NumberOp("pb2", "t1", [], [], ["y", "x"], [("__g1", "y"), ("__g2", "x")])
+        >>> add = NumberOp("pb3", "y", [], [], ["t1", "c"], [("__g1", "t1"), ("__g2", "c")])
         >>> sorted(states([mul, add], "c", {"t1", "y"}).items())
         [('c', 'zero'), ('t1', 'zero'), ('x', 'outer'), ('y', 'float')]
     """
@@ -98,7 +98,7 @@ def states(ops: list[FloatOp], item: str | None, reset: set[str]) -> dict[str, s
 
 
 def _iteration(
-    ops: list[FloatOp], item: str | None, reset: set[str], start: dict[str, str]
+    ops: list[NumberOp], item: str | None, reset: set[str], start: dict[str, str]
 ) -> dict[str, str] | None:
     """The states at the end of one backward iteration from ``start`` (None if an operation's
     cotangent is not a float when its pullback runs)."""

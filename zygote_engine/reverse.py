@@ -40,7 +40,7 @@ from zygote_engine.emit import (
     unpacked,
     with_leading,
 )
-from zygote_engine.float_loops import FLOAT, OUTER, ZERO, FloatOp, states
+from zygote_engine.float_loops import FLOAT, OUTER, ZERO, NumberOp, states
 from zygote_engine.inline import (
     ScalarAdjoint,
     as_syntax,
@@ -158,7 +158,7 @@ class _Reverse(FunctionAnalysis):
         self.interruptible = 0
         self.partials: dict[int, list[ast.stmt]] = {}
         self.counters: list[tuple[str, int]] = []  # see counter()
-        self.float_ops: dict[int, FloatOp] = {}  # by statement (see float_loops)
+        self.float_ops: dict[int, NumberOp] = {}  # by statement (see float_loops)
 
     def accumulate(self, name: str, tangent: str) -> str:
         """``d<name> += tangent``. Inputs that are never reassigned only hand their cotangent back,
@@ -450,7 +450,7 @@ class _Reverse(FunctionAnalysis):
             stateful = f"{pb}.__class__ in __STATEFUL and __must_run({pb})"
             bwd = [f"if {dt}.__class__ not in __ZEROS or ({stateful}):"]
         if number_arm is not None:
-            self.float_ops[id(s)] = FloatOp(
+            self.float_ops[id(s)] = NumberOp(
                 pb,
                 target,
                 *number_arm,

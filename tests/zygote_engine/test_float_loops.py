@@ -207,10 +207,10 @@ def test_forward_mode_over_a_number_loop():
 
 
 def test_the_states_the_iterations_keep():
-    from zygote_engine.float_loops import FloatOp
+    from zygote_engine.float_loops import NumberOp
 
     def op(target, *operands):
-        return FloatOp("pb", target, [], [], list(operands), [("g", o) for o in operands])
+        return NumberOp("pb", target, [], [], list(operands), [("g", o) for o in operands])
 
     # y = y * x + c: y carried as a float, t and the item zero at every iteration's start
     found = states([op("t", "y", "x"), op("y", "t", "c")], "c", {"t", "y"})
