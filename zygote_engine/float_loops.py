@@ -53,7 +53,9 @@ class NumberOp:
     """One arithmetic operation of a loop body, in its arm for numbers: ``forward``, the lines
     that record ``pb`` and compute ``target``; ``partials``, the lines that compute the
     ``__g<i>`` from the record and the target's cotangent; ``slots``, each ``(__g<i>, name)``
-    that the backward pass adds to ``name``'s cotangent; ``operands``, the names it reads."""
+    that the backward pass adds to ``name``'s cotangent; ``operands``, the names it reads;
+    ``lookup``, for a call of a function with scalar partials (``math.sin``), the local that
+    holds its partials function and the function, looked up once before the loop."""
 
     pb: str
     target: str
@@ -61,6 +63,7 @@ class NumberOp:
     partials: list[str]
     operands: list[str]
     slots: list[tuple[str, str]] = field(default_factory=list)
+    lookup: tuple[str, str] | None = None
 
 
 def states(ops: list[NumberOp], item: str | None, reset: set[str]) -> dict[str, str] | None:

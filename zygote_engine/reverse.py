@@ -424,7 +424,11 @@ class _Reverse(FunctionAnalysis):
                 ):
                     number_arm = arm
             elif self.has_scalar_partials(call):
-                fwd, pullback = self.inline_partials(pb, target, call, fwd, pullback)
+                fwd, pullback, arm = self.inline_partials(pb, target, call, fwd, pullback)
+                if arm is not None and all(
+                    type(getattr(a, "value", 0.0)) in (int, float) for a in call.args
+                ):
+                    number_arm = arm
             elif self.is_inline_reduction(call):
                 fwd, pullback = self.inline_reduction(pb, target, call, fwd, pullback)
             elif _is_element_access(call, "getitem") and slots[1] != "_":
@@ -450,12 +454,15 @@ class _Reverse(FunctionAnalysis):
             stateful = f"{pb}.__class__ in __STATEFUL and __must_run({pb})"
             bwd = [f"if {dt}.__class__ not in __ZEROS or ({stateful}):"]
         if number_arm is not None:
+            forward_lines, partial_lines, lookup = number_arm
             self.float_ops[id(s)] = NumberOp(
                 pb,
                 target,
-                *number_arm,
+                forward_lines,
+                partial_lines,
                 operands=[a.id for a in call.args if isinstance(a, ast.Name)],
                 slots=[(g, a.id) for g, a in zip(slots, atoms) if g != "_"],
+                lookup=lookup,
             )
         bwd += ["    " + line for line in pullback]
         if target is not None and self.needs_reset(target):
@@ -532,13 +539,16 @@ class _Reverse(FunctionAnalysis):
         call: ast.Call,
         protocol_fwd: list[str],
         protocol_pullback: list[str],
-    ) -> tuple[list[str], list[str]]:
+    ) -> tuple[list[str], list[str], tuple | None]:
         """A call of a function with scalar partials, on Python numbers, differentiated in place.
 
         The rule table is asked again at run time (``__PARTIALS``, which a registration or a
         rebinding of the name changes), and ``pb`` keeps the partials function, the arguments and
         the result, from which the backward pass computes each argument's cotangent. Anything
-        else takes the call protocol.
+        else takes the call protocol. For a function of ``math``, which gives a float for any
+        number, also the arm for numbers in a loop of number arithmetic: its forward lines, which
+        read the partials function from a local the loop sets before it runs, the lines that
+        compute the ``__g<i>``, and ``(that local, the function)``.
         """
         f = text(call.func)
         args = [operand_text(a) for a in call.args]
@@ -583,7 +593,12 @@ class _Reverse(FunctionAnalysis):
             "else:",
             *("    " + line for line in protocol_pullback),
         ]
-        return fwd, pullback
+        arm = None
+        if getattr(self.callee(call), "__module__", None) == "math":  # (numbers in, floats out)
+            partials = self.namer.fresh("partials")
+            forward = [f"{pb} = ({partials}, {', '.join(args)}, {f}({', '.join(args)}))"]
+            arm = ([*forward, f"{target} = {pb}[-1]"], fast, (partials, f))
+        return fwd, pullback, arm
 
     def inline_reduction(
         self,
@@ -753,10 +768,10 @@ class _Reverse(FunctionAnalysis):
             ]
             fast = []
             if kept:
-                fast.append(f"{', '.join(restored.values())}{',' if len(kept) > 1 else ''} = {pb}")
+                fast.append(f"{', '.join(restored.values())} = {pb}")
             fast += [f"__g{i + 1} = {adjoint.partials[i].format(*values, dy=dt)}" for i in active]
             pullback += [f"if {test}:", *("    " + line for line in fast)]
-            arm = ([line.strip() for line in fwd[1:]], fast)
+            arm = ([line.strip() for line in fwd[1:]], fast, None)
         # float64 arrays: the same adjoint, each cotangent fitted to its operand's shape
         names = list(
             dict.fromkeys(o for o, a in zip(operands, call.args) if isinstance(a, ast.Name))
@@ -870,34 +885,47 @@ class _Reverse(FunctionAnalysis):
         pass) with a second version of both passes for numbers, when its body is nothing but
         arithmetic written out and the backward loop's states are the same at every iteration
         (see :mod:`zygote_engine.float_loops`)."""
-        ops = [self.float_ops.get(id(statement)) for statement in s.body]
-        if not ops or None in ops:
+        steps = [self.float_ops.get(id(st)) or self.constant_step(st) for st in s.body]
+        if not steps or None in steps:
             return fwd, bwd
+        ops = [step for step in steps if isinstance(step, NumberOp)]
         x, items, line = s.target.id, s.iter.id, s.lineno
         item = x if x in self.active else None
         reset = {op.target for op in ops if self.needs_reset(op.target)}
         start = states(ops, item, reset)
         if start is None:
             return fwd, bwd
-        # the forward version: every value read before the body assigns it is a number
+        # the forward version: every value read before the body assigns it is a number, and
+        # every function with partials still has them (the rule table holds during the loop)
         assigned: set[str] = set()
         entry: list[str] = []
-        for op in ops:
-            entry += [v for v in op.operands if v not in assigned and v != x and v not in entry]
-            assigned.add(op.target)
-        reads_item = any(x in op.operands for op in ops)
-        test = f"__numbers({items if reads_item else '()'}, {', '.join(entry)})"
         body = [f"for {x} in {items}:"]
-        for op in ops:
-            body += [f"    {code}" for code in (*op.forward, f"__tape.append({op.pb})")]
+        for step in steps:
+            if isinstance(step, NumberOp):
+                entry += [v for v in step.operands if v not in (*assigned, x, *entry)]
+                assigned.add(step.target)
+                body += [f"    {code}" for code in (*step.forward, f"__tape.append({step.pb})")]
+            else:
+                assigned.add(step[0])
+                body.append(f"    {step[1]}")
+        reads_item = any(x in op.operands for op in ops)
+        lookups = [op.lookup for op in ops if op.lookup is not None]
+        test = " and ".join(
+            [
+                *(f"{local} is not None" for local, _ in lookups),
+                f"__numbers({items if reads_item else '()'}, {', '.join(entry)})",
+            ]
+        )
         fast = self.namer.fresh("numbers")
         forward = compound(f"if {test}:\n    pass\nelse:\n    pass", line)
         forward.body = generated("\n".join([*body, f"{fast} = True"]), line)
         forward.orelse = [*fwd, *generated(f"{fast} = False", line)]
+        hoisted = "\n".join(f"{local} = __PARTIALS.get({f})" for local, f in lookups)
         # the backward version: each cotangent in the state the iterations keep
         checks = [fast]
+        carried = {op.target for op in ops} | {item}
         for name, state in start.items():
-            if name not in assigned and name != item and not self.collects(ast.Name(name)):
+            if name not in carried and not self.collects(ast.Name(name)):
                 continue  # (read, but no cotangent kept)
             d = self.dname(name)
             checks.append(
@@ -931,7 +959,20 @@ class _Reverse(FunctionAnalysis):
         backward = compound(f"if {' and '.join(checks)}:\n    pass\nelse:\n    pass", line)
         backward.body = generated("\n".join(lines), line)
         backward.orelse = [generic]
-        return [forward], [*head, backward]
+        return [*generated(hoisted, line), forward], [*head, backward]
+
+    def constant_step(self, s: ast.stmt) -> tuple[str, str] | None:
+        """``(target, text)`` of a statement that a loop of number arithmetic may hold besides
+        its operations: a value without a derivative computed from literal numbers alone
+        (``t = -0.01``), a number too."""
+        if not (isinstance(s, ast.Assign) and s.targets[0].id not in self.active):
+            return None
+        value = s.value
+        literals = value.args if isinstance(value, ast.Call) else [value]
+        if not all(isinstance(a, ast.Constant) and type(a.value) in (int, float) for a in literals):
+            return None
+        syntax = as_syntax(value) if isinstance(value, ast.Call) else text(value)
+        return None if syntax is None else (s.targets[0].id, f"{s.targets[0].id} = {syntax}")
 
     def items_cotangent(self, s: ast.For, n: str) -> list[ast.stmt]:
         if s.target.id not in self.active:

@@ -68,6 +68,29 @@ def loop_with_a_dead_temporary(x, items):
     return total
 
 
+def damped_wave(x, n):
+    """Calls of math's functions and a constant besides the arithmetic."""
+    total = 0.0
+    for i in range(n):
+        total = total + math.sin(x * i) * math.exp(-0.01 * i)
+    return total
+
+
+def distances(x, items):
+    """A function of two numbers with partials (math.hypot) in the loop."""
+    total = 0.0
+    for v in items:
+        total = total + math.hypot(v, x) * v
+    return total
+
+
+def loop_calling_numpy(x, items):
+    total = 0.0
+    for v in items:
+        total = total + np.sin(v * x)
+    return total
+
+
 def loop_with_a_branch(x, items):
     total = 0.0
     for v in items:
@@ -117,6 +140,7 @@ def test_horner_is_the_hand_written_sweep_bit_for_bit(counted):
         (horner, (np.float64(0.7), [0.5, np.float64(-1.0), 2, 0.25])),
         (compound_interest, (0.03, [10.0, -5.0, 20.0, 7.5])),
         (item_used_twice, (1.5, [0.5, -2.0, 3.0])),
+        (distances, (0.5, [1.0, -2.0, 3.0])),
     ],
 )
 def test_the_number_loop_gives_the_general_loops_derivatives(counted, f, args):
@@ -129,6 +153,21 @@ def test_the_number_loop_gives_the_general_loops_derivatives(counted, f, args):
     assert fast == general
     assert [type(d) for d in fast[1]] == [type(d) for d in general[1]]
     assert_gradient_matches_fd(lambda x, *items: f(float(x), list(items)), float(x), *items)
+
+
+def test_math_calls_and_constants_in_the_number_loop(counted):
+    fast = gradient(damped_wave, 0.3, 40)
+    assert counted["yes"] == 1
+    counted["decline"] = True
+    assert gradient(damped_wave, 0.3, 40) == fast
+    by_hand = sum(math.cos(0.3 * i) * i * math.exp(-0.01 * i) for i in range(40))
+    assert fast[0] == pytest.approx(by_hand, rel=1e-12)
+    assert "__numbers(" in transform(damped_wave).source
+    # numpy's functions give numpy scalars of other types for some numbers: general loop only
+    assert "__numbers(" not in transform(loop_calling_numpy).source
+    assert gradient(loop_calling_numpy, 0.5, [1.0, 2.0])[0] == pytest.approx(
+        math.cos(0.5) + 2.0 * math.cos(1.0)
+    )
 
 
 def test_a_loop_over_items_that_are_not_all_numbers_runs_the_general_loop(counted):
