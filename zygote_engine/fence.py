@@ -26,6 +26,12 @@ if hasattr(ast, "TryStar"):
 _STRING_CODE = frozenset({"eval", "exec"})
 
 
+def _assigned_names(node: ast.FunctionDef) -> set[str]:
+    return {
+        n.id for n in all_nodes(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+    }
+
+
 def check_supported(node: ast.FunctionDef, filename: str) -> None:
     """Raise :class:`UnsupportedConstructError` at the first unsupported construct in ``node``.
 
@@ -34,15 +40,14 @@ def check_supported(node: ast.FunctionDef, filename: str) -> None:
     """
     if isinstance(node, ast.AsyncFunctionDef):
         _reject(node, filename, *_REJECTED[ast.AsyncFunctionDef])
-    assigned = {
-        n.id for n in all_nodes(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
-    }
+    nodes = list(own_nodes(node.body))
     statement_yields = {
         id(child.value)
-        for child in own_nodes(node.body)
+        for child in nodes
         if isinstance(child, ast.Expr) and isinstance(child.value, (ast.Yield, ast.YieldFrom))
     }
-    for child in own_nodes(node.body):
+    assigned = None  # (the names the function binds: asked only of a call of eval or exec)
+    for child in nodes:
         if isinstance(child, (ast.Yield, ast.YieldFrom)) and id(child) not in statement_yields:
             _reject(
                 child,
@@ -57,16 +62,19 @@ def check_supported(node: ast.FunctionDef, filename: str) -> None:
             isinstance(child, ast.Call)
             and isinstance(child.func, ast.Name)
             and child.func.id in _STRING_CODE
-            and child.func.id not in assigned
         ):
-            # the string's code reads the frame's variables where the engine cannot see it:
-            # its derivative would silently be zero
-            _reject(
-                child,
-                filename,
-                f"{child.func.id}() of code in a string",
-                "write the expression as code, or move the call out of the differentiated function",
-            )
+            if assigned is None:
+                assigned = _assigned_names(node)
+            if child.func.id not in assigned:
+                # the string's code reads the frame's variables where the engine cannot see it:
+                # its derivative would silently be zero
+                _reject(
+                    child,
+                    filename,
+                    f"{child.func.id}() of code in a string",
+                    "write the expression as code, or move the call out of the differentiated "
+                    "function",
+                )
         if isinstance(child, ast.comprehension) and child.is_async:
             _reject(child.iter, filename, "an async comprehension", "use a plain comprehension")
         if isinstance(child, ast.ClassDef):

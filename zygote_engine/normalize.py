@@ -110,8 +110,10 @@ def normalize(
     is_module: Callable[[str], bool],
     namer: Namer,
     value_of: Callable[[str], object] | None = None,
+    owned: bool = False,
 ) -> ast.FunctionDef:
-    """Return the normal form of ``fn`` (a new node; ``fn`` is not modified).
+    """Return the normal form of ``fn`` (a new node; ``fn`` is not modified, unless ``owned``
+    says that nothing else holds it, which spares a copy).
 
     Args:
         fn: the function definition (positioned on the user's lines).
@@ -120,8 +122,10 @@ def normalize(
         value_of: a free name's value: an attribute of a module that holds state (an array, a
             list, an object: ``model.W`` with ``model`` a module) is read with ``getattr``, so
             that its derivative is kept; other module attributes (functions) stay atoms.
+        owned: whether ``fn`` may be rewritten in place (its caller parsed it for this call).
     """
-    fn = copy_tree(fn)
+    if not owned:
+        fn = copy_tree(fn)
     if is_generator(fn):
         collect_yields(fn, namer)
     fn.body = _ControlFlow(namer).function_body(fn.body, fn.lineno)

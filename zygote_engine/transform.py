@@ -247,7 +247,9 @@ def _generate(fn: types.FunctionType, generate) -> tuple[FunctionSource, ast.Fun
             (types.ModuleType, types.FunctionType, type, types.BuiltinFunctionType),
         )
 
-    nf = normalize(src.node, is_module, namer, value_of)
+    # (a function's own source is parsed anew for each transform: nothing else holds its tree)
+    owned = fn.__code__ not in _GENERATED and fn.__code__ not in _BUILT
+    nf = normalize(src.node, is_module, namer, value_of, owned)
     name = "lambda" if src.name == "<lambda>" else src.name
     constants = frozenset(src.freevars) & (_RUNTIME_NAMES | {CELLS.place})
     info = FunctionInfo(name, frozenset(src.freevars), is_global, is_module, value_of, constants)
