@@ -867,8 +867,8 @@ class _Reverse(FunctionAnalysis):
         n = self.namer.fresh("n")
         bwd = [*generated(f"{n} = {count}", line), *self.items_cotangent(s, n)]
         bwd += self.iterations(s, f"{n} - 1", body.full)
-        if not (in_loop or self.interruptible):
-            fwd, bwd = self.float_loop(s, fwd, bwd, n)
+        if not self.interruptible:
+            fwd, bwd = self.float_loop(s, fwd, bwd, n, in_loop)
         if self.interruptible:
             # ``at``: the index of the iteration that the exception interrupted
             at = self.counter("at")
@@ -880,11 +880,14 @@ class _Reverse(FunctionAnalysis):
             self.partials[id(s)] = [*self.items_cotangent(s, f"len({items})"), last, *earlier]
         return fwd, bwd
 
-    def float_loop(self, s: ast.For, fwd: list[ast.stmt], bwd: list[ast.stmt], n: str):
+    def float_loop(
+        self, s: ast.For, fwd: list[ast.stmt], bwd: list[ast.stmt], n: str, in_loop: bool
+    ):
         """The loop ``s`` (generated as ``fwd`` and ``bwd``, ``n``: its length in the backward
         pass) with a second version of both passes for numbers, when its body is nothing but
         arithmetic written out and the backward loop's states are the same at every iteration
-        (see :mod:`zygote_engine.float_loops`)."""
+        (see :mod:`zygote_engine.float_loops`). Inside another loop, the way each run of it went
+        goes onto the tape, after its length."""
         steps = [self.float_ops.get(id(st)) or self.constant_step(st) for st in s.body]
         if not steps or None in steps:
             return fwd, bwd
@@ -917,9 +920,12 @@ class _Reverse(FunctionAnalysis):
             ]
         )
         fast = self.namer.fresh("numbers")
+        if in_loop:  # (as the general loop records its length)
+            body.append(f"__tape.append(len({items}))")
         forward = compound(f"if {test}:\n    pass\nelse:\n    pass", line)
         forward.body = generated("\n".join([*body, f"{fast} = True"]), line)
         forward.orelse = [*fwd, *generated(f"{fast} = False", line)]
+        after = generated(f"__tape.append({fast})", line) if in_loop else []
         hoisted = "\n".join(f"{local} = __PARTIALS.get({f})" for local, f in lookups)
         # the backward version: each cotangent in the state the iterations keep
         checks = [fast]
@@ -956,10 +962,12 @@ class _Reverse(FunctionAnalysis):
             d = self.dname(x)
             lines += [f"    {self.dname(items)}[{k}] = {d}", f"    {d} = __zero"]
         *head, generic = bwd
+        if in_loop:
+            head[:0] = generated(f"{fast} = __stack.pop()", line)
         backward = compound(f"if {' and '.join(checks)}:\n    pass\nelse:\n    pass", line)
         backward.body = generated("\n".join(lines), line)
         backward.orelse = [generic]
-        return [*generated(hoisted, line), forward], [*head, backward]
+        return [*generated(hoisted, line), forward, *after], [*head, backward]
 
     def constant_step(self, s: ast.stmt) -> tuple[str, str] | None:
         """``(target, text)`` of a statement that a loop of number arithmetic may hold besides

@@ -188,12 +188,26 @@ def test_an_item_read_after_the_loop_runs_the_general_backward_loop(counted):
 
 
 def test_a_loop_with_a_dead_temporary_or_a_branch_has_no_number_version():
-    for f in (loop_with_a_dead_temporary, loop_with_a_branch, nested_loops):
+    for f in (loop_with_a_dead_temporary, loop_with_a_branch):
         assert "__numbers(" not in transform(f).source
     assert "__numbers(" in transform(horner).source
     assert gradient(loop_with_a_dead_temporary, 2.0, [1.0, 3.0]) == (4.0, [2.0, 2.0])
+
+
+def test_a_number_loop_inside_another_loop_records_its_way_on_the_tape(counted):
+    rows = [[1.0, 2.0], [3.0], [], [0.5, -1.0, 4.0]]
+    fast = gradient(nested_loops, 2.0, rows)
+    assert counted["asked"] == counted["yes"] == len(rows)  # (once per run of the inner loop)
+    counted["decline"] = True
+    assert gradient(nested_loops, 2.0, rows) == fast
     # x² + 2x + 3 for the rows [[1, 2], [3]] at x = 2
     assert gradient(nested_loops, 2.0, [[1.0, 2.0], [3.0]]) == (6.0, [[4.0, 2.0], [1.0]])
+    counted["decline"] = False
+    # the inner loop over a row of numbers and one over a row with a bool, in one call
+    mixed = [[1.0, 2.0], [True, 3.0], [0.5]]
+    dx, drows = gradient(nested_loops, 2.0, mixed)
+    counted["decline"] = True
+    assert gradient(nested_loops, 2.0, mixed) == (dx, drows)
 
 
 def test_a_cotangent_that_is_not_a_float_runs_the_general_backward_loop(counted):
@@ -231,6 +245,15 @@ def test_second_derivatives_through_a_number_loop(second_order):
         return horner(x, coefficients)
 
     assert second_order(f, 0.7) == pytest.approx(polynomial.deriv(2)(0.7), rel=1e-12)
+
+
+@pytest.mark.parametrize("second_order", [hessian, hessian_reverse])
+def test_second_derivatives_through_a_number_loop_inside_a_loop(second_order):
+    def f(x):
+        # ((x + 2) x + 3) x + 0.5 = x³ + 2x² + 3x + 0.5: f'' = 6x + 4
+        return nested_loops(x, [[1.0, 2.0], [3.0, 0.5]])
+
+    assert second_order(f, 1.5) == pytest.approx(6 * 1.5 + 4, rel=1e-12)
 
 
 def test_forward_mode_over_a_number_loop():
