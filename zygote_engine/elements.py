@@ -35,16 +35,24 @@ import numpy as np
 
 from chainrules_core import NoTangent, ZeroTangent, add, unthunk
 
-__all__ = ["add_at", "appended", "element_read", "element_unwrite", "element_write"]
+__all__ = [
+    "EXCLUSIVE",
+    "add_at",
+    "appended",
+    "element_read",
+    "element_unwrite",
+    "element_write",
+]
 
 _F64 = np.dtype(np.float64)
 _INDICES = frozenset({int, np.int64})
 _REALS = frozenset({float, np.float64})
 _ZERO = ZeroTangent()
 _NO = NoTangent()
-# the caller's accumulator, add_at's parameter and getrefcount's argument (and before 3.11, the
-# caller's reference to the argument it passes)
-_EXCLUSIVE = 3 if sys.version_info >= (3, 11) else 4
+# ``sys.getrefcount`` of an array that nothing but its accumulator refers to, asked inside the
+# function the accumulator is passed to: the caller's variable, the function's parameter and
+# getrefcount's own argument (and before 3.11, the caller's reference to the argument it passes)
+EXCLUSIVE = 3 if sys.version_info >= (3, 11) else 4
 
 
 def element_read(cx, x: Any, index: Any) -> tuple | None:
@@ -106,7 +114,7 @@ def add_at(acc: Any, read: tuple, dy: Any) -> Any:
         and acc.shape == shape
         and acc.dtype is _F64
         and acc.base is None
-        and sys.getrefcount(acc) == _EXCLUSIVE
+        and sys.getrefcount(acc) == EXCLUSIVE
     ):
         element = np.zeros(shape)
         element[index] = dy

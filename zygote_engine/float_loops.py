@@ -26,11 +26,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["NUMBERS", "NumberOp", "numbers", "states"]
+__all__ = ["ENTRY_TESTS", "NUMBERS", "NumberOp", "numbers", "states"]
 
 # the types of the arm for numbers of inline arithmetic (the generated code's __SCALARS)
 NUMBERS = frozenset({float, int, np.float64})
 FLOAT, ZERO, OUTER = "float", "zero", "outer"  # the states of a cotangent in the backward loop
+# what the backward loop's version for numbers asks of a cotangent ``d`` in each state
+ENTRY_TESTS = {
+    FLOAT: "{d}.__class__ is float",
+    ZERO: "{d} is __zero",
+    OUTER: "({d} is __zero or {d}.__class__ is float)",
+}
 
 
 def numbers(items, *values) -> bool:
@@ -92,8 +98,8 @@ def states(ops: list[NumberOp], item: str | None, reset: set[str]) -> dict[str, 
         assigned.add(op.target)
         if start.get(op.target) == OUTER:  # read before it is assigned: carried over
             start[op.target] = FLOAT
-    for name in assigned:
-        start.setdefault(name, ZERO)
+    for op in ops:  # (in the body's order: the generated code is the same in every process)
+        start.setdefault(op.target, ZERO)
     if item is not None:
         start[item] = ZERO
     end = _iteration(ops, item, reset, start)

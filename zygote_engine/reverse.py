@@ -40,7 +40,7 @@ from zygote_engine.emit import (
     unpacked,
     with_leading,
 )
-from zygote_engine.float_loops import FLOAT, OUTER, ZERO, NumberOp, states
+from zygote_engine.float_loops import ENTRY_TESTS, FLOAT, ZERO, NumberOp, states
 from zygote_engine.inline import (
     ScalarAdjoint,
     as_syntax,
@@ -418,17 +418,9 @@ class _Reverse(FunctionAnalysis):
         ):
             adjoint = scalar_adjoint(call)
             if adjoint is not None:
-                fwd, pullback, arm = self.inline(pb, target, call, adjoint, fwd, pullback)
-                if arm is not None and all(
-                    type(getattr(a, "value", 0.0)) in (int, float) for a in call.args
-                ):
-                    number_arm = arm
+                fwd, pullback, number_arm = self.inline(pb, target, call, adjoint, fwd, pullback)
             elif self.has_scalar_partials(call):
-                fwd, pullback, arm = self.inline_partials(pb, target, call, fwd, pullback)
-                if arm is not None and all(
-                    type(getattr(a, "value", 0.0)) in (int, float) for a in call.args
-                ):
-                    number_arm = arm
+                fwd, pullback, number_arm = self.inline_partials(pb, target, call, fwd, pullback)
             elif self.is_inline_reduction(call):
                 fwd, pullback = self.inline_reduction(pb, target, call, fwd, pullback)
             elif _is_element_access(call, "getitem") and slots[1] != "_":
@@ -453,7 +445,9 @@ class _Reverse(FunctionAnalysis):
         else:
             stateful = f"{pb}.__class__ in __STATEFUL and __must_run({pb})"
             bwd = [f"if {dt}.__class__ not in __ZEROS or ({stateful}):"]
-        if number_arm is not None:
+        if number_arm is not None and all(
+            type(getattr(a, "value", 0.0)) in (int, float) for a in call.args
+        ):  # (literals that keep the loop one of numbers)
             forward_lines, partial_lines, lookup = number_arm
             self.float_ops[id(s)] = NumberOp(
                 pb,
@@ -761,17 +755,18 @@ class _Reverse(FunctionAnalysis):
         if adjoint.on_numbers:
             restored = {o: self.namer.fresh(o + "_") for o in kept}
             values = [restored.get(o, o) for o in operands]
+            # (the record before the assignment: the target may be an operand)
+            numbers = [f"{pb} = {record}", f"{target} = {primal}"]
             fwd += [
                 f"if {numbers_test(call.args, operands)}:",
-                f"    {pb} = {record}",  # before the assignment: the target may be an operand
-                f"    {target} = {primal}",
+                *("    " + line for line in numbers),
             ]
             fast = []
             if kept:
                 fast.append(f"{', '.join(restored.values())} = {pb}")
             fast += [f"__g{i + 1} = {adjoint.partials[i].format(*values, dy=dt)}" for i in active]
             pullback += [f"if {test}:", *("    " + line for line in fast)]
-            arm = ([line.strip() for line in fwd[1:]], fast, None)
+            arm = (numbers, fast, None)
         # float64 arrays: the same adjoint, each cotangent fitted to its operand's shape
         names = list(
             dict.fromkeys(o for o, a in zip(operands, call.args) if isinstance(a, ast.Name))
@@ -868,16 +863,15 @@ class _Reverse(FunctionAnalysis):
         bwd = [*generated(f"{n} = {count}", line), *self.items_cotangent(s, n)]
         bwd += self.iterations(s, f"{n} - 1", body.full)
         if not self.interruptible:
-            fwd, bwd = self.float_loop(s, fwd, bwd, n, in_loop)
-        if self.interruptible:
-            # ``at``: the index of the iteration that the exception interrupted
-            at = self.counter("at")
-            fwd[:0] = generated(f"{at} = -1", line)
-            loop.body[:0] = generated(f"{at} += 1", line)
-            last = compound(f"if {at} >= 0:\n    pass", line)
-            last.body = [*body.partial, *self.item_cotangent(s, at)] or generated("pass", line)
-            earlier = self.iterations(s, f"{at} - 1", copy.deepcopy(body.full))
-            self.partials[id(s)] = [*self.items_cotangent(s, f"len({items})"), last, *earlier]
+            return self.float_loop(s, fwd, bwd, n, in_loop)
+        # ``at``: the index of the iteration that the exception interrupted
+        at = self.counter("at")
+        fwd[:0] = generated(f"{at} = -1", line)
+        loop.body[:0] = generated(f"{at} += 1", line)
+        last = compound(f"if {at} >= 0:\n    pass", line)
+        last.body = [*body.partial, *self.item_cotangent(s, at)] or generated("pass", line)
+        earlier = self.iterations(s, f"{at} - 1", copy.deepcopy(body.full))
+        self.partials[id(s)] = [*self.items_cotangent(s, f"len({items})"), last, *earlier]
         return fwd, bwd
 
     def float_loop(
@@ -933,14 +927,7 @@ class _Reverse(FunctionAnalysis):
         for name, state in start.items():
             if name not in carried and not self.collects(ast.Name(name)):
                 continue  # (read, but no cotangent kept)
-            d = self.dname(name)
-            checks.append(
-                {
-                    FLOAT: f"{d}.__class__ is float",
-                    ZERO: f"{d} is __zero",
-                    OUTER: f"({d} is __zero or {d}.__class__ is float)",
-                }[state]
-            )
+            checks.append(ENTRY_TESTS[state].format(d=self.dname(name)))
         k = self.namer.fresh("k")
         lines = [f"for {k} in range({n} - 1, -1, -1):"]
         state = dict(start)
@@ -958,9 +945,7 @@ class _Reverse(FunctionAnalysis):
                     lines.append(f"    {d} = {d} + {g}")
                 else:
                     lines.append(f"    {d} = {g} if {d} is __zero else {d} + {g}")
-        if item is not None:
-            d = self.dname(x)
-            lines += [f"    {self.dname(items)}[{k}] = {d}", f"    {d} = __zero"]
+        lines += [f"    {code}" for code in self.item_cotangent_lines(s, k)]
         *head, generic = bwd
         if in_loop:
             head[:0] = generated(f"{fast} = __stack.pop()", line)
@@ -989,11 +974,14 @@ class _Reverse(FunctionAnalysis):
 
     def item_cotangent(self, s: ast.For, k: str) -> list[ast.stmt]:
         """The loop variable's cotangent, handed to its item when an iteration is undone."""
+        return generated("\n".join(self.item_cotangent_lines(s, k)), s.lineno)
+
+    def item_cotangent_lines(self, s: ast.For, k: str) -> list[str]:
         x = s.target.id
         if x not in self.active:
             return []
         dx = self.dname(x)
-        return generated(f"{self.dname(s.iter.id)}[{k}] = {dx}\n{dx} = __zero", s.lineno)
+        return [f"{self.dname(s.iter.id)}[{k}] = {dx}", f"{dx} = __zero"]
 
     def iterations(self, s: ast.For, last: str, body_bwd: list[ast.stmt]) -> list[ast.stmt]:
         """The backward pass of iterations ``last``, ..., 1, 0 of a ``for`` loop."""

@@ -38,6 +38,7 @@ from zygote_engine.construction import (
     new_instance,
 )
 from zygote_engine.dunders import overrides_rule, runs_plainly, special_methods
+from zygote_engine.elements import EXCLUSIVE
 from zygote_engine.errors import (
     MissingRuleError,
     keyword_not_differentiated,
@@ -761,12 +762,9 @@ def _deposited(cx, y: Any, size: int):
 
 
 # An accumulator's array that nothing else refers to is added into in place, so that a loop
-# accumulating a parameter's cotangent allocates it once. ``sys.getrefcount`` tells: the caller's
-# variable, this function's parameter and getrefcount's own argument make 3 (4 before 3.11, whose
-# caller holds the arguments it passes); a cotangent shared with anything else (``a + a``'s, a
-# pullback's, the caller's seed) has more. (A view, or an array of another shape or dtype, is
-# never added into.)
-_EXCLUSIVE = 3 if sys.version_info >= (3, 11) else 4
+# accumulating a parameter's cotangent allocates it once. ``sys.getrefcount`` tells
+# (``elements.EXCLUSIVE``); a cotangent shared with anything else (``a + a``'s, a pullback's, the
+# caller's seed) has more. (A view, or an array of another shape or dtype, is never added into.)
 # numbers added as they are (numpy's float64 scalars: what an element of an array is)
 _REALS = frozenset({float, np.float64})
 
@@ -784,7 +782,7 @@ def accumulate_lazy(a: Any, b: Any) -> Any:
         and a.shape == b.shape
         and a.dtype is b.dtype
         and a.base is None
-        and sys.getrefcount(a) == _EXCLUSIVE
+        and sys.getrefcount(a) == EXCLUSIVE
     ):
         a += b
         return a
@@ -809,7 +807,7 @@ def accumulate(a: Any, b: Any) -> Any:
         if ta is ZeroTangent:  # an array operation's first cotangent
             return b
         if ta is np.ndarray and a.shape == b.shape:
-            if a.dtype is b.dtype and a.base is None and sys.getrefcount(a) == _EXCLUSIVE:
+            if a.dtype is b.dtype and a.base is None and sys.getrefcount(a) == EXCLUSIVE:
                 a += b  # (see accumulate_lazy)
                 return a
             return a + b

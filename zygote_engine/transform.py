@@ -181,13 +181,20 @@ def register_definition(code: types.CodeType, source: FunctionSource) -> None:
     _BUILT[code] = source
 
 
+def _parsed_anew(code: types.CodeType) -> bool:
+    """Whether :func:`source_of` parses the source of ``code`` for each call (a function's own
+    code), rather than handing back a definition it keeps (generated code, a built half)."""
+    return code not in _GENERATED and code not in _BUILT
+
+
 def source_of(fn: types.FunctionType) -> FunctionSource:
     """Stage 1 for any function: its own source, or the definition the engine generated for it."""
     code = fn.__code__
+    if _parsed_anew(code):
+        return get_source(fn)
     entry = _GENERATED.get(code)
     if entry is None:
-        built = _BUILT.get(code)
-        return get_source(fn) if built is None else built
+        return _BUILT[code]
     found = _GENERATED_SOURCES.get(code)
     if found is None:
         origin, generate, top = entry
@@ -247,9 +254,8 @@ def _generate(fn: types.FunctionType, generate) -> tuple[FunctionSource, ast.Fun
             (types.ModuleType, types.FunctionType, type, types.BuiltinFunctionType),
         )
 
-    # (a function's own source is parsed anew for each transform: nothing else holds its tree)
-    owned = fn.__code__ not in _GENERATED and fn.__code__ not in _BUILT
-    nf = normalize(src.node, is_module, namer, value_of, owned)
+    # (a tree parsed for this transform is held by nothing else: normalised in place)
+    nf = normalize(src.node, is_module, namer, value_of, owned=_parsed_anew(fn.__code__))
     name = "lambda" if src.name == "<lambda>" else src.name
     constants = frozenset(src.freevars) & (_RUNTIME_NAMES | {CELLS.place})
     info = FunctionInfo(name, frozenset(src.freevars), is_global, is_module, value_of, constants)

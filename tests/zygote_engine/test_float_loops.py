@@ -210,7 +210,7 @@ def test_a_number_loop_inside_another_loop_records_its_way_on_the_tape(counted):
     assert gradient(nested_loops, 2.0, mixed) == (dx, drows)
 
 
-def test_a_cotangent_that_is_not_a_float_runs_the_general_backward_loop(counted):
+def test_a_seed_that_is_not_a_float_gives_the_derivatives_times_the_seed(counted):
     coefficients = [0.5, -1.0, 2.0]
     _, back = pullback(horner, 0.9, coefficients)
     by_hand = horner_by_hand(0.9, coefficients)
@@ -277,6 +277,7 @@ def test_the_states_the_iterations_keep():
     # y = y * x + c: y carried as a float, t and the item zero at every iteration's start
     found = states([op("t", "y", "x"), op("y", "t", "c")], "c", {"t", "y"})
     assert found == {"y": "float", "x": "outer", "t": "zero", "c": "zero"}
+    assert list(found) == ["y", "x", "c", "t"]  # (in the body's order: the same in every process)
     # a value nothing reads: its cotangent is zero when its definition's pullback would run
     assert states([op("u", "c"), op("y", "y", "c")], "c", {"u", "y"}) is None
 
