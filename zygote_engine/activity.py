@@ -53,6 +53,9 @@ class FunctionInfo:
     value_of: Callable[[str], Any]  # a free name's value when the function is first transformed
     # free names bound to the engine's run-time objects (in code the engine generated): constants
     constants: frozenset[str] = frozenset()
+    # whether a call of a name with n positional arguments calls the function itself, which its
+    # own forward can run (a name bound to a function of the same code, taking n positionally)
+    recursive: Callable[[str, int], bool] = lambda name, n: False
     # What the caller knows carries no derivative, by position: 0 is the function itself (the
     # variables it captures), 1, 2, ... its positional parameters (see ``runtime.call_masked``);
     # GLOBALS the module's state it reads (a gradient asks for none of its cotangents).

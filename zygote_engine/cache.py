@@ -20,9 +20,11 @@ import types
 import weakref
 from typing import Any
 
+from chainrules_core import rrule
 from zygote_engine import module_state
 from zygote_engine.module_state import NAMESPACE
 from zygote_engine.nonlocals import CELLS
+from zygote_engine.reverse import SELF
 from zygote_engine.transform import forget_generated, note_origin, transform, transform_jvp
 
 __all__ = [
@@ -33,6 +35,7 @@ __all__ = [
     "forward_for",
     "jvp_for",
     "refresh",
+    "runs_itself",
     "transformed",
     "variant_for",
 ]
@@ -151,17 +154,29 @@ def variant_for(fn: types.FunctionType, inactive: tuple[int, ...]) -> Forward:
 
 
 def _entry(table: dict, key: Any, fn: types.FunctionType, inactive: tuple[int, ...]) -> Forward:
-    run = _build(fn, transformed(fn, inactive))
+    generated = transformed(fn, inactive)
     note_origin(fn)
     code = fn.__code__
     plain = not (code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS))
     arity = code.co_argcount if plain and not code.co_kwonlyargcount else -1
     forget = lambda _, table=table: table.pop(key, None)  # noqa: E731 - see jvp_for
-    entry = table[key] = Forward(weakref.ref(fn, forget), run, arity)
+    entry = Forward(weakref.ref(fn, forget), None, arity)
+    entry.run = _build(fn, generated, entry)  # (its recursive calls run it through the entry)
+    table[key] = entry
     return entry
 
 
-def _build(fn: types.FunctionType, code: types.CodeType) -> types.FunctionType:
+def runs_itself(entry: Forward, f: Any) -> bool:
+    """Whether a forward's call of ``f`` may run that forward itself, bound as ``entry``: ``f``
+    is the function it was bound for, which still has no rule (recursion, see
+    ``reverse.recursion_test``). Nested differentiation takes the decision as it is: masked
+    calls run full forwards there (see ``lib/nesting.py``), which call themselves unmasked."""
+    return f is entry.function() and entry.ruleless_at == rrule.generation
+
+
+def _build(
+    fn: types.FunctionType, code: types.CodeType, entry: Forward | None = None
+) -> types.FunctionType:
     found = _layouts.get((fn.__code__, code))
     if found is None:
         layout = _layout(fn.__code__, code)
@@ -170,7 +185,7 @@ def _build(fn: types.FunctionType, code: types.CodeType) -> types.FunctionType:
     user = fn.__closure__
     closure = tuple([user[c] if type(c) is int else c for c in layout])
     if makes_cells:
-        closure = _with_made_cells(fn, code, closure)
+        closure = _with_made_cells(fn, code, closure, entry)
     forward = types.FunctionType(code, fn.__globals__, code.co_name, fn.__defaults__, closure)
     forward.__kwdefaults__ = fn.__kwdefaults__
     return forward
@@ -193,14 +208,18 @@ def _layout(user_code: types.CodeType, code: types.CodeType) -> tuple:
     )
 
 
-def _with_made_cells(fn: types.FunctionType, code: types.CodeType, closure: tuple) -> tuple:
+def _with_made_cells(
+    fn: types.FunctionType, code: types.CodeType, closure: tuple, entry: Forward | None
+) -> tuple:
     """``closure`` with the cells a binding makes of its own: the user's cells by name, for code
-    that reaches them (see nonlocals.py), and the module's namespace (see module_state.py)."""
+    that reaches them (see nonlocals.py), the module's namespace (see module_state.py), and the
+    binding's own ``entry``, through which the forward calls itself (see reverse.py)."""
     made = {
         CELLS.place: lambda: types.CellType(
             dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
         ),
         NAMESPACE: lambda: types.CellType(fn.__globals__),
+        SELF: lambda: types.CellType(entry),
     }
     return tuple(
         made[name]() if cell is None else cell for name, cell in zip(code.co_freevars, closure)

@@ -51,8 +51,10 @@ from zygote_engine.inline import (
 from zygote_engine.module_state import NAMESPACE
 from zygote_engine.normalize import HELPERS_NAME, OPERATOR_NAME, Namer
 
-__all__ = ["POSITIONAL_CALL_LIMIT", "RUNTIME_NAMES", "FunctionInfo", "generate"]
+__all__ = ["POSITIONAL_CALL_LIMIT", "RUNTIME_NAMES", "SELF", "FunctionInfo", "generate"]
 
+# The forward itself, in the cell its binding makes (see cache.py): recursion calls it directly.
+SELF = "__SELF"
 # Run-time objects the generated code reads through closure cells (see cache.py).
 # Calls with fewer positional arguments than this, and no keywords, go through ``__call<n>``.
 POSITIONAL_CALL_LIMIT = 5
@@ -90,6 +92,8 @@ RUNTIME_NAMES = (
     "__fit_partial",
     "__like",
     "__must_run",
+    "__itself",
+    SELF,
     "__closure_tangent",
     "__deposit",
     "__resolve",
@@ -405,7 +409,7 @@ class _Reverse(FunctionAnalysis):
         atoms = [call.func, *call.args, *(k.value for k in call.keywords)]
         slots = [f"__g{i}" if self.collects(a) else "_" for i, a in enumerate(atoms)]
         dt = "__zero" if target is None else self.dname(target)
-        fwd = [self.protocol_forward(pb, target, call, s)]
+        fwd = self.protocol_forward(pb, target, call, s)
         pullback = [f"{unpacked(slots)} = {pb}({dt})"]
         number_arm = None  # (the arm for numbers of inline arithmetic: see float_loops)
         # Operands that are names or literals (a module attribute such as ``math.pi`` is rare,
@@ -479,12 +483,15 @@ class _Reverse(FunctionAnalysis):
         name = a.id
         return name in self.locals or name in self.info.freevars or self.info.is_global(name)
 
-    def protocol_forward(self, pb: str, target: str | None, call: ast.Call, s: ast.stmt) -> str:
-        """The forward line of a call through the call protocol: ``y, pb = __call(...)``; a call of
-        a name (a Python function, perhaps) where some of the values carry no derivative says
+    def protocol_forward(
+        self, pb: str, target: str | None, call: ast.Call, s: ast.stmt
+    ) -> list[str]:
+        """The forward lines of a call through the call protocol: ``y, pb = __call(...)``; a call
+        of a name (a Python function, perhaps) where some of the values carry no derivative says
         which: ``__callm2(__cx, (0, 2), f, a, b)`` (see ``runtime.call_masked``), and one whose
         keyword arguments may carry one names them: ``__callk(__cx, ("b",), f, ..., b=w)`` (see
-        ``runtime.call_keywords``)."""
+        ``runtime.call_keywords``). A call of the function itself runs this forward directly
+        when it may (see :meth:`recursion_test`)."""
         n = len(call.args)
         inactive = ()
         if isinstance(call.func, ast.Name) and call.func.id != "getattr" and not call.keywords:
@@ -506,24 +513,66 @@ class _Reverse(FunctionAnalysis):
                 + [f"{k.arg}={text(k.value)}" for k in call.keywords]
             )
             caller = f"__call{n}" if n < POSITIONAL_CALL_LIMIT and not call.keywords else "__call"
-        return (
-            f"{pb} = {caller}({args})[1]"
-            if target is None
-            else f"{target}, {pb} = {caller}({args})"
+        through_protocol = self.called(pb, target, f"{caller}({args})")
+        test = self.recursion_test(call, inactive)
+        if test is None:
+            return [through_protocol]
+        direct = self.called(
+            pb, target, f"{SELF}.run({', '.join(['__cx', *map(text, call.args)])})"
         )
+        return [f"if {test}:", f"    {direct}", "else:", f"    {through_protocol}"]
 
     @staticmethod
-    def masked(inactive: tuple[int, ...], args: list[ast.expr]) -> str:
+    def called(pb: str, target: str | None, call: str) -> str:
+        """The line that keeps ``call``'s ``(y, pullback)``."""
+        return f"{pb} = {call}[1]" if target is None else f"{target}, {pb} = {call}"
+
+    def recursion_test(self, call: ast.Call, inactive: tuple[int, ...]) -> str | None:
+        """For a call of the function itself (recursion), the run-time test under which it runs
+        this very forward, bound as ``__SELF``, without the protocol's dispatch and frame: the
+        name still holds the function this forward was bound for, which has no rule
+        (``cache.runs_itself``), and the call passes the positions this forward was generated
+        for (``info.inactive``). None for any other call."""
+        func = call.func
+        if not (
+            isinstance(func, ast.Name)
+            and not call.keywords
+            and all(isinstance(a, (ast.Name, ast.Constant)) for a in call.args)
+            and self.info.recursive(func.id, len(call.args))
+        ):
+            return None
+        itself = f"__itself({SELF}, {func.id})"
+        known, atom = self.mask_parts(inactive, call.args)
+        own = self.info.inactive
+        if atom is None:
+            return itself if known == own else None
+        i, name = atom
+        if (*known, ATOM + i) == own:
+            return f"{name}.__class__ in __ATOMS and {itself}"
+        return f"{name}.__class__ not in __ATOMS and {itself}" if known == own else None
+
+    @staticmethod
+    def mask_parts(
+        inactive: tuple[int, ...], args: list[ast.expr]
+    ) -> tuple[tuple[int, ...], tuple[int, str] | None]:
+        """What :meth:`masked` passes: the positions known at transform time, ``inactive`` with
+        ``ATOM + i`` for each literal argument, and the one name whose atom test is left to run
+        time, as ``(i, name)`` (None: no name, or several, whose test would have to pick among
+        their subsets)."""
+        literals = tuple(ATOM + i for i in inactive if i and isinstance(args[i - 1], ast.Constant))
+        names = [(i, args[i - 1].id) for i in inactive if i and isinstance(args[i - 1], ast.Name)]
+        return (*inactive, *literals), (names[0] if len(names) == 1 else None)
+
+    @classmethod
+    def masked(cls, inactive: tuple[int, ...], args: list[ast.expr]) -> str:
         """The positions a masked call passes: ``inactive``, with ``ATOM + i`` for an argument that
         is an immutable atom (a literal; a name tested at run time, for one name): the callee's
         variant then keeps that parameter constant even where a call may store derivatives into
         containers (see ``activity.ATOM``)."""
-        literals = tuple(ATOM + i for i in inactive if i and isinstance(args[i - 1], ast.Constant))
-        names = [(i, args[i - 1].id) for i in inactive if i and isinstance(args[i - 1], ast.Name)]
-        known = (*inactive, *literals)
-        if len(names) != 1:  # (several names: the test would have to pick among their subsets)
+        known, atom = cls.mask_parts(inactive, args)
+        if atom is None:
             return repr(known)
-        i, name = names[0]
+        i, name = atom
         return f"{(*known, ATOM + i)!r} if {name}.__class__ in __ATOMS else {known!r}"
 
     def inline_partials(

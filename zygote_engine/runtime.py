@@ -860,6 +860,7 @@ cache.RUNTIME_OBJECTS.update(
         "__fit_partial": elementwise.fit_partial,
         "__like": elementwise.like,
         "__must_run": must_run,
+        "__itself": cache.runs_itself,
         "__closure_tangent": _closure_tangent,
         "__deposit": deposit_global,
         "__resolve": lambda cx, obj, dx: cx.resolve(obj, dx),

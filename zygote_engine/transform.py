@@ -10,6 +10,7 @@ import ast
 import builtins
 import dataclasses
 import functools
+import inspect
 import os
 import types
 from collections.abc import Callable
@@ -257,6 +258,22 @@ def _generate(fn: types.FunctionType, generate) -> tuple[FunctionSource, ast.Fun
     # (a tree parsed for this transform is held by nothing else: normalised in place)
     nf = normalize(src.node, is_module, namer, value_of, owned=_parsed_anew(fn.__code__))
     name = "lambda" if src.name == "<lambda>" else src.name
+    code = fn.__code__
+    positional = not code.co_kwonlyargcount and not code.co_flags & (
+        inspect.CO_VARARGS | inspect.CO_VARKEYWORDS
+    )
+
+    def recursive(name: str, n: int) -> bool:
+        found = value_of(name)
+        return (
+            positional
+            and n == code.co_argcount
+            and type(found) is types.FunctionType
+            and found.__code__ is code
+        )
+
     constants = frozenset(src.freevars) & (_RUNTIME_NAMES | {CELLS.place})
-    info = FunctionInfo(name, frozenset(src.freevars), is_global, is_module, value_of, constants)
+    info = FunctionInfo(
+        name, frozenset(src.freevars), is_global, is_module, value_of, constants, recursive
+    )
     return src, generate(nf, info, namer)

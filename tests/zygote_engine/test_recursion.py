@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import sys
 
+import numpy as np
 import pytest
 
-from zygote_engine import gradient, jvp
+from chainrules_core import NoTangent, rrule
+from zygote_engine import derivative, gradient, hessian, jvp
+from zygote_engine.transform import transform
 
 
 def _compound(x, n):
@@ -36,3 +39,71 @@ def test_past_that_the_recursion_error_says_what_to_do(recursion_limit):
     with pytest.raises(RecursionError, match="raise the limit with sys.setrecursionlimit"):
         gradient(_compound, 1.0, 5000)
     assert sys.getrecursionlimit() == 1000
+
+
+# --- a recursive call runs the caller's own forward (reverse.recursion_test) ---------------------
+
+
+def power(x, n):
+    if n == 0:
+        return 1.0
+    return x * power(x, n - 1)
+
+
+def scaled_power(x, c, n):
+    if n == 0:
+        return 1.0
+    return c * x * scaled_power(x, c, n - 1)
+
+
+def doubled(x, n):
+    if n == 0:
+        return x
+    return 2.0 * doubled(x, n - 1)
+
+
+def test_a_recursive_call_runs_the_forward_directly():
+    source = transform(power, (2, 1002)).source  # (what lambda x: power(x, 5) runs)
+    assert "if t2.__class__ in __ATOMS and __itself(__SELF, power):" in source
+    assert "t3, pb1 = __SELF.run(__cx, x, t2)" in source
+    assert "__callm2(__cx, (2, 1002) if t2.__class__ in __ATOMS else (2,), power, x, t2)" in source
+    assert "__SELF" in transform(power).source  # the plain forward calls itself too
+    assert gradient(lambda x: power(x, 5), 1.3) == (pytest.approx(5 * 1.3**4, rel=1e-12),)
+    assert gradient(power, 1.3, 5) == (pytest.approx(5 * 1.3**4, rel=1e-12), None)
+
+
+def test_a_rule_registered_later_is_found_by_the_recursive_calls():
+    def rec(x, n):
+        return 1.0 if n == 0 else x * rec(x, n - 1)
+
+    assert gradient(lambda x: rec(x, 3), 2.0) == (pytest.approx(12.0),)  # 3 x^2
+
+    def rule(x, n):  # for n == 1 only, with a marked derivative (100 instead of 1)
+        return None if n != 1 else (x, lambda dy: (NoTangent(), 100.0 * dy, NoTangent()))
+
+    rrule.add(rec, (float, int), rule)
+    # rec(x, 3) = x * x * r with r = rec(x, 1): x r + x (r + x dr) = 4 + 2 (2 + 200) at x = 2
+    assert gradient(lambda x: rec(x, 3), 2.0) == (pytest.approx(408.0),)
+
+
+def test_a_rebound_name_is_not_the_function_itself(monkeypatch):
+    original = doubled
+    assert gradient(lambda x: original(x, 3), 1.5) == (8.0,)  # 2^3 x
+    monkeypatch.setitem(globals(), "doubled", lambda x, n: x**3)
+    # original(x, 2) = 2 * doubled(x, 1), which is now x^3: 6 x^2
+    assert gradient(lambda x: original(x, 2), 1.5) == (pytest.approx(6 * 1.5**2),)
+
+
+def test_nested_differentiation_of_a_recursion():
+    # d2/dx2 x^5, and d/dc d/dx (c x)^3 = 9 c^2 x^2, whose inner call treats c as constant
+    second = derivative(lambda x: derivative(lambda y: power(y, 5), x), 1.3)
+    assert second == pytest.approx(20 * 1.3**3, rel=1e-12)
+    mixed = derivative(lambda c: derivative(lambda x: scaled_power(x, c, 3), 1.5), 0.7)
+    assert mixed == pytest.approx(9 * 0.7**2 * 1.5**2, rel=1e-12)
+    assert jvp(lambda x: gradient(power, x, 4)[0], (1.3,), (1.0,))[1] == pytest.approx(
+        12 * 1.3**2, rel=1e-12
+    )
+    x, c = 1.3, 0.6  # x^3 (c x)^2 = c^2 x^5
+    expected = [[20 * x**3 * c**2, 10 * x**4 * c], [10 * x**4 * c, 2 * x**5]]
+    h = hessian(lambda v: power(v[0], 3) * scaled_power(v[0], v[1], 2), np.array([x, c]))
+    np.testing.assert_allclose(h, expected, rtol=1e-12)

@@ -69,6 +69,7 @@ for _decision in (
     _slot_of,  # (the C method a bound method through super() binds)
     RuleTable.has_rules,
     runtime.must_run,
+    cache.runs_itself,
     elementwise.on_arrays,
     array_inline.on_matrices,
     array_inline.on_array,
