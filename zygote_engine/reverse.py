@@ -214,7 +214,7 @@ class _Reverse(FunctionAnalysis):
         captured = sorted(
             n for n in self.active if n in self.info.freevars and n not in self.locals
         )
-        if self.info.freevars:
+        if self.info.freevars and 0 not in self.info.inactive:
             fields = ", ".join(f"{n}={self.dname(n)}" for n in captured)
             df = f"__closure_tangent({fields})"
         else:
@@ -476,12 +476,17 @@ class _Reverse(FunctionAnalysis):
 
     def collects(self, a: ast.expr) -> bool:
         """Whether the backward pass keeps a cotangent for the atom ``a``: an active local, a
-        captured variable or module state, not a module-level function (code: nothing reads its
-        cotangent)."""
+        captured variable (unless the caller asked for no tangent of the function itself,
+        ``0`` among ``info.inactive``: only that tangent reads them) or module state, not a
+        module-level function (code: nothing reads its cotangent)."""
         if not self.is_active_atom(a):
             return False
         name = a.id
-        return name in self.locals or name in self.info.freevars or self.info.is_global(name)
+        if name in self.locals:
+            return True
+        if name in self.info.freevars:
+            return 0 not in self.info.inactive
+        return self.info.is_global(name)
 
     def protocol_forward(
         self, pb: str, target: str | None, call: ast.Call, s: ast.stmt

@@ -57,6 +57,24 @@ def test_module_state_read_by_a_loss_gets_no_pullback():
     assert dw == 2.0 * np.sum(DATA) and PULLBACKS_RUN == []
 
 
+def test_what_a_gradient_captures_gets_no_cotangent():
+    from zygote_engine.api import ARGUMENTS_ONLY
+    from zygote_engine.transform import transform
+
+    data = np.array([1.0, 2.0])
+
+    def loss(w):
+        return weighted(w, data)
+
+    # the forward gradient runs: neither data nor weighted is collected, and df is no tangent
+    source = transform(loss, ARGUMENTS_ONLY).source
+    assert "_, __g1, _ = pb1(dt1)" in source and "return (__no, dw)" in source
+    assert "__closure_tangent" not in source and "ddata = __g" not in source
+    assert gradient(loss, 3.0) == (pytest.approx(6.0),)
+    # pullback asks for them: the closure's tangent has its captured variables
+    assert "return (__closure_tangent(data=ddata), dw)" in (transform(loss).source)
+
+
 def test_pullback_still_gives_what_the_function_captures():
     # pullback keeps the closure's tangent (nested differentiation reads it)
     data = np.array([1.0, 2.0])
