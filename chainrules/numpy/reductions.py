@@ -337,7 +337,8 @@ def _extremum_weights(x: Any, y: Any, axes: tuple[int, ...], keepdims: bool, ski
     """
     extremum = _unreduce(y, axes, keepdims)
     held = x == extremum
-    if not skip_nan:
+    # (asked of the extrema, far fewer than x's entries; a lazy array is not asked: it would compute)
+    if not skip_nan and (is_duck_array(y) or np.isnan(y).any()):
         held = held | (np.isnan(x) & np.isnan(extremum))
     return held / np.maximum(np.sum(held, axis=axes, keepdims=True), 1)
 

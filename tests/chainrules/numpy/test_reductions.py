@@ -168,6 +168,9 @@ def test_ptp_of_constant_slice_has_zero_gradient():
 def test_max_with_nan_sends_cotangent_to_the_nan():
     x = np.array([1.0, np.nan, 3.0])
     np.testing.assert_array_equal(rrule(np.max, x)[1](1.0)[1], [0.0, 1.0, 0.0])
+    rows = np.array([[1.0, np.nan, 3.0], [4.0, 6.0, 5.0]])  # one slice with a NaN, one without
+    dx = rrule(np.max, rows, axis=1)[1](np.array([1.0, 2.0]))[1]
+    np.testing.assert_array_equal(dx, [[0.0, 1.0, 0.0], [0.0, 2.0, 0.0]])
     np.testing.assert_array_equal(rrule(np.nanmax, x)[1](1.0)[1], [0.0, 0.0, 1.0])
     all_nan = np.full((1, 2), np.nan)
     with pytest.warns(RuntimeWarning, match="All-NaN"):
