@@ -14,6 +14,7 @@ import pytest
 from fd_check import assert_gradient_matches_fd
 
 from chainrules.calls import bound_arguments, signature_of
+from chainrules_core import unbroadcast
 from zygote_engine import gradient, jvp, show_adjoint
 from zygote_engine.elementwise import fit, on_arrays, partial_cotangents
 from zygote_engine.store import MutationStore
@@ -117,6 +118,16 @@ def test_fit_sums_broadcast_axes_and_projects():
     assert fit(np.full((2, 2), 0.5), 3) == 2.0 and type(fit(np.ones(2), 3)) is float
     assert type(fit(np.ones(2), np.float64(1.0))) is np.float64
     assert fit(np.ones(2, np.complex128), np.zeros(2)).dtype == np.float64
+
+
+@pytest.mark.parametrize("shape", [(3, 1), (4,), (1, 1, 4), (2, 1, 1), (1,), (2, 3, 4)], ids=str)
+def test_fit_of_a_broadcast_operand_agrees_with_unbroadcast(shape):
+    g = np.random.default_rng(0).normal(size=(2, 3, 4))
+    expected = unbroadcast(np.zeros(shape), g)
+    for operand in (np.zeros(shape), shape):  # the array, or its shape as like() keeps it
+        found = fit(g, operand)
+        assert found.shape == shape and found.dtype == np.float64
+        np.testing.assert_allclose(found, expected, rtol=1e-14)
 
 
 def test_partial_cotangents_of_inactive_arguments_are_not_computed():
