@@ -19,6 +19,7 @@ import numpy as np
 
 from chainrules_core import ignore_derivatives, rrule
 from zygote_engine import primitives as zy
+from zygote_engine.array_inline import EXTREMA
 from zygote_engine.normalize import HELPERS_NAME, OPERATOR_NAME, Namer
 from zygote_engine.scopes import all_nodes, child_nodes
 
@@ -33,8 +34,10 @@ __all__ = [
 ]
 
 
-# the reductions the reverse generation writes out (see zygote_engine.array_inline)
-_INLINE_REDUCTIONS = frozenset({np.sum, np.mean, *zy.SQUARE_REDUCTIONS})
+# the reductions the reverse generation writes out (see zygote_engine.array_inline): of the whole
+# array, and over the literal axes of the call
+_INLINE_REDUCTIONS = frozenset({np.sum, np.mean, *zy.SQUARE_REDUCTIONS, *EXTREMA})
+_AXIS_REDUCTIONS = frozenset({np.sum, np.mean, *EXTREMA})
 
 GLOBALS = -1  # the position, among FunctionInfo.inactive, of the module state a function reads
 # ATOM + i among FunctionInfo.inactive: the argument at position i is an immutable atom (an int, a
@@ -60,6 +63,19 @@ class FunctionInfo:
     # variables it captures), 1, 2, ... its positional parameters (see ``runtime.call_masked``);
     # GLOBALS the module's state it reads (a gradient asks for none of its cotangents).
     inactive: tuple[int, ...] = ()
+
+
+def _is_literal_option(keyword: ast.keyword) -> bool:
+    """Whether ``keyword`` is a reduction's ``axis=`` (an int or ``None``) or ``keepdims=`` (a
+    bool), written as a literal."""
+    value = getattr(keyword.value, "value", ())
+    if keyword.arg == "axis":
+        return isinstance(keyword.value, ast.Constant) and type(value) in (int, type(None))
+    return (
+        keyword.arg == "keepdims"
+        and isinstance(keyword.value, ast.Constant)
+        and type(value) is bool
+    )
 
 
 def loaded_names(node: ast.AST) -> set[str]:
@@ -443,14 +459,18 @@ class FunctionAnalysis:
         return partials is not None and getattr(fn, "nin", len(call.args)) == len(call.args)
 
     def is_inline_reduction(self, call: ast.Call) -> bool:
-        """Whether the call is ``np.sum(x)`` or ``np.mean(x)`` of a name, with no other argument,
-        when the function is first transformed: see :meth:`inline_reduction`."""
-        if call.keywords or len(call.args) != 1 or not isinstance(call.args[0], ast.Name):
+        """Whether the call is ``np.sum(x)``, ``np.mean(x)``, ``np.max(x)`` or ``np.min(x)`` of a
+        name when the function is first transformed, with no other argument or with a literal
+        ``axis`` and ``keepdims`` (``np.max(z, axis=1, keepdims=True)``): see
+        ``reverse.inline_reduction``."""
+        if len(call.args) != 1 or not isinstance(call.args[0], ast.Name):
             return False
         try:
-            return self.callee(call) in _INLINE_REDUCTIONS
+            f = self.callee(call)
+            inline = f in (_AXIS_REDUCTIONS if call.keywords else _INLINE_REDUCTIONS)
         except TypeError:  # unhashable
             return False
+        return inline and all(_is_literal_option(k) for k in call.keywords)
 
     def has_work(self, body: list[ast.stmt]) -> bool:
         """Whether a block does anything in the backward pass."""

@@ -1,5 +1,5 @@
-"""Matrix products and whole-array sums and means of float64 arrays, differentiated in the
-generated code itself, as :mod:`zygote_engine.elementwise` does for arithmetic.
+"""Matrix products and the reductions of float64 arrays, differentiated in the generated code
+itself, as :mod:`zygote_engine.elementwise` does for arithmetic.
 
 Through the call protocol ``h @ W`` costs a rule lookup, a projector per operand, a pullback
 closure and a thunk per cotangent, and in the backward pass a conjugate-transpose helper and a
@@ -8,18 +8,21 @@ for a 16×64 by 64×64 product. The generated code (``reverse._Reverse.inline``)
 :func:`on_matrices` whether both operands are float64 arrays of one or two dimensions; if so it
 computes ``h @ W`` itself, and the backward pass computes the cotangents of the operands that
 carry a derivative only (``dy @ W.T`` for ``h``, ``h.T @ dy`` for ``W``): a product with
-constant data (``X @ W``) never computes the data's cotangent. ``np.sum(x)`` and ``np.mean(x)``
-with no other argument keep only ``x``'s shape (``reverse._Reverse.inline_reduction``); the
-sums and means of squares that normalisation makes of ``np.sum(x * x)`` and the like keep ``x``,
-and their cotangent, ``2 dy x``, is one array operation. And a
-function with scalar partials that read only its result (``tanh``'s ``1 - out**2``) keeps its
-argument's shape rather than the argument (:func:`kept_input`): a loop does not hold on to every
-step's input.
+constant data (``X @ W``) never computes the data's cotangent. ``np.sum``, ``np.mean``,
+``np.max`` and ``np.min`` of a name, of the whole array or over a literal ``axis`` (with a literal
+``keepdims``), are computed by the array's methods (``reverse._Reverse.inline_reduction``): a sum
+or mean keeps only ``x``'s shape, an extremum ``x`` and its result (the cotangent goes to the
+entries equal to it, split evenly among ties). The sums and means of squares that normalisation
+makes of ``np.sum(x * x)`` and the like keep ``x``, and their cotangent, ``2 dy x``, is one array
+operation. And a function with scalar partials that read only its result (``tanh``'s
+``1 - out**2``) keeps its argument's shape rather than the argument (:func:`kept_input`): a loop
+does not hold on to every step's input.
 
 Like the elementwise arithmetic, these are built in: a rule registered later for
-``operator.matmul`` on float64 arrays is not consulted; one registered for ``np.sum`` or
-``np.mean`` is (:data:`REDUCTIONS` follows the rule table). Anything else (other dtypes, more
-dimensions, axes, arrays written in place in this call) takes the call protocol.
+``operator.matmul`` on float64 arrays is not consulted; one registered for a reduction is
+(:data:`REDUCTIONS` follows the rule table). Anything else (other dtypes, more dimensions, an
+axis given by position or computed, arrays written in place in this call) takes the call
+protocol.
 """
 
 from __future__ import annotations
@@ -30,12 +33,15 @@ import types
 from typing import Any
 
 import numpy as np
+from numpy.lib.array_utils import normalize_axis_tuple
 
+from chainrules.numpy.reductions import extremum_cotangent
 from chainrules_core import rrule
 from zygote_engine import primitives as zy
 from zygote_engine.elementwise import fit, like
 
 __all__ = [
+    "EXTREMA",
     "REDUCTIONS",
     "filled",
     "kept_input",
@@ -46,6 +52,8 @@ __all__ = [
 ]
 
 _F64 = np.dtype(np.float64)
+# the reductions that keep their input and result, which their cotangent reads, by method name
+EXTREMA = {np.max: "max", np.amax: "max", np.min: "min", np.amin: "min"}
 
 
 def on_matrices(cx, *operands: Any) -> bool:
@@ -124,15 +132,43 @@ def filled(shape: tuple, value: Any) -> Any:
         array = np.empty(shape)
         array.fill(value)
         return array
+    if value.__class__ is np.ndarray and value.dtype is _F64:  # (broadcast against shape)
+        array = np.empty(shape)
+        array[...] = value
+        return array
     return fit(np.full(shape, value), shape)  # a complex or 0-d cotangent: projected
 
 
-def _sum_cotangent(dy: Any, shape: tuple) -> Any:
+# The cotangents of the reductions, from that of the result: over every axis (``axis=None``), or
+# over the literal ``axis`` of the call, with its literal ``keepdims``.
+
+
+def _spread(dy: Any, shape: tuple, axis: Any, keepdims: bool) -> Any:
+    """``dy``, the cotangent of a sum over ``axis`` of an array of ``shape``, over that array."""
+    if axis is not None and not keepdims:
+        dy = np.expand_dims(dy, axis)  # (the reduced axes back, as length 1)
     return filled(shape, dy)
 
 
-def _mean_cotangent(dy: Any, shape: tuple) -> Any:
-    return filled(shape, dy / math.prod(shape))
+def _reduced_count(shape: tuple, axis: Any) -> int:
+    if axis is None:
+        return math.prod(shape)
+    return math.prod(shape[a] for a in normalize_axis_tuple(axis, len(shape)))
+
+
+def _sum_cotangent(dy: Any, shape: tuple, axis: Any = None, keepdims: bool = False) -> Any:
+    return _spread(dy, shape, axis, keepdims)
+
+
+def _mean_cotangent(dy: Any, shape: tuple, axis: Any = None, keepdims: bool = False) -> Any:
+    return _spread(dy / _reduced_count(shape, axis), shape, axis, keepdims)
+
+
+def _extremum_cotangent(
+    dy: Any, x: np.ndarray, y: Any, axis: Any = None, keepdims: bool = False
+) -> Any:
+    axes = tuple(range(x.ndim)) if axis is None else normalize_axis_tuple(axis, x.ndim)
+    return fit(extremum_cotangent(x, y, dy, axes, keepdims), x)
 
 
 # The sums and means of squares (see zygote_engine.primitives) keep ``x`` itself, not its shape.
@@ -186,6 +222,7 @@ REDUCTIONS = _Reductions(
     {
         np.sum: _sum_cotangent,
         np.mean: _mean_cotangent,
+        **dict.fromkeys(EXTREMA, _extremum_cotangent),
         **{f: _SQUARES_COTANGENTS[reduction] for f, (reduction, _) in zy.SQUARE_REDUCTIONS.items()},
     },
     via={f: reduction for f, (reduction, _) in zy.SQUARE_REDUCTIONS.items()},

@@ -28,6 +28,7 @@ from zygote_engine.activity import (
     loaded_names,
     try_blocks,
 )
+from zygote_engine.array_inline import EXTREMA
 from zygote_engine.codegen import BACKWARD_COMMENT
 from zygote_engine.emit import (
     compound,
@@ -656,36 +657,48 @@ class _Reverse(FunctionAnalysis):
         protocol_fwd: list[str],
         protocol_pullback: list[str],
     ) -> tuple[list[str], list[str]]:
-        """``np.sum(x)`` or ``np.mean(x)`` of a float64 array differentiated in place: ``pb``
+        """``np.sum(x)``, ``np.mean(x)``, ``np.max(x)`` or ``np.min(x)`` of a float64 array (over
+        every axis, or over the literal ``axis`` of the call) differentiated in place: ``pb``
         keeps the cotangent function from ``__REDUCTIONS`` (asked again at run time, which a
-        registration or a rebinding of the name changes) and ``x``'s shape; a sum or mean of
-        squares keeps ``x``, which its cotangent reads. Anything else takes the call protocol."""
+        registration or a rebinding of the name changes) and what it reads: ``x``'s shape, ``x``
+        itself for a sum or mean of squares, ``x`` and the result for an extremum (whose
+        cotangent goes to the entries equal to it). Anything else takes the call protocol."""
         f, x = text(call.func), call.args[0].id
         if not self.is_active_atom(call.args[0]):
             return protocol_fwd, protocol_pullback
-        # on a float64 ndarray, what the function computes without its dispatch (np.mean
-        # divides the same sum by the size)
         reduction = self.callee(call)
+        options = ", ".join(f"{k.arg}={text(k.value)}" for k in call.keywords)
         squares = zy.SQUARE_REDUCTIONS.get(reduction)
-        if squares is None:  # the sum or mean of x: its shape is kept
-            summed, keep, kept = x, f"{x}.shape", self.namer.fresh("s")
+        method = EXTREMA.get(reduction)
+        if method is not None:
+            total, keep = f"{x}.{method}({options})", f"{x}, {target}"
+            kept = f"{self.namer.fresh(f'{x}_')}, {self.namer.fresh(f'{target}_')}"
+        elif squares is None:  # the sum or mean of x: its shape is kept
+            keep, kept = f"{x}.shape", self.namer.fresh("s")
+            # (the methods of a float64 ndarray are what the functions compute, without their
+            # dispatch; np.mean of every entry divides the same sum by the size)
+            if options:
+                total = f"{x}.{'sum' if reduction is np.sum else 'mean'}({options})"
+            else:
+                total = f"{x}.sum()" if reduction is np.sum else f"{x}.sum() / {x}.size"
         else:
             reduction, squaring = squares
             summed = f"({x} * {x})" if squaring == "*" else f"({x} ** 2)"
+            total = f"{summed}.sum()" if reduction is np.sum else f"{summed}.sum() / {x}.size"
             keep, kept = x, self.namer.fresh(f"{x}_")
-        total = f"{summed}.sum()" if reduction is np.sum else f"{summed}.sum() / {x}.size"
         fwd = [
             f"{pb} = __REDUCTIONS.get({f}) if __on_array(__cx, {x}) else None",
             f"if {pb} is not None:",
-            f"    {pb} = ({pb}, {keep})",
             f"    {target} = {total}",
+            f"    {pb} = ({pb}, {keep})",
             "else:",
             *("    " + line for line in protocol_fwd),
         ]
+        arguments = ", ".join([self.dname(target), kept, *([options] if options else [])])
         pullback = [
             f"if {pb}.__class__ is tuple:",
             f"    __p, {kept} = {pb}",
-            f"    __g1 = __p({self.dname(target)}, {kept})",
+            f"    __g1 = __p({arguments})",
             "else:",
             *("    " + line for line in protocol_pullback),
         ]

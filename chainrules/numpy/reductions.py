@@ -340,7 +340,22 @@ def _extremum_weights(x: Any, y: Any, axes: tuple[int, ...], keepdims: bool, ski
     # (asked of the extrema, far fewer than x's entries; a lazy array is not asked: it would compute)
     if not skip_nan and (is_duck_array(y) or np.isnan(y).any()):
         held = held | (np.isnan(x) & np.isnan(extremum))
-    return held / np.maximum(np.sum(held, axis=axes, keepdims=True), 1)
+    return held / np.maximum(held.sum(axis=axes, keepdims=True), 1)  # (the method: no dispatch)
+
+
+def extremum_cotangent(
+    x: Any, y: Any, dy: Any, axes: tuple[int, ...], keepdims: bool, skip_nan: bool = False
+) -> Any:
+    """The cotangent of ``x`` in ``y = max(x, axis=axes, keepdims=keepdims)`` (or ``min``, ...)
+    from the cotangent ``dy`` of ``y``: each slice's ``dy`` split evenly among its extrema.
+
+    Example:
+        >>> import numpy as np
+        >>> extremum_cotangent(np.array([[1.0, 3.0, 3.0]]), np.array([3.0]), np.array([2.0]),
+        ...                    (1,), False)
+        array([[0., 1., 1.]])
+    """
+    return _extremum_weights(x, y, axes, keepdims, skip_nan) * _unreduce(dy, axes, keepdims)
 
 
 def _register_extremum(f: Callable, skip_nan: bool = False) -> None:
@@ -352,7 +367,7 @@ def _register_extremum(f: Callable, skip_nan: bool = False) -> None:
         project_x = ProjectTo(x)
 
         def extremum_pullback(dy):
-            dx = _extremum_weights(x, y, axes, keepdims, skip_nan) * _unreduce(dy, axes, keepdims)
+            dx = extremum_cotangent(x, y, dy, axes, keepdims, skip_nan)
             return (NoTangent(), project_x(dx), *no_tangents(args))
 
         return y, extremum_pullback

@@ -110,18 +110,59 @@ def test_whole_array_sums_and_means_match_finite_differences(reduce, shape):
 
 
 def test_reductions_with_more_arguments_and_other_types_take_the_rules():
-    def f(x):
-        return np.sum(np.mean(x, axis=0) ** 2) + np.sum(x, 0)[0]
+    def f(x, k):
+        return np.sum(np.mean(x, axis=0) ** 2) + np.sum(x, 0)[0] + np.sum(x, axis=k)[1]
 
     source = show_adjoint(f)
     assert "__REDUCTIONS.get(__zy.sum_of_second_powers)" in source  # the outer sum of squares
-    assert "np.mean, x, axis=0" in source  # an axis: the protocol
-    assert_gradient_matches_fd(f, RNG.normal(size=(3, 2)))
+    assert "t1 = x.mean(axis=0)" in source  # a literal axis, by keyword: inline
+    assert "__call2(__cx, np.sum, x, 0)" in source  # an axis by position: the protocol
+    assert "np.sum, x, axis=k)" in source and "x.sum(axis=k)" not in source  # a variable axis
+    assert_gradient_matches_fd(lambda x: f(x, 0), RNG.normal(size=(3, 2)))
     x32 = RNG.normal(size=3).astype(np.float32)
     (dx,) = gradient(lambda x: np.sum(x * x), x32)
     assert dx.dtype == np.float32
     np.testing.assert_allclose(dx, 2 * x32, rtol=1e-6)
     assert gradient(lambda x: np.sum(x), 2.5) == (1.0,)  # a Python number: the rule
+
+
+# sum(sin(reduction)) with the reduction's options written as literals, which the generated code
+# differentiates inline (a reduction passed in as a variable would take the protocol)
+LITERAL_AXES = {
+    "x.sum(axis=0)": lambda x: np.sum(np.sin(np.sum(x, axis=0))),
+    "x.sum(axis=1, keepdims=True)": lambda x: np.sum(np.sin(np.sum(x, axis=1, keepdims=True))),
+    "x.mean(axis=1)": lambda x: np.sum(np.sin(np.mean(x, axis=1))),
+    "x.mean(keepdims=True)": lambda x: np.sum(np.sin(np.mean(x, keepdims=True))),
+    "x.max()": lambda x: np.sum(np.sin(np.max(x))),
+    "x.max(axis=0)": lambda x: np.sum(np.sin(np.max(x, axis=0))),
+    "x.max(axis=1, keepdims=True)": lambda x: np.sum(np.sin(np.amax(x, axis=1, keepdims=True))),
+    "x.min(axis=1)": lambda x: np.sum(np.sin(np.min(x, axis=1))),
+    "x.min(axis=None, keepdims=True)": lambda x: np.sum(
+        np.sin(np.amin(x, axis=None, keepdims=True))
+    ),
+}
+
+
+@pytest.mark.parametrize("inline", LITERAL_AXES)
+def test_reductions_over_literal_axes_match_finite_differences(inline):
+    f = LITERAL_AXES[inline]
+    assert f"t1 = {inline}" in show_adjoint(f)  # what the forward computes in place
+    assert_gradient_matches_fd(f, RNG.normal(size=(3, 4)))
+
+
+def test_an_extremum_over_an_axis_is_inline_and_splits_ties():
+    def f(z):
+        return np.sum(np.max(z, axis=1, keepdims=True) * np.array([[1.0], [10.0]]))
+
+    source = show_adjoint(f)
+    assert "t1 = z.max(axis=1, keepdims=True)" in source
+    assert "__g1 = __p(dt1, z_1, t1_1, axis=1, keepdims=True)" in source
+    z = np.array([[1.0, 3.0, 3.0, 2.0], [5.0, 0.0, 5.0, 5.0]])
+    (dz,) = gradient(f, z)  # each row's weight split evenly among its tied maxima
+    np.testing.assert_allclose(dz, [[0, 0.5, 0.5, 0], [10 / 3, 0, 10 / 3, 10 / 3]], rtol=1e-15)
+    with_nan = np.array([[1.0, np.nan, 3.0], [4.0, 6.0, 5.0]])
+    (dz,) = gradient(lambda z: np.sum(np.min(z, axis=1)), with_nan)  # a NaN holds its minimum
+    np.testing.assert_array_equal(dz, [[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
 
 
 def test_hessian_and_hessian_vector_product_through_the_inline_paths():
@@ -203,7 +244,7 @@ def test_the_reductions_follow_the_rule_table(register):
     assert table.get(total) is not None
     register(total)  # a later rule for arrays, plain or the engine's: the rule, not the inline path
     assert table.get(total) is None
-    assert REDUCTIONS.get(np.sum) is not None and REDUCTIONS.get(np.max) is None
+    assert REDUCTIONS.get(np.sum) is not None and REDUCTIONS.get(np.prod) is None
 
 
 @pytest.mark.parametrize(
