@@ -207,9 +207,7 @@ def gradient(f: Callable, *args: Any) -> tuple:
         array([2., 4.])
     """
     check_callable(f, "gradient")
-    y, back = _value_and_pullback(f, args)
-    check_scalar(f, y)
-    return back(1.0)
+    return _value_and_gradient(f, args)[1]
 
 
 def withgradient(f: Callable, *args: Any) -> WithGradient:
@@ -222,18 +220,21 @@ def withgradient(f: Callable, *args: Any) -> WithGradient:
         WithGradient(val=0.5, grad=(0.5, -0.25))
     """
     check_callable(f, "withgradient")
-    y, back = _value_and_pullback(f, args)
-    check_scalar(f, y)
-    return WithGradient(y, back(1.0))
+    return WithGradient(*_value_and_gradient(f, args))
 
 
-def _value_and_pullback(f: Callable, args: tuple) -> tuple[Any, Callable[[Any], Any]]:
-    """``pullback(f, *args)`` for a caller that wants the arguments' gradients only (not those
-    of what ``f`` captures, which :class:`Pullback` keeps for nested differentiation)."""
+def _value_and_gradient(f: Callable, args: tuple) -> tuple[Any, Any]:
+    """``(y, gradient)`` of the real-scalar ``f`` at ``args``: the arguments' gradients only (not
+    those of what ``f`` captures, which :class:`Pullback` keeps for nested differentiation),
+    both passes run at once, without ``pullback``'s closures."""
     if len(args) == 1 and isinstance(args[0], Params):
-        return params_pullback(f, args[0])
-    y, back_all = tangents_pullback(f, args, closure=False)
-    return y, lambda dy: back_all(dy)[1]
+        y, back = params_pullback(f, args[0])
+        check_scalar(f, y)
+        return y, back(1.0)
+    cx = ZygoteRuleConfig()
+    y, pb, held = recorded_call(cx, f, args, closure=False)
+    check_scalar(f, y)
+    return y, pulled_back(cx, args, held, y, pb, is_tracked(y), 1.0)[1]
 
 
 def derivative(f: Callable, *x: Any) -> Any:
