@@ -269,7 +269,7 @@ def show_adjoint(f: Callable, *args: Any) -> str:
             if x.__class__ in __SCALARS:
                 pb1 = None
                 t1 = x * x
-            elif __on_arrays(__cx, x):
+            elif __on_array(__cx, x):
                 pb1 = [x]
                 t1 = x * x
             else:

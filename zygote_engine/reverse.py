@@ -113,6 +113,15 @@ def generate(
     return _Reverse(nf, dataclasses.replace(info, inactive=inactive), namer).forward()
 
 
+def _arrays_test(test: str, names: list[str], after_numbers: bool) -> str:
+    """The run-time test that an inline arm for arrays applies to the operands ``names``:
+    ``test``, or, for one operand of elementwise arithmetic after the test for numbers, the
+    quicker ``__on_array``, which asks the same of what is not a number."""
+    if test == "__on_arrays" and len(names) == 1 and after_numbers:
+        return f"__on_array(__cx, {names[0]})"
+    return f"{test}(__cx, {', '.join(names)})"
+
+
 class Counted(NamedTuple):
     """A block compiled to be left halfway: its forward, its full backward pass, and the
     backward pass of the part that ran (which reads the block's counters)."""
@@ -602,9 +611,9 @@ class _Reverse(FunctionAnalysis):
         f = text(call.func)
         args = [operand_text(a) for a in call.args]
         test = numbers_test(call.args, args)
-        names = ", ".join(dict.fromkeys(a.id for a in call.args if isinstance(a, ast.Name)))
+        names = list(dict.fromkeys(a.id for a in call.args if isinstance(a, ast.Name)))
         if names:
-            test += f" or __on_arrays(__cx, {names})"
+            test += f" or {_arrays_test('__on_arrays', names, after_numbers=True)}"
         # one argument: its partial may read the result only (tanh's), and then the backward
         # pass need not keep the argument (see array_inline.kept_input); a number is kept as is
         x = args[0]
@@ -843,7 +852,7 @@ class _Reverse(FunctionAnalysis):
             record = [o if o in read else f"__like({o})" for o in names]
             keyword = "elif" if fwd else "if"
             fwd += [
-                f"{keyword} {adjoint.arrays_test}(__cx, {', '.join(names)}):",
+                f"{keyword} {_arrays_test(adjoint.arrays_test, names, bool(fwd))}:",
                 f"    {pb} = [{', '.join(record)}]",
                 f"    {target} = {primal}",
             ]

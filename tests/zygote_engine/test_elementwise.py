@@ -96,7 +96,7 @@ def test_generated_code_computes_the_cotangents_of_active_operands_only():
         return np.sum(x * 3.0 + data)
 
     source = show_adjoint(scaled)
-    assert "elif __on_arrays(__cx, x):" in source  # a literal is a number: not checked
+    assert "elif __on_array(__cx, x):" in source  # a literal is a number: not checked
     assert "__g1 = __fit(dt1 * 3.0, x_1)" in source  # x's cotangent, and none for the literal
     assert "__g2 = __fit(dt2, data_1)" in source
 
