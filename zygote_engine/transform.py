@@ -263,8 +263,8 @@ def _generate(fn: types.FunctionType, generate) -> tuple[FunctionSource, ast.Fun
         inspect.CO_VARARGS | inspect.CO_VARKEYWORDS
     )
 
-    def recursive(name: str, n: int) -> bool:
-        found = value_of(name)
+    def recursive(callee: str, n: int) -> bool:
+        found = value_of(callee)
         return (
             positional
             and n == code.co_argcount
