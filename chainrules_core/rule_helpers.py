@@ -41,7 +41,18 @@ def unbroadcast(x: Any, dx: Any) -> Any:
         dx = dx.unthunk()
     if isinstance(dx, AbstractZero):
         return dx
-    shape = np.shape(x)
+    return summed_to_shape(dx, np.shape(x))
+
+
+def summed_to_shape(dx: Any, shape: tuple[int, ...]) -> Any:
+    """The array ``dx`` summed down to ``shape``, which was broadcast into ``dx``'s shape: the
+    core of :func:`unbroadcast`, for callers that hold a shape rather than an array.
+
+    Example:
+        >>> import numpy as np
+        >>> summed_to_shape(np.ones((2, 3, 4)), (3, 1))[:, 0]
+        array([8., 8., 8.])
+    """
     dx_shape = np.shape(dx)
     if dx_shape == shape:
         return dx
@@ -49,7 +60,11 @@ def unbroadcast(x: Any, dx: Any) -> Any:
     if extra < 0:
         return dx  # fewer dimensions than x: ProjectTo broadcasts it back
     kept = tuple(extra + i for i, n in enumerate(shape) if n == 1 and dx_shape[extra + i] != 1)
-    summed = np.sum(dx, axis=tuple(range(extra)) + kept, keepdims=True)
+    axes = tuple(range(extra)) + kept
+    if type(dx) is np.ndarray:  # (the methods: no dispatch, this runs once per operation)
+        summed = dx.sum(axis=axes, keepdims=True)
+        return summed.reshape(shape) if shape else summed.reshape(())[()]
+    summed = np.sum(dx, axis=axes, keepdims=True)
     # (np.reshape, not the method: an array of another library need not have it)
     return np.reshape(summed, shape) if shape else np.reshape(summed, ())[()]
 

@@ -68,13 +68,13 @@ class FunctionInfo:
 def _is_literal_option(keyword: ast.keyword) -> bool:
     """Whether ``keyword`` is a reduction's ``axis=`` (an int or ``None``) or ``keepdims=`` (a
     bool), written as a literal."""
-    value = getattr(keyword.value, "value", ())
-    if keyword.arg == "axis":
-        return isinstance(keyword.value, ast.Constant) and type(value) in (int, type(None))
+    if not isinstance(keyword.value, ast.Constant):
+        return False
+    kind = type(keyword.value.value)
     return (
-        keyword.arg == "keepdims"
-        and isinstance(keyword.value, ast.Constant)
-        and type(value) is bool
+        kind in (int, type(None))
+        if keyword.arg == "axis"
+        else (keyword.arg == "keepdims" and kind is bool)
     )
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from chainrules_core import ProjectTo, scalar_cotangents, unbroadcast
+from chainrules_core.rule_helpers import summed_to_shape
 
 __all__ = ["fit", "fit_partial", "like", "on_arrays", "partial_cotangents"]
 
@@ -89,13 +90,13 @@ def fit(g: Any, x: Any) -> Any:
             if g.shape == x.shape:
                 return g
             if g.ndim >= x.ndim:  # (x was broadcast into the result)
-                return _summed_to(g, x.shape)
+                return summed_to_shape(g, x.shape)
     elif kind is tuple:  # the shape of a float64 array, as :func:`like` keeps it
         if g.__class__ is np.ndarray and g.dtype is _F64:
             if g.shape == x:
                 return g
             if g.ndim >= len(x):
-                return _summed_to(g, x)
+                return summed_to_shape(g, x)
         x = np.broadcast_to(_ZERO, x)  # stands for the array: its dtype and shape, no memory
     elif kind is float or kind is int:
         if g.__class__ is float:
@@ -105,21 +106,6 @@ def fit(g: Any, x: Any) -> Any:
     elif kind is np.float64 and (g.__class__ is float or g.__class__ is np.float64):
         return np.float64(g)
     return ProjectTo(x)(unbroadcast(x, g))
-
-
-def _summed_to(g: np.ndarray, shape: tuple) -> np.ndarray:
-    """The float64 cotangent ``g`` of a result that an operand of ``shape`` was broadcast into,
-    summed down to ``shape`` (``unbroadcast`` without its generality: this runs per operation).
-
-    Example:
-        >>> _summed_to(np.ones((2, 3, 4)), (3, 1))
-        array([[8.],
-               [8.],
-               [8.]])
-    """
-    lead = g.ndim - len(shape)
-    axes = (*range(lead), *(lead + i for i, n in enumerate(shape) if n == 1 != g.shape[lead + i]))
-    return g.sum(axis=axes, keepdims=True).reshape(shape)
 
 
 def fit_partial(dy: Any, p: Any, x: Any) -> Any:
