@@ -57,11 +57,11 @@ def numbers(items, *values) -> bool:
 @dataclass
 class NumberOp:
     """One arithmetic operation of a loop body, in its arm for numbers: ``forward``, the lines
-    that record ``pb`` and compute ``target``; ``partials``, the lines that compute the
-    ``__g<i>`` from the record and the target's cotangent; ``slots``, each ``(__g<i>, name)``
-    that the backward pass adds to ``name``'s cotangent; ``operands``, the names it reads;
-    ``lookup``, for a call of a function with scalar partials (``math.sin``), the local that
-    holds its partials function and the function, looked up once before the loop."""
+    that record ``pb`` (the first) and compute ``target``; ``partials``, the lines that compute
+    the ``__g<i>`` from the record and the target's cotangent; ``slots``, each ``(__g<i>,
+    name)`` that the backward pass adds to ``name``'s cotangent; ``operands``, the names it
+    reads; ``lookup``, for a call of a function with scalar partials (``math.sin``), the local
+    that holds its partials function and the function, looked up once before the loop."""
 
     pb: str
     target: str

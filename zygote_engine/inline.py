@@ -33,7 +33,9 @@ __all__ = [
     "forward_tangent",
     "numbers_test",
     "operand_text",
+    "operator_name",
     "scalar_adjoint",
+    "scalar_constant",
 ]
 
 # Templates: {0}, {1} are the operands, {dy} the cotangent of the result.
@@ -125,7 +127,8 @@ def _power(exponent: int) -> ScalarAdjoint:
     return _adjoint("pow", partial, "0.0")
 
 
-def _operator_name(call: ast.Call) -> str | None:
+def operator_name(call: ast.Call) -> str | None:
+    """``name`` for a normalised ``operator.<name>(...)`` call without keywords, else ``None``."""
     f = call.func
     if (
         isinstance(f, ast.Attribute)
@@ -137,7 +140,7 @@ def _operator_name(call: ast.Call) -> str | None:
     return None
 
 
-def _scalar_constant(e: ast.expr) -> bool:
+def scalar_constant(e: ast.expr) -> bool:
     """Whether ``e`` is a literal Python ``int`` or ``float`` (``bool`` is not)."""
     return isinstance(e, ast.Constant) and type(e.value) in (int, float)
 
@@ -148,7 +151,7 @@ def scalar_adjoint(call: ast.Call) -> ScalarAdjoint | None:
     Literal operands must be ints or floats; ``**`` is inlined for integer literal exponents only
     (a float exponent of a negative base gives a complex number).
     """
-    name = _operator_name(call)
+    name = operator_name(call)
     if name in ("pow", "ipow"):
         exponent = call.args[1]
         if isinstance(exponent, ast.Constant) and type(exponent.value) is int:
@@ -158,7 +161,7 @@ def scalar_adjoint(call: ast.Call) -> ScalarAdjoint | None:
     adjoint = _ADJOINTS.get(name)
     if adjoint is None or len(call.args) != len(adjoint.partials):
         return None
-    if any(isinstance(a, ast.Constant) and not _scalar_constant(a) for a in call.args):
+    if any(isinstance(a, ast.Constant) and not scalar_constant(a) for a in call.args):
         return None
     return adjoint
 
@@ -171,7 +174,7 @@ def operand_text(e: ast.expr) -> str:
 
 def as_syntax(call: ast.Call) -> str | None:
     """``a * b`` for ``operator.mul(a, b)`` (any operator with a syntax), or ``None``."""
-    template = _SYNTAX.get(_operator_name(call) or "")
+    template = _SYNTAX.get(operator_name(call) or "")
     if template is None or len(call.args) != template.count("{"):
         return None
     return template.format(*map(operand_text, call.args))

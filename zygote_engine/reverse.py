@@ -42,6 +42,7 @@ from zygote_engine.emit import (
     with_leading,
 )
 from zygote_engine.float_loops import ENTRY_TESTS, FLOAT, ZERO, NumberOp, states
+from zygote_engine.float_recursion import number_version
 from zygote_engine.inline import (
     ScalarAdjoint,
     as_syntax,
@@ -173,6 +174,9 @@ class _Reverse(FunctionAnalysis):
         self.partials: dict[int, list[ast.stmt]] = {}
         self.counters: list[tuple[str, int]] = []  # see counter()
         self.float_ops: dict[int, NumberOp] = {}  # by statement (see float_loops)
+        # the pullback of each call of the function itself that its forward for numbers makes
+        # directly, by statement (see float_recursion)
+        self.self_calls: dict[int, str] = {}
 
     def accumulate(self, name: str, tangent: str) -> str:
         """``d<name> += tangent``. Inputs that are never reassigned only hand their cotangent back,
@@ -204,7 +208,9 @@ class _Reverse(FunctionAnalysis):
         result_cot = self.dname(ret.value.id) if active_result else self.namer.fresh("dresult")
         name = self.info.name
         backward_def = self.backward_def(name, result_cot, bwd, line)
-        prologue = generated("__tape = []", line) if self.uses_tape else []
+        prologue = number_version(self, body, ret)
+        if self.uses_tape:
+            prologue += generated("__tape = []", line)
         epilogue = [*backward_def, *generated(f"return ({result}, {name}__backward)", ret.lineno)]
         args = with_leading(strip_defaults(nf.args), ("__cx",))
         return function_def(f"{name}__forward", args, [*prologue, *fwd, *epilogue], line)
@@ -529,9 +535,12 @@ class _Reverse(FunctionAnalysis):
             )
             caller = f"__call{n}" if n < POSITIONAL_CALL_LIMIT and not call.keywords else "__call"
         through_protocol = self.called(pb, target, f"{caller}({args})")
-        test = self.recursion_test(call, inactive)
-        if test is None:
+        found = self.recursion_test(call, inactive)
+        if found is None:
             return [through_protocol]
+        test, for_numbers = found
+        if for_numbers:
+            self.self_calls[id(s)] = pb
         direct = self.called(
             pb, target, f"{SELF}.run({', '.join(['__cx', *map(text, call.args)])})"
         )
@@ -542,12 +551,13 @@ class _Reverse(FunctionAnalysis):
         """The line that keeps ``call``'s ``(y, pullback)``."""
         return f"{pb} = {call}[1]" if target is None else f"{target}, {pb} = {call}"
 
-    def recursion_test(self, call: ast.Call, inactive: tuple[int, ...]) -> str | None:
+    def recursion_test(self, call: ast.Call, inactive: tuple[int, ...]) -> tuple[str, bool] | None:
         """For a call of the function itself (recursion), the run-time test under which it runs
         this very forward, bound as ``__SELF``, without the protocol's dispatch and frame: the
         name still holds the function this forward was bound for, which has no rule
         (``cache.runs_itself``), and the call passes the positions this forward was generated
-        for (``info.inactive``). None for any other call."""
+        for (``info.inactive``); and whether the test holds where the arguments are numbers
+        (atoms all). None for any other call."""
         func = call.func
         if not (
             isinstance(func, ast.Name)
@@ -560,11 +570,11 @@ class _Reverse(FunctionAnalysis):
         known, atom = self.mask_parts(inactive, call.args)
         own = self.info.inactive
         if atom is None:
-            return itself if known == own else None
+            return (itself, True) if known == own else None
         i, name = atom
         if (*known, ATOM + i) == own:
-            return f"{name}.__class__ in __ATOMS and {itself}"
-        return f"{name}.__class__ not in __ATOMS and {itself}" if known == own else None
+            return f"{name}.__class__ in __ATOMS and {itself}", True
+        return (f"{name}.__class__ not in __ATOMS and {itself}", False) if known == own else None
 
     @staticmethod
     def mask_parts(
@@ -803,7 +813,7 @@ class _Reverse(FunctionAnalysis):
         adjoint: ScalarAdjoint,
         protocol_fwd: list[str],
         protocol_pullback: list[str],
-    ) -> tuple[list[str], list[str], tuple[list[str], list[str]] | None]:
+    ) -> tuple[list[str], list[str], tuple | None]:
         """Arithmetic on Python numbers and float64 arrays written out, with the call protocol as
         the fallback.
 
@@ -811,7 +821,7 @@ class _Reverse(FunctionAnalysis):
         none (``None``), one (the number) or more (a tuple); on arrays a list of the operands
         (their shapes for those it does not read). That tells the backward pass which ran.
         Returns the forward lines, the backward lines that compute the ``__g<i>``, and the arm
-        for numbers alone (its forward lines and those lines), if there is one.
+        for numbers alone (its forward lines, those lines and no look-up), if there is one.
         """
         operands = [operand_text(a) for a in call.args]
         active = [i for i, a in enumerate(call.args) if self.is_active_atom(a)]

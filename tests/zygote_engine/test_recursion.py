@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import sys
+import traceback
 
 import numpy as np
 import pytest
@@ -107,3 +109,79 @@ def test_nested_differentiation_of_a_recursion():
     expected = [[20 * x**3 * c**2, 10 * x**4 * c], [10 * x**4 * c, 2 * x**5]]
     h = hessian(lambda v: power(v[0], 3) * scaled_power(v[0], v[1], 2), np.array([x, c]))
     np.testing.assert_allclose(h, expected, rtol=1e-12)
+
+
+# --- recursion on numbers: a second pair of passes without type tests (float_recursion) ----------
+
+
+def tree(x, y, n):
+    """Two calls of itself, a reassigned local, ``**`` and both arguments differentiated."""
+    if n <= 0:
+        return x * y
+    a = tree(x, y + x, n - 1)
+    b = tree(y, x, n - 2) * 0.5
+    a += b - x**2
+    return a / 2.0
+
+
+def central_differences(f, args, i, h=1e-6):
+    up, down = list(args), list(args)
+    up[i] += h
+    down[i] -= h
+    return (f(*up) - f(*down)) / (2 * h)
+
+
+def test_recursion_on_numbers_runs_its_own_pair_of_passes():
+    source = transform(power, (2, 1002)).source
+    assert "if __numbers((), x, n) and __itself(__SELF, power):" in source
+    assert "def power__numbers(x, n):" in source
+    assert "t3, pb1 = power__numbers(x, t2)" in source
+    assert "_, __g1, _ = power__numbers_backward(pb1, dt3)" in source
+    for x in (1.3, np.float64(1.3), 2):  # d/dx x^7 = 7 x^6
+        assert gradient(lambda v, x=x: power(v, 7), x)[0] == pytest.approx(7 * x**6, rel=1e-12)
+
+
+def test_recursion_on_numbers_agrees_with_finite_differences_and_the_general_passes():
+    assert "def tree__numbers(x, y, n):" in transform(tree).source
+    for n in (0, 1, 4, 7):
+        grads = gradient(tree, 0.7, -1.2, n)
+        general = gradient(tree, np.array(0.7), np.array(-1.2), n)  # (arrays: no second pair)
+        for i in (0, 1):
+            expected = central_differences(tree, (0.7, -1.2, n), i)
+            assert grads[i] == pytest.approx(expected, rel=1e-7, abs=1e-9)
+            assert grads[i] == pytest.approx(float(general[i]), rel=1e-12, abs=1e-15)
+        assert grads[2] is None
+
+
+def sine_tower(x, n):
+    return x if n == 0 else math.sin(sine_tower(x, n - 1))
+
+
+def counted_power(x, n):
+    total = 1.0
+    for _ in range(1):
+        total = total * x
+    return total if n == 0 else total * counted_power(x, n - 1)
+
+
+def test_recursion_through_other_calls_or_loops_keeps_the_general_passes():
+    for f in (sine_tower, counted_power):
+        assert "__numbers((), x, n)" not in transform(f).source
+    assert gradient(sine_tower, 0.5, 2)[0] == pytest.approx(
+        math.cos(math.sin(0.5)) * math.cos(0.5), rel=1e-12
+    )
+    assert gradient(counted_power, 1.1, 3)[0] == pytest.approx(4 * 1.1**3, rel=1e-12)
+
+
+def reciprocal_power(x, n):
+    if n == 0:
+        return 1.0 / x
+    return x * reciprocal_power(x, n - 1)
+
+
+def test_an_error_in_the_passes_on_numbers_names_the_user_line():
+    with pytest.raises(ZeroDivisionError) as info:
+        gradient(reciprocal_power, 0.0, 3)
+    frames = traceback.extract_tb(info.value.__traceback__)
+    line = reciprocal_power.__code__.co_firstlineno + 2
+    assert (frames[-1].filename, frames[-1].lineno) == (__file__, line)
