@@ -117,9 +117,14 @@ def recorded_call(cx: ZygoteRuleConfig, f: Callable, args: tuple, closure: bool)
     """``(y, pb, held)``: the forward half of :func:`tangents_pullback`, ``y = f(*args)`` run in
     ``cx`` with its pullback ``pb``; ``held`` what the arguments that are containers held at the
     call (differentiated code may mutate them: gradients refer to what they held)."""
-    held = [None if type(a) in _LEAVES or not _structured(a) else contents_of(a) for a in args]
     with room_to_recurse():
-        y, pb = call(cx, f, *args) if closure else call_masked(cx, ARGUMENTS_ONLY, f, *args)
+        return _recorded(cx, f, args, closure)
+
+
+def _recorded(cx: ZygoteRuleConfig, f: Callable, args: tuple, closure: bool) -> tuple:
+    """:func:`recorded_call` in the room to recurse its caller made."""
+    held = [None if type(a) in _LEAVES or not _structured(a) else contents_of(a) for a in args]
+    y, pb = call(cx, f, *args) if closure else call_masked(cx, ARGUMENTS_ONLY, f, *args)
     return y, pb, held
 
 
@@ -134,13 +139,26 @@ def pulled_back(
 ) -> tuple:
     """``(df, grads)`` of :func:`tangents_pullback`'s ``back_all``: the pullback ``pb`` of the call
     ``y = f(*args)`` run from ``dy`` in ``cx``, the gradients in their user-facing forms."""
+    with room_to_recurse():
+        return _pulled_back(cx, args, held, y, pb, returns_container, dy)
+
+
+def _pulled_back(
+    cx: ZygoteRuleConfig,
+    args: tuple,
+    held: list,
+    y: Any,
+    pb: Callable,
+    returns_container: bool,
+    dy: Any,
+) -> tuple:
+    """:func:`pulled_back` in the room to recurse its caller made."""
     dy = cx.start_backward(y, dy, returns_container)
     writes = cx.written  # arrays written in place (see zygote_engine.array_writes)
     if type(dy) in ZERO_TYPES and not must_run(pb) and writes is None:
         return _NO, (None,) * len(args)
     try:
-        with room_to_recurse():
-            tangents = pb(dy)
+        tangents = pb(dy)
         grads = []
         for a, t, h in zip(args, tangents[1:], held):
             if writes is not None and type(a) is np.ndarray:
@@ -232,9 +250,10 @@ def _value_and_gradient(f: Callable, args: tuple) -> tuple[Any, Any]:
         check_scalar(f, y)
         return y, back(1.0)
     cx = ZygoteRuleConfig()
-    y, pb, held = recorded_call(cx, f, args, closure=False)
-    check_scalar(f, y)
-    return y, pulled_back(cx, args, held, y, pb, is_tracked(y), 1.0)[1]
+    with room_to_recurse():  # (once for both passes)
+        y, pb, held = _recorded(cx, f, args, closure=False)
+        check_scalar(f, y)
+        return y, _pulled_back(cx, args, held, y, pb, is_tracked(y), 1.0)[1]
 
 
 def derivative(f: Callable, *x: Any) -> Any:

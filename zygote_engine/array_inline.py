@@ -15,7 +15,7 @@ or mean keeps only ``x``'s shape, an extremum ``x`` and its result (the cotangen
 entries equal to it, split evenly among ties). The sums and means of squares that normalisation
 makes of ``np.sum(x * x)`` and the like keep ``x``, and their cotangent, ``2 dy x``, is one array
 operation. And a function with scalar partials that read only its result (``tanh``'s
-``1 - out**2``) keeps its argument's shape rather than the argument (:func:`kept_input`): a loop
+``1 - out**2``) keeps its argument's shape rather than the argument (:data:`READS_INPUT`): a loop
 does not hold on to every step's input.
 
 Like the elementwise arithmetic, these are built in: a rule registered later for
@@ -38,13 +38,13 @@ from numpy.lib.array_utils import normalize_axis_tuple
 from chainrules.numpy.reductions import extremum_cotangent
 from chainrules_core import rrule
 from zygote_engine import primitives as zy
-from zygote_engine.elementwise import fit, like
+from zygote_engine.elementwise import fit
 
 __all__ = [
     "EXTREMA",
+    "READS_INPUT",
     "REDUCTIONS",
     "filled",
-    "kept_input",
     "matmul_left",
     "matmul_right",
     "on_array",
@@ -90,34 +90,50 @@ def on_array(cx, x: Any) -> bool:
     return cx.written is None and x.__class__ is np.ndarray and x.dtype is _F64 and x.ndim > 0
 
 
-def matmul_left(dy: Any, b: np.ndarray) -> Any:
+def matmul_left(dy: Any, b: np.ndarray, a: Any) -> Any:
     """The cotangent of ``a`` in ``a @ b`` (real arrays of one or two dimensions), from the
-    cotangent ``dy`` of the product.
+    cotangent ``dy`` of the product, fitted to ``a`` (the array, or its shape: see
+    :func:`~zygote_engine.elementwise.like`).
 
     Example:
         >>> import numpy as np
-        >>> matmul_left(np.ones((2, 2)), np.array([[1.0, 2.0], [3.0, 4.0]]))
+        >>> matmul_left(np.ones((2, 2)), np.array([[1.0, 2.0], [3.0, 4.0]]), (2, 2))
         array([[3., 7.],
                [3., 7.]])
     """
-    if b.ndim == 1:  # a matrix times a vector (dy a vector), or a dot product (dy a number)
-        return np.outer(dy, b) if np.ndim(dy) else dy * b
-    return dy @ b.T
+    if b.ndim == 2:
+        g = dy @ b.T
+    elif np.ndim(dy):  # a matrix times a vector: dy a vector
+        g = np.outer(dy, b)
+    else:  # a dot product: dy a number
+        g = dy * b
+    # (the usual case, a float64 cotangent of a's shape, tested here: a call of fit costs more)
+    shape = a if a.__class__ is tuple else a.shape
+    if g.__class__ is np.ndarray and g.dtype is _F64 and g.shape == shape:
+        return g
+    return fit(g, a)
 
 
-def matmul_right(a: np.ndarray, dy: Any) -> Any:
+def matmul_right(a: np.ndarray, dy: Any, b: Any) -> Any:
     """The cotangent of ``b`` in ``a @ b`` (real arrays of one or two dimensions), from the
-    cotangent ``dy`` of the product.
+    cotangent ``dy`` of the product, fitted to ``b`` (the array, or its shape).
 
     Example:
         >>> import numpy as np
-        >>> matmul_right(np.array([[1.0, 2.0], [3.0, 4.0]]), np.ones((2, 2)))
+        >>> matmul_right(np.array([[1.0, 2.0], [3.0, 4.0]]), np.ones((2, 2)), (2, 2))
         array([[4., 4.],
                [6., 6.]])
     """
-    if a.ndim == 1:  # a vector times a matrix (dy a vector), or a dot product (dy a number)
-        return np.outer(a, dy) if np.ndim(dy) else a * dy
-    return a.T @ dy
+    if a.ndim == 2:
+        g = a.T @ dy
+    elif np.ndim(dy):  # a vector times a matrix: dy a vector
+        g = np.outer(a, dy)
+    else:  # a dot product: dy a number
+        g = a * dy
+    shape = b if b.__class__ is tuple else b.shape
+    if g.__class__ is np.ndarray and g.dtype is _F64 and g.shape == shape:
+        return g
+    return fit(g, b)
 
 
 def filled(shape: tuple, value: Any) -> Any:
@@ -157,10 +173,14 @@ def _reduced_count(shape: tuple, axis: Any) -> int:
 
 
 def _sum_cotangent(dy: Any, shape: tuple, axis: Any = None, keepdims: bool = False) -> Any:
+    if axis is None:  # (the commonest, of every entry, without the general path's calls)
+        return filled(shape, dy)
     return _spread(dy, shape, axis, keepdims)
 
 
 def _mean_cotangent(dy: Any, shape: tuple, axis: Any = None, keepdims: bool = False) -> Any:
+    if axis is None:
+        return filled(shape, dy / math.prod(shape))
     return _spread(dy / _reduced_count(shape, axis), shape, axis, keepdims)
 
 
@@ -232,7 +252,13 @@ REDUCTIONS = _Reductions(
 class _ReadsInput(dict):
     """``READS_INPUT[partials]``: whether a one-argument function's scalar partials
     ``partials(x, out)`` read ``x``. Those that read only ``out`` (``tanh``'s ``1 - out**2``)
-    let the forward pass keep the input's shape instead of the input."""
+    let the forward pass keep an array input's shape instead of the input.
+
+    Example:
+        >>> import numpy as np
+        >>> READS_INPUT[lambda x, out: 1 - out**2], READS_INPUT[lambda x, out: np.cos(x)]
+        (False, True)
+    """
 
     def __missing__(self, partials: Any) -> bool:
         reads = self[partials] = _reads_first_argument(partials)
@@ -258,16 +284,3 @@ def _names(argval: Any) -> tuple:
 
 
 READS_INPUT = _ReadsInput()
-
-
-def kept_input(partials: Any, x: Any) -> Any:
-    """What the forward pass keeps of the input ``x`` of a function with scalar ``partials``:
-    ``x`` itself, or (see :func:`~zygote_engine.elementwise.like`) an array's shape when the
-    partials read only the result.
-
-    Example:
-        >>> import numpy as np
-        >>> kept_input(lambda x, out: 1 - out**2, np.ones(3)), kept_input(lambda x, out: x, 2.0)
-        ((3,), 2.0)
-    """
-    return x if READS_INPUT[partials] else like(x)

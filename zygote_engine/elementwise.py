@@ -118,7 +118,16 @@ def fit_partial(dy: Any, p: Any, x: Any) -> Any:
         array([2., 3.])
     """
     if p.__class__ is np.ndarray and p.dtype is _F64:  # (the usual partial: no conjugate)
-        return fit(dy * p, x)
+        g = dy * p
+        # (the usual cotangent, of x's float64 array or its shape, tested here: a call of fit
+        # costs more than the test)
+        if g.__class__ is np.ndarray and g.dtype is _F64:
+            kind = x.__class__
+            if (kind is tuple and g.shape == x) or (
+                kind is np.ndarray and x.dtype is _F64 and g.shape == x.shape
+            ):
+                return g
+        return fit(g, x)
     return fit(dy * _conjugate(p), x)
 
 

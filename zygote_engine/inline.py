@@ -38,7 +38,9 @@ __all__ = [
     "scalar_constant",
 ]
 
-# Templates: {0}, {1} are the operands, {dy} the cotangent of the result.
+# Templates: {0}, {1} are the operands, {dy} the cotangent of the result; a partial on arrays
+# that fits its result to its operand itself is given what the operand's record holds as {fit}
+# (the array, or its shape), which does not count as a read of the operand.
 _SYNTAX = {
     "add": "{0} + {1}",
     "sub": "{0} - {1}",
@@ -102,7 +104,7 @@ _ADJOINTS = {
     # float64 vectors and matrices (see zygote_engine.array_inline)
     "matmul": ScalarAdjoint(
         _SYNTAX["matmul"],
-        ("__matmul_left({dy}, {1})", "__matmul_right({0}, {dy})"),
+        ("__matmul_left({dy}, {1}, {fit})", "__matmul_right({0}, {dy}, {fit})"),
         on_numbers=False,
         arrays_test="__on_matrices",
     ),

@@ -89,7 +89,7 @@ RUNTIME_NAMES = (
     "__appended",
     "__numbers",
     "__REDUCTIONS",
-    "__kept",
+    "__READS_INPUT",
     "__fit",
     "__fit_partial",
     "__like",
@@ -625,10 +625,11 @@ class _Reverse(FunctionAnalysis):
         if names:
             test += f" or {_arrays_test('__on_arrays', names, after_numbers=True)}"
         # one argument: its partial may read the result only (tanh's), and then the backward
-        # pass need not keep the argument (see array_inline.kept_input); a number is kept as is
+        # pass keeps the array's shape, not the array (see array_inline.READS_INPUT); a number
+        # is kept as it is
         x = args[0]
         kept = (
-            f"{x} if {x}.__class__ in __SCALARS else __kept({pb}, {x})"
+            f"{x} if {x}.__class__ in __SCALARS or __READS_INPUT[{pb}] else {x}.shape"
             if len(args) == 1
             else ", ".join(args)
         )
@@ -886,16 +887,19 @@ class _Reverse(FunctionAnalysis):
         """The lines computing ``__g<i>`` from an inline adjoint on arrays. An operand that
         appears twice (``h * h``) gets its two terms as one array (``2.0 * (dt * h)``) and the
         second slot nothing, which saves an array operation and an accumulation per term."""
-        terms = {i: adjoint.partials[i].format(*values, dy=dt) for i in active}
+        terms = {i: adjoint.partials[i].format(*values, dy=dt, fit=values[i]) for i in active}
         lines = []
         for i in active:
+            fitted = "{fit}" in adjoint.partials[i]  # (a template that fits its result itself)
             twin = next((j for j in active if j > i and values[j] == values[i]), None)
             if twin is not None:
                 a, b = terms[i], terms.pop(twin)
                 total = f"2.0 * ({a})" if a == b else f"({a}) + ({b})"
-                lines += [f"__g{i + 1} = __fit({total}, {values[i]})", f"__g{twin + 1} = __zero"]
+                total = total if fitted else f"__fit({total}, {values[i]})"
+                lines += [f"__g{i + 1} = {total}", f"__g{twin + 1} = __zero"]
             elif i in terms:
-                lines.append(f"__g{i + 1} = __fit({terms[i]}, {values[i]})")
+                total = terms[i] if fitted else f"__fit({terms[i]}, {values[i]})"
+                lines.append(f"__g{i + 1} = {total}")
         return lines
 
     def branch(self, s: ast.If, in_loop: bool):

@@ -855,7 +855,7 @@ cache.RUNTIME_OBJECTS.update(
         "__appended": elements.appended,
         "__numbers": float_loops.numbers,
         "__REDUCTIONS": array_inline.REDUCTIONS,
-        "__kept": array_inline.kept_input,
+        "__READS_INPUT": array_inline.READS_INPUT,
         "__fit": elementwise.fit,
         "__fit_partial": elementwise.fit_partial,
         "__like": elementwise.like,

@@ -15,7 +15,7 @@ from fd_check import assert_gradient_matches_fd
 
 from chainrules.calls import bound_arguments, signature_of
 from zygote_engine import gradient, jvp, show_adjoint
-from zygote_engine.elementwise import fit, on_arrays, partial_cotangents
+from zygote_engine.elementwise import fit, fit_partial, on_arrays, partial_cotangents
 from zygote_engine.store import MutationStore
 
 RNG = np.random.default_rng(7)
@@ -129,6 +129,22 @@ def test_fit_of_a_broadcast_operand_sums_each_entrys_copies(shape):
         found = fit(g, operand)
         assert found.shape == shape and found.dtype == np.float64
         np.testing.assert_allclose(found, expected, rtol=1e-14)
+
+
+@pytest.mark.parametrize(
+    "x",
+    [np.zeros((2, 3)), (2, 3), np.zeros(3), (1, 3), np.zeros((2, 3), np.float32), 1.5],
+    ids=["array", "shape", "broadcast", "broadcast shape", "float32", "number"],
+)
+def test_fit_partial_is_the_partial_times_the_cotangent_fitted(x):
+    dy, p = RNG.normal(size=(2, 3)), RNG.normal(size=(2, 3))
+    found, expected = fit_partial(dy, p, x), fit(dy * p, x)  # by the definition
+    assert type(found) is type(expected)
+    np.testing.assert_allclose(found, expected, rtol=1e-15)
+    if isinstance(x, np.ndarray) and x.shape == (3,):  # each column summed over the rows
+        np.testing.assert_allclose(found, (dy * p).sum(axis=0), rtol=1e-14)
+    # a complex partial is conjugated, then projected onto the real operand
+    np.testing.assert_allclose(fit_partial(dy, p + 1j, x), expected, rtol=1e-15)
 
 
 def test_partial_cotangents_of_inactive_arguments_are_not_computed():

@@ -416,16 +416,22 @@ def _bilinear(product, a: Any, da: Any, b: Any, db: Any) -> Any:
 
 
 @forward_rule(array_inline.matmul_left)
-def _matmul_left(fx, tangents, dy: Any, b: Any):
+def _matmul_left(fx, tangents, dy: Any, b: Any, a: Any):
     dy, ddy = evaluated(fx, dy, tangents[1])
-    product = array_inline.matmul_left
+
+    def product(d: Any, e: Any) -> Any:  # (fitted to a: linear too)
+        return array_inline.matmul_left(d, e, a)
+
     return product(dy, b), _bilinear(product, dy, ddy, b, tangents[2])
 
 
 @forward_rule(array_inline.matmul_right)
-def _matmul_right(fx, tangents, a: Any, dy: Any):
+def _matmul_right(fx, tangents, a: Any, dy: Any, b: Any):
     dy, ddy = evaluated(fx, dy, tangents[2])
-    product = array_inline.matmul_right
+
+    def product(d: Any, e: Any) -> Any:
+        return array_inline.matmul_right(d, e, b)
+
     return product(a, dy), _bilinear(product, a, tangents[1], dy, ddy)
 
 
