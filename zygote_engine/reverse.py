@@ -92,6 +92,8 @@ RUNTIME_NAMES = (
     "__READS_INPUT",
     "__fit",
     "__fit_partial",
+    "__ndarray",
+    "__F64",
     "__like",
     "__must_run",
     "__itself",
@@ -869,10 +871,12 @@ class _Reverse(FunctionAnalysis):
             ]
             saved = {o: self.namer.fresh(o + "_") for o in names}
             values = [saved.get(o, o) for o in operands]
+            shapes = {saved[o] for o in names if o not in read}
+            cotangents = self.array_cotangents(adjoint, values, dt, active, shapes)
             pullback += [
                 f"{keyword} {pb}.__class__ is list:",
                 f"    {unpacked(list(saved.values()))} = {pb}",
-                *("    " + line for line in self.array_cotangents(adjoint, values, dt, active)),
+                *("    " + line for line in cotangents),
             ]
         if not fwd:
             return protocol_fwd, protocol_pullback, None
@@ -882,24 +886,36 @@ class _Reverse(FunctionAnalysis):
 
     @staticmethod
     def array_cotangents(
-        adjoint: ScalarAdjoint, values: list[str], dt: str, active: list[int]
+        adjoint: ScalarAdjoint, values: list[str], dt: str, active: list[int], shapes: set[str]
     ) -> list[str]:
         """The lines computing ``__g<i>`` from an inline adjoint on arrays. An operand that
         appears twice (``h * h``) gets its two terms as one array (``2.0 * (dt * h)``) and the
-        second slot nothing, which saves an array operation and an accumulation per term."""
+        second slot nothing, which saves an array operation and an accumulation per term.
+        ``shapes`` are the records that hold an operand's shape (or a number, see ``__like``):
+        a cotangent that already is a float64 array of that shape is not passed to ``__fit``
+        (the usual case, and a call costs more than the tests)."""
         terms = {i: adjoint.partials[i].format(*values, dy=dt, fit=values[i]) for i in active}
         lines = []
         for i in active:
+            g, x = f"__g{i + 1}", values[i]
             fitted = "{fit}" in adjoint.partials[i]  # (a template that fits its result itself)
             twin = next((j for j in active if j > i and values[j] == values[i]), None)
             if twin is not None:
                 a, b = terms[i], terms.pop(twin)
                 total = f"2.0 * ({a})" if a == b else f"({a}) + ({b})"
-                total = total if fitted else f"__fit({total}, {values[i]})"
-                lines += [f"__g{i + 1} = {total}", f"__g{twin + 1} = __zero"]
+                total = total if fitted else f"__fit({total}, {x})"
+                lines += [f"{g} = {total}", f"__g{twin + 1} = __zero"]
+            elif i in terms and (fitted or x not in shapes):
+                lines.append(f"{g} = {terms[i] if fitted else f'__fit({terms[i]}, {x})'}")
             elif i in terms:
-                total = terms[i] if fitted else f"__fit({terms[i]}, {values[i]})"
-                lines.append(f"__g{i + 1} = {total}")
+                term = terms[i]
+                if not term.isidentifier():
+                    lines.append(f"{g} = {term}")
+                    term = g
+                # (a shape first: a number's == would broadcast against the tuple)
+                fits = f"{x}.__class__ is tuple and {term}.__class__ is __ndarray"
+                fits += f" and {term}.shape == {x} and {term}.dtype is __F64"
+                lines.append(f"{g} = {term} if {fits} else __fit({term}, {x})")
         return lines
 
     def branch(self, s: ast.If, in_loop: bool):

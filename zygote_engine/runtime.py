@@ -857,6 +857,8 @@ cache.RUNTIME_OBJECTS.update(
         "__REDUCTIONS": array_inline.REDUCTIONS,
         "__READS_INPUT": array_inline.READS_INPUT,
         "__fit": elementwise.fit,
+        "__ndarray": np.ndarray,
+        "__F64": np.dtype(np.float64),
         "__fit_partial": elementwise.fit_partial,
         "__like": elementwise.like,
         "__must_run": must_run,

@@ -96,8 +96,10 @@ def test_generated_code_computes_the_cotangents_of_active_operands_only():
 
     source = show_adjoint(scaled)
     assert "elif __on_array(__cx, x):" in source  # a literal is a number: not checked
-    assert "__g1 = __fit(dt1 * 3.0, x_1)" in source  # x's cotangent, and none for the literal
-    assert "__g2 = __fit(dt2, data_1)" in source
+    # x's cotangent, and none for the literal; fitted to x's shape where it is not that already
+    assert "__g1 = dt1 * 3.0\n" in source and "else __fit(__g1, x_1)" in source
+    assert "__g2 = dt2 if data_1.__class__ is tuple" in source
+    assert "else __fit(dt2, data_1)" in source
 
 
 def test_on_arrays_accepts_float64_arrays_and_real_numbers_only():
