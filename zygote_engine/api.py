@@ -116,14 +116,21 @@ def tangents_pullback(
 def recorded_call(cx: ZygoteRuleConfig, f: Callable, args: tuple, closure: bool) -> tuple:
     """``(y, pb, held)``: the forward half of :func:`tangents_pullback`, ``y = f(*args)`` run in
     ``cx`` with its pullback ``pb``; ``held`` what the arguments that are containers held at the
-    call (differentiated code may mutate them: gradients refer to what they held)."""
+    call (differentiated code may mutate them: gradients refer to what they held), one entry per
+    argument, or None where no argument is a container."""
     with room_to_recurse():
         return _recorded(cx, f, args, closure)
 
 
 def _recorded(cx: ZygoteRuleConfig, f: Callable, args: tuple, closure: bool) -> tuple:
     """:func:`recorded_call` in the room to recurse its caller made."""
-    held = [None if type(a) in _LEAVES or not _structured(a) else contents_of(a) for a in args]
+    held = None
+    for a in args:
+        if type(a) not in _LEAVES and _structured(a):
+            held = [
+                None if type(a) in _LEAVES or not _structured(a) else contents_of(a) for a in args
+            ]
+            break
     y, pb = call(cx, f, *args) if closure else call_masked(cx, ARGUMENTS_ONLY, f, *args)
     return y, pb, held
 
@@ -131,7 +138,7 @@ def _recorded(cx: ZygoteRuleConfig, f: Callable, args: tuple, closure: bool) -> 
 def pulled_back(
     cx: ZygoteRuleConfig,
     args: tuple,
-    held: list,
+    held: list | None,
     y: Any,
     pb: Callable,
     returns_container: bool,
@@ -146,7 +153,7 @@ def pulled_back(
 def _pulled_back(
     cx: ZygoteRuleConfig,
     args: tuple,
-    held: list,
+    held: list | None,
     y: Any,
     pb: Callable,
     returns_container: bool,
@@ -157,10 +164,16 @@ def _pulled_back(
     writes = cx.written  # arrays written in place (see zygote_engine.array_writes)
     if type(dy) in ZERO_TYPES and not must_run(pb) and writes is None:
         return _NO, (None,) * len(args)
+    if writes is None and held is None:  # (the usual case: no container, nothing written)
+        tangents = pb(dy)
+        grads = []
+        for a, t in zip(args, tangents[1:]):
+            grads.append(t if type(a) is float and type(t) is float else public_gradient(a, t))
+        return tangents[0], tuple(grads)
     try:
         tangents = pb(dy)
         grads = []
-        for a, t, h in zip(args, tangents[1:], held):
+        for a, t, h in zip(args, tangents[1:], held or [None] * len(args)):
             if writes is not None and type(a) is np.ndarray:
                 t = writes.claim(a, t)
             if type(a) is not float or type(t) is not float:

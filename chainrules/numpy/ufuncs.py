@@ -99,27 +99,51 @@ def _power_partials(power: Callable) -> Callable:
     def partials(x1, x2, out):
         with np.errstate(divide="ignore", invalid="ignore"):
             d_base = np.where(x2 == 0, 0, x2 * power(x1, x2 - 1.0))
-            log_base = np.log(x1) if np.iscomplexobj(x1) else np.log(np.abs(x1))
+            log_base = np.log(x1) if _is_complex(x1) else np.log(np.abs(x1))
             d_exponent = np.where(out == 0, 0, out * log_base)
         return d_base, d_exponent
 
     return partials
 
 
-def _selection_partials(first_wins: Callable) -> Callable:
-    """Partials of a function that returns one of its two arguments; ties split evenly."""
+def _selection_partials(first_wins: Callable, larger_wins: bool) -> Callable:
+    """Partials of a function that returns one of its two arguments, the larger one or the
+    smaller one; ties split evenly."""
 
     def partials(x1, x2, out):
-        tie = x1 == x2
-        d_first = np.where(tie, 0.5, first_wins(x1, x2))
+        if _is_real(x1) and _is_real(x2):
+            # The step of the difference, 1 where x1 wins, 1/2 at a tie, 0 where x2 does: two
+            # operations where the general test below takes five. It is NaN where an argument
+            # is NaN and at a tie of two infinities, which the general test settles.
+            difference = np.subtract(x1, x2) if larger_wins else np.subtract(x2, x1)
+            d_first = np.heaviside(difference, 0.5)
+            if not math.isnan(np.vdot(d_first, d_first)):  # (NaN if any entry is)
+                return d_first, 1 - d_first
+        d_first = np.where(x1 == x2, 0.5, first_wins(x1, x2))
         return d_first, 1 - d_first
 
     return partials
 
 
+def _is_real(x: Any) -> bool:
+    """Whether ``x`` is a real floating-point number or array (the step of a difference of
+    those is defined: not of integers, booleans or complex numbers)."""
+    kind = x.__class__
+    return kind is float or ((kind is np.ndarray or kind is np.float64) and x.dtype.kind == "f")
+
+
+def _is_complex(x: Any) -> bool:
+    """``np.iscomplexobj(x)``, without its cost for an array or a float (a partial's test, run
+    at every call)."""
+    kind = x.__class__
+    if kind is np.ndarray:
+        return x.dtype.kind == "c"
+    return kind is not float and np.iscomplexobj(x)
+
+
 def _absolute_partial(x, out):
     # x / |x|, conjugated as a partial is (0 at 0); for real x that is sign(x), one operation
-    if np.iscomplexobj(x):
+    if _is_complex(x):
         return np.conj(x) / _with_safe_zero(out)
     return np.sign(x)
 
@@ -184,10 +208,10 @@ PARTIALS: dict[Callable, Callable] = {
     np.imag: lambda x, out: -1j,
     np.angle: lambda x, out: -1j / _with_safe_zero(x),
     # selection
-    np.maximum: _selection_partials(lambda x1, x2: (x1 > x2) | np.isnan(x1)),
-    np.minimum: _selection_partials(lambda x1, x2: (x1 < x2) | np.isnan(x1)),
-    np.fmax: _selection_partials(lambda x1, x2: (x1 > x2) | np.isnan(x2)),
-    np.fmin: _selection_partials(lambda x1, x2: (x1 < x2) | np.isnan(x2)),
+    np.maximum: _selection_partials(lambda x1, x2: (x1 > x2) | np.isnan(x1), larger_wins=True),
+    np.minimum: _selection_partials(lambda x1, x2: (x1 < x2) | np.isnan(x1), larger_wins=False),
+    np.fmax: _selection_partials(lambda x1, x2: (x1 > x2) | np.isnan(x2), larger_wins=True),
+    np.fmin: _selection_partials(lambda x1, x2: (x1 < x2) | np.isnan(x2), larger_wins=False),
     # piecewise
     np.remainder: lambda x1, x2, out: (1.0, -np.floor_divide(x1, x2)),
     np.fmod: lambda x1, x2, out: (1.0, -np.trunc(x1 / x2)),

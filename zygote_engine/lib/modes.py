@@ -476,7 +476,7 @@ def _recorded_call_frule(fx, tangents: tuple, cx, f: Any, args: tuple, closure: 
     with room_to_recurse():
         (y, pb), dresult = jcall(fx, call_args, call_tangents)
     dy, dpb = items_of(dresult, 2)
-    return (y, pb, [None] * len(args)), tuple_tangent((dy, dpb, ZERO))
+    return (y, pb, None), tuple_tangent((dy, dpb, ZERO))
 
 
 @forward_rule(pulled_back)

@@ -251,6 +251,31 @@ def test_nan_cotangent_follows_the_returned_argument(f, nan_gets_it):
     assert (d_nan, d_one) == ((1.0, 0.0) if nan_gets_it else (0.0, 1.0))
 
 
+@pytest.mark.parametrize("f", [np.maximum, np.minimum, np.fmax, np.fmin])
+def test_infinite_ties_split_and_a_nan_entry_goes_to_the_returned_argument(f):
+    x = np.array([np.inf, -np.inf, np.nan, 1.0, 2.0])
+    y = np.array([np.inf, -np.inf, 1.0, np.nan, 2.0])
+    _, back = rrule(f, x, y)
+    _, dx, dy = back(np.ones(5))
+    # maximum and minimum return a NaN argument, fmax and fmin the other one
+    nan_x, nan_y = (1.0, 0.0) if f in (np.maximum, np.minimum) else (0.0, 1.0)
+    np.testing.assert_array_equal(dx, [0.5, 0.5, nan_x, nan_y, 0.5])
+    np.testing.assert_array_equal(dy, 1 - dx)
+
+
+@pytest.mark.parametrize("f", [np.maximum, np.minimum])
+def test_selection_of_broadcast_arrays_with_ties(f):
+    rng = np.random.default_rng(11)
+    x = np.round(rng.normal(size=(3, 1)))  # integers as floats: many ties
+    y = np.round(rng.normal(size=(1, 4)))
+    _, back = rrule(f, x, y)
+    _, dx, dy = back(np.ones((3, 4)))
+    wins = (x > y) if f is np.maximum else (x < y)
+    share = np.where(x == y, 0.5, wins)  # 1 where x is returned, 1/2 at a tie
+    np.testing.assert_array_equal(dx, share.sum(axis=1, keepdims=True))
+    np.testing.assert_array_equal(dy, (1 - share).sum(axis=0, keepdims=True))
+
+
 def test_ties_with_a_broadcast_scalar_are_summed():
     _, back = rrule(np.maximum, np.array([0.0, 1.0, 0.0]), 0.0)
     _, dx, d_scalar = back(np.ones(3))
