@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 import numbers
 import types
@@ -113,17 +114,11 @@ def tangents_pullback(
     return y, back_all
 
 
-def recorded_call(cx: ZygoteRuleConfig, f: Callable, args: tuple, closure: bool) -> tuple:
+def _recorded(cx: ZygoteRuleConfig, f: Callable, args: tuple, closure: bool) -> tuple:
     """``(y, pb, held)``: the forward half of :func:`tangents_pullback`, ``y = f(*args)`` run in
     ``cx`` with its pullback ``pb``; ``held`` what the arguments that are containers held at the
     call (differentiated code may mutate them: gradients refer to what they held), one entry per
     argument, or None where no argument is a container."""
-    with room_to_recurse():
-        return _recorded(cx, f, args, closure)
-
-
-def _recorded(cx: ZygoteRuleConfig, f: Callable, args: tuple, closure: bool) -> tuple:
-    """:func:`recorded_call` in the room to recurse its caller made."""
     held = None
     for a in args:
         if type(a) not in _LEAVES and _structured(a):
@@ -135,7 +130,7 @@ def _recorded(cx: ZygoteRuleConfig, f: Callable, args: tuple, closure: bool) -> 
     return y, pb, held
 
 
-def pulled_back(
+def _pulled_back(
     cx: ZygoteRuleConfig,
     args: tuple,
     held: list | None,
@@ -146,20 +141,6 @@ def pulled_back(
 ) -> tuple:
     """``(df, grads)`` of :func:`tangents_pullback`'s ``back_all``: the pullback ``pb`` of the call
     ``y = f(*args)`` run from ``dy`` in ``cx``, the gradients in their user-facing forms."""
-    with room_to_recurse():
-        return _pulled_back(cx, args, held, y, pb, returns_container, dy)
-
-
-def _pulled_back(
-    cx: ZygoteRuleConfig,
-    args: tuple,
-    held: list | None,
-    y: Any,
-    pb: Callable,
-    returns_container: bool,
-    dy: Any,
-) -> tuple:
-    """:func:`pulled_back` in the room to recurse its caller made."""
     dy = cx.start_backward(y, dy, returns_container)
     writes = cx.written  # arrays written in place (see zygote_engine.array_writes)
     if type(dy) in ZERO_TYPES and not must_run(pb) and writes is None:
@@ -183,6 +164,22 @@ def _pulled_back(
         if writes is not None:  # the arrays end as the forward pass left them
             writes.finish()
     return tangents[0], tuple(grads)
+
+
+def _in_a_room(half: Callable) -> Callable:
+    """``half`` run in a room to recurse (see ``recursion.py``); a caller that made one for both
+    halves (``gradient``) calls ``half`` itself."""
+
+    @functools.wraps(half)
+    def in_a_room(*arguments: Any) -> tuple:
+        with room_to_recurse():
+            return half(*arguments)
+
+    return in_a_room
+
+
+recorded_call = _in_a_room(_recorded)
+pulled_back = _in_a_room(_pulled_back)
 
 
 # what a gradient does not ask for: the function's captured variables and the module state it
