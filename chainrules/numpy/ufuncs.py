@@ -111,23 +111,35 @@ def _selection_partials(first_wins: Callable, larger_wins: bool) -> Callable:
     smaller one; ties split evenly."""
 
     def partials(x1, x2, out):
-        if _is_real(x1) and _is_real(x2):
-            # The step of the difference, 1 where x1 wins, 1/2 at a tie, 0 where x2 does: two
-            # operations where the general test below takes five. It is NaN where an argument
-            # is NaN and at a tie of two infinities, which the general test settles.
-            difference = np.subtract(x1, x2) if larger_wins else np.subtract(x2, x1)
-            d_first = np.heaviside(difference, 0.5)
-            if not math.isnan(np.vdot(d_first, d_first)):  # (NaN if any entry is)
+        # Against a zero (relu's maximum(x, 0.0)), the partial is the step of the other argument:
+        # two operations where the general test takes five, and no arithmetic that could warn.
+        if _is_zero(x2) and _is_real(x1):
+            d_first = _step(x1, larger_wins)
+            if d_first is not None:
                 return d_first, 1 - d_first
+        elif _is_zero(x1) and _is_real(x2):
+            d_second = _step(x2, larger_wins)
+            if d_second is not None:
+                return 1 - d_second, d_second
         d_first = np.where(x1 == x2, 0.5, first_wins(x1, x2))
         return d_first, 1 - d_first
 
     return partials
 
 
+def _step(x: Any, larger_wins: bool) -> Any:
+    """1 where ``x`` wins against zero (where it is positive, for the larger), 1/2 where it is
+    zero, 0 where the zero wins; None where ``x`` holds a NaN (the general test settles that)."""
+    step = np.heaviside(x if larger_wins else np.negative(x), 0.5)
+    return None if math.isnan(np.vdot(step, step)) else step  # (NaN if any entry is)
+
+
+def _is_zero(x: Any) -> bool:
+    return (x.__class__ is float or x.__class__ is int) and x == 0
+
+
 def _is_real(x: Any) -> bool:
-    """Whether ``x`` is a real floating-point number or array (the step of a difference of
-    those is defined: not of integers, booleans or complex numbers)."""
+    """Whether ``x`` is a real floating-point number or array."""
     kind = x.__class__
     return kind is float or ((kind is np.ndarray or kind is np.float64) and x.dtype.kind == "f")
 

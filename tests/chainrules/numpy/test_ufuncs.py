@@ -263,6 +263,26 @@ def test_infinite_ties_split_and_a_nan_entry_goes_to_the_returned_argument(f):
     np.testing.assert_array_equal(dy, 1 - dx)
 
 
+@pytest.mark.parametrize("f", [np.maximum, np.minimum, np.fmax, np.fmin])
+@pytest.mark.parametrize("zero", [0.0, -0.0, 0])
+def test_selection_against_zero_ties_at_zero_and_gives_a_nan_entry_its_due(f, zero):
+    x = np.array([-2.0, -0.0, 0.0, 3.0, np.inf, -np.inf])
+    larger = f in (np.maximum, np.fmax)
+    wins = np.array([0.0, 0.5, 0.5, 1.0, 1.0, 0.0]) if larger else [1.0, 0.5, 0.5, 0.0, 0.0, 1.0]
+    for first in (True, False):  # f(x, 0) and f(0, x)
+        _, back = rrule(f, x, zero) if first else rrule(f, zero, x)
+        _, d1, d2 = back(np.ones(6))
+        dx, dzero = (d1, d2) if first else (d2, d1)
+        np.testing.assert_array_equal(dx, wins)
+        assert dzero == 6 - np.sum(wins)
+    # a NaN: maximum and minimum return it, fmax and fmin the zero
+    _, back = rrule(f, np.array([np.nan, 1.0]), zero)
+    _, dx, dzero = back(np.ones(2))
+    nan_share = 1.0 if f in (np.maximum, np.minimum) else 0.0
+    np.testing.assert_array_equal(dx, [nan_share, 1.0 if larger else 0.0])
+    assert dzero == 2 - np.sum(dx)
+
+
 @pytest.mark.parametrize("f", [np.maximum, np.minimum])
 def test_selection_of_broadcast_arrays_with_ties(f):
     rng = np.random.default_rng(11)
