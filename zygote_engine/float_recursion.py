@@ -240,6 +240,12 @@ class _NumberVersion:
             _kind(a, kinds) == NUMBER for a in call.args
         ):
             raise _Declined
+        # (a value passed where this pair takes a constant would lose its derivative there)
+        if any(
+            i in self.constant and isinstance(a, ast.Name) and a.id in self.active
+            for i, a in enumerate(call.args, 1)
+        ):
+            raise _Declined
         self.callee = call.func.id
         kinds[target] = NUMBER
         args = ", ".join(map(operand_text, call.args))

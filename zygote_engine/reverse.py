@@ -179,8 +179,8 @@ class _Reverse(FunctionAnalysis):
         # the pullbacks of the straight-line loop body being compiled, which each iteration keeps
         # on the tape as one entry (see loop_body); None where each keeps its own
         self.batch: list[str] | None = None
-        # the pullback of each call of the function itself that its forward for numbers makes
-        # directly, by statement (see float_recursion)
+        # the pullback of each call of the function itself, by statement (its forward for
+        # numbers makes them directly: see float_recursion)
         self.self_calls: dict[int, str] = {}
 
     def accumulate(self, name: str, tangent: str) -> str:
@@ -573,12 +573,11 @@ class _Reverse(FunctionAnalysis):
             )
             caller = f"__call{n}" if n < POSITIONAL_CALL_LIMIT and not call.keywords else "__call"
         through_protocol = self.called(pb, target, f"{caller}({args})")
-        found = self.recursion_test(call, inactive)
-        if found is None:
-            return [through_protocol]
-        test, for_numbers = found
-        if for_numbers:
+        if self.calls_itself(call):
             self.self_calls[id(s)] = pb
+        test = self.recursion_test(call, inactive)
+        if test is None:
+            return [through_protocol]
         direct = self.called(
             pb, target, f"{SELF}.run({', '.join(['__cx', *map(text, call.args)])})"
         )
@@ -589,30 +588,34 @@ class _Reverse(FunctionAnalysis):
         """The line that keeps ``call``'s ``(y, pullback)``."""
         return f"{pb} = {call}[1]" if target is None else f"{target}, {pb} = {call}"
 
-    def recursion_test(self, call: ast.Call, inactive: tuple[int, ...]) -> tuple[str, bool] | None:
-        """For a call of the function itself (recursion), the run-time test under which it runs
-        this very forward, bound as ``__SELF``, without the protocol's dispatch and frame: the
-        name still holds the function this forward was bound for, which has no rule
-        (``cache.runs_itself``), and the call passes the positions this forward was generated
-        for (``info.inactive``); and whether the test holds where the arguments are numbers
-        (atoms all). None for any other call."""
+    def calls_itself(self, call: ast.Call) -> bool:
+        """Whether ``call`` calls the function itself: a name bound to it, given its positional
+        parameters' arguments (names or literals) by position."""
         func = call.func
-        if not (
+        return (
             isinstance(func, ast.Name)
             and not call.keywords
             and all(isinstance(a, (ast.Name, ast.Constant)) for a in call.args)
             and self.info.recursive(func.id, len(call.args))
-        ):
+        )
+
+    def recursion_test(self, call: ast.Call, inactive: tuple[int, ...]) -> str | None:
+        """For a call of the function itself (recursion), the run-time test under which it runs
+        this very forward, bound as ``__SELF``, without the protocol's dispatch and frame: the
+        name still holds the function this forward was bound for, which has no rule
+        (``cache.runs_itself``), and the call passes the positions this forward was generated
+        for (``info.inactive``). None for any other call."""
+        if not self.calls_itself(call):
             return None
-        itself = f"__itself({SELF}, {func.id})"
+        itself = f"__itself({SELF}, {call.func.id})"
         known, atom = self.mask_parts(inactive, call.args)
         own = self.info.inactive
         if atom is None:
-            return (itself, True) if known == own else None
+            return itself if known == own else None
         i, name = atom
         if (*known, ATOM + i) == own:
-            return f"{name}.__class__ in __ATOMS and {itself}", True
-        return (f"{name}.__class__ not in __ATOMS and {itself}", False) if known == own else None
+            return f"{name}.__class__ in __ATOMS and {itself}"
+        return f"{name}.__class__ not in __ATOMS and {itself}" if known == own else None
 
     @staticmethod
     def mask_parts(

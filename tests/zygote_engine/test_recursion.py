@@ -153,6 +153,25 @@ def test_recursion_on_numbers_agrees_with_finite_differences_and_the_general_pas
         assert grads[2] is None
 
 
+def stepped(x, y):
+    if y > 5.0:
+        return x * y
+    return stepped(x, y + x)
+
+
+def test_a_derivative_passed_where_the_pair_takes_a_constant_is_not_lost():
+    # lambda x: stepped(x, 1.0) runs the forward where y is constant, whose call of itself
+    # passes y + x, which carries x's derivative: no second pair there
+    assert "__numbers((), x, y)" not in transform(stepped, (2, 1002)).source
+    assert "__numbers((), x, y)" in transform(stepped).source
+    # y: 1.0, 1.7, ..., 5.2 after k = 6 steps; x * (1 + k x) has derivative 1 + 2 k x
+    assert gradient(lambda x: stepped(x, 1.0), 0.7) == (pytest.approx(1 + 12 * 0.7, rel=1e-12),)
+    assert gradient(stepped, 0.7, 1.0) == (
+        pytest.approx(1 + 12 * 0.7, rel=1e-12),
+        pytest.approx(0.7, rel=1e-12),
+    )
+
+
 def sine_tower(x, n):
     return x if n == 0 else math.sin(sine_tower(x, n - 1))
 
@@ -185,3 +204,7 @@ def test_an_error_in_the_passes_on_numbers_names_the_user_line():
     frames = traceback.extract_tb(info.value.__traceback__)
     line = reciprocal_power.__code__.co_firstlineno + 2
     assert (frames[-1].filename, frames[-1].lineno) == (__file__, line)
+    # raised by the passes on numbers: every level ran there, in one frame each
+    names = [frame.name for frame in frames]
+    assert names[-1] == "reciprocal_power__numbers"
+    assert names.count("reciprocal_power__numbers") == 4  # depths 3, 2, 1, 0
