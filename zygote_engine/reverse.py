@@ -176,9 +176,6 @@ class _Reverse(FunctionAnalysis):
         self.partials: dict[int, list[ast.stmt]] = {}
         self.counters: list[tuple[str, int]] = []  # see counter()
         self.float_ops: dict[int, NumberOp] = {}  # by statement (see float_loops)
-        # the pullbacks of the straight-line loop body being compiled, which each iteration keeps
-        # on the tape as one entry (see loop_body); None where each keeps its own
-        self.batch: list[str] | None = None
         # the pullback of each call of the function itself, by statement (its forward for
         # numbers makes them directly: see float_recursion)
         self.self_calls: dict[int, str] = {}
@@ -389,36 +386,6 @@ class _Reverse(FunctionAnalysis):
         done = self.counted(body, ran, in_loop, line)
         return Counted([*generated(f"{ran} = 0", line), *done.forward], done.full, done.partial)
 
-    def loop_body(self, body: list[ast.stmt], line: int) -> tuple[Counted, list[str]]:
-        """A loop's body, and the pullbacks each iteration keeps on the tape as one entry (one
-        append and one pop per iteration, not one per operation) where the body is
-        straight-line code that no exception leaves halfway; else none (each operation keeps
-        its own entry)."""
-        straight = not self.interruptible and all(
-            isinstance(s, (ast.Assign, ast.Expr)) for s in body
-        )
-        outer, self.batch = self.batch, ([] if straight else None)
-        try:
-            done = self.inner_block(body, in_loop=True, line=line)
-            records = self.batch or []
-        finally:
-            self.batch = outer
-        return done, records
-
-    @staticmethod
-    def taped(records: list[str]) -> list[str]:
-        """The forward's line keeping an iteration's pullbacks ``records`` (see loop_body)."""
-        if not records:
-            return []
-        return [f"__tape.append({records[0] if len(records) == 1 else tuple_of(records)})"]
-
-    @staticmethod
-    def untaped(records: list[str]) -> list[str]:
-        """The backward's line taking an iteration's pullbacks back (see loop_body)."""
-        if not records:
-            return []
-        return [f"{records[0] if len(records) == 1 else ', '.join(records)} = __stack.pop()"]
-
     def simple_assign(self, s: ast.Assign, target: str):
         line = s.lineno
         if target not in self.active:
@@ -521,11 +488,8 @@ class _Reverse(FunctionAnalysis):
                 bwd.append("    " + self.accumulate(a.id, slot))
         if in_loop:
             self.uses_tape = True
-            if self.batch is not None:
-                self.batch.append(pb)
-            else:
-                fwd.append(f"__tape.append({pb})")
-                bwd.insert(0, f"{pb} = __stack.pop()")
+            fwd.append(f"__tape.append({pb})")
+            bwd.insert(0, f"{pb} = __stack.pop()")
         return generated("\n".join(fwd), line), generated("\n".join(bwd), line)
 
     def collects(self, a: ast.expr) -> bool:
@@ -995,9 +959,8 @@ class _Reverse(FunctionAnalysis):
         x_active = x in self.active
         if not (x_active or self.has_work(s.body)):
             return [s], []
-        body, records = self.loop_body(s.body, line)
-        loop_body = [*body.forward, *generated("\n".join(self.taped(records)), line)]
-        loop = located(ast.For(target=s.target, iter=s.iter, body=loop_body, orelse=[]), line)
+        body = self.inner_block(s.body, in_loop=True, line=line)
+        loop = located(ast.For(target=s.target, iter=s.iter, body=body.forward, orelse=[]), line)
         fwd = [loop]
         if in_loop:
             self.uses_tape = True
@@ -1007,10 +970,9 @@ class _Reverse(FunctionAnalysis):
             count = f"len({items})"
         n = self.namer.fresh("n")
         bwd = [*generated(f"{n} = {count}", line), *self.items_cotangent(s, n)]
-        undone = [*generated("\n".join(self.untaped(records)), line), *body.full]
-        bwd += self.iterations(s, f"{n} - 1", undone)
+        bwd += self.iterations(s, f"{n} - 1", body.full)
         if not self.interruptible:
-            return self.float_loop(s, fwd, bwd, n, in_loop, records)
+            return self.float_loop(s, fwd, bwd, n, in_loop)
         # ``at``: the index of the iteration that the exception interrupted
         at = self.counter("at")
         fwd[:0] = generated(f"{at} = -1", line)
@@ -1022,20 +984,13 @@ class _Reverse(FunctionAnalysis):
         return fwd, bwd
 
     def float_loop(
-        self,
-        s: ast.For,
-        fwd: list[ast.stmt],
-        bwd: list[ast.stmt],
-        n: str,
-        in_loop: bool,
-        records: list[str],
+        self, s: ast.For, fwd: list[ast.stmt], bwd: list[ast.stmt], n: str, in_loop: bool
     ):
         """The loop ``s`` (generated as ``fwd`` and ``bwd``, ``n``: its length in the backward
-        pass, ``records``: the pullbacks an iteration keeps on the tape as one entry) with a
-        second version of both passes for numbers, when its body is nothing but arithmetic
-        written out and the backward loop's states are the same at every iteration (see
-        :mod:`zygote_engine.float_loops`). Inside another loop, the way each run of it went goes
-        onto the tape, after its length."""
+        pass) with a second version of both passes for numbers, when its body is nothing but
+        arithmetic written out and the backward loop's states are the same at every iteration
+        (see :mod:`zygote_engine.float_loops`). Inside another loop, the way each run of it went
+        goes onto the tape, after its length."""
         steps = [self.float_ops.get(id(st)) or self.constant_step(st) for st in s.body]
         if not steps or None in steps:
             return fwd, bwd
@@ -1055,11 +1010,10 @@ class _Reverse(FunctionAnalysis):
             if isinstance(step, NumberOp):
                 entry += [v for v in step.operands if v not in (*assigned, x, *entry)]
                 assigned.add(step.target)
-                body += [f"    {code}" for code in step.forward]
+                body += [f"    {code}" for code in (*step.forward, f"__tape.append({step.pb})")]
             else:
                 assigned.add(step[0])
                 body.append(f"    {step[1]}")
-        body += [f"    {code}" for code in self.taped(records)]  # (as the general loop keeps)
         reads_item = any(x in op.operands for op in ops)
         lookups = [op.lookup for op in ops if op.lookup is not None]
         test = " and ".join(
@@ -1084,13 +1038,10 @@ class _Reverse(FunctionAnalysis):
                 continue  # (read, but no cotangent kept)
             checks.append(ENTRY_TESTS[state].format(d=self.dname(name)))
         k = self.namer.fresh("k")
-        lines = [
-            f"for {k} in range({n} - 1, -1, -1):",
-            *(f"    {c}" for c in self.untaped(records)),
-        ]
+        lines = [f"for {k} in range({n} - 1, -1, -1):"]
         state = dict(start)
         for op in reversed(ops):
-            lines += [f"    {code}" for code in op.partials]
+            lines += [f"    {op.pb} = __stack.pop()", *(f"    {code}" for code in op.partials)]
             if op.target in reset:
                 lines.append(f"    {self.dname(op.target)} = __zero")
                 state[op.target] = ZERO
@@ -1152,12 +1103,13 @@ class _Reverse(FunctionAnalysis):
         line = s.lineno
         if not self.has_work(s.body):
             return [s], []
-        body, records = self.loop_body(s.body, line)
+        body = self.inner_block(s.body, in_loop=True, line=line)
         n = self.counter("n") if self.interruptible else self.namer.fresh("n")
         fwd = [*generated(f"{n} = 0", line)]
-        counted = [*generated(f"{n} += 1", line), *body.forward]
-        counted += generated("\n".join(self.taped(records)), line)
-        loop = located(ast.While(test=s.test, body=counted, orelse=[]), line)
+        loop = located(
+            ast.While(test=s.test, body=[*generated(f"{n} += 1", line), *body.forward], orelse=[]),
+            line,
+        )
         fwd.append(loop)
         if in_loop:
             self.uses_tape = True
@@ -1169,8 +1121,7 @@ class _Reverse(FunctionAnalysis):
             last.body = body.partial or generated("pass", line)
             earlier = self.repeated(f"{n} - 1", copy.deepcopy(body.full), line)
             self.partials[id(s)] = [last, *earlier]
-        undone = [*generated("\n".join(self.untaped(records)), line), *body.full]
-        return fwd, self.repeated(count, undone, line)
+        return fwd, self.repeated(count, body.full, line)
 
     @staticmethod
     def repeated(count: str, body_bwd: list[ast.stmt], line: int) -> list[ast.stmt]:

@@ -187,29 +187,6 @@ def test_an_item_read_after_the_loop_runs_the_general_backward_loop(counted):
     assert counted["yes"] == 1  # (the forward loop was the number one; its tape serves both)
 
 
-def halvings(x, n):
-    k = 0
-    while k < n:
-        x = x * 0.5 + 1.0
-        k = k + 1
-    return x
-
-
-def test_an_iteration_of_a_straight_line_body_keeps_one_tape_entry():
-    source = transform(horner).source
-    # both forward loops keep an iteration's two pullbacks as one entry, both backward loops
-    # take it back: either backward loop replays either forward loop's tape
-    assert source.count("__tape.append((pb2, pb3))") == 2
-    assert source.count("pb2, pb3 = __stack.pop()") == 2
-    assert "__tape.append(pb2)" not in source
-    assert "__tape.append((pb1, pb2))" in transform(halvings).source  # a while loop's too
-    for n in (0, 1, 5):  # x_n = x / 2^n + ..., so dx_n/dx = 1 / 2^n
-        assert gradient(halvings, 3.0, n) == (0.5**n, None)
-    # a body with a branch keeps an entry per operation that runs
-    assert "__tape.append((" not in transform(loop_with_a_branch).source
-    assert gradient(loop_with_a_branch, 2.0, [1.0, -1.0, 3.0]) == (4.0, [2.0, None, 2.0])
-
-
 def test_a_loop_with_a_dead_temporary_or_a_branch_has_no_number_version():
     for f in (loop_with_a_dead_temporary, loop_with_a_branch):
         assert "__numbers(" not in transform(f).source
