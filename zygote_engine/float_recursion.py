@@ -4,12 +4,14 @@ A recursive function's generated forward tests at every level which arm each ope
 (numbers, arrays, the call protocol) and whether its call of itself may run its own forward
 directly (``reverse._Reverse.recursion_test``), and its backward pass tests again. When the
 function is called with numbers (:data:`~zygote_engine.float_loops.NUMBERS`) and its body holds
-nothing but arithmetic that gives numbers for numbers, comparisons, branches and calls of itself,
-every level takes the arm for numbers and calls itself directly: numbers in give numbers out, by
-induction on the depth. Such a function gets a second pair of passes, nested in its forward,
-which that forward runs when its arguments are numbers and its name still holds it, without a
-rule (``cache.runs_itself``). That is tested once, at the outermost call: nothing the second pair
-runs is code that could rebind the name or register a rule.
+nothing but arithmetic that gives numbers for numbers, ``math``'s functions with scalar partials
+(floats out; their partials functions looked up once, as a loop of numbers does), comparisons,
+branches and calls of itself, every level takes the arm for numbers and calls itself directly:
+numbers in give numbers out, by induction on the depth. Such a function gets a second pair of
+passes, nested in its forward, which that forward runs when its arguments are numbers and its
+name still holds it, without a rule (``cache.runs_itself``). That is tested once, at the
+outermost call: nothing the second pair runs is code that could rebind the name or register a
+rule.
 
 ``<name>__numbers`` records what the arm for numbers records, and returns it with its result as
 a tuple, not in a backward closure: deep recursion pays for the size of every level's frame (a
@@ -36,9 +38,11 @@ from zygote_engine.emit import (
     generated,
     located,
     strip_defaults,
+    text,
     tuple_of,
     unpacked,
 )
+from zygote_engine.float_loops import NumberOp
 from zygote_engine.inline import (
     as_syntax,
     operand_text,
@@ -92,6 +96,8 @@ class _NumberVersion:
         self.callee: str | None = None  # the name the function calls itself by
         self.active = self._activity(body)
         self.record: dict[str, None] = {}  # what the backward pass reads, in order
+        # the local that holds each math function's partials, looked up once (see float_loops)
+        self.lookups: dict[str, str] = {}
 
     def entry(self, body: list[ast.stmt], ret: ast.Return) -> list[ast.stmt]:
         rev, line, first = self.rev, ret.lineno, self.rev.nf.lineno
@@ -126,6 +132,11 @@ class _NumberVersion:
         ]
         params = ", ".join(rev.params)
         test = f"__numbers((), {params}) and __itself(__SELF, {self.callee})"
+        # (the rule table cannot change while the pair runs: no code of yours runs there)
+        test += "".join(
+            f" and ({local} := __PARTIALS.get({f})) is not None"
+            for local, f in self.lookups.items()
+        )
         guard = compound(f"if {test}:\n    pass", first)
         run = [
             f"__y, {RECORD} = {self.forward_name}({params})",
@@ -199,10 +210,20 @@ class _NumberVersion:
     def operation(
         self, s: ast.Assign, target: str, call: ast.Call, kinds: dict[str, str], reset: list[str]
     ):
+        op = self.rev.float_ops.get(id(s))
+        operands = [operand_text(a) for a in call.args]
+        if op is not None and op.lookup is not None:  # a function of math's (floats out)
+            if not all(_kind(a, kinds) == NUMBER for a in call.args):
+                raise _Declined
+            kinds[target] = NUMBER
+            if target not in self.active:
+                return [f"{target} = {text(call.func)}({', '.join(operands)})"], []
+            local, f = op.lookup
+            self.lookups[local] = f
+            return self.pulled(op, target, reset)
         name = operator_name(call)
         # (Python numbers are immutable: ``a += b`` computes ``a + b``, the adjoint's primal)
         adjoint = scalar_adjoint(call)
-        operands = [operand_text(a) for a in call.args]
         syntax = as_syntax(call) if adjoint is None else adjoint.primal.format(*operands)
         if syntax is None:
             raise _Declined
@@ -219,10 +240,16 @@ class _NumberVersion:
         kinds[target] = NUMBER
         if target not in self.active:
             return [f"{target} = {syntax}"], []
-        op = self.rev.float_ops.get(id(s))
-        if op is None or op.lookup is not None:
+        if op is None:
             raise _Declined
-        # what the partials read: operands as they are, and the record of those kept
+        return self.pulled(op, target, reset)
+
+    def pulled(self, op: NumberOp, target: str, reset: list[str]):
+        """An operation's arm for numbers, and its backward: the partials from its record, then
+        the cotangents added to its operands'."""
+        # what the partials read: operands as they are, and the record of those kept (the
+        # record's line comes first; a function of math's computes its result there too, and
+        # its partials always read the record)
         read = loaded_names(ast.parse("\n".join(op.partials)))
         self.record.update(dict.fromkeys(v for v in (*op.operands, op.pb) if v in read))
         dt = self.rev.dname(target)
