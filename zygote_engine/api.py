@@ -121,9 +121,9 @@ def _recorded(cx: ZygoteRuleConfig, f: Callable, args: tuple, closure: bool) -> 
     argument, or None where no argument is a container."""
     held = None
     for a in args:
-        if type(a) not in _LEAVES and _structured(a):
+        if type(a) not in _LEAVES and _structured(a):  # (one container: record them all)
             held = [
-                None if type(a) in _LEAVES or not _structured(a) else contents_of(a) for a in args
+                None if type(b) in _LEAVES or not _structured(b) else contents_of(b) for b in args
             ]
             break
     y, pb = call(cx, f, *args) if closure else call_masked(cx, ARGUMENTS_ONLY, f, *args)

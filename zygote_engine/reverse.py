@@ -125,6 +125,25 @@ def _arrays_test(test: str, names: list[str], after_numbers: bool) -> str:
     return f"{test}(__cx, {', '.join(names)})"
 
 
+def _fitted(g: str, term: str, x: str, fitted: bool, shape: bool) -> list[str]:
+    """The lines assigning ``g`` the cotangent ``term`` fitted to an operand of which the record
+    ``x`` holds the array, or (``shape``) its shape or a number: as it is where the template fits
+    it itself, else through ``__fit``, which a float64 array of the kept shape skips (the usual
+    case: a call costs more than the tests)."""
+    if fitted:
+        return [f"{g} = {term}"]
+    if not shape:
+        return [f"{g} = __fit({term}, {x})"]
+    lines = []
+    if not term.isidentifier():
+        lines.append(f"{g} = {term}")
+        term = g
+    # (a shape first: a number's == would broadcast against the tuple)
+    fits = f"{x}.__class__ is tuple and {term}.__class__ is __ndarray"
+    fits += f" and {term}.shape == {x} and {term}.dtype is __F64"
+    return [*lines, f"{g} = {term} if {fits} else __fit({term}, {x})"]
+
+
 class Counted(NamedTuple):
     """A block compiled to be left halfway: its forward, its full backward pass, and the
     backward pass of the part that ran (which reads the block's counters)."""
@@ -894,9 +913,8 @@ class _Reverse(FunctionAnalysis):
         """The lines computing ``__g<i>`` from an inline adjoint on arrays. An operand that
         appears twice (``h * h``) gets its two terms as one array (``2.0 * (dt * h)``) and the
         second slot nothing, which saves an array operation and an accumulation per term.
-        ``shapes`` are the records that hold an operand's shape (or a number, see ``__like``):
-        a cotangent that already is a float64 array of that shape is not passed to ``__fit``
-        (the usual case, and a call costs more than the tests)."""
+        ``shapes`` are the records that hold an operand's shape (or a number, see ``__like``);
+        each cotangent is fitted to its operand (see :func:`_fitted`)."""
         terms = {i: adjoint.partials[i].format(*values, dy=dt, fit=values[i]) for i in active}
         lines = []
         for i in active:
@@ -908,17 +926,8 @@ class _Reverse(FunctionAnalysis):
                 total = f"2.0 * ({a})" if a == b else f"({a}) + ({b})"
                 total = total if fitted else f"__fit({total}, {x})"
                 lines += [f"{g} = {total}", f"__g{twin + 1} = __zero"]
-            elif i in terms and (fitted or x not in shapes):
-                lines.append(f"{g} = {terms[i] if fitted else f'__fit({terms[i]}, {x})'}")
             elif i in terms:
-                term = terms[i]
-                if not term.isidentifier():
-                    lines.append(f"{g} = {term}")
-                    term = g
-                # (a shape first: a number's == would broadcast against the tuple)
-                fits = f"{x}.__class__ is tuple and {term}.__class__ is __ndarray"
-                fits += f" and {term}.shape == {x} and {term}.dtype is __F64"
-                lines.append(f"{g} = {term} if {fits} else __fit({term}, {x})")
+                lines += _fitted(g, terms[i], x, fitted, x in shapes)
         return lines
 
     def branch(self, s: ast.If, in_loop: bool):
